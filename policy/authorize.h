@@ -1,0 +1,33 @@
+// authorize_recipient: the RCPT-time decision for one recipient.
+//
+// Rules (DESIGN.md, "Authorises"): a recipient outside the marketplace domain
+// is not ours; an unknown alias is 550 5.1.1; a sender that is not the pair's
+// counterpart is 550 5.7.1; an alias of a second pair in one transaction is
+// 452 4.5.3 so the client resends it in a transaction of its own; a store
+// failure is 451 4.3.0.  Pure apart from the directory lookup.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "alias/alias_directory.h"
+#include "policy/verdict.h"
+
+namespace mm::policy {
+
+struct RcptOutcome {
+    enum class Kind { not_ours, accepted, unknown_alias, wrong_sender, other_pair, tempfail };
+    Kind kind = Kind::tempfail;
+    std::optional<alias::ResolvedAlias> alias;  // for accepted
+    RuleHit rule;                               // for every refusal
+    std::string smtp_code, enhanced_code, reply_text;
+};
+
+// `sender` is the normalised envelope sender ("" for the null sender);
+// `transaction_pair` is the pair already accepted in this transaction, if any.
+RcptOutcome authorize_recipient(alias::AliasDirectory& directory, const std::string& domain,
+                                const std::string& sender, const std::string& rcpt_raw,
+                                std::optional<std::int64_t> transaction_pair);
+
+}  // namespace mm::policy

@@ -1,0 +1,27 @@
+// evaluate: the heart.  Given the envelope (recipients already authorised),
+// the message and the policy snapshot, decide and describe the edits.
+// Knows nothing of libmilter and does no I/O: the daemon, the `test`
+// subcommand, the benchmarks and the fuzzer all call this one function.
+#pragma once
+
+#include <string>
+
+#include "policy/envelope.h"
+#include "policy/message.h"
+#include "policy/policy.h"
+#include "policy/verdict.h"
+
+namespace mm::policy {
+
+struct EvalContext {
+    const Policy& policy;
+    std::string domain;  // the marketplace domain, lower case
+};
+
+Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& context);
+
+// Applies the header and envelope edits to a copy (for `test --out` and tests;
+// the milter applies them through libmilter instead).
+void apply_edits(const Edits& edits, Message& message, Envelope& envelope);
+
+}  // namespace mm::policy

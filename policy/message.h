@@ -1,0 +1,41 @@
+// Message: the header fields and body of one message as the milter received
+// them (header values without the leading space; body with CRLF line ends).
+//
+// parse_message() builds one from raw RFC 5322 bytes (the `test` subcommand,
+// tests, benchmarks); the milter fills one from its callbacks.  serialize()
+// writes it back.  Not thread-safe; one Message belongs to one message.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace mm::policy {
+
+struct Header {
+    std::string name;
+    std::string value;  // unfolded as received; may contain "\r\n\t" folds
+};
+
+struct Message {
+    std::vector<Header> headers;
+    std::string body;
+
+    // 1-based count of the header `name` (case-insensitive).
+    int count(std::string_view name) const;
+    // First value of `name`, or nullptr.
+    const std::string* find(std::string_view name) const;
+    std::size_t size() const;
+};
+
+// Splits raw bytes into header fields and body (GMime's parser finds the end
+// of the header block).  Fails with invalid on input that has no header block.
+Result<Message> parse_message(std::string_view raw);
+
+// "Name: value\r\n" for each header, a blank line, then the body.
+std::string serialize(const Message& message);
+
+}  // namespace mm::policy

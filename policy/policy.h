@@ -1,0 +1,33 @@
+// Policy: the parsed, validated policy.yaml.  Immutable once loaded; the
+// daemon holds it through shared_ptr<const Policy> so a reload swaps in a new
+// snapshot while messages in flight finish with the one they started with.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace mm::policy {
+
+struct Policy {
+    // Shown in the audit header and line so a decision can be traced to the
+    // policy text that made it.
+    std::string version;
+    // Header names (lower case) removed from every message because they can
+    // leak the sender's identity.  X-Marketplace-* is always removed too.
+    std::vector<std::string> remove_headers;
+    // What to do with a null-sender message (a bounce) for an alias until
+    // bounce rewriting exists: "quarantine" (default) or "reject".
+    std::string bounce_action = "quarantine";
+};
+
+// Loads and validates `path`.  Errors name the place: "policy.yaml:42:7: ...".
+// Unknown keys are errors, so a typo never silently disables a rule.
+Result<std::shared_ptr<const Policy>> load_policy(const std::string& path);
+
+// The defaults a policy file starts from (also used by tests).
+Policy default_policy();
+
+}  // namespace mm::policy

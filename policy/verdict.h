@@ -1,0 +1,52 @@
+// Verdict: what policy decided about one message and the edits that carry the
+// decision out.  Produced by evaluate() (pure), applied by the milter (or by
+// apply_edits() for the `test` subcommand).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mm::policy {
+
+enum class Decision { accept, modify, reject, tempfail, quarantine };
+const char* to_string(Decision d);
+
+struct RuleHit {
+    std::string id;      // e.g. "alias.rewrite", "rcpt.unknown_alias"
+    std::string detail;  // human-readable why; never a real address
+};
+
+struct HeaderEdit {
+    enum class Op { change, remove, add };
+    Op op = Op::add;
+    std::string name;
+    int index = 1;  // 1-based occurrence, for change/remove
+    std::string value;
+};
+
+struct Edits {
+    std::optional<std::string> envelope_from;  // new MAIL FROM, "<addr>"
+    std::vector<std::string> remove_rcpts;     // as received
+    std::vector<std::string> add_rcpts;        // "<addr>"
+    // In application order: removals of one name come highest index first, so
+    // earlier removals never shift the index of later ones.
+    std::vector<HeaderEdit> headers;
+
+    bool empty() const {
+        return !envelope_from && remove_rcpts.empty() && add_rcpts.empty() && headers.empty();
+    }
+};
+
+struct Verdict {
+    Decision decision = Decision::tempfail;
+    std::string smtp_code;      // "550"; empty for accept/modify
+    std::string enhanced_code;  // "5.7.1"
+    std::string reply_text;     // without the audit id; the milter appends it
+    std::vector<RuleHit> rules;
+    Edits edits;
+    std::string sender_party;     // party ids for the audit trail
+    std::string recipient_party;
+};
+
+}  // namespace mm::policy
