@@ -1,9 +1,15 @@
 // SqliteStore: the embedded default Store.
 //
 // One database file, WAL mode, a busy timeout, schema migrations applied in
-// code at open (PRAGMA user_version).  One sqlite3 connection per thread that
-// uses the store, opened lazily, so libmilter's thread-per-connection model
-// needs no global lock on the hot path.
+// code at open (PRAGMA user_version).  Thread-safe: a small pool of sqlite3
+// connections (a mutex-guarded free list, at most 8 open) is shared by all
+// threads; each call leases one connection for its duration, so libmilter's
+// thread-per-connection model needs no thread_local state and no global lock
+// around queries.  A call that finds every connection leased waits up to the
+// busy timeout, then fails with unavailable.
+//
+// Errors: SQLITE_BUSY, LOCKED, IOERR, CANTOPEN, CORRUPT, NOTADB and the like
+// become Errc::unavailable with the SQLite message and the database path.
 #pragma once
 
 #include <memory>
@@ -13,8 +19,12 @@
 
 namespace mm::alias {
 
-// Opens (creating if needed) the database at `path` and migrates its schema.
-// Fails with unavailable if the file cannot be opened or migrated.
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+// Opens (creating if needed) the database at `path` (a file: ":memory:" is
+// refused, as every pooled connection would see its own database) and
+// migrates its schema.  `busy_timeout_ms` bounds how long a call waits for a
+// lock held by another connection or process.  Fails with unavailable if the
+// file cannot be opened, locked, switched to WAL or migrated.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
+                                                 int busy_timeout_ms = 5000);
 
 }  // namespace mm::alias

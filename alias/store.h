@@ -20,12 +20,16 @@
 namespace mm::alias {
 
 class Store {
-public:
+  public:
     virtual ~Store() = default;
 
-    // Fails with conflict if the id exists, invalid if the address is malformed.
+    // Fails with conflict if the id exists, invalid if the id is not
+    // [A-Za-z0-9._-]{1,64}, an address or sender is malformed, or the display
+    // name contains CR, LF or NUL.  Addresses are stored normalised.
     virtual Result<void> add_party(const Party& party) = 0;
-    // Replaces display name, address, senders and attributes of an existing party.
+    // Replaces display name, address, senders and attributes of an existing
+    // party (validated as in add_party); the role is fixed at add_party and is
+    // not changed.  Fails with not_found if the party does not exist.
     virtual Result<void> update_party(const Party& party) = 0;
     virtual Result<std::optional<Party>> find_party(const std::string& id) = 0;
 

@@ -11,7 +11,11 @@ namespace mm::alias {
 struct StoreConfig {
     std::string type = "sqlite";  // sqlite (postgresql later)
     std::string path;             // sqlite: database file
+    int busy_timeout_ms = 5000;   // sqlite: how long to wait for a lock
 };
+
+// type "sqlite" opens (and migrates) the SQLite database at `path`; any other
+// type fails with invalid.
 
 Result<std::shared_ptr<Store>> make_store(const StoreConfig& config);
 

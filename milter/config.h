@@ -14,9 +14,9 @@
 namespace mm::milter {
 
 struct Config {
-    std::string path;                           // the file this came from
+    std::string path;                            // the file this came from
     std::string socket = "inet:8891@127.0.0.1";  // libmilter socket spec
-    std::string domain;                         // marketplace domain, lower case
+    std::string domain;                          // marketplace domain, lower case
     alias::StoreConfig store;
     std::string policy_path;    // policy.yaml
     std::string audit_log;      // JSON lines; "-" for stdout

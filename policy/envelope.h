@@ -16,9 +16,9 @@ struct Recipient {
 };
 
 struct Envelope {
-    std::string client_addr;  // e.g. "127.0.0.1"
-    std::string sender_raw;   // MAIL FROM argument as received
-    std::string sender;       // normalised; empty for the null sender
+    std::string client_addr;            // e.g. "127.0.0.1"
+    std::string sender_raw;             // MAIL FROM argument as received
+    std::string sender;                 // normalised; empty for the null sender
     std::vector<Recipient> recipients;  // only the accepted ones
 
     // The pair this transaction carries (every alias recipient shares it).

@@ -45,7 +45,7 @@ struct Verdict {
     std::string reply_text;     // without the audit id; the milter appends it
     std::vector<RuleHit> rules;
     Edits edits;
-    std::string sender_party;     // party ids for the audit trail
+    std::string sender_party;  // party ids for the audit trail
     std::string recipient_party;
 };
 

@@ -5,17 +5,6 @@
 
 namespace mm {
 
-const char* to_string(Errc e) {
-    switch (e) {
-        case Errc::invalid: return "invalid";
-        case Errc::not_found: return "not_found";
-        case Errc::conflict: return "conflict";
-        case Errc::unavailable: return "unavailable";
-        case Errc::internal: return "internal";
-    }
-    return "internal";
-}
-
 std::string to_lower(std::string_view s) {
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(),
@@ -44,9 +33,8 @@ std::string normalize_address(std::string_view raw) {
 static bool valid_label(std::string_view label) {
     if (label.empty() || label.size() > 63) return false;
     if (label.front() == '-' || label.back() == '-') return false;
-    return std::all_of(label.begin(), label.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-';
-    });
+    return std::all_of(label.begin(), label.end(),
+                       [](unsigned char c) { return std::isalnum(c) || c == '-'; });
 }
 
 bool is_valid_address(std::string_view addr) {

@@ -31,8 +31,8 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-             reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &md_len) ==
-        nullptr)
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
+             &md_len) == nullptr)
         throw std::runtime_error("HMAC-SHA256 failed");
     return to_hex(md, md_len);
 }

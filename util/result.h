@@ -26,11 +26,13 @@ struct Failure {
     std::string message;
 };
 
-inline Failure fail(Errc code, std::string message) { return Failure{code, std::move(message)}; }
+inline Failure fail(Errc code, std::string message) {
+    return Failure{code, std::move(message)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
     Result(Failure f) : v_(std::move(f)) {}    // NOLINT: implicit by design
 
@@ -45,13 +47,13 @@ public:
     const T& operator*() const& { return value(); }
     const Failure& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Failure> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Failure f) : failed_(true), f_(std::move(f)) {}  // NOLINT: implicit by design
 
@@ -59,7 +61,7 @@ public:
     explicit operator bool() const { return ok(); }
     const Failure& error() const { return f_; }
 
-private:
+  private:
     bool failed_ = false;
     Failure f_;
 };

@@ -1,0 +1,330 @@
+#include "milter/callbacks.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include "milter/log.h"
+#include "policy/authorize.h"
+#include "policy/evaluate.h"
+#include "util/address.h"
+
+namespace mm::milter {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using policy::Decision;
+
+Service* g_service = nullptr;  // set once before smfi_main; never changes
+
+constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT |
+                                   SMFIF_DELRCPT | SMFIF_CHGFROM | SMFIF_QUARANTINE |
+                                   SMFIF_SETSYMLIST;
+
+struct MessageState {
+    std::shared_ptr<const Runtime> runtime;
+    std::string audit_id;
+    Clock::time_point started;
+    policy::Envelope envelope;
+    std::optional<std::int64_t> pair_id;
+    policy::Message message;
+};
+
+struct Connection {
+    std::string client;
+    bool header_noreply = false;  // negotiated SMFIP_NR_HDR
+    std::optional<MessageState> msg;
+};
+
+Connection* connection(SMFICTX* ctx) {
+    auto* c = static_cast<Connection*>(smfi_getpriv(ctx));
+    if (c == nullptr) {
+        c = new Connection();
+        if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+            delete c;
+            return nullptr;
+        }
+    }
+    return c;
+}
+
+std::string macro(SMFICTX* ctx, const char* name) {
+    const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+    return v ? v : "";
+}
+
+// smfi_setreply refuses CR/LF and texts over 980 characters, and treats '%'
+// as a format character.
+std::string reply_safe(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\r' || c == '\n') c = ' ';
+        if (c == '%') out.push_back('%');
+        out.push_back(c);
+        if (out.size() > 900) break;
+    }
+    return out;
+}
+
+std::string full_reply(const std::string& text, const std::string& audit_id) {
+    return text + " (audit " + audit_id + ")";
+}
+
+void set_reply(SMFICTX* ctx, const std::string& code, const std::string& xcode,
+               const std::string& text) {
+    std::string safe = reply_safe(text);
+    smfi_setreply(ctx, const_cast<char*>(code.c_str()), const_cast<char*>(xcode.c_str()),
+                  const_cast<char*>(safe.c_str()));
+}
+
+void audit(const MessageState& m, const std::string& queue_id, const std::string& client,
+           Decision decision, const std::string& reply, const std::vector<policy::RuleHit>& rules,
+           const std::string& sender_party, const std::string& recipient_party) {
+    AuditRecord r;
+    r.audit_id = m.audit_id;
+    r.queue_id = queue_id;
+    r.client_addr = client;
+    r.decision = decision;
+    r.smtp_reply = reply;
+    r.rules = rules;
+    r.sender_party = sender_party;
+    r.recipient_party = recipient_party;
+    r.policy_version = m.runtime->policy->version;
+    r.size = m.message.size();
+    r.elapsed_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - m.started).count());
+    g_service->audit().write(r);
+}
+
+// Runs a callback body; anything it throws becomes a tempfail so the MTA
+// keeps the message and retries.
+template <class F>
+sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        log_msg(LOG_ERR, "%s: internal error in %s: %s", macro(ctx, "i").c_str(), where, e.what());
+    } catch (...) {
+        log_msg(LOG_ERR, "%s: internal error in %s", macro(ctx, "i").c_str(), where);
+    }
+    set_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
+    return SMFIS_TEMPFAIL;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
+                      unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                      unsigned long* pf3) {
+    return guarded(ctx, "negotiate", [&] {
+        Connection* c = connection(ctx);
+        if (c == nullptr) return SMFIS_TEMPFAIL;
+        if ((f0 & kActions) != kActions) {
+            log_msg(LOG_ERR, "MTA does not offer the actions this filter needs (0x%lx)", f0);
+            return SMFIS_REJECT;
+        }
+        *pf0 = kActions;
+        unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+        if (f1 & SMFIP_NR_HDR) {
+            skip |= SMFIP_NR_HDR;
+            c->header_noreply = true;
+        }
+        *pf1 = skip & f1;
+        *pf2 = 0;
+        *pf3 = 0;
+        // Postfix sends the queue id from DATA on; ask for it where we log.
+        smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
+        smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
+    return guarded(ctx, "connect", [&] {
+        Connection* c = connection(ctx);
+        if (c == nullptr) return SMFIS_TEMPFAIL;
+        char buf[INET6_ADDRSTRLEN] = "";
+        if (addr != nullptr && addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(addr)->sin_addr, buf, sizeof buf);
+        else if (addr != nullptr && addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
+        c->client = buf[0] ? buf : "local";
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+    return guarded(ctx, "envfrom", [&] {
+        Connection* c = connection(ctx);
+        if (c == nullptr) return SMFIS_TEMPFAIL;
+        c->msg.emplace();
+        MessageState& m = *c->msg;
+        m.runtime = g_service->runtime();
+        m.audit_id = new_audit_id();
+        m.started = Clock::now();
+        m.envelope.client_addr = c->client;
+        m.envelope.sender_raw = argv[0] ? argv[0] : "<>";
+        m.envelope.sender = normalize_address(m.envelope.sender_raw);
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+    return guarded(ctx, "envrcpt", [&] {
+        Connection* c = connection(ctx);
+        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        MessageState& m = *c->msg;
+        const std::string raw = argv[0] ? argv[0] : "";
+        auto out = policy::authorize_recipient(g_service->directory(), m.runtime->config.domain,
+                                               m.envelope.sender, raw, m.pair_id);
+        using Kind = policy::RcptOutcome::Kind;
+        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) {
+            if (out.alias) m.pair_id = out.alias->pair.id;
+            m.envelope.recipients.push_back({raw, normalize_address(raw), std::move(out.alias)});
+            return SMFIS_CONTINUE;
+        }
+        const std::string reply = full_reply(out.reply_text, m.audit_id);
+        set_reply(ctx, out.smtp_code, out.enhanced_code, reply);
+        const bool temporary = out.smtp_code[0] == '4';
+        const std::string qid = macro(ctx, "i");
+        log_msg(temporary ? LOG_WARNING : LOG_NOTICE, "%s: %s: %s %s %s: %s",
+                qid.empty() ? "NOQUEUE" : qid.c_str(), temporary ? "defer" : "reject",
+                out.smtp_code.c_str(), out.enhanced_code.c_str(), out.rule.id.c_str(),
+                out.rule.detail.c_str());
+        audit(m, qid, c->client, temporary ? Decision::tempfail : Decision::reject,
+              out.smtp_code + " " + out.enhanced_code + " " + reply, {out.rule}, "", "");
+        return temporary ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+    });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+    return guarded(ctx, "header", [&] {
+        Connection* c = connection(ctx);
+        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        c->msg->message.headers.push_back({name ? name : "", value ? value : ""});
+        return c->header_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
+    return guarded(ctx, "body", [&] {
+        Connection* c = connection(ctx);
+        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        c->msg->message.body.append(reinterpret_cast<const char*>(chunk), len);
+        return SMFIS_CONTINUE;
+    });
+}
+
+// Carries the edits out through libmilter; any failure throws so the
+// message is tempfailed rather than half-rewritten and accepted.
+void apply(SMFICTX* ctx, const policy::Edits& edits) {
+    auto check = [](int rc, const char* what) {
+        if (rc != MI_SUCCESS) throw std::runtime_error(std::string(what) + " failed");
+    };
+    for (const auto& e : edits.headers) {
+        auto* name = const_cast<char*>(e.name.c_str());
+        auto* value = const_cast<char*>(e.value.c_str());
+        switch (e.op) {
+            case policy::HeaderEdit::Op::remove:
+                check(smfi_chgheader(ctx, name, e.index, nullptr), "smfi_chgheader");
+                break;
+            case policy::HeaderEdit::Op::change:
+                check(smfi_chgheader(ctx, name, e.index, value), "smfi_chgheader");
+                break;
+            case policy::HeaderEdit::Op::add:
+                check(smfi_addheader(ctx, name, value), "smfi_addheader");
+                break;
+        }
+    }
+    if (edits.envelope_from)
+        check(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
+              "smfi_chgfrom");
+    for (const auto& r : edits.remove_rcpts)
+        check(smfi_delrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_delrcpt");
+    for (const auto& r : edits.add_rcpts)
+        check(smfi_addrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_addrcpt");
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+    return guarded(ctx, "eom", [&] {
+        Connection* c = connection(ctx);
+        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        MessageState& m = *c->msg;
+        const std::string qid = macro(ctx, "i");
+        const Runtime& rt = *m.runtime;
+
+        policy::EvalContext ectx{*rt.policy, rt.config.domain};
+        policy::Verdict v = policy::evaluate(m.envelope, m.message, ectx);
+
+        std::string reply;
+        sfsistat status = SMFIS_CONTINUE;
+        switch (v.decision) {
+            case Decision::accept:
+            case Decision::modify:
+                apply(ctx, v.edits);
+                break;
+            case Decision::quarantine:
+                apply(ctx, v.edits);
+                if (smfi_quarantine(ctx, const_cast<char*>(reply_safe(v.reply_text).c_str())) !=
+                    MI_SUCCESS)
+                    throw std::runtime_error("smfi_quarantine failed");
+                break;
+            case Decision::reject:
+            case Decision::tempfail:
+                reply = full_reply(v.reply_text, m.audit_id);
+                set_reply(ctx, v.smtp_code, v.enhanced_code, reply);
+                reply = v.smtp_code + " " + v.enhanced_code + " " + reply;
+                status = v.decision == Decision::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+                break;
+        }
+        if (status == SMFIS_CONTINUE) {
+            const std::string header = audit_header_value(m.audit_id, v.decision, v.rules,
+                                                          rt.policy->version, rt.config.hmac_key);
+            if (smfi_insheader(ctx, 0, const_cast<char*>("X-Marketplace-Audit"),
+                               const_cast<char*>(header.c_str())) != MI_SUCCESS)
+                throw std::runtime_error("smfi_insheader failed");
+        }
+        log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid.empty() ? "NOQUEUE" : qid.c_str(),
+                policy::to_string(v.decision), m.audit_id.c_str(), v.rules.size());
+        audit(m, qid, c->client, v.decision, reply, v.rules, v.sender_party, v.recipient_party);
+        c->msg.reset();
+        return status;
+    });
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+    if (auto* c = static_cast<Connection*>(smfi_getpriv(ctx))) c->msg.reset();
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+    // May be the only callback a connection ever gets: the context can be null.
+    delete static_cast<Connection*>(smfi_getpriv(ctx));
+    smfi_setpriv(ctx, nullptr);
+    return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+smfiDesc make_filter(Service* service) {
+    g_service = service;
+    smfiDesc d{};
+    d.xxfi_name = const_cast<char*>("marketplace-milter");
+    d.xxfi_version = SMFI_VERSION;
+    d.xxfi_flags = kActions;
+    d.xxfi_connect = on_connect;
+    d.xxfi_envfrom = on_envfrom;
+    d.xxfi_envrcpt = on_envrcpt;
+    d.xxfi_header = on_header;
+    d.xxfi_body = on_body;
+    d.xxfi_eom = on_eom;
+    d.xxfi_abort = on_abort;
+    d.xxfi_close = on_close;
+    d.xxfi_negotiate = on_negotiate;
+    return d;
+}
+
+}  // namespace mm::milter

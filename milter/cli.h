@@ -1,0 +1,48 @@
+// The CLI subcommands other than `run`.  Each prints JSON on stdout and
+// errors on stderr, and returns the process exit code: 0 success, 2 bad
+// input (unknown party, duplicate id, malformed address, invalid config),
+// 1 anything else (store unavailable, internal error).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace mm::milter {
+
+int exit_code(const Failure& f);
+int report_failure(const Failure& f);  // prints "marketplace-milter: msg", returns exit_code
+
+int cmd_check(const std::string& config_path);
+
+struct PartyArgs {
+    std::string id;
+    std::string role;
+    std::optional<std::string> address;
+    std::optional<std::string> name;
+    std::optional<std::vector<std::string>> senders;
+    std::map<std::string, std::string> attributes;
+};
+int cmd_party_add(const std::string& config_path, const PartyArgs& args);
+int cmd_party_set(const std::string& config_path, const PartyArgs& args);
+int cmd_party_show(const std::string& config_path, const std::string& id);
+
+int cmd_pair_add(const std::string& config_path, const std::string& buyer,
+                 const std::string& seller);
+// By parties, or by either alias address.
+int cmd_pair_show(const std::string& config_path, const std::string& buyer,
+                  const std::string& seller, const std::string& alias);
+
+struct TestArgs {
+    std::string from;
+    std::vector<std::string> rcpts;
+    std::string client = "127.0.0.1";
+    std::string out;      // write the message as delivered, if set
+    std::string message;  // path, "-" for stdin
+};
+int cmd_test(const std::string& config_path, const TestArgs& args);
+
+}  // namespace mm::milter

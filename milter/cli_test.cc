@@ -1,0 +1,141 @@
+// `marketplace-milter test`: the daemon's decision code on one message, with
+// the verdict as JSON.  Uses the same authorize_recipient and evaluate as the
+// milter callbacks, so a dry run cannot disagree with production.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "alias/alias_directory.h"
+#include "milter/audit.h"
+#include "milter/cli.h"
+#include "milter/service.h"
+#include "policy/authorize.h"
+#include "policy/evaluate.h"
+#include "util/address.h"
+
+namespace mm::milter {
+namespace {
+
+using nlohmann::json;
+
+Result<std::string> read_all(const std::string& path) {
+    if (path == "-")
+        return std::string(std::istreambuf_iterator<char>(std::cin),
+                           std::istreambuf_iterator<char>());
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(Errc::invalid, path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+json rules_json(const std::vector<policy::RuleHit>& rules) {
+    json out = json::array();
+    for (const auto& r : rules) out.push_back({{"id", r.id}, {"detail", r.detail}});
+    return out;
+}
+
+}  // namespace
+
+int cmd_test(const std::string& config_path, const TestArgs& args) {
+    auto rt = load_runtime(config_path);
+    if (!rt) return report_failure(rt.error());
+    const Runtime& runtime = **rt;
+    auto store = alias::make_store(runtime.config.store);
+    if (!store) return report_failure(store.error());
+    alias::AliasDirectory directory(std::move(store.value()), std::chrono::milliseconds(0));
+
+    auto raw = read_all(args.message);
+    if (!raw) return report_failure(raw.error());
+    auto parsed = policy::parse_message(*raw);
+    if (!parsed) return report_failure(parsed.error());
+    policy::Message message = std::move(parsed.value());
+
+    const std::string audit_id = new_audit_id();
+    policy::Envelope envelope;
+    envelope.client_addr = args.client;
+    envelope.sender_raw = "<" + normalize_address(args.from) + ">";
+    envelope.sender = normalize_address(args.from);
+
+    std::optional<std::int64_t> pair_id;
+    json refused = json::array();
+    std::optional<policy::RcptOutcome> first_refusal;
+    for (const auto& rcpt : args.rcpts) {
+        std::string raw_rcpt = "<" + normalize_address(rcpt) + ">";
+        auto out = policy::authorize_recipient(directory, runtime.config.domain, envelope.sender,
+                                               raw_rcpt, pair_id);
+        using Kind = policy::RcptOutcome::Kind;
+        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) {
+            if (out.alias) pair_id = out.alias->pair.id;
+            envelope.recipients.push_back(
+                {raw_rcpt, normalize_address(rcpt), std::move(out.alias)});
+            continue;
+        }
+        refused.push_back({{"recipient", rcpt},
+                           {"smtp_code", out.smtp_code},
+                           {"enhanced_code", out.enhanced_code},
+                           {"smtp_reply", out.smtp_code + " " + out.enhanced_code + " " +
+                                              out.reply_text + " (audit " + audit_id + ")"},
+                           {"rule", {{"id", out.rule.id}, {"detail", out.rule.detail}}}});
+        if (!first_refusal) first_refusal = std::move(out);
+    }
+
+    json result;
+    result["audit_id"] = audit_id;
+    result["policy"] = runtime.policy->version;
+    result["refused_recipients"] = refused;
+    if (envelope.recipients.empty()) {
+        // Every recipient was refused at RCPT: the message would never reach DATA.
+        const auto& r = first_refusal.value();
+        const bool temporary = r.smtp_code[0] == '4';
+        result["decision"] = temporary ? "tempfail" : "reject";
+        result["smtp_code"] = r.smtp_code;
+        result["enhanced_code"] = r.enhanced_code;
+        result["smtp_reply"] = refused[0]["smtp_reply"];
+        result["rules"] = rules_json({r.rule});
+        result["envelope_from"] = envelope.sender_raw;
+        result["recipients"] = json::array();
+        std::cout << result.dump(2) << std::endl;
+        return 0;
+    }
+
+    policy::EvalContext ctx{*runtime.policy, runtime.config.domain};
+    policy::Verdict v = policy::evaluate(envelope, message, ctx);
+    result["decision"] = policy::to_string(v.decision);
+    result["smtp_code"] = v.smtp_code;
+    result["enhanced_code"] = v.enhanced_code;
+    result["smtp_reply"] = v.smtp_code.empty() ? ""
+                                               : v.smtp_code + " " + v.enhanced_code + " " +
+                                                     v.reply_text + " (audit " + audit_id + ")";
+    result["rules"] = rules_json(v.rules);
+    result["sender_party"] = v.sender_party;
+    result["recipient_party"] = v.recipient_party;
+
+    const bool delivered = v.decision == policy::Decision::accept ||
+                           v.decision == policy::Decision::modify ||
+                           v.decision == policy::Decision::quarantine;
+    if (delivered) {
+        policy::apply_edits(v.edits, message, envelope);
+        message.headers.insert(
+            message.headers.begin(),
+            {"X-Marketplace-Audit",
+             audit_header_value(audit_id, v.decision, v.rules, runtime.policy->version,
+                                runtime.config.hmac_key)});
+    }
+    result["envelope_from"] = envelope.sender_raw;
+    json rcpts = json::array();
+    for (const auto& r : envelope.recipients) rcpts.push_back(r.address);
+    result["recipients"] = rcpts;
+
+    if (!args.out.empty() && delivered) {
+        std::ofstream out(args.out, std::ios::binary | std::ios::trunc);
+        out << policy::serialize(message);
+        if (!out) return report_failure(fail(Errc::unavailable, args.out + ": cannot write"));
+    }
+    std::cout << result.dump(2) << std::endl;
+    return 0;
+}
+
+}  // namespace mm::milter

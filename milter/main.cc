@@ -1,0 +1,110 @@
+// marketplace-milter: one binary, subcommands (CLI11).  See README.md.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "milter/cli.h"
+#include "milter/daemon.h"
+#include "policy/gmime_ptr.h"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/marketplace-milter/marketplace-milter.yaml";
+
+void add_party_options(CLI::App* cmd, mm::milter::PartyArgs& a, bool with_role) {
+    cmd->add_option("--id", a.id, "party id")->required();
+    if (with_role)
+        cmd->add_option("--role", a.role, "buyer or seller")
+            ->required()
+            ->check(CLI::IsMember({"buyer", "seller"}));
+    cmd->add_option("--address", a.address, "delivery address");
+    cmd->add_option("--name", a.name, "display name shown to the other side");
+    cmd->add_option("--sender", a.senders,
+                    "approved sender address (repeatable; replaces the list)");
+    cmd->add_option_function<std::vector<std::string>>(
+        "--attr",
+        [&a](const std::vector<std::string>& kvs) {
+            for (const auto& kv : kvs) {
+                auto eq = kv.find('=');
+                if (eq == std::string::npos || eq == 0)
+                    throw CLI::ValidationError("--attr", "expected KEY=VALUE, got '" + kv + "'");
+                a.attributes[kv.substr(0, eq)] = kv.substr(eq + 1);
+            }
+        },
+        "attribute KEY=VALUE (repeatable)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"marketplace-milter: buyer-seller messaging through aliases, as a milter"};
+    app.require_subcommand(1);
+    std::string config = kDefaultConfig;
+    auto config_option = [&config](CLI::App* cmd) {
+        cmd->add_option("-c,--config", config, "daemon config file")->capture_default_str();
+    };
+
+    auto* run = app.add_subcommand("run", "run the milter daemon in the foreground");
+    config_option(run);
+    auto* check = app.add_subcommand("check", "validate config and policy, then exit");
+    config_option(check);
+
+    mm::milter::TestArgs test_args;
+    auto* test = app.add_subcommand("test", "dry run: print the JSON verdict for one message");
+    config_option(test);
+    test->add_option("--from", test_args.from, "envelope sender")->required();
+    test->add_option("--rcpt", test_args.rcpts, "envelope recipient (repeatable)")->required();
+    test->add_option("--client", test_args.client, "client address")->capture_default_str();
+    test->add_option("--out", test_args.out, "write the message as it would be delivered");
+    test->add_option("message", test_args.message, "message file (.eml), - for stdin")->required();
+
+    mm::milter::PartyArgs party_args;
+    auto* party = app.add_subcommand("party", "provision buyers and sellers");
+    party->require_subcommand(1);
+    auto* party_add = party->add_subcommand("add", "add a party");
+    config_option(party_add);
+    add_party_options(party_add, party_args, true);
+    party_add->get_option("--address")->required();
+    auto* party_set = party->add_subcommand("set", "change a party");
+    config_option(party_set);
+    add_party_options(party_set, party_args, false);
+    auto* party_show = party->add_subcommand("show", "show a party");
+    config_option(party_show);
+    party_show->add_option("--id", party_args.id, "party id")->required();
+
+    std::string buyer, seller, alias;
+    auto* pair = app.add_subcommand("pair", "create and show buyer/seller pairs");
+    pair->require_subcommand(1);
+    auto* pair_add = pair->add_subcommand("add", "create a pair and print both aliases");
+    config_option(pair_add);
+    pair_add->add_option("--buyer", buyer, "buyer party id")->required();
+    pair_add->add_option("--seller", seller, "seller party id")->required();
+    auto* pair_show = pair->add_subcommand("show", "show a pair by parties or by alias");
+    config_option(pair_show);
+    pair_show->add_option("--buyer", buyer, "buyer party id");
+    pair_show->add_option("--seller", seller, "seller party id");
+    pair_show->add_option("--alias", alias, "either alias of the pair");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+
+    try {
+        mm::policy::ensure_gmime();
+        if (*run) return mm::milter::run_daemon(config);
+        if (*check) return mm::milter::cmd_check(config);
+        if (*test) return mm::milter::cmd_test(config, test_args);
+        if (*party_add) return mm::milter::cmd_party_add(config, party_args);
+        if (*party_set) return mm::milter::cmd_party_set(config, party_args);
+        if (*party_show) return mm::milter::cmd_party_show(config, party_args.id);
+        if (*pair_add) return mm::milter::cmd_pair_add(config, buyer, seller);
+        if (*pair_show) return mm::milter::cmd_pair_show(config, buyer, seller, alias);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "marketplace-milter: internal error: %s\n", e.what());
+        return 1;
+    }
+    return 2;
+}

@@ -1,0 +1,49 @@
+#include "milter/service.h"
+
+namespace mm::milter {
+
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path) {
+    auto config = load_config(config_path);
+    if (!config) return config.error();
+    auto policy = policy::load_policy(config->policy_path);
+    if (!policy) return policy.error();
+    auto rt = std::make_shared<Runtime>();
+    rt->config = std::move(config.value());
+    rt->policy = std::move(policy.value());
+    return std::shared_ptr<const Runtime>(std::move(rt));
+}
+
+Result<std::unique_ptr<Service>> Service::open(const std::string& config_path) {
+    auto rt = load_runtime(config_path);
+    if (!rt) return rt.error();
+    auto store = alias::make_store((*rt)->config.store);
+    if (!store) return store.error();
+    auto audit = AuditLog::open((*rt)->config.audit_log);
+    if (!audit) return audit.error();
+
+    std::unique_ptr<Service> service(new Service());
+    service->config_path_ = config_path;
+    service->directory_ =
+        std::make_unique<alias::AliasDirectory>(std::move(store.value()), (*rt)->config.cache_ttl);
+    service->audit_ = std::move(audit.value());
+    service->runtime_ = std::move(rt.value());
+    return service;
+}
+
+std::shared_ptr<const Runtime> Service::runtime() const {
+    std::lock_guard lock(mu_);
+    return runtime_;
+}
+
+Result<void> Service::reload() {
+    auto reopened = audit_->reopen();
+    auto rt = load_runtime(config_path_);
+    if (!rt) return rt.error();
+    {
+        std::lock_guard lock(mu_);
+        runtime_ = std::move(rt.value());
+    }
+    return reopened;
+}
+
+}  // namespace mm::milter

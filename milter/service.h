@@ -1,0 +1,50 @@
+// Service: what the daemon shares between connections.
+//
+// Runtime is the immutable snapshot (config + policy) a message works with
+// from MAIL FROM to end of message; reload() builds a new one and swaps it in
+// under a mutex, so a message in flight never sees half a reload.  The alias
+// directory and audit log live as long as the daemon.  Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "alias/alias_directory.h"
+#include "milter/audit.h"
+#include "milter/config.h"
+#include "policy/policy.h"
+
+namespace mm::milter {
+
+struct Runtime {
+    Config config;
+    std::shared_ptr<const policy::Policy> policy;
+};
+
+// Loads the config and the policy it names; errors carry file:line:col.
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path);
+
+class Service {
+  public:
+    static Result<std::unique_ptr<Service>> open(const std::string& config_path);
+
+    std::shared_ptr<const Runtime> runtime() const;
+    alias::AliasDirectory& directory() { return *directory_; }
+    AuditLog& audit() { return *audit_; }
+
+    // Re-reads config and policy; on any error the running snapshot stays and
+    // the error is returned.  Always reopens the audit log.  Store settings
+    // and the socket are read at start only.
+    Result<void> reload();
+
+  private:
+    Service() = default;
+    std::string config_path_;
+    mutable std::mutex mu_;
+    std::shared_ptr<const Runtime> runtime_;
+    std::unique_ptr<alias::AliasDirectory> directory_;
+    std::unique_ptr<AuditLog> audit_;
+};
+
+}  // namespace mm::milter

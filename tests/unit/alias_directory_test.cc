@@ -1,0 +1,248 @@
+// Unit tests for alias/alias_directory: resolving aliases through the SQLite
+// store, and the TTL cache in front of it.  Each test works in its own temp
+// dir (removed afterwards).
+//
+// The store is wrapped in a ProbeStore that counts calls and can be switched
+// to fail as an unreachable database does (Errc::unavailable).  A real lock
+// cannot stand in for that: in WAL mode readers are not blocked by a writer,
+// and every open connection holds a shared lock that keeps other processes
+// from taking an exclusive one.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alias/alias_directory.h"
+#include "alias/sqlite_store.h"
+#include "test_support.h"
+
+namespace mm::alias {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ProbeStore : public Store {
+  public:
+    explicit ProbeStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+
+    std::atomic<int> calls{0};
+    std::atomic<bool> down{false};
+
+    Result<void> add_party(const Party& p) override { return inner_->add_party(p); }
+    Result<void> update_party(const Party& p) override { return inner_->update_party(p); }
+    Result<std::optional<Party>> find_party(const std::string& id) override {
+        ++calls;
+        if (down) return unavailable();
+        return inner_->find_party(id);
+    }
+    Result<Pair> add_pair(const std::string& b, const std::string& s) override {
+        return inner_->add_pair(b, s);
+    }
+    Result<std::optional<Pair>> find_pair(const std::string& b, const std::string& s) override {
+        ++calls;
+        if (down) return unavailable();
+        return inner_->find_pair(b, s);
+    }
+    Result<std::optional<Pair>> find_pair_by_alias(const std::string& local) override {
+        ++calls;
+        if (down) return unavailable();
+        return inner_->find_pair_by_alias(local);
+    }
+
+  private:
+    static Failure unavailable() { return fail(Errc::unavailable, "database is locked"); }
+    std::unique_ptr<Store> inner_;
+};
+
+class DirectoryTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        auto store = open_sqlite_store(dir_.file("alias.db"), 100);
+        ASSERT_TRUE(store.ok()) << store.error().message;
+        probe_ = std::make_shared<ProbeStore>(std::move(store).value());
+
+        Party b;
+        b.id = "b1";
+        b.role = Role::buyer;
+        b.address = "bob@gmail.example";
+        b.display_name = "Bob";
+        Party s;
+        s.id = "s1";
+        s.role = Role::seller;
+        s.address = "support@acme.example";
+        s.display_name = "Acme Store";
+        s.senders = {"orders@acme.example"};
+        ASSERT_TRUE(probe_->add_party(b).ok());
+        ASSERT_TRUE(probe_->add_party(s).ok());
+        auto pair = probe_->add_pair("b1", "s1");
+        ASSERT_TRUE(pair.ok());
+        pair_ = *pair;
+    }
+
+    mm::testing::TempDir dir_;
+    std::shared_ptr<ProbeStore> probe_;
+    Pair pair_;
+};
+
+TEST_F(DirectoryTest, BuyerAliasReachesTheBuyerFromTheSeller) {
+    AliasDirectory dir(probe_, 60s);
+    auto r = dir.resolve(pair_.buyer_alias);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_TRUE(r->has_value());
+    const ResolvedAlias& a = **r;
+    EXPECT_EQ(a.pair.id, pair_.id);
+    EXPECT_EQ(a.owner.id, "b1");
+    EXPECT_EQ(a.owner.address, "bob@gmail.example");
+    EXPECT_EQ(a.counterpart.id, "s1");
+    EXPECT_TRUE(a.counterpart.may_send_from("orders@acme.example"));
+    EXPECT_EQ(a.counterpart_alias(), pair_.seller_alias);
+}
+
+TEST_F(DirectoryTest, SellerAliasReachesTheSellerFromTheBuyer) {
+    AliasDirectory dir(probe_, 60s);
+    auto r = dir.resolve(pair_.seller_alias);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_TRUE(r->has_value());
+    const ResolvedAlias& a = **r;
+    EXPECT_EQ(a.owner.id, "s1");
+    EXPECT_EQ(a.owner.role, Role::seller);
+    EXPECT_EQ(a.counterpart.id, "b1");
+    EXPECT_EQ(a.counterpart.role, Role::buyer);
+    EXPECT_EQ(a.counterpart_alias(), pair_.buyer_alias);
+}
+
+TEST_F(DirectoryTest, AliasIsCaseInsensitive) {
+    AliasDirectory dir(probe_, 60s);
+    std::string upper = pair_.buyer_alias;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    auto r = dir.resolve(upper);
+    ASSERT_TRUE(r.ok() && r->has_value());
+    EXPECT_EQ((*r)->owner.id, "b1");
+}
+
+TEST_F(DirectoryTest, UnknownAliasIsNulloptAndTheAnswerIsCached) {
+    AliasDirectory dir(probe_, 60s);
+    auto r = dir.resolve("0123456789abcdef");
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->has_value());
+    const int calls = probe_->calls;
+    EXPECT_EQ(calls, 1);
+    r = dir.resolve("0123456789abcdef");
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->has_value());
+    EXPECT_EQ(probe_->calls, calls);  // negative answer from the cache
+}
+
+TEST_F(DirectoryTest, NonAliasStringsAreNulloptWithoutAStoreLookup) {
+    AliasDirectory dir(probe_, 0ms);
+    probe_->down = true;  // would fail if it were asked
+    for (const char* local : {"postmaster", "", "bob", "0123456789abcdeg", "0123456789abcde",
+                              "0123456789abcdef0", "0123456789abcdef@x"}) {
+        auto r = dir.resolve(local);
+        ASSERT_TRUE(r.ok()) << local;
+        EXPECT_FALSE(r->has_value()) << local;
+    }
+    EXPECT_EQ(probe_->calls, 0);
+}
+
+TEST_F(DirectoryTest, CacheHitDoesNotNeedTheStore) {
+    AliasDirectory dir(probe_, 1h);
+    auto first = dir.resolve(pair_.buyer_alias);
+    ASSERT_TRUE(first.ok() && first->has_value());
+    const int calls = probe_->calls;
+
+    probe_->down = true;
+    auto again = dir.resolve(pair_.buyer_alias);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    ASSERT_TRUE(again->has_value());
+    EXPECT_EQ((*again)->owner.id, "b1");
+    EXPECT_EQ((*again)->counterpart_alias(), pair_.seller_alias);
+    EXPECT_EQ(probe_->calls, calls);
+
+    // The other alias of the pair was never cached: it needs the store.
+    auto other = dir.resolve(pair_.seller_alias);
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().code, Errc::unavailable);
+}
+
+TEST_F(DirectoryTest, TtlZeroAsksTheStoreEveryTimeAndSurfacesItsFailure) {
+    AliasDirectory dir(probe_, 0ms);
+    ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
+    const int calls = probe_->calls;
+    ASSERT_GT(calls, 0);
+    ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
+    EXPECT_EQ(probe_->calls, 2 * calls);
+
+    probe_->down = true;
+    auto r = dir.resolve(pair_.buyer_alias);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+}
+
+TEST_F(DirectoryTest, FailuresAreNeverCached) {
+    AliasDirectory dir(probe_, 1h);
+    probe_->down = true;
+    auto r = dir.resolve(pair_.buyer_alias);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+
+    probe_->down = false;
+    r = dir.resolve(pair_.buyer_alias);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_TRUE(r->has_value());
+    EXPECT_EQ((*r)->owner.id, "b1");
+}
+
+TEST_F(DirectoryTest, EntriesExpireAfterTheTtl) {
+    AliasDirectory dir(probe_, 20ms);
+    ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
+    // The entry expires at most 20 ms after the first resolve returned.
+    const auto cached_by = std::chrono::steady_clock::now();
+    const int calls = probe_->calls;
+    std::this_thread::sleep_until(cached_by + 20ms + 1ms);
+
+    probe_->down = true;
+    auto r = dir.resolve(pair_.buyer_alias);
+    ASSERT_FALSE(r.ok());  // expired: the store was asked again
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    EXPECT_GT(probe_->calls, calls);
+}
+
+TEST_F(DirectoryTest, CacheSizeIsBounded) {
+    AliasDirectory dir(probe_, 1h, /*max_entries=*/2);
+    ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
+    ASSERT_TRUE(dir.resolve(pair_.seller_alias).ok());
+    int calls = probe_->calls;
+    ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());  // both fit
+    EXPECT_EQ(probe_->calls, calls);
+
+    ASSERT_TRUE(dir.resolve("0123456789abcdef").ok());  // a third entry: the cache is emptied
+    calls = probe_->calls;
+    ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
+    EXPECT_GT(probe_->calls, calls);  // had to ask the store again
+}
+
+TEST_F(DirectoryTest, ConcurrentResolvesAgree) {
+    AliasDirectory dir(probe_, 50ms);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 200; ++i) {
+                const bool buyer_side = (t + i) % 2 == 0;
+                auto r = dir.resolve(buyer_side ? pair_.buyer_alias : pair_.seller_alias);
+                if (!r.ok() || !r->has_value() || (*r)->owner.id != (buyer_side ? "b1" : "s1"))
+                    ++wrong;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace mm::alias

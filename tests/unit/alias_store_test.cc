@@ -1,0 +1,679 @@
+// Unit tests for alias/: parties, alias generation, the SQLite store and the
+// store factory.  Each test works in its own temp dir (removed afterwards).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alias/alias_generator.h"
+#include "alias/party.h"
+#include "alias/sqlite_store.h"
+#include "alias/store_factory.h"
+#include "test_support.h"
+
+namespace mm::alias {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+Party buyer(const std::string& id, const std::string& address = "bob@gmail.example") {
+    Party p;
+    p.id = id;
+    p.role = Role::buyer;
+    p.address = address;
+    p.display_name = "Bob";
+    return p;
+}
+
+Party seller(const std::string& id, const std::string& address = "support@acme.example") {
+    Party p;
+    p.id = id;
+    p.role = Role::seller;
+    p.address = address;
+    p.display_name = "Acme Store";
+    return p;
+}
+
+// A raw SQLite connection of the test's own, to inspect the file or to hold
+// locks against the store as another process would.
+struct DbClose {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using RawDb = std::unique_ptr<sqlite3, DbClose>;
+
+RawDb open_raw(const std::string& path) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+    RawDb db(raw);
+    EXPECT_EQ(rc, SQLITE_OK) << (raw ? sqlite3_errmsg(raw) : "out of memory");
+    return db;
+}
+
+int exec(sqlite3* db, const std::string& sql) {
+    return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+}
+
+std::string query_text(sqlite3* db, const std::string& sql) {
+    std::string out;
+    sqlite3_exec(
+        db, sql.c_str(),
+        [](void* arg, int, char** values, char**) {
+            *static_cast<std::string*>(arg) = values[0] ? values[0] : "";
+            return 0;
+        },
+        &out, nullptr);
+    return out;
+}
+
+class StoreTest : public ::testing::Test {
+  protected:
+    void SetUp() override { store_ = open(); }
+
+    std::unique_ptr<Store> open(int busy_timeout_ms = 5000) {
+        auto store = open_sqlite_store(path(), busy_timeout_ms);
+        EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+        return store.ok() ? std::move(store).value() : nullptr;
+    }
+    std::string path() const { return dir_.file("alias.db"); }
+
+    // Adds buyer "b1" and seller "s1".
+    void add_both() {
+        ASSERT_TRUE(store_->add_party(buyer("b1")).ok());
+        ASSERT_TRUE(store_->add_party(seller("s1")).ok());
+    }
+
+    mm::testing::TempDir dir_;
+    std::unique_ptr<Store> store_;
+};
+
+// --- Party -----------------------------------------------------------------------------------
+
+TEST(PartyTest, RoleNamesRoundTrip) {
+    EXPECT_STREQ(to_string(Role::buyer), "buyer");
+    EXPECT_STREQ(to_string(Role::seller), "seller");
+    EXPECT_EQ(parse_role("buyer"), Role::buyer);
+    EXPECT_EQ(parse_role("Seller"), Role::seller);
+    EXPECT_EQ(parse_role(""), std::nullopt);
+    EXPECT_EQ(parse_role("admin"), std::nullopt);
+}
+
+TEST(PartyTest, MaySendFromDeliveryAddressAndApprovedSendersOnly) {
+    Party p = seller("s1");
+    p.address = "support@acme.example";
+    p.senders = {"orders@acme.example"};
+    EXPECT_TRUE(p.may_send_from("support@acme.example"));
+    EXPECT_TRUE(p.may_send_from("orders@acme.example"));
+    EXPECT_FALSE(p.may_send_from("evil@acme.example"));
+    EXPECT_FALSE(p.may_send_from(""));  // the null sender
+}
+
+// --- Alias generation ------------------------------------------------------------------------
+
+TEST(AliasGeneratorTest, SixteenLowercaseHexAndUniqueOverTenThousand) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 10000; ++i) {
+        std::string a = generate_alias();
+        ASSERT_EQ(a.size(), 16u) << a;
+        ASSERT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
+        ASSERT_TRUE(looks_like_alias(a)) << a;
+        seen.insert(a);
+    }
+    EXPECT_EQ(seen.size(), 10000u);
+}
+
+TEST(AliasGeneratorTest, LooksLikeAliasIsStrict) {
+    EXPECT_TRUE(looks_like_alias("3f9a0c6e1d2b4a77"));
+    EXPECT_FALSE(looks_like_alias("3F9A0C6E1D2B4A77"));   // upper case
+    EXPECT_FALSE(looks_like_alias("3f9a0c6e1d2b4a7"));    // 15
+    EXPECT_FALSE(looks_like_alias("3f9a0c6e1d2b4a770"));  // 17
+    EXPECT_FALSE(looks_like_alias("3f9a0c6e1d2b4a7g"));   // not hex
+    EXPECT_FALSE(looks_like_alias(""));
+    EXPECT_FALSE(looks_like_alias("postmaster"));
+}
+
+// --- Parties in the store --------------------------------------------------------------------
+
+TEST_F(StoreTest, PartyRoundTripWithSendersAndAttributes) {
+    Party p = seller("acme-1");
+    p.address = "<Support@ACME.example>";
+    p.display_name = "Acme \"Best\" Store \xc3\xa9";
+    p.senders = {"Orders@Acme.Example", "<billing@acme.example>", "orders@acme.example"};
+    p.attributes = {{"vacation", "true"},
+                    {"note", "quote \" backslash \\ tab \t uml\xc3\xa4ut"},
+                    {"empty", ""}};
+    ASSERT_TRUE(store_->add_party(p).ok());
+
+    auto found = store_->find_party("acme-1");
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    ASSERT_TRUE(found->has_value());
+    const Party& f = **found;
+    EXPECT_EQ(f.id, "acme-1");
+    EXPECT_EQ(f.role, Role::seller);
+    EXPECT_EQ(f.address, "support@acme.example");  // normalised
+    EXPECT_EQ(f.display_name, p.display_name);
+    // normalised, de-duplicated, in the order given
+    EXPECT_EQ(f.senders, (std::vector<std::string>{"orders@acme.example", "billing@acme.example"}));
+    EXPECT_EQ(f.attributes, p.attributes);
+
+    // update replaces everything but the role
+    Party u = f;
+    u.address = "help@acme.example";
+    u.display_name = "Acme";
+    u.senders = {"shop@acme.example"};
+    u.attributes = {{"tier", "gold"}};
+    ASSERT_TRUE(store_->update_party(u).ok());
+    auto updated = store_->find_party("acme-1");
+    ASSERT_TRUE(updated.ok() && updated->has_value());
+    EXPECT_EQ((*updated)->address, "help@acme.example");
+    EXPECT_EQ((*updated)->display_name, "Acme");
+    EXPECT_EQ((*updated)->senders, std::vector<std::string>{"shop@acme.example"});
+    EXPECT_EQ((*updated)->attributes, u.attributes);
+    EXPECT_EQ((*updated)->role, Role::seller);
+
+    // and can empty them
+    u.senders.clear();
+    u.attributes.clear();
+    ASSERT_TRUE(store_->update_party(u).ok());
+    updated = store_->find_party("acme-1");
+    ASSERT_TRUE(updated.ok() && updated->has_value());
+    EXPECT_TRUE((*updated)->senders.empty());
+    EXPECT_TRUE((*updated)->attributes.empty());
+}
+
+TEST_F(StoreTest, FindUnknownPartyIsNullopt) {
+    auto found = store_->find_party("nobody");
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(found->has_value());
+}
+
+TEST_F(StoreTest, DuplicatePartyIdIsConflictAndKeepsTheOriginal) {
+    Party first = buyer("b1");
+    first.senders = {"bob@work.example"};
+    ASSERT_TRUE(store_->add_party(first).ok());
+
+    Party again = seller("b1", "other@acme.example");
+    again.senders = {"x@acme.example"};
+    auto r = store_->add_party(again);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::conflict);
+    EXPECT_EQ(r.error().message, "party 'b1' exists already");
+
+    auto found = store_->find_party("b1");
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->role, Role::buyer);
+    EXPECT_EQ((*found)->address, "bob@gmail.example");
+    EXPECT_EQ((*found)->senders, std::vector<std::string>{"bob@work.example"});
+}
+
+TEST_F(StoreTest, UpdateUnknownPartyIsNotFound) {
+    auto r = store_->update_party(buyer("ghost"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::not_found);
+    auto found = store_->find_party("ghost");
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(found->has_value());
+}
+
+TEST_F(StoreTest, UpdateWithMalformedInputIsInvalidAndChangesNothing) {
+    Party p = buyer("b1");
+    p.senders = {"bob@work.example"};
+    ASSERT_TRUE(store_->add_party(p).ok());
+    Party bad = p;
+    bad.address = "help@acme.example";
+    bad.senders = {"fine@acme.example", "not an address"};
+    auto r = store_->update_party(bad);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::invalid);
+    auto found = store_->find_party("b1");
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->address, "bob@gmail.example");
+    EXPECT_EQ((*found)->senders, std::vector<std::string>{"bob@work.example"});
+}
+
+struct MalformedParty {
+    const char* name;
+    Party party;
+    friend void PrintTo(const MalformedParty& m, std::ostream* os) { *os << m.name; }
+};
+
+class MalformedPartyTest : public StoreTest,
+                           public ::testing::WithParamInterface<MalformedParty> {};
+
+TEST_P(MalformedPartyTest, IsInvalidAndNothingIsWritten) {
+    const Party& p = GetParam().party;
+    auto r = store_->add_party(p);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::invalid) << r.error().message;
+
+    auto found = store_->find_party(p.id);
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(found->has_value());
+    // Nothing at all was written, not even a sender row.
+    auto db = open_raw(path());
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party"), "0");
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party_sender"), "0");
+}
+
+MalformedParty with(const char* name, Party p) {
+    return MalformedParty{name, std::move(p)};
+}
+
+Party with_id(std::string id) {
+    Party p = buyer("x");
+    p.id = std::move(id);
+    return p;
+}
+Party with_address(std::string address) {
+    return buyer("b1", std::move(address));
+}
+Party with_name(std::string name) {
+    Party p = buyer("b1");
+    p.display_name = std::move(name);
+    return p;
+}
+Party with_sender(std::string sender) {
+    Party p = buyer("b1");
+    p.senders = {"good@gmail.example", std::move(sender)};
+    return p;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, MalformedPartyTest,
+    ::testing::Values(
+        with("EmptyId", with_id("")), with("IdWithSpace", with_id("a b")),
+        with("IdWithSlash", with_id("a/b")), with("IdWithQuote", with_id("a'b")),
+        with("IdTooLong", with_id(std::string(65, 'a'))), with("IdNonAscii", with_id("b\xc3\xa9")),
+        with("EmptyAddress", with_address("")),
+        with("AddressWithoutAt", with_address("bob.gmail.example")),
+        with("AddressWithSpace", with_address("bob smith@gmail.example")),
+        with("AddressWithCrLf", with_address("bob@gmail.example\r\nBcc: x@y.example")),
+        with("AddressBadDomain", with_address("bob@-gmail.example")),
+        with("NameWithCr", with_name("Bob\rSmith")), with("NameWithLf", with_name("Bob\nSmith")),
+        with("NameWithNul", with_name(std::string("Bob\0Smith", 9))),
+        with("MalformedSender", with_sender("not-an-address")),
+        with("SenderWithLf", with_sender("x@y.example\n"))),
+    [](const ::testing::TestParamInfo<MalformedParty>& info) { return info.param.name; });
+
+TEST_F(StoreTest, FailureHalfwayThroughAWriteLeavesNothingHalfWritten) {
+    Party p = buyer("b1");
+    p.senders = {"bob@work.example"};
+    ASSERT_TRUE(store_->add_party(p).ok());
+    {
+        // Make the database refuse one sender row, after the party row and
+        // the other senders are already written inside the transaction.
+        auto db = open_raw(path());
+        ASSERT_EQ(exec(db.get(),
+                       "CREATE TRIGGER refuse_boom BEFORE INSERT ON party_sender "
+                       "WHEN NEW.address = 'boom@fail.example' "
+                       "BEGIN SELECT RAISE(ABORT, 'refused'); END"),
+                  SQLITE_OK);
+    }
+
+    Party fresh = buyer("b2", "carol@gmail.example");
+    fresh.senders = {"carol@work.example", "boom@fail.example"};
+    ASSERT_FALSE(store_->add_party(fresh).ok());
+    auto found = store_->find_party("b2");
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(found->has_value());
+
+    Party changed = p;
+    changed.address = "robert@gmail.example";
+    changed.senders = {"robert@work.example", "boom@fail.example"};
+    ASSERT_FALSE(store_->update_party(changed).ok());
+    found = store_->find_party("b1");
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->address, "bob@gmail.example");
+    EXPECT_EQ((*found)->senders, std::vector<std::string>{"bob@work.example"});
+
+    auto db = open_raw(path());
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party"), "1");
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party_sender"), "1");
+    // The store's connections are usable afterwards (no transaction left open).
+    EXPECT_TRUE(store_->add_party(buyer("b3", "dave@gmail.example")).ok());
+}
+
+TEST_F(StoreTest, LongestValidIdIsAccepted) {
+    Party p = buyer(std::string(64, 'a'));
+    EXPECT_TRUE(store_->add_party(p).ok());
+    EXPECT_TRUE(store_->add_party(buyer("A.b_c-9")).ok());
+}
+
+// --- Pairs -----------------------------------------------------------------------------------
+
+TEST_F(StoreTest, AddPairGivesTwoDistinctAliasesFoundFromEitherSide) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok()) << pair.error().message;
+    EXPECT_GT(pair->id, 0);
+    EXPECT_EQ(pair->buyer_id, "b1");
+    EXPECT_EQ(pair->seller_id, "s1");
+    EXPECT_TRUE(looks_like_alias(pair->buyer_alias));
+    EXPECT_TRUE(looks_like_alias(pair->seller_alias));
+    EXPECT_NE(pair->buyer_alias, pair->seller_alias);
+    EXPECT_GT(pair->created, 0);
+
+    for (const auto& alias : {pair->buyer_alias, pair->seller_alias}) {
+        auto found = store_->find_pair_by_alias(alias);
+        ASSERT_TRUE(found.ok());
+        ASSERT_TRUE(found->has_value()) << alias;
+        EXPECT_EQ((*found)->id, pair->id);
+        EXPECT_EQ((*found)->buyer_alias, pair->buyer_alias);
+        EXPECT_EQ((*found)->seller_alias, pair->seller_alias);
+        EXPECT_EQ((*found)->created, pair->created);
+    }
+    auto by_parties = store_->find_pair("b1", "s1");
+    ASSERT_TRUE(by_parties.ok() && by_parties->has_value());
+    EXPECT_EQ((*by_parties)->id, pair->id);
+
+    auto reversed = store_->find_pair("s1", "b1");
+    ASSERT_TRUE(reversed.ok());
+    EXPECT_FALSE(reversed->has_value());
+    auto unknown = store_->find_pair_by_alias("0000000000000000");
+    ASSERT_TRUE(unknown.ok());
+    EXPECT_FALSE(unknown->has_value());
+}
+
+TEST_F(StoreTest, AddPairWithUnknownPartyIsNotFound) {
+    add_both();
+    auto r = store_->add_pair("ghost", "s1");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::not_found);
+    r = store_->add_pair("b1", "ghost");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::not_found);
+    auto db = open_raw(path());
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "0");
+}
+
+TEST_F(StoreTest, AddPairWithWrongRolesIsInvalid) {
+    add_both();
+    ASSERT_TRUE(store_->add_party(buyer("b2", "carol@gmail.example")).ok());
+    for (auto [b, s] : {std::pair{"s1", "b1"}, std::pair{"b1", "b2"}, std::pair{"s1", "s1"}}) {
+        auto r = store_->add_pair(b, s);
+        ASSERT_FALSE(r.ok()) << b << " " << s;
+        EXPECT_EQ(r.error().code, Errc::invalid) << r.error().message;
+    }
+    auto db = open_raw(path());
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "0");
+}
+
+TEST_F(StoreTest, DuplicatePairIsConflictAndKeepsItsAliases) {
+    add_both();
+    auto first = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(first.ok());
+    auto again = store_->add_pair("b1", "s1");
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, Errc::conflict);
+    auto found = store_->find_pair("b1", "s1");
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->buyer_alias, first->buyer_alias);
+    EXPECT_EQ((*found)->seller_alias, first->seller_alias);
+}
+
+TEST_F(StoreTest, EveryAliasIsUniqueAcrossPairs) {
+    std::set<std::string> aliases;
+    ASSERT_TRUE(store_->add_party(seller("s1")).ok());
+    ASSERT_TRUE(store_->add_party(seller("s2", "sales@shop.example")).ok());
+    for (int i = 0; i < 50; ++i) {
+        const std::string id = "b" + std::to_string(i);
+        ASSERT_TRUE(store_->add_party(buyer(id, id + "@gmail.example")).ok());
+        for (const char* s : {"s1", "s2"}) {
+            auto pair = store_->add_pair(id, s);
+            ASSERT_TRUE(pair.ok()) << pair.error().message;
+            aliases.insert(pair->buyer_alias);
+            aliases.insert(pair->seller_alias);
+        }
+    }
+    EXPECT_EQ(aliases.size(), 200u);
+}
+
+TEST(AliasSecrecyTest, AliasesAreNotDerivedFromTheParties) {
+    // The same parties, paired in two fresh databases, get unrelated aliases.
+    std::vector<Pair> pairs;
+    for (int i = 0; i < 2; ++i) {
+        mm::testing::TempDir dir;
+        auto store = open_sqlite_store(dir.file("alias.db"));
+        ASSERT_TRUE(store.ok()) << store.error().message;
+        ASSERT_TRUE((*store)->add_party(buyer("b1")).ok());
+        ASSERT_TRUE((*store)->add_party(seller("s1")).ok());
+        auto pair = (*store)->add_pair("b1", "s1");
+        ASSERT_TRUE(pair.ok());
+        pairs.push_back(*pair);
+    }
+    EXPECT_NE(pairs[0].buyer_alias, pairs[1].buyer_alias);
+    EXPECT_NE(pairs[0].seller_alias, pairs[1].seller_alias);
+    for (const auto& p : pairs) {
+        EXPECT_EQ(p.buyer_alias.find("bob"), std::string::npos);
+        EXPECT_EQ(p.seller_alias.find("acme"), std::string::npos);
+    }
+}
+
+// --- The database file -----------------------------------------------------------------------
+
+TEST_F(StoreTest, ReopeningKeepsDataAndMigrationsAreIdempotent) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    store_.reset();
+
+    for (int i = 0; i < 2; ++i) {
+        auto reopened = open();
+        ASSERT_NE(reopened, nullptr);
+        auto found = reopened->find_pair_by_alias(pair->seller_alias);
+        ASSERT_TRUE(found.ok() && found->has_value());
+        EXPECT_EQ((*found)->id, pair->id);
+        auto party = reopened->find_party("b1");
+        ASSERT_TRUE(party.ok() && party->has_value());
+        EXPECT_EQ((*party)->address, "bob@gmail.example");
+    }
+    auto db = open_raw(path());
+    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "1");
+    EXPECT_EQ(query_text(db.get(), "PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "1");
+}
+
+TEST_F(StoreTest, SchemaNewerThanTheProgramIsUnavailable) {
+    store_.reset();
+    {
+        auto db = open_raw(path());
+        ASSERT_EQ(exec(db.get(), "PRAGMA user_version = 99"), SQLITE_OK);
+    }
+    auto r = open_sqlite_store(path());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    EXPECT_NE(r.error().message.find("99"), std::string::npos) << r.error().message;
+}
+
+TEST(SqliteStoreFileTest, GarbageFileIsUnavailable) {
+    mm::testing::TempDir dir;
+    const std::string path = dir.file("junk.db");
+    {
+        std::ofstream out(path, std::ios::binary);
+        for (int i = 0; i < 512; ++i) out << "this is not an SQLite database\x01\xff";
+    }
+    auto r = open_sqlite_store(path);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    EXPECT_NE(r.error().message.find(path), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("not a database"), std::string::npos) << r.error().message;
+}
+
+TEST(SqliteStoreFileTest, UnopenableFileIsUnavailable) {
+    mm::testing::TempDir dir;
+    const std::string path = dir.file("no/such/dir/alias.db");
+    auto r = open_sqlite_store(path);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    EXPECT_NE(r.error().message.find(path), std::string::npos) << r.error().message;
+}
+
+TEST(SqliteStoreFileTest, MemoryDatabaseIsRefused) {
+    auto r = open_sqlite_store(":memory:");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::invalid);
+}
+
+TEST_F(StoreTest, ExclusiveLockElsewhereMakesOpenUnavailableAfterTheBusyTimeout) {
+    add_both();
+    store_.reset();  // our connections closed: another process may now lock the file
+
+    auto locker = open_raw(path());
+    ASSERT_EQ(exec(locker.get(), "PRAGMA locking_mode = EXCLUSIVE"), SQLITE_OK);
+    ASSERT_EQ(exec(locker.get(), "BEGIN EXCLUSIVE"), SQLITE_OK);
+    ASSERT_EQ(exec(locker.get(), "UPDATE party SET display_name = 'x' WHERE id = 'b1'"), SQLITE_OK);
+
+    const auto start = steady_clock::now();
+    auto r = open_sqlite_store(path(), 100);
+    const auto waited = steady_clock::now() - start;
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    EXPECT_NE(r.error().message.find(path()), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("locked"), std::string::npos) << r.error().message;
+    EXPECT_GE(waited, milliseconds(100));   // it waited for the lock...
+    EXPECT_LT(waited, milliseconds(3000));  // ...for our timeout, not the default 5 s
+
+    ASSERT_EQ(exec(locker.get(), "ROLLBACK"), SQLITE_OK);
+    locker.reset();
+    auto reopened = open(100);
+    ASSERT_NE(reopened, nullptr);
+    auto party = reopened->find_party("b1");
+    ASSERT_TRUE(party.ok() && party->has_value());
+    EXPECT_EQ((*party)->display_name, "Bob");
+}
+
+TEST_F(StoreTest, WriteLockElsewhereMakesWritesUnavailableWhileReadsContinue) {
+    add_both();
+    store_ = open(100);
+    ASSERT_NE(store_, nullptr);
+
+    auto locker = open_raw(path());
+    ASSERT_EQ(exec(locker.get(), "BEGIN EXCLUSIVE"), SQLITE_OK);
+    ASSERT_EQ(exec(locker.get(), "UPDATE party SET display_name = 'x' WHERE id = 'b1'"), SQLITE_OK);
+
+    const auto start = steady_clock::now();
+    auto r = store_->add_party(buyer("b2", "carol@gmail.example"));
+    const auto waited = steady_clock::now() - start;
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    EXPECT_NE(r.error().message.find(path()), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("locked"), std::string::npos) << r.error().message;
+    EXPECT_GE(waited, milliseconds(100));
+    EXPECT_LT(waited, milliseconds(3000));
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_FALSE(pair.ok());
+    EXPECT_EQ(pair.error().code, Errc::unavailable);
+
+    // WAL: readers see the last committed state while the writer holds its lock.
+    auto party = store_->find_party("b1");
+    ASSERT_TRUE(party.ok()) << party.error().message;
+    ASSERT_TRUE(party->has_value());
+    EXPECT_EQ((*party)->display_name, "Bob");
+
+    ASSERT_EQ(exec(locker.get(), "ROLLBACK"), SQLITE_OK);
+    EXPECT_TRUE(store_->add_party(buyer("b2", "carol@gmail.example")).ok());
+    EXPECT_TRUE(store_->add_pair("b1", "s1").ok());
+}
+
+// --- Concurrency -----------------------------------------------------------------------------
+
+TEST_F(StoreTest, ConcurrentLookupsAndAddsSucceed) {
+    add_both();
+    auto shared = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(shared.ok());
+
+    constexpr int kThreads = 8;
+    constexpr int kRounds = 40;
+    std::atomic<int> failures{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            while (!go.load()) std::this_thread::yield();
+            for (int i = 0; i < kRounds; ++i) {
+                const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+                bool ok = store_->add_party(buyer(id, id + "@gmail.example")).ok();
+                auto pair = store_->add_pair(id, "s1");
+                ok = ok && pair.ok();
+                auto by_alias = store_->find_pair_by_alias(shared->buyer_alias);
+                ok = ok && by_alias.ok() && by_alias->has_value() && (*by_alias)->id == shared->id;
+                auto mine = pair.ok() ? store_->find_pair_by_alias(pair->seller_alias)
+                                      : Result<std::optional<Pair>>(std::nullopt);
+                ok = ok && mine.ok() && mine->has_value() && (*mine)->buyer_id == id;
+                auto party = store_->find_party(id);
+                ok = ok && party.ok() && party->has_value() && (*party)->id == id;
+                if (!ok) ++failures;
+            }
+        });
+    }
+    go = true;
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+
+    auto db = open_raw(path());
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party"),
+              std::to_string(2 + kThreads * kRounds));
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"),
+              std::to_string(1 + kThreads * kRounds));
+}
+
+TEST_F(StoreTest, MoreThreadsThanPooledConnectionsWaitTheirTurn) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    constexpr int kThreads = 32;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 50; ++i) {
+                auto found = store_->find_pair_by_alias(pair->buyer_alias);
+                if (!found.ok() || !found->has_value()) ++failures;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+}
+
+// --- Factory ---------------------------------------------------------------------------------
+
+TEST(StoreFactoryTest, SqliteOpensAStore) {
+    mm::testing::TempDir dir;
+    StoreConfig config;
+    config.type = "sqlite";
+    config.path = dir.file("alias.db");
+    config.busy_timeout_ms = 100;
+    auto store = make_store(config);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_NE(store->get(), nullptr);
+    EXPECT_TRUE((*store)->add_party(buyer("b1")).ok());
+}
+
+TEST(StoreFactoryTest, UnknownTypeIsInvalid) {
+    StoreConfig config;
+    config.type = "redis";
+    config.path = "/nonexistent";
+    auto store = make_store(config);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.error().code, Errc::invalid);
+    EXPECT_EQ(store.error().message, "unknown store type 'redis' (expected sqlite)");
+}
+
+TEST(StoreFactoryTest, SqliteWithoutPathIsInvalid) {
+    StoreConfig config;
+    auto store = make_store(config);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.error().code, Errc::invalid);
+}
+
+}  // namespace
+}  // namespace mm::alias

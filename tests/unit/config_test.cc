@@ -1,0 +1,354 @@
+// load_config(): the daemon config schema.  Every error case asserts the
+// exact "FILE:LINE:COL: message", so a change of wording or position is a
+// deliberate change of this table.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "milter/config.h"
+#include "test_support.h"
+
+namespace mm::milter {
+namespace {
+
+const std::string kKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+void write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    ASSERT_TRUE(out.good()) << path;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Replaces every "{dir}" by the temp dir.
+std::string expand(std::string s, const std::string& dir) {
+    for (auto pos = s.find("{dir}"); pos != std::string::npos; pos = s.find("{dir}", pos))
+        s.replace(pos, 5, dir);
+    return s;
+}
+
+// The smallest valid config, one key per line, in this order.
+const char* const kBaseLines[] = {
+    "domain: marketplace.example\n",  // 1
+    "policy: policy.yaml\n",          // 2
+    "store: {path: store.db}\n",      // 3
+    "audit_log: audit.log\n",         // 4
+    "hmac_key_file: hmac.key\n",      // 5
+};
+
+// The base config without the line of `omit` ("" keeps all five), then `extra`.
+std::string base_config(const std::string& omit, const std::string& extra) {
+    std::string text;
+    for (const char* line : kBaseLines) {
+        if (!omit.empty() && std::string(line).starts_with(omit + ":")) continue;
+        text += line;
+    }
+    return text + extra;
+}
+
+class ConfigTest : public ::testing::Test {
+  protected:
+    void SetUp() override { write_file(dir_.file("hmac.key"), kKey + "\n"); }
+    std::string dir() const { return dir_.path().string(); }
+    std::string config_file(const std::string& text) {
+        std::string path = dir_.file("marketplace-milter.yaml");
+        write_file(path, text);
+        return path;
+    }
+
+    mm::testing::TempDir dir_;
+};
+
+TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
+    auto c = load_config(config_file(base_config("", "")));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->path, dir_.file("marketplace-milter.yaml"));
+    EXPECT_EQ(c->domain, "marketplace.example");
+    EXPECT_EQ(c->policy_path, dir_.file("policy.yaml"));
+    EXPECT_EQ(c->store.type, "sqlite");
+    EXPECT_EQ(c->store.path, dir_.file("store.db"));
+    EXPECT_EQ(c->store.busy_timeout_ms, 5000);
+    EXPECT_EQ(c->audit_log, dir_.file("audit.log"));
+    EXPECT_EQ(c->hmac_key_file, dir_.file("hmac.key"));
+    EXPECT_EQ(c->hmac_key, kKey);  // trailing newline stripped
+    EXPECT_EQ(c->socket, "inet:8891@127.0.0.1");
+    EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(30000));
+    EXPECT_EQ(c->milter_timeout, 300);
+    EXPECT_FALSE(c->log_stderr);
+}
+
+TEST_F(ConfigTest, FullConfigWithEveryKey) {
+    std::filesystem::create_directories(dir_.path() / "keys");
+    write_file(dir_.file("keys/audit.key"), kKey + "\r\n");
+    const std::string text =
+        "socket: unix:/run/marketplace-milter/milter.sock\n"
+        "domain: Marketplace.Example\n"
+        "policy: rules/../rules/policy.yaml\n"
+        "store:\n"
+        "  type: sqlite\n"
+        "  path: /var/lib/marketplace-milter/store.db\n"
+        "  busy_timeout_ms: 250\n"
+        "audit_log: \"-\"\n"
+        "hmac_key_file: keys/audit.key\n"
+        "cache_ttl_ms: 0\n"
+        "milter_timeout: 60\n"
+        "log_stderr: true\n";
+    auto c = load_config(config_file(text));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
+    EXPECT_EQ(c->domain, "marketplace.example");
+    EXPECT_EQ(c->policy_path, dir_.file("rules/policy.yaml"));
+    EXPECT_EQ(c->store.path, "/var/lib/marketplace-milter/store.db");
+    EXPECT_EQ(c->store.busy_timeout_ms, 250);
+    EXPECT_EQ(c->audit_log, "-");
+    EXPECT_EQ(c->hmac_key_file, dir_.file("keys/audit.key"));
+    EXPECT_EQ(c->hmac_key, kKey);  // "\r\n" stripped
+    EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(0));
+    EXPECT_EQ(c->milter_timeout, 60);
+    EXPECT_TRUE(c->log_stderr);
+}
+
+TEST_F(ConfigTest, RelativeConfigPathResolvesAgainstItsDirectoryNotTheCwd) {
+    std::string path = config_file(base_config("", ""));
+    auto cwd = std::filesystem::current_path();
+    std::filesystem::current_path(dir_.path().parent_path());
+    auto c = load_config(dir_.path().filename().string() + "/marketplace-milter.yaml");
+    std::filesystem::current_path(cwd);
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->policy_path, dir_.file("policy.yaml"));
+    EXPECT_EQ(c->hmac_key, kKey);
+}
+
+// ---- errors: one row per case --------------------------------------------
+
+struct ErrorCase {
+    const char* name;
+    std::string omit;      // base line left out ("" for none)
+    std::string extra;     // appended after the base lines
+    std::string expected;  // after "FILE:"; "{dir}" is the temp dir
+};
+void PrintTo(const ErrorCase& c, std::ostream* os) {
+    *os << c.name;
+}
+
+class ConfigErrorTest : public ConfigTest, public ::testing::WithParamInterface<ErrorCase> {};
+
+TEST_P(ConfigErrorTest, ReportsFileLineColumnAndMessage) {
+    const ErrorCase& tc = GetParam();
+    std::string path = config_file(base_config(tc.omit, tc.extra));
+    auto c = load_config(path);
+    ASSERT_FALSE(c) << "loaded although it should fail:\n" << base_config(tc.omit, tc.extra);
+    EXPECT_EQ(c.error().code, Errc::invalid);
+    EXPECT_EQ(c.error().message, path + ":" + expand(tc.expected, dir()));
+}
+
+const std::string kForms = "(expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path)";
+
+// clang-format off
+const ErrorCase kErrorCases[] = {
+    {"UnknownKey", "", "sokcet: inet:8891@127.0.0.1\n", "6:1: unknown key 'sokcet'"},
+    {"DuplicateKey", "", "domain: other.example\n", "6:1: duplicate key 'domain'"},
+    {"KeyIsNotAName", "", "[a, b]: 1\n", "6:1: expected a key name, got a list"},
+    {"MissingDomain", "domain", "", "1:1: missing required key 'domain'"},
+    {"MissingPolicy", "policy", "", "1:1: missing required key 'policy'"},
+    {"MissingStore", "store", "", "1:1: missing required key 'store'"},
+    {"MissingAuditLog", "audit_log", "", "1:1: missing required key 'audit_log'"},
+    {"MissingKeyFile", "hmac_key_file", "", "1:1: missing required key 'hmac_key_file'"},
+    {"InvalidDomain", "domain", "domain: not_a_domain\n",
+     "5:9: domain: invalid domain 'not_a_domain'"},
+    {"DomainTrailingDot", "domain", "domain: marketplace.example.\n",
+     "5:9: domain: invalid domain 'marketplace.example.'"},
+    {"DomainIsAList", "domain", "domain: [a, b]\n", "5:9: domain: expected a string, got a list"},
+    {"DomainEmpty", "domain", "domain: \"\"\n", "5:9: domain: must not be empty"},
+    {"PolicyWithoutValue", "policy", "policy:\n", "5:1: policy: missing value"},
+    {"AuditLogEmpty", "audit_log", "audit_log: ''\n", "5:12: audit_log: must not be empty"},
+    {"SocketPortZero", "", "socket: inet:0@127.0.0.1\n",
+     "6:9: socket: port '0' must be a number from 1 to 65535"},
+    {"SocketPortTooBig", "", "socket: inet:65536@127.0.0.1\n",
+     "6:9: socket: port '65536' must be a number from 1 to 65535"},
+    {"SocketPortName", "", "socket: inet:milter@127.0.0.1\n",
+     "6:9: socket: port 'milter' must be a number from 1 to 65535"},
+    {"SocketPostfixSyntax", "", "socket: inet:127.0.0.1:8891\n",
+     "6:9: socket: 'inet:127.0.0.1:8891' is Postfix syntax; libmilter writes inet:8891@127.0.0.1"},
+    {"SocketNoHost", "", "socket: inet:8891\n",
+     "6:9: socket: 'inet:8891': expected inet:PORT@HOST"},
+    {"SocketUnknownType", "", "socket: tcp:8891@127.0.0.1\n",
+     "6:9: socket: unknown socket type 'tcp' " + kForms},
+    {"SocketNoScheme", "", "socket: /run/milter.sock\n",
+     "6:9: socket: '/run/milter.sock' is not a libmilter socket " + kForms},
+    {"SocketBadIPv4", "", "socket: inet:8891@127.0.0.256\n",
+     "6:9: socket: invalid host '127.0.0.256'"},
+    {"SocketBadHostname", "", "socket: inet:8891@bad_host\n",
+     "6:9: socket: invalid host 'bad_host'"},
+    {"SocketEmptyHost", "", "socket: inet:8891@\n", "6:9: socket: invalid host ''"},
+    {"SocketBadIPv6", "", "socket: inet6:8891@::zz\n", "6:9: socket: invalid host '::zz'"},
+    {"SocketRelativeUnix", "", "socket: unix:milter.sock\n",
+     "6:9: socket: unix socket path 'milter.sock' must be absolute"},
+    {"SocketUnixTooLong", "", "socket: unix:/" + std::string(120, 'x') + "\n",
+     "6:9: socket: unix socket path is too long (121 bytes, max 107)"},
+    {"StoreTypeUnsupported", "store", "store:\n  type: postgresql\n  path: x.db\n",
+     "6:9: store.type: unsupported store type 'postgresql' (expected sqlite)"},
+    {"StoreUnknownKey", "store", "store:\n  path: x.db\n  pth: y.db\n",
+     "7:3: unknown key 'pth' in 'store'"},
+    {"StoreMissingPath", "store", "store:\n  type: sqlite\n",
+     "6:3: missing required key 'path' in 'store'"},
+    {"StoreIsAScalar", "store", "store: sqlite\n", "5:8: store: expected a mapping, got a scalar"},
+    {"StoreWithoutValue", "store", "store:\n", "5:1: store: missing value"},
+    {"BusyTimeoutNegative", "store", "store:\n  path: x.db\n  busy_timeout_ms: -1\n",
+     "7:20: store.busy_timeout_ms: -1 is out of range (0 to 600000)"},
+    {"CacheTtlNotANumber", "", "cache_ttl_ms: abc\n",
+     "6:15: cache_ttl_ms: expected an integer, got 'abc'"},
+    {"CacheTtlFloat", "", "cache_ttl_ms: 1.5\n",
+     "6:15: cache_ttl_ms: expected an integer, got '1.5'"},
+    {"CacheTtlHuge", "", "cache_ttl_ms: 99999999999999999999\n",
+     "6:15: cache_ttl_ms: 99999999999999999999 is out of range (0 to 86400000)"},
+    {"MilterTimeoutZero", "", "milter_timeout: 0\n",
+     "6:17: milter_timeout: 0 is out of range (1 to 86400)"},
+    {"MilterTimeoutList", "", "milter_timeout: [1]\n",
+     "6:17: milter_timeout: expected an integer, got a list"},
+    {"LogStderrYes", "", "log_stderr: yes\n",
+     "6:13: log_stderr: expected true or false, got 'yes'"},
+    {"MalformedFlowList", "", "socket: [inet:8891@127.0.0.1\n",
+     "7:1: end of sequence flow not found"},
+    {"MalformedIndent", "", "cache_ttl_ms: 1\n  milter_timeout: 2\n", "7:17: illegal map value"},
+};
+// clang-format on
+
+INSTANTIATE_TEST_SUITE_P(Errors, ConfigErrorTest, ::testing::ValuesIn(kErrorCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(ConfigTest, TopLevelMustBeAMapping) {
+    std::string path = config_file("- socket\n- domain\n");
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":1:1: expected a mapping of settings, got a list");
+}
+
+TEST_F(ConfigTest, EmptyFile) {
+    std::string path = config_file("# nothing but a comment\n");
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":1:1: expected a mapping of settings, got an empty file");
+}
+
+TEST_F(ConfigTest, MissingConfigFile) {
+    std::string path = dir_.file("nope.yaml");
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().code, Errc::invalid);
+    EXPECT_EQ(c.error().message, path + ": cannot open: No such file or directory");
+}
+
+// ---- the HMAC key file ---------------------------------------------------
+
+TEST_F(ConfigTest, KeyTooShort) {
+    write_file(dir_.file("hmac.key"), std::string(31, 'k') + "\n");
+    std::string path = config_file(base_config("", ""));
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":5:16: hmac_key_file: " + dir_.file("hmac.key") +
+                                     ": key too short (31 bytes, need >= 32)");
+}
+
+TEST_F(ConfigTest, KeyOfExactly32BytesIsEnough) {
+    write_file(dir_.file("hmac.key"), std::string(32, 'k'));
+    auto c = load_config(config_file(base_config("", "")));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->hmac_key, std::string(32, 'k'));
+}
+
+TEST_F(ConfigTest, KeyIsBinaryAndOnlyOneNewlineIsStripped) {
+    std::string key = std::string("\0\x01\xff", 3) + std::string(29, 'k') + "\n";
+    write_file(dir_.file("hmac.key"), key + "\n");
+    auto c = load_config(config_file(base_config("", "")));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->hmac_key, key);
+}
+
+TEST_F(ConfigTest, KeyFileMissing) {
+    std::filesystem::remove(dir_.file("hmac.key"));
+    std::string path = config_file(base_config("", ""));
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":5:16: hmac_key_file: " + dir_.file("hmac.key") +
+                                     ": cannot open: No such file or directory");
+}
+
+TEST_F(ConfigTest, KeyFileUnreadable) {
+    std::filesystem::remove(dir_.file("hmac.key"));
+    std::filesystem::create_directory(dir_.file("hmac.key"));  // read() fails: EISDIR
+    std::string path = config_file(base_config("", ""));
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":5:16: hmac_key_file: " + dir_.file("hmac.key") +
+                                     ": cannot read: Is a directory");
+}
+
+TEST_F(ConfigTest, KeyFileTooLarge) {
+    write_file(dir_.file("hmac.key"), std::string(5000, 'k'));
+    std::string path = config_file(base_config("", ""));
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":5:16: hmac_key_file: " + dir_.file("hmac.key") +
+                                     ": too large (more than 4096 bytes)");
+}
+
+TEST_F(ConfigTest, SchemaErrorsAreReportedBeforeTheKeyFile) {
+    std::filesystem::remove(dir_.file("hmac.key"));
+    std::string path = config_file(base_config("", "log_stderr: maybe\n"));
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":6:13: log_stderr: expected true or false, got 'maybe'");
+}
+
+// ---- sockets libmilter accepts -------------------------------------------
+
+class SocketTest : public ConfigTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(SocketTest, Accepted) {
+    auto c =
+        load_config(config_file(base_config("", std::string("socket: \"") + GetParam() + "\"\n")));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->socket, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Forms, SocketTest,
+                         ::testing::Values("inet:8891@127.0.0.1", "inet:1@localhost",
+                                           "inet:65535@mx.marketplace.example", "INET:8891@0.0.0.0",
+                                           "inet6:8891@::1", "inet6:8891@2001:db8::25",
+                                           "inet6:8891@localhost",
+                                           "unix:/run/marketplace-milter/milter.sock",
+                                           "local:/var/spool/postfix/milter/mm.sock"));
+
+// ---- the committed example -----------------------------------------------
+
+// etc/marketplace-milter.yaml is valid as shipped: copied beside a generated
+// key (the shipped one points at /etc, and no key is ever committed) it loads.
+TEST_F(ConfigTest, CommittedExampleLoads) {
+    std::string text = read_file(std::string(MM_SOURCE_DIR) + "/etc/marketplace-milter.yaml");
+    ASSERT_FALSE(text.empty());
+    auto start = text.find("\nhmac_key_file: ");
+    ASSERT_NE(start, std::string::npos);
+    auto end = text.find('\n', start + 1);
+    text.replace(start + 1, end - start - 1, "hmac_key_file: hmac.key");
+    auto c = load_config(config_file(text));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->socket, "inet:8891@127.0.0.1");
+    EXPECT_EQ(c->domain, "marketplace.example");
+    EXPECT_EQ(c->policy_path, dir_.file("policy.yaml"));
+    EXPECT_EQ(c->store.type, "sqlite");
+    EXPECT_EQ(c->store.path, "/var/lib/marketplace-milter/store.db");
+    EXPECT_EQ(c->store.busy_timeout_ms, 5000);
+    EXPECT_EQ(c->audit_log, "/var/log/marketplace-milter/audit.log");
+    EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(30000));
+    EXPECT_EQ(c->milter_timeout, 300);
+    EXPECT_FALSE(c->log_stderr);
+}
+
+}  // namespace
+}  // namespace mm::milter

@@ -1,0 +1,274 @@
+// evaluate(), authorize_recipient(), the From: builder and message parsing,
+// against a real SQLite store in a temp dir.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "alias/alias_directory.h"
+#include "alias/sqlite_store.h"
+#include "policy/authorize.h"
+#include "policy/evaluate.h"
+#include "policy/from_header.h"
+#include "policy/gmime_ptr.h"
+#include "test_support.h"
+
+namespace mm::policy {
+namespace {
+
+constexpr const char* kDomain = "marketplace.example";
+
+class PolicyTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        auto store = alias::open_sqlite_store(dir_.file("store.db"));
+        ASSERT_TRUE(store) << store.error().message;
+        store_ = std::shared_ptr<alias::Store>(std::move(store.value()));
+        alias::Party bob{"bob", alias::Role::buyer, "bob@gmail.example", "Bob Buyer", {}, {}};
+        alias::Party acme{"acme",       alias::Role::seller,     "support@acme.example",
+                          "Acme Store", {"orders@acme.example"}, {}};
+        alias::Party carol{"carol", alias::Role::buyer, "carol@mail.example", "Carol", {}, {}};
+        ASSERT_TRUE(store_->add_party(bob));
+        ASSERT_TRUE(store_->add_party(acme));
+        ASSERT_TRUE(store_->add_party(carol));
+        auto p = store_->add_pair("bob", "acme");
+        ASSERT_TRUE(p);
+        pair_ = *p;
+        auto q = store_->add_pair("carol", "acme");
+        ASSERT_TRUE(q);
+        other_ = *q;
+        directory_ = std::make_unique<alias::AliasDirectory>(store_, std::chrono::seconds(30));
+    }
+
+    std::string addr(const std::string& local) { return local + "@" + kDomain; }
+    std::string to_upper_alias() {
+        std::string s = pair_.buyer_alias;
+        for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return s;
+    }
+
+    RcptOutcome rcpt(const std::string& sender, const std::string& to,
+                     std::optional<std::int64_t> pair = std::nullopt) {
+        return authorize_recipient(*directory_, kDomain, sender, "<" + to + ">", pair);
+    }
+
+    Envelope envelope_for(const std::string& sender, const std::string& to) {
+        Envelope e;
+        e.sender_raw = "<" + sender + ">";
+        e.sender = sender;
+        auto out = rcpt(sender, to);
+        EXPECT_EQ(out.kind, RcptOutcome::Kind::accepted);
+        e.recipients.push_back({"<" + to + ">", to, out.alias});
+        return e;
+    }
+
+    mm::testing::TempDir dir_;
+    std::shared_ptr<alias::Store> store_;
+    std::unique_ptr<alias::AliasDirectory> directory_;
+    alias::Pair pair_, other_;
+    Policy policy_ = default_policy();
+};
+
+TEST_F(PolicyTest, RecipientOutsideDomainIsNotOurs) {
+    EXPECT_EQ(rcpt("support@acme.example", "someone@elsewhere.example").kind,
+              RcptOutcome::Kind::not_ours);
+}
+
+TEST_F(PolicyTest, UnknownAliasIs550_511) {
+    auto out = rcpt("support@acme.example", addr("0123456789abcdef"));
+    EXPECT_EQ(out.kind, RcptOutcome::Kind::unknown_alias);
+    EXPECT_EQ(out.smtp_code, "550");
+    EXPECT_EQ(out.enhanced_code, "5.1.1");
+    EXPECT_EQ(out.rule.id, "rcpt.unknown_alias");
+    EXPECT_EQ(rcpt("support@acme.example", addr("postmaster")).kind,
+              RcptOutcome::Kind::unknown_alias);
+}
+
+TEST_F(PolicyTest, CounterpartMayWriteFromAnyApprovedAddressCaseInsensitively) {
+    EXPECT_EQ(rcpt("support@acme.example", addr(pair_.buyer_alias)).kind,
+              RcptOutcome::Kind::accepted);
+    EXPECT_EQ(rcpt("orders@acme.example", addr(pair_.buyer_alias)).kind,
+              RcptOutcome::Kind::accepted);
+    auto upper = authorize_recipient(*directory_, kDomain, "support@acme.example",
+                                     "<" + to_upper_alias() + "@MARKETPLACE.EXAMPLE>", {});
+    EXPECT_EQ(upper.kind, RcptOutcome::Kind::accepted);
+    EXPECT_EQ(rcpt("bob@gmail.example", addr(pair_.seller_alias)).kind,
+              RcptOutcome::Kind::accepted);
+}
+
+TEST_F(PolicyTest, WrongSenderIs550_571) {
+    // Bob may not write to his own alias, and a stranger may not write at all.
+    for (const auto& sender : {"bob@gmail.example", "mallory@evil.example"}) {
+        auto out = rcpt(sender, addr(pair_.buyer_alias));
+        EXPECT_EQ(out.kind, RcptOutcome::Kind::wrong_sender) << sender;
+        EXPECT_EQ(out.smtp_code, "550");
+        EXPECT_EQ(out.enhanced_code, "5.7.1");
+    }
+}
+
+TEST_F(PolicyTest, SecondPairInOneTransactionIs452_453) {
+    auto out = rcpt("support@acme.example", addr(other_.buyer_alias), pair_.id);
+    EXPECT_EQ(out.kind, RcptOutcome::Kind::other_pair);
+    EXPECT_EQ(out.smtp_code, "452");
+    EXPECT_EQ(out.enhanced_code, "4.5.3");
+    // The same pair again is fine.
+    EXPECT_EQ(rcpt("support@acme.example", addr(pair_.buyer_alias), pair_.id).kind,
+              RcptOutcome::Kind::accepted);
+}
+
+TEST_F(PolicyTest, SellerToBuyerIsRewrittenBothWays) {
+    auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+    auto msg = parse_message(
+        "From: Acme Support <support@acme.example>\r\n"
+        "To: " +
+        addr(pair_.buyer_alias) +
+        "\r\n"
+        "Reply-To: support@acme.example\r\n"
+        "X-Originating-IP: [192.0.2.7]\r\n"
+        "Subject: Your order\r\n"
+        "X-Marketplace-Audit: id=forged; decision=accept\r\n"
+        "Reply-To: second@acme.example\r\n"
+        "\r\n"
+        "Hello Bob\r\n");
+    ASSERT_TRUE(msg);
+    Verdict v = evaluate(env, *msg, {policy_, kDomain});
+    EXPECT_EQ(v.decision, Decision::modify);
+    EXPECT_EQ(v.sender_party, "acme");
+    EXPECT_EQ(v.recipient_party, "bob");
+    ASSERT_TRUE(v.edits.envelope_from);
+    EXPECT_EQ(*v.edits.envelope_from, "<" + addr(pair_.seller_alias) + ">");
+    EXPECT_EQ(v.edits.remove_rcpts, std::vector<std::string>{"<" + addr(pair_.buyer_alias) + ">"});
+    EXPECT_EQ(v.edits.add_rcpts, std::vector<std::string>{"<bob@gmail.example>"});
+
+    Message out = *msg;
+    Envelope env_out = env;
+    apply_edits(v.edits, out, env_out);
+    EXPECT_EQ(*out.find("From"), "Acme Store <" + addr(pair_.seller_alias) + ">");
+    EXPECT_EQ(out.count("Reply-To"), 0);
+    EXPECT_EQ(out.count("X-Originating-IP"), 0);
+    EXPECT_EQ(out.count("X-Marketplace-Audit"), 0);
+    EXPECT_EQ(*out.find("Subject"), "Your order");
+    EXPECT_EQ(out.body, "Hello Bob\r\n");
+    std::string wire = serialize(out);
+    EXPECT_EQ(wire.find("acme.example"), std::string::npos) << wire;
+    ASSERT_EQ(env_out.recipients.size(), 1u);
+    EXPECT_EQ(env_out.recipients[0].address, "bob@gmail.example");
+
+    auto has_rule = [&](const std::string& id) {
+        return std::any_of(v.rules.begin(), v.rules.end(),
+                           [&](const RuleHit& r) { return r.id == id; });
+    };
+    EXPECT_TRUE(has_rule("alias.rewrite"));
+    EXPECT_TRUE(has_rule("headers.identity"));
+    EXPECT_TRUE(has_rule("headers.forged_marketplace"));
+}
+
+TEST_F(PolicyTest, RepeatedHeadersAreRemovedHighestIndexFirst) {
+    auto env = envelope_for("bob@gmail.example", addr(pair_.seller_alias));
+    auto msg = parse_message(
+        "From: bob@gmail.example\r\nSender: a\r\nSender: b\r\nSender: c\r\n\r\nbody\r\n");
+    ASSERT_TRUE(msg);
+    Verdict v = evaluate(env, *msg, {policy_, kDomain});
+    std::vector<int> sender_indexes;
+    for (const auto& e : v.edits.headers)
+        if (e.name == "Sender" && e.op == HeaderEdit::Op::remove) sender_indexes.push_back(e.index);
+    EXPECT_EQ(sender_indexes, (std::vector<int>{3, 2, 1}));
+}
+
+TEST_F(PolicyTest, MissingFromIsAddedAndExtraFromsRemoved) {
+    auto env = envelope_for("bob@gmail.example", addr(pair_.seller_alias));
+    auto none = parse_message("Subject: hi\r\n\r\nbody\r\n");
+    ASSERT_TRUE(none);
+    Message out = *none;
+    Envelope e2 = env;
+    apply_edits(evaluate(env, *none, {policy_, kDomain}).edits, out, e2);
+    EXPECT_EQ(out.count("From"), 1);
+    EXPECT_EQ(*out.find("From"), "Bob Buyer <" + addr(pair_.buyer_alias) + ">");
+
+    auto two = parse_message("From: a@b.example\r\nFrom: bob@gmail.example\r\n\r\nbody\r\n");
+    ASSERT_TRUE(two);
+    out = *two;
+    e2 = env;
+    apply_edits(evaluate(env, *two, {policy_, kDomain}).edits, out, e2);
+    EXPECT_EQ(out.count("From"), 1);
+    EXPECT_EQ(serialize(out).find("gmail.example"), std::string::npos);
+}
+
+TEST_F(PolicyTest, BounceToAliasIsQuarantinedOrRejectedPerPolicy) {
+    Envelope env;
+    env.sender_raw = "<>";
+    auto out = rcpt("", addr(pair_.seller_alias));
+    ASSERT_EQ(out.kind, RcptOutcome::Kind::accepted);
+    env.recipients.push_back({"<" + addr(pair_.seller_alias) + ">", "", out.alias});
+    auto msg = parse_message("From: MAILER-DAEMON@gmail.example\r\n\r\nbounce\r\n");
+    ASSERT_TRUE(msg);
+    Verdict v = evaluate(env, *msg, {policy_, kDomain});
+    EXPECT_EQ(v.decision, Decision::quarantine);
+    EXPECT_TRUE(v.edits.empty());
+    policy_.bounce_action = "reject";
+    v = evaluate(env, *msg, {policy_, kDomain});
+    EXPECT_EQ(v.decision, Decision::reject);
+    EXPECT_EQ(v.smtp_code, "550");
+}
+
+TEST_F(PolicyTest, MailOutsideTheMarketplaceIsAcceptedButLosesForgedAuditHeaders) {
+    Envelope env;
+    env.sender = "x@a.example";
+    env.recipients.push_back({"<y@b.example>", "y@b.example", std::nullopt});
+    auto clean = parse_message("From: x@a.example\r\n\r\nhi\r\n");
+    ASSERT_TRUE(clean);
+    EXPECT_EQ(evaluate(env, *clean, {policy_, kDomain}).decision, Decision::accept);
+    auto forged = parse_message("From: x@a.example\r\nX-Marketplace-Audit: x\r\n\r\nhi\r\n");
+    ASSERT_TRUE(forged);
+    Verdict v = evaluate(env, *forged, {policy_, kDomain});
+    EXPECT_EQ(v.decision, Decision::modify);
+    ASSERT_EQ(v.edits.headers.size(), 1u);
+    EXPECT_EQ(v.edits.headers[0].op, HeaderEdit::Op::remove);
+}
+
+struct NameCase {
+    std::string input;
+    std::string expected;
+};
+class FromHeaderTest : public ::testing::TestWithParam<NameCase> {};
+
+TEST_P(FromHeaderTest, DisplayNameIsNeutralisedAndEncoded) {
+    EXPECT_EQ(make_from_header(GetParam().input, "3f9a0c6e1d2b4a77@marketplace.example"),
+              GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Names, FromHeaderTest,
+    ::testing::Values(NameCase{"Acme Store", "Acme Store <3f9a0c6e1d2b4a77@marketplace.example>"},
+                      NameCase{"", "<3f9a0c6e1d2b4a77@marketplace.example>"},
+                      NameCase{"Evil\r\nBcc: x@y.example",
+                               "\"Evil Bcc xy.example\" <3f9a0c6e1d2b4a77@marketplace.example>"},
+                      NameCase{
+                          "\"Quoted\" <real@acme.example>",
+                          "\"Quoted realacme.example\" <3f9a0c6e1d2b4a77@marketplace.example>"},
+                      NameCase{"O'Brien & Sons (UK)",
+                               "\"O'Brien & Sons (UK)\" <3f9a0c6e1d2b4a77@marketplace.example>"}));
+
+TEST(FromHeader, NonAsciiNameIsRfc2047EncodedAndDecodesBack) {
+    std::string from = make_from_header("Café Müller", "3f9a0c6e1d2b4a77@marketplace.example");
+    ASSERT_TRUE(from.starts_with("=?")) << from;
+    EXPECT_TRUE(from.ends_with("?= <3f9a0c6e1d2b4a77@marketplace.example>")) << from;
+    GPtr<InternetAddressList> list(internet_address_list_parse(nullptr, from.c_str()));
+    ASSERT_TRUE(list);
+    ASSERT_EQ(internet_address_list_length(list.get()), 1);
+    EXPECT_STREQ(internet_address_get_name(internet_address_list_get_address(list.get(), 0)),
+                 "Café Müller");
+}
+
+TEST(MessageTest, ParseKeepsBodyBytesAndFoldedHeaders) {
+    std::string raw =
+        "Subject: a\r\n long subject\r\nFrom: x@y.example\r\n\r\nline1\r\n\r\nline3 =C3=A9\r\n";
+    auto m = parse_message(raw);
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->headers.size(), 2u);
+    EXPECT_EQ(m->headers[0].name, "Subject");
+    EXPECT_NE(m->headers[0].value.find("long subject"), std::string::npos);
+    EXPECT_EQ(m->body, "line1\r\n\r\nline3 =C3=A9\r\n");
+}
+
+}  // namespace
+}  // namespace mm::policy
