@@ -22,7 +22,7 @@
 namespace mm::alias {
 
 class AliasDirectory {
-  public:
+public:
     static constexpr std::size_t kDefaultMaxEntries = 100000;
 
     AliasDirectory(std::shared_ptr<Store> store, std::chrono::milliseconds ttl,
@@ -33,7 +33,7 @@ class AliasDirectory {
 
     Store& store() { return *store_; }
 
-  private:
+private:
     struct Entry {
         std::optional<ResolvedAlias> value;
         std::chrono::steady_clock::time_point expires;

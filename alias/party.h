@@ -24,8 +24,8 @@ std::optional<Role> parse_role(const std::string& s);
 struct Party {
     std::string id;
     Role role = Role::buyer;
-    std::string address;       // normalised delivery address
-    std::string display_name;  // may be empty
+    std::string address;               // normalised delivery address
+    std::string display_name;          // may be empty
     std::vector<std::string> senders;  // extra approved sender addresses, normalised
     std::map<std::string, std::string> attributes;
 

@@ -15,6 +15,7 @@
 #include "alias/sqlite_store.h"
 
 #include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -96,7 +97,7 @@ struct Connection {
 // reset (bindings cleared) when it goes out of scope.  The first binding
 // error is kept and returned by step(), so callers check one code.
 class Stmt {
-  public:
+public:
     explicit Stmt(sqlite3_stmt* s) : s_(s) {}
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
@@ -122,7 +123,7 @@ class Stmt {
     }
     std::int64_t column_int64(int col) const { return sqlite3_column_int64(s_, col); }
 
-  private:
+private:
     Stmt& keep(int rc) {
         if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
         return *this;
@@ -208,34 +209,10 @@ Result<Party> validated(const Party& in) {
 }
 
 // attributes as a JSON object of strings; SQLite's json_each reads it back.
+// Invalid UTF-8 from an operator is replaced, never an exception.
 std::string attributes_json(const std::map<std::string, std::string>& attributes) {
-    auto quote = [](std::string& out, const std::string& s) {
-        static const char digits[] = "0123456789abcdef";
-        out.push_back('"');
-        for (char ch : s) {
-            auto c = static_cast<unsigned char>(ch);
-            if (c == '"' || c == '\\') {
-                out.push_back('\\');
-                out.push_back(ch);
-            } else if (c < 0x20) {
-                out += "\\u00";
-                out.push_back(digits[c >> 4]);
-                out.push_back(digits[c & 0x0f]);
-            } else {
-                out.push_back(ch);
-            }
-        }
-        out.push_back('"');
-    };
-    std::string out = "{";
-    for (const auto& [key, value] : attributes) {
-        if (out.size() > 1) out.push_back(',');
-        quote(out, key);
-        out.push_back(':');
-        quote(out, value);
-    }
-    out.push_back('}');
-    return out;
+    return nlohmann::json(attributes)
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::int64_t unix_now() {
@@ -292,7 +269,7 @@ Pair read_pair(const Stmt& s) {
 // --- The store -----------------------------------------------------------------------------------
 
 class SqliteStore final : public Store {
-  public:
+public:
     SqliteStore(std::string path, int busy_timeout_ms)
         : path_(std::move(path)), busy_timeout_ms_(std::max(0, busy_timeout_ms)) {}
 
@@ -307,10 +284,10 @@ class SqliteStore final : public Store {
                                           const std::string& seller_id) override;
     Result<std::optional<Pair>> find_pair_by_alias(const std::string& local) override;
 
-  private:
+private:
     // A connection leased from the pool for the duration of one call.
     class Lease {
-      public:
+    public:
         Lease(SqliteStore* store, std::unique_ptr<Connection> conn)
             : store_(store), conn_(std::move(conn)) {}
         Lease(Lease&& other) noexcept
@@ -326,14 +303,14 @@ class SqliteStore final : public Store {
         // The cached prepared statement for `sql`; prepares it on first use.
         Result<sqlite3_stmt*> prepare(std::string_view sql);
 
-      private:
+    private:
         SqliteStore* store_;
         std::unique_ptr<Connection> conn_;
     };
 
     // Rolls back on scope exit unless committed.
     class Transaction {
-      public:
+    public:
         explicit Transaction(SqliteStore& store, Lease& lease) : store_(store), lease_(lease) {}
         Transaction(const Transaction&) = delete;
         Transaction& operator=(const Transaction&) = delete;
@@ -351,7 +328,7 @@ class SqliteStore final : public Store {
             return r;
         }
 
-      private:
+    private:
         SqliteStore& store_;
         Lease& lease_;
         bool open_ = false;

@@ -20,7 +20,7 @@
 namespace mm::alias {
 
 class Store {
-  public:
+public:
     virtual ~Store() = default;
 
     // Fails with conflict if the id exists, invalid if the id is not

@@ -49,14 +49,14 @@ bool verify_audit_header(const std::string& value, const std::string& key);
 std::string audit_json_line(const AuditRecord& record);
 
 class AuditLog {
-  public:
+public:
     // "-" writes to stdout.  Fails with unavailable if the file cannot be opened.
     static Result<std::unique_ptr<AuditLog>> open(const std::string& path);
     ~AuditLog();
     void write(const AuditRecord& record);
     Result<void> reopen();
 
-  private:
+private:
     explicit AuditLog(std::string path) : path_(std::move(path)) {}
     std::string path_;
     std::mutex mu_;

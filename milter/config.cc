@@ -45,7 +45,7 @@ constexpr size_t kMinKeyBytes = 32;
 
 // A problem at a place in the file; turned into a Failure by load_config.
 class ConfigError : public std::runtime_error {
-  public:
+public:
     ConfigError(const YAML::Mark& mark, const std::string& message)
         : std::runtime_error(message), mark(mark) {}
     YAML::Mark mark;

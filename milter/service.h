@@ -26,7 +26,7 @@ struct Runtime {
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path);
 
 class Service {
-  public:
+public:
     static Result<std::unique_ptr<Service>> open(const std::string& config_path);
 
     std::shared_ptr<const Runtime> runtime() const;
@@ -38,7 +38,7 @@ class Service {
     // and the socket are read at start only.
     Result<void> reload();
 
-  private:
+private:
     Service() = default;
     std::string config_path_;
     mutable std::mutex mu_;

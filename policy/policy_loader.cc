@@ -29,7 +29,7 @@ namespace {
 
 // A problem at a place in the file; turned into a Failure by load_policy.
 class PolicyError : public std::runtime_error {
-  public:
+public:
     PolicyError(const YAML::Mark& mark, const std::string& message)
         : std::runtime_error(message), mark(mark) {}
     YAML::Mark mark;

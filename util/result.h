@@ -32,7 +32,7 @@ inline Failure fail(Errc code, std::string message) {
 
 template <class T>
 class [[nodiscard]] Result {
-  public:
+public:
     Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
     Result(Failure f) : v_(std::move(f)) {}    // NOLINT: implicit by design
 
@@ -47,13 +47,13 @@ class [[nodiscard]] Result {
     const T& operator*() const& { return value(); }
     const Failure& error() const { return std::get<1>(v_); }
 
-  private:
+private:
     std::variant<T, Failure> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-  public:
+public:
     Result() = default;
     Result(Failure f) : failed_(true), f_(std::move(f)) {}  // NOLINT: implicit by design
 
@@ -61,7 +61,7 @@ class [[nodiscard]] Result<void> {
     explicit operator bool() const { return ok(); }
     const Failure& error() const { return f_; }
 
-  private:
+private:
     bool failed_ = false;
     Failure f_;
 };

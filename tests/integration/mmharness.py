@@ -667,6 +667,9 @@ class Harness:
             if self.with_milter:
                 self._write_milter_files()
                 self.start_milter()
+            elif os.access(self.binary, os.X_OK) and os.path.exists(
+                    os.path.join(self.repo_root, "etc", "policy.yaml")):
+                self._write_milter_files()  # the CLI works without the daemon
             self._start_postfix()
         except BaseException:
             self.stop()

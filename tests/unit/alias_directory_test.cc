@@ -26,7 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 
 class ProbeStore : public Store {
-  public:
+public:
     explicit ProbeStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
 
     std::atomic<int> calls{0};
@@ -53,13 +53,13 @@ class ProbeStore : public Store {
         return inner_->find_pair_by_alias(local);
     }
 
-  private:
+private:
     static Failure unavailable() { return fail(Errc::unavailable, "database is locked"); }
     std::unique_ptr<Store> inner_;
 };
 
 class DirectoryTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         auto store = open_sqlite_store(dir_.file("alias.db"), 100);
         ASSERT_TRUE(store.ok()) << store.error().message;

@@ -75,7 +75,7 @@ std::string query_text(sqlite3* db, const std::string& sql) {
 }
 
 class StoreTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { store_ = open(); }
 
     std::unique_ptr<Store> open(int busy_timeout_ms = 5000) {

@@ -236,7 +236,7 @@ TEST(AuditJson, HostileInputStaysOneParsableLine) {
 // ---- AuditLog ------------------------------------------------------------
 
 class AuditLogTest : public ::testing::Test {
-  protected:
+protected:
     mm::testing::TempDir dir_;
 };
 

@@ -52,7 +52,7 @@ std::string base_config(const std::string& omit, const std::string& extra) {
 }
 
 class ConfigTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { write_file(dir_.file("hmac.key"), kKey + "\n"); }
     std::string dir() const { return dir_.path().string(); }
     std::string config_file(const std::string& text) {

@@ -18,7 +18,7 @@ namespace {
 constexpr const char* kDomain = "marketplace.example";
 
 class PolicyTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         auto store = alias::open_sqlite_store(dir_.file("store.db"));
         ASSERT_TRUE(store) << store.error().message;

@@ -18,7 +18,7 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 class PolicyLoaderTest : public ::testing::Test {
-  protected:
+protected:
     std::string policy_file(const std::string& text) {
         std::string path = dir_.file("policy.yaml");
         write_file(path, text);

@@ -10,7 +10,7 @@
 namespace mm::testing {
 
 class TempDir {
-  public:
+public:
     TempDir() {
         std::string tmpl = (std::filesystem::temp_directory_path() / "mm-test-XXXXXX").string();
         if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -25,7 +25,7 @@ class TempDir {
     const std::filesystem::path& path() const { return path_; }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
 
-  private:
+private:
     std::filesystem::path path_;
 };
 
