@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "policy/attachment_rule.h"
+#include "policy/content_rule.h"
+#include "policy/link_rule.h"
+#include "policy/privacy_rule.h"
 #include "util/result.h"
 
 namespace mm::policy {
@@ -21,6 +25,15 @@ struct Policy {
     // What to do with a null-sender message (a bounce) for an alias until
     // bounce rewriting exists: "quarantine" (default) or "reject".
     std::string bounce_action = "quarantine";
+
+    AttachmentPolicy attachments;
+    LinkPolicy links;
+    ContentPolicy content;
+    RedactPolicy redact;
+    // What a message whose MIME structure cannot be classified gets:
+    // "reject" (550 5.7.1), or "strip" (accept without the parts that could
+    // not be classified).
+    std::string malformed_action = "reject";
 };
 
 // Loads and validates `path`.  Errors name the place: "policy.yaml:42:7: ...".

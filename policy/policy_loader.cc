@@ -22,28 +22,18 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "policy/yaml_schema.h"
 #include "util/address.h"
 
 namespace mm::policy {
 namespace {
 
-// A problem at a place in the file; turned into a Failure by load_policy.
-class PolicyError : public std::runtime_error {
-public:
-    PolicyError(const YAML::Mark& mark, const std::string& message)
-        : std::runtime_error(message), mark(mark) {}
-    YAML::Mark mark;
-};
-
-[[noreturn]] void error_at(const YAML::Mark& mark, const std::string& message) {
-    throw PolicyError(mark, message);
-}
-
-std::string where(const std::string& file, const YAML::Mark& mark) {
-    int line = mark.is_null() ? 1 : mark.line + 1;
-    int col = mark.is_null() ? 1 : mark.column + 1;
-    return file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": ";
-}
+using yaml::Entry;
+using yaml::error_at;
+using yaml::expect_list;
+using yaml::get_string;
+using yaml::type_name;
+using Key = yaml::Key<Policy>;
 
 constexpr size_t kMaxPolicyBytes = 4 << 20;
 
@@ -70,83 +60,6 @@ Result<std::string> read_file(const std::string& path, size_t max) {
     }
     ::close(fd);
     return data;
-}
-
-const char* type_name(const YAML::Node& n) {
-    switch (n.Type()) {
-        case YAML::NodeType::Null:
-            return "nothing";
-        case YAML::NodeType::Scalar:
-            return "a scalar";
-        case YAML::NodeType::Sequence:
-            return "a list";
-        case YAML::NodeType::Map:
-            return "a mapping";
-        case YAML::NodeType::Undefined:
-            break;
-    }
-    return "nothing";
-}
-
-// One key/value pair, with the dotted name used in messages ("bounces.action").
-struct Entry {
-    std::string name;
-    YAML::Node key;
-    YAML::Node value;
-};
-
-std::string get_string(const Entry& e) {
-    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
-    if (!e.value.IsScalar())
-        error_at(e.value.Mark(), e.name + ": expected a string, got " + type_name(e.value));
-    return e.value.Scalar();
-}
-
-void expect_map(const Entry& e) {
-    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
-    if (!e.value.IsMap())
-        error_at(e.value.Mark(), e.name + ": expected a mapping, got " + type_name(e.value));
-}
-
-void expect_list(const Entry& e) {
-    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
-    if (!e.value.IsSequence())
-        error_at(e.value.Mark(), e.name + ": expected a list, got " + type_name(e.value));
-}
-
-using Loader = void (*)(const Entry& e, Policy& out);
-
-struct Key {
-    std::string_view name;
-    bool required;
-    Loader load;
-};
-
-// Walks a mapping against its table of known keys.  `section` is "" at the
-// top level, else the enclosing key ("headers").
-void load_mapping(const YAML::Node& map, std::string_view section, std::span<const Key> keys,
-                  Policy& out) {
-    const std::string in = section.empty() ? "" : " in '" + std::string(section) + "'";
-    std::vector<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-        // Copies: it->first refers into a temporary that dies with the statement.
-        const YAML::Node k = it->first;
-        const YAML::Node v = it->second;
-        if (!k.IsScalar())
-            error_at(k.Mark(), "expected a key name, got " + std::string(type_name(k)));
-        const std::string& name = k.Scalar();
-        auto spec = std::find_if(keys.begin(), keys.end(),
-                                 [&](const Key& key) { return key.name == name; });
-        if (spec == keys.end()) error_at(k.Mark(), "unknown key '" + name + "'" + in);
-        if (std::find(seen.begin(), seen.end(), name) != seen.end())
-            error_at(k.Mark(), "duplicate key '" + name + "'" + in);
-        seen.push_back(name);
-        spec->load({section.empty() ? name : std::string(section) + "." + name, k, v}, out);
-    }
-    for (const Key& key : keys) {
-        if (key.required && std::find(seen.begin(), seen.end(), key.name) == seen.end())
-            error_at(map.Mark(), "missing required key '" + std::string(key.name) + "'" + in);
-    }
 }
 
 // RFC 5322 field name: one or more printable US-ASCII characters except ':'.
@@ -198,8 +111,7 @@ constexpr Key kHeadersKeys[] = {
 };
 
 void load_headers(const Entry& e, Policy& p) {
-    expect_map(e);
-    load_mapping(e.value, e.name, kHeadersKeys, p);
+    yaml::load_section<Policy>(e, kHeadersKeys, p);
 }
 
 // ---- bounces -------------------------------------------------------------
@@ -216,8 +128,7 @@ constexpr Key kBouncesKeys[] = {
 };
 
 void load_bounces(const Entry& e, Policy& p) {
-    expect_map(e);
-    load_mapping(e.value, e.name, kBouncesKeys, p);
+    yaml::load_section<Policy>(e, kBouncesKeys, p);
 }
 
 // ---- the top level -------------------------------------------------------
@@ -261,7 +172,7 @@ Result<std::shared_ptr<const Policy>> load_policy(const std::string& path) {
         try {
             root = YAML::Load(text.value());
         } catch (const YAML::Exception& e) {
-            return fail(Errc::invalid, where(path, e.mark) + e.msg);
+            return fail(Errc::invalid, yaml::where(path, e.mark) + e.msg);
         }
 
         auto policy = std::make_shared<Policy>(default_policy());
@@ -270,9 +181,9 @@ Result<std::shared_ptr<const Policy>> load_policy(const std::string& path) {
                 error_at(root.Mark(),
                          "expected a mapping of policy sections, got " +
                              std::string(root.IsNull() ? "an empty file" : type_name(root)));
-            load_mapping(root, "", kSections, *policy);
-        } catch (const PolicyError& e) {
-            return fail(Errc::invalid, where(path, e.mark) + e.what());
+            yaml::load_mapping<Policy>(root, "", kSections, *policy);
+        } catch (const yaml::SchemaError& e) {
+            return fail(Errc::invalid, yaml::where(path, e.mark) + e.what());
         }
         return std::shared_ptr<const Policy>(std::move(policy));
     } catch (const std::exception& e) {

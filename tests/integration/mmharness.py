@@ -157,12 +157,18 @@ def tail(path: str, lines: int = 40) -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """True if pid runs (a zombie does not count)."""
     try:
         os.kill(pid, 0)
-        return True
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
         return True
 
 

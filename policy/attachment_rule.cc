@@ -1,0 +1,3 @@
+#include "policy/attachment_rule.h"
+
+namespace mm::policy {}  // namespace mm::policy

@@ -1,0 +1,3 @@
+#include "policy/link_rule.h"
+
+namespace mm::policy {}  // namespace mm::policy

@@ -1,0 +1,3 @@
+#include "policy/privacy_rule.h"
+
+namespace mm::policy {}  // namespace mm::policy

@@ -1,0 +1,97 @@
+#include "policy/yaml_schema.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace mm::yaml {
+
+void error_at(const YAML::Mark& mark, const std::string& message) {
+    throw SchemaError(mark, message);
+}
+
+std::string where(const std::string& file, const YAML::Mark& mark) {
+    int line = mark.is_null() ? 1 : mark.line + 1;
+    int col = mark.is_null() ? 1 : mark.column + 1;
+    return file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": ";
+}
+
+const char* type_name(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Null: return "nothing";
+        case YAML::NodeType::Scalar: return "a scalar";
+        case YAML::NodeType::Sequence: return "a list";
+        case YAML::NodeType::Map: return "a mapping";
+        case YAML::NodeType::Undefined: break;
+    }
+    return "nothing";
+}
+
+std::string get_string(const Entry& e) {
+    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
+    if (!e.value.IsScalar())
+        error_at(e.value.Mark(), e.name + ": expected a string, got " + type_name(e.value));
+    return e.value.Scalar();
+}
+
+std::string get_nonempty_string(const Entry& e) {
+    std::string s = get_string(e);
+    if (s.empty()) error_at(e.value.Mark(), e.name + ": must not be empty");
+    return s;
+}
+
+long long get_int(const Entry& e, long long min, long long max) {
+    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
+    if (!e.value.IsScalar())
+        error_at(e.value.Mark(), e.name + ": expected an integer, got " + type_name(e.value));
+    const std::string& s = e.value.Scalar();
+    bool digits = !s.empty() && std::all_of(s.begin() + (s[0] == '-' ? 1 : 0), s.end(),
+                                            [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || s == "-")
+        error_at(e.value.Mark(), e.name + ": expected an integer, got '" + s + "'");
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), nullptr, 10);
+    if (errno == ERANGE || v < min || v > max)
+        error_at(e.value.Mark(), e.name + ": " + s + " is out of range (" + std::to_string(min) +
+                                     " to " + std::to_string(max) + ")");
+    return v;
+}
+
+bool get_bool(const Entry& e) {
+    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
+    if (e.value.IsScalar()) {
+        const std::string& s = e.value.Scalar();
+        if (s == "true") return true;
+        if (s == "false") return false;
+        error_at(e.value.Mark(), e.name + ": expected true or false, got '" + s + "'");
+    }
+    error_at(e.value.Mark(), e.name + ": expected true or false, got " + type_name(e.value));
+}
+
+std::vector<std::string> get_string_list(const Entry& e, const std::string& what) {
+    expect_list(e);
+    std::vector<std::string> out;
+    for (const auto& item : e.value) {
+        if (!item.IsScalar())
+            error_at(item.Mark(), e.name + ": expected " + what + ", got " + type_name(item));
+        out.push_back(item.Scalar());
+    }
+    return out;
+}
+
+void expect_map(const Entry& e) {
+    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
+    if (!e.value.IsMap())
+        error_at(e.value.Mark(), e.name + ": expected a mapping, got " + type_name(e.value));
+}
+
+void expect_list(const Entry& e) {
+    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
+    if (!e.value.IsSequence())
+        error_at(e.value.Mark(), e.name + ": expected a list, got " + type_name(e.value));
+}
+
+Entry list_item(const Entry& list, std::size_t i, const YAML::Node& item) {
+    return {list.name + "[" + std::to_string(i) + "]", item, item};
+}
+
+}  // namespace mm::yaml
