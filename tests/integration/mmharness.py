@@ -216,6 +216,7 @@ class SendResult:
     mail_from: str
     rcpt_list: list
     greeting: Optional[tuple] = None
+    ehlo: Optional[tuple] = None
     mail: Optional[tuple] = None
     rcpts: dict = dataclasses.field(default_factory=dict)
     data: Optional[tuple] = None
@@ -233,7 +234,8 @@ class SendResult:
     def refusal(self, rcpt: Optional[str] = None) -> Optional[tuple]:
         """The first non-2xx reply that stopped `rcpt` (or the message when
         rcpt is None): (stage, code, text), or None if it was queued."""
-        for stage, reply in (("connect", self.greeting), ("mail", self.mail)):
+        for stage, reply in (("connect", self.greeting), ("ehlo", self.ehlo),
+                             ("mail", self.mail)):
             if reply is not None and not 200 <= reply[0] < 300:
                 return stage, reply[0], reply[1]
         if self.error:
@@ -254,7 +256,8 @@ class SendResult:
         return None
 
     def __str__(self) -> str:
-        parts = [f"MAIL FROM:<{self.mail_from}> -> {self.mail}"]
+        parts = [f"EHLO -> {self.ehlo}"] if self.ehlo and self.ehlo[0] >= 300 else []
+        parts.append(f"MAIL FROM:<{self.mail_from}> -> {self.mail}")
         parts += [f"RCPT TO:<{r}> -> {v}" for r, v in self.rcpts.items()]
         parts.append(f"DATA -> {self.data}")
         if self.error:
@@ -281,9 +284,8 @@ def smtp_send(port: int, mail_from: str, rcpts: Iterable[str], message: bytes,
         result.greeting = _reply(*client.connect("127.0.0.1", port))
         if not 200 <= result.greeting[0] < 300:
             return result
-        code, text = client.ehlo()
-        if not 200 <= code < 300:
-            result.mail = _reply(code, text)
+        result.ehlo = _reply(*client.ehlo())
+        if not 200 <= result.ehlo[0] < 300:
             return result
         result.mail = _reply(*client.mail(mail_from))
         if not 200 <= result.mail[0] < 300:

@@ -234,7 +234,7 @@ class CoreTest(HarnessTestCase):
         try:
             r = self.h.send("support@acme.example", [self.pair["buyer_alias"]],
                             self.seller_message(self.pair["buyer_alias"]))
-            self.assertTempfailed(r)
+            self.assertTempfailed(r)  # Postfix: 451 4.7.1 from EHLO on
             self.h.assert_nothing_delivered()
         finally:
             self.h.start_milter()
