@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -84,7 +85,8 @@ void set_reply(SMFICTX* ctx, const std::string& code, const std::string& xcode,
 
 void audit(const MessageState& m, const std::string& queue_id, const std::string& client,
            Decision decision, const std::string& reply, const std::vector<policy::RuleHit>& rules,
-           const std::string& sender_party, const std::string& recipient_party) {
+           const std::string& sender_party, const std::string& recipient_party,
+           std::uint64_t size) {
     AuditRecord r;
     r.audit_id = m.audit_id;
     r.queue_id = queue_id;
@@ -95,7 +97,7 @@ void audit(const MessageState& m, const std::string& queue_id, const std::string
     r.sender_party = sender_party;
     r.recipient_party = recipient_party;
     r.policy_version = m.runtime->policy->version;
-    r.size = m.message.size();
+    r.size = size;
     r.elapsed_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - m.started).count());
     g_service->audit().write(r);
@@ -195,7 +197,8 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
                 out.smtp_code.c_str(), out.enhanced_code.c_str(), out.rule.id.c_str(),
                 out.rule.detail.c_str());
         audit(m, qid, c->client, temporary ? Decision::tempfail : Decision::reject,
-              out.smtp_code + " " + out.enhanced_code + " " + reply, {out.rule}, "", "");
+              out.smtp_code + " " + out.enhanced_code + " " + reply, {out.rule}, out.sender_party,
+              out.recipient_party, 0);
         return temporary ? SMFIS_TEMPFAIL : SMFIS_REJECT;
     });
 }
@@ -239,6 +242,21 @@ void apply(SMFICTX* ctx, const policy::Edits& edits) {
                 break;
         }
     }
+    if (edits.body) {
+        // smfi_replacebody appends and blocks; large writes go in chunks the
+        // MTA accepts (libmilter's MILTER_CHUNK_SIZE is 64 KiB).
+        constexpr std::size_t kChunk = 65535;
+        const std::string& body = *edits.body;
+        if (body.empty())
+            check(smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>("")), 0),
+                  "smfi_replacebody");
+        for (std::size_t off = 0; off < body.size(); off += kChunk) {
+            auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(body.data() + off));
+            check(
+                smfi_replacebody(ctx, data, static_cast<int>(std::min(kChunk, body.size() - off))),
+                "smfi_replacebody");
+        }
+    }
     if (edits.envelope_from)
         check(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
               "smfi_chgfrom");
@@ -256,7 +274,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         const std::string qid = macro(ctx, "i");
         const Runtime& rt = *m.runtime;
 
-        policy::EvalContext ectx{*rt.policy, rt.config.domain};
+        policy::EvalContext ectx{*rt.policy, rt.config.domain, g_service->classifier()};
         policy::Verdict v = policy::evaluate(m.envelope, m.message, ectx);
 
         std::string reply;
@@ -289,7 +307,8 @@ sfsistat on_eom(SMFICTX* ctx) {
         }
         log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid.empty() ? "NOQUEUE" : qid.c_str(),
                 policy::to_string(v.decision), m.audit_id.c_str(), v.rules.size());
-        audit(m, qid, c->client, v.decision, reply, v.rules, v.sender_party, v.recipient_party);
+        audit(m, qid, c->client, v.decision, reply, v.rules, v.sender_party, v.recipient_party,
+              m.message.size());
         c->msg.reset();
         return status;
     });

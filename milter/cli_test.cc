@@ -13,12 +13,13 @@
 #include "milter/service.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
+#include "policy/mime_inspect.h"
 #include "util/address.h"
 
 namespace mm::milter {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 Result<std::string> read_all(const std::string& path) {
     if (path == "-")
@@ -37,6 +38,35 @@ json rules_json(const std::vector<policy::RuleHit>& rules) {
     return out;
 }
 
+// What a security reviewer wants to see beside the decision: every
+// attachment with what it claimed to be and what it is, every link removed,
+// every content rule hit with the text that matched.
+void add_findings(const policy::ContentFindings& f, json& result) {
+    json attachments = json::array();
+    for (const auto& a : f.attachments)
+        attachments.push_back({{"part", a.path},
+                               {"name", a.filename},
+                               {"declared_type", a.declared_type},
+                               {"detected_type", a.detected_type},
+                               {"size", a.size},
+                               {"inline_image", a.inline_image},
+                               {"kept", a.kept},
+                               {"rule", a.rule_id},
+                               {"why", a.reason}});
+    json links = json::array();
+    for (const auto& l : f.links)
+        links.push_back({{"url", l.url}, {"domain", l.domain}, {"why", l.reason}});
+    json hits = json::array();
+    for (const auto& h : f.content_hits)
+        hits.push_back({{"rule", h.rule_id}, {"language", h.language}, {"excerpt", h.excerpt}});
+    result["attachments"] = attachments;
+    result["links_removed"] = links;
+    result["content_hits"] = hits;
+    result["redactions"] = f.redactions.size();
+    result["malformed"] = f.malformed;
+    result["body_changed"] = f.new_body.has_value();
+}
+
 }  // namespace
 
 int cmd_test(const std::string& config_path, const TestArgs& args) {
@@ -46,6 +76,8 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     auto store = alias::make_store(runtime.config.store);
     if (!store) return report_failure(store.error());
     alias::AliasDirectory directory(std::move(store.value()), std::chrono::milliseconds(0));
+    auto classifier = policy::AttachmentClassifier::create();
+    if (!classifier) return report_failure(classifier.error());
 
     auto raw = read_all(args.message);
     if (!raw) return report_failure(raw.error());
@@ -83,6 +115,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     }
 
     json result;
+    result["decision"] = nullptr;  // first in the output; set below
     result["audit_id"] = audit_id;
     result["policy"] = runtime.policy->version;
     result["refused_recipients"] = refused;
@@ -101,7 +134,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
         return 0;
     }
 
-    policy::EvalContext ctx{*runtime.policy, runtime.config.domain};
+    policy::EvalContext ctx{*runtime.policy, runtime.config.domain, **classifier};
     policy::Verdict v = policy::evaluate(envelope, message, ctx);
     result["decision"] = policy::to_string(v.decision);
     result["smtp_code"] = v.smtp_code;
@@ -112,6 +145,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     result["rules"] = rules_json(v.rules);
     result["sender_party"] = v.sender_party;
     result["recipient_party"] = v.recipient_party;
+    if (v.findings) add_findings(*v.findings, result);
 
     const bool delivered = v.decision == policy::Decision::accept ||
                            v.decision == policy::Decision::modify ||

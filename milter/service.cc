@@ -20,12 +20,15 @@ Result<std::unique_ptr<Service>> Service::open(const std::string& config_path) {
     if (!store) return store.error();
     auto audit = AuditLog::open((*rt)->config.audit_log);
     if (!audit) return audit.error();
+    auto classifier = policy::AttachmentClassifier::create();
+    if (!classifier) return classifier.error();
 
     std::unique_ptr<Service> service(new Service());
     service->config_path_ = config_path;
     service->directory_ =
         std::make_unique<alias::AliasDirectory>(std::move(store.value()), (*rt)->config.cache_ttl);
     service->audit_ = std::move(audit.value());
+    service->classifier_ = std::move(classifier.value());
     service->runtime_ = std::move(rt.value());
     return service;
 }

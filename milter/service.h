@@ -13,6 +13,7 @@
 #include "alias/alias_directory.h"
 #include "milter/audit.h"
 #include "milter/config.h"
+#include "policy/attachment_rule.h"
 #include "policy/policy.h"
 
 namespace mm::milter {
@@ -31,6 +32,7 @@ public:
 
     std::shared_ptr<const Runtime> runtime() const;
     alias::AliasDirectory& directory() { return *directory_; }
+    const policy::AttachmentClassifier& classifier() const { return *classifier_; }
     AuditLog& audit() { return *audit_; }
 
     // Re-reads config and policy; on any error the running snapshot stays and
@@ -44,6 +46,7 @@ private:
     mutable std::mutex mu_;
     std::shared_ptr<const Runtime> runtime_;
     std::unique_ptr<alias::AliasDirectory> directory_;
+    std::shared_ptr<const policy::AttachmentClassifier> classifier_;
     std::unique_ptr<AuditLog> audit_;
 };
 

@@ -1,3 +1,445 @@
 #include "policy/attachment_rule.h"
 
-namespace mm::policy {}  // namespace mm::policy
+#include <magic.h>
+#include <zip.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <span>
+#include <utility>
+
+#include "util/address.h"
+
+namespace mm::policy {
+namespace {
+
+constexpr std::string_view kDocx =
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+constexpr std::string_view kOctet = "application/octet-stream";
+
+// libmagic decides on the first few KiB for every format we allow; 64 KiB
+// also covers OOXML, where it has to walk local zip headers past
+// [Content_Types].xml and _rels/ to find word/.  Beyond that it only costs
+// time (random bytes are its slowest case).
+constexpr std::size_t kMagicPrefix = 64 * 1024;
+
+// magic_t is not thread-safe; this many handles serve concurrent callers and
+// the rest wait.  A handle costs a mapping of the compiled database.
+constexpr std::size_t kPoolSize = 4;
+
+// Zip-bomb bounds for the OOXML check: a real letter has a few dozen entries
+// and inflates to a few times its size.
+constexpr zip_int64_t kMaxZipEntries = 1000;
+constexpr zip_uint64_t kMaxZipUncompressed = 256u << 20;
+constexpr zip_uint64_t kMaxContentTypesBytes = 1u << 20;
+constexpr std::size_t kEmbeddingSniff = 8;
+
+struct MagicClose {
+    void operator()(magic_t m) const { magic_close(m); }
+};
+using MagicPtr = std::unique_ptr<std::remove_pointer_t<magic_t>, MagicClose>;
+
+struct ZipClose {
+    // zip_discard, not zip_close: the archive is read-only and in memory.
+    void operator()(zip_t* z) const { zip_discard(z); }
+};
+using ZipPtr = std::unique_ptr<zip_t, ZipClose>;
+
+struct ZipSourceFree {
+    void operator()(zip_source_t* s) const { zip_source_free(s); }
+};
+using ZipSourcePtr = std::unique_ptr<zip_source_t, ZipSourceFree>;
+
+struct ZipFileClose {
+    void operator()(zip_file_t* f) const { zip_fclose(f); }
+};
+using ZipFilePtr = std::unique_ptr<zip_file_t, ZipFileClose>;
+
+// Extension -> the detected types it may carry.  A name whose extension is
+// not here disagrees with any content: mail clients open attachments by
+// name, so "notes.html" on text bytes is as dangerous as an HTML file.
+struct TypeFamily {
+    std::string_view key;
+    std::string_view detected;
+};
+constexpr TypeFamily kExtensions[] = {
+    {"pdf", "application/pdf"}, {"doc", "application/msword"}, {"docx", kDocx},
+    {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"},        {"jpe", "image/jpeg"},
+    {"jfif", "image/jpeg"},     {"png", "image/png"},          {"gif", "image/gif"},
+    {"webp", "image/webp"},     {"txt", "text/plain"},         {"text", "text/plain"},
+};
+
+// Declared Content-Type -> detected type, including the aliases real mail
+// clients send.  application/octet-stream and an empty type claim nothing.
+constexpr TypeFamily kDeclared[] = {
+    {"application/pdf", "application/pdf"},
+    {"application/x-pdf", "application/pdf"},
+    {"application/msword", "application/msword"},
+    {"application/vnd.ms-word", "application/msword"},
+    {kDocx, kDocx},
+    {"image/jpeg", "image/jpeg"},
+    {"image/jpg", "image/jpeg"},
+    {"image/pjpeg", "image/jpeg"},
+    {"image/png", "image/png"},
+    {"image/x-png", "image/png"},
+    {"image/gif", "image/gif"},
+    {"image/webp", "image/webp"},
+    {"text/plain", "text/plain"},
+};
+
+// Names and types that claim an OOXML word-processing document, so the bytes
+// must prove to be one.
+constexpr std::string_view kOoxmlExtensions[] = {"docx", "docm", "dotx", "dotm"};
+constexpr std::string_view kOoxmlDeclared[] = {
+    kDocx,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template",
+    "application/vnd.ms-word.document.macroenabled.12",
+    "application/vnd.ms-word.template.macroenabled.12",
+};
+
+// Files inside word/embeddings/ that run code when double-clicked.
+constexpr std::string_view kExecutableExtensions[] = {
+    "exe", "dll", "scr", "com", "pif", "bat", "cmd", "js",  "jse", "vbs",  "vbe",  "wsf",
+    "wsh", "ps1", "msi", "msp", "jar", "hta", "lnk", "cpl", "reg", "docm", "xlsm", "pptm",
+};
+
+bool contains(std::span<const std::string_view> set, std::string_view v) {
+    return std::find(set.begin(), set.end(), v) != set.end();
+}
+
+std::string_view lookup(std::span<const TypeFamily> table, std::string_view key) {
+    for (const auto& row : table)
+        if (row.key == key) return row.detected;
+    return {};
+}
+
+// Lower-case extension of a file name ("" when it has none).
+std::string extension_of(std::string_view name) {
+    auto slash = name.find_last_of("/\\");
+    if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    auto dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == name.size()) return {};
+    return to_lower(name.substr(dot + 1));
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.starts_with(prefix);
+}
+
+// Cuts `n` back to a UTF-8 character boundary, so that truncating a text
+// attachment does not turn it into "binary data" for libmagic.
+std::size_t utf8_boundary(std::string_view bytes, std::size_t n) {
+    if (n >= bytes.size()) return bytes.size();
+    std::size_t back = 0;
+    while (back < 3 && n - back > 0 && (static_cast<unsigned char>(bytes[n - back]) & 0xC0) == 0x80)
+        ++back;
+    return n - back;
+}
+
+enum class Ooxml { ok, not_package, macro, too_big };
+struct OoxmlResult {
+    Ooxml kind;
+    std::string reason;
+};
+
+// Inflates at most `max` bytes of entry `index` into `out`; false if it cannot.
+bool read_entry(zip_t* z, zip_uint64_t index, zip_uint64_t max, std::string& out) {
+    ZipFilePtr f(zip_fopen_index(z, index, 0));
+    if (!f) return false;
+    out.assign(max, '\0');
+    zip_uint64_t got = 0;
+    while (got < max) {
+        zip_int64_t n = zip_fread(f.get(), out.data() + got, max - got);
+        if (n < 0) return false;
+        if (n == 0) break;
+        got += static_cast<zip_uint64_t>(n);
+    }
+    out.resize(got);
+    return true;
+}
+
+bool executable_magic(std::string_view head) {
+    return starts_with(head, "MZ") ||
+           starts_with(head,
+                       "\x7f"
+                       "ELF") ||
+           starts_with(head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") ||  // OLE2: a package
+           starts_with(head, "\xca\xfe\xba\xbe") || starts_with(head, "#!");
+}
+
+// Whether `bytes` is a WordprocessingML package without active content.
+// Names only come from the central directory and only the small parts we
+// need are inflated, with declared sizes bounded first (zip bombs).
+OoxmlResult inspect_ooxml(std::string_view bytes) {
+    zip_error_t err;
+    zip_error_init(&err);
+    ZipSourcePtr src(zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err));
+    zip_error_fini(&err);
+    if (!src) return {Ooxml::not_package, "cannot read the zip container"};
+    zip_error_init(&err);
+    ZipPtr z(zip_open_from_source(src.get(), ZIP_RDONLY, &err));
+    zip_error_fini(&err);
+    if (!z) return {Ooxml::not_package, "not a readable zip archive"};
+    src.release();  // the archive owns the source from here on
+
+    zip_int64_t count = zip_get_num_entries(z.get(), 0);
+    if (count < 0) return {Ooxml::not_package, "not a readable zip archive"};
+    if (count > kMaxZipEntries)
+        return {Ooxml::too_big, "the archive has " + std::to_string(count) +
+                                    " entries (more than " + std::to_string(kMaxZipEntries) + ")"};
+
+    bool has_content_types = false, has_document = false;
+    zip_uint64_t content_types_index = 0, total = 0;
+    std::vector<zip_uint64_t> embeddings;
+    for (zip_int64_t i = 0; i < count; ++i) {
+        zip_stat_t st;
+        zip_stat_init(&st);
+        if (zip_stat_index(z.get(), static_cast<zip_uint64_t>(i), 0, &st) != 0 ||
+            !(st.valid & ZIP_STAT_NAME) || !(st.valid & ZIP_STAT_SIZE))
+            return {Ooxml::not_package, "an entry of the archive cannot be read"};
+        total += st.size;
+        if (st.size > kMaxZipUncompressed || total > kMaxZipUncompressed)
+            return {Ooxml::too_big, "the archive inflates to more than " +
+                                        std::to_string(kMaxZipUncompressed >> 20) + " MiB"};
+        // OPC part names are case-insensitive.
+        std::string name = to_lower(st.name);
+        if (name == "[content_types].xml") {
+            has_content_types = true;
+            content_types_index = static_cast<zip_uint64_t>(i);
+        } else if (name == "word/document.xml") {
+            has_document = true;
+        }
+        std::string_view base = name;
+        if (auto slash = base.rfind('/'); slash != std::string_view::npos)
+            base.remove_prefix(slash + 1);
+        if (base == "vbaproject.bin" || base == "vbadata.xml")
+            return {Ooxml::macro, "it contains a VBA macro project (" + std::string(st.name) + ")"};
+        if (starts_with(name, "word/") && name.ends_with(".bin"))
+            return {Ooxml::macro,
+                    "it contains an embedded binary object (" + std::string(st.name) + ")"};
+        if (starts_with(name, "word/embeddings/")) {
+            if (contains(kExecutableExtensions, extension_of(name)))
+                return {Ooxml::macro,
+                        "it embeds an executable file (" + std::string(st.name) + ")"};
+            embeddings.push_back(static_cast<zip_uint64_t>(i));
+        }
+    }
+    if (!has_content_types) return {Ooxml::not_package, "it has no [Content_Types].xml"};
+
+    std::string ct;
+    if (!read_entry(z.get(), content_types_index, kMaxContentTypesBytes + 1, ct))
+        return {Ooxml::not_package, "its [Content_Types].xml cannot be read"};
+    if (ct.size() > kMaxContentTypesBytes)
+        return {Ooxml::too_big, "its [Content_Types].xml is larger than 1 MiB"};
+    ct = to_lower(ct);
+    if (ct.find("macroenabled") != std::string::npos || ct.find("vbaproject") != std::string::npos)
+        return {Ooxml::macro, "it is a macro-enabled document"};
+    if (!has_document) return {Ooxml::not_package, "it has no word/document.xml"};
+    if (ct.find("wordprocessingml.document.main+xml") == std::string::npos &&
+        ct.find("wordprocessingml.template.main+xml") == std::string::npos)
+        return {Ooxml::not_package, "its [Content_Types].xml declares no Word document"};
+
+    // An embedded object can be an executable under an innocent name: look
+    // at its first bytes, not its name.
+    for (zip_uint64_t index : embeddings) {
+        std::string head;
+        if (!read_entry(z.get(), index, kEmbeddingSniff, head))
+            return {Ooxml::not_package, "an embedded object cannot be read"};
+        if (executable_magic(head))
+            return {Ooxml::macro, std::string("it embeds an executable or OLE object (") +
+                                      zip_get_name(z.get(), index, 0) + ")"};
+    }
+    return {Ooxml::ok, {}};
+}
+
+AttachmentVerdict refuse(std::string detected, std::string rule, std::string reason) {
+    return {false, std::move(detected), std::move(rule), std::move(reason)};
+}
+
+}  // namespace
+
+struct AttachmentClassifier::Pool {
+    // Blocks while every handle is lent out.
+    MagicPtr take() {
+        std::unique_lock lock(mu);
+        freed.wait(lock, [&] { return !idle.empty(); });
+        MagicPtr m = std::move(idle.back());
+        idle.pop_back();
+        return m;
+    }
+    void give(MagicPtr m) {
+        {
+            std::lock_guard lock(mu);
+            idle.push_back(std::move(m));
+        }
+        freed.notify_one();
+    }
+
+    std::mutex mu;
+    std::condition_variable freed;
+    std::vector<MagicPtr> idle;
+};
+
+AttachmentClassifier::AttachmentClassifier() : pool_(std::make_unique<Pool>()) {}
+AttachmentClassifier::~AttachmentClassifier() = default;
+
+Result<std::shared_ptr<const AttachmentClassifier>> AttachmentClassifier::create() {
+    std::shared_ptr<AttachmentClassifier> c(new AttachmentClassifier());
+    // All handles up front: a failure shows at start-up, never mid-message.
+    for (std::size_t i = 0; i < kPoolSize; ++i) {
+        MagicPtr m(magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR));
+        if (!m) return fail(Errc::internal, "libmagic: magic_open failed");
+        if (magic_load(m.get(), nullptr) != 0) {
+            const char* why = magic_error(m.get());
+            return fail(Errc::internal, std::string("libmagic: cannot load the magic database: ") +
+                                            (why ? why : "unknown error"));
+        }
+        c->pool_->idle.push_back(std::move(m));
+    }
+    return std::shared_ptr<const AttachmentClassifier>(std::move(c));
+}
+
+std::string AttachmentClassifier::detect(std::string_view bytes) const {
+    std::size_t n = utf8_boundary(bytes, std::min(bytes.size(), kMagicPrefix));
+    // Gives the handle back however this call ends.
+    struct Lease {
+        Pool& pool;
+        MagicPtr handle;
+        ~Lease() { pool.give(std::move(handle)); }
+    } lease{*pool_, pool_->take()};
+    const char* type = magic_buffer(lease.handle.get(), bytes.data(), n);
+    // Unknown is treated as opaque data, which no policy should allow.
+    return type ? to_lower(type) : std::string(kOctet);
+}
+
+AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
+                                                 const AttachmentPolicy& policy) const {
+    std::string detected = detect(input.bytes);
+    const std::string ext = extension_of(input.filename);
+    const std::string declared = to_lower(input.declared_type);
+
+    if (starts_with(detected, "application/vnd.ms-word.") &&
+        detected.find("macroenabled") != std::string::npos)
+        return refuse(detected, "attachment.macro", "a macro-enabled Word document");
+
+    const bool claims_docx = contains(kOoxmlExtensions, ext) || contains(kOoxmlDeclared, declared);
+    const bool zip_bytes = starts_with(input.bytes, "PK\x03\x04");
+    // libmagic names a docx only when the zip's first entries are in Word's
+    // order; other writers' docx come out as application/zip or plain data.
+    if (detected == kDocx ||
+        (claims_docx && zip_bytes && (detected == "application/zip" || detected == kOctet))) {
+        OoxmlResult r = inspect_ooxml(input.bytes);
+        switch (r.kind) {
+            case Ooxml::macro:
+                return refuse(std::string(kDocx), "attachment.macro",
+                              "Word document refused: " + r.reason);
+            case Ooxml::not_package:
+            case Ooxml::too_big:
+                return refuse(detected, "attachment.ooxml",
+                              "not a valid Word document: " + r.reason);
+            case Ooxml::ok:
+                detected = kDocx;
+                break;
+        }
+    }
+
+    if (std::find(policy.allowed_types.begin(), policy.allowed_types.end(), detected) ==
+        policy.allowed_types.end())
+        return refuse(detected, "attachment.type",
+                      "attachments of type " + detected + " are not allowed");
+
+    if (!ext.empty()) {
+        std::string_view want = lookup(kExtensions, ext);
+        if (want != detected)
+            return refuse(detected, "attachment.mismatch",
+                          "the file name ends in ." + ext + " but the content is " + detected);
+    }
+    if (!declared.empty() && declared != kOctet) {
+        std::string_view want = lookup(kDeclared, declared);
+        if (want != detected)
+            return refuse(detected, "attachment.mismatch",
+                          "declared as " + declared + " but the content is " + detected);
+    }
+    return {true, detected, {}, {}};
+}
+
+// ---- policy.yaml `attachments:` --------------------------------------------
+
+namespace {
+
+using yaml::Entry;
+using yaml::error_at;
+using AKey = yaml::Key<AttachmentPolicy>;
+
+// type "/" subtype, RFC 6838 restricted-name characters.
+bool valid_mime_type(std::string_view t) {
+    auto slash = t.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == t.size()) return false;
+    return std::all_of(t.begin(), t.end(),
+                       [](char ch) {
+                           auto c = static_cast<unsigned char>(ch);
+                           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                  (c >= '0' && c <= '9') || c == '/' || c == '.' || c == '+' ||
+                                  c == '-' || c == '_' || c == '!' || c == '#' || c == '$' ||
+                                  c == '&' || c == '^';
+                       }) &&
+           t.find('/', slash + 1) == std::string_view::npos;
+}
+
+void load_allowed_types(const Entry& e, AttachmentPolicy& p) {
+    yaml::expect_list(e);
+    std::vector<std::string> types;
+    for (const auto& item : e.value) {
+        if (!item.IsScalar())
+            error_at(item.Mark(), e.name + ": expected a MIME type, got " + yaml::type_name(item));
+        if (!valid_mime_type(item.Scalar()))
+            error_at(item.Mark(), e.name + ": invalid MIME type '" + item.Scalar() +
+                                      "' (expected type/subtype)");
+        std::string t = to_lower(item.Scalar());
+        if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(std::move(t));
+    }
+    p.allowed_types = std::move(types);
+}
+
+constexpr long long kMaxBytes = 1LL << 32;
+
+void load_max_total_bytes(const Entry& e, AttachmentPolicy& p) {
+    p.max_total_bytes = static_cast<std::uint64_t>(yaml::get_int(e, 1, kMaxBytes));
+}
+void load_max_file_bytes(const Entry& e, AttachmentPolicy& p) {
+    p.max_file_bytes = static_cast<std::uint64_t>(yaml::get_int(e, 1, kMaxBytes));
+}
+void load_max_count(const Entry& e, AttachmentPolicy& p) {
+    p.max_count = static_cast<int>(yaml::get_int(e, 0, 1000));
+}
+void load_max_depth(const Entry& e, AttachmentPolicy& p) {
+    p.max_depth = static_cast<int>(yaml::get_int(e, 1, 64));
+}
+
+void load_action(const Entry& e, AttachmentPolicy& p) {
+    std::string a = yaml::get_string(e);
+    if (a == "strip")
+        p.action = AttachmentPolicy::Action::strip;
+    else if (a == "reject")
+        p.action = AttachmentPolicy::Action::reject;
+    else
+        error_at(e.value.Mark(), "unknown action '" + a + "' (expected strip or reject)");
+}
+
+constexpr AKey kAttachmentKeys[] = {
+    {"allowed_types", false, load_allowed_types},
+    {"max_total_bytes", false, load_max_total_bytes},
+    {"max_file_bytes", false, load_max_file_bytes},
+    {"max_count", false, load_max_count},
+    {"max_depth", false, load_max_depth},
+    {"action", false, load_action},
+};
+
+}  // namespace
+
+void load_attachments_section(const yaml::Entry& e, AttachmentPolicy& out) {
+    yaml::load_section<AttachmentPolicy>(e, kAttachmentKeys, out);
+}
+
+}  // namespace mm::policy

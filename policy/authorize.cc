@@ -37,21 +37,28 @@ RcptOutcome authorize_recipient(alias::AliasDirectory& directory, const std::str
                       "Recipient address rejected: unknown marketplace alias");
 
     alias::ResolvedAlias& resolved = **found;
+    const bool sender_ok = !sender.empty() && resolved.counterpart.may_send_from(sender);
+    auto with_parties = [&](RcptOutcome out) {
+        out.recipient_party = resolved.owner.id;
+        if (sender_ok) out.sender_party = resolved.counterpart.id;
+        return out;
+    };
     // The null sender (a bounce) cannot be authorised by address; evaluate()
     // decides what happens to it.
-    if (!sender.empty() && !resolved.counterpart.may_send_from(sender))
-        return refuse(RcptOutcome::Kind::wrong_sender, "rcpt.sender_not_counterpart",
-                      "sender is not an approved address of party " + resolved.counterpart.id +
-                          " for alias " + local,
-                      "550", "5.7.1",
-                      "Sender address is not allowed to write to this marketplace alias");
+    if (!sender.empty() && !sender_ok)
+        return with_parties(refuse(
+            RcptOutcome::Kind::wrong_sender, "rcpt.sender_not_counterpart",
+            "sender is not an approved address of party " + resolved.counterpart.id +
+                " for alias " + local,
+            "550", "5.7.1", "Sender address is not allowed to write to this marketplace alias"));
     if (transaction_pair && *transaction_pair != resolved.pair.id)
-        return refuse(RcptOutcome::Kind::other_pair, "rcpt.other_pair",
-                      "alias " + local + " belongs to another conversation", "452", "4.5.3",
-                      "Too many recipients: one marketplace conversation per message, send this "
-                      "recipient in a separate message");
+        return with_parties(
+            refuse(RcptOutcome::Kind::other_pair, "rcpt.other_pair",
+                   "alias " + local + " belongs to another conversation", "452", "4.5.3",
+                   "Too many recipients: one marketplace conversation per message, send this "
+                   "recipient in a separate message"));
 
-    RcptOutcome out;
+    RcptOutcome out = with_parties(RcptOutcome{});
     out.kind = RcptOutcome::Kind::accepted;
     out.alias = std::move(resolved);
     return out;

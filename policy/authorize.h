@@ -22,6 +22,8 @@ struct RcptOutcome {
     std::optional<alias::ResolvedAlias> alias;  // for accepted
     RuleHit rule;                               // for every refusal
     std::string smtp_code, enhanced_code, reply_text;
+    // Party ids for the audit trail, as far as they are known.
+    std::string sender_party, recipient_party;
 };
 
 // `sender` is the normalised envelope sender ("" for the null sender);

@@ -1,3 +1,383 @@
 #include "policy/content_rule.h"
 
-namespace mm::policy {}  // namespace mm::policy
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <utility>
+
+namespace mm::policy {
+namespace {
+
+// Bounds one rule's compiled set (program plus DFA cache).  A rule that needs
+// more than this is a pattern mistake (a huge counted repetition), and the
+// DFA falling back to per-pattern matching at run time would be slow.
+constexpr int64_t kSetMaxMem = 32 << 20;
+constexpr int64_t kPatternMaxMem = 8 << 20;
+constexpr size_t kExcerptMaxChars = 120;
+// How far an excerpt may grow past the match to reach a word boundary, so a
+// match inside a megabyte of base64 does not pull the whole "word" along.
+constexpr size_t kWidenMaxBytes = 40;
+
+constexpr std::array<std::string_view, 5> kLanguages = {"en", "de", "fr", "it", "es"};
+
+RE2::Options pattern_options(int64_t max_mem) {
+    RE2::Options o;
+    o.set_encoding(RE2::Options::EncodingUTF8);
+    o.set_case_sensitive(false);
+    o.set_longest_match(false);
+    o.set_log_errors(false);
+    o.set_max_mem(max_mem);
+    return o;
+}
+
+// "content.rules[3] (review.compensation) es pattern 2": the pattern index
+// counts within its language, as the operator sees it in the YAML list.
+std::string pattern_name(size_t rule_index, const ContentRule& rule, size_t pattern_index) {
+    size_t in_language = 0;
+    for (size_t i = 0; i < pattern_index; ++i)
+        if (rule.patterns[i].language == rule.patterns[pattern_index].language) ++in_language;
+    return "content.rules[" + std::to_string(rule_index) + "] (" + rule.id + ") " +
+           rule.patterns[pattern_index].language + " pattern " + std::to_string(in_language);
+}
+
+bool is_word_byte(unsigned char c) {
+    // Bytes >= 0x80 belong to multi-byte characters, nearly all letters in
+    // the languages we scan; treating them as word bytes also keeps the
+    // widened bounds on character boundaries.
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c >= 0x80;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
+size_t utf8_length(std::string_view s, size_t i) {
+    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+    unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (!cont(i + 1) || !cont(i + 2)) return 0;
+        if (c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
+        if (c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogates
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+        if (c == 0xF0 && b(i + 1) < 0x90) return 0;   // overlong
+        if (c == 0xF4 && b(i + 1) >= 0x90) return 0;  // above U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+
+// The excerpt goes into SMTP replies and audit lines, which must not carry
+// CR/LF and must be valid UTF-8: whitespace and control runs become one
+// space, invalid bytes are dropped, and the result is cut at a character
+// (preferably word) boundary within kExcerptMaxChars characters.
+std::string make_excerpt(std::string_view text, size_t begin, size_t end) {
+    size_t limit = begin > kWidenMaxBytes ? begin - kWidenMaxBytes : 0;
+    while (begin > limit && is_word_byte(static_cast<unsigned char>(text[begin - 1]))) --begin;
+    limit = std::min(text.size(), end + kWidenMaxBytes);
+    while (end < limit && is_word_byte(static_cast<unsigned char>(text[end]))) ++end;
+
+    std::string out;
+    size_t chars = 0;
+    size_t last_space = std::string::npos;
+    bool truncated = false;
+    for (size_t i = begin; i < end;) {
+        size_t n = utf8_length(text, i);
+        if (n == 0) {
+            ++i;
+            continue;
+        }
+        auto c = static_cast<unsigned char>(text[i]);
+        if (n == 1 && (c <= 0x20 || c == 0x7F)) {
+            i += 1;
+            if (out.empty() || out.back() == ' ') continue;
+            if (chars == kExcerptMaxChars) {
+                truncated = true;
+                break;
+            }
+            last_space = out.size();
+            out.push_back(' ');
+            ++chars;
+            continue;
+        }
+        if (chars == kExcerptMaxChars) {
+            truncated = true;
+            break;
+        }
+        out.append(text.substr(i, n));
+        ++chars;
+        i += n;
+    }
+    // A cut word reads as a different word; drop it if that loses little.
+    if (truncated && last_space != std::string::npos && last_space > out.size() / 2)
+        out.resize(last_space);
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+}
+
+// Why a rule does not compile; `pattern` is set when one pattern is to blame,
+// so the loader can point at that pattern's node.
+struct BuildError {
+    std::string message;
+    std::optional<size_t> pattern;
+};
+
+// Compiles one rule's set and its single patterns (the same options, so the
+// set and the excerpt pass agree on what matches).
+std::optional<BuildError> build_rule(size_t index, const ContentRule& rule,
+                                     std::unique_ptr<RE2::Set>& set,
+                                     std::vector<std::unique_ptr<RE2>>& patterns) {
+    const std::string name = "content.rules[" + std::to_string(index) + "] (" + rule.id + ")";
+    if (rule.id.empty())
+        return BuildError{"content.rules[" + std::to_string(index) + "]: empty id", {}};
+    if (rule.patterns.empty()) return BuildError{name + ": no patterns", {}};
+    set = std::make_unique<RE2::Set>(pattern_options(kSetMaxMem), RE2::UNANCHORED);
+    patterns.clear();
+    for (size_t p = 0; p < rule.patterns.size(); ++p) {
+        const ContentRule::Pattern& pat = rule.patterns[p];
+        if (std::find(kLanguages.begin(), kLanguages.end(), pat.language) == kLanguages.end())
+            return BuildError{pattern_name(index, rule, p) + ": unknown language", p};
+        auto re = std::make_unique<RE2>(pat.regex, pattern_options(kPatternMaxMem));
+        if (!re->ok()) return BuildError{pattern_name(index, rule, p) + ": " + re->error(), p};
+        std::string error;
+        if (set->Add(pat.regex, &error) < 0)
+            return BuildError{pattern_name(index, rule, p) + ": " + error, p};
+        patterns.push_back(std::move(re));
+    }
+    if (!set->Compile())
+        return BuildError{
+            name + ": patterns need more than " + std::to_string(kSetMaxMem >> 20) + " MiB", {}};
+    return std::nullopt;
+}
+
+}  // namespace
+
+struct ContentRules::Compiled {
+    std::unique_ptr<RE2::Set> set;
+    // Same order as the rule's patterns and the set's indexes.
+    std::vector<std::unique_ptr<RE2>> patterns;
+};
+
+ContentRules::~ContentRules() = default;
+
+Result<std::shared_ptr<const ContentRules>> ContentRules::compile(std::vector<ContentRule> rules) {
+    std::shared_ptr<ContentRules> out(new ContentRules());
+    for (size_t r = 0; r < rules.size(); ++r) {
+        const ContentRule& rule = rules[r];
+        for (size_t k = 0; k < r; ++k)
+            if (rules[k].id == rule.id)
+                return fail(Errc::conflict, "content.rules[" + std::to_string(r) + "] (" + rule.id +
+                                                "): duplicate rule id (also content.rules[" +
+                                                std::to_string(k) + "])");
+        auto c = std::make_unique<Compiled>();
+        if (auto err = build_rule(r, rule, c->set, c->patterns))
+            return fail(Errc::invalid, err->message);
+        out->compiled_.push_back(std::move(c));
+    }
+    out->rules_ = std::move(rules);
+    return std::shared_ptr<const ContentRules>(std::move(out));
+}
+
+std::vector<ContentHit> ContentRules::scan(const std::vector<std::string_view>& texts) const {
+    std::vector<ContentHit> hits;
+    std::vector<int> which;
+    for (size_t r = 0; r < rules_.size(); ++r) {
+        const Compiled& c = *compiled_[r];
+        for (std::string_view text : texts) {
+            // Without an index vector the DFA stops at the first match, which is
+            // all a clean text (nearly every text) needs.
+            RE2::Set::ErrorInfo info{RE2::Set::kNoError};
+            bool matched = c.set->Match(text, nullptr, &info);
+            which.clear();
+            if (matched) {
+                matched = c.set->Match(text, &which, &info);
+            }
+            if (info.kind == RE2::Set::kOutOfMemory) {
+                // The set's DFA gave up on this text; the single patterns fall
+                // back to the NFA, so a hostile text cannot make a rule miss.
+                which.clear();
+                for (size_t p = 0; p < c.patterns.size(); ++p)
+                    if (c.patterns[p]->Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0))
+                        which.push_back(static_cast<int>(p));
+                matched = !which.empty();
+            }
+            if (!matched) continue;
+
+            // The excerpt shows the earliest match among the patterns that hit.
+            size_t best_pos = std::numeric_limits<size_t>::max();
+            size_t best_end = 0;
+            int best = -1;
+            for (int p : which) {
+                re2::StringPiece m;
+                if (!c.patterns[static_cast<size_t>(p)]->Match(text, 0, text.size(),
+                                                               RE2::UNANCHORED, &m, 1))
+                    continue;
+                auto pos = static_cast<size_t>(m.data() - text.data());
+                if (pos < best_pos) {
+                    best_pos = pos;
+                    best_end = pos + m.size();
+                    best = p;
+                }
+            }
+            if (best < 0) continue;
+            const ContentRule& rule = rules_[r];
+            hits.push_back({rule.id, rule.action, rule.patterns[static_cast<size_t>(best)].language,
+                            make_excerpt(text, best_pos, best_end)});
+            break;
+        }
+    }
+    return hits;
+}
+
+// ---- policy.yaml `content:` ----------------------------------------------
+
+namespace {
+
+using yaml::Entry;
+using yaml::error_at;
+
+struct PatternDraft {
+    std::string language;
+    std::string regex;
+    YAML::Mark mark;
+};
+
+struct RuleDraft {
+    size_t index = 0;
+    ContentRule rule;
+    YAML::Mark id_mark;
+    std::vector<PatternDraft> patterns;
+};
+
+struct SectionDraft {
+    std::vector<RuleDraft> rules;
+};
+
+// Rule ids go into SMTP replies and audit headers, so they keep to a
+// character set that cannot break either.
+void load_rule_id(const Entry& e, RuleDraft& d) {
+    std::string id = yaml::get_nonempty_string(e);
+    bool ok = id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char ch) {
+                  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                         (ch >= 'A' && ch <= 'Z') || ch == '.' || ch == '-' || ch == '_';
+              });
+    if (!ok)
+        error_at(e.value.Mark(),
+                 e.name + ": '" + id + "' must be at most 64 letters, digits and . - _");
+    d.rule.id = std::move(id);
+    d.id_mark = e.value.Mark();
+}
+
+void load_rule_description(const Entry& e, RuleDraft& d) {
+    d.rule.description = yaml::get_string(e);
+}
+
+void load_rule_action(const Entry& e, RuleDraft& d) {
+    std::string a = yaml::get_string(e);
+    if (a == "reject")
+        d.rule.action = ContentRule::Action::reject;
+    else if (a == "quarantine")
+        d.rule.action = ContentRule::Action::quarantine;
+    else if (a == "flag")
+        d.rule.action = ContentRule::Action::flag;
+    else
+        error_at(e.value.Mark(),
+                 "unknown action '" + a + "' (expected reject, quarantine or flag)");
+}
+
+void load_language(const Entry& e, RuleDraft& d) {
+    yaml::expect_list(e);
+    const std::string language = e.key.Scalar();
+    for (const auto& item : e.value) {
+        if (!item.IsScalar() || item.Scalar().empty())
+            error_at(item.Mark(),
+                     e.name + ": expected a regular expression, got " +
+                         (item.IsScalar() ? "an empty string" : yaml::type_name(item)));
+        d.patterns.push_back({language, item.Scalar(), item.Mark()});
+    }
+}
+
+constexpr yaml::Key<RuleDraft> kLanguageKeys[] = {
+    {"en", false, load_language}, {"de", false, load_language}, {"fr", false, load_language},
+    {"it", false, load_language}, {"es", false, load_language},
+};
+
+void load_rule_patterns(const Entry& e, RuleDraft& d) {
+    yaml::load_section<RuleDraft>(e, kLanguageKeys, d);
+    if (d.patterns.empty()) error_at(e.value.Mark(), e.name + ": no patterns");
+}
+
+constexpr yaml::Key<RuleDraft> kRuleKeys[] = {
+    {"id", true, load_rule_id},
+    {"description", false, load_rule_description},
+    {"action", true, load_rule_action},
+    {"patterns", true, load_rule_patterns},
+};
+
+void load_rules(const Entry& e, SectionDraft& s) {
+    yaml::expect_list(e);
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+        const YAML::Node item = e.value[i];
+        const Entry ie = yaml::list_item(e, i, item);
+        RuleDraft d;
+        d.index = i;
+        yaml::load_section<RuleDraft>(ie, kRuleKeys, d);
+        for (const RuleDraft& prev : s.rules)
+            if (prev.rule.id == d.rule.id)
+                error_at(d.id_mark, ie.name + ": duplicate rule id '" + d.rule.id + "' (also " +
+                                        e.name + "[" + std::to_string(prev.index) + "])");
+        // Each rule is compiled here, where its nodes' marks are known, so a
+        // bad pattern is reported at its own line and column.
+        for (const PatternDraft& p : d.patterns) d.rule.patterns.push_back({p.language, p.regex});
+        std::unique_ptr<RE2::Set> set;
+        std::vector<std::unique_ptr<RE2>> res;
+        if (auto err = build_rule(i, d.rule, set, res))
+            error_at(err->pattern ? d.patterns[*err->pattern].mark : item.Mark(), err->message);
+        s.rules.push_back(std::move(d));
+    }
+}
+
+constexpr yaml::Key<SectionDraft> kContentKeys[] = {
+    {"rules", true, load_rules},
+};
+
+}  // namespace
+
+void load_content_section(const yaml::Entry& e, ContentPolicy& out) {
+    SectionDraft s;
+    yaml::load_section<SectionDraft>(e, kContentKeys, s);
+    std::vector<ContentRule> rules;
+    rules.reserve(s.rules.size());
+    for (RuleDraft& d : s.rules) rules.push_back(std::move(d.rule));
+    auto compiled = ContentRules::compile(std::move(rules));
+    if (!compiled) error_at(e.value.Mark(), compiled.error().message);
+    out.rules = std::move(compiled.value());
+}
+
+ContentPolicy empty_content_policy() {
+    auto compiled = ContentRules::compile({});
+    return ContentPolicy{std::move(compiled.value())};
+}
+
+const char* to_string(ContentRule::Action a) {
+    switch (a) {
+        case ContentRule::Action::reject:
+            return "reject";
+        case ContentRule::Action::quarantine:
+            return "quarantine";
+        case ContentRule::Action::flag:
+            return "flag";
+    }
+    return "reject";
+}
+
+}  // namespace mm::policy

@@ -33,6 +33,9 @@ struct ContentRule {
     std::vector<Pattern> patterns;
 };
 
+// "reject", "quarantine" or "flag", as written in policy.yaml.
+const char* to_string(ContentRule::Action a);
+
 struct ContentHit {
     std::string rule_id;
     ContentRule::Action action;

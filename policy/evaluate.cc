@@ -4,6 +4,8 @@
 #include <set>
 
 #include "policy/from_header.h"
+#include "policy/mime_inspect.h"
+#include "policy/privacy_rule.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -88,6 +90,108 @@ void rewrite_for_pair(const Envelope& envelope, const Message& message, const Ev
     if (!removed.empty()) verdict.rules.push_back({"headers.identity", "removed " + join(removed)});
 }
 
+void refuse(Verdict& v, const char* code, const char* xcode, std::string text) {
+    v.decision = Decision::reject;
+    v.smtp_code = code;
+    v.enhanced_code = xcode;
+    v.reply_text = std::move(text);
+    v.edits = {};
+}
+
+const char* action_name(ContentRule::Action a) {
+    switch (a) {
+        case ContentRule::Action::reject:
+            return "reject";
+        case ContentRule::Action::quarantine:
+            return "quarantine";
+        case ContentRule::Action::flag:
+            return "flag";
+    }
+    return "reject";
+}
+
+// Turns what the content policy found into rule hits and, in order of
+// precedence, a refusal, a quarantine or the body edits.
+void apply_findings(const ContentFindings& f, const EvalContext& ctx, Verdict& v) {
+    const Policy& p = ctx.policy;
+    // Excerpts go to the audit log: they must not carry addresses or phone
+    // numbers themselves.
+    RedactPolicy scrub;
+    auto clean = [&](const std::string& s) { return redact_text(s, scrub, ctx.domain).text; };
+
+    const ContentHit* refusing = nullptr;
+    const ContentHit* quarantining = nullptr;
+    for (const auto& hit : f.content_hits) {
+        v.rules.push_back({hit.rule_id, std::string(action_name(hit.action)) + " " + hit.language +
+                                            ": \"" + clean(hit.excerpt) + "\""});
+        if (hit.action == ContentRule::Action::reject && !refusing) refusing = &hit;
+        if (hit.action == ContentRule::Action::quarantine && !quarantining) quarantining = &hit;
+    }
+    const AttachmentReport* refused_attachment = nullptr;
+    for (const auto& a : f.attachments) {
+        if (a.kept) continue;
+        v.rules.push_back(
+            {a.rule_id,
+             "part " + a.path + " \"" + a.filename + "\" " + a.detected_type + ": " + a.reason +
+                 (p.attachments.action == AttachmentPolicy::Action::strip ? " (stripped)" : "")});
+        if (!refused_attachment) refused_attachment = &a;
+    }
+    if (!f.links.empty()) {
+        std::string domains;
+        std::set<std::string> seen;
+        for (const auto& l : f.links)
+            if (seen.insert(l.domain).second && seen.size() <= 8)
+                domains += (domains.empty() ? "" : ", ") + (l.domain.empty() ? l.reason : l.domain);
+        v.rules.push_back(
+            {"links.removed", std::to_string(f.links.size()) + " link(s): " + domains});
+    }
+    if (!f.redactions.empty()) {
+        int emails = 0, phones = 0;
+        for (const auto& r : f.redactions) (r.kind == "email" ? emails : phones)++;
+        v.rules.push_back({"privacy.redacted", std::to_string(emails) + " email address(es), " +
+                                                   std::to_string(phones) + " phone number(s)"});
+    }
+    if (!f.malformed.empty()) {
+        std::string why;
+        for (const auto& m : f.malformed) why += (why.empty() ? "" : "; ") + m;
+        v.rules.push_back({"mime.malformed", why});
+    }
+
+    const std::string guidelines =
+        "This message was not sent as it did not meet the marketplace messaging guidelines";
+    if (!f.malformed.empty() && p.malformed_action == "reject")
+        return refuse(v, "550", "5.6.0",
+                      "Message structure is malformed and cannot be checked (rule mime.malformed)");
+    if (f.size_violation)
+        return refuse(v, "552", "5.3.4",
+                      "Message attachments exceed the size limit of " +
+                          std::to_string(p.attachments.max_total_bytes) +
+                          " bytes (rule attachment.total_size)");
+    if (refusing)
+        return refuse(v, "550", "5.7.1", guidelines + " (rule " + refusing->rule_id + ")");
+    if (refused_attachment && p.attachments.action == AttachmentPolicy::Action::reject)
+        return refuse(v, "550", "5.7.1",
+                      "Attachment \"" + refused_attachment->filename +
+                          "\" is not allowed: " + refused_attachment->reason + " (rule " +
+                          refused_attachment->rule_id + ")");
+    if (!f.links.empty() && p.links.action == LinkPolicy::Action::reject)
+        return refuse(v, "550", "5.7.1",
+                      "Links to sites outside the marketplace are not allowed (rule "
+                      "links.removed)");
+    if (!f.redactions.empty() && p.redact.action == RedactPolicy::Action::reject)
+        return refuse(v, "550", "5.7.1",
+                      "Email addresses and phone numbers are not allowed in messages (rule "
+                      "privacy.redacted)");
+    if (quarantining) {
+        v.decision = Decision::quarantine;
+        v.reply_text = "held for review (rule " + quarantining->rule_id + ")";
+    }
+    if (f.new_body) {
+        v.edits.body = f.new_body;
+        v.edits.headers.insert(v.edits.headers.end(), f.header_edits.begin(), f.header_edits.end());
+    }
+}
+
 }  // namespace
 
 Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& ctx) {
@@ -124,6 +228,14 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     verdict.sender_party = pair->counterpart.id;
     rewrite_for_pair(envelope, message, ctx, *pair, verdict);
     verdict.decision = Decision::modify;
+
+    InspectOptions options{ctx.policy, ctx.classifier, ctx.domain,
+                           pair->counterpart.role == alias::Role::seller
+                               ? Direction::seller_to_buyer
+                               : Direction::buyer_to_seller};
+    auto findings = std::make_shared<ContentFindings>(inspect_content(message, options));
+    apply_findings(*findings, ctx, verdict);
+    verdict.findings = std::move(findings);
     return verdict;
 }
 
@@ -149,6 +261,7 @@ void apply_edits(const Edits& edits, Message& message, Envelope& envelope) {
     }
     for (const auto& raw : edits.remove_rcpts)
         std::erase_if(envelope.recipients, [&](const Recipient& r) { return r.raw == raw; });
+    if (edits.body) message.body = *edits.body;
     for (const auto& raw : edits.add_rcpts)
         envelope.recipients.push_back({raw, normalize_address(raw), std::nullopt});
 }

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "policy/attachment_rule.h"
 #include "policy/envelope.h"
 #include "policy/message.h"
 #include "policy/policy.h"
@@ -16,6 +17,7 @@ namespace mm::policy {
 struct EvalContext {
     const Policy& policy;
     std::string domain;  // the marketplace domain, lower case
+    const AttachmentClassifier& classifier;
 };
 
 Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& context);

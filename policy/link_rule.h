@@ -6,6 +6,7 @@
 // compiled patterns are immutable; libpsl's built-in list is read-only).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,9 +19,22 @@ struct LinkPolicy {
     // Registrable domains (and their subdomains) whose links may stay; the
     // marketplace's own domain is always allowed.
     std::vector<std::string> allow_domains = {
-        "ups.com", "fedex.com", "usps.com", "dhl.com", "dhl.de", "royalmail.com",
-        "canadapost-postescanada.ca", "laposte.fr", "poste.it", "correos.es", "hermesworld.com",
-        "dpd.com", "gls-group.eu", "ontrac.com", "amazon.com", "17track.net",
+        "ups.com",
+        "fedex.com",
+        "usps.com",
+        "dhl.com",
+        "dhl.de",
+        "royalmail.com",
+        "canadapost-postescanada.ca",
+        "laposte.fr",
+        "poste.it",
+        "correos.es",
+        "hermesworld.com",
+        "dpd.com",
+        "gls-group.eu",
+        "ontrac.com",
+        "amazon.com",
+        "17track.net",
     };
     enum class Action { strip, reject } action = Action::strip;
     std::string text_marker = "[link removed]";
@@ -31,12 +45,22 @@ struct LinkPolicy {
 struct RemovedLink {
     std::string url;     // as found (entities decoded for HTML)
     std::string domain;  // registrable domain, or "" if none could be found
-    std::string reason;  // "domain not allowed", "remote image", "mailto non-alias", "lookalike"
+    // "domain not allowed", "remote image", "mailto non-alias", "lookalike", "ip literal",
+    // "scheme not allowed", "invalid host", "linked image"; the HTML safety net
+    // adds "safety net: replaced by text rendering".
+    std::string reason;
 };
 
 struct LinkScan {
     std::string text;  // the rewritten text; equal to the input when nothing was removed
     std::vector<RemovedLink> removed;
+    // HTML only: whether the tokenizer ran.  Most messages are decided by the
+    // RE2 pre-scan alone; tests and the audit use this to see which path ran.
+    bool tokenized = false;
+    // text.size() == input.size() - bytes_cut + bytes_inserted (markers put in
+    // place of links in text and in HTML text nodes).
+    std::size_t bytes_cut = 0;
+    std::size_t bytes_inserted = 0;
     bool changed() const { return !removed.empty(); }
 };
 

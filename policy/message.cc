@@ -43,13 +43,14 @@ Result<Message> parse_message(std::string_view raw) {
     // The memory stream copies the bytes; the parser holds its own reference.
     GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
     GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
-    g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+    // As a part, not a message: a GMimeMessage keeps the Content-* headers on
+    // its MIME part instead, and we need the header block whole and in order.
     ParserOptionsPtr options(g_mime_parser_options_new());
-    GPtr<GMimeMessage> parsed(g_mime_parser_construct_message(parser.get(), options.get()));
+    GPtr<GMimeObject> parsed(g_mime_parser_construct_part(parser.get(), options.get()));
     if (!parsed) return fail(Errc::invalid, "not a message: no header block");
 
     Message message;
-    GMimeHeaderList* list = g_mime_object_get_header_list(GMIME_OBJECT(parsed.get()));
+    GMimeHeaderList* list = g_mime_object_get_header_list(parsed.get());
     int n = g_mime_header_list_get_count(list);
     for (int i = 0; i < n; ++i) {
         GMimeHeader* h = g_mime_header_list_get_header_at(list, i);

@@ -131,12 +131,37 @@ void load_bounces(const Entry& e, Policy& p) {
     yaml::load_section<Policy>(e, kBouncesKeys, p);
 }
 
+// ---- malformed -----------------------------------------------------------
+
+void load_malformed_action(const Entry& e, Policy& p) {
+    std::string action = get_string(e);
+    if (action != "reject" && action != "strip")
+        error_at(e.value.Mark(), "unknown action '" + action + "' (expected reject or strip)");
+    p.malformed_action = std::move(action);
+}
+
+constexpr Key kMalformedKeys[] = {
+    {"action", false, load_malformed_action},
+};
+
+void load_malformed(const Entry& e, Policy& p) {
+    yaml::load_section<Policy>(e, kMalformedKeys, p);
+}
+
 // ---- the top level -------------------------------------------------------
 
+// The content sections are declared beside their rules (attachment_rule.h,
+// link_rule.h, content_rule.h, privacy_rule.h).
 constexpr Key kSections[] = {
     {"version", true, load_version},
     {"headers", false, load_headers},
     {"bounces", false, load_bounces},
+    {"attachments", false,
+     [](const Entry& e, Policy& p) { load_attachments_section(e, p.attachments); }},
+    {"links", false, [](const Entry& e, Policy& p) { load_links_section(e, p.links); }},
+    {"content", false, [](const Entry& e, Policy& p) { load_content_section(e, p.content); }},
+    {"privacy", false, [](const Entry& e, Policy& p) { load_privacy_section(e, p.redact); }},
+    {"malformed", false, load_malformed},
 };
 
 }  // namespace
@@ -160,6 +185,7 @@ Policy default_policy() {
         "x-authenticated-user",
     };
     p.bounce_action = "quarantine";
+    p.content = empty_content_policy();
     return p;
 }
 

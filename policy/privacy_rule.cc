@@ -1,3 +1,244 @@
 #include "policy/privacy_rule.h"
 
-namespace mm::policy {}  // namespace mm::policy
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "util/address.h"
+
+namespace mm::policy {
+namespace {
+
+// Local part and domain as mail clients write them, Unicode letters
+// included (EAI); the domain is captured to recognise aliases.  No counted
+// repetition of a Unicode class: RE2 expands it into a DFA that outgrows
+// its memory budget.
+const RE2& email_re() {
+    static const RE2 re(
+        R"([\p{L}\p{N}._%+\-!#$&'*/=?^`{|}~]+@((?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?\.)+\p{L}\p{L}+))");
+    return re;
+}
+
+// Phone numbers in three shapes, one capture group each so the checks in
+// plausible_phone() can depend on the shape:
+//   1. international: +CC or 00CC, then digit groups ("+49 30 1234 5678",
+//      "+1 (555) 123-4567", "+49 (0)30 1234567");
+//   2. North American: "(555) 123-4567", "555-123-4567", "555.123.4567",
+//      "1-800-555-1234", "555 123 4567";
+//   3. national with a trunk 0: "030 1234567", "06 12 34 56 78",
+//      "(030) 1234567", "01711234567".
+// Order ids, dates, ZIP codes and tracking numbers are rejected afterwards,
+// by the characters around a match and by its digit count: RE2 has no
+// look-around, and one readable pattern per shape beats a clever one.
+const RE2& phone_re() {
+    static const RE2 re(
+        R"(((?:\+|00)[1-9]\d{0,3}(?:[ .\-/]?\(0\))?(?:[ .\-/]?\(?\d{1,5}\)?){1,7}))"
+        R"(|(\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|(?:1[ .\-])?\d{3}[.\-]\d{3}[.\-]\d{4}|\d{3} \d{3} \d{4}))"
+        R"(|(\(0[1-9]\d{0,4}\)[ ]?\d{2,8}(?:[ .\-/]?\d{2,8}){0,4}|0[1-9]\d{0,4}(?:[ .\-/]?\d{2,8}){1,5}))");
+    return re;
+}
+
+// A leading day-month-year or year-month-day: "05.11.2026", "2026-11-23".
+const RE2& date_re() {
+    static const RE2 re(
+        R"(\d{1,2}[./\-]\d{1,2}[./\-](?:\d{4}|\d{2})|\d{4}[./\-]\d{1,2}[./\-]\d{1,2})");
+    return re;
+}
+
+// US ZIP+4 ("02134-1234"): the national shape would take it otherwise.
+const RE2& zip4_re() {
+    static const RE2 re(R"(\d{5}-\d{4})");
+    return re;
+}
+
+bool is_alnum(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
+bool is_joiner(char c) {
+    return c == '-' || c == '.' || c == '/' || c == ':' || c == ',';
+}
+
+// A phone number stands on its own: not glued to letters or digits ("1Z999AA10123456784"),
+// not inside an address or a URL path, and not one group of a longer
+// punctuated number ("123-1234567-1234567").
+bool stands_alone(std::string_view text, std::size_t begin, std::size_t end) {
+    if (begin > 0) {
+        char p = text[begin - 1];
+        if (is_alnum(p) || p == '@' || p == '_' || p == '+') return false;
+        if (is_joiner(p) && begin > 1 && is_alnum(text[begin - 2])) return false;
+    }
+    if (end < text.size()) {
+        char n = text[end];
+        if (is_alnum(n) || n == '@' || n == '_') return false;
+        if (is_joiner(n) && end + 1 < text.size() && is_alnum(text[end + 1])) return false;
+    }
+    return true;
+}
+
+enum class Shape { international, north_american, national };
+
+bool plausible_phone(std::string_view m, Shape shape) {
+    int digits = 0;
+    for (char c : m)
+        if (c >= '0' && c <= '9') ++digits;
+    if (shape == Shape::international) {
+        // "(0)" is the trunk prefix written out for national callers; E.164
+        // allows at most 15 digits.
+        if (m.find("(0)") != std::string_view::npos) --digits;
+        return digits >= 7 && digits <= 15;
+    }
+    if (shape == Shape::north_american) return true;  // the pattern fixes 10 or 11 digits
+    if (digits < 8 || digits > 13) return false;
+    re2::StringPiece sp(m.data(), m.size());
+    if (RE2::FullMatch(sp, zip4_re())) return false;
+    // A date followed by more groups of the same kind is a longer number
+    // ("06.12.34.56.78"); a date followed by a space and a time is a date.
+    re2::StringPiece rest = sp;
+    if (!RE2::Consume(&rest, date_re())) return true;
+    return !rest.empty() && rest[0] != ' ';
+}
+
+struct Span {
+    std::size_t begin, end;
+    const char* kind;
+    bool replace;
+};
+
+}  // namespace
+
+RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
+                         const std::string& marketplace_domain) {
+    RedactResult out;
+    const std::string alias_domain = to_lower(marketplace_domain);
+    const re2::StringPiece input(text.data(), text.size());
+
+    // Every address, aliases included, is found first: digits inside an
+    // address ("order-0301234567@...") are never a phone number.
+    std::vector<Span> spans;
+    {
+        re2::StringPiece m[2];
+        std::size_t pos = 0;
+        while (pos < text.size() &&
+               email_re().Match(input, pos, text.size(), RE2::UNANCHORED, m, 2)) {
+            auto begin = static_cast<std::size_t>(m[0].data() - text.data());
+            auto end = begin + m[0].size();
+            std::string domain = to_lower(std::string_view(m[1].data(), m[1].size()));
+            bool alias = !alias_domain.empty() && domain == alias_domain;
+            spans.push_back({begin, end, "email", policy.emails && !alias});
+            pos = end;
+        }
+    }
+    if (policy.phones) {
+        re2::StringPiece m[4];
+        std::size_t pos = 0;
+        std::vector<Span> phones;
+        while (pos < text.size() &&
+               phone_re().Match(input, pos, text.size(), RE2::UNANCHORED, m, 4)) {
+            auto begin = static_cast<std::size_t>(m[0].data() - text.data());
+            auto end = begin + m[0].size();
+            Shape shape = m[1].data()   ? Shape::international
+                          : m[2].data() ? Shape::north_american
+                                        : Shape::national;
+            bool in_email = std::any_of(spans.begin(), spans.end(), [&](const Span& s) {
+                return begin < s.end && s.begin < end;
+            });
+            if (!in_email && stands_alone(text, begin, end) &&
+                plausible_phone(text.substr(begin, end - begin), shape)) {
+                phones.push_back({begin, end, "phone", true});
+                pos = end;
+            } else {
+                // A rejected match may still hide a number that starts later.
+                pos = begin + 1;
+            }
+        }
+        spans.insert(spans.end(), phones.begin(), phones.end());
+    }
+
+    std::erase_if(spans, [](const Span& s) { return !s.replace; });
+    if (spans.empty()) {
+        out.text = std::string(text);
+        return out;
+    }
+    std::sort(spans.begin(), spans.end(),
+              [](const Span& a, const Span& b) { return a.begin < b.begin; });
+    out.text.reserve(text.size());
+    std::size_t at = 0;
+    for (const Span& s : spans) {
+        out.text.append(text.substr(at, s.begin - at));
+        out.text.append(policy.marker);
+        out.redactions.push_back({s.kind, std::string(text.substr(s.begin, s.end - s.begin))});
+        at = s.end;
+    }
+    out.text.append(text.substr(at));
+    return out;
+}
+
+// ---- policy.yaml `privacy:` ------------------------------------------------
+
+namespace {
+
+using yaml::Entry;
+using yaml::error_at;
+using RKey = yaml::Key<RedactPolicy>;
+
+void load_seller_to_buyer(const Entry& e, RedactPolicy& p) {
+    p.seller_to_buyer = yaml::get_bool(e);
+}
+void load_buyer_to_seller(const Entry& e, RedactPolicy& p) {
+    p.buyer_to_seller = yaml::get_bool(e);
+}
+void load_emails(const Entry& e, RedactPolicy& p) {
+    p.emails = yaml::get_bool(e);
+}
+void load_phones(const Entry& e, RedactPolicy& p) {
+    p.phones = yaml::get_bool(e);
+}
+
+void load_action(const Entry& e, RedactPolicy& p) {
+    std::string a = yaml::get_string(e);
+    if (a == "redact")
+        p.action = RedactPolicy::Action::redact;
+    else if (a == "reject")
+        p.action = RedactPolicy::Action::reject;
+    else
+        error_at(e.value.Mark(), "unknown action '" + a + "' (expected redact or reject)");
+}
+
+// The marker goes into the message text: no control characters, so it cannot
+// break a line or a header, and short.
+void load_marker(const Entry& e, RedactPolicy& p) {
+    std::string m = yaml::get_nonempty_string(e);
+    if (m.size() > 100) error_at(e.value.Mark(), e.name + ": longer than 100 characters");
+    if (std::any_of(m.begin(), m.end(), [](char c) {
+            auto u = static_cast<unsigned char>(c);
+            return u < 0x20 || u == 0x7f;
+        }))
+        error_at(e.value.Mark(), e.name + ": must not contain control characters");
+    p.marker = std::move(m);
+}
+
+constexpr RKey kRedactKeys[] = {
+    {"seller_to_buyer", false, load_seller_to_buyer},
+    {"buyer_to_seller", false, load_buyer_to_seller},
+    {"emails", false, load_emails},
+    {"phones", false, load_phones},
+    {"action", false, load_action},
+    {"marker", false, load_marker},
+};
+
+void load_redact(const Entry& e, RedactPolicy& p) {
+    yaml::load_section<RedactPolicy>(e, kRedactKeys, p);
+}
+
+constexpr RKey kPrivacyKeys[] = {
+    {"redact", false, load_redact},
+};
+
+}  // namespace
+
+void load_privacy_section(const yaml::Entry& e, RedactPolicy& out) {
+    yaml::load_section<RedactPolicy>(e, kPrivacyKeys, out);
+}
+
+}  // namespace mm::policy

@@ -22,8 +22,8 @@ struct RedactPolicy {
 };
 
 struct Redaction {
-    std::string kind;  // "email" or "phone"
-    std::string found; // the text removed (never logged verbatim: audit keeps only kind+count)
+    std::string kind;   // "email" or "phone"
+    std::string found;  // the text removed (never logged verbatim: audit keeps only kind+count)
 };
 
 struct RedactResult {

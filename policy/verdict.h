@@ -3,11 +3,14 @@
 // apply_edits() for the `test` subcommand).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace mm::policy {
+
+struct ContentFindings;  // mime_inspect.h
 
 enum class Decision { accept, modify, reject, tempfail, quarantine };
 const char* to_string(Decision d);
@@ -32,9 +35,13 @@ struct Edits {
     // In application order: removals of one name come highest index first, so
     // earlier removals never shift the index of later ones.
     std::vector<HeaderEdit> headers;
+    // The new body (CRLF), when the content policy changed it.  The header
+    // edits then include any top-level Content-* changes that go with it.
+    std::optional<std::string> body;
 
     bool empty() const {
-        return !envelope_from && remove_rcpts.empty() && add_rcpts.empty() && headers.empty();
+        return !envelope_from && remove_rcpts.empty() && add_rcpts.empty() && headers.empty() &&
+               !body;
     }
 };
 
@@ -47,6 +54,9 @@ struct Verdict {
     Edits edits;
     std::string sender_party;  // party ids for the audit trail
     std::string recipient_party;
+    // What the content policy saw (attachments, links, content hits), for
+    // `test` and the audit trail; null when it did not run.
+    std::shared_ptr<const ContentFindings> findings;
 };
 
 }  // namespace mm::policy

@@ -61,6 +61,10 @@ protected:
         return e;
     }
 
+    EvalContext ctx() { return {policy_, kDomain, *classifier_}; }
+
+    std::shared_ptr<const AttachmentClassifier> classifier_ =
+        AttachmentClassifier::create().value();
     mm::testing::TempDir dir_;
     std::shared_ptr<alias::Store> store_;
     std::unique_ptr<alias::AliasDirectory> directory_;
@@ -130,7 +134,7 @@ TEST_F(PolicyTest, SellerToBuyerIsRewrittenBothWays) {
         "\r\n"
         "Hello Bob\r\n");
     ASSERT_TRUE(msg);
-    Verdict v = evaluate(env, *msg, {policy_, kDomain});
+    Verdict v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::modify);
     EXPECT_EQ(v.sender_party, "acme");
     EXPECT_EQ(v.recipient_party, "bob");
@@ -167,7 +171,7 @@ TEST_F(PolicyTest, RepeatedHeadersAreRemovedHighestIndexFirst) {
     auto msg = parse_message(
         "From: bob@gmail.example\r\nSender: a\r\nSender: b\r\nSender: c\r\n\r\nbody\r\n");
     ASSERT_TRUE(msg);
-    Verdict v = evaluate(env, *msg, {policy_, kDomain});
+    Verdict v = evaluate(env, *msg, ctx());
     std::vector<int> sender_indexes;
     for (const auto& e : v.edits.headers)
         if (e.name == "Sender" && e.op == HeaderEdit::Op::remove) sender_indexes.push_back(e.index);
@@ -180,7 +184,7 @@ TEST_F(PolicyTest, MissingFromIsAddedAndExtraFromsRemoved) {
     ASSERT_TRUE(none);
     Message out = *none;
     Envelope e2 = env;
-    apply_edits(evaluate(env, *none, {policy_, kDomain}).edits, out, e2);
+    apply_edits(evaluate(env, *none, ctx()).edits, out, e2);
     EXPECT_EQ(out.count("From"), 1);
     EXPECT_EQ(*out.find("From"), "Bob Buyer <" + addr(pair_.buyer_alias) + ">");
 
@@ -188,7 +192,7 @@ TEST_F(PolicyTest, MissingFromIsAddedAndExtraFromsRemoved) {
     ASSERT_TRUE(two);
     out = *two;
     e2 = env;
-    apply_edits(evaluate(env, *two, {policy_, kDomain}).edits, out, e2);
+    apply_edits(evaluate(env, *two, ctx()).edits, out, e2);
     EXPECT_EQ(out.count("From"), 1);
     EXPECT_EQ(serialize(out).find("gmail.example"), std::string::npos);
 }
@@ -201,11 +205,11 @@ TEST_F(PolicyTest, BounceToAliasIsQuarantinedOrRejectedPerPolicy) {
     env.recipients.push_back({"<" + addr(pair_.seller_alias) + ">", "", out.alias});
     auto msg = parse_message("From: MAILER-DAEMON@gmail.example\r\n\r\nbounce\r\n");
     ASSERT_TRUE(msg);
-    Verdict v = evaluate(env, *msg, {policy_, kDomain});
+    Verdict v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::quarantine);
     EXPECT_TRUE(v.edits.empty());
     policy_.bounce_action = "reject";
-    v = evaluate(env, *msg, {policy_, kDomain});
+    v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::reject);
     EXPECT_EQ(v.smtp_code, "550");
 }
@@ -216,10 +220,10 @@ TEST_F(PolicyTest, MailOutsideTheMarketplaceIsAcceptedButLosesForgedAuditHeaders
     env.recipients.push_back({"<y@b.example>", "y@b.example", std::nullopt});
     auto clean = parse_message("From: x@a.example\r\n\r\nhi\r\n");
     ASSERT_TRUE(clean);
-    EXPECT_EQ(evaluate(env, *clean, {policy_, kDomain}).decision, Decision::accept);
+    EXPECT_EQ(evaluate(env, *clean, ctx()).decision, Decision::accept);
     auto forged = parse_message("From: x@a.example\r\nX-Marketplace-Audit: x\r\n\r\nhi\r\n");
     ASSERT_TRUE(forged);
-    Verdict v = evaluate(env, *forged, {policy_, kDomain});
+    Verdict v = evaluate(env, *forged, ctx());
     EXPECT_EQ(v.decision, Decision::modify);
     ASSERT_EQ(v.edits.headers.size(), 1u);
     EXPECT_EQ(v.edits.headers[0].op, HeaderEdit::Op::remove);

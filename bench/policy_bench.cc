@@ -1,0 +1,156 @@
+// Policy evaluation per core: parse + rules + rewrite, as the milter runs it
+// at end of message (evaluate() on an authorised envelope).  Targets (issue
+// "MIME policy"): >= 5,000 msg/s for the 4 KB text message, >= 1,500 msg/s for
+// the 40 KB HTML message with links to strip.
+//
+//   build/bench/policy_bench [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "policy/evaluate.h"
+
+namespace {
+
+using namespace mm::policy;
+
+constexpr const char* kDomain = "marketplace.example";
+
+Envelope seller_to_buyer() {
+    mm::alias::ResolvedAlias a;
+    a.pair = {1, "bob", "acme", "3f9a0c6e1d2b4a77", "8c1e5d0b9a7f2e44", 0};
+    a.owner = {"bob", mm::alias::Role::buyer, "bob@gmail.example", "Bob", {}, {}};
+    a.counterpart = {"acme", mm::alias::Role::seller, "support@acme.example", "Acme", {}, {}};
+    Envelope e;
+    e.sender_raw = "<support@acme.example>";
+    e.sender = "support@acme.example";
+    e.recipients.push_back(
+        {"<3f9a0c6e1d2b4a77@marketplace.example>", "3f9a0c6e1d2b4a77@marketplace.example", a});
+    return e;
+}
+
+std::string headers(const std::string& content_type) {
+    return "From: Acme <support@acme.example>\r\nTo: 3f9a0c6e1d2b4a77@marketplace.example\r\n"
+           "Subject: Your order 123-1234567-1234567\r\nDate: Mon, 23 Nov 2026 12:00:00 +0000\r\n"
+           "Message-ID: <abc@acme.example>\r\nReply-To: support@acme.example\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: " +
+           content_type + "\r\n\r\n";
+}
+
+std::string text_4k() {
+    std::string body;
+    while (body.size() < 4000)
+        body +=
+            "Hello Bob, your parcel left our warehouse today and should arrive on Friday. "
+            "Track it at https://www.ups.com/track?tracknum=1Z999AA10123456784 .\r\n";
+    return headers("text/plain; charset=utf-8") + body;
+}
+
+std::string html_40k() {
+    std::string html = "<html><head><style>p{color:#333}</style></head><body>";
+    int i = 0;
+    while (html.size() < 40000) {
+        html += "<p>Item " + std::to_string(i) + ": see <a href=\"https://shop" +
+                std::to_string(i % 7) + ".deals.example/p?id=" + std::to_string(i) +
+                "&amp;ref=mail\">our offer</a> or track at <a href=\"https://www.ups.com/track?n=" +
+                std::to_string(i) + "\">UPS</a>.</p>\r\n";
+        ++i;
+    }
+    html += "</body></html>\r\n";
+    return headers("multipart/alternative; boundary=\"alt\"") +
+           "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the HTML part.\r\n"
+           "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+           html + "\r\n--alt--\r\n";
+}
+
+std::string base64(const std::string& in) {
+    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t line = 0;
+    for (size_t i = 0; i < in.size(); i += 3) {
+        unsigned v = static_cast<unsigned char>(in[i]) << 16;
+        if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+        if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
+        out += t[(v >> 18) & 63];
+        out += t[(v >> 12) & 63];
+        out += i + 1 < in.size() ? t[(v >> 6) & 63] : '=';
+        out += i + 2 < in.size() ? t[v & 63] : '=';
+        if ((line += 4) == 76) {
+            out += "\r\n";
+            line = 0;
+        }
+    }
+    return out + "\r\n";
+}
+
+std::string with_attachment(const std::string& name, const std::string& type,
+                            const std::string& bytes) {
+    return headers("multipart/mixed; boundary=\"mix\"") +
+           "--mix\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlease find the file "
+           "attached.\r\n--mix\r\nContent-Type: " +
+           type + "; name=\"" + name + "\"\r\nContent-Disposition: attachment; filename=\"" + name +
+           "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64(bytes) + "--mix--\r\n";
+}
+
+std::string pdf(size_t size) {
+    std::string p = "%PDF-1.4\n%\xc7\xec\x8f\xa2\n1 0 obj\n<</Type/Catalog>>\nendobj\nstream\n";
+    unsigned x = 12345;
+    while (p.size() < size - 32) {
+        x = x * 1103515245 + 12345;
+        p.push_back(static_cast<char>(x >> 16));
+    }
+    return p + "\nendstream\ntrailer\n<<>>\n%%EOF\n";
+}
+
+std::string exe() {
+    std::string pe(8192, '\0');
+    pe[0] = 'M';
+    pe[1] = 'Z';
+    pe[0x3c] = static_cast<char>(0x80);
+    pe[0x80] = 'P';
+    pe[0x81] = 'E';
+    return pe;
+}
+
+void run(benchmark::State& state, const std::string& raw) {
+    static const auto classifier = AttachmentClassifier::create().value();
+    static const Policy policy = [] {
+        const char* path = std::getenv("MM_POLICY");
+        if (path != nullptr) return *load_policy(path).value();
+        return *load_policy(MM_SOURCE_DIR "/etc/policy.yaml").value();
+    }();
+    const Envelope env = seller_to_buyer();
+    const EvalContext ctx{policy, kDomain, *classifier};
+    // The milter receives headers and body separately; parsing that split is
+    // part of what it does per message.
+    for (auto _ : state) {
+        auto message = parse_message(raw);
+        Verdict v = evaluate(env, *message, ctx);
+        benchmark::DoNotOptimize(v);
+    }
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * raw.size()));
+}
+
+void BM_Text4K(benchmark::State& s) {
+    run(s, text_4k());
+}
+void BM_Html40KLinks(benchmark::State& s) {
+    run(s, html_40k());
+}
+void BM_Pdf5M(benchmark::State& s) {
+    run(s, with_attachment("catalogue.pdf", "application/pdf", pdf(5u << 20)));
+}
+void BM_ExeStrip(benchmark::State& s) {
+    run(s, with_attachment("setup.exe", "application/octet-stream", exe()));
+}
+
+BENCHMARK(BM_Text4K);
+BENCHMARK(BM_Html40KLinks);
+BENCHMARK(BM_Pdf5M)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ExeStrip);
+
+}  // namespace
+
+BENCHMARK_MAIN();

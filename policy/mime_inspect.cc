@@ -1,0 +1,364 @@
+#include "policy/mime_inspect.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <set>
+
+#include "policy/gmime_ptr.h"
+#include "policy/html_text.h"
+#include "util/address.h"
+
+namespace mm::policy {
+namespace {
+
+struct FormatOptionsFree {
+    void operator()(GMimeFormatOptions* p) const { g_mime_format_options_free(p); }
+};
+
+std::string printable(std::string_view s, std::size_t max = 100) {
+    std::string out;
+    for (char c : s) {
+        if (out.size() >= max) break;
+        out.push_back((c == '\r' || c == '\n' || c == '\t' || c == '\0') ? ' ' : c);
+    }
+    return out;
+}
+
+// Parser issues after which the tree GMime built may differ from what a mail
+// client shows: the message cannot be classified reliably.  Benign issues
+// (duplicated headers, raw 8-bit or bad RFC 2047 in headers) are tolerated.
+const char* critical_issue(GMimeParserWarning code) {
+    switch (code) {
+        case GMIME_CRIT_INVALID_HEADER_NAME:
+            return "invalid header name";
+        case GMIME_CRIT_CONFLICTING_HEADER:
+            return "conflicting MIME headers";
+        case GMIME_CRIT_CONFLICTING_PARAMETER:
+            return "conflicting MIME parameters";
+        case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+            return "multipart without boundary";
+        case GMIME_CRIT_NESTING_OVERFLOW:
+            return "MIME nesting too deep";
+        case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+            return "part without headers or content";
+        case GMIME_WARN_MALFORMED_MULTIPART:
+            return "multipart with no parts (boundary not found)";
+        case GMIME_WARN_TRUNCATED_MESSAGE:
+            return "truncated message";
+        case GMIME_WARN_MALFORMED_MESSAGE:
+            return "malformed message";
+        default:
+            return nullptr;
+    }
+}
+
+void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar* item, gpointer user) {
+    const char* what = critical_issue(code);
+    if (what == nullptr) return;
+    // Two different Content-Type (or -Transfer-Encoding) headers let a
+    // client and this filter see different structures; two From or Reply-To
+    // headers do not change the MIME tree (and are rewritten or removed).
+    if (code == GMIME_CRIT_CONFLICTING_HEADER &&
+        (item == nullptr || !iequals(std::string_view(item).substr(0, 8), "content-")))
+        return;
+    auto* issues = static_cast<std::vector<std::string>*>(user);
+    if (issues->size() < 16)
+        issues->push_back(std::string(what) + (item ? std::string(" ") + printable(item, 60) : "") +
+                          " (byte " + std::to_string(offset) + ")");
+}
+
+std::string lower_mime_type(GMimeObject* obj) {
+    GMimeContentType* ct = g_mime_object_get_content_type(obj);
+    if (ct == nullptr) return "application/octet-stream";
+    GCharPtr t(g_mime_content_type_get_mime_type(ct));
+    return t ? to_lower(t.get()) : "application/octet-stream";
+}
+
+std::string decode_bytes(GMimePart* part) {
+    GMimeDataWrapper* content = g_mime_part_get_content(part);
+    if (content == nullptr) return {};
+    GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+    g_mime_data_wrapper_write_to_stream(content, mem.get());
+    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+    return bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len)
+                 : std::string();
+}
+
+bool is_ascii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return (c & 0x80) == 0; });
+}
+
+struct Leaf {
+    GMimePart* part;
+    GMimeMultipart* parent;  // null: the top part of `owner`
+    int index;
+    GMimeMessage* owner;
+    std::string path;
+};
+
+class Inspector {
+public:
+    Inspector(const InspectOptions& o, ContentFindings& f) : opt_(o), out_(f) {}
+
+    void run(GMimeMessage* message) {
+        top_ = message;
+        if (const char* subject = g_mime_message_get_subject(message)) texts_.push_back(subject);
+        collect(g_mime_message_get_mime_part(message), nullptr, 0, message, "1", 0);
+        for (const Leaf& leaf : leaves_)
+            if (is_body_text(leaf)) process_text(leaf);
+        int count = 0;
+        for (const Leaf& leaf : leaves_)
+            if (!is_body_text(leaf)) process_attachment(leaf, count);
+        out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
+
+        std::vector<std::string_view> views(texts_.begin(), texts_.end());
+        if (opt_.policy.content.rules) out_.content_hits = opt_.policy.content.rules->scan(views);
+    }
+
+    bool changed() const { return changed_; }
+    bool top_changed() const { return top_changed_; }
+
+private:
+    void collect(GMimeObject* obj, GMimeMultipart* parent, int index, GMimeMessage* owner,
+                 const std::string& path, int depth) {
+        if (obj == nullptr) return;
+        if (depth > opt_.policy.attachments.max_depth) {
+            out_.malformed.push_back("nesting deeper than " +
+                                     std::to_string(opt_.policy.attachments.max_depth) +
+                                     " levels at part " + path);
+            return;
+        }
+        if (GMIME_IS_MULTIPART(obj)) {
+            auto* mp = GMIME_MULTIPART(obj);
+            int n = g_mime_multipart_get_count(mp);
+            for (int i = 0; i < n; ++i)
+                collect(
+                    g_mime_multipart_get_part(mp, i), mp, i, owner,
+                    (parent == nullptr && path == "1" ? "" : path + ".") + std::to_string(i + 1),
+                    depth + 1);
+        } else if (GMIME_IS_MESSAGE_PART(obj)) {
+            GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+            if (inner == nullptr) return;
+            // A forwarded message's subject is read like ours.
+            if (const char* subject = g_mime_message_get_subject(inner)) texts_.push_back(subject);
+            collect(g_mime_message_get_mime_part(inner), nullptr, 0, inner, path, depth + 1);
+        } else if (GMIME_IS_PART(obj)) {
+            leaves_.push_back({GMIME_PART(obj), parent, index, owner, path});
+        }
+    }
+
+    static bool is_body_text(const Leaf& leaf) {
+        auto* obj = GMIME_OBJECT(leaf.part);
+        if (!GMIME_IS_TEXT_PART(obj)) return false;
+        std::string type = lower_mime_type(obj);
+        if (type != "text/plain" && type != "text/html") return false;
+        GMimeContentDisposition* d = g_mime_object_get_content_disposition(obj);
+        if (d != nullptr && g_mime_content_disposition_is_attachment(d)) return false;
+        return g_mime_part_get_filename(leaf.part) == nullptr;
+    }
+
+    bool redact_enabled() const {
+        const RedactPolicy& r = opt_.policy.redact;
+        return opt_.direction == Direction::seller_to_buyer ? r.seller_to_buyer : r.buyer_to_seller;
+    }
+
+    void process_text(const Leaf& leaf) {
+        auto* tp = GMIME_TEXT_PART(leaf.part);
+        GCharPtr raw(g_mime_text_part_get_text(tp));
+        if (!raw) {
+            out_.malformed.push_back("part " + leaf.path + ": text could not be decoded");
+            return;
+        }
+        const bool html = lower_mime_type(GMIME_OBJECT(leaf.part)) == "text/html";
+        std::string text(raw.get());
+        texts_.push_back(html ? html_to_text(text) : text);
+        if (html) collect_cids(text);
+
+        bool part_changed = false;
+        LinkScan links = html ? scan_html_links(text, opt_.policy.links, opt_.domain)
+                              : scan_text_links(text, opt_.policy.links, opt_.domain);
+        if (links.changed()) {
+            out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
+            if (opt_.policy.links.action == LinkPolicy::Action::strip) {
+                text = std::move(links.text);
+                part_changed = true;
+            }
+        }
+        if (redact_enabled()) {
+            RedactResult r = redact_text(text, opt_.policy.redact, opt_.domain);
+            if (!r.redactions.empty()) {
+                out_.redactions.insert(out_.redactions.end(), r.redactions.begin(),
+                                       r.redactions.end());
+                if (opt_.policy.redact.action == RedactPolicy::Action::redact) {
+                    text = std::move(r.text);
+                    part_changed = true;
+                }
+            }
+        }
+        if (part_changed) replace_text(leaf, text);
+    }
+
+    // Sets the new text while keeping the transfer encoding the part had, so
+    // a client that expected quoted-printable or base64 still gets it.
+    void replace_text(const Leaf& leaf, const std::string& text) {
+        GMimeContentEncoding enc = g_mime_part_get_content_encoding(leaf.part);
+        g_mime_text_part_set_text(GMIME_TEXT_PART(leaf.part), text.c_str());
+        if ((enc == GMIME_CONTENT_ENCODING_7BIT || enc == GMIME_CONTENT_ENCODING_DEFAULT) &&
+            !is_ascii(text))
+            enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+        if (enc != GMIME_CONTENT_ENCODING_DEFAULT) g_mime_part_set_content_encoding(leaf.part, enc);
+        mark_changed(leaf);
+    }
+
+    void collect_cids(const std::string& html) {
+        static const RE2 cid(R"((?i)\bcid:([^"'\s>)]+))");
+        re2::StringPiece in(html);
+        std::string id;
+        while (RE2::FindAndConsume(&in, cid, &id)) cids_.insert(to_lower(id));
+    }
+
+    void process_attachment(const Leaf& leaf, int& count) {
+        const AttachmentPolicy& ap = opt_.policy.attachments;
+        GMimeObject* obj = GMIME_OBJECT(leaf.part);
+        AttachmentReport rep;
+        rep.path = leaf.path;
+        const char* name = g_mime_part_get_filename(leaf.part);
+        rep.filename = printable(name ? name : "");
+        rep.declared_type = lower_mime_type(obj);
+        const std::string bytes = decode_bytes(leaf.part);
+        rep.size = bytes.size();
+        out_.attachment_bytes += bytes.size();
+        const char* cid = g_mime_object_get_content_id(obj);
+        rep.inline_image = cid != nullptr && cids_.count(to_lower(cid)) > 0;
+
+        AttachmentVerdict v =
+            opt_.classifier.classify({rep.filename, rep.declared_type, bytes}, ap);
+        rep.detected_type = v.detected_type;
+        rep.kept = v.allowed;
+        rep.rule_id = v.rule_id;
+        rep.reason = v.reason;
+        if (rep.kept && rep.inline_image && !rep.detected_type.starts_with("image/")) {
+            rep.kept = false;
+            rep.rule_id = "attachment.type";
+            rep.reason = "inline part is not an image";
+        }
+        if (rep.kept && bytes.size() > ap.max_file_bytes) {
+            rep.kept = false;
+            rep.rule_id = "attachment.size";
+            rep.reason = "larger than " + std::to_string(ap.max_file_bytes) + " bytes";
+        }
+        if (rep.kept && !rep.inline_image && ++count > ap.max_count) {
+            rep.kept = false;
+            rep.rule_id = "attachment.count";
+            rep.reason = "more than " + std::to_string(ap.max_count) + " attachments";
+        }
+        if (!rep.kept) {
+            out_.attachment_violation = true;
+            if (ap.action == AttachmentPolicy::Action::strip) replace_with_notice(leaf, rep);
+        }
+        out_.attachments.push_back(std::move(rep));
+    }
+
+    void replace_with_notice(const Leaf& leaf, const AttachmentReport& rep) {
+        GPtr<GMimeTextPart> notice(g_mime_text_part_new_with_subtype("plain"));
+        std::string text = "The attachment \"" +
+                           (rep.filename.empty() ? std::string("(unnamed)") : rep.filename) +
+                           "\" (" + rep.detected_type +
+                           ") was removed by the marketplace: " + rep.reason + ".\r\n";
+        g_mime_text_part_set_text(notice.get(), text.c_str());
+        g_mime_part_set_content_encoding(
+            GMIME_PART(notice.get()),
+            is_ascii(text) ? GMIME_CONTENT_ENCODING_7BIT : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+        g_mime_object_set_disposition(GMIME_OBJECT(notice.get()), "inline");
+        if (leaf.parent != nullptr) {
+            // The multipart takes its own reference; the replaced part comes
+            // back to us with one we must drop.
+            GPtr<GMimeObject> old(
+                g_mime_multipart_replace(leaf.parent, leaf.index, GMIME_OBJECT(notice.get())));
+        } else {
+            g_mime_message_set_mime_part(leaf.owner, GMIME_OBJECT(notice.get()));
+        }
+        mark_changed(leaf);
+    }
+
+    void mark_changed(const Leaf& leaf) {
+        changed_ = true;
+        // Only the outer message's own part carries the message's Content-*
+        // headers; a forwarded message's part is inside the body.
+        if (leaf.parent == nullptr && leaf.owner == top_) top_changed_ = true;
+    }
+
+    const InspectOptions& opt_;
+    ContentFindings& out_;
+    GMimeMessage* top_ = nullptr;
+    std::vector<Leaf> leaves_;
+    std::vector<std::string> texts_;
+    std::set<std::string> cids_;
+    bool changed_ = false;
+    bool top_changed_ = false;
+};
+
+bool is_content_header(std::string_view name) {
+    return name.size() > 8 && iequals(name.substr(0, 8), "content-");
+}
+
+// When the top-level part itself was replaced or re-encoded, its Content-*
+// headers (which live in the message header) change with it.
+void top_header_edits(const Message& message, GMimeObject* top, ContentFindings& out) {
+    std::vector<std::string> names;
+    for (const auto& h : message.headers)
+        if (is_content_header(h.name) &&
+            std::none_of(names.begin(), names.end(), [&](auto& n) { return iequals(n, h.name); }))
+            names.push_back(h.name);
+    for (const auto& name : names)
+        for (int i = message.count(name); i >= 1; --i)
+            out.header_edits.push_back({HeaderEdit::Op::remove, name, i, {}});
+    GMimeHeaderList* list = g_mime_object_get_header_list(top);
+    int n = g_mime_header_list_get_count(list);
+    for (int i = 0; i < n; ++i) {
+        GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+        const char* name = g_mime_header_get_name(h);
+        if (name == nullptr || !is_content_header(name)) continue;
+        const char* raw = g_mime_header_get_raw_value(h);
+        std::string value = raw ? raw : "";
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+        while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+        out.header_edits.push_back({HeaderEdit::Op::add, name, 1, value});
+    }
+}
+
+}  // namespace
+
+ContentFindings inspect_content(const Message& message, const InspectOptions& options) {
+    ensure_gmime();
+    ContentFindings findings;
+    const std::string raw = serialize(message);
+    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
+    GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+    g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+    ParserOptionsPtr popt(g_mime_parser_options_new());
+    g_mime_parser_options_set_warning_callback(popt.get(), on_parser_warning, &findings.malformed);
+    GPtr<GMimeMessage> parsed(g_mime_parser_construct_message(parser.get(), popt.get()));
+    if (!parsed) {
+        findings.malformed.push_back("message could not be parsed");
+        return findings;
+    }
+
+    Inspector inspector(options, findings);
+    inspector.run(parsed.get());
+    if (!inspector.changed()) return findings;
+
+    std::unique_ptr<GMimeFormatOptions, FormatOptionsFree> fopt(g_mime_format_options_new());
+    g_mime_format_options_set_newline_format(fopt.get(), GMIME_NEWLINE_FORMAT_DOS);
+    GMimeObject* top = g_mime_message_get_mime_part(parsed.get());
+    GPtr<GMimeStream> out(g_mime_stream_mem_new());
+    g_mime_object_write_content_to_stream(top, fopt.get(), out.get());
+    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
+    findings.new_body =
+        bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len) : std::string();
+    if (inspector.top_changed()) top_header_edits(message, top, findings);
+    return findings;
+}
+
+}  // namespace mm::policy

@@ -1,0 +1,69 @@
+// inspect_content: the MIME-level content policy for one message.
+//
+// Parses the message with GMime (with our own parser options, collecting the
+// parser's warnings), walks every part (multiparts and message/rfc822
+// recursively, to policy.attachments.max_depth), and runs the rules:
+// attachments (type by bytes, limits), links, content rules and redaction.
+// Parts that must go are replaced by a short text/plain notice; text parts
+// whose links or text change are re-encoded; every other part keeps its
+// bytes.  A new body is produced only when something changed.
+//
+// No libmilter, no I/O.  Not thread-safe per call (one message tree belongs
+// to one call); the classifier and the compiled rules it uses are shared and
+// thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/attachment_rule.h"
+#include "policy/content_rule.h"
+#include "policy/link_rule.h"
+#include "policy/message.h"
+#include "policy/policy.h"
+#include "policy/privacy_rule.h"
+#include "policy/verdict.h"
+
+namespace mm::policy {
+
+enum class Direction { seller_to_buyer, buyer_to_seller };
+
+struct AttachmentReport {
+    std::string path;  // MIME part number, "1.2"
+    std::string filename;
+    std::string declared_type;
+    std::string detected_type;
+    std::uint64_t size = 0;  // decoded bytes
+    bool kept = true;
+    bool inline_image = false;  // referenced by cid: from the HTML
+    std::string rule_id;        // why not kept
+    std::string reason;
+};
+
+struct ContentFindings {
+    std::vector<AttachmentReport> attachments;
+    std::vector<RemovedLink> links;
+    std::vector<ContentHit> content_hits;
+    std::vector<Redaction> redactions;
+    std::vector<std::string> malformed;  // why the structure cannot be trusted
+    std::uint64_t attachment_bytes = 0;  // decoded total, inline images included
+    bool attachment_violation = false;   // some attachment is not allowed
+    bool size_violation = false;         // total over max_total_bytes
+    // Set only when the body changed: the new body and the top-level header
+    // changes (Content-Type, Content-Transfer-Encoding, ...) that go with it.
+    std::optional<std::string> new_body;
+    std::vector<HeaderEdit> header_edits;
+};
+
+struct InspectOptions {
+    const Policy& policy;
+    const AttachmentClassifier& classifier;
+    std::string domain;
+    Direction direction = Direction::seller_to_buyer;
+};
+
+ContentFindings inspect_content(const Message& message, const InspectOptions& options);
+
+}  // namespace mm::policy

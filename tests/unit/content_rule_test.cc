@@ -1,0 +1,410 @@
+// ContentRules and the policy.yaml `content:` section.  The default packs in
+// etc/policy.yaml are run over tests/data/content/<rule>/<lang>/{pos,neg}-N.txt:
+// a positive must hit its rule, a negative must hit no rule at all.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "policy/content_rule.h"
+
+namespace mm::policy {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_all(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Loads `content:` from a YAML text; the error is "LINE:COL: message".
+std::string load_content(const std::string& text, ContentPolicy& out) {
+    YAML::Node root = YAML::Load(text);
+    YAML::Node content = root["content"];
+    try {
+        load_content_section({"content", YAML::Node("content"), content}, out);
+    } catch (const yaml::SchemaError& e) {
+        return std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " +
+               e.what();
+    }
+    return "";
+}
+
+// The policy is parsed once: the corpus tests share it.
+const ContentPolicy& committed_policy() {
+    static const ContentPolicy policy = [] {
+        ContentPolicy p;
+        std::string err =
+            load_content(read_all(fs::path(MM_SOURCE_DIR) / "etc" / "policy.yaml"), p);
+        if (!err.empty()) throw std::runtime_error("etc/policy.yaml content: " + err);
+        return p;
+    }();
+    return policy;
+}
+
+bool valid_utf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (size_t k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        i += n;
+    }
+    return true;
+}
+
+size_t utf8_chars(std::string_view s) {
+    return static_cast<size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// ---- the corpus ----------------------------------------------------------
+
+struct CorpusCase {
+    std::string rule;
+    std::string language;
+    std::string file;  // pos-N.txt or neg-N.txt
+    fs::path path;
+    bool positive() const { return file.starts_with("pos-"); }
+};
+void PrintTo(const CorpusCase& c, std::ostream* os) {
+    *os << c.rule << "/" << c.language << "/" << c.file;
+}
+
+std::vector<CorpusCase> corpus() {
+    std::vector<CorpusCase> out;
+    const fs::path root = fs::path(MM_TEST_DATA) / "content";
+    if (!fs::exists(root)) return out;
+    for (const auto& rule : fs::directory_iterator(root)) {
+        if (!rule.is_directory()) continue;
+        for (const auto& lang : fs::directory_iterator(rule.path())) {
+            if (!lang.is_directory()) continue;
+            for (const auto& f : fs::directory_iterator(lang.path())) {
+                std::string name = f.path().filename().string();
+                if (!name.ends_with(".txt")) continue;
+                out.push_back({rule.path().filename().string(), lang.path().filename().string(),
+                               name, f.path()});
+            }
+        }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const CorpusCase& a, const CorpusCase& b) { return a.path < b.path; });
+    return out;
+}
+
+// "Subject: ..." on the first line, a blank line, then the body: scanned as
+// the milter scans a message, the subject and the text apart.
+std::vector<std::string> split_message(const std::string& text) {
+    const std::string prefix = "Subject: ";
+    size_t eol = text.find('\n');
+    std::string first = text.substr(0, eol);
+    std::string body = eol == std::string::npos ? "" : text.substr(eol + 1);
+    if (first.starts_with(prefix)) first = first.substr(prefix.size());
+    return {first, body};
+}
+
+class ContentCorpus : public ::testing::TestWithParam<CorpusCase> {};
+
+TEST_P(ContentCorpus, HitsOnlyWhatItShould) {
+    const CorpusCase& c = GetParam();
+    const auto parts = split_message(read_all(c.path));
+    const std::vector<std::string_view> texts(parts.begin(), parts.end());
+    const auto hits = committed_policy().rules->scan(texts);
+    std::string found;
+    for (const auto& h : hits) found += "\n  " + h.rule_id + " [" + h.language + "]: " + h.excerpt;
+    if (c.positive()) {
+        bool hit = std::any_of(hits.begin(), hits.end(),
+                               [&](const ContentHit& h) { return h.rule_id == c.rule; });
+        EXPECT_TRUE(hit) << "expected " << c.rule << "; got:" << (found.empty() ? " none" : found);
+    } else {
+        EXPECT_TRUE(hits.empty()) << "expected no hit; got:" << found;
+    }
+}
+
+std::string corpus_name(const ::testing::TestParamInfo<CorpusCase>& info) {
+    std::string n = info.param.rule + "_" + info.param.language + "_" + info.param.file;
+    for (char& ch : n)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, ContentCorpus, ::testing::ValuesIn(corpus()), corpus_name);
+
+TEST(ContentCorpusShape, EveryRuleHasTwoPositivesAndNegativesPerLanguage) {
+    const auto cases = corpus();
+    for (const ContentRule& rule : committed_policy().rules->rules()) {
+        for (const char* lang : {"en", "de", "fr", "it", "es"}) {
+            int pos = 0, neg = 0;
+            for (const auto& c : cases)
+                if (c.rule == rule.id && c.language == lang) (c.positive() ? pos : neg)++;
+            EXPECT_GE(pos, 2) << rule.id << "/" << lang;
+            EXPECT_GE(neg, 2) << rule.id << "/" << lang;
+        }
+    }
+}
+
+TEST(ContentPolicy, CommittedPacksAreLoadedAndTagTheirLanguage) {
+    const auto& rules = committed_policy().rules->rules();
+    ASSERT_GE(rules.size(), 5u);
+    for (const ContentRule& r : rules) {
+        EXPECT_EQ(r.action, ContentRule::Action::reject) << r.id;
+        for (const char* lang : {"en", "de", "fr", "it", "es"})
+            EXPECT_TRUE(std::any_of(r.patterns.begin(), r.patterns.end(),
+                                    [&](const auto& p) { return p.language == lang; }))
+                << r.id << " has no " << lang << " pattern";
+    }
+    auto hits = committed_policy().rules->scan(
+        {"Hallo", "Wenn Sie zufrieden sind, freuen wir uns über eine 5-Sterne-Bewertung."});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].rule_id, "review.conditional");
+    EXPECT_EQ(hits[0].language, "de");
+}
+
+// ---- compile() -----------------------------------------------------------
+
+ContentRule rule(std::string id, std::vector<ContentRule::Pattern> patterns) {
+    ContentRule r;
+    r.id = std::move(id);
+    r.patterns = std::move(patterns);
+    return r;
+}
+
+TEST(ContentRulesCompile, ErrorNamesRuleLanguagePatternAndRe2Message) {
+    auto r = ContentRules::compile(
+        {rule("a", {{"en", "x"}}),
+         rule("review.compensation", {{"en", "ok"}, {"es", "a"}, {"es", "b"}, {"es", "(c"}})});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message,
+              "content.rules[1] (review.compensation) es pattern 2: missing ): (c");
+}
+
+TEST(ContentRulesCompile, DuplicateIdsAreRefused) {
+    auto r = ContentRules::compile({rule("x", {{"en", "a"}}), rule("x", {{"de", "b"}})});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::conflict);
+    EXPECT_EQ(r.error().message, "content.rules[1] (x): duplicate rule id (also content.rules[0])");
+}
+
+TEST(ContentRulesCompile, UnknownLanguageAndNoPatternsAreRefused) {
+    auto r = ContentRules::compile({rule("x", {{"nl", "a"}})});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, "content.rules[0] (x) nl pattern 0: unknown language");
+    auto e = ContentRules::compile({rule("y", {})});
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().message, "content.rules[0] (y): no patterns");
+}
+
+TEST(ContentRulesCompile, EmptyPolicyScansToNothing) {
+    ContentPolicy p = empty_content_policy();
+    ASSERT_TRUE(p.rules);
+    EXPECT_TRUE(p.rules->rules().empty());
+    EXPECT_TRUE(p.rules->scan({"unsubscribe"}).empty());
+}
+
+// ---- the YAML section: errors at the node --------------------------------
+
+struct YamlErrorCase {
+    const char* name;
+    std::string yaml;
+    std::string expected;
+};
+void PrintTo(const YamlErrorCase& c, std::ostream* os) {
+    *os << c.name;
+}
+
+class ContentYamlErrors : public ::testing::TestWithParam<YamlErrorCase> {};
+
+TEST_P(ContentYamlErrors, ReportedAtTheNode) {
+    ContentPolicy p;
+    EXPECT_EQ(load_content(GetParam().yaml, p), GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ContentYamlErrors,
+    ::testing::Values(
+        YamlErrorCase{"BadPattern",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - id: a\n"
+                      "      action: reject\n"
+                      "      patterns: {en: [x]}\n"
+                      "    - id: review.compensation\n"
+                      "      action: reject\n"
+                      "      patterns:\n"
+                      "        en: ['ok']\n"
+                      "        es:\n"
+                      "          - 'a'\n"
+                      "          - 'b'\n"
+                      "          - '(gift card'\n",
+                      "13:13: content.rules[1] (review.compensation) es pattern 2: missing ): "
+                      "(gift card"},
+        YamlErrorCase{"BadPatternBeforeId",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - patterns: {de: ['a[b']}\n"
+                      "      id: r1\n"
+                      "      action: flag\n",
+                      "3:23: content.rules[0] (r1) de pattern 0: missing ]: [b"},
+        YamlErrorCase{"DuplicateId",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - {id: x, action: reject, patterns: {en: [a]}}\n"
+                      "    - {id: x, action: reject, patterns: {en: [b]}}\n",
+                      "4:12: content.rules[1]: duplicate rule id 'x' (also content.rules[0])"},
+        YamlErrorCase{"UnknownLanguage",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - {id: x, action: reject, patterns: {nl: [a]}}\n",
+                      "3:42: unknown key 'nl' in 'content.rules[0].patterns'"},
+        YamlErrorCase{"UnknownAction",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - {id: x, action: drop, patterns: {en: [a]}}\n",
+                      "3:23: unknown action 'drop' (expected reject, quarantine or flag)"},
+        YamlErrorCase{"MissingPatterns",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - {id: x, action: reject}\n",
+                      "3:7: missing required key 'patterns' in 'content.rules[0]'"},
+        YamlErrorCase{"BadId",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - {id: 'a b', action: reject, patterns: {en: [a]}}\n",
+                      "3:12: content.rules[0].id: 'a b' must be at most 64 letters, digits and "
+                      ". - _"},
+        YamlErrorCase{"EmptyPattern",
+                      "content:\n"
+                      "  rules:\n"
+                      "    - {id: x, action: reject, patterns: {en: ['']}}\n",
+                      "3:47: content.rules[0].patterns.en: expected a regular expression, got "
+                      "an empty string"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ContentYaml, LoadsActionsAndLanguages) {
+    ContentPolicy p;
+    ASSERT_EQ(load_content("content:\n"
+                           "  rules:\n"
+                           "    - id: q\n"
+                           "      description: held\n"
+                           "      action: quarantine\n"
+                           "      patterns: {fr: ['\\bbonjour\\b'], it: [ciao]}\n",
+                           p),
+              "");
+    ASSERT_EQ(p.rules->rules().size(), 1u);
+    EXPECT_EQ(p.rules->rules()[0].description, "held");
+    auto hits = p.rules->scan({"Bonjour à tous"});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].action, ContentRule::Action::quarantine);
+    EXPECT_EQ(hits[0].language, "fr");
+    EXPECT_STREQ(to_string(hits[0].action), "quarantine");
+}
+
+// ---- scan(): excerpts ----------------------------------------------------
+
+std::shared_ptr<const ContentRules> compile_ok(std::vector<ContentRule> rules) {
+    auto r = ContentRules::compile(std::move(rules));
+    EXPECT_TRUE(r) << r.error().message;
+    return r.value();
+}
+
+TEST(ContentScan, ExcerptIsWidenedToWholeWords) {
+    auto rules = compile_ok({rule("r", {{"en", "ift ca"}})});
+    auto hits = rules->scan({"Here is a gift card for you"});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].excerpt, "gift card");
+}
+
+TEST(ContentScan, ExcerptHasNoLineBreaksAndIsBounded) {
+    auto rules = compile_ok({rule("r", {{"en", "(?s)leave.*review"}})});
+    std::string text = "please leave\r\n\tus ";
+    for (int i = 0; i < 100; ++i) text += "a very long filler ";
+    text += "review";
+    auto hits = rules->scan({text});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].excerpt.find_first_of("\r\n\t"), std::string::npos);
+    EXPECT_LE(utf8_chars(hits[0].excerpt), 120u);
+    EXPECT_TRUE(hits[0].excerpt.starts_with("leave us a very long"));
+    EXPECT_NE(hits[0].excerpt.back(), ' ');
+}
+
+TEST(ContentScan, ExcerptIsValidUtf8WithMultiByteTextAndInvalidInput) {
+    auto rules = compile_ok({rule("r", {{"fr", "r(?:é|e)duction é+"}})});
+    std::string accents;
+    for (int i = 0; i < 200; ++i) accents += "é";
+    // Invalid bytes glued to the match are inside the widened excerpt.
+    std::string text = "\xfe\xffréduction " + accents + " avis";
+    auto hits = rules->scan({text});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_TRUE(valid_utf8(hits[0].excerpt));
+    EXPECT_EQ(utf8_chars(hits[0].excerpt), 120u);
+    EXPECT_TRUE(hits[0].excerpt.starts_with("réduction é"));
+}
+
+TEST(ContentScan, WideningStopsInsideAHugeWord) {
+    auto rules = compile_ok({rule("r", {{"en", "coupon"}})});
+    std::string text(10000, 'x');
+    text += "coupon";
+    text += std::string(10000, 'y');
+    auto hits = rules->scan({text});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_LE(hits[0].excerpt.size(), 120u);
+    EXPECT_NE(hits[0].excerpt.find("coupon"), std::string::npos);
+}
+
+TEST(ContentScan, OneHitPerRuleFromTheFirstMatchingText) {
+    auto rules =
+        compile_ok({rule("a", {{"en", "one"}, {"de", "zwei"}}), rule("b", {{"es", "tres"}})});
+    auto hits = rules->scan({"nothing", "zwei and one", "one", "tres"});
+    ASSERT_EQ(hits.size(), 2u);
+    EXPECT_EQ(hits[0].rule_id, "a");
+    // The earliest match in the text names the language.
+    EXPECT_EQ(hits[0].language, "de");
+    EXPECT_EQ(hits[0].excerpt, "zwei");
+    EXPECT_EQ(hits[1].rule_id, "b");
+    EXPECT_EQ(hits[1].excerpt, "tres");
+}
+
+TEST(ContentScan, CaseAndAccentsFold) {
+    auto rules = compile_ok({rule("a", {{"fr", "\\bd(?:é|e)sabonner"}})});
+    EXPECT_EQ(rules->scan({"SE DÉSABONNER"}).size(), 1u);
+    EXPECT_EQ(rules->scan({"se desabonner"}).size(), 1u);
+    EXPECT_EQ(rules->scan({"abonner"}).size(), 0u);
+}
+
+// ---- thread safety -------------------------------------------------------
+
+TEST(ContentScan, EightThreadsScanTheSameRules) {
+    const auto& rules = *committed_policy().rules;
+    const std::vector<std::string_view> hit = {
+        "Offer", "If you are happy with the item, please leave us a 5-star review."};
+    const std::vector<std::string_view> clean = {"Your order",
+                                                 "Thank you for your order, it arrives Friday."};
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 300; ++i) {
+                auto h = rules.scan(i % 2 ? hit : clean);
+                bool ok =
+                    i % 2 ? (h.size() == 1 && h[0].rule_id == "review.conditional") : h.empty();
+                if (!ok) ++wrong;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace mm::policy

@@ -1,0 +1,191 @@
+// inspect_content(): what changes, what keeps its bytes, what is malformed.
+#include <gtest/gtest.h>
+
+#include "policy/mime_inspect.h"
+
+namespace mm::policy {
+namespace {
+
+constexpr const char* kDomain = "marketplace.example";
+
+// A minimal PDF that libmagic recognises, base64-encoded on one line.
+const std::string kPdfB64 =
+    "JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoKdHJh"
+    "aWxlcgo8PC9Sb290IDEgMCBSPj4KJSVFT0YK";
+// "MZ" + padding + "PE\0\0": enough for libmagic to call it an executable.
+std::string exe_b64() {
+    std::string pe(256, '\0');
+    pe[0] = 'M';
+    pe[1] = 'Z';
+    pe[0x3c] = static_cast<char>(0x80);
+    pe[0x80] = 'P';
+    pe[0x81] = 'E';
+    static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (size_t i = 0; i < pe.size(); i += 3) {
+        unsigned v = static_cast<unsigned char>(pe[i]) << 16;
+        if (i + 1 < pe.size()) v |= static_cast<unsigned char>(pe[i + 1]) << 8;
+        if (i + 2 < pe.size()) v |= static_cast<unsigned char>(pe[i + 2]);
+        out += tbl[(v >> 18) & 63];
+        out += tbl[(v >> 12) & 63];
+        out += i + 1 < pe.size() ? tbl[(v >> 6) & 63] : '=';
+        out += i + 2 < pe.size() ? tbl[v & 63] : '=';
+    }
+    return out;
+}
+
+class MimeInspectTest : public ::testing::Test {
+protected:
+    ContentFindings inspect(const std::string& raw) {
+        auto m = parse_message(raw);
+        EXPECT_TRUE(m);
+        return inspect_content(*m, {policy_, *classifier_, kDomain, Direction::seller_to_buyer});
+    }
+    static std::string mixed(const std::string& parts) {
+        return "From: a@acme.example\r\nSubject: hello\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\npreamble\r\n" +
+               parts + "--b1--\r\n";
+    }
+    static std::string text_part(const std::string& body) {
+        return "--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" + body + "\r\n";
+    }
+    static std::string attachment(const std::string& name, const std::string& type,
+                                  const std::string& b64) {
+        return "--b1\r\nContent-Type: " + type + "; name=\"" + name +
+               "\"\r\nContent-Disposition: attachment; filename=\"" + name +
+               "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64 + "\r\n";
+    }
+
+    Policy policy_ = default_policy();
+    std::shared_ptr<const AttachmentClassifier> classifier_ =
+        AttachmentClassifier::create().value();
+};
+
+TEST_F(MimeInspectTest, CleanMessageIsNotReserialised) {
+    auto f = inspect(mixed(text_part("Your parcel ships today.") +
+                           attachment("invoice.pdf", "application/pdf", kPdfB64)));
+    EXPECT_FALSE(f.new_body);
+    EXPECT_TRUE(f.header_edits.empty());
+    EXPECT_TRUE(f.malformed.empty());
+    ASSERT_EQ(f.attachments.size(), 1u);
+    EXPECT_TRUE(f.attachments[0].kept);
+    EXPECT_EQ(f.attachments[0].detected_type, "application/pdf");
+}
+
+TEST_F(MimeInspectTest, ExecutableIsStrippedAndTheRestKeepsItsBytes) {
+    const std::string pdf = attachment("invoice.pdf", "application/pdf", kPdfB64);
+    auto f = inspect(mixed(text_part("See attached.") + pdf +
+                           attachment("setup.exe", "application/octet-stream", exe_b64())));
+    ASSERT_TRUE(f.new_body);
+    EXPECT_TRUE(f.attachment_violation);
+    EXPECT_NE(f.new_body->find(pdf), std::string::npos) << *f.new_body;
+    EXPECT_EQ(f.new_body->find(exe_b64()), std::string::npos);
+    EXPECT_NE(f.new_body->find("setup.exe"), std::string::npos);  // named in the notice
+    EXPECT_NE(f.new_body->find("was removed by the marketplace"), std::string::npos);
+    EXPECT_NE(f.new_body->find("preamble"), std::string::npos);
+    EXPECT_TRUE(f.header_edits.empty());  // same top-level multipart, same boundary
+    ASSERT_EQ(f.attachments.size(), 2u);
+    EXPECT_FALSE(f.attachments[1].kept);
+}
+
+TEST_F(MimeInspectTest, RejectActionLeavesTheBodyAlone) {
+    policy_.attachments.action = AttachmentPolicy::Action::reject;
+    auto f =
+        inspect(mixed(text_part("x") + attachment("a.exe", "application/x-msdownload", exe_b64())));
+    EXPECT_TRUE(f.attachment_violation);
+    EXPECT_FALSE(f.new_body);
+}
+
+TEST_F(MimeInspectTest, ForwardedMessageIsWalked) {
+    std::string inner =
+        "From: x@y.example\r\nSubject: fwd inner\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n"
+        "--b2\r\nContent-Type: text/plain\r\n\r\ninner text\r\n"
+        "--b2\r\nContent-Type: application/octet-stream; name=\"tool.exe\"\r\n"
+        "Content-Disposition: attachment; filename=\"tool.exe\"\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" +
+        exe_b64() + "\r\n--b2--\r\n";
+    auto f = inspect(mixed(text_part("forwarding") +
+                           "--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n"));
+    ASSERT_TRUE(f.new_body);
+    EXPECT_EQ(f.new_body->find(exe_b64()), std::string::npos);
+    ASSERT_EQ(f.attachments.size(), 1u);
+    EXPECT_EQ(f.attachments[0].filename, "tool.exe");
+    EXPECT_EQ(f.attachments[0].path, "2.2");
+}
+
+TEST_F(MimeInspectTest, SizeAndCountLimitsUseDecodedBytes) {
+    policy_.attachments.max_total_bytes = 50;
+    auto f = inspect(mixed(text_part("x") + attachment("a.pdf", "application/pdf", kPdfB64)));
+    EXPECT_TRUE(f.size_violation);
+    policy_.attachments.max_total_bytes = 10 << 20;
+    policy_.attachments.max_count = 1;
+    f = inspect(mixed(text_part("x") + attachment("a.pdf", "application/pdf", kPdfB64) +
+                      attachment("b.pdf", "application/pdf", kPdfB64)));
+    ASSERT_EQ(f.attachments.size(), 2u);
+    EXPECT_TRUE(f.attachments[0].kept);
+    EXPECT_FALSE(f.attachments[1].kept);
+    EXPECT_EQ(f.attachments[1].rule_id, "attachment.count");
+}
+
+TEST_F(MimeInspectTest, NestingBeyondTheLimitIsMalformed) {
+    policy_.attachments.max_depth = 3;
+    std::string body = "x\r\n";
+    for (int i = 5; i >= 1; --i) {
+        std::string b = "n" + std::to_string(i);
+        body = "--" + b + "\r\nContent-Type: " +
+               (i == 5 ? std::string("text/plain")
+                       : "multipart/mixed; boundary=\"n" + std::to_string(i + 1) + "\"") +
+               "\r\n\r\n" + body + "\r\n--" + b + "--\r\n";
+    }
+    std::string raw =
+        "From: a@acme.example\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"n1\"\r\n\r\n" +
+        body;
+    auto f = inspect(raw);
+    ASSERT_FALSE(f.malformed.empty());
+    EXPECT_NE(f.malformed[0].find("nesting deeper than 3"), std::string::npos) << f.malformed[0];
+}
+
+TEST_F(MimeInspectTest, MultipartWithoutBoundaryIsMalformed) {
+    auto f = inspect(
+        "From: a@acme.example\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\n"
+        "hi\r\n--x--\r\n");
+    EXPECT_FALSE(f.malformed.empty());
+}
+
+TEST_F(MimeInspectTest, HostileInputNeverCrashes) {
+    for (const std::string& raw :
+         {std::string("From: a\r\n\r\n"),
+          std::string("Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n--"),
+          std::string("Content-Type: text/plain; charset=x-unknown-charset\r\n"
+                      "Content-Transfer-Encoding: base64\r\n\r\n!!!not base64@@@\r\n"),
+          std::string(
+              "Content-Transfer-Encoding: quoted-printable\r\nContent-Type: text/html\r\n\r\n"
+              "=ZZ=\r\n<a href=3D\"http://x.example/\">" +
+              std::string(100000, 'a'))}) {
+        auto m = parse_message(raw);
+        if (!m) continue;
+        (void)inspect_content(*m, {policy_, *classifier_, kDomain, Direction::seller_to_buyer});
+    }
+    SUCCEED();
+}
+
+TEST_F(MimeInspectTest, SinglePartTextWithLinkChangesItsContentHeadersOnly) {
+    auto f = inspect(
+        "From: a@acme.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "Track: https://www.ups.com/track?n=1Z  Shop: https://deals.example/x\r\n");
+    ASSERT_TRUE(f.new_body);
+    EXPECT_NE(f.new_body->find("https://www.ups.com/track?n=1Z"), std::string::npos);
+    EXPECT_EQ(f.new_body->find("deals.example"), std::string::npos);
+    ASSERT_FALSE(f.links.empty());
+    bool content_type_added = false;
+    for (const auto& e : f.header_edits)
+        if (e.op == HeaderEdit::Op::add && e.name == "Content-Type") content_type_added = true;
+    EXPECT_TRUE(content_type_added);
+}
+
+}  // namespace
+}  // namespace mm::policy
