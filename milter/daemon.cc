@@ -1,11 +1,16 @@
 #include "milter/daemon.h"
 
 #include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "milter/callbacks.h"
@@ -13,6 +18,36 @@
 #include "policy/gmime_ptr.h"
 
 namespace mm::milter {
+namespace {
+
+// At end of message the filter sends its actions (header changes, recipient
+// changes, ...) as a burst of small packets that the MTA does not answer.
+// With Nagle's algorithm each packet after the first waits for the MTA's
+// delayed ACK (~40 ms on Linux): measured here, 110 msg/s instead of 800.
+// libmilter gives no access to its sockets, but Linux copies TCP_NODELAY from
+// a listening socket to the connections it accepts, so it is set on the
+// listener that smfi_opensocket just created.
+void disable_nagle_on_listener() {
+    for (int fd = 0; fd < 1024; ++fd) {
+        int listening = 0, type = 0;
+        socklen_t len = sizeof listening;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+            continue;
+        len = sizeof type;
+        sockaddr_storage addr{};
+        socklen_t alen = sizeof addr;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+            getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0 ||
+            (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+            continue;
+        int one = 1;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+            log_msg(LOG_WARNING, "cannot set TCP_NODELAY on the milter socket: %s",
+                    std::strerror(errno));
+    }
+}
+
+}  // namespace
 
 int run_daemon(const std::string& config_path) {
     policy::ensure_gmime();  // before libmilter starts any thread
@@ -57,6 +92,7 @@ int run_daemon(const std::string& config_path) {
     } else if (smfi_opensocket(true) != MI_SUCCESS) {
         log_msg(LOG_ERR, "cannot listen on %s", config.socket.c_str());
     } else {
+        disable_nagle_on_listener();
         log_msg(LOG_INFO, "ready: listening on %s, domain %s, policy version %s",
                 config.socket.c_str(), config.domain.c_str(),
                 service.runtime()->policy->version.c_str());
