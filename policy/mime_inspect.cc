@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "policy/gmime_ptr.h"
@@ -199,16 +200,42 @@ private:
         if (part_changed) replace_text(leaf, text);
     }
 
-    // Sets the new text while keeping the transfer encoding the part had, so
-    // a client that expected quoted-printable or base64 still gets it.
+    // Sets the new text while keeping the charset and the transfer encoding
+    // the part had, so a client that trusts a <meta charset> in the HTML or
+    // expected quoted-printable still reads it right.  Only when the text
+    // cannot be expressed in the old charset does it become UTF-8.
     void replace_text(const Leaf& leaf, const std::string& text) {
         GMimeContentEncoding enc = g_mime_part_get_content_encoding(leaf.part);
-        g_mime_text_part_set_text(GMIME_TEXT_PART(leaf.part), text.c_str());
+        if (!set_text_in_original_charset(leaf.part, text))
+            g_mime_text_part_set_text(GMIME_TEXT_PART(leaf.part), text.c_str());
         if ((enc == GMIME_CONTENT_ENCODING_7BIT || enc == GMIME_CONTENT_ENCODING_DEFAULT) &&
             !is_ascii(text))
             enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
         if (enc != GMIME_CONTENT_ENCODING_DEFAULT) g_mime_part_set_content_encoding(leaf.part, enc);
         mark_changed(leaf);
+    }
+
+    static bool set_text_in_original_charset(GMimePart* part, const std::string& utf8) {
+        const char* charset = g_mime_text_part_get_charset(GMIME_TEXT_PART(part));
+        if (charset == nullptr || iequals(charset, "utf-8") || iequals(charset, "us-ascii"))
+            return false;
+        iconv_t cd = g_mime_iconv_open(charset, "UTF-8");
+        if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+        GCharPtr converted(g_mime_iconv_strndup(cd, utf8.data(), utf8.size()));
+        g_mime_iconv_close(cd);
+        if (!converted) return false;
+        // A lossy conversion would change the words we just judged: refuse it.
+        cd = g_mime_iconv_open("UTF-8", charset);
+        if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+        GCharPtr back(g_mime_iconv_strndup(cd, converted.get(), std::strlen(converted.get())));
+        g_mime_iconv_close(cd);
+        if (!back || utf8 != back.get()) return false;
+        GPtr<GMimeStream> stream(
+            g_mime_stream_mem_new_with_buffer(converted.get(), std::strlen(converted.get())));
+        GPtr<GMimeDataWrapper> content(
+            g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+        g_mime_part_set_content(part, content.get());
+        return true;
     }
 
     void collect_cids(const std::string& html) {

@@ -187,5 +187,18 @@ TEST_F(MimeInspectTest, SinglePartTextWithLinkChangesItsContentHeadersOnly) {
     EXPECT_TRUE(content_type_added);
 }
 
+TEST_F(MimeInspectTest, RewrittenTextKeepsItsCharsetAndEncoding) {
+    // "Café" in windows-1252 (E9), quoted-printable, with a link to strip.
+    auto f =
+        inspect(mixed("--b1\r\nContent-Type: text/plain; charset=windows-1252\r\n"
+                      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                      "Caf=E9 ouvert. Offre: https://deals.example/x\r\n"));
+    ASSERT_TRUE(f.new_body);
+    EXPECT_EQ(f.new_body->find("deals.example"), std::string::npos);
+    EXPECT_NE(f.new_body->find("charset=windows-1252"), std::string::npos) << *f.new_body;
+    EXPECT_NE(f.new_body->find("quoted-printable"), std::string::npos);
+    EXPECT_NE(f.new_body->find("Caf=E9"), std::string::npos) << *f.new_body;
+}
+
 }  // namespace
 }  // namespace mm::policy
