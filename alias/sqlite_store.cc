@@ -69,6 +69,18 @@ CREATE TABLE pair (
 );
 CREATE INDEX pair_seller ON pair (seller_id);
 )sql",
+    // 2: the marketplace Message-IDs given to delivered messages and the
+    // original ids they replace (see message_id.h).
+    R"sql(
+CREATE TABLE message_id (
+    marketplace_id TEXT    PRIMARY KEY NOT NULL,
+    original_id    TEXT    NOT NULL DEFAULT '',
+    pair_id        INTEGER NOT NULL REFERENCES pair (id) ON DELETE CASCADE,
+    sender_role    TEXT    NOT NULL CHECK (sender_role IN ('buyer', 'seller')),
+    created        INTEGER NOT NULL
+);
+CREATE INDEX message_id_original ON message_id (pair_id, original_id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -255,6 +267,17 @@ constexpr std::string_view kInsertPair =
     "INSERT INTO pair (buyer_id, seller_id, buyer_alias, seller_alias, created) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
 
+constexpr std::string_view kInsertMessageId =
+    "INSERT INTO message_id (marketplace_id, original_id, pair_id, sender_role, created) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr std::string_view kSelectMessageId =
+    "SELECT marketplace_id, original_id, pair_id, sender_role, created FROM message_id "
+    "WHERE marketplace_id = ?1";
+constexpr std::string_view kSelectMessageIdByOriginal =
+    "SELECT marketplace_id, original_id, pair_id, sender_role, created FROM message_id "
+    "WHERE pair_id = ?1 AND original_id = ?2 AND sender_role = ?3 "
+    "ORDER BY created DESC, rowid DESC LIMIT 1";
+
 Pair read_pair(const Stmt& s) {
     Pair p;
     p.id = s.column_int64(0);
@@ -264,6 +287,15 @@ Pair read_pair(const Stmt& s) {
     p.seller_alias = s.column_text(4);
     p.created = s.column_int64(5);
     return p;
+}
+
+// A Message-ID as the store keeps it: no angle brackets, white space,
+// control characters, at most 998 characters (one header line).
+bool valid_message_id(const std::string& id) {
+    return id.size() <= 998 && std::none_of(id.begin(), id.end(), [](char c) {
+               auto u = static_cast<unsigned char>(c);
+               return u <= 0x20 || u == 0x7f || c == '<' || c == '>';
+           });
 }
 
 // --- The store -----------------------------------------------------------------------------------
@@ -283,6 +315,11 @@ public:
     Result<std::optional<Pair>> find_pair(const std::string& buyer_id,
                                           const std::string& seller_id) override;
     Result<std::optional<Pair>> find_pair_by_alias(const std::string& local) override;
+    Result<void> record_message_id(const MessageIdRecord& record) override;
+    Result<std::optional<MessageIdRecord>> find_message_id(
+        const std::string& marketplace_id) override;
+    Result<std::optional<MessageIdRecord>> find_by_original(
+        std::int64_t pair_id, Role sender_role, const std::string& original_id) override;
 
 private:
     // A connection leased from the pool for the duration of one call.
@@ -344,6 +381,10 @@ private:
     // Runs a pair query whose parameters are `params`, in order.
     Result<std::optional<Pair>> select_pair(Lease& lease, std::string_view sql,
                                             std::initializer_list<std::string_view> params);
+    // Runs a message_id query whose parameters are bound by `bind`.
+    template <class Bind>
+    Result<std::optional<MessageIdRecord>> select_message_id(std::string_view sql, Bind bind,
+                                                             const std::string& what);
     // The role of party `id`, nullopt if there is none.
     Result<std::optional<Role>> role_of(Lease& lease, const std::string& id);
 
@@ -722,6 +763,74 @@ Result<std::optional<Pair>> SqliteStore::find_pair_by_alias(const std::string& l
     auto lease = acquire();
     if (!lease) return lease.error();
     return select_pair(*lease, kSelectPairByAlias, {local});
+}
+
+Result<void> SqliteStore::record_message_id(const MessageIdRecord& record) {
+    if (record.marketplace_id.empty() || !valid_message_id(record.marketplace_id))
+        return fail(Errc::invalid, "message id '" + record.marketplace_id + "' is malformed");
+    if (!valid_message_id(record.original_id))
+        return fail(Errc::invalid,
+                    "original message id of '" + record.marketplace_id + "' is malformed");
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    auto prepared = lease->prepare(kInsertMessageId);
+    if (!prepared) return prepared.error();
+    Stmt s(*prepared);
+    int rc = s.text(1, record.marketplace_id)
+                 .text(2, record.original_id)
+                 .int64(3, record.pair_id)
+                 .text(4, to_string(record.sender_role))
+                 .int64(5, record.created != 0 ? record.created : unix_now())
+                 .step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        return fail(Errc::conflict, "message id '" + record.marketplace_id + "' exists already");
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return fail(Errc::not_found, "pair " + std::to_string(record.pair_id) + " not found");
+    if (rc != SQLITE_DONE)
+        return error(lease->db(), rc, "record message id '" + record.marketplace_id + "'");
+    return {};
+}
+
+template <class Bind>
+Result<std::optional<MessageIdRecord>> SqliteStore::select_message_id(std::string_view sql,
+                                                                      Bind bind,
+                                                                      const std::string& what) {
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    auto prepared = lease->prepare(sql);
+    if (!prepared) return prepared.error();
+    Stmt s(*prepared);
+    bind(s);
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<MessageIdRecord>();
+    if (rc != SQLITE_ROW) return error(lease->db(), rc, what);
+    MessageIdRecord r;
+    r.marketplace_id = s.column_text(0);
+    r.original_id = s.column_text(1);
+    r.pair_id = s.column_int64(2);
+    const std::string role = s.column_text(3);
+    auto parsed = parse_role(role);
+    if (!parsed)
+        return fail(Errc::internal, "sqlite database '" + path_ + "': message id '" +
+                                        r.marketplace_id + "' has sender role '" + role + "'");
+    r.sender_role = *parsed;
+    r.created = s.column_int64(4);
+    return std::optional<MessageIdRecord>(std::move(r));
+}
+
+Result<std::optional<MessageIdRecord>> SqliteStore::find_message_id(
+    const std::string& marketplace_id) {
+    return select_message_id(
+        kSelectMessageId, [&](Stmt& s) { s.text(1, marketplace_id); },
+        "find message id '" + marketplace_id + "'");
+}
+
+Result<std::optional<MessageIdRecord>> SqliteStore::find_by_original(
+    std::int64_t pair_id, Role sender_role, const std::string& original_id) {
+    return select_message_id(
+        kSelectMessageIdByOriginal,
+        [&](Stmt& s) { s.int64(1, pair_id).text(2, original_id).text(3, to_string(sender_role)); },
+        "find original message id of pair " + std::to_string(pair_id));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Store: the persistence interface for parties and pairs.
+// Store: the persistence interface for parties, pairs and Message-ID mappings.
 //
 // Every backend (SqliteStore today, a PostgreSQL store beside it later)
 // implements this interface; callers never know which one they talk to.
@@ -10,10 +10,12 @@
 // once (libmilter runs one thread per SMTP connection).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "alias/message_id.h"
 #include "alias/party.h"
 #include "util/result.h"
 
@@ -41,6 +43,39 @@ public:
                                                   const std::string& seller_id) = 0;
     // `local` is the alias local part, lower case.
     virtual Result<std::optional<Pair>> find_pair_by_alias(const std::string& local) = 0;
+
+    // Message-ID mapping (see message_id.h).  Not pure so that test doubles
+    // that do not need it still compile; a backend that does not override
+    // them fails every call with internal (which tempfails the message).
+    //
+    // Stores a new record.  Fails with conflict if the marketplace id exists
+    // already, not_found if the pair does not exist, invalid if the
+    // marketplace id is empty or an id is longer than 998 characters or holds
+    // white space, control characters or angle brackets (the original id may
+    // be empty: the message had none).
+    virtual Result<void> record_message_id(const MessageIdRecord& record) {
+        (void)record;
+        return no_message_ids();
+    }
+    // The record of a marketplace id (lower case, without angle brackets).
+    virtual Result<std::optional<MessageIdRecord>> find_message_id(
+        const std::string& marketplace_id) {
+        (void)marketplace_id;
+        return no_message_ids();
+    }
+    // The newest record of the pair whose original id is `original_id`, written
+    // by `sender_role` (a message sent again after a temporary failure gets a
+    // record per delivery).
+    virtual Result<std::optional<MessageIdRecord>> find_by_original(
+        std::int64_t pair_id, Role sender_role, const std::string& original_id) {
+        (void)pair_id, (void)sender_role, (void)original_id;
+        return no_message_ids();
+    }
+
+private:
+    static Failure no_message_ids() {
+        return fail(Errc::internal, "this store backend does not keep Message-ID mappings");
+    }
 };
 
 }  // namespace mm::alias

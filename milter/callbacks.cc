@@ -13,6 +13,7 @@
 #include "milter/log.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
+#include "policy/message_ids.h"
 #include "util/address.h"
 
 namespace mm::milter {
@@ -279,7 +280,8 @@ sfsistat on_eom(SMFICTX* ctx) {
         const std::string qid = macro(ctx, "i");
         const Runtime& rt = *m.runtime;
 
-        policy::EvalContext ectx{*rt.policy, rt.config.domain, g_service->classifier()};
+        policy::EvalContext ectx{*rt.policy, rt.config.domain, g_service->classifier(),
+                                 &g_service->directory().store()};
         policy::Verdict v = policy::evaluate(m.envelope, m.message, ectx);
 
         std::string reply;
@@ -309,6 +311,24 @@ sfsistat on_eom(SMFICTX* ctx) {
             if (smfi_insheader(ctx, 0, const_cast<char*>("X-Marketplace-Audit"),
                                const_cast<char*>(header.c_str())) != MI_SUCCESS)
                 throw std::runtime_error("smfi_insheader failed");
+        }
+        // The Message-ID mapping is written only now that every edit went
+        // through: a message the MTA will not deliver leaves no record.
+        if (status == SMFIS_CONTINUE && v.message_id_record) {
+            auto committed =
+                policy::commit_message_id(g_service->directory().store(), *v.message_id_record);
+            if (!committed) {
+                log_msg(LOG_ERR, "%s: cannot record the Message-ID mapping: %s",
+                        qid.empty() ? "NOQUEUE" : qid.c_str(), committed.error().message.c_str());
+                v.decision = Decision::tempfail;
+                v.rules.push_back({"store.unavailable", committed.error().message});
+                reply = full_reply(
+                    "Temporary failure in the marketplace message store, try again later",
+                    m.audit_id);
+                set_reply(ctx, "451", "4.3.0", reply);
+                reply = "451 4.3.0 " + reply;
+                status = SMFIS_TEMPFAIL;
+            }
         }
         log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid.empty() ? "NOQUEUE" : qid.c_str(),
                 policy::to_string(v.decision), m.audit_id.c_str(), v.rules.size());

@@ -134,7 +134,10 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
         return 0;
     }
 
-    policy::EvalContext ctx{*runtime.policy, runtime.config.domain, **classifier};
+    // A dry run: the Message-ID mapping reads the store but its record is
+    // never committed.
+    policy::EvalContext ctx{*runtime.policy, runtime.config.domain, **classifier,
+                            &directory.store()};
     policy::Verdict v = policy::evaluate(envelope, message, ctx);
     result["decision"] = policy::to_string(v.decision);
     result["smtp_code"] = v.smtp_code;
@@ -146,6 +149,12 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     result["sender_party"] = v.sender_party;
     result["recipient_party"] = v.recipient_party;
     if (v.findings) add_findings(*v.findings, result);
+    if (v.thread.is_reply)
+        result["thread"] = {
+            {"answers", v.thread.answers_marketplace_id},
+            {"answers_sender",
+             v.thread.answers_sender_role ? alias::to_string(*v.thread.answers_sender_role) : ""},
+            {"thread", v.thread.thread_marketplace_id}};
 
     const bool delivered = v.decision == policy::Decision::accept ||
                            v.decision == policy::Decision::modify ||

@@ -32,7 +32,9 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/yaml_schema.h"
 #include "util/address.h"
+#include "util/file.h"
 
 namespace mm::milter {
 namespace {
@@ -43,132 +45,26 @@ constexpr size_t kMaxConfigBytes = 1 << 20;
 constexpr size_t kMaxKeyBytes = 4096;
 constexpr size_t kMinKeyBytes = 32;
 
-// A problem at a place in the file; turned into a Failure by load_config.
-class ConfigError : public std::runtime_error {
-public:
-    ConfigError(const YAML::Mark& mark, const std::string& message)
-        : std::runtime_error(message), mark(mark) {}
-    YAML::Mark mark;
-};
+using yaml::Entry;
+using yaml::error_at;
+using yaml::get_bool;
+using yaml::get_int;
+using yaml::get_nonempty_string;
+using yaml::get_string;
+using yaml::type_name;
 
-[[noreturn]] void error_at(const YAML::Mark& mark, const std::string& message) {
-    throw ConfigError(mark, message);
-}
-
-// "FILE:LINE:COL: " with 1-based numbers; a node without a position (an empty
-// document) is reported at 1:1.
-std::string where(const std::string& file, const YAML::Mark& mark) {
-    int line = mark.is_null() ? 1 : mark.line + 1;
-    int col = mark.is_null() ? 1 : mark.column + 1;
-    return file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": ";
-}
-
-// Reads a whole file of at most `max` bytes.  On failure returns
-// "cannot open: <strerror>", "cannot read: <strerror>" or "too large".
-Result<std::string> read_file(const std::string& path, size_t max) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(Errc::invalid, std::string("cannot open: ") + std::strerror(errno));
-    std::string data;
-    char buf[4096];
-    while (true) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int err = errno;
-            ::close(fd);
-            return fail(Errc::invalid, std::string("cannot read: ") + std::strerror(err));
-        }
-        if (n == 0) break;
-        data.append(buf, static_cast<size_t>(n));
-        if (data.size() > max) {
-            ::close(fd);
-            return fail(Errc::invalid, "too large (more than " + std::to_string(max) + " bytes)");
-        }
-    }
-    ::close(fd);
-    return data;
-}
-
-// One key/value pair of a mapping, with the dotted name used in messages.
-struct Entry {
-    std::string name;  // "cache_ttl_ms", "store.path"
-    YAML::Node key;
-    YAML::Node value;
-};
-
-// What load_config learns besides the Config itself.
-struct Context {
+// What the loaders fill in: the Config, and what load_config learns besides.
+struct Build {
+    Config config;
     fs::path dir;              // directory of the config file, absolute
     YAML::Mark key_file_mark;  // where hmac_key_file was given
 };
-
-// ---- typed values --------------------------------------------------------
-
-const char* type_name(const YAML::Node& n) {
-    switch (n.Type()) {
-        case YAML::NodeType::Null:
-            return "nothing";
-        case YAML::NodeType::Scalar:
-            return "a scalar";
-        case YAML::NodeType::Sequence:
-            return "a list";
-        case YAML::NodeType::Map:
-            return "a mapping";
-        case YAML::NodeType::Undefined:
-            break;
-    }
-    return "nothing";
-}
-
-std::string get_string(const Entry& e) {
-    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
-    if (!e.value.IsScalar())
-        error_at(e.value.Mark(), e.name + ": expected a string, got " + type_name(e.value));
-    return e.value.Scalar();
-}
-
-std::string get_nonempty_string(const Entry& e) {
-    std::string s = get_string(e);
-    if (s.empty()) error_at(e.value.Mark(), e.name + ": must not be empty");
-    return s;
-}
-
-// A decimal integer in [min, max]; no hex, octal, floats or units.
-long long get_int(const Entry& e, long long min, long long max) {
-    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
-    if (!e.value.IsScalar())
-        error_at(e.value.Mark(), e.name + ": expected an integer, got " + type_name(e.value));
-    const std::string& s = e.value.Scalar();
-    long long v = 0;
-    const char* first = s.data();
-    const char* last = s.data() + s.size();
-    if (first != last && *first == '+') ++first;
-    auto [ptr, ec] = std::from_chars(first, last, v);
-    if (ec == std::errc::result_out_of_range ||
-        (ec == std::errc() && ptr == last && (v < min || v > max)))
-        error_at(e.value.Mark(), e.name + ": " + s + " is out of range (" + std::to_string(min) +
-                                     " to " + std::to_string(max) + ")");
-    if (ec != std::errc() || ptr != last || s.empty())
-        error_at(e.value.Mark(), e.name + ": expected an integer, got '" + s + "'");
-    return v;
-}
-
-// YAML 1.2 core booleans only: yes/no/on/off are too easy to misread.
-bool get_bool(const Entry& e) {
-    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
-    if (e.value.IsScalar()) {
-        const std::string& s = e.value.Scalar();
-        if (s == "true" || s == "True" || s == "TRUE") return true;
-        if (s == "false" || s == "False" || s == "FALSE") return false;
-        error_at(e.value.Mark(), e.name + ": expected true or false, got '" + s + "'");
-    }
-    error_at(e.value.Mark(), e.name + ": expected true or false, got " + type_name(e.value));
-}
+using Key = yaml::Key<Build>;
 
 // A path in the file, relative to the directory of the config file.
-std::string get_path(const Entry& e, const Context& ctx) {
+std::string get_path(const Entry& e, const Build& b) {
     fs::path p(get_nonempty_string(e));
-    if (p.is_relative()) p = ctx.dir / p;
+    if (p.is_relative()) p = b.dir / p;
     return p.lexically_normal().string();
 }
 
@@ -238,114 +134,68 @@ std::optional<std::string> socket_problem(std::string_view spec) {
 
 // ---- the schema ----------------------------------------------------------
 
-template <class T>
-struct Key {
-    std::string_view name;
-    bool required;
-    void (*load)(const Entry& e, T& out, Context& ctx);
-};
-
-// Walks a mapping against its table of keys: unknown and duplicate keys are
-// errors, required keys must be there.  `section` is "" at the top level or
-// the name of the enclosing key ("store").
-template <class T>
-void load_mapping(const YAML::Node& map, std::string_view section, std::span<const Key<T>> keys,
-                  T& out, Context& ctx) {
-    std::vector<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-        // Copies: it->first refers into a temporary that dies with the statement.
-        const YAML::Node k = it->first;
-        const YAML::Node v = it->second;
-        if (!k.IsScalar())
-            error_at(k.Mark(), "expected a key name, got " + std::string(type_name(k)));
-        const std::string& name = k.Scalar();
-        const std::string in = section.empty() ? "" : " in '" + std::string(section) + "'";
-        auto spec = std::find_if(keys.begin(), keys.end(),
-                                 [&](const Key<T>& key) { return key.name == name; });
-        if (spec == keys.end()) error_at(k.Mark(), "unknown key '" + name + "'" + in);
-        if (std::find(seen.begin(), seen.end(), name) != seen.end())
-            error_at(k.Mark(), "duplicate key '" + name + "'" + in);
-        seen.push_back(name);
-        Entry e{section.empty() ? name : std::string(section) + "." + name, k, v};
-        spec->load(e, out, ctx);
-    }
-    for (const Key<T>& key : keys) {
-        if (key.required && std::find(seen.begin(), seen.end(), key.name) == seen.end())
-            error_at(map.Mark(), "missing required key '" + std::string(key.name) + "'" +
-                                     (section.empty() ? "" : " in '" + std::string(section) + "'"));
-    }
-}
-
-constexpr Key<alias::StoreConfig> kStoreKeys[] = {
+constexpr Key kStoreKeys[] = {
     {"type", false,
-     [](const Entry& e, alias::StoreConfig& s, Context&) {
-         s.type = get_string(e);
-         if (s.type != "sqlite")
-             error_at(e.value.Mark(),
-                      e.name + ": unsupported store type '" + s.type + "' (expected sqlite)");
+     [](const Entry& e, Build& b) {
+         b.config.store.type = get_string(e);
+         if (b.config.store.type != "sqlite")
+             error_at(e.value.Mark(), e.name + ": unsupported store type '" + b.config.store.type +
+                                          "' (expected sqlite)");
      }},
-    {"path", true,
-     [](const Entry& e, alias::StoreConfig& s, Context& ctx) { s.path = get_path(e, ctx); }},
+    {"path", true, [](const Entry& e, Build& b) { b.config.store.path = get_path(e, b); }},
     {"busy_timeout_ms", false,
-     [](const Entry& e, alias::StoreConfig& s, Context&) {
-         s.busy_timeout_ms = static_cast<int>(get_int(e, 0, 600000));
+     [](const Entry& e, Build& b) {
+         b.config.store.busy_timeout_ms = static_cast<int>(get_int(e, 0, 600000));
      }},
 };
 
-constexpr Key<Config> kTopLevel[] = {
+constexpr Key kTopLevel[] = {
     {"socket", false,
-     [](const Entry& e, Config& c, Context&) {
-         c.socket = get_nonempty_string(e);
-         if (auto problem = socket_problem(c.socket))
+     [](const Entry& e, Build& b) {
+         b.config.socket = get_nonempty_string(e);
+         if (auto problem = socket_problem(b.config.socket))
              error_at(e.value.Mark(), "socket: " + *problem);
      }},
     {"domain", true,
-     [](const Entry& e, Config& c, Context&) {
-         c.domain = to_lower(get_nonempty_string(e));
-         if (!valid_hostname(c.domain))
+     [](const Entry& e, Build& b) {
+         b.config.domain = to_lower(get_nonempty_string(e));
+         if (!valid_hostname(b.config.domain))
              error_at(e.value.Mark(), "domain: invalid domain '" + e.value.Scalar() + "'");
      }},
-    {"policy", true,
-     [](const Entry& e, Config& c, Context& ctx) { c.policy_path = get_path(e, ctx); }},
-    {"store", true,
-     [](const Entry& e, Config& c, Context& ctx) {
-         if (e.value.IsNull()) error_at(e.key.Mark(), "store: missing value");
-         if (!e.value.IsMap())
-             error_at(e.value.Mark(),
-                      "store: expected a mapping, got " + std::string(type_name(e.value)));
-         load_mapping<alias::StoreConfig>(e.value, "store", kStoreKeys, c.store, ctx);
-     }},
+    {"policy", true, [](const Entry& e, Build& b) { b.config.policy_path = get_path(e, b); }},
+    {"store", true, [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kStoreKeys, b); }},
     {"audit_log", true,
-     [](const Entry& e, Config& c, Context& ctx) {
-         c.audit_log = get_nonempty_string(e) == "-" ? "-" : get_path(e, ctx);
+     [](const Entry& e, Build& b) {
+         b.config.audit_log = get_nonempty_string(e) == "-" ? "-" : get_path(e, b);
      }},
     {"hmac_key_file", true,
-     [](const Entry& e, Config& c, Context& ctx) {
-         c.hmac_key_file = get_path(e, ctx);
-         ctx.key_file_mark = e.value.Mark();
+     [](const Entry& e, Build& b) {
+         b.config.hmac_key_file = get_path(e, b);
+         b.key_file_mark = e.value.Mark();
      }},
     {"cache_ttl_ms", false,
-     [](const Entry& e, Config& c, Context&) {
-         c.cache_ttl = std::chrono::milliseconds(get_int(e, 0, 86400000));
+     [](const Entry& e, Build& b) {
+         b.config.cache_ttl = std::chrono::milliseconds(get_int(e, 0, 86400000));
      }},
     {"milter_timeout", false,
-     [](const Entry& e, Config& c, Context&) {
-         c.milter_timeout = static_cast<int>(get_int(e, 1, 86400));
+     [](const Entry& e, Build& b) {
+         b.config.milter_timeout = static_cast<int>(get_int(e, 1, 86400));
      }},
-    {"log_stderr", false, [](const Entry& e, Config& c, Context&) { c.log_stderr = get_bool(e); }},
+    {"log_stderr", false, [](const Entry& e, Build& b) { b.config.log_stderr = get_bool(e); }},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.
-void load_key(Config& c, const Context& ctx) {
+void load_key(Build& b) {
+    Config& c = b.config;
     const std::string prefix = "hmac_key_file: " + c.hmac_key_file + ": ";
-    auto data = read_file(c.hmac_key_file, kMaxKeyBytes);
-    if (!data) error_at(ctx.key_file_mark, prefix + data.error().message);
+    auto data = read_file_bounded(c.hmac_key_file, kMaxKeyBytes);
+    if (!data) error_at(b.key_file_mark, prefix + data.error().message);
     std::string key = std::move(data.value());
     if (!key.empty() && key.back() == '\n') key.pop_back();
     if (!key.empty() && key.back() == '\r') key.pop_back();
     if (key.size() < kMinKeyBytes)
-        error_at(ctx.key_file_mark, prefix + "key too short (" + std::to_string(key.size()) +
-                                        " bytes, need >= " + std::to_string(kMinKeyBytes) + ")");
+        error_at(b.key_file_mark, prefix + "key too short (" + std::to_string(key.size()) +
+                                      " bytes, need >= " + std::to_string(kMinKeyBytes) + ")");
     c.hmac_key = std::move(key);
 }
 
@@ -353,31 +203,30 @@ void load_key(Config& c, const Context& ctx) {
 
 Result<Config> load_config(const std::string& path) {
     try {
-        auto text = read_file(path, kMaxConfigBytes);
+        auto text = read_file_bounded(path, kMaxConfigBytes);
         if (!text) return fail(Errc::invalid, path + ": " + text.error().message);
 
         YAML::Node root;
         try {
             root = YAML::Load(text.value());
         } catch (const YAML::Exception& e) {
-            return fail(Errc::invalid, where(path, e.mark) + e.msg);
+            return fail(Errc::invalid, yaml::where(path, e.mark) + e.msg);
         }
 
-        Config config;
-        config.path = path;
-        Context ctx;
-        ctx.dir = fs::absolute(fs::path(path)).parent_path();
+        Build b;
+        b.config.path = path;
+        b.dir = fs::absolute(fs::path(path)).parent_path();
         try {
             if (!root.IsMap())
                 error_at(root.Mark(),
                          "expected a mapping of settings, got " +
                              std::string(root.IsNull() ? "an empty file" : type_name(root)));
-            load_mapping<Config>(root, "", kTopLevel, config, ctx);
-            load_key(config, ctx);
-        } catch (const ConfigError& e) {
-            return fail(Errc::invalid, where(path, e.mark) + e.what());
+            yaml::load_mapping<Build>(root, "", kTopLevel, b);
+            load_key(b);
+        } catch (const yaml::SchemaError& e) {
+            return fail(Errc::invalid, yaml::where(path, e.mark) + e.what());
         }
-        return config;
+        return std::move(b.config);
     } catch (const std::exception& e) {
         // yaml-cpp conversions, filesystem or allocation: still an answer, never a throw.
         return fail(Errc::invalid, path + ": " + e.what());

@@ -1,9 +1,13 @@
 #include "policy/evaluate.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
+#include "policy/dsn_rewrite.h"
 #include "policy/from_header.h"
+#include "policy/header_privacy.h"
+#include "policy/message_ids.h"
 #include "policy/mime_inspect.h"
 #include "policy/privacy_rule.h"
 #include "util/address.h"
@@ -52,11 +56,8 @@ void strip_marketplace_headers(const Message& message, Verdict& verdict) {
         verdict.rules.push_back({"headers.forged_marketplace", "removed " + join(removed)});
 }
 
-void rewrite_for_pair(const Envelope& envelope, const Message& message, const EvalContext& ctx,
-                      const alias::ResolvedAlias& pair, Verdict& verdict) {
-    Edits& edits = verdict.edits;
-    const std::string sender_alias = pair.counterpart_alias() + "@" + ctx.domain;
-
+// Each alias recipient is replaced by its owner's real address.
+void map_recipients(const Envelope& envelope, Edits& edits) {
     std::set<std::string> added;
     for (const auto& r : envelope.recipients) {
         if (!r.alias) continue;
@@ -64,6 +65,14 @@ void rewrite_for_pair(const Envelope& envelope, const Message& message, const Ev
         if (added.insert(r.alias->owner.address).second)
             edits.add_rcpts.push_back("<" + r.alias->owner.address + ">");
     }
+}
+
+void rewrite_for_pair(const Envelope& envelope, const Message& message, const EvalContext& ctx,
+                      const alias::ResolvedAlias& pair, Verdict& verdict) {
+    Edits& edits = verdict.edits;
+    const std::string sender_alias = pair.counterpart_alias() + "@" + ctx.domain;
+
+    map_recipients(envelope, edits);
     edits.envelope_from = "<" + sender_alias + ">";
 
     const std::string from = make_from_header(pair.counterpart.display_name, sender_alias);
@@ -75,19 +84,39 @@ void rewrite_for_pair(const Envelope& envelope, const Message& message, const Ev
     else
         edits.headers.push_back({HeaderEdit::Op::add, "From", 1, from});
 
-    const auto& leaky = ctx.policy.remove_headers;
-    auto removed = remove_headers(
-        message,
-        [&](const std::string& name) {
-            return std::find(leaky.begin(), leaky.end(), to_lower(name)) != leaky.end();
-        },
-        edits);
+    // Every header of the sender's that does not pass (allow-list by default).
+    std::vector<std::string> removed;
+    for (auto& e : header_removals(message, ctx.policy.headers)) {
+        if (std::none_of(removed.begin(), removed.end(),
+                         [&](const std::string& n) { return iequals(n, e.name); }))
+            removed.push_back(e.name);
+        edits.headers.push_back(std::move(e));
+    }
+
+    // To/Cc hold only this pair's aliases, as the directory names them.
+    const std::string& owner_alias =
+        pair.owner.role == alias::Role::buyer ? pair.pair.buyer_alias : pair.pair.seller_alias;
+    const AliasMailbox addressed{owner_alias + "@" + ctx.domain, pair.owner.display_name};
+    const AliasMailbox counterpart{sender_alias, pair.counterpart.display_name};
+    RecipientEdits recipients = recipient_header_edits(message, ctx.domain, addressed, counterpart);
+    edits.headers.insert(edits.headers.end(), recipients.edits.begin(), recipients.edits.end());
 
     verdict.rules.push_back({"alias.rewrite", std::string(alias::to_string(pair.counterpart.role)) +
                                                   " " + pair.counterpart.id + " -> " +
                                                   alias::to_string(pair.owner.role) + " " +
                                                   pair.owner.id});
     if (!removed.empty()) verdict.rules.push_back({"headers.identity", "removed " + join(removed)});
+    if (recipients.changed()) {
+        // Counts only: the addresses themselves never go to the audit trail.
+        std::string detail =
+            "removed " + std::to_string(recipients.removed_addresses) + " address(es) from To/Cc";
+        if (recipients.removed_other_aliases > 0)
+            detail += " (" + std::to_string(recipients.removed_other_aliases) +
+                      " in the marketplace domain)";
+        if (recipients.renamed > 0)
+            detail += ", replaced " + std::to_string(recipients.renamed) + " display name(s)";
+        verdict.rules.push_back({"headers.recipients", detail});
+    }
 }
 
 void refuse(Verdict& v, const char* code, const char* xcode, std::string text) {
@@ -188,8 +217,97 @@ void apply_findings(const ContentFindings& f, const EvalContext& ctx, Verdict& v
     }
     if (f.new_body) {
         v.edits.body = f.new_body;
-        v.edits.headers.insert(v.edits.headers.end(), f.header_edits.begin(), f.header_edits.end());
+        // The content step removes every top-level Content-* field and adds
+        // the new ones: drop the header policy's removals of the same names
+        // (they would target the same fields twice), and add only what passes.
+        auto removed_by_content = [&](const HeaderEdit& e) {
+            return e.op == HeaderEdit::Op::remove &&
+                   std::any_of(f.header_edits.begin(), f.header_edits.end(), [&](const auto& c) {
+                       return c.op == HeaderEdit::Op::remove && iequals(c.name, e.name);
+                   });
+        };
+        std::erase_if(v.edits.headers, removed_by_content);
+        for (const auto& e : f.header_edits)
+            if (e.op != HeaderEdit::Op::add || header_passes(p.headers, e.name))
+                v.edits.headers.push_back(e);
     }
+}
+
+// A null-sender message for an alias under bounces.action rewrite.  A bounce
+// (DSN) is rewritten (dsn_rewrite.h) and delivered to the alias owner with
+// the null sender kept, or refused/held as backscatter.  Returns false for an
+// auto-reply sent with the null sender (RFC 3834), which the caller handles
+// as mail from the counterpart; anything else is held for review.
+bool handle_null_sender(const Envelope& envelope, const Message& message, const EvalContext& ctx,
+                        const alias::ResolvedAlias& pair, Verdict& verdict) {
+    // Backscatter: the returned message is not one the marketplace delivered
+    // for this pair (only known when the Message-ID store is there).
+    std::optional<std::string> store_error;
+    std::function<bool(const std::string&)> known = [&](const std::string& id) {
+        auto found = ctx.store->find_message_id(to_lower(id));
+        if (!found) {
+            store_error = found.error().message;
+            return true;
+        }
+        return found.value() && found.value()->pair_id == pair.pair.id;
+    };
+    DsnRewrite dsn = rewrite_dsn(message, pair, ctx.domain, ctx.store ? &known : nullptr);
+    if (!dsn.is_dsn) {
+        if (is_auto_reply(message)) return false;
+        verdict.rules.push_back({"bounce.unrecognised",
+                                 "null-sender message for an alias that is neither a delivery "
+                                 "report nor an auto-reply"});
+        verdict.decision = Decision::quarantine;
+        verdict.reply_text = "null-sender message for a marketplace alias held for review";
+        verdict.edits = {};
+        return true;
+    }
+    verdict.auto_reply = true;
+    if (store_error) {
+        verdict.rules.push_back({"store.unavailable", *store_error});
+        verdict.decision = Decision::tempfail;
+        verdict.smtp_code = "451";
+        verdict.enhanced_code = "4.3.0";
+        verdict.reply_text = "Temporary failure in the marketplace message store, try again later";
+        verdict.edits = {};
+        return true;
+    }
+    if (dsn.backscatter) {
+        verdict.rules.push_back(
+            {"bounce.backscatter", "the returned message was not delivered by the marketplace"});
+        if (ctx.policy.bounce_backscatter == "quarantine") {
+            verdict.decision = Decision::quarantine;
+            verdict.reply_text =
+                "bounce for a message the marketplace did not send held for review";
+            verdict.edits = {};
+        } else {
+            refuse(verdict, "550", "5.7.1",
+                   "Delivery status notification for a message the marketplace did not send "
+                   "(rule bounce.backscatter)");
+        }
+        return true;
+    }
+
+    Edits& edits = verdict.edits;
+    map_recipients(envelope, edits);  // the envelope sender stays <>
+    std::vector<std::string> removed;
+    for (auto& e : header_removals(message, ctx.policy.headers)) {
+        if (std::none_of(removed.begin(), removed.end(),
+                         [&](const std::string& n) { return iequals(n, e.name); }))
+            removed.push_back(e.name);
+        edits.headers.push_back(std::move(e));
+    }
+    // The header policy's removals go first; the rewrite touches only the
+    // names that pass, so no field is edited twice.
+    for (const auto& e : dsn.header_edits)
+        if (header_passes(ctx.policy.headers, e.name)) edits.headers.push_back(e);
+    if (dsn.new_body) edits.body = dsn.new_body;
+    verdict.rules.push_back({"bounce.rewritten", dsn.notes.empty()
+                                                     ? "delivery report for " + pair.counterpart.id
+                                                     : join(dsn.notes)});
+    if (!removed.empty()) verdict.rules.push_back({"headers.identity", "removed " + join(removed)});
+    verdict.decision = Decision::modify;
+    return true;
 }
 
 }  // namespace
@@ -207,10 +325,12 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     }
     verdict.recipient_party = pair->owner.id;
 
-    if (envelope.sender.empty()) {
+    if (envelope.sender.empty() && ctx.policy.bounce_action == "rewrite") {
+        if (handle_null_sender(envelope, message, ctx, *pair, verdict)) return verdict;
+        // An auto-reply with the null sender: mail from the counterpart below.
+    } else if (envelope.sender.empty()) {
         // A bounce for an alias carries the other side's real address in its
-        // report and returned headers; until it can be rewritten it must not
-        // be delivered as it is.
+        // report and returned headers: not delivered as it is.
         verdict.rules.push_back({"bounce.unrewritten", "null-sender message for an alias"});
         if (ctx.policy.bounce_action == "reject") {
             verdict.decision = Decision::reject;
@@ -227,13 +347,43 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
 
     verdict.sender_party = pair->counterpart.id;
     rewrite_for_pair(envelope, message, ctx, *pair, verdict);
+    if (envelope.sender.empty()) verdict.edits.envelope_from.reset();  // an auto-reply keeps <>
     verdict.decision = Decision::modify;
+
+    // Message-ID mapping (message_ids.h); the milter commits the record once
+    // the message is delivered.  A store failure tempfails: nothing leaks.
+    if (ctx.store != nullptr) {
+        auto ids = plan_message_ids(message, *pair, ctx.domain, *ctx.store);
+        if (!ids) {
+            verdict.rules.push_back({"store.unavailable", ids.error().message});
+            verdict.decision = Decision::tempfail;
+            verdict.smtp_code = "451";
+            verdict.enhanced_code = "4.3.0";
+            verdict.reply_text =
+                "Temporary failure in the marketplace message store, try again later";
+            verdict.edits = {};
+            return verdict;
+        }
+        verdict.edits.headers.insert(verdict.edits.headers.end(), ids->edits.begin(),
+                                     ids->edits.end());
+        if (ids->thread.is_reply)
+            verdict.rules.push_back(
+                {"thread.reply", "answers <" + ids->thread.answers_marketplace_id + ">"});
+        verdict.message_id_record = std::move(ids->record);
+        verdict.thread = std::move(ids->thread);
+    }
 
     InspectOptions options{ctx.policy, ctx.classifier, ctx.domain,
                            pair->counterpart.role == alias::Role::seller
                                ? Direction::seller_to_buyer
                                : Direction::buyer_to_seller};
+    // Auto-replies carry signatures: always redacted (dsn_rewrite.h).
+    verdict.auto_reply = is_auto_reply(message);
+    options.force_redact = verdict.auto_reply;
     auto findings = std::make_shared<ContentFindings>(inspect_content(message, options));
+    if (verdict.auto_reply)
+        verdict.rules.push_back({"autoreply.redacted", std::to_string(findings->redactions.size()) +
+                                                           " redaction(s) in an auto-reply"});
     apply_findings(*findings, ctx, verdict);
     verdict.findings = std::move(findings);
     return verdict;

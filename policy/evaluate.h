@@ -1,11 +1,13 @@
 // evaluate: the heart.  Given the envelope (recipients already authorised),
 // the message and the policy snapshot, decide and describe the edits.
-// Knows nothing of libmilter and does no I/O: the daemon, the `test`
-// subcommand, the benchmarks and the fuzzer all call this one function.
+// Knows nothing of libmilter and does no I/O but store reads (context.store,
+// for the Message-ID mapping): the daemon, the `test` subcommand, the
+// benchmarks and the fuzzer all call this one function.
 #pragma once
 
 #include <string>
 
+#include "alias/store.h"
 #include "policy/attachment_rule.h"
 #include "policy/envelope.h"
 #include "policy/message.h"
@@ -18,6 +20,10 @@ struct EvalContext {
     const Policy& policy;
     std::string domain;  // the marketplace domain, lower case
     const AttachmentClassifier& classifier;
+    // Message-ID mapping reads it (message_ids.h); null: Message-ID,
+    // In-Reply-To and References are left as they are (unit tests of other
+    // modules).
+    alias::Store* store = nullptr;
 };
 
 Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& context);

@@ -161,6 +161,7 @@ private:
 
     bool redact_enabled() const {
         const RedactPolicy& r = opt_.policy.redact;
+        if (opt_.force_redact) return true;
         return opt_.direction == Direction::seller_to_buyer ? r.seller_to_buyer : r.buyer_to_seller;
     }
 

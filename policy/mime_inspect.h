@@ -62,6 +62,9 @@ struct InspectOptions {
     const AttachmentClassifier& classifier;
     std::string domain;
     Direction direction = Direction::seller_to_buyer;
+    // Redact emails and phones in text parts whatever privacy.redact's
+    // direction flags say (auto-replies: their signatures).
+    bool force_redact = false;
 };
 
 ContentFindings inspect_content(const Message& message, const InspectOptions& options);

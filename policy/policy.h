@@ -9,6 +9,7 @@
 
 #include "policy/attachment_rule.h"
 #include "policy/content_rule.h"
+#include "policy/header_privacy.h"
 #include "policy/link_rule.h"
 #include "policy/privacy_rule.h"
 #include "util/result.h"
@@ -19,12 +20,17 @@ struct Policy {
     // Shown in the audit header and line so a decision can be traced to the
     // policy text that made it.
     std::string version;
-    // Header names (lower case) removed from every message because they can
-    // leak the sender's identity.  X-Marketplace-* is always removed too.
-    std::vector<std::string> remove_headers;
-    // What to do with a null-sender message (a bounce) for an alias until
-    // bounce rewriting exists: "quarantine" (default) or "reject".
-    std::string bounce_action = "quarantine";
+    // Which of the sender's headers reach the other side (allow-list by
+    // default; see header_privacy.h).  X-Marketplace-* is always removed too.
+    HeaderPolicy headers;
+    // What to do with a null-sender message (a bounce) for an alias:
+    // "rewrite" (default: delivered to the alias owner with the other side's
+    // addresses and hosts replaced, see dsn_rewrite.h), "quarantine" or
+    // "reject".
+    std::string bounce_action = "rewrite";
+    // A bounce for a message the marketplace never delivered (backscatter):
+    // "reject" (default, 550 5.7.1) or "quarantine".
+    std::string bounce_backscatter = "reject";
 
     AttachmentPolicy attachments;
     LinkPolicy links;

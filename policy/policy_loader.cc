@@ -24,6 +24,7 @@
 #include "policy/policy.h"
 #include "policy/yaml_schema.h"
 #include "util/address.h"
+#include "util/file.h"
 
 namespace mm::policy {
 namespace {
@@ -36,31 +37,6 @@ using yaml::type_name;
 using Key = yaml::Key<Policy>;
 
 constexpr size_t kMaxPolicyBytes = 4 << 20;
-
-// Reads a whole file of at most `max` bytes; the failure says why, with strerror.
-Result<std::string> read_file(const std::string& path, size_t max) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(Errc::invalid, std::string("cannot open: ") + std::strerror(errno));
-    std::string data;
-    char buf[4096];
-    while (true) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int err = errno;
-            ::close(fd);
-            return fail(Errc::invalid, std::string("cannot read: ") + std::strerror(err));
-        }
-        if (n == 0) break;
-        data.append(buf, static_cast<size_t>(n));
-        if (data.size() > max) {
-            ::close(fd);
-            return fail(Errc::invalid, "too large (more than " + std::to_string(max) + " bytes)");
-        }
-    }
-    ::close(fd);
-    return data;
-}
 
 // RFC 5322 field name: one or more printable US-ASCII characters except ':'.
 bool valid_header_name(std::string_view name) {
@@ -90,41 +66,107 @@ void load_version(const Entry& e, Policy& p) {
 }
 
 // ---- headers -------------------------------------------------------------
+//
+// headers: {mode: allow|block, keep: [...], remove: [...]}.  Names are
+// case-insensitive and stored lower case; a trailing '*' makes a prefix
+// ("content-*", "arc-*").  Allow mode passes only `keep`, minus `remove`;
+// block mode removes only `remove` (which must then be written out, so that
+// switching modes never silently removes nothing).  A list given replaces the
+// default list.  A file from before modes existed (`remove:` only) loads in
+// allow mode, its list an extra deny list.
 
-void load_headers_remove(const Entry& e, Policy& p) {
+void load_headers_mode(const Entry& e, Policy& p) {
+    std::string mode = get_string(e);
+    if (mode == "allow")
+        p.headers.mode = HeaderPolicy::Mode::allow;
+    else if (mode == "block")
+        p.headers.mode = HeaderPolicy::Mode::block;
+    else
+        error_at(e.value.Mark(), "unknown mode '" + mode + "' (expected allow or block)");
+}
+
+// A header name, or a prefix: a name followed by '*'.
+std::vector<std::string> header_patterns(const Entry& e) {
     expect_list(e);
-    p.remove_headers.clear();
+    std::vector<std::string> out;
     for (const auto& item : e.value) {
         if (!item.IsScalar())
             error_at(item.Mark(), e.name + ": expected a header name, got " + type_name(item));
-        if (!valid_header_name(item.Scalar()))
+        std::string_view name = item.Scalar();
+        if (!name.empty() && name.back() == '*') name.remove_suffix(1);  // a prefix: not empty
+        if (!valid_header_name(name))
             error_at(item.Mark(), e.name + ": invalid header name '" + item.Scalar() + "'");
+        std::string pattern = to_lower(item.Scalar());
+        if (std::find(out.begin(), out.end(), pattern) == out.end())
+            out.push_back(std::move(pattern));
+    }
+    return out;
+}
+
+void load_headers_keep(const Entry& e, Policy& p) {
+    p.headers.keep = header_patterns(e);
+    for (const auto& item : e.value) {
+        if (to_lower(item.Scalar()).starts_with("x-marketplace"))
+            error_at(item.Mark(), e.name + ": '" + item.Scalar() +
+                                      "' cannot be kept: X-Marketplace-* headers are always "
+                                      "removed (only the milter sets them)");
+    }
+}
+
+void load_headers_remove(const Entry& e, Policy& p) {
+    p.headers.remove = header_patterns(e);
+    for (const auto& item : e.value) {
         std::string name = to_lower(item.Scalar());
-        if (std::find(p.remove_headers.begin(), p.remove_headers.end(), name) ==
-            p.remove_headers.end())
-            p.remove_headers.push_back(std::move(name));
+        if (name != "bcc" && !name.starts_with("x-marketplace-") && header_owned_elsewhere(name))
+            error_at(item.Mark(), e.name + ": '" + item.Scalar() +
+                                      "' cannot be removed: the milter rewrites it (From, To, "
+                                      "Cc, Message-ID, In-Reply-To and References always pass)");
     }
 }
 
 constexpr Key kHeadersKeys[] = {
+    {"mode", false, load_headers_mode},
+    {"keep", false, load_headers_keep},
     {"remove", false, load_headers_remove},
 };
 
 void load_headers(const Entry& e, Policy& p) {
     yaml::load_section<Policy>(e, kHeadersKeys, p);
+    if (p.headers.mode != HeaderPolicy::Mode::block) return;
+    const YAML::Node section = e.value;
+    for (auto it = section.begin(); it != section.end(); ++it) {
+        const YAML::Node k = it->first;
+        if (k.Scalar() == "keep")
+            error_at(k.Mark(), e.name +
+                                   ".keep: not used in block mode (list the headers to "
+                                   "remove in " +
+                                   e.name + ".remove)");
+    }
+    if (!section["remove"]) error_at(e.value.Mark(), e.name + ": mode block needs a remove list");
 }
 
 // ---- bounces -------------------------------------------------------------
 
 void load_bounces_action(const Entry& e, Policy& p) {
     std::string action = get_string(e);
-    if (action != "quarantine" && action != "reject")
-        error_at(e.value.Mark(), "unknown action '" + action + "' (expected quarantine or reject)");
+    if (action != "rewrite" && action != "quarantine" && action != "reject")
+        error_at(e.value.Mark(),
+                 "unknown action '" + action + "' (expected rewrite, quarantine or reject)");
     p.bounce_action = std::move(action);
+}
+
+// No "discard": a bounce dropped silently is a lost notice nobody can trace.
+void load_bounces_backscatter(const Entry& e, Policy& p) {
+    std::string action = get_string(e);
+    if (action != "reject" && action != "quarantine")
+        error_at(e.value.Mark(),
+                 "unknown backscatter action '" + action + "' (expected reject or quarantine)");
+    p.bounce_backscatter = std::move(action);
 }
 
 constexpr Key kBouncesKeys[] = {
     {"action", false, load_bounces_action},
+    {"backscatter", false, load_bounces_backscatter},
 };
 
 void load_bounces(const Entry& e, Policy& p) {
@@ -169,29 +211,16 @@ constexpr Key kSections[] = {
 Policy default_policy() {
     Policy p;
     p.version = "2026-11-23.1";
-    p.remove_headers = {
-        "reply-to",
-        "sender",
-        "return-receipt-to",
-        "disposition-notification-to",
-        "x-originating-ip",
-        "x-sender",
-        "x-apparently-from",
-        "x-mailer",
-        "user-agent",
-        "x-mimeole",
-        "organization",
-        "x-authenticated-sender",
-        "x-authenticated-user",
-    };
-    p.bounce_action = "quarantine";
+    p.headers = HeaderPolicy{};  // allow-list mode, see header_privacy.h
+    p.bounce_action = "rewrite";
+    p.bounce_backscatter = "reject";
     p.content = empty_content_policy();
     return p;
 }
 
 Result<std::shared_ptr<const Policy>> load_policy(const std::string& path) {
     try {
-        auto text = read_file(path, kMaxPolicyBytes);
+        auto text = read_file_bounded(path, kMaxPolicyBytes);
         if (!text) return fail(Errc::invalid, path + ": " + text.error().message);
 
         YAML::Node root;

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "alias/message_id.h"
+#include "policy/thread_info.h"
+
 namespace mm::policy {
 
 struct ContentFindings;  // mime_inspect.h
@@ -57,6 +60,15 @@ struct Verdict {
     // What the content policy saw (attachments, links, content hits), for
     // `test` and the audit trail; null when it did not run.
     std::shared_ptr<const ContentFindings> findings;
+    // Machine-generated (a bounce or an auto-reply: Auto-Submitted, vacation
+    // responders): never counts as its sender writing in the thread.
+    bool auto_reply = false;
+    // Message-ID mapping (message_ids.h): the record to commit once the
+    // message is delivered (accept, modify, quarantine; never for reject or
+    // tempfail), and what the message answers.  Unset / empty when no store
+    // was given or the message is not between the parties of a pair.
+    std::optional<alias::MessageIdRecord> message_id_record;
+    ThreadInfo thread;
 };
 
 }  // namespace mm::policy

@@ -1,7 +1,6 @@
 #include "policy/yaml_schema.h"
 
-#include <cerrno>
-#include <cstdlib>
+#include <charconv>
 
 namespace mm::yaml {
 
@@ -44,29 +43,33 @@ std::string get_nonempty_string(const Entry& e) {
     return s;
 }
 
+// A decimal integer in [min, max]; no hex, octal, floats or units.
 long long get_int(const Entry& e, long long min, long long max) {
     if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
     if (!e.value.IsScalar())
         error_at(e.value.Mark(), e.name + ": expected an integer, got " + type_name(e.value));
     const std::string& s = e.value.Scalar();
-    bool digits = !s.empty() && std::all_of(s.begin() + (s[0] == '-' ? 1 : 0), s.end(),
-                                            [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || s == "-")
-        error_at(e.value.Mark(), e.name + ": expected an integer, got '" + s + "'");
-    errno = 0;
-    long long v = std::strtoll(s.c_str(), nullptr, 10);
-    if (errno == ERANGE || v < min || v > max)
+    long long v = 0;
+    const char* first = s.data();
+    const char* last = s.data() + s.size();
+    if (first != last && *first == '+') ++first;
+    auto [ptr, ec] = std::from_chars(first, last, v);
+    if (ec == std::errc::result_out_of_range ||
+        (ec == std::errc() && ptr == last && (v < min || v > max)))
         error_at(e.value.Mark(), e.name + ": " + s + " is out of range (" + std::to_string(min) +
                                      " to " + std::to_string(max) + ")");
+    if (ec != std::errc() || ptr != last || s.empty())
+        error_at(e.value.Mark(), e.name + ": expected an integer, got '" + s + "'");
     return v;
 }
 
+// YAML 1.2 core booleans only: yes/no/on/off are too easy to misread.
 bool get_bool(const Entry& e) {
     if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
     if (e.value.IsScalar()) {
         const std::string& s = e.value.Scalar();
-        if (s == "true") return true;
-        if (s == "false") return false;
+        if (s == "true" || s == "True" || s == "TRUE") return true;
+        if (s == "false" || s == "False" || s == "FALSE") return false;
         error_at(e.value.Mark(), e.name + ": expected true or false, got '" + s + "'");
     }
     error_at(e.value.Mark(), e.name + ": expected true or false, got " + type_name(e.value));

@@ -476,7 +476,7 @@ TEST_F(StoreTest, ReopeningKeepsDataAndMigrationsAreIdempotent) {
         EXPECT_EQ((*party)->address, "bob@gmail.example");
     }
     auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "1");
+    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "2");
     EXPECT_EQ(query_text(db.get(), "PRAGMA journal_mode"), "wal");
     EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "1");
 }
@@ -673,6 +673,177 @@ TEST(StoreFactoryTest, SqliteWithoutPathIsInvalid) {
     auto store = make_store(config);
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.error().code, Errc::invalid);
+}
+
+// --- Message-ID mapping ----------------------------------------------------------------------
+
+MessageIdRecord message_record(std::int64_t pair_id, Role sender, const std::string& mid,
+                               const std::string& original, std::int64_t created = 1700000000) {
+    MessageIdRecord r;
+    r.marketplace_id = mid;
+    r.original_id = original;
+    r.pair_id = pair_id;
+    r.sender_role = sender;
+    r.created = created;
+    return r;
+}
+
+TEST_F(StoreTest, MessageIdRecordRoundTrips) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    auto none = store_->find_message_id("0123@marketplace.example");
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value());
+
+    ASSERT_TRUE(store_
+                    ->record_message_id(message_record(
+                        pair->id, Role::seller, "aa11@marketplace.example", "orig-s@acme.example"))
+                    .ok());
+    auto found = store_->find_message_id("aa11@marketplace.example");
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->marketplace_id, "aa11@marketplace.example");
+    EXPECT_EQ((*found)->original_id, "orig-s@acme.example");
+    EXPECT_EQ((*found)->pair_id, pair->id);
+    EXPECT_EQ((*found)->sender_role, Role::seller);
+    EXPECT_EQ((*found)->created, 1700000000);
+
+    // A message without a Message-ID of its own is recorded with an empty original.
+    ASSERT_TRUE(store_
+                    ->record_message_id(
+                        message_record(pair->id, Role::buyer, "bb22@marketplace.example", ""))
+                    .ok());
+    auto empty = store_->find_message_id("bb22@marketplace.example");
+    ASSERT_TRUE(empty.ok() && empty->has_value());
+    EXPECT_EQ((*empty)->original_id, "");
+    EXPECT_EQ((*empty)->sender_role, Role::buyer);
+}
+
+TEST_F(StoreTest, MessageIdCreatedDefaultsToNow) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    const auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    ASSERT_TRUE(store_
+                    ->record_message_id(message_record(pair->id, Role::seller,
+                                                       "cc33@marketplace.example", "x@y", 0))
+                    .ok());
+    auto found = store_->find_message_id("cc33@marketplace.example");
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_GE((*found)->created, before);
+}
+
+TEST_F(StoreTest, MessageIdDuplicateIsConflictAndUnknownPairNotFound) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    auto rec = message_record(pair->id, Role::seller, "dd44@marketplace.example", "o@acme.example");
+    ASSERT_TRUE(store_->record_message_id(rec).ok());
+    auto again = store_->record_message_id(rec);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, Errc::conflict);
+
+    auto orphan = store_->record_message_id(
+        message_record(pair->id + 100, Role::seller, "ee55@marketplace.example", "o@acme.example"));
+    ASSERT_FALSE(orphan.ok());
+    EXPECT_EQ(orphan.error().code, Errc::not_found);
+}
+
+TEST_F(StoreTest, MalformedMessageIdsAreInvalid) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    const std::pair<std::string, std::string> cases[] = {
+        {"", "o@acme.example"},
+        {"<ff@marketplace.example>", "o@acme.example"},
+        {"ff@marketplace.example", "o @acme.example"},
+        {"ff@marketplace.example", "o@acme.example\r\nBcc: x@y"},
+        {"ff@marketplace.example", std::string(999, 'a')},
+    };
+    for (const auto& [mid, original] : cases) {
+        auto r = store_->record_message_id(message_record(pair->id, Role::buyer, mid, original));
+        ASSERT_FALSE(r.ok()) << mid << " / " << original;
+        EXPECT_EQ(r.error().code, Errc::invalid) << mid << " / " << original;
+    }
+}
+
+TEST_F(StoreTest, FindByOriginalIsPerPairAndRoleAndReturnsTheNewest) {
+    add_both();
+    ASSERT_TRUE(store_->add_party(buyer("b2", "carol@gmail.example")).ok());
+    auto pair = store_->add_pair("b1", "s1");
+    auto other = store_->add_pair("b2", "s1");
+    ASSERT_TRUE(pair.ok() && other.ok());
+    const std::string orig = "orig-s@acme.example";
+    ASSERT_TRUE(
+        store_
+            ->record_message_id(message_record(pair->id, Role::seller, "0001@m.example", orig, 100))
+            .ok());
+    ASSERT_TRUE(
+        store_
+            ->record_message_id(message_record(pair->id, Role::seller, "0002@m.example", orig, 200))
+            .ok());
+    ASSERT_TRUE(store_
+                    ->record_message_id(
+                        message_record(other->id, Role::seller, "0003@m.example", orig, 300))
+                    .ok());
+
+    auto newest = store_->find_by_original(pair->id, Role::seller, orig);
+    ASSERT_TRUE(newest.ok() && newest->has_value());
+    EXPECT_EQ((*newest)->marketplace_id, "0002@m.example");
+    auto in_other = store_->find_by_original(other->id, Role::seller, orig);
+    ASSERT_TRUE(in_other.ok() && in_other->has_value());
+    EXPECT_EQ((*in_other)->marketplace_id, "0003@m.example");
+    auto wrong_role = store_->find_by_original(pair->id, Role::buyer, orig);
+    ASSERT_TRUE(wrong_role.ok());
+    EXPECT_FALSE(wrong_role->has_value());
+    auto unknown = store_->find_by_original(pair->id, Role::seller, "nope@acme.example");
+    ASSERT_TRUE(unknown.ok());
+    EXPECT_FALSE(unknown->has_value());
+}
+
+TEST_F(StoreTest, VersionOneDatabaseIsMigratedKeepingItsPairs) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    store_.reset();
+    {
+        // What a database written by the first release looks like.
+        auto db = open_raw(path());
+        ASSERT_EQ(exec(db.get(),
+                       "DROP INDEX message_id_original; DROP TABLE message_id; "
+                       "PRAGMA user_version = 1"),
+                  SQLITE_OK);
+    }
+    store_ = open();
+    ASSERT_NE(store_, nullptr);
+    auto found = store_->find_pair_by_alias(pair->buyer_alias);
+    ASSERT_TRUE(found.ok() && found->has_value());
+    ASSERT_TRUE(store_
+                    ->record_message_id(
+                        message_record(pair->id, Role::buyer, "0004@m.example", "o@gmail.example"))
+                    .ok());
+    auto db = open_raw(path());
+    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "2");
+    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM message_id"), "1");
+}
+
+TEST_F(StoreTest, MessageIdCallsAreUnavailableWhileTheDatabaseIsLockedForWrites) {
+    add_both();
+    auto pair = store_->add_pair("b1", "s1");
+    ASSERT_TRUE(pair.ok());
+    store_.reset();
+    store_ = open(100);
+    auto db = open_raw(path());
+    ASSERT_EQ(exec(db.get(), "BEGIN IMMEDIATE"), SQLITE_OK);
+    auto w = store_->record_message_id(
+        message_record(pair->id, Role::seller, "0005@m.example", "o@acme.example"));
+    ASSERT_FALSE(w.ok());
+    EXPECT_EQ(w.error().code, Errc::unavailable);
+    // Reads go on under WAL while another connection writes.
+    EXPECT_TRUE(store_->find_message_id("0005@m.example").ok());
+    ASSERT_EQ(exec(db.get(), "ROLLBACK"), SQLITE_OK);
 }
 
 }  // namespace

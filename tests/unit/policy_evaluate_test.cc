@@ -203,15 +203,137 @@ TEST_F(PolicyTest, BounceToAliasIsQuarantinedOrRejectedPerPolicy) {
     auto out = rcpt("", addr(pair_.seller_alias));
     ASSERT_EQ(out.kind, RcptOutcome::Kind::accepted);
     env.recipients.push_back({"<" + addr(pair_.seller_alias) + ">", "", out.alias});
-    auto msg = parse_message("From: MAILER-DAEMON@gmail.example\r\n\r\nbounce\r\n");
+    auto msg = parse_message(
+        "From: MAILER-DAEMON@mx.gmail.example\r\nSubject: failure notice\r\n\r\n"
+        "<bob@gmail.example>: 550 5.1.1 user unknown at mx.gmail.example\r\n");
     ASSERT_TRUE(msg);
+    // Default: rewritten and delivered to the seller, the envelope sender kept <>.
+    ASSERT_EQ(policy_.bounce_action, "rewrite");
     Verdict v = evaluate(env, *msg, ctx());
+    EXPECT_EQ(v.decision, Decision::modify);
+    EXPECT_TRUE(v.auto_reply);
+    EXPECT_TRUE(std::any_of(v.rules.begin(), v.rules.end(),
+                            [](const RuleHit& r) { return r.id == "bounce.rewritten"; }));
+    EXPECT_FALSE(v.edits.envelope_from);
+    EXPECT_EQ(v.edits.add_rcpts, std::vector<std::string>{"<support@acme.example>"});
+    Message delivered = *msg;
+    Envelope e2 = env;
+    apply_edits(v.edits, delivered, e2);
+    const std::string text = serialize(delivered);
+    EXPECT_EQ(text.find("gmail.example"), std::string::npos) << text;
+    EXPECT_NE(text.find("<" + addr(pair_.buyer_alias) + ">: 550 5.1.1"), std::string::npos) << text;
+    EXPECT_EQ(e2.sender_raw, "<>");
+    // A null-sender message that is neither a report nor an auto-reply is held.
+    auto odd = parse_message("From: someone@else.example\r\nSubject: hi\r\n\r\nhi\r\n");
+    ASSERT_TRUE(odd);
+    EXPECT_EQ(evaluate(env, *odd, ctx()).decision, Decision::quarantine);
+
+    policy_.bounce_action = "quarantine";
+    v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::quarantine);
     EXPECT_TRUE(v.edits.empty());
     policy_.bounce_action = "reject";
     v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::reject);
     EXPECT_EQ(v.smtp_code, "550");
+}
+
+TEST_F(PolicyTest, AutoReplyIsRedactedWhateverTheDirectionFlags) {
+    policy_.redact.seller_to_buyer = false;
+    policy_.redact.buyer_to_seller = false;
+    const std::string body =
+        "I am away until Monday.\r\n--\r\nBob, bob.private@home.example, +49 30 1234 5678\r\n";
+    auto msg = parse_message(
+        "From: Bob <bob@gmail.example>\r\nSubject: Auto: away\r\n"
+        "Auto-Submitted: auto-replied\r\n\r\n" +
+        body);
+    ASSERT_TRUE(msg);
+    for (const std::string sender : {"bob@gmail.example", ""}) {
+        Envelope env;
+        if (sender.empty()) {
+            env.sender_raw = "<>";
+            auto out = rcpt("", addr(pair_.seller_alias));
+            env.recipients.push_back({"<" + addr(pair_.seller_alias) + ">", "", out.alias});
+        } else {
+            env = envelope_for(sender, addr(pair_.seller_alias));
+        }
+        Verdict v = evaluate(env, *msg, ctx());
+        EXPECT_EQ(v.decision, Decision::modify) << sender;
+        EXPECT_TRUE(v.auto_reply);
+        EXPECT_TRUE(std::any_of(v.rules.begin(), v.rules.end(),
+                                [](const RuleHit& r) { return r.id == "autoreply.redacted"; }));
+        ASSERT_TRUE(v.edits.body);
+        EXPECT_EQ(v.edits.body->find("bob.private@home.example"), std::string::npos);
+        EXPECT_EQ(v.edits.body->find("1234 5678"), std::string::npos);
+        EXPECT_EQ(v.edits.envelope_from.has_value(), !sender.empty()) << sender;
+    }
+    // Not an auto-reply: the direction flags decide (both off here).
+    auto plain = parse_message("From: Bob <bob@gmail.example>\r\nSubject: hi\r\n\r\n" + body);
+    ASSERT_TRUE(plain);
+    Verdict v =
+        evaluate(envelope_for("bob@gmail.example", addr(pair_.seller_alias)), *plain, ctx());
+    EXPECT_FALSE(v.auto_reply);
+    EXPECT_FALSE(v.edits.body);
+}
+
+TEST_F(PolicyTest, OnlyAllowedHeadersAndThisPairsAliasesReachTheRecipient) {
+    auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+    auto msg = parse_message(
+        "Received: from mail.acme.example ([192.0.2.7]) by mx.example\r\n"
+        "Authentication-Results: mx.example; dkim=pass header.d=acme.example\r\n"
+        "DKIM-Signature: v=1; d=acme.example; b=abc\r\n"
+        "ARC-Seal: i=1; d=acme.example\r\n"
+        "From: Acme Support <support@acme.example>\r\n"
+        "To: " +
+        addr(pair_.buyer_alias) +
+        ", Bob <bob@gmail.example>\r\n"
+        "Cc: " +
+        addr(other_.buyer_alias) +
+        "\r\n"
+        "Bcc: boss@acme.example\r\n"
+        "Subject: Your order\r\n"
+        "List-Unsubscribe: <mailto:unsub@acme.example>\r\n"
+        "X-Mailer: Acme Mailer\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "Hello Bob\r\n");
+    ASSERT_TRUE(msg);
+    Verdict v = evaluate(env, *msg, ctx());
+    ASSERT_EQ(v.decision, Decision::modify);
+    Message out = *msg;
+    Envelope env_out = env;
+    apply_edits(v.edits, out, env_out);
+    std::vector<std::string> names;
+    for (const auto& h : out.headers) names.push_back(h.name);
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"From", "To", "Subject", "MIME-Version", "Content-Type"}));
+    EXPECT_EQ(*out.find("To"), addr(pair_.buyer_alias));
+    const std::string wire = serialize(out);
+    EXPECT_EQ(wire.find("acme.example"), std::string::npos) << wire;
+    EXPECT_EQ(wire.find("gmail.example"), std::string::npos) << wire;
+    EXPECT_EQ(wire.find(other_.buyer_alias), std::string::npos) << wire;
+
+    auto rule = [&](const std::string& id) -> const RuleHit* {
+        for (const auto& r : v.rules)
+            if (r.id == id) return &r;
+        return nullptr;
+    };
+    ASSERT_TRUE(rule("headers.identity"));
+    EXPECT_NE(rule("headers.identity")->detail.find("Received"), std::string::npos);
+    ASSERT_TRUE(rule("headers.recipients"));
+    EXPECT_EQ(rule("headers.recipients")->detail,
+              "removed 2 address(es) from To/Cc (1 in the marketplace domain)");
+}
+
+TEST_F(PolicyTest, CleanRecipientHeadersAreLeftAlone) {
+    auto env = envelope_for("bob@gmail.example", addr(pair_.seller_alias));
+    auto msg = parse_message("From: bob@gmail.example\r\nTo: Acme Store <" +
+                             addr(pair_.seller_alias) + ">\r\nSubject: hi\r\n\r\nbody\r\n");
+    ASSERT_TRUE(msg);
+    Verdict v = evaluate(env, *msg, ctx());
+    for (const auto& e : v.edits.headers) EXPECT_NE(e.name, "To");
+    for (const auto& r : v.rules) EXPECT_NE(r.id, "headers.recipients");
 }
 
 TEST_F(PolicyTest, MailOutsideTheMarketplaceIsAcceptedButLosesForgedAuditHeaders) {

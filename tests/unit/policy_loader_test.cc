@@ -32,28 +32,36 @@ TEST_F(PolicyLoaderTest, CommittedPolicyLoadsAndMatchesTheDefaults) {
     ASSERT_TRUE(p) << p.error().message;
     const Policy d = default_policy();
     EXPECT_EQ((*p)->version, d.version);
-    EXPECT_EQ((*p)->remove_headers, d.remove_headers);
+    EXPECT_EQ((*p)->headers, d.headers);
     EXPECT_EQ((*p)->bounce_action, d.bounce_action);
+    EXPECT_EQ((*p)->bounce_backscatter, d.bounce_backscatter);
 }
 
 TEST(DefaultPolicy, Values) {
     const Policy d = default_policy();
     EXPECT_EQ(d.version, "2026-11-23.1");
-    EXPECT_EQ(d.bounce_action, "quarantine");
-    const std::vector<std::string> expected = {"reply-to",
-                                               "sender",
-                                               "return-receipt-to",
-                                               "disposition-notification-to",
-                                               "x-originating-ip",
-                                               "x-sender",
-                                               "x-apparently-from",
-                                               "x-mailer",
-                                               "user-agent",
-                                               "x-mimeole",
-                                               "organization",
-                                               "x-authenticated-sender",
-                                               "x-authenticated-user"};
-    EXPECT_EQ(d.remove_headers, expected);
+    EXPECT_EQ(d.bounce_action, "rewrite");
+    EXPECT_EQ(d.bounce_backscatter, "reject");
+    EXPECT_EQ(d.headers.mode, HeaderPolicy::Mode::allow);
+    const std::vector<std::string> keep = {"from",
+                                           "to",
+                                           "cc",
+                                           "subject",
+                                           "date",
+                                           "mime-version",
+                                           "content-*",
+                                           "in-reply-to",
+                                           "references",
+                                           "message-id",
+                                           "auto-submitted",
+                                           "x-auto-response-suppress",
+                                           "precedence",
+                                           "importance",
+                                           "priority",
+                                           "x-priority",
+                                           "accept-language"};
+    EXPECT_EQ(d.headers.keep, keep);
+    EXPECT_TRUE(d.headers.remove.empty());
 }
 
 TEST_F(PolicyLoaderTest, HeaderNamesAreLowerCasedAndDeduplicated) {
@@ -64,23 +72,52 @@ TEST_F(PolicyLoaderTest, HeaderNamesAreLowerCasedAndDeduplicated) {
                                 "bounces: {action: reject}\n"));
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ((*p)->version, "v2");
-    EXPECT_EQ((*p)->remove_headers,
+    // A file from before modes existed: allow mode, its list an extra deny list.
+    EXPECT_EQ((*p)->headers.mode, HeaderPolicy::Mode::allow);
+    EXPECT_EQ((*p)->headers.keep, default_policy().headers.keep);
+    EXPECT_EQ((*p)->headers.remove,
               (std::vector<std::string>{"x-mailer", "reply-to", "x-weird!#$%&'*+-.^_`|~"}));
     EXPECT_EQ((*p)->bounce_action, "reject");
+}
+
+TEST_F(PolicyLoaderTest, AllowModeKeepListReplacesTheDefaultAndTakesPrefixes) {
+    auto p =
+        load_policy(policy_file("version: v\n"
+                                "headers:\n"
+                                "  mode: allow\n"
+                                "  keep: [Subject, Content-*, ARC-*, subject, Thread-Index]\n"
+                                "  remove: [Content-Language]\n"));
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ((*p)->headers.mode, HeaderPolicy::Mode::allow);
+    EXPECT_EQ((*p)->headers.keep,
+              (std::vector<std::string>{"subject", "content-*", "arc-*", "thread-index"}));
+    EXPECT_EQ((*p)->headers.remove, std::vector<std::string>{"content-language"});
+}
+
+TEST_F(PolicyLoaderTest, BlockModeUsesTheRemoveList) {
+    auto p =
+        load_policy(policy_file("version: v\n"
+                                "headers:\n"
+                                "  remove: [Received, ARC-*]\n"
+                                "  mode: block\n"));
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ((*p)->headers.mode, HeaderPolicy::Mode::block);
+    EXPECT_EQ((*p)->headers.remove, (std::vector<std::string>{"received", "arc-*"}));
 }
 
 TEST_F(PolicyLoaderTest, SectionsLeftOutKeepTheDefaults) {
     auto p = load_policy(policy_file("version: \"7\"\n"));
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ((*p)->version, "7");
-    EXPECT_EQ((*p)->remove_headers, default_policy().remove_headers);
-    EXPECT_EQ((*p)->bounce_action, "quarantine");
+    EXPECT_EQ((*p)->headers, default_policy().headers);
+    EXPECT_EQ((*p)->bounce_action, "rewrite");
 }
 
 TEST_F(PolicyLoaderTest, AnEmptyRemoveListRemovesNothing) {
     auto p = load_policy(policy_file("version: x\nheaders:\n  remove: []\n"));
     ASSERT_TRUE(p) << p.error().message;
-    EXPECT_TRUE((*p)->remove_headers.empty());
+    EXPECT_TRUE((*p)->headers.remove.empty());
+    EXPECT_EQ((*p)->headers.mode, HeaderPolicy::Mode::allow);
 }
 
 TEST_F(PolicyLoaderTest, MissingFile) {
@@ -99,7 +136,7 @@ TEST_F(PolicyLoaderTest, ErrorsUseThePathAsGiven) {
     std::filesystem::current_path(cwd);
     ASSERT_FALSE(p);
     EXPECT_EQ(p.error().message,
-              "policy.yaml:2:19: unknown action 'strp' (expected quarantine or reject)");
+              "policy.yaml:2:19: unknown action 'strp' (expected rewrite, quarantine or reject)");
 }
 
 // ---- errors: one row per case --------------------------------------------
@@ -127,17 +164,33 @@ TEST_P(PolicyErrorTest, ReportsFileLineColumnAndMessage) {
 // clang-format off
 const ErrorCase kErrorCases[] = {
     {"BounceActionTypo", "version: x\nbounces: {action: strp}\n",
-     "2:19: unknown action 'strp' (expected quarantine or reject)"},
+     "2:19: unknown action 'strp' (expected rewrite, quarantine or reject)"},
     {"BounceActionBlockStyle", "version: x\nbounces:\n  action: Reject\n",
-     "3:11: unknown action 'Reject' (expected quarantine or reject)"},
+     "3:11: unknown action 'Reject' (expected rewrite, quarantine or reject)"},
+    {"BounceBackscatterDiscard", "version: x\nbounces: {action: rewrite, backscatter: discard}\n",
+     "2:41: unknown backscatter action 'discard' (expected reject or quarantine)"},
     {"BounceActionList", "version: x\nbounces:\n  action: [reject]\n",
      "3:11: bounces.action: expected a string, got a list"},
     {"BouncesNotAMapping", "version: x\nbounces: reject\n",
      "2:10: bounces: expected a mapping, got a scalar"},
     {"UnknownTopLevelKey", "version: x\nheader:\n  remove: [X-Mailer]\n",
      "2:1: unknown key 'header'"},
-    {"UnknownKeyInSection", "version: x\nheaders:\n  remove: [X-Mailer]\n  keep: [Subject]\n",
-     "4:3: unknown key 'keep' in 'headers'"},
+    {"UnknownKeyInSection", "version: x\nheaders:\n  remove: [X-Mailer]\n  allow: [Subject]\n",
+     "4:3: unknown key 'allow' in 'headers'"},
+    {"UnknownHeaderMode", "version: x\nheaders: {mode: deny}\n",
+     "2:17: unknown mode 'deny' (expected allow or block)"},
+    {"BlockModeWithoutRemoveList", "version: x\nheaders:\n  mode: block\n",
+     "3:3: headers: mode block needs a remove list"},
+    {"BlockModeWithKeepList", "version: x\nheaders:\n  mode: block\n  keep: [Subject]\n  remove: []\n",
+     "4:3: headers.keep: not used in block mode (list the headers to remove in headers.remove)"},
+    {"KeepMarketplaceHeader", "version: x\nheaders:\n  keep: [Subject, X-Marketplace-Audit]\n",
+     "3:19: headers.keep: 'X-Marketplace-Audit' cannot be kept: X-Marketplace-* headers are "
+     "always removed (only the milter sets them)"},
+    {"RemoveRewrittenHeader", "version: x\nheaders:\n  remove: [Received, Message-ID]\n",
+     "3:22: headers.remove: 'Message-ID' cannot be removed: the milter rewrites it (From, To, "
+     "Cc, Message-ID, In-Reply-To and References always pass)"},
+    {"BareStarPattern", "version: x\nheaders:\n  keep: ['*']\n",
+     "3:10: headers.keep: invalid header name '*'"},
     {"UnknownKeyInBounces", "version: x\nbounces:\n  acton: reject\n",
      "3:3: unknown key 'acton' in 'bounces'"},
     {"DuplicateSection", "version: x\nbounces: {action: reject}\nbounces: {action: reject}\n",
