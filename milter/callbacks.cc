@@ -33,7 +33,7 @@ struct MessageState {
     std::string audit_id;
     Clock::time_point started;
     policy::Envelope envelope;
-    std::optional<std::int64_t> pair_id;
+    std::optional<policy::RcptStage> rcpt_stage;
     policy::Message message;
 };
 
@@ -176,6 +176,8 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         m.envelope.client_addr = c->client;
         m.envelope.sender_raw = argv[0] ? argv[0] : "<>";
         m.envelope.sender = normalize_address(m.envelope.sender_raw);
+        m.rcpt_stage.emplace(g_service->directory(), m.runtime->config.domain,
+                             m.runtime->policy->mixed_recipients);
         return SMFIS_CONTINUE;
     });
 }
@@ -186,14 +188,9 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
         MessageState& m = *c->msg;
         const std::string raw = argv[0] ? argv[0] : "";
-        auto out = policy::authorize_recipient(g_service->directory(), m.runtime->config.domain,
-                                               m.envelope.sender, raw, m.pair_id);
+        auto out = m.rcpt_stage->add(m.envelope, raw);
         using Kind = policy::RcptOutcome::Kind;
-        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) {
-            if (out.alias) m.pair_id = out.alias->pair.id;
-            m.envelope.recipients.push_back({raw, normalize_address(raw), std::move(out.alias)});
-            return SMFIS_CONTINUE;
-        }
+        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) return SMFIS_CONTINUE;
         const std::string reply = full_reply(out.reply_text, m.audit_id);
         set_reply(ctx, out.smtp_code, out.enhanced_code, reply);
         const bool temporary = out.smtp_code[0] == '4';

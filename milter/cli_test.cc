@@ -91,20 +91,14 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     envelope.sender_raw = "<" + normalize_address(args.from) + ">";
     envelope.sender = normalize_address(args.from);
 
-    std::optional<std::int64_t> pair_id;
+    policy::RcptStage rcpt_stage(directory, runtime.config.domain,
+                                 runtime.policy->mixed_recipients);
     json refused = json::array();
     std::optional<policy::RcptOutcome> first_refusal;
     for (const auto& rcpt : args.rcpts) {
-        std::string raw_rcpt = "<" + normalize_address(rcpt) + ">";
-        auto out = policy::authorize_recipient(directory, runtime.config.domain, envelope.sender,
-                                               raw_rcpt, pair_id);
+        auto out = rcpt_stage.add(envelope, "<" + normalize_address(rcpt) + ">");
         using Kind = policy::RcptOutcome::Kind;
-        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) {
-            if (out.alias) pair_id = out.alias->pair.id;
-            envelope.recipients.push_back(
-                {raw_rcpt, normalize_address(rcpt), std::move(out.alias)});
-            continue;
-        }
+        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) continue;
         refused.push_back({{"recipient", rcpt},
                            {"smtp_code", out.smtp_code},
                            {"enhanced_code", out.enhanced_code},

@@ -64,4 +64,32 @@ RcptOutcome authorize_recipient(alias::AliasDirectory& directory, const std::str
     return out;
 }
 
+RcptOutcome RcptStage::add(Envelope& envelope, const std::string& rcpt_raw) {
+    using Kind = RcptOutcome::Kind;
+    RcptOutcome out = authorize_recipient(directory_, domain_, envelope.sender, rcpt_raw, pair_);
+    const bool alias = out.kind == Kind::accepted;
+    const bool external = out.kind == Kind::not_ours;
+    if ((alias && external_) || (external && pair_)) {
+        // The outside recipient would get the alias-rewritten message, or the
+        // pair would get a copy whose other recipient is outside: neither.
+        const bool separate = mixed_ == MixedRecipients::separate;
+        RcptOutcome mixed = refuse(
+            Kind::mixed, "rcpt.mixed", "marketplace alias and outside recipient in one transaction",
+            separate ? "452" : "550", separate ? "4.5.3" : "5.7.1",
+            separate ? "Marketplace aliases and other recipients cannot share a message, send "
+                       "this recipient in a separate message"
+                     : "Marketplace messages cannot be copied to addresses outside the "
+                       "marketplace");
+        mixed.sender_party = out.sender_party;
+        mixed.recipient_party = out.recipient_party;
+        return mixed;
+    }
+    if (alias || external) {
+        if (alias) pair_ = out.alias->pair.id;
+        external_ = external_ || external;
+        envelope.recipients.push_back({rcpt_raw, normalize_address(rcpt_raw), out.alias});
+    }
+    return out;
+}
+
 }  // namespace mm::policy

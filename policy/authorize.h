@@ -12,12 +12,22 @@
 #include <string>
 
 #include "alias/alias_directory.h"
+#include "policy/envelope.h"
+#include "policy/policy.h"
 #include "policy/verdict.h"
 
 namespace mm::policy {
 
 struct RcptOutcome {
-    enum class Kind { not_ours, accepted, unknown_alias, wrong_sender, other_pair, tempfail };
+    enum class Kind {
+        not_ours,
+        accepted,
+        unknown_alias,
+        wrong_sender,
+        other_pair,
+        mixed,  // an alias and an outside address in one transaction
+        tempfail,
+    };
     Kind kind = Kind::tempfail;
     std::optional<alias::ResolvedAlias> alias;  // for accepted
     RuleHit rule;                               // for every refusal
@@ -31,5 +41,26 @@ struct RcptOutcome {
 RcptOutcome authorize_recipient(alias::AliasDirectory& directory, const std::string& domain,
                                 const std::string& sender, const std::string& rcpt_raw,
                                 std::optional<std::int64_t> transaction_pair);
+
+// The RCPT stage of one transaction: authorises each recipient against the
+// ones already accepted and adds the accepted ones to the envelope.  Used by
+// the milter and by the `test` subcommand alike.  Not thread-safe (one per
+// transaction).
+class RcptStage {
+public:
+    RcptStage(alias::AliasDirectory& directory, std::string domain, MixedRecipients mixed)
+        : directory_(directory), domain_(std::move(domain)), mixed_(mixed) {}
+
+    // `envelope.sender` must be set.  Accepted (or not-ours) recipients are
+    // appended to envelope.recipients; a refusal leaves the envelope alone.
+    RcptOutcome add(Envelope& envelope, const std::string& rcpt_raw);
+
+private:
+    alias::AliasDirectory& directory_;
+    std::string domain_;
+    MixedRecipients mixed_;
+    std::optional<std::int64_t> pair_;
+    bool external_ = false;
+};
 
 }  // namespace mm::policy

@@ -16,6 +16,12 @@
 
 namespace mm::policy {
 
+// How a transaction that mixes aliases and outside addresses is answered:
+// `separate` defers the later recipient with 452 4.5.3 (the client resends it
+// in a transaction of its own, nothing is lost); `refuse` answers 550 5.7.1.
+// Either way an outside recipient never receives the rewritten message.
+enum class MixedRecipients { separate, refuse };
+
 struct Policy {
     // Shown in the audit header and line so a decision can be traced to the
     // policy text that made it.
@@ -40,6 +46,9 @@ struct Policy {
     // "reject" (550 5.7.1), or "strip" (accept without the parts that could
     // not be classified).
     std::string malformed_action = "reject";
+    // An alias and an outside address in one transaction (policy.yaml
+    // recipients.mixed); see RcptStage.
+    MixedRecipients mixed_recipients = MixedRecipients::separate;
 };
 
 // Loads and validates `path`.  Errors name the place: "policy.yaml:42:7: ...".

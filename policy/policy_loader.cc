@@ -173,6 +173,26 @@ void load_bounces(const Entry& e, Policy& p) {
     yaml::load_section<Policy>(e, kBouncesKeys, p);
 }
 
+// ---- recipients ----------------------------------------------------------
+
+void load_recipients_mixed(const Entry& e, Policy& p) {
+    std::string action = get_string(e);
+    if (action == "separate")
+        p.mixed_recipients = MixedRecipients::separate;
+    else if (action == "refuse")
+        p.mixed_recipients = MixedRecipients::refuse;
+    else
+        error_at(e.value.Mark(), "unknown action '" + action + "' (expected separate or refuse)");
+}
+
+constexpr Key kRecipientsKeys[] = {
+    {"mixed", false, load_recipients_mixed},
+};
+
+void load_recipients(const Entry& e, Policy& p) {
+    yaml::load_section<Policy>(e, kRecipientsKeys, p);
+}
+
 // ---- malformed -----------------------------------------------------------
 
 void load_malformed_action(const Entry& e, Policy& p) {
@@ -203,6 +223,7 @@ constexpr Key kSections[] = {
     {"links", false, [](const Entry& e, Policy& p) { load_links_section(e, p.links); }},
     {"content", false, [](const Entry& e, Policy& p) { load_content_section(e, p.content); }},
     {"privacy", false, [](const Entry& e, Policy& p) { load_privacy_section(e, p.redact); }},
+    {"recipients", false, load_recipients},
     {"malformed", false, load_malformed},
 };
 

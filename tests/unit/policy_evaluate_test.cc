@@ -119,6 +119,38 @@ TEST_F(PolicyTest, SecondPairInOneTransactionIs452_453) {
               RcptOutcome::Kind::accepted);
 }
 
+TEST_F(PolicyTest, MixedTransactionDefersTheLaterRecipient) {
+    for (bool alias_first : {true, false}) {
+        RcptStage stage(*directory_, kDomain, MixedRecipients::separate);
+        Envelope env;
+        env.sender = "support@acme.example";
+        const std::string alias = "<" + addr(pair_.buyer_alias) + ">";
+        const std::string outside = "<crm@acme-tools.example>";
+        auto first = stage.add(env, alias_first ? alias : outside);
+        auto second = stage.add(env, alias_first ? outside : alias);
+        EXPECT_NE(first.kind, RcptOutcome::Kind::mixed);
+        EXPECT_EQ(second.kind, RcptOutcome::Kind::mixed);
+        EXPECT_EQ(second.smtp_code, "452");
+        EXPECT_EQ(second.enhanced_code, "4.5.3");
+        EXPECT_EQ(second.rule.id, "rcpt.mixed");
+        ASSERT_EQ(env.recipients.size(), 1u);  // the refused one is not in the envelope
+        EXPECT_EQ(env.recipients[0].raw, alias_first ? alias : outside);
+    }
+}
+
+TEST_F(PolicyTest, MixedTransactionCanBeRefusedAndOutsideOnlyIsFine) {
+    RcptStage stage(*directory_, kDomain, MixedRecipients::refuse);
+    Envelope env;
+    env.sender = "support@acme.example";
+    EXPECT_EQ(stage.add(env, "<a@elsewhere.example>").kind, RcptOutcome::Kind::not_ours);
+    EXPECT_EQ(stage.add(env, "<b@elsewhere.example>").kind, RcptOutcome::Kind::not_ours);
+    auto out = stage.add(env, "<" + addr(pair_.buyer_alias) + ">");
+    EXPECT_EQ(out.kind, RcptOutcome::Kind::mixed);
+    EXPECT_EQ(out.smtp_code, "550");
+    EXPECT_EQ(out.enhanced_code, "5.7.1");
+    EXPECT_EQ(env.recipients.size(), 2u);
+}
+
 TEST_F(PolicyTest, SellerToBuyerIsRewrittenBothWays) {
     auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
     auto msg = parse_message(
