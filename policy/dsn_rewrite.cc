@@ -8,15 +8,12 @@
 #include <set>
 
 #include "policy/gmime_ptr.h"
+#include "policy/mime_io.h"
 #include "policy/privacy_rule.h"
 #include "util/address.h"
 
 namespace mm::policy {
 namespace {
-
-struct FormatOptionsFree {
-    void operator()(GMimeFormatOptions* p) const { g_mime_format_options_free(p); }
-};
 
 std::string trim(std::string_view s) {
     auto b = s.find_first_not_of(" \t\r\n");
@@ -390,28 +387,6 @@ bool is_content_header(std::string_view name) {
     return name.size() > 8 && iequals(name.substr(0, 8), "content-");
 }
 
-// A single-part bounce whose part was re-encoded: its Content-* headers live
-// in the message header and change with it.
-void top_header_edits(const Message& message, GMimeObject* top, DsnRewrite& out) {
-    std::vector<std::string> names;
-    for (const auto& h : message.headers)
-        if (is_content_header(h.name) &&
-            std::none_of(names.begin(), names.end(), [&](auto& n) { return iequals(n, h.name); }))
-            names.push_back(h.name);
-    for (const auto& name : names)
-        for (int i = message.count(name); i >= 1; --i)
-            out.header_edits.push_back({HeaderEdit::Op::remove, name, i, {}});
-    GMimeHeaderList* list = g_mime_object_get_header_list(top);
-    for (int i = 0, n = g_mime_header_list_get_count(list); i < n; ++i) {
-        GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
-        const char* name = g_mime_header_get_name(h);
-        if (name == nullptr || !is_content_header(name)) continue;
-        const char* raw = g_mime_header_get_raw_value(h);
-        std::string value = trim(raw ? raw : "");
-        out.header_edits.push_back({HeaderEdit::Op::add, name, 1, value});
-    }
-}
-
 // The address in a From value ("Mail Delivery Subsystem <MAILER-DAEMON@x>").
 std::string first_address(const std::string& value) {
     static const RE2 re(R"(([^\s<>"@,;:]+@[A-Za-z0-9.\-\[\]]+))");
@@ -454,12 +429,7 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
                        const std::function<bool(const std::string& message_id)>* known_message) {
     ensure_gmime();
     DsnRewrite out;
-    const std::string raw = serialize(message);
-    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
-    GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
-    g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
-    ParserOptionsPtr popt(g_mime_parser_options_new());
-    GPtr<GMimeMessage> parsed(g_mime_parser_construct_message(parser.get(), popt.get()));
+    GPtr<GMimeMessage> parsed = parse_mime(message, nullptr, nullptr);
     GMimeObject* top = parsed ? g_mime_message_get_mime_part(parsed.get()) : nullptr;
 
     out.is_dsn = is_report(top) || looks_like_plain_bounce(message);
@@ -523,14 +493,11 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
         out.header_edits.push_back({HeaderEdit::Op::add, "From", 1, from});
 
     if (rw.changed()) {
-        std::unique_ptr<GMimeFormatOptions, FormatOptionsFree> fopt(g_mime_format_options_new());
-        g_mime_format_options_set_newline_format(fopt.get(), GMIME_NEWLINE_FORMAT_DOS);
-        GPtr<GMimeStream> body(g_mime_stream_mem_new());
-        g_mime_object_write_content_to_stream(top, fopt.get(), body.get());
-        GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(body.get()));
-        out.new_body = bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len)
-                             : std::string();
-        if (rw.top_changed()) top_header_edits(message, top, out);
+        out.new_body = write_body(top);
+        if (rw.top_changed()) {
+            auto edits = content_header_edits(message, top);
+            out.header_edits.insert(out.header_edits.end(), edits.begin(), edits.end());
+        }
     }
 
     if (known_message != nullptr && *known_message && out.returned_message_id &&

@@ -127,18 +127,6 @@ void refuse(Verdict& v, const char* code, const char* xcode, std::string text) {
     v.edits = {};
 }
 
-const char* action_name(ContentRule::Action a) {
-    switch (a) {
-        case ContentRule::Action::reject:
-            return "reject";
-        case ContentRule::Action::quarantine:
-            return "quarantine";
-        case ContentRule::Action::flag:
-            return "flag";
-    }
-    return "reject";
-}
-
 // Turns what the content policy found into rule hits and, in order of
 // precedence, a refusal, a quarantine or the body edits.
 void apply_findings(const ContentFindings& f, const EvalContext& ctx, Verdict& v) {
@@ -151,8 +139,8 @@ void apply_findings(const ContentFindings& f, const EvalContext& ctx, Verdict& v
     const ContentHit* refusing = nullptr;
     const ContentHit* quarantining = nullptr;
     for (const auto& hit : f.content_hits) {
-        v.rules.push_back({hit.rule_id, std::string(action_name(hit.action)) + " " + hit.language +
-                                            ": \"" + clean(hit.excerpt) + "\""});
+        v.rules.push_back({hit.rule_id, std::string(policy::to_string(hit.action)) + " " +
+                                            hit.language + ": \"" + clean(hit.excerpt) + "\""});
         if (hit.action == ContentRule::Action::reject && !refusing) refusing = &hit;
         if (hit.action == ContentRule::Action::quarantine && !quarantining) quarantining = &hit;
     }

@@ -8,14 +8,11 @@
 
 #include "policy/gmime_ptr.h"
 #include "policy/html_text.h"
+#include "policy/mime_io.h"
 #include "util/address.h"
 
 namespace mm::policy {
 namespace {
-
-struct FormatOptionsFree {
-    void operator()(GMimeFormatOptions* p) const { g_mime_format_options_free(p); }
-};
 
 std::string printable(std::string_view s, std::size_t max = 100) {
     std::string out;
@@ -327,47 +324,12 @@ private:
     bool top_changed_ = false;
 };
 
-bool is_content_header(std::string_view name) {
-    return name.size() > 8 && iequals(name.substr(0, 8), "content-");
-}
-
-// When the top-level part itself was replaced or re-encoded, its Content-*
-// headers (which live in the message header) change with it.
-void top_header_edits(const Message& message, GMimeObject* top, ContentFindings& out) {
-    std::vector<std::string> names;
-    for (const auto& h : message.headers)
-        if (is_content_header(h.name) &&
-            std::none_of(names.begin(), names.end(), [&](auto& n) { return iequals(n, h.name); }))
-            names.push_back(h.name);
-    for (const auto& name : names)
-        for (int i = message.count(name); i >= 1; --i)
-            out.header_edits.push_back({HeaderEdit::Op::remove, name, i, {}});
-    GMimeHeaderList* list = g_mime_object_get_header_list(top);
-    int n = g_mime_header_list_get_count(list);
-    for (int i = 0; i < n; ++i) {
-        GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
-        const char* name = g_mime_header_get_name(h);
-        if (name == nullptr || !is_content_header(name)) continue;
-        const char* raw = g_mime_header_get_raw_value(h);
-        std::string value = raw ? raw : "";
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
-        while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-        out.header_edits.push_back({HeaderEdit::Op::add, name, 1, value});
-    }
-}
-
 }  // namespace
 
 ContentFindings inspect_content(const Message& message, const InspectOptions& options) {
     ensure_gmime();
     ContentFindings findings;
-    const std::string raw = serialize(message);
-    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
-    GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
-    g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
-    ParserOptionsPtr popt(g_mime_parser_options_new());
-    g_mime_parser_options_set_warning_callback(popt.get(), on_parser_warning, &findings.malformed);
-    GPtr<GMimeMessage> parsed(g_mime_parser_construct_message(parser.get(), popt.get()));
+    GPtr<GMimeMessage> parsed = parse_mime(message, on_parser_warning, &findings.malformed);
     if (!parsed) {
         findings.malformed.push_back("message could not be parsed");
         return findings;
@@ -377,15 +339,9 @@ ContentFindings inspect_content(const Message& message, const InspectOptions& op
     inspector.run(parsed.get());
     if (!inspector.changed()) return findings;
 
-    std::unique_ptr<GMimeFormatOptions, FormatOptionsFree> fopt(g_mime_format_options_new());
-    g_mime_format_options_set_newline_format(fopt.get(), GMIME_NEWLINE_FORMAT_DOS);
     GMimeObject* top = g_mime_message_get_mime_part(parsed.get());
-    GPtr<GMimeStream> out(g_mime_stream_mem_new());
-    g_mime_object_write_content_to_stream(top, fopt.get(), out.get());
-    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
-    findings.new_body =
-        bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len) : std::string();
-    if (inspector.top_changed()) top_header_edits(message, top, findings);
+    findings.new_body = write_body(top);
+    if (inspector.top_changed()) findings.header_edits = content_header_edits(message, top);
     return findings;
 }
 
