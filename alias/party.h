@@ -21,6 +21,13 @@ enum class Role { buyer, seller };
 const char* to_string(Role r);
 std::optional<Role> parse_role(const std::string& s);
 
+// Party attributes the marketplace rules read (values "on" / "off"; absent
+// means the default).
+inline constexpr const char* kAttrOptout = "optout";  // buyer: no unsolicited mail; default off
+inline constexpr const char* kAttrMessaging =
+    "messaging";  // seller: "off" = on vacation; default on
+inline constexpr const char* kAttrAwayText = "away_text";  // seller: the vacation notice text
+
 struct Party {
     std::string id;
     Role role = Role::buyer;

@@ -4,13 +4,14 @@
 //  1. an RE2 pre-scan of the raw bytes for URL candidates; when every one is
 //     allowed and nothing else needs surgery, the input is returned as it is
 //     and no tokenizer runs (most messages);
-//  2. otherwise gumbo tokenizes and builds the tree the way a browser does;
-//     its source pointers (original_tag, original_value, original_text) give
-//     exact byte spans, so cuts remove source text and nothing is
-//     re-serialised;
+//  2. otherwise an HTML5 tokenizer subset (below) reads the bytes as a
+//     browser's tokenizer does and gives each tag, attribute, text run and
+//     comment as an exact byte span, so cuts remove source text and nothing
+//     is re-serialised (gumbo, 3-5x slower than libxml2 and ~45x slower than
+//     this, is kept only for rare named references and the text fallback);
 //  3. a safety net: the pre-scan runs again on the result, and if a
-//     disallowed URL is still there (gumbo saw the markup differently from
-//     some client) the part becomes a text rendering.
+//     disallowed URL is still there (the tokenizer saw the markup
+//     differently from some client) the part becomes a text rendering.
 //
 // Judging a URL is one function (judge) shared by text, the pre-scan, the
 // tree walk and the safety net, so the passes cannot disagree about a URL.
@@ -23,9 +24,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
+#include <unordered_map>
 #include <utility>
 
 namespace mm::policy {
@@ -223,9 +228,24 @@ struct Judgement {
     std::string reason;
 };
 
+// The hosts judged so far in one call (one message part): marketing mail
+// names the same few hosts hundreds of times, and each judgement is an IDNA
+// and a libpsl look-up.  Keyed by the use ('l'/'i') and the raw authority.
+struct HostCache {
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, Judgement, Hash, std::equal_to<>> map;
+    std::string key;  // reused for look-ups
+};
+
 struct Context {
     const LinkPolicy& policy;
     std::string marketplace;  // lower-case A-label
+    mutable HostCache hosts;  // per call: a Context lives for one scan
 };
 
 bool allowed_domain(const Context& cx, std::string_view host, std::string_view domain) {
@@ -329,6 +349,12 @@ Judgement judge_mailto(const Context& cx, std::string_view rest) {
 // Browsers drop tabs and newlines anywhere in a URL, trim C0 controls and
 // spaces, and read '\' as '/' in http(s) URLs; judge what they would load.
 std::string normalize_url(std::string_view raw) {
+    // Trimming first is the same: the ends are C0-or-space either way.
+    std::size_t b0 = 0, e0 = raw.size();
+    while (b0 < e0 && static_cast<unsigned char>(raw[b0]) <= 0x20) ++b0;
+    while (e0 > b0 && static_cast<unsigned char>(raw[e0 - 1]) <= 0x20) --e0;
+    if (raw.substr(b0, e0 - b0).find_first_of("\t\n\r") == std::string_view::npos)
+        return std::string(raw.substr(b0, e0 - b0));
     std::string u;
     u.reserve(raw.size());
     for (char c : raw)
@@ -370,7 +396,15 @@ Judgement judge(const Context& cx, std::string_view raw, Use use) {
     while (s < rest.size() && (rest[s] == '/' || rest[s] == '\\')) ++s;
     rest.remove_prefix(s);
     std::size_t end = rest.find_first_of("/\\?#");
-    return judge_host(cx, rest.substr(0, end), use);
+    std::string_view authority = rest.substr(0, end);
+    std::string& key = cx.hosts.key;
+    key.assign(1, use == Use::image ? 'i' : 'l');
+    key.append(authority);
+    auto it = cx.hosts.map.find(std::string_view(key));
+    if (it != cx.hosts.map.end()) return it->second;
+    Judgement j = judge_host(cx, authority, use);
+    if (cx.hosts.map.size() < 4096) cx.hosts.map.emplace(key, j);
+    return j;
 }
 
 // ---- text --------------------------------------------------------------------
@@ -413,6 +447,9 @@ struct TextHit {
 
 std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     std::vector<TextHit> hits;
+    // Every alternative of the pattern needs a '/', ':' or '.'; most text
+    // runs and attribute values (alt, width, class) have none.
+    if (text.find_first_of("/:.") == std::string_view::npos) return hits;
     const RE2& re = text_url_re();
     re2::StringPiece input(text.data(), text.size());
     std::array<re2::StringPiece, 3> g;
@@ -446,6 +483,177 @@ LinkScan scan_text(const Context& cx, std::string_view text, std::string_view ma
     }
     out.text.append(text.substr(last));
     return out;
+}
+
+// ---- character references ------------------------------------------------------
+
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+}
+
+struct NamedRef {
+    std::string_view name;
+    char32_t cp;
+    bool legacy;  // also recognised without the ';' (HTML5 "legacy" references)
+};
+
+// The 106 legacy references (the Latin-1 set, in code point order from
+// U+00A0, plus amp/lt/gt/quot and upper-case spellings) and the common
+// ';'-only references seen in mail.  Any other named reference is decoded by
+// gumbo's full table (decode_refs returns false).
+constexpr std::string_view kLatin1Names[96] = {
+    "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",
+    "copy",   "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn",
+    "sup2",   "sup3",   "acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",
+    "raquo",  "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde",
+    "Auml",   "Aring",  "AElig",  "Ccedil", "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave",
+    "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde", "Ograve", "Oacute", "Ocirc",  "Otilde",
+    "Ouml",   "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",  "Uuml",   "Yacute", "THORN",
+    "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",  "aelig",  "ccedil",
+    "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",   "eth",
+    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
+    "uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml"};
+
+constexpr NamedRef kOtherRefs[] = {
+    {"amp", '&', true},       {"lt", '<', true},         {"gt", '>', true},
+    {"quot", '"', true},      {"AMP", '&', true},        {"LT", '<', true},
+    {"GT", '>', true},        {"QUOT", '"', true},       {"COPY", 0xA9, true},
+    {"REG", 0xAE, true},      {"apos", '\'', false},     {"colon", ':', false},
+    {"period", '.', false},   {"sol", '/', false},       {"bsol", '\\', false},
+    {"commat", '@', false},   {"num", '#', false},       {"quest", '?', false},
+    {"equals", '=', false},   {"percnt", '%', false},    {"lowbar", '_', false},
+    {"excl", '!', false},     {"trade", 0x2122, false},  {"mdash", 0x2014, false},
+    {"ndash", 0x2013, false}, {"hellip", 0x2026, false}, {"rsquo", 0x2019, false},
+    {"lsquo", 0x2018, false}, {"ldquo", 0x201C, false},  {"rdquo", 0x201D, false},
+    {"euro", 0x20AC, false},  {"bull", 0x2022, false},   {"zwnj", 0x200C, false},
+    {"zwj", 0x200D, false},   {"hyphen", 0x2010, false}, {"dash", 0x2010, false},
+};
+
+std::optional<NamedRef> find_named(std::string_view name) {
+    for (std::size_t i = 0; i < std::size(kLatin1Names); ++i)
+        if (kLatin1Names[i] == name) return NamedRef{name, static_cast<char32_t>(0xA0 + i), true};
+    for (const NamedRef& r : kOtherRefs)
+        if (r.name == name) return r;
+    return std::nullopt;
+}
+
+// The longest legacy reference that is a prefix of `run`.
+std::optional<NamedRef> longest_legacy_prefix(std::string_view run) {
+    std::optional<NamedRef> best;
+    auto consider = [&](std::string_view name, char32_t cp) {
+        if (run.starts_with(name) && (!best || name.size() > best->name.size()))
+            best = NamedRef{name, cp, true};
+    };
+    for (std::size_t i = 0; i < std::size(kLatin1Names); ++i)
+        consider(kLatin1Names[i], static_cast<char32_t>(0xA0 + i));
+    for (const NamedRef& r : kOtherRefs)
+        if (r.legacy) consider(r.name, r.cp);
+    return best;
+}
+
+char32_t numeric_ref_value(std::uint32_t v) {
+    static constexpr char32_t kC1[32] = {
+        0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x8D,   0x017D, 0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
+    if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0xFFFD;
+    if (v >= 0x80 && v <= 0x9F) return kC1[v - 0x80];
+    return v;
+}
+
+bool is_ascii_alnum(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// Decodes character references (HTML5 tokenizer rules, in an attribute value
+// when `attr`) and normalises CR/CRLF to LF, as the tokenizer's input stream
+// does.  False when a named reference is not in the tables above; the caller
+// then lets gumbo decode (rare: its table has all 2,231 names).
+bool decode_refs(std::string_view raw, bool attr, std::string& out) {
+    out.clear();
+    out.reserve(raw.size());
+    const std::size_t n = raw.size();
+    for (std::size_t i = 0; i < n;) {
+        char c = raw[i];
+        if (c == '\r') {
+            out.push_back('\n');
+            i += (i + 1 < n && raw[i + 1] == '\n') ? 2 : 1;
+            continue;
+        }
+        if (c != '&') {
+            out.push_back(c);
+            ++i;
+            continue;
+        }
+        std::size_t j = i + 1;
+        if (j < n && raw[j] == '#') {
+            ++j;
+            bool hex = j < n && (raw[j] == 'x' || raw[j] == 'X');
+            if (hex) ++j;
+            std::size_t d = j;
+            std::uint32_t v = 0;
+            while (j < n && (hex ? hex_value(raw[j]) >= 0 : (raw[j] >= '0' && raw[j] <= '9'))) {
+                int dv = hex ? hex_value(raw[j]) : raw[j] - '0';
+                v = v > 0x10FFFF ? v : v * (hex ? 16 : 10) + static_cast<std::uint32_t>(dv);
+                ++j;
+            }
+            if (j == d) {  // "&#" or "&#x" without digits: not a reference
+                out.push_back('&');
+                ++i;
+                continue;
+            }
+            if (j < n && raw[j] == ';') ++j;
+            append_utf8(out, numeric_ref_value(v));
+            i = j;
+            continue;
+        }
+        while (j < n && is_ascii_alnum(raw[j])) ++j;
+        std::string_view run = raw.substr(i + 1, j - i - 1);
+        if (run.empty()) {
+            out.push_back('&');
+            ++i;
+            continue;
+        }
+        if (j < n && raw[j] == ';') {
+            auto r = find_named(run);
+            if (!r) {
+                if (!longest_legacy_prefix(run) && run.size() > 32) {
+                    // no reference is that long; and no legacy prefix
+                    out.push_back('&');
+                    ++i;
+                    continue;
+                }
+                return false;  // maybe one of the 2,231 names: ask gumbo
+            }
+            append_utf8(out, r->cp);
+            i = j + 1;
+            continue;
+        }
+        auto r = longest_legacy_prefix(run);
+        std::size_t after = i + 1 + (r ? r->name.size() : 0);
+        if (!r || (attr && after < n && (raw[after] == '=' || is_ascii_alnum(raw[after])))) {
+            out.push_back('&');  // not a reference (or a legacy one kept literal in attributes)
+            ++i;
+            continue;
+        }
+        append_utf8(out, r->cp);
+        i = after;
+    }
+    return true;
 }
 
 // ---- the HTML pre-scan (and safety net) ----------------------------------------
@@ -572,9 +780,9 @@ bool inert_context(std::string_view html, std::size_t at) {
            html.substr(lt, at - lt).find('>') == std::string_view::npos;
 }
 
-// Decodes the entities of one attribute value the way the tokenizer does,
-// by letting the tokenizer read it.
-std::string decode_attr(std::string_view raw_value) {
+// Decodes the references of one attribute value (source, quotes included)
+// by letting gumbo read it: for the names decode_refs does not know.
+std::string decode_attr_slow(std::string_view raw_value) {
     std::string doc = "<a x=" + std::string(raw_value) + ">";
     GumboPtr out = gumbo_parse_view(doc);
     // html > body > a
@@ -589,6 +797,51 @@ std::string decode_attr(std::string_view raw_value) {
     if (a->type != GUMBO_NODE_ELEMENT) return std::string(unquote(raw_value));
     const GumboAttribute* attr = gumbo_get_attribute(&a->v.element.attributes, "x");
     return attr ? std::string(attr->value) : std::string(unquote(raw_value));
+}
+
+// The same for a run of text (gumbo's RCDATA reads references as text does).
+std::string decode_text_slow(std::string_view raw) {
+    std::string doc = "<textarea>\n" + std::string(raw) + "</textarea>";
+    GumboPtr out = gumbo_parse_view(doc);
+    std::string text;
+    std::vector<const GumboNode*> stack{out->root};
+    while (!stack.empty()) {
+        const GumboNode* n = stack.back();
+        stack.pop_back();
+        if (n->type == GUMBO_NODE_ELEMENT && n->v.element.tag == GUMBO_TAG_TEXTAREA) {
+            for (unsigned i = 0; i < n->v.element.children.length; ++i) {
+                auto* c = static_cast<const GumboNode*>(n->v.element.children.data[i]);
+                if (c->type == GUMBO_NODE_TEXT || c->type == GUMBO_NODE_WHITESPACE)
+                    text += c->v.text.text;
+            }
+            return text;
+        }
+        if (n->type != GUMBO_NODE_ELEMENT) continue;
+        const GumboVector& kids = n->v.element.children;
+        for (unsigned i = kids.length; i-- > 0;)
+            stack.push_back(static_cast<const GumboNode*>(kids.data[i]));
+    }
+    return std::string(raw);
+}
+
+// One attribute value (source, quotes included) as the tokenizer decodes it.
+std::string decode_attr(std::string_view raw_value) {
+    std::string out;
+    if (decode_refs(unquote(raw_value), true, out)) return out;
+    return decode_attr_slow(raw_value);
+}
+
+void normalize_newlines(std::string_view s, std::string& out) {
+    out.clear();
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\r') {
+            out.push_back('\n');
+            if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
 }
 
 bool only_amp_entities(std::string_view v) {
@@ -688,173 +941,746 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
     return std::nullopt;
 }
 
-// ---- the tree walk -----------------------------------------------------------
+// ---- the HTML tokenizer ----------------------------------------------------------
+//
+// The HTML5 tokenizer's states that decide where tokens begin and end (data,
+// tag open, tag name, the attribute name/value states, comments and bogus
+// comments, DOCTYPE, CDATA in foreign content, RCDATA/RAWTEXT/script data
+// with its escape states, PLAINTEXT), reading the raw bytes and returning
+// byte spans into them.  No tree: the cutter needs where each token is in
+// the source, not the DOM.  The few tree-construction facts that change how
+// bytes tokenize (svg/math foreign content and its HTML integration points)
+// are tracked on a small stack.
+
+enum class Tag : std::uint8_t {
+    other,
+    a,
+    img,
+    image,
+    input,
+    iframe,
+    frame,
+    embed,
+    object,
+    applet,
+    script,
+    video,
+    audio,
+    source,
+    track,
+    meta,
+    style,
+    svg,
+    math,
+    table,
+    caption,
+    col,
+    colgroup,
+    tbody,
+    td,
+    tfoot,
+    th,
+    thead,
+    tr,
+    title,
+    textarea,
+    xmp,
+    noembed,
+    noframes,
+    plaintext,
+    foreignobject,
+    desc,
+    mi,
+    mo,
+    mn,
+    ms,
+    mtext,
+    annotation_xml,
+    breakout,  // an HTML element that ends foreign content (b, div, p, table, ...)
+};
+
+Tag tag_of(std::string_view lower) {
+    struct Entry {
+        std::string_view name;
+        Tag tag;
+    };
+    static constexpr Entry kTags[] = {
+        {"a", Tag::a},
+        {"img", Tag::img},
+        {"image", Tag::image},
+        {"input", Tag::input},
+        {"iframe", Tag::iframe},
+        {"frame", Tag::frame},
+        {"embed", Tag::embed},
+        {"object", Tag::object},
+        {"applet", Tag::applet},
+        {"script", Tag::script},
+        {"video", Tag::video},
+        {"audio", Tag::audio},
+        {"source", Tag::source},
+        {"track", Tag::track},
+        {"meta", Tag::meta},
+        {"style", Tag::style},
+        {"svg", Tag::svg},
+        {"math", Tag::math},
+        {"table", Tag::table},
+        {"caption", Tag::caption},
+        {"col", Tag::col},
+        {"colgroup", Tag::colgroup},
+        {"tbody", Tag::tbody},
+        {"td", Tag::td},
+        {"tfoot", Tag::tfoot},
+        {"th", Tag::th},
+        {"thead", Tag::thead},
+        {"tr", Tag::tr},
+        {"title", Tag::title},
+        {"textarea", Tag::textarea},
+        {"xmp", Tag::xmp},
+        {"noembed", Tag::noembed},
+        {"noframes", Tag::noframes},
+        {"plaintext", Tag::plaintext},
+        {"foreignobject", Tag::foreignobject},
+        {"desc", Tag::desc},
+        {"mi", Tag::mi},
+        {"mo", Tag::mo},
+        {"mn", Tag::mn},
+        {"ms", Tag::ms},
+        {"mtext", Tag::mtext},
+        {"annotation-xml", Tag::annotation_xml},
+        // The "in foreign content" break-out list (font only with attributes; ignored).
+        {"b", Tag::breakout},
+        {"big", Tag::breakout},
+        {"blockquote", Tag::breakout},
+        {"body", Tag::breakout},
+        {"br", Tag::breakout},
+        {"center", Tag::breakout},
+        {"code", Tag::breakout},
+        {"dd", Tag::breakout},
+        {"div", Tag::breakout},
+        {"dl", Tag::breakout},
+        {"dt", Tag::breakout},
+        {"em", Tag::breakout},
+        {"h1", Tag::breakout},
+        {"h2", Tag::breakout},
+        {"h3", Tag::breakout},
+        {"h4", Tag::breakout},
+        {"h5", Tag::breakout},
+        {"h6", Tag::breakout},
+        {"head", Tag::breakout},
+        {"hr", Tag::breakout},
+        {"i", Tag::breakout},
+        {"li", Tag::breakout},
+        {"listing", Tag::breakout},
+        {"menu", Tag::breakout},
+        {"nobr", Tag::breakout},
+        {"ol", Tag::breakout},
+        {"p", Tag::breakout},
+        {"pre", Tag::breakout},
+        {"ruby", Tag::breakout},
+        {"s", Tag::breakout},
+        {"small", Tag::breakout},
+        {"span", Tag::breakout},
+        {"strong", Tag::breakout},
+        {"strike", Tag::breakout},
+        {"sub", Tag::breakout},
+        {"sup", Tag::breakout},
+        {"tt", Tag::breakout},
+        {"u", Tag::breakout},
+        {"ul", Tag::breakout},
+        {"var", Tag::breakout},
+    };
+    if (lower.empty() || lower.size() > 14) return Tag::other;
+    for (const Entry& e : kTags)
+        if (e.name == lower) return e.tag;
+    return Tag::other;
+}
+
+// Elements a breakout tag also ends foreign content for: img, meta, embed,
+// table are in the spec's list too.
+bool breaks_out_of_foreign(Tag t) {
+    return t == Tag::breakout || t == Tag::img || t == Tag::meta || t == Tag::embed ||
+           t == Tag::table;
+}
+
+bool is_tag_space(char c) {
+    // '\r' is '\n' after the input stream's newline normalisation.
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+bool is_ascii_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+struct TokAttr {
+    std::size_t name_b, name_e;  // the name's source span
+    std::size_t val_b, val_e;    // the value's source span, quotes included (empty: no value)
+    std::size_t end;             // end of the attribute's source (value, '=' or name)
+    bool quoted;
+};
+
+enum class TokKind : std::uint8_t { start_tag, end_tag, text, comment, cdata, doctype };
+
+struct Token {
+    TokKind kind{};
+    std::size_t b = 0, e = 0;              // the whole token's source span
+    std::size_t inner_b = 0, inner_e = 0;  // tag name; CDATA content
+    Tag tag = Tag::other;
+    bool self_closing = false;
+    bool refs = false;  // text: character references are decoded (data, RCDATA)
+    // Start tags of RCDATA/RAWTEXT/script elements: where their text ends and
+    // where their end tag ends (npos: runs to the end of the input).
+    std::size_t raw_end = std::string_view::npos;
+    std::size_t close_e = std::string_view::npos;
+    std::vector<TokAttr> attrs;  // start tags (end tags' attributes are dropped)
+};
+
+class Tokenizer {
+public:
+    explicit Tokenizer(std::string_view s) : s_(s) {}
+
+    // The next token; false at the end of the input.
+    bool next(Token& t) {
+        const std::size_t n = s_.size();
+        while (pos_ < n) {
+            if (raw_until_ != std::string_view::npos) {
+                std::size_t b = pos_, e = std::min(raw_until_, n);
+                raw_until_ = std::string_view::npos;
+                pos_ = e;
+                if (e > b) {
+                    set_text(t, b, e, raw_refs_);
+                    return true;
+                }
+                continue;
+            }
+            if (s_[pos_] != '<') {
+                std::size_t b = pos_;
+                std::size_t e = text_end(pos_);
+                pos_ = e;
+                set_text(t, b, e, true);
+                return true;
+            }
+            if (markup(t)) return true;
+        }
+        return false;
+    }
+
+    // Continue in the data state at `pos` (after a removed element).
+    void skip_to(std::size_t pos) {
+        pos_ = pos;
+        raw_until_ = std::string_view::npos;
+    }
+
+    bool in_foreign() const { return !foreign_.empty() && !integration_point(); }
+
+private:
+    static void set_text(Token& t, std::size_t b, std::size_t e, bool refs) {
+        t.kind = TokKind::text;
+        t.b = b;
+        t.e = e;
+        t.inner_b = b;
+        t.inner_e = e;
+        t.refs = refs;
+        t.tag = Tag::other;
+        t.attrs.clear();
+    }
+
+    bool integration_point() const {
+        Tag top = foreign_.back();
+        if (foreign_.front() == Tag::svg)
+            return top == Tag::foreignobject || top == Tag::desc || top == Tag::title;
+        return top == Tag::mi || top == Tag::mo || top == Tag::mn || top == Tag::ms ||
+               top == Tag::mtext || top == Tag::annotation_xml;
+    }
+
+    // Whether '<' at p opens markup (anything but text), per "tag open".
+    bool opens_markup(std::size_t p) const {
+        if (p + 1 >= s_.size()) return false;
+        char c = s_[p + 1];
+        if (is_ascii_alpha(c) || c == '!' || c == '?') return true;
+        if (c == '/') return p + 2 < s_.size();  // "</" at the end is text
+        return false;
+    }
+
+    std::size_t text_end(std::size_t p) const {
+        const std::size_t n = s_.size();
+        for (;;) {
+            const void* lt = std::memchr(s_.data() + p, '<', n - p);
+            if (!lt) return n;
+            p = static_cast<std::size_t>(static_cast<const char*>(lt) - s_.data());
+            if (opens_markup(p)) return p;
+            ++p;
+        }
+    }
+
+    std::size_t find(std::string_view what, std::size_t from) const {
+        std::size_t p = s_.find(what, from);
+        return p == std::string_view::npos ? s_.size() : p;
+    }
+
+    std::size_t to_gt(std::size_t from) const {  // just past the next '>', or the end
+        std::size_t p = s_.find('>', from);
+        return p == std::string_view::npos ? s_.size() : p + 1;
+    }
+
+    void set_span(Token& t, TokKind k, std::size_t b, std::size_t e) {
+        t.kind = k;
+        t.b = b;
+        t.e = e;
+        t.tag = Tag::other;
+        t.attrs.clear();
+        pos_ = e;
+    }
+
+    // At '<' that is not text (or is; then it is consumed as text).  False
+    // when nothing is emitted ("</>" or an unterminated tag).
+    bool markup(Token& t) {
+        const std::size_t n = s_.size(), b = pos_;
+        if (!opens_markup(b)) {  // a '<' that is text, at the end of the input
+            set_text(t, b, n, true);
+            pos_ = n;
+            return true;
+        }
+        char c = s_[b + 1];
+        if (c == '!') {
+            std::string_view rest = s_.substr(b + 2);
+            if (rest.starts_with("--")) {
+                set_span(t, TokKind::comment, b, comment_end(b + 4));
+                return true;
+            }
+            if (istarts_with(rest, "doctype")) {
+                set_span(t, TokKind::doctype, b, to_gt(b + 2));
+                return true;
+            }
+            if (rest.starts_with("[CDATA[") && in_foreign()) {
+                std::size_t close = find("]]>", b + 9);
+                set_span(t, TokKind::cdata, b, std::min(close + 3, n));
+                t.inner_b = b + 9;
+                t.inner_e = close;
+                return true;
+            }
+            set_span(t, TokKind::comment, b, to_gt(b + 2));  // bogus comment
+            return true;
+        }
+        if (c == '?') {
+            set_span(t, TokKind::comment, b, to_gt(b + 1));
+            return true;
+        }
+        if (c == '/') {
+            if (s_[b + 2] == '>') {  // "</>": no token at all
+                pos_ = b + 3;
+                return false;
+            }
+            if (!is_ascii_alpha(s_[b + 2])) {
+                set_span(t, TokKind::comment, b, to_gt(b + 2));
+                return true;
+            }
+            return tag(t, b, true);
+        }
+        return tag(t, b, false);
+    }
+
+    // Comment states, from just after "<!--": "<!-->" and "<!--->" end at
+    // once; otherwise "-->" or "--!>" ends it (or the end of the input).
+    std::size_t comment_end(std::size_t p) const {
+        const std::size_t n = s_.size();
+        if (p < n && s_[p] == '>') return p + 1;
+        if (p + 1 < n && s_[p] == '-' && s_[p + 1] == '>') return p + 2;
+        for (std::size_t q = p; q + 1 < n; ++q) {
+            q = s_.find("--", q);
+            if (q == std::string_view::npos) break;
+            std::size_t r = q + 2;
+            while (r < n && s_[r] == '-') ++r;  // "--->" ends too
+            if (r < n && s_[r] == '>') return r + 1;
+            if (r + 1 < n && s_[r] == '!' && s_[r + 1] == '>') return r + 2;
+            q = r - 2;
+        }
+        return n;
+    }
+
+    // A start or end tag at b.  The attribute states follow the spec; an
+    // unterminated tag is dropped, as EOF in a tag emits nothing.
+    bool tag(Token& t, std::size_t b, bool end) {
+        const std::size_t n = s_.size();
+        std::size_t i = b + (end ? 2 : 1);
+        std::size_t name_b = i;
+        while (i < n && !is_tag_space(s_[i]) && s_[i] != '/' && s_[i] != '>') ++i;
+        t.kind = end ? TokKind::end_tag : TokKind::start_tag;
+        t.b = b;
+        t.inner_b = name_b;
+        t.inner_e = i;
+        t.self_closing = false;
+        t.raw_end = t.close_e = std::string_view::npos;
+        t.attrs.clear();
+        char lower[16];
+        std::size_t len = i - name_b;
+        if (len < sizeof lower) {
+            for (std::size_t k = 0; k < len; ++k) lower[k] = lower_char(s_[name_b + k]);
+            t.tag = tag_of(std::string_view(lower, len));
+        } else {
+            t.tag = Tag::other;
+        }
+        std::size_t e = attributes(t, i);
+        if (e == std::string_view::npos) {
+            pos_ = n;
+            return false;
+        }
+        t.e = e;
+        pos_ = e;
+        if (end) {
+            t.attrs.clear();
+            end_tag(t.tag);
+        } else {
+            start_tag(t);
+        }
+        return true;
+    }
+
+    std::size_t attributes(Token& t, std::size_t i) {
+        const std::size_t n = s_.size();
+        for (;;) {
+            while (i < n && is_tag_space(s_[i])) ++i;  // before attribute name
+            if (i >= n) return std::string_view::npos;
+            if (s_[i] == '/') {  // self-closing start tag
+                if (++i >= n) return std::string_view::npos;
+                if (s_[i] == '>') {
+                    t.self_closing = true;
+                    return i + 1;
+                }
+                continue;
+            }
+            if (s_[i] == '>') return i + 1;
+            TokAttr a{};
+            a.name_b = i++;  // a leading '=' belongs to the name
+            while (i < n && !is_tag_space(s_[i]) && s_[i] != '/' && s_[i] != '>' && s_[i] != '=')
+                ++i;
+            a.name_e = i;
+            std::size_t j = i;  // after attribute name
+            while (j < n && is_tag_space(s_[j])) ++j;
+            if (j >= n) return std::string_view::npos;
+            if (s_[j] != '=') {
+                a.val_b = a.val_e = a.end = a.name_e;
+                t.attrs.push_back(a);
+                i = j;
+                continue;
+            }
+            ++j;  // before attribute value
+            std::size_t after_eq = j;
+            while (j < n && is_tag_space(s_[j])) ++j;
+            if (j >= n) return std::string_view::npos;
+            if (s_[j] == '"' || s_[j] == '\'') {
+                std::size_t close = s_.find(s_[j], j + 1);
+                if (close == std::string_view::npos) return std::string_view::npos;
+                a.val_b = j;
+                a.val_e = a.end = close + 1;
+                a.quoted = true;
+                i = close + 1;
+            } else if (s_[j] == '>') {  // missing value
+                a.val_b = a.val_e = j;
+                a.end = after_eq;
+                t.attrs.push_back(a);
+                return j + 1;
+            } else {
+                std::size_t k = j;
+                while (k < n && !is_tag_space(s_[k]) && s_[k] != '>') ++k;
+                if (k >= n) return std::string_view::npos;
+                a.val_b = j;
+                a.val_e = a.end = k;
+                i = k;
+            }
+            t.attrs.push_back(a);
+        }
+    }
+
+    void start_tag(Token& t) {
+        if (!foreign_.empty() && !integration_point()) {
+            if (breaks_out_of_foreign(t.tag)) {
+                foreign_.clear();
+            } else {
+                if (!t.self_closing) foreign_.push_back(t.tag);
+                return;  // no RCDATA/RAWTEXT in foreign content
+            }
+        }
+        if (t.tag == Tag::svg || t.tag == Tag::math) {
+            if (!t.self_closing) foreign_.push_back(t.tag);
+            return;
+        }
+        switch (t.tag) {
+            case Tag::script:
+                t.raw_end = script_end(t.e);
+                break;
+            case Tag::style:
+            case Tag::iframe:
+            case Tag::xmp:
+            case Tag::noembed:
+            case Tag::noframes:
+            case Tag::title:
+            case Tag::textarea: {
+                std::string_view name = s_.substr(t.inner_b, t.inner_e - t.inner_b);
+                t.raw_end = rawtext_end(t.e, name);
+                break;
+            }
+            case Tag::plaintext:
+                t.raw_end = s_.size();
+                break;
+            default:
+                return;
+        }
+        raw_until_ = t.raw_end;
+        raw_refs_ = t.tag == Tag::title || t.tag == Tag::textarea;
+        if (t.raw_end < s_.size()) {
+            // The end tag that ends the text: tokenize it to find its end.
+            Tokenizer sub(s_);
+            sub.pos_ = t.raw_end;
+            Token end_tok;
+            if (sub.next(end_tok) && end_tok.kind == TokKind::end_tag) t.close_e = end_tok.e;
+        }
+    }
+
+    void end_tag(Tag tag) {
+        if (foreign_.empty() || tag == Tag::other) return;
+        for (std::size_t k = foreign_.size(); k-- > 0;) {
+            if (foreign_[k] == tag) {
+                foreign_.resize(k);
+                return;
+            }
+        }
+    }
+
+    // Whether "</name" at p is an appropriate end tag (followed by a space,
+    // '/' or '>').
+    bool end_tag_at(std::size_t p, std::string_view name) const {
+        if (p + 2 + name.size() >= s_.size() || s_[p + 1] != '/') return false;
+        if (!iequals(s_.substr(p + 2, name.size()), name)) return false;
+        char c = s_[p + 2 + name.size()];
+        return is_tag_space(c) || c == '/' || c == '>';
+    }
+
+    std::size_t rawtext_end(std::size_t p, std::string_view name) const {
+        const std::size_t n = s_.size();
+        for (;;) {
+            const void* lt = std::memchr(s_.data() + p, '<', n - p);
+            if (!lt) return n;
+            p = static_cast<std::size_t>(static_cast<const char*>(lt) - s_.data());
+            if (end_tag_at(p, name)) return p;
+            ++p;
+        }
+    }
+
+    // Script data and its escaped / double-escaped states: "<!--" escapes,
+    // "<script" inside the escape double-escapes (where "</script>" does not
+    // end the element), "-->" returns to plain script data.
+    std::size_t script_end(std::size_t p) const {
+        enum { plain, escaped, double_escaped } st = plain;
+        const std::size_t n = s_.size();
+        auto word_at = [&](std::size_t q) {  // "script" then a space, '/' or '>'
+            if (q + 6 >= n || !iequals(s_.substr(q, 6), "script")) return false;
+            char c = s_[q + 6];
+            return is_tag_space(c) || c == '/' || c == '>';
+        };
+        while (p < n) {
+            std::size_t q =
+                s_.find_first_of(st == plain ? std::string_view("<") : std::string_view("<-"), p);
+            if (q == std::string_view::npos) return n;
+            if (s_[q] == '-') {
+                if (s_.substr(q).starts_with("-->")) {
+                    st = plain;
+                    p = q + 3;
+                } else {
+                    p = q + 1;
+                }
+                continue;
+            }
+            if (st != double_escaped && end_tag_at(q, "script")) return q;
+            if (st == plain && s_.substr(q).starts_with("<!--")) {
+                st = escaped;
+                // "<!--" followed by "-" or "->" also reaches "-->" handling
+                p = q + 4;
+                if (s_.substr(q + 2).starts_with("-->")) st = plain, p = q + 5;
+                continue;
+            }
+            if (st == escaped && word_at(q + 1)) {
+                st = double_escaped;
+                p = q + 7;
+                continue;
+            }
+            if (st == double_escaped && q + 1 < n && s_[q + 1] == '/' && word_at(q + 2)) {
+                st = escaped;
+                p = q + 8;
+                continue;
+            }
+            p = q + 1;
+        }
+        return n;
+    }
+
+    std::string_view s_;
+    std::size_t pos_ = 0;
+    std::size_t raw_until_ = std::string_view::npos;  // the text of a RAWTEXT/RCDATA element
+    bool raw_refs_ = false;
+    std::vector<Tag> foreign_;  // open svg/math elements (empty: HTML content)
+};
+
+// ---- the cut -----------------------------------------------------------------
 
 struct Cut {
     std::size_t begin, end;
     std::string replacement;
 };
 
+// One pass over the tokens; each decision is the one the former tree walk
+// made on gumbo's nodes, on the same source spans.
 class HtmlCutter {
 public:
     HtmlCutter(const Context& cx, std::string_view html, LinkScan& out)
-        : cx_(cx), html_(html), out_(out) {}
+        : cx_(cx), html_(html), out_(out), tok_(html) {}
 
-    void walk(const GumboNode* node) {
-        switch (node->type) {
-            case GUMBO_NODE_DOCUMENT:
-                children(node->v.document.children);
-                break;
-            case GUMBO_NODE_ELEMENT:
-            case GUMBO_NODE_TEMPLATE:
-                element(node);
-                break;
-            case GUMBO_NODE_TEXT:
-            case GUMBO_NODE_CDATA:
-            case GUMBO_NODE_WHITESPACE:
-                text(node);
-                break;
-            case GUMBO_NODE_COMMENT:
-                comment(node);
-                break;
+    void run() {
+        Token t;
+        while (tok_.next(t)) {
+            switch (t.kind) {
+                case TokKind::start_tag:
+                    start_tag(t);
+                    break;
+                case TokKind::end_tag:
+                    if (t.tag == Tag::table && table_depth_ > 0 && !tok_.in_foreign())
+                        --table_depth_;
+                    break;
+                case TokKind::text:
+                    text(t.b, t.e, std::string_view(), t.refs);
+                    break;
+                case TokKind::cdata:
+                    text(t.b, t.e, html_.substr(t.inner_b, t.inner_e - t.inner_b), false);
+                    break;
+                case TokKind::comment:
+                    comment(t.b, t.e);
+                    break;
+                case TokKind::doctype:
+                    break;
+            }
         }
     }
 
     std::vector<Cut> take_cuts() { return std::move(cuts_); }
 
 private:
-    void children(const GumboVector& v) {
-        for (unsigned i = 0; i < v.length; ++i) walk(static_cast<const GumboNode*>(v.data[i]));
-    }
-
-    // Byte offset of a pointer into the input, or npos for synthesized text.
-    std::size_t offset(const char* p) const {
-        if (p < html_.data() || p > html_.data() + html_.size()) return std::string_view::npos;
-        return static_cast<std::size_t>(p - html_.data());
-    }
-
-    void remove(std::size_t b, std::size_t e, const std::string& url, Judgement j) {
+    void remove(std::size_t b, std::size_t e, std::string url, Judgement j) {
         cuts_.push_back({b, e, ""});
-        out_.removed.push_back({url, std::move(j.domain), std::move(j.reason)});
+        out_.removed.push_back({std::move(url), std::move(j.domain), std::move(j.reason)});
     }
 
     // The attribute's source span, with the whitespace before it, so that
     // `<a href="x">` becomes `<a>`.
-    std::pair<std::size_t, std::size_t> attr_span(const GumboAttribute* a, std::size_t tag_b) {
-        std::size_t b = offset(a->original_name.data);
-        std::size_t e = a->original_value.length
-                            ? offset(a->original_value.data) + a->original_value.length
-                            : b + a->original_name.length;
+    std::pair<std::size_t, std::size_t> attr_span(const TokAttr& a, std::size_t tag_b) const {
+        std::size_t b = a.name_b;
         while (b > tag_b + 1 && is_html_space(html_[b - 1])) --b;
-        return {b, e};
+        return {b, a.end};
     }
 
-    static bool removes_element(GumboTag tag) {
+    // The attribute's value as the tree holds it (unquoted, references
+    // decoded, CRs normalised), in `buf` unless the source is already that.
+    std::string_view value_of(const TokAttr& a, std::string& buf) const {
+        std::string_view raw = html_.substr(a.val_b, a.val_e - a.val_b);
+        if (a.quoted) raw = raw.substr(1, raw.size() - 2);
+        if (raw.find_first_of("&\r") == std::string_view::npos) return raw;
+        if (!decode_refs(raw, true, buf))
+            buf = decode_attr_slow(html_.substr(a.val_b, a.val_e - a.val_b));
+        return buf;
+    }
+
+    static bool removes_element(Tag tag) {
         switch (tag) {
-            case GUMBO_TAG_IMG:
-            case GUMBO_TAG_IMAGE:
-            case GUMBO_TAG_INPUT:
-            case GUMBO_TAG_IFRAME:
-            case GUMBO_TAG_FRAME:
-            case GUMBO_TAG_EMBED:
-            case GUMBO_TAG_OBJECT:
-            case GUMBO_TAG_APPLET:
-            case GUMBO_TAG_SCRIPT:
-            case GUMBO_TAG_VIDEO:
-            case GUMBO_TAG_AUDIO:
-            case GUMBO_TAG_SOURCE:
-            case GUMBO_TAG_TRACK:
-            case GUMBO_TAG_META:
+            case Tag::img:
+            case Tag::image:
+            case Tag::input:
+            case Tag::iframe:
+            case Tag::frame:
+            case Tag::embed:
+            case Tag::object:
+            case Tag::applet:
+            case Tag::script:
+            case Tag::video:
+            case Tag::audio:
+            case Tag::source:
+            case Tag::track:
+            case Tag::meta:
                 return true;
             default:
                 return false;
         }
     }
 
-    // An <a> whose content, apart from whitespace and comments, is one <img>.
-    static bool wraps_only_image(const GumboElement& el) {
+    // Start tags the tree builder drops in body ("in body": a table part
+    // outside any table is a parse error and ignored): the browser never
+    // sees their attributes, so neither does the cut; the safety net judges
+    // their bytes.
+    bool ignored(const Token& t) const {
+        switch (t.tag) {
+            case Tag::caption:
+            case Tag::col:
+            case Tag::colgroup:
+            case Tag::tbody:
+            case Tag::td:
+            case Tag::tfoot:
+            case Tag::th:
+            case Tag::thead:
+            case Tag::tr:
+                return table_depth_ == 0 && !tok_.in_foreign();
+            default:
+                return false;
+        }
+    }
+
+    // Where the element that starts with `t` ends in the source: its end
+    // tag's end when it has one (RAWTEXT/RCDATA/script elements know it; the
+    // others are matched by nesting), else the start tag's end.
+    std::size_t element_end(const Token& t) {
+        if (t.raw_end != std::string_view::npos)
+            return t.close_e != std::string_view::npos ? t.close_e : t.e;
+        switch (t.tag) {
+            case Tag::object:
+            case Tag::applet:
+            case Tag::video:
+            case Tag::audio:
+                break;
+            default:
+                if (!tok_.in_foreign() || t.self_closing) return t.e;  // void elements
+        }
+        if (unmatched_.contains(static_cast<int>(t.tag))) return t.e;
+        Tokenizer ahead = tok_;
+        Token u;
+        int depth = 1;
+        while (ahead.next(u)) {
+            if (u.tag != t.tag) continue;
+            if (u.kind == TokKind::start_tag && !u.self_closing) ++depth;
+            if (u.kind == TokKind::end_tag && --depth == 0) return u.e;
+        }
+        // No end tag: only the start tag goes (and the scan stays linear).
+        unmatched_.insert(static_cast<int>(t.tag));
+        return t.e;
+    }
+
+    // An <a> whose content, apart from whitespace and comments, is one <img>
+    // (ended by its end tag, any end tag, another <a>, or the input's end).
+    bool wraps_only_image() const {
+        Tokenizer ahead = tok_;
+        Token u;
         int images = 0;
-        for (unsigned i = 0; i < el.children.length; ++i) {
-            auto* c = static_cast<const GumboNode*>(el.children.data[i]);
-            if (c->type == GUMBO_NODE_WHITESPACE || c->type == GUMBO_NODE_COMMENT) continue;
-            if (c->type == GUMBO_NODE_ELEMENT &&
-                (c->v.element.tag == GUMBO_TAG_IMG || c->v.element.tag == GUMBO_TAG_IMAGE)) {
-                ++images;
+        while (ahead.next(u)) {
+            if (u.kind == TokKind::comment) continue;
+            if (u.kind == TokKind::text) {
+                std::string_view s = html_.substr(u.b, u.e - u.b);
+                if (std::all_of(s.begin(), s.end(), is_html_space)) continue;
+                return false;
+            }
+            if (u.kind == TokKind::start_tag && (u.tag == Tag::img || u.tag == Tag::image)) {
+                if (++images > 1) return false;
                 continue;
             }
+            if (u.kind == TokKind::end_tag || (u.kind == TokKind::start_tag && u.tag == Tag::a))
+                return images == 1;
             return false;
         }
         return images == 1;
-    }
-
-    void element(const GumboNode* node) {
-        const GumboElement& el = node->v.element;
-        std::size_t tag_b = offset(el.original_tag.data);
-        if (el.original_tag.length == 0 || tag_b == std::string_view::npos) {
-            children(el.children);  // synthesized by the parser: nothing in the source
-            return;
-        }
-        std::size_t tag_e = tag_b + el.original_tag.length;
-        std::size_t el_e = tag_e;
-        if (el.original_end_tag.length > 0 &&
-            offset(el.original_end_tag.data) != std::string_view::npos)
-            el_e = offset(el.original_end_tag.data) + el.original_end_tag.length;
-
-        bool refresh = false;
-        if (el.tag == GUMBO_TAG_META) {
-            const GumboAttribute* he = gumbo_get_attribute(&el.attributes, "http-equiv");
-            refresh = he && iequals(he->value, "refresh");
-        }
-        for (unsigned i = 0; i < el.attributes.length; ++i) {
-            auto* a = static_cast<const GumboAttribute*>(el.attributes.data[i]);
-            std::string_view name = a->name;
-            if (name.starts_with("xmlns")) continue;  // namespace names, never fetched
-            if (!is_url_attr(name) || (name == "content" && !refresh)) {
-                // title="…", alt="…", og:url content="…": not links, but text
-                // that carries one; the attribute goes rather than the part.
-                auto hits = find_text_links(cx_, a->value);
-                if (!hits.empty()) {
-                    auto [b, e] = attr_span(a, tag_b);
-                    remove(b, e, hits[0].url, std::move(hits[0].j));
-                }
-                continue;
-            }
-            auto bad = judge_attr(cx_, name, a->value);
-            if (!bad) continue;
-            bool is_image =
-                el.tag == GUMBO_TAG_IMG || el.tag == GUMBO_TAG_IMAGE || el.tag == GUMBO_TAG_INPUT;
-            bool whole = removes_element(el.tag) && name != "style" &&
-                         (!is_image || name == "src" || name == "lowsrc" || name == "dynsrc");
-            if (whole || name == "content") {
-                remove(tag_b, el_e, bad->first, std::move(bad->second));
-                return;  // the element, and all inside it, is gone
-            }
-            auto [b, e] = attr_span(a, tag_b);
-            if (name == "style" && cut_css_in_attr(a, tag_b)) continue;
-            remove(b, e, bad->first, std::move(bad->second));
-        }
-        if (el.tag == GUMBO_TAG_A && cx_.policy.unwrap_linked_images && wraps_only_image(el)) {
-            const GumboAttribute* href = gumbo_get_attribute(&el.attributes, "href");
-            if (href && offset(href->original_name.data) != std::string_view::npos &&
-                !judge_attr(cx_, "href", href->value)) {
-                auto [b, e] = attr_span(href, tag_b);
-                Judgement j{false, "", "linked image"};
-                remove(b, e, normalize_url(href->value), std::move(j));
-            }
-        }
-        if (el.tag == GUMBO_TAG_STYLE) {
-            css_block(el);
-            return;
-        }
-        if (el.tag == GUMBO_TAG_SCRIPT) {
-            // Clients never run it; a URL in it is only there to be found.
-            if (el_e > tag_e && source_has_violation(tag_e, el_e)) {
-                Judgement j{false, "", "script"};
-                remove(tag_b, el_e, "", std::move(j));
-            }
-            return;
-        }
-        children(el.children);
     }
 
     static bool is_url_attr(std::string_view n) {
@@ -865,29 +1691,111 @@ private:
         return std::find(std::begin(kNames), std::end(kNames), n) != std::end(kNames);
     }
 
+    std::string_view lower_name(const TokAttr& a, std::string& buf) const {
+        std::string_view raw = html_.substr(a.name_b, a.name_e - a.name_b);
+        if (std::none_of(raw.begin(), raw.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+            return raw;
+        buf.assign(raw);
+        for (char& c : buf) c = lower_char(c);
+        return buf;
+    }
+
+    void start_tag(const Token& t) {
+        if (t.tag == Tag::table && !tok_.in_foreign()) ++table_depth_;
+        if (ignored(t)) return;
+        const std::size_t tag_b = t.b, tag_e = t.e;
+
+        bool refresh = false;
+        if (t.tag == Tag::meta) {
+            for (const TokAttr& a : t.attrs) {
+                if (!iequals(lower_name(a, name_buf_), "http-equiv")) continue;
+                refresh = iequals(value_of(a, value_buf_), "refresh");
+                break;  // the first of duplicated attributes wins
+            }
+        }
+        std::optional<std::size_t> href;  // the first href, when it stays
+        bool href_seen = false;
+        for (const TokAttr& a : t.attrs) {
+            std::string_view name = lower_name(a, name_buf_);
+            if (name.starts_with("xmlns")) continue;  // namespace names, never fetched
+            std::string_view value = value_of(a, value_buf_);
+            bool first_href = name == "href" && !href_seen;
+            if (name == "href") href_seen = true;
+            if (!is_url_attr(name) || (name == "content" && !refresh)) {
+                // title="…", alt="…", og:url content="…": not links, but text
+                // that carries one; the attribute goes rather than the part.
+                auto hits = find_text_links(cx_, value);
+                if (!hits.empty()) {
+                    auto [b, e] = attr_span(a, tag_b);
+                    remove(b, e, std::move(hits[0].url), std::move(hits[0].j));
+                }
+                continue;
+            }
+            auto bad = judge_attr(cx_, name, value);
+            if (!bad) {
+                if (first_href) href = &a - t.attrs.data();
+                continue;
+            }
+            bool is_image = t.tag == Tag::img || t.tag == Tag::image || t.tag == Tag::input;
+            bool whole = removes_element(t.tag) && name != "style" &&
+                         (!is_image || name == "src" || name == "lowsrc" || name == "dynsrc");
+            if (whole || name == "content") {
+                std::size_t el_e = element_end(t);
+                remove(tag_b, el_e, std::move(bad->first), std::move(bad->second));
+                tok_.skip_to(el_e);  // the element, and all inside it, is gone
+                return;
+            }
+            auto [b, e] = attr_span(a, tag_b);
+            if (name == "style" && cut_css_in_attr(a)) continue;
+            remove(b, e, std::move(bad->first), std::move(bad->second));
+        }
+        if (t.tag == Tag::a && href && cx_.policy.unwrap_linked_images && wraps_only_image()) {
+            const TokAttr& a = t.attrs[*href];
+            auto [b, e] = attr_span(a, tag_b);
+            Judgement j{false, "", "linked image"};
+            remove(b, e, normalize_url(value_of(a, value_buf_)), std::move(j));
+        }
+        if (t.raw_end == std::string_view::npos) {
+            if (t.tag == Tag::script && !t.self_closing) {  // svg script: not script data
+                std::size_t el_e = element_end(t);
+                if (el_e > tag_e && source_has_violation(tag_e, el_e)) {
+                    remove(tag_b, el_e, "", Judgement{false, "", "script"});
+                    tok_.skip_to(el_e);
+                }
+            }
+            return;
+        }
+        std::size_t raw_end = std::min(t.raw_end, html_.size());
+        if (t.tag == Tag::style) {
+            cut_css(tag_e, html_.substr(tag_e, raw_end - tag_e));
+            tok_.skip_to(raw_end);
+            return;
+        }
+        if (t.tag == Tag::script) {
+            // Clients never run it; a URL in it is only there to be found.
+            std::size_t el_e = element_end(t);
+            if (el_e > tag_e && source_has_violation(tag_e, el_e)) {
+                remove(tag_b, el_e, "", Judgement{false, "", "script"});
+                tok_.skip_to(el_e);
+            } else {
+                tok_.skip_to(raw_end);
+            }
+        }
+    }
+
     bool source_has_violation(std::size_t b, std::size_t e) {
         bool unused = false;
         return scan_candidates(cx_, html_.substr(b, e - b), true, &unused).has_value();
     }
 
     // Cuts each disallowed url(...) out of a style attribute, when its source
-    // has no entities (so decoded offsets are source offsets).  False: the
+    // has no references (so decoded offsets are source offsets).  False: the
     // caller removes the whole attribute.
-    bool cut_css_in_attr(const GumboAttribute* a, std::size_t) {
-        std::string_view raw(a->original_value.data, a->original_value.length);
-        std::string_view inner = unquote(raw);
-        if (inner != a->value) return false;
-        return cut_css(offset(inner.data()), inner);
-    }
-
-    void css_block(const GumboElement& el) {
-        for (unsigned i = 0; i < el.children.length; ++i) {
-            auto* c = static_cast<const GumboNode*>(el.children.data[i]);
-            if (c->type != GUMBO_NODE_TEXT && c->type != GUMBO_NODE_WHITESPACE) continue;
-            std::string_view raw(c->v.text.original_text.data, c->v.text.original_text.length);
-            std::size_t b = offset(raw.data());
-            if (b != std::string_view::npos) cut_css(b, raw);
-        }
+    bool cut_css_in_attr(const TokAttr& a) {
+        std::string_view inner = html_.substr(a.val_b, a.val_e - a.val_b);
+        if (a.quoted) inner = inner.substr(1, inner.size() - 2);
+        if (inner.find_first_of("&\r") != std::string_view::npos) return false;
+        return cut_css(a.val_b + (a.quoted ? 1 : 0), inner);
     }
 
     bool cut_css(std::size_t base, std::string_view css) {
@@ -901,7 +1809,7 @@ private:
             pos = mb + g[0].size();
             bool is_url = g[2].data() != nullptr;
             re2::StringPiece u = is_url ? g[2] : g[3];
-            std::string url(unquote(std::string_view(u.data(), u.size())));
+            std::string_view url = unquote(std::string_view(u.data(), u.size()));
             Judgement j = judge(cx_, url, is_url ? Use::image : Use::link);
             if (j.keep) continue;
             // `@import "x";` keeps "@import" and loses the string.
@@ -913,12 +1821,27 @@ private:
         return true;
     }
 
-    void text(const GumboNode* node) {
-        const GumboText& t = node->v.text;
-        std::size_t b = offset(t.original_text.data);
-        if (b == std::string_view::npos || t.original_text.length == 0) return;
-        std::string_view raw(t.original_text.data, t.original_text.length);
-        std::string_view decoded(t.text);
+    // A text run [b, e); `decoded` given for CDATA (its content), else
+    // computed: references decoded when `refs`, CRs normalised.
+    void text(std::size_t b, std::size_t e, std::string_view decoded, bool refs) {
+        if (e <= b) return;
+        std::string_view raw = html_.substr(b, e - b);
+        std::string buf;
+        if (decoded.data() == nullptr) {
+            decoded = raw;
+            if (raw.find_first_of(refs ? std::string_view("&\r") : std::string_view("\r")) !=
+                std::string_view::npos) {
+                if (refs) {
+                    if (!decode_refs(raw, false, buf)) buf = decode_text_slow(raw);
+                } else {
+                    normalize_newlines(raw, buf);
+                }
+                decoded = buf;
+            }
+        } else if (decoded.find('\r') != std::string_view::npos) {
+            normalize_newlines(decoded, buf);
+            decoded = buf;
+        }
         auto hits = find_text_links(cx_, decoded);
         if (hits.empty()) return;
         if (raw == decoded) {
@@ -929,29 +1852,29 @@ private:
             }
             return;
         }
-        // Entities in the text: the clients' linkifiers read decoded text, so
-        // the node is re-written from its decoded form.
+        // References in the text: the clients' linkifiers read decoded text,
+        // so the run is re-written from its decoded form.
         LinkScan s = scan_text(cx_, decoded, cx_.policy.text_marker);
-        cuts_.push_back({b, b + raw.size(), html_escape(s.text)});
+        cuts_.push_back({b, e, html_escape(s.text)});
         for (RemovedLink& r : s.removed) out_.removed.push_back(std::move(r));
     }
 
     // Outlook reads conditional comments (VML buttons carry hrefs), so a
     // comment with a disallowed URL goes whole.
-    void comment(const GumboNode* node) {
-        const GumboText& t = node->v.text;
-        std::size_t b = offset(t.original_text.data);
-        if (b == std::string_view::npos || t.original_text.length == 0) return;
+    void comment(std::size_t b, std::size_t e) {
         bool unused = false;
-        auto v = scan_candidates(
-            cx_, std::string_view(t.original_text.data, t.original_text.length), true, &unused);
-        if (v) remove(b, b + t.original_text.length, v->url, std::move(v->j));
+        auto v = scan_candidates(cx_, html_.substr(b, e - b), true, &unused);
+        if (v) remove(b, e, std::move(v->url), std::move(v->j));
     }
 
     const Context& cx_;
     std::string_view html_;
     LinkScan& out_;
+    Tokenizer tok_;
     std::vector<Cut> cuts_;
+    int table_depth_ = 0;
+    std::set<int> unmatched_;  // elements already found to have no end tag
+    std::string name_buf_, value_buf_;
 };
 
 // Applies cuts; a cut inside an earlier, wider one is dropped (an attribute
@@ -1047,7 +1970,7 @@ void fall_back_to_text(const Context& cx, const GumboOutput& tree, const Violati
 Context make_context(const LinkPolicy& policy, const std::string& marketplace_domain) {
     std::string md = lower_ascii(marketplace_domain);
     if (auto a = to_a_label(md)) md = *a;
-    return {policy, md};
+    return Context{policy, std::move(md), HostCache{}};
 }
 
 }  // namespace
@@ -1069,9 +1992,8 @@ LinkScan scan_html_links(std::string_view html, const LinkPolicy& policy,
         return out;
     }
     out.tokenized = true;
-    GumboPtr tree = gumbo_parse_view(html);
     HtmlCutter cutter(cx, html, out);
-    cutter.walk(tree->document);
+    cutter.run();
     out.text = apply_cuts(html, cutter.take_cuts(), out);
 
     bool unused = false;

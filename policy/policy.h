@@ -11,6 +11,7 @@
 #include "policy/content_rule.h"
 #include "policy/header_privacy.h"
 #include "policy/link_rule.h"
+#include "policy/marketplace_rules.h"
 #include "policy/privacy_rule.h"
 #include "util/result.h"
 
@@ -49,6 +50,7 @@ struct Policy {
     // An alias and an outside address in one transaction (policy.yaml
     // recipients.mixed); see RcptStage.
     MixedRecipients mixed_recipients = MixedRecipients::separate;
+    MarketplacePolicy marketplace;
 };
 
 // Loads and validates `path`.  Errors name the place: "policy.yaml:42:7: ...".

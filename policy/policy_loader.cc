@@ -224,6 +224,8 @@ constexpr Key kSections[] = {
     {"content", false, [](const Entry& e, Policy& p) { load_content_section(e, p.content); }},
     {"privacy", false, [](const Entry& e, Policy& p) { load_privacy_section(e, p.redact); }},
     {"recipients", false, load_recipients},
+    {"marketplace", false,
+     [](const Entry& e, Policy& p) { load_marketplace_section(e, p.marketplace); }},
     {"malformed", false, load_malformed},
 };
 

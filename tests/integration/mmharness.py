@@ -18,7 +18,14 @@ One Harness = one private world under a temp dir:
   a three-line ``Received: ... (smtp-sink) ...`` header, then the message as
   received, then one empty line.  parse_dump() turns that into a Delivery.
 * The milter runs with a generated config (own store.db, audit.log,
-  hmac.key and a copy of the repo's etc/policy.yaml).
+  hmac.key and a copy of the repo's etc/policy.yaml, with the test class's
+  policy overrides applied: set_policy_values()).
+* The smtpd that clients talk to is the marketplace's smtpd as
+  etc/postfix/master.cf.notes describes it: its own cleanup service
+  (mkt-cleanup) with etc/postfix/marketplace_header_checks, which takes the
+  client's host name and IP out of Postfix's own Received header.  Clients
+  say EHLO SENDER_HELO from SENDER_IP; the privacy checker also looks for
+  those in every delivered message.
 
 Ports are random free ports outside the kernel's ephemeral range, so several
 harnesses (ctest -j2) can run at once.  Every wait polls a condition with a
@@ -62,6 +69,13 @@ from typing import Iterable, Optional
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.environ.get("MM_REPO_ROOT") or os.path.dirname(os.path.dirname(HERE))
 DOMAIN = "marketplace.example"
+# What the test client says in EHLO and where it connects from: Postfix's own
+# Received header names both ("from HELO (unknown [IP])"), and neither may be
+# delivered.  The HELO name is used nowhere else (make_message's Message-IDs
+# use client.test), so finding it in a delivered message means a leak.
+SENDER_HELO = "sender-host.client.example"
+SENDER_IP = "127.0.0.1"
+HEADER_CHECKS = os.path.join(REPO_ROOT, "etc", "postfix", "marketplace_header_checks")
 EXTERNAL_DOMAINS = ("gmail.example", "acme.example")
 
 POSTFIX = "/usr/sbin/postfix"
@@ -272,7 +286,7 @@ def _reply(code, text) -> tuple:
 
 
 def smtp_send(port: int, mail_from: str, rcpts: Iterable[str], message: bytes,
-              timeout: float = 120.0, helo: str = "client.test") -> SendResult:
+              timeout: float = 120.0, helo: str = SENDER_HELO) -> SendResult:
     rcpts = list(rcpts)
     result = SendResult(mail_from=mail_from, rcpt_list=rcpts)
     try:
@@ -430,15 +444,41 @@ def _decoded_views(d: Delivery) -> list:
     return views
 
 
-def privacy_violations(deliveries: Iterable[Delivery], real_addresses: Iterable[str]) -> list:
+def client_trace_patterns(helo: str = SENDER_HELO, ip: str = SENDER_IP) -> list:
+    """(label, regex) pairs for the sending client's host name and IP, as
+    Postfix's own Received header writes them ("from HELO (NAME [IP])").
+    The IP is matched as a whole dotted quad, bracketed or bare: in the
+    delivered message itself (not smtp-sink's X-Client-Addr line, which is
+    about the Postfix -> sink hop) nothing else puts the loopback address."""
+    return [(f"sender host name {helo}", re.compile(re.escape(helo), re.I)),
+            (f"sender IP {ip}", re.compile(r"(?<![0-9.])" + re.escape(ip) + r"(?![0-9])"))]
+
+
+def privacy_violations(deliveries: Iterable[Delivery], real_addresses: Iterable[str],
+                       client_traces: Iterable[tuple] = ()) -> list:
     """No delivered message may contain a real address of a provisioned
     party anywhere (envelope sender, sink-recorded headers, message headers
     and body, raw or decoded, case-insensitive) -- except a recipient's own
-    address in its own envelope recipient (X-Rcpt-Args) line."""
+    address in its own envelope recipient (X-Rcpt-Args) line.
+
+    Nor may the message (headers and body, raw or decoded) contain any of
+    client_traces, (label, regex) pairs from client_trace_patterns(): the
+    sending client's host name and IP, which Postfix's own Received header
+    carries unless marketplace_header_checks took them out."""
     reals = sorted({a.lower() for a in real_addresses if a})
+    traces = list(client_traces)
     problems = []
     for d in deliveries:
         found = set()
+        message_texts = [("message", d.raw.decode("latin-1"))]
+        message_texts += [("decoded message", v) for v in _decoded_views(d)]
+        for label, pattern in traces:
+            for where, text in message_texts:
+                m = pattern.search(text)
+                if m:
+                    line = text[text.rfind("\n", 0, m.start()) + 1:].split("\n", 1)[0]
+                    problems.append(f"{d.summary()}: {label} in {where}: {line.strip()[:200]!r}")
+                    break
         # Envelope recipient lines: the recipient's own address may appear
         # (also as ORCPT); any other real address may not.
         for args in d.rcpt_args:
@@ -449,9 +489,7 @@ def privacy_violations(deliveries: Iterable[Delivery], real_addresses: Iterable[
                     found.add((a, f"envelope recipient line {args!r}"))
         # Everything else: the sink's other header lines and the message.
         other_lines = [ln for ln in d.sink_lines if not ln.startswith("X-Rcpt-Args:")]
-        texts = [("envelope", "\n".join(other_lines)),
-                 ("message", d.raw.decode("latin-1"))]
-        texts += [("decoded message", v) for v in _decoded_views(d)]
+        texts = [("envelope", "\n".join(other_lines))] + message_texts
         for where, text in texts:
             low = text.lower()
             for a in reals:
@@ -525,6 +563,47 @@ def sqlite_store_locked(db_path: str, timeout: float = 10.0):
 
 
 # --------------------------------------------------------------------------
+# patching policy.yaml (stdlib only: no YAML library)
+
+
+def _yaml_scalar(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(str(value))  # a JSON string is a valid YAML scalar
+
+
+def set_yaml_scalar(text: str, path: str, value) -> str:
+    """Replaces the value of the block-mapping key `path` ("a.b.c") in YAML
+    text, keeping the line's comment and everything else byte for byte.
+    The key must exist and hold a scalar on its own line."""
+    keys = path.split(".")
+    lines = text.split("\n")
+    stack: list = []  # (indent, key) of the enclosing mapping keys
+    key_re = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.-]+):(?P<rest>.*)$")
+    for i, line in enumerate(lines):
+        m = key_re.match(line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        indent = len(m.group("indent"))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        here = [k for _, k in stack] + [m.group("key")]
+        if here == keys:
+            rest = m.group("rest")
+            comment = re.search(r"\s+#.*$", rest)
+            value_part = rest[:comment.start()] if comment else rest
+            if not value_part.strip():
+                raise HarnessError(f"policy key {path} is a mapping or list, not a scalar")
+            lines[i] = (f"{m.group('indent')}{m.group('key')}: {_yaml_scalar(value)}"
+                        + (comment.group(0) if comment else ""))
+            return "\n".join(lines)
+        stack.append((indent, m.group("key")))
+    raise HarnessError(f"policy key {path} not found")
+
+
+# --------------------------------------------------------------------------
 # the harness
 
 
@@ -585,12 +664,20 @@ class Harness:
     def __init__(self, name: str = "it", *, binary: Optional[str] = None,
                  repo_root: str = REPO_ROOT, workdir: Optional[str] = None,
                  with_milter: bool = True, config: Optional[dict] = None,
+                 policy: Optional[dict] = None, hide_client_received: bool = True,
                  keep: Optional[bool] = None, verbose: bool = False):
+        """config: milter config overrides; policy: {"dotted.key": value}
+        overrides for the copy of etc/policy.yaml (set_policy_values);
+        hide_client_received=False runs the smtpd without
+        marketplace_header_checks (only to prove that the privacy checker
+        catches Postfix's own Received header)."""
         self.name = name
         self.binary = binary or default_binary()
         self.repo_root = repo_root
         self.with_milter = with_milter
         self.config_overrides = dict(config or {})
+        self.policy_overrides = dict(policy or {})
+        self.hide_client_received = hide_client_received
         self.keep = bool(os.environ.get("MM_KEEP_TMP")) if keep is None else keep
         self.verbose = verbose
         self._own_dir = workdir is None
@@ -791,7 +878,7 @@ class Harness:
     MASTER_CF = """\
 # private test instance: no chroot anywhere
 {smtpd}   inet  n       -       n       -       -       smtpd
-pickup    unix  n       -       n       60      1       pickup
+{smtpd_options}pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
@@ -811,6 +898,20 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+{extra_services}"""
+
+    # The marketplace's smtpd, as etc/postfix/master.cf.notes (5.) sets it up:
+    # its mail goes through a cleanup service of its own whose header_checks
+    # take the client's host and IP out of Postfix's Received header; other
+    # services keep the default cleanup and their Received headers.
+    MARKETPLACE_SMTPD_OPTIONS = """\
+  -o cleanup_service_name=mkt-cleanup
+"""
+    MARKETPLACE_CLEANUP = """\
+mkt-cleanup unix n      -       n       -       0       cleanup
+  -o header_checks=regexp:{header_checks}
+  -o mime_header_checks=
+  -o nested_header_checks=
 """
 
     def _start_postfix(self):
@@ -819,8 +920,18 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         with open(os.path.join(self.conf_dir, "main.cf"), "w") as f:
             for k, v in self.postfix_main_cf().items():
                 f.write(f"{k} = {v}\n")
+        smtpd_options = extra_services = ""
+        if self.hide_client_received:
+            if not os.path.exists(HEADER_CHECKS):
+                raise HarnessError(f"{HEADER_CHECKS} missing")
+            header_checks = os.path.join(self.conf_dir, "marketplace_header_checks")
+            shutil.copy(HEADER_CHECKS, header_checks)
+            smtpd_options = self.MARKETPLACE_SMTPD_OPTIONS
+            extra_services = self.MARKETPLACE_CLEANUP.format(header_checks=header_checks)
         with open(os.path.join(self.conf_dir, "master.cf"), "w") as f:
-            f.write(self.MASTER_CF.format(smtpd=f"127.0.0.1:{self.smtpd_port}"))
+            f.write(self.MASTER_CF.format(smtpd=f"127.0.0.1:{self.smtpd_port}",
+                                          smtpd_options=smtpd_options,
+                                          extra_services=extra_services))
         r = subprocess.run([POSTFIX, "-c", self.conf_dir, "start"], capture_output=True,
                            text=True, timeout=60)
         if r.returncode != 0:
@@ -864,11 +975,28 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         if not os.path.exists(policy_src):
             raise HarnessError(f"{policy_src} missing")
         shutil.copy(policy_src, os.path.join(mdir, "policy.yaml"))
+        if self.policy_overrides:
+            self.set_policy_values(self.policy_overrides)
         key = os.path.join(mdir, "hmac.key")
         with open(key, "w") as f:  # what `openssl rand -hex 32` prints
             f.write(secrets.token_hex(32) + "\n")
         os.chmod(key, 0o600)
         self.write_milter_config()
+
+    @property
+    def policy_path(self) -> str:
+        return self.p("milter", "policy.yaml")
+
+    def set_policy_values(self, values: dict):
+        """Sets scalar values in the milter's copy of policy.yaml, e.g.
+        {"privacy.redact.seller_to_buyer": True}; every key must exist.
+        Takes effect at the next milter start or reload_milter()."""
+        with open(self.policy_path, encoding="utf-8") as f:
+            text = f.read()
+        for path, value in values.items():
+            text = set_yaml_scalar(text, path, value)
+        with open(self.policy_path, "w", encoding="utf-8") as f:
+            f.write(text)
 
     def milter_settings(self, **overrides) -> dict:
         s = {
@@ -1142,7 +1270,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return out
 
     def privacy_violations(self) -> list:
-        return privacy_violations(self.all_deliveries(), self.real_addresses())
+        return privacy_violations(self.all_deliveries(), self.real_addresses(),
+                                  client_trace_patterns())
 
     # ---- misc -----------------------------------------------------------------------
     def _write_pid(self, name: str, pid: int):
@@ -1222,13 +1351,16 @@ class HarnessTestCase(unittest.TestCase):
     harness_name = "it"
     with_milter = True
     milter_config: dict = {}
+    policy_overrides: dict = {}   # {"privacy.redact.seller_to_buyer": True, ...}
+    hide_client_received = True
     h: Harness
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.h = Harness(cls.harness_name, with_milter=cls.with_milter,
-                        config=cls.milter_config)
+                        config=cls.milter_config, policy=cls.policy_overrides,
+                        hide_client_received=cls.hide_client_received)
         cls.addClassCleanup(cls.h.stop)
         cls.h.start()
 
@@ -1242,7 +1374,7 @@ class HarnessTestCase(unittest.TestCase):
         super().tearDownClass()
         if violations:
             cls.h.keep = True
-            raise AssertionError("PRIVACY: real addresses delivered (kept "
+            raise AssertionError("PRIVACY: real addresses or the sender's host delivered (kept "
                                  f"{cls.h.dir} for inspection):\n" + "\n".join(violations))
 
     # ---- assertions --------------------------------------------------------

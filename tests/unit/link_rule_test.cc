@@ -283,6 +283,77 @@ TEST(HtmlLinks, SafetyNetLeavesNoDisallowedUrl) {
     EXPECT_NE(s.text.find("&lt;https://www.ups.com/t&gt;"), std::string::npos);  // as text
 }
 
+// The tokenizer on markup where a regex or a non-HTML5 parser reads the
+// bytes differently from a browser: each cut is where the HTML5 tokenizer
+// puts the token.
+TEST(HtmlTokenizer, HostileMarkup) {
+    const std::pair<std::string, std::string> cases[] = {
+        // "<!-->" is a whole (empty) comment: the link after it is live.
+        {"<!--><a href=\"https://evil.example/\">x</a>-->", "<!--><a>x</a>-->"},
+        // '>' inside a quoted value does not end the tag.
+        {"<a title=\"a>b\" href=\"https://evil.example/\">x</a>", "<a title=\"a>b\">x</a>"},
+        // Double-escaped script data: the first </script> does not end it.
+        {"<script><!--<script>x</script>https://evil.example/--></script><p>y</p>", "<p>y</p>"},
+        // RCDATA: the markup is text, and so is the URL in it.
+        {"<textarea><a href=\"https://evil.example/\">x</a></textarea>",
+         "<textarea><a href=\"[link removed]\">x</a></textarea>"},
+        // A named reference outside the fast table (gumbo decodes it).
+        {"<p>&hearts; https://evil.example/</p>", "<p>\xE2\x99\xA5 [link removed]</p>"},
+        // CDATA outside foreign content is a bogus comment ending at the first '>'.
+        {"<p><![CDATA[ https://evil.example/ ]]></p>", "<p></p>"},
+        // A removed element ends at its own end tag, nested ones counted.
+        {"<object data=\"https://evil.example/o\"><object><p>a</p></object><p>b</p></object>"
+         "<p>c</p>",
+         "<p>c</p>"},
+        // Attributes of an element after a RAWTEXT end tag with a space in it.
+        {"<style>p{}</style ><p title='see https://evil.example/'>x</p>",
+         "<style>p{}</style ><p>x</p>"},
+        // A comment between the link and its logo.
+        {"<a href=\"https://www.ups.com/\"><!-- logo --><img src=\"cid:l\"></a>",
+         "<a><!-- logo --><img src=\"cid:l\"></a>"},
+    };
+    for (const auto& [in, expected] : cases) {
+        LinkScan s = scan_html_links(in, default_links(), kMarket);
+        EXPECT_EQ(s.text, expected) << in;
+        EXPECT_TRUE(s.tokenized) << in;
+        EXPECT_EQ(s.text.size(), in.size() - s.bytes_cut + s.bytes_inserted) << in;
+        for (const RemovedLink& r : s.removed)
+            EXPECT_EQ(r.reason.find("safety net"), std::string::npos) << in;
+    }
+}
+
+// Attribute values decode as the HTML5 tokenizer decodes them: numeric
+// references (with the windows-1252 remap of 0x80-0x9F), and a legacy name
+// followed by '=' kept literal.
+TEST(HtmlTokenizer, AttributeReferences) {
+    LinkScan s =
+        scan_html_links("<a href=\"https://evil.example/?x=1&copy=2&amp;y=&#x41;&#128;\">x</a>",
+                        default_links(), kMarket);
+    ASSERT_EQ(s.removed.size(), 1u);
+    EXPECT_EQ(s.removed[0].url, "https://evil.example/?x=1&copy=2&y=A\xE2\x82\xAC");
+    EXPECT_EQ(s.text, "<a>x</a>");
+}
+
+// A tag cut off by the end of the input is no tag to a browser (EOF in a tag
+// emits nothing); its bytes are left to the safety net.
+TEST(HtmlTokenizer, UnterminatedTagGoesToTheNet) {
+    LinkScan s =
+        scan_html_links("<p>ok</p><a href=\"https://evil.example/", default_links(), kMarket);
+    EXPECT_EQ(s.text.find("evil.example"), std::string::npos) << s.text;
+    ASSERT_FALSE(s.removed.empty());
+    EXPECT_NE(s.removed.back().reason.find("safety net"), std::string::npos);
+}
+
+// Unclosed elements that are removed whole: one failed end-tag search per
+// tag name, so the cut stays linear in the input.
+TEST(HtmlTokenizer, ManyUnclosedObjects) {
+    std::string html;
+    for (int i = 0; i < 5000; ++i) html += "<object data=\"https://evil.example/o\"><p>x</p>";
+    LinkScan s = scan_html_links(html, default_links(), kMarket);
+    EXPECT_EQ(s.removed.size(), 5000u);
+    EXPECT_EQ(s.text.find("evil.example"), std::string::npos);
+}
+
 // ---- fixtures --------------------------------------------------------------
 
 std::string read(const std::string& path) {
