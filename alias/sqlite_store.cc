@@ -22,6 +22,7 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <exception>
 #include <initializer_list>
 #include <iterator>
@@ -80,6 +81,54 @@ CREATE TABLE message_id (
     created        INTEGER NOT NULL
 );
 CREATE INDEX message_id_original ON message_id (pair_id, original_id);
+)sql",
+    // 3: marketplace rules (thread_state.h): orders, threads (pair + order),
+    // per-seller [Important] uses per UTC day, recent message fingerprints
+    // for the repeat rule, and the response-time log (at most one open entry
+    // per pair).
+    R"sql(
+CREATE TABLE orders (
+    id         TEXT    PRIMARY KEY NOT NULL,
+    pair_id    INTEGER NOT NULL REFERENCES pair (id) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL
+               CHECK (kind IN ('standard', 'handmade', 'custom', 'wine', 'gift-return')),
+    fulfilment TEXT    NOT NULL CHECK (fulfilment IN ('fba', 'fbm')),
+    created    INTEGER NOT NULL
+);
+CREATE INDEX orders_pair ON orders (pair_id);
+CREATE TABLE threads (
+    pair_id                 INTEGER NOT NULL REFERENCES pair (id) ON DELETE CASCADE,
+    order_id                TEXT    NOT NULL DEFAULT '',
+    started_by              TEXT    NOT NULL CHECK (started_by IN ('buyer', 'seller')),
+    created                 INTEGER NOT NULL,
+    last_buyer_at           INTEGER NOT NULL DEFAULT 0,
+    last_seller_at          INTEGER NOT NULL DEFAULT 0,
+    unsolicited_since_buyer INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (pair_id, order_id)
+) WITHOUT ROWID;
+CREATE TABLE important_uses (
+    seller_id TEXT    NOT NULL,
+    day       TEXT    NOT NULL,
+    count     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (seller_id, day)
+) WITHOUT ROWID;
+CREATE TABLE fingerprints (
+    seller_id TEXT    NOT NULL,
+    buyer_id  TEXT    NOT NULL,
+    hash      TEXT    NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX fingerprints_parties ON fingerprints (seller_id, buyer_id, at);
+CREATE INDEX fingerprints_at ON fingerprints (at);
+CREATE TABLE response_log (
+    id               INTEGER PRIMARY KEY,
+    pair_id          INTEGER NOT NULL REFERENCES pair (id) ON DELETE CASCADE,
+    seller_id        TEXT    NOT NULL,
+    buyer_message_at INTEGER NOT NULL,
+    first_reply_at   INTEGER
+);
+CREATE UNIQUE INDEX response_log_open ON response_log (pair_id) WHERE first_reply_at IS NULL;
+CREATE INDEX response_log_seller ON response_log (seller_id, buyer_message_at);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -278,6 +327,65 @@ constexpr std::string_view kSelectMessageIdByOriginal =
     "WHERE pair_id = ?1 AND original_id = ?2 AND sender_role = ?3 "
     "ORDER BY created DESC, rowid DESC LIMIT 1";
 
+constexpr std::string_view kInsertOrder =
+    "INSERT INTO orders (id, pair_id, kind, fulfilment, created) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr std::string_view kSelectOrder =
+    "SELECT id, pair_id, kind, fulfilment, created FROM orders WHERE id = ?1";
+constexpr std::string_view kSelectPairExists = "SELECT 1 FROM pair WHERE id = ?1";
+
+constexpr std::string_view kSelectThread =
+    "SELECT started_by, created, last_buyer_at, last_seller_at, unsolicited_since_buyer "
+    "FROM threads WHERE pair_id = ?1 AND order_id = ?2";
+// ?3 writer role (started_by of a new thread), ?4 now, ?5 last_buyer_at or 0
+// (unchanged), ?6 last_seller_at or 0 (unchanged), ?7 1: reset the unsolicited
+// count, ?8 what to add to it.
+constexpr std::string_view kUpsertThread =
+    "INSERT INTO threads (pair_id, order_id, started_by, created, last_buyer_at, "
+    "last_seller_at, unsolicited_since_buyer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8) "
+    "ON CONFLICT (pair_id, order_id) DO UPDATE SET "
+    "last_buyer_at = CASE WHEN ?5 != 0 THEN ?5 ELSE last_buyer_at END, "
+    "last_seller_at = CASE WHEN ?6 != 0 THEN ?6 ELSE last_seller_at END, "
+    "unsolicited_since_buyer = CASE WHEN ?7 != 0 THEN ?8 "
+    "ELSE unsolicited_since_buyer + ?8 END";
+constexpr std::string_view kSelectFingerprints =
+    "SELECT hash, at FROM fingerprints WHERE seller_id = ?1 AND buyer_id = ?2 AND at > ?3 "
+    "ORDER BY at, rowid";
+constexpr std::string_view kInsertFingerprint =
+    "INSERT INTO fingerprints (seller_id, buyer_id, hash, at) VALUES (?1, ?2, ?3, ?4)";
+constexpr std::string_view kPruneFingerprints = "DELETE FROM fingerprints WHERE at <= ?1";
+constexpr std::string_view kSelectImportant =
+    "SELECT count FROM important_uses WHERE seller_id = ?1 AND day = ?2";
+constexpr std::string_view kIncrementImportant =
+    "INSERT INTO important_uses (seller_id, day, count) VALUES (?1, ?2, 1) "
+    "ON CONFLICT (seller_id, day) DO UPDATE SET count = count + 1";
+constexpr std::string_view kOpenResponse =
+    "INSERT INTO response_log (pair_id, seller_id, buyer_message_at) "
+    "SELECT ?1, ?2, ?3 WHERE NOT EXISTS "
+    "(SELECT 1 FROM response_log WHERE pair_id = ?1 AND first_reply_at IS NULL)";
+constexpr std::string_view kCloseResponse =
+    "UPDATE response_log SET first_reply_at = ?2 WHERE pair_id = ?1 AND first_reply_at IS NULL";
+constexpr std::string_view kSelectResponseTimes =
+    "SELECT seller_id, buyer_message_at, coalesce(first_reply_at, 0) FROM response_log "
+    "WHERE (?1 = '' OR seller_id = ?1) AND buyer_message_at >= ?2 "
+    "ORDER BY seller_id, buyer_message_at, id";
+
+bool valid_order_kind(const std::string& k) {
+    return k == "standard" || k == "handmade" || k == "custom" || k == "wine" || k == "gift-return";
+}
+bool valid_fulfilment(const std::string& f) {
+    return f == "fba" || f == "fbm";
+}
+
+// The UTC day of `t` as YYYY-MM-DD (the [Important] counter's key).
+std::string utc_day(std::int64_t t) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return buf;
+}
+
 Pair read_pair(const Stmt& s) {
     Pair p;
     p.id = s.column_int64(0);
@@ -320,6 +428,14 @@ public:
         const std::string& marketplace_id) override;
     Result<std::optional<MessageIdRecord>> find_by_original(
         std::int64_t pair_id, Role sender_role, const std::string& original_id) override;
+    Result<void> add_order(const Order& order) override;
+    Result<std::optional<Order>> find_order(const std::string& id) override;
+    Result<ThreadUpdate> apply_thread_event(
+        std::int64_t pair_id, const std::string& order_id, const std::string& buyer_id,
+        const std::string& seller_id, std::int64_t now, std::int64_t repeat_window_s,
+        const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit) override;
+    Result<std::vector<ResponseTime>> response_times(const std::string& seller_id,
+                                                     std::int64_t since) override;
 
 private:
     // A connection leased from the pool for the duration of one call.
@@ -389,6 +505,17 @@ private:
     Result<std::optional<Role>> role_of(Lease& lease, const std::string& id);
 
     Failure error(sqlite3* db, int rc, const std::string& what) const;
+
+    // apply_thread_event's two halves, inside its transaction.
+    Result<ThreadState> load_thread(Lease& lease, std::int64_t pair_id, const std::string& order_id,
+                                    const std::string& buyer_id, const std::string& seller_id,
+                                    std::int64_t now, std::int64_t repeat_window_s);
+    Result<void> write_thread(Lease& lease, const ThreadState& state, const ThreadUpdate& update,
+                              const std::string& buyer_id, const std::string& seller_id,
+                              std::int64_t now, std::int64_t repeat_window_s);
+    // Runs a write statement bound by `bind` to completion.
+    template <class Bind>
+    Result<void> exec(Lease& lease, std::string_view sql, Bind bind, const std::string& what);
 
     const std::string path_;
     const int busy_timeout_ms_;
@@ -831,6 +958,261 @@ Result<std::optional<MessageIdRecord>> SqliteStore::find_by_original(
         kSelectMessageIdByOriginal,
         [&](Stmt& s) { s.int64(1, pair_id).text(2, original_id).text(3, to_string(sender_role)); },
         "find original message id of pair " + std::to_string(pair_id));
+}
+
+// --- Marketplace state ---------------------------------------------------------------------------
+
+template <class Bind>
+Result<void> SqliteStore::exec(Lease& lease, std::string_view sql, Bind bind,
+                               const std::string& what) {
+    auto prepared = lease.prepare(sql);
+    if (!prepared) return prepared.error();
+    Stmt s(*prepared);
+    bind(s);
+    int rc = s.step();
+    if (rc != SQLITE_DONE) return error(lease.db(), rc, what);
+    return {};
+}
+
+Result<void> SqliteStore::add_order(const Order& order) {
+    if (!valid_party_id(order.id))
+        return fail(Errc::invalid,
+                    "order id '" + order.id + "' is malformed (expected [A-Za-z0-9._-]{1,64})");
+    if (!valid_order_kind(order.kind))
+        return fail(Errc::invalid,
+                    "order '" + order.id + "': kind '" + order.kind +
+                        "' is not one of standard, handmade, custom, wine, gift-return");
+    if (!valid_fulfilment(order.fulfilment))
+        return fail(Errc::invalid, "order '" + order.id + "': fulfilment '" + order.fulfilment +
+                                       "' is not fba or fbm");
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    Transaction tx(*this, *lease);
+    if (auto r = tx.begin(true); !r) return r;
+    {
+        auto prepared = lease->prepare(kSelectPairExists);
+        if (!prepared) return prepared.error();
+        Stmt s(*prepared);
+        int rc = s.int64(1, order.pair_id).step();
+        if (rc == SQLITE_DONE)
+            return fail(Errc::not_found, "pair " + std::to_string(order.pair_id) + " not found");
+        if (rc != SQLITE_ROW) return error(lease->db(), rc, "find pair");
+    }
+    {
+        auto prepared = lease->prepare(kInsertOrder);
+        if (!prepared) return prepared.error();
+        Stmt s(*prepared);
+        int rc = s.text(1, order.id)
+                     .int64(2, order.pair_id)
+                     .text(3, order.kind)
+                     .text(4, order.fulfilment)
+                     .int64(5, order.created != 0 ? order.created : unix_now())
+                     .step();
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+            return fail(Errc::conflict, "order '" + order.id + "' exists already");
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+            return fail(Errc::not_found, "pair " + std::to_string(order.pair_id) + " not found");
+        if (rc != SQLITE_DONE) return error(lease->db(), rc, "add order '" + order.id + "'");
+    }
+    return tx.commit();
+}
+
+Result<std::optional<Order>> SqliteStore::find_order(const std::string& id) {
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    auto prepared = lease->prepare(kSelectOrder);
+    if (!prepared) return prepared.error();
+    Stmt s(*prepared);
+    int rc = s.text(1, id).step();
+    if (rc == SQLITE_DONE) return std::optional<Order>();
+    if (rc != SQLITE_ROW) return error(lease->db(), rc, "find order '" + id + "'");
+    Order o;
+    o.id = s.column_text(0);
+    o.pair_id = s.column_int64(1);
+    o.kind = s.column_text(2);
+    o.fulfilment = s.column_text(3);
+    o.created = s.column_int64(4);
+    return std::optional<Order>(std::move(o));
+}
+
+Result<ThreadState> SqliteStore::load_thread(Lease& lease, std::int64_t pair_id,
+                                             const std::string& order_id,
+                                             const std::string& buyer_id,
+                                             const std::string& seller_id, std::int64_t now,
+                                             std::int64_t repeat_window_s) {
+    const std::string what =
+        "load thread of pair " + std::to_string(pair_id) + " order '" + order_id + "'";
+    ThreadState st;
+    st.pair_id = pair_id;
+    st.order_id = order_id;
+    {
+        auto prepared = lease.prepare(kSelectThread);
+        if (!prepared) return prepared.error();
+        Stmt s(*prepared);
+        int rc = s.int64(1, pair_id).text(2, order_id).step();
+        if (rc == SQLITE_ROW) {
+            const std::string role = s.column_text(0);
+            auto parsed = parse_role(role);
+            if (!parsed)
+                return fail(Errc::internal, "sqlite database '" + path_ + "': thread of pair " +
+                                                std::to_string(pair_id) + " started by '" + role +
+                                                "'");
+            st.exists = true;
+            st.started_by = *parsed;
+            st.created = s.column_int64(1);
+            st.last_buyer_at = s.column_int64(2);
+            st.last_seller_at = s.column_int64(3);
+            st.unsolicited_since_buyer = static_cast<int>(s.column_int64(4));
+        } else if (rc != SQLITE_DONE) {
+            return error(lease.db(), rc, what);
+        }
+    }
+    {
+        auto prepared = lease.prepare(kSelectFingerprints);
+        if (!prepared) return prepared.error();
+        Stmt s(*prepared);
+        s.text(1, seller_id)
+            .text(2, buyer_id)
+            .int64(3, now - std::max<std::int64_t>(0, repeat_window_s));
+        int rc;
+        while ((rc = s.step()) == SQLITE_ROW)
+            st.recent_fingerprints.emplace_back(s.column_text(0), s.column_int64(1));
+        if (rc != SQLITE_DONE) return error(lease.db(), rc, what);
+    }
+    {
+        auto prepared = lease.prepare(kSelectImportant);
+        if (!prepared) return prepared.error();
+        Stmt s(*prepared);
+        int rc = s.text(1, seller_id).text(2, utc_day(now)).step();
+        if (rc == SQLITE_ROW)
+            st.important_today = static_cast<int>(s.column_int64(0));
+        else if (rc != SQLITE_DONE)
+            return error(lease.db(), rc, what);
+    }
+    return st;
+}
+
+Result<void> SqliteStore::write_thread(Lease& lease, const ThreadState& state,
+                                       const ThreadUpdate& u, const std::string& buyer_id,
+                                       const std::string& seller_id, std::int64_t now,
+                                       std::int64_t repeat_window_s) {
+    const std::string what = "update thread of pair " + std::to_string(state.pair_id) + " order '" +
+                             state.order_id + "'";
+    const bool buyer = u.writer == Role::buyer;
+    const bool buyer_message = buyer && u.counts_as_buyer_message;
+    {
+        auto prepared = lease.prepare(kUpsertThread);
+        if (!prepared) return prepared.error();
+        Stmt s(*prepared);
+        int rc = s.int64(1, state.pair_id)
+                     .text(2, state.order_id)
+                     .text(3, to_string(u.writer))
+                     .int64(4, now)
+                     .int64(5, buyer_message ? now : 0)
+                     .int64(6, buyer ? 0 : now)
+                     .int64(7, buyer_message ? 1 : 0)
+                     .int64(8, !buyer && u.unsolicited ? 1 : 0)
+                     .step();
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+            return fail(Errc::not_found, "pair " + std::to_string(state.pair_id) + " not found");
+        if (rc != SQLITE_DONE) return error(lease.db(), rc, what);
+    }
+    if (!u.fingerprint.empty()) {
+        const std::int64_t cutoff = now - std::max<std::int64_t>(0, repeat_window_s);
+        if (auto r = exec(
+                lease, kPruneFingerprints, [&](Stmt& s) { s.int64(1, cutoff); }, what);
+            !r)
+            return r;
+        if (auto r = exec(
+                lease, kInsertFingerprint,
+                [&](Stmt& s) {
+                    s.text(1, seller_id).text(2, buyer_id).text(3, u.fingerprint).int64(4, now);
+                },
+                what);
+            !r)
+            return r;
+    }
+    if (u.important_used) {
+        if (auto r = exec(
+                lease, kIncrementImportant,
+                [&](Stmt& s) { s.text(1, seller_id).text(2, utc_day(now)); }, what);
+            !r)
+            return r;
+    }
+    if (buyer_message) {
+        if (auto r = exec(
+                lease, kOpenResponse,
+                [&](Stmt& s) { s.int64(1, state.pair_id).text(2, seller_id).int64(3, now); }, what);
+            !r)
+            return r;
+    } else if (!buyer && u.counts_as_reply) {
+        if (auto r = exec(
+                lease, kCloseResponse, [&](Stmt& s) { s.int64(1, state.pair_id).int64(2, now); },
+                what);
+            !r)
+            return r;
+    }
+    return {};
+}
+
+Result<ThreadUpdate> SqliteStore::apply_thread_event(
+    std::int64_t pair_id, const std::string& order_id, const std::string& buyer_id,
+    const std::string& seller_id, std::int64_t now, std::int64_t repeat_window_s,
+    const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit) {
+    if (!decide) return fail(Errc::internal, "apply_thread_event: no decide function");
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    // A dry run only reads (a snapshot); a real one holds the write lock from
+    // the first read to the commit, so concurrent events on one thread are
+    // serialised and each decides on the state the previous one left.
+    Transaction tx(*this, *lease);
+    if (auto r = tx.begin(commit); !r) return r.error();
+    auto state = load_thread(*lease, pair_id, order_id, buyer_id, seller_id, now, repeat_window_s);
+    if (!state) return state.error();
+    ThreadUpdate update;
+    try {
+        update = decide(*state);
+    } catch (const std::exception& e) {
+        return fail(Errc::internal, std::string("marketplace rules failed: ") + e.what());
+    }
+    if (commit && update.allowed) {
+        if (auto r =
+                write_thread(*lease, *state, update, buyer_id, seller_id, now, repeat_window_s);
+            !r)
+            return r.error();
+    } else if (commit && update.important_used) {
+        // A refused [Important] still counts: misuse must reach the daily
+        // threshold even when every misuse is refused.
+        if (auto r = exec(
+                *lease, kIncrementImportant,
+                [&](Stmt& st) { st.text(1, seller_id).text(2, utc_day(now)); },
+                "count [Important] use");
+            !r)
+            return r.error();
+    }
+    if (auto r = tx.commit(); !r) return r.error();
+    return update;
+}
+
+Result<std::vector<ResponseTime>> SqliteStore::response_times(const std::string& seller_id,
+                                                              std::int64_t since) {
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    auto prepared = lease->prepare(kSelectResponseTimes);
+    if (!prepared) return prepared.error();
+    Stmt s(*prepared);
+    s.text(1, seller_id).int64(2, since);
+    std::vector<ResponseTime> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        ResponseTime t;
+        t.seller_id = s.column_text(0);
+        t.buyer_message_at = s.column_int64(1);
+        t.first_reply_at = s.column_int64(2);
+        out.push_back(std::move(t));
+    }
+    if (rc != SQLITE_DONE) return error(lease->db(), rc, "read response times");
+    return out;
 }
 
 }  // namespace

@@ -11,12 +11,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "alias/message_id.h"
 #include "alias/party.h"
+#include "alias/thread_state.h"
 #include "util/result.h"
 
 namespace mm::alias {
@@ -72,9 +75,61 @@ public:
         return no_message_ids();
     }
 
+    // Marketplace state (see thread_state.h).  Not pure, as above: a backend
+    // that does not override them fails every call with internal.
+    //
+    // Stores a new order.  Fails with invalid if the id is not
+    // [A-Za-z0-9._-]{1,64} or the kind / fulfilment is not one of those in
+    // Order, not_found if the pair does not exist, conflict if the id exists.
+    // created 0 means now.
+    virtual Result<void> add_order(const Order& order) {
+        (void)order;
+        return no_marketplace();
+    }
+    virtual Result<std::optional<Order>> find_order(const std::string& id) {
+        (void)id;
+        return no_marketplace();
+    }
+
+    // One message on thread (pair_id, order_id), atomically.  In one write
+    // transaction: loads the ThreadState (the thread row; the fingerprints of
+    // seller_id's messages to buyer_id newer than now - repeat_window_s; the
+    // seller's [Important] count for now's UTC day), calls decide(state), and
+    // if commit and the update is allowed, writes it: the thread (created
+    // with started_by = writer), last_buyer_at / last_seller_at,
+    // unsolicited_since_buyer (0 after a buyer message, +1 for an unsolicited
+    // seller message), the fingerprint (older ones pruned), the [Important]
+    // count, and the response-time log (a buyer message opens an entry for
+    // the pair if none is open; a seller reply closes the open one).  Two
+    // calls for one thread never interleave: the second decides on the first
+    // one's result.  commit = false reads only (dry run).  Returns decide's
+    // update.  Fails with unavailable if the database is locked or down,
+    // not_found if the pair does not exist (on commit), internal if decide
+    // throws (nothing is written).
+    virtual Result<ThreadUpdate> apply_thread_event(
+        std::int64_t pair_id, const std::string& order_id, const std::string& buyer_id,
+        const std::string& seller_id, std::int64_t now, std::int64_t repeat_window_s,
+        const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit) {
+        (void)pair_id, (void)order_id, (void)buyer_id, (void)seller_id, (void)now,
+            (void)repeat_window_s, (void)decide, (void)commit;
+        return no_marketplace();
+    }
+
+    // The response-time log: buyer messages at or after `since` (unix
+    // seconds), of seller `seller_id` ("" = every seller), ordered by seller
+    // then time.
+    virtual Result<std::vector<ResponseTime>> response_times(const std::string& seller_id,
+                                                             std::int64_t since) {
+        (void)seller_id, (void)since;
+        return no_marketplace();
+    }
+
 private:
     static Failure no_message_ids() {
         return fail(Errc::internal, "this store backend does not keep Message-ID mappings");
+    }
+    static Failure no_marketplace() {
+        return fail(Errc::internal, "this store backend does not keep marketplace state");
     }
 };
 

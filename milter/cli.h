@@ -4,6 +4,7 @@
 // 1 anything else (store unavailable, internal error).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,9 @@ struct PartyArgs {
     std::optional<std::string> name;
     std::optional<std::vector<std::string>> senders;
     std::map<std::string, std::string> attributes;
+    // Sellers only (party set): "on" | "off", and the vacation notice ("" removes it).
+    std::optional<std::string> messaging;
+    std::optional<std::string> away_text;
 };
 int cmd_party_add(const std::string& config_path, const PartyArgs& args);
 int cmd_party_set(const std::string& config_path, const PartyArgs& args);
@@ -44,5 +48,34 @@ struct TestArgs {
     std::string message;  // path, "-" for stdin
 };
 int cmd_test(const std::string& config_path, const TestArgs& args);
+
+// Marketplace rules (cli_marketplace.cc).
+// Buyers only; value "on" | "off".
+int cmd_optout_set(const std::string& config_path, const std::string& party,
+                   const std::string& value);
+int cmd_optout_show(const std::string& config_path, const std::string& party);
+
+struct OrderArgs {
+    std::string id;
+    std::optional<std::int64_t> pair_id;  // or buyer + seller
+    std::string buyer;
+    std::string seller;
+    std::string kind = "standard";
+    std::string fulfilment = "fbm";
+};
+int cmd_order_add(const std::string& config_path, const OrderArgs& args);
+int cmd_order_show(const std::string& config_path, const std::string& id);
+
+struct ReportArgs {
+    std::string seller;  // "" = every seller
+    std::string since;   // YYYY-MM-DD (UTC), "" = everything
+    double within_hours = 24;
+    bool json = false;
+};
+int cmd_report_response_times(const std::string& config_path, const ReportArgs& args);
+
+// "YYYY-MM-DD" as unix seconds at 00:00 UTC; nullopt if malformed or not a
+// calendar date.
+std::optional<std::int64_t> parse_utc_date(const std::string& s);
 
 }  // namespace mm::milter

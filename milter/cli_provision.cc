@@ -5,18 +5,15 @@
 
 #include "alias/alias_directory.h"
 #include "milter/cli.h"
+#include "milter/cli_support.h"
 #include "milter/service.h"
 #include "util/address.h"
 
 namespace mm::milter {
-namespace {
+
+namespace cli {
 
 using nlohmann::json;
-
-struct Opened {
-    std::shared_ptr<const Runtime> runtime;
-    std::shared_ptr<alias::Store> store;
-};
 
 Result<Opened> open_store(const std::string& config_path) {
     auto rt = load_runtime(config_path);
@@ -53,6 +50,16 @@ json pair_json(const alias::Pair& p, const std::string& domain) {
 void print(const json& j) {
     std::cout << j.dump(2) << std::endl;
 }
+
+}  // namespace cli
+
+namespace {
+
+using namespace cli;
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxAwayText = 4000;
 
 void apply_args(const PartyArgs& args, alias::Party& p) {
     if (args.address) p.address = normalize_address(*args.address);
@@ -117,7 +124,25 @@ int cmd_party_set(const std::string& config_path, const PartyArgs& args) {
     if (!found) return report_failure(found.error());
     if (!*found) return report_failure(fail(Errc::not_found, "no party '" + args.id + "'"));
     alias::Party p = **found;
+    if ((args.messaging || args.away_text) && p.role != alias::Role::seller)
+        return report_failure(fail(Errc::invalid, "party '" + args.id +
+                                                      "' is a buyer: --messaging and "
+                                                      "--away-text are for sellers"));
+    if (args.messaging && *args.messaging != "on" && *args.messaging != "off")
+        return report_failure(
+            fail(Errc::invalid, "--messaging '" + *args.messaging + "': expected on or off"));
+    if (args.away_text &&
+        (args.away_text->find('\0') != std::string::npos || args.away_text->size() > kMaxAwayText))
+        return report_failure(fail(Errc::invalid, "--away-text holds NUL or is longer than " +
+                                                      std::to_string(kMaxAwayText) + " bytes"));
     apply_args(args, p);
+    if (args.messaging) p.attributes[alias::kAttrMessaging] = *args.messaging;
+    if (args.away_text) {
+        if (args.away_text->empty())
+            p.attributes.erase(alias::kAttrAwayText);
+        else
+            p.attributes[alias::kAttrAwayText] = *args.away_text;
+    }
     if (auto r = opened->store->update_party(p); !r) return report_failure(r.error());
     print(party_json(p));
     return 0;

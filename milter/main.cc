@@ -85,6 +85,63 @@ int main(int argc, char** argv) {
     pair_show->add_option("--seller", seller, "seller party id");
     pair_show->add_option("--alias", alias, "either alias of the pair");
 
+    // Marketplace rules: per-party settings, orders, the response-time report.
+    auto* party_set_messaging = party_set->add_option("--messaging", party_args.messaging,
+                                                      "seller: on, or off while away (vacation)");
+    party_set_messaging->check(CLI::IsMember({"on", "off"}));
+    party_set->add_option("--away-text", party_args.away_text,
+                          "seller: the notice buyers get while messaging is off (\"\" removes it)");
+
+    std::string optout_party, optout_value;
+    auto* optout = app.add_subcommand("optout", "buyers' opt-out of unsolicited seller messages");
+    optout->require_subcommand(1);
+    auto* optout_set = optout->add_subcommand("set", "set a buyer's opt-out");
+    config_option(optout_set);
+    optout_set->add_option("--party", optout_party, "buyer party id")->required();
+    optout_set->add_option("value", optout_value, "on or off")
+        ->required()
+        ->check(CLI::IsMember({"on", "off"}));
+    auto* optout_show = optout->add_subcommand("show", "show a buyer's opt-out");
+    config_option(optout_show);
+    optout_show->add_option("--party", optout_party, "buyer party id")->required();
+
+    mm::milter::OrderArgs order_args;
+    auto* order = app.add_subcommand("order", "record and show orders");
+    order->require_subcommand(1);
+    auto* order_add = order->add_subcommand("add", "record an order of a pair");
+    config_option(order_add);
+    order_add->add_option("--id", order_args.id, "order id")->required();
+    auto* order_pair = order_add->add_option("--pair", order_args.pair_id, "pair id");
+    auto* order_buyer = order_add->add_option("--buyer", order_args.buyer, "buyer party id");
+    auto* order_seller = order_add->add_option("--seller", order_args.seller, "seller party id");
+    order_pair->excludes(order_buyer)->excludes(order_seller);
+    order_buyer->needs(order_seller);
+    order_seller->needs(order_buyer);
+    order_add->add_option("--kind", order_args.kind, "standard|handmade|custom|wine|gift-return")
+        ->required()
+        ->check(CLI::IsMember({"standard", "handmade", "custom", "wine", "gift-return"}));
+    order_add->add_option("--fulfilment", order_args.fulfilment, "fba or fbm")
+        ->required()
+        ->check(CLI::IsMember({"fba", "fbm"}));
+    auto* order_show = order->add_subcommand("show", "show an order");
+    config_option(order_show);
+    order_show->add_option("--id", order_args.id, "order id")->required();
+
+    mm::milter::ReportArgs report_args;
+    auto* report = app.add_subcommand("report", "reports from the store");
+    report->require_subcommand(1);
+    auto* report_rt = report->add_subcommand(
+        "response-times", "per seller: median and p90 first-reply time, share answered in time");
+    config_option(report_rt);
+    report_rt->add_option("--seller", report_args.seller, "only this seller");
+    report_rt->add_option("--since", report_args.since, "buyer messages from this day (UTC)");
+    report_rt
+        ->add_option("--within-hours", report_args.within_hours,
+                     "the window for the share answered in time")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    report_rt->add_flag("--json", report_args.json, "JSON instead of a table");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -102,6 +159,11 @@ int main(int argc, char** argv) {
         if (*party_show) return mm::milter::cmd_party_show(config, party_args.id);
         if (*pair_add) return mm::milter::cmd_pair_add(config, buyer, seller);
         if (*pair_show) return mm::milter::cmd_pair_show(config, buyer, seller, alias);
+        if (*optout_set) return mm::milter::cmd_optout_set(config, optout_party, optout_value);
+        if (*optout_show) return mm::milter::cmd_optout_show(config, optout_party);
+        if (*order_add) return mm::milter::cmd_order_add(config, order_args);
+        if (*order_show) return mm::milter::cmd_order_show(config, order_args.id);
+        if (*report_rt) return mm::milter::cmd_report_response_times(config, report_args);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "marketplace-milter: internal error: %s\n", e.what());
         return 1;

@@ -1,0 +1,441 @@
+// Unit tests for the marketplace state in the SQLite store (thread_state.h):
+// orders, threads, unsolicited counting, fingerprints, [Important] counts,
+// the response-time log, dry runs and concurrent events on one thread.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alias/sqlite_store.h"
+#include "alias/thread_state.h"
+#include "test_support.h"
+
+namespace mm::alias {
+namespace {
+
+constexpr std::int64_t kDay = 86400;
+constexpr std::int64_t kT0 = 1'714'564'800;  // 2024-05-01T12:00:00Z
+constexpr std::int64_t kWindow = 3600;
+
+struct DbClose {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using RawDb = std::unique_ptr<sqlite3, DbClose>;
+
+std::string query_text(const std::string& path, const std::string& sql) {
+    sqlite3* raw = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    RawDb db(raw);
+    std::string out;
+    sqlite3_exec(
+        raw, sql.c_str(),
+        [](void* arg, int, char** values, char**) {
+            *static_cast<std::string*>(arg) = values[0] ? values[0] : "NULL";
+            return 0;
+        },
+        &out, nullptr);
+    return out;
+}
+
+ThreadUpdate buyer_message() {
+    ThreadUpdate u;
+    u.allowed = true;
+    u.writer = Role::buyer;
+    u.counts_as_buyer_message = true;
+    return u;
+}
+
+ThreadUpdate seller_message(bool unsolicited, std::string fingerprint = "",
+                            bool important = false) {
+    ThreadUpdate u;
+    u.allowed = true;
+    u.writer = Role::seller;
+    u.unsolicited = unsolicited;
+    u.fingerprint = std::move(fingerprint);
+    u.important_used = important;
+    return u;
+}
+
+class ThreadTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto s = open_sqlite_store(path());
+        ASSERT_TRUE(s.ok()) << s.error().message;
+        store_ = std::move(s).value();
+        Party b;
+        b.id = "b1";
+        b.role = Role::buyer;
+        b.address = "bob@gmail.example";
+        Party sl;
+        sl.id = "s1";
+        sl.role = Role::seller;
+        sl.address = "support@acme.example";
+        ASSERT_TRUE(store_->add_party(b).ok());
+        ASSERT_TRUE(store_->add_party(sl).ok());
+        auto pair = store_->add_pair("b1", "s1");
+        ASSERT_TRUE(pair.ok());
+        pair_ = pair->id;
+    }
+    std::string path() const { return dir_.file("alias.db"); }
+
+    // Applies `u` (decided without looking) and returns the state it saw.
+    ThreadState apply(const ThreadUpdate& u, std::int64_t now, const std::string& order = "o1",
+                      bool commit = true) {
+        ThreadState seen;
+        auto r = store_->apply_thread_event(
+            pair_, order, "b1", "s1", now, kWindow,
+            [&](const ThreadState& st) {
+                seen = st;
+                return u;
+            },
+            commit);
+        EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+        return seen;
+    }
+    ThreadState peek(std::int64_t now, const std::string& order = "o1") {
+        return apply(ThreadUpdate{}, now, order, false);
+    }
+
+    mm::testing::TempDir dir_;
+    std::unique_ptr<Store> store_;
+    std::int64_t pair_ = 0;
+};
+
+// --- Orders --------------------------------------------------------------------------------------
+
+TEST_F(ThreadTest, OrderRoundTrip) {
+    Order o{"123-1234567-1234567", pair_, "wine", "fba", kT0};
+    ASSERT_TRUE(store_->add_order(o).ok());
+    auto found = store_->find_order("123-1234567-1234567");
+    ASSERT_TRUE(found.ok());
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ((*found)->pair_id, pair_);
+    EXPECT_EQ((*found)->kind, "wine");
+    EXPECT_EQ((*found)->fulfilment, "fba");
+    EXPECT_EQ((*found)->created, kT0);
+    auto none = store_->find_order("nope");
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(ThreadTest, OrderErrors) {
+    Order o{"o-1", pair_, "standard", "fbm", 0};
+    ASSERT_TRUE(store_->add_order(o).ok());
+    auto created = store_->find_order("o-1");
+    ASSERT_TRUE(created.ok() && created->has_value());
+    EXPECT_GT((*created)->created, 0);  // 0 means now
+
+    auto dup = store_->add_order(o);
+    ASSERT_FALSE(dup.ok());
+    EXPECT_EQ(dup.error().code, Errc::conflict);
+
+    Order bad_pair{"o-2", pair_ + 99, "standard", "fbm", 0};
+    auto r = store_->add_order(bad_pair);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::not_found);
+
+    for (Order bad :
+         {Order{"o-3", pair_, "pizza", "fbm", 0}, Order{"o-3", pair_, "custom", "x", 0},
+          Order{"", pair_, "custom", "fba", 0}, Order{"a b", pair_, "custom", "fba", 0}}) {
+        auto b = store_->add_order(bad);
+        ASSERT_FALSE(b.ok()) << bad.id << " " << bad.kind << " " << bad.fulfilment;
+        EXPECT_EQ(b.error().code, Errc::invalid);
+    }
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM orders"), "1");
+}
+
+// --- Threads -------------------------------------------------------------------------------------
+
+TEST_F(ThreadTest, NewThreadIsCreatedByTheFirstWriter) {
+    ThreadState before = peek(kT0);
+    EXPECT_FALSE(before.exists);
+    EXPECT_EQ(before.pair_id, pair_);
+    EXPECT_EQ(before.order_id, "o1");
+
+    apply(seller_message(true), kT0);
+    ThreadState st = peek(kT0 + 1);
+    EXPECT_TRUE(st.exists);
+    EXPECT_EQ(st.started_by, Role::seller);
+    EXPECT_EQ(st.created, kT0);
+    EXPECT_EQ(st.last_seller_at, kT0);
+    EXPECT_EQ(st.last_buyer_at, 0);
+    EXPECT_EQ(st.unsolicited_since_buyer, 1);
+
+    apply(buyer_message(), kT0 + 10);
+    st = peek(kT0 + 11);
+    EXPECT_EQ(st.started_by, Role::seller);  // who wrote first stays
+    EXPECT_EQ(st.created, kT0);
+    EXPECT_EQ(st.last_buyer_at, kT0 + 10);
+    EXPECT_EQ(st.last_seller_at, kT0);
+    EXPECT_EQ(st.unsolicited_since_buyer, 0);
+}
+
+TEST_F(ThreadTest, ThreadsArePerOrder) {
+    apply(buyer_message(), kT0, "o1");
+    EXPECT_TRUE(peek(kT0, "o1").exists);
+    EXPECT_FALSE(peek(kT0, "o2").exists);
+    EXPECT_FALSE(peek(kT0, "").exists);
+    apply(seller_message(true), kT0, "");
+    ThreadState st = peek(kT0, "");
+    EXPECT_TRUE(st.exists);
+    EXPECT_EQ(st.started_by, Role::seller);
+}
+
+TEST_F(ThreadTest, UnsolicitedCountsUpAndABuyerMessageResetsIt) {
+    apply(buyer_message(), kT0);
+    apply(seller_message(false), kT0 + 1);  // the answer is solicited
+    EXPECT_EQ(peek(kT0 + 2).unsolicited_since_buyer, 0);
+    apply(seller_message(true), kT0 + 3);
+    apply(seller_message(true), kT0 + 4);
+    EXPECT_EQ(peek(kT0 + 5).unsolicited_since_buyer, 2);
+    EXPECT_EQ(peek(kT0 + 5).last_seller_at, kT0 + 4);
+    apply(buyer_message(), kT0 + 6);
+    EXPECT_EQ(peek(kT0 + 7).unsolicited_since_buyer, 0);
+}
+
+TEST_F(ThreadTest, BuyerAutoReplyDoesNotCountAsABuyerMessage) {
+    apply(seller_message(true), kT0);
+    ThreadUpdate auto_reply = buyer_message();
+    auto_reply.counts_as_buyer_message = false;
+    apply(auto_reply, kT0 + 1);
+    ThreadState st = peek(kT0 + 2);
+    EXPECT_EQ(st.last_buyer_at, 0);
+    EXPECT_EQ(st.unsolicited_since_buyer, 1);
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM response_log"), "0");
+}
+
+TEST_F(ThreadTest, RefusedUpdateWritesNothingButTheImportantCount) {
+    ThreadUpdate refused = seller_message(true, "h1", true);
+    refused.allowed = false;
+    apply(refused, kT0);
+    EXPECT_FALSE(peek(kT0).exists);
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM fingerprints"), "0");
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "0");
+    // Misuse of [Important] is refused every time and must still add up to the
+    // daily threshold (policy/marketplace_rules.h contract).
+    EXPECT_EQ(peek(kT0 + 1).important_today, 1);
+    ThreadUpdate plain = seller_message(true);
+    plain.allowed = false;
+    apply(plain, kT0 + 2);
+    EXPECT_EQ(peek(kT0 + 3).important_today, 1);
+}
+
+TEST_F(ThreadTest, DryRunWritesNothingButSeesTheState) {
+    apply(buyer_message(), kT0);
+    apply(seller_message(true, "h1", true), kT0 + 1, "o1", /*commit=*/false);
+    apply(buyer_message(), kT0 + 2, "o2", /*commit=*/false);
+    ThreadState st = peek(kT0 + 3);
+    EXPECT_EQ(st.last_seller_at, 0);
+    EXPECT_TRUE(st.recent_fingerprints.empty());
+    EXPECT_EQ(st.important_today, 0);
+    EXPECT_FALSE(peek(kT0 + 3, "o2").exists);
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "1");
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM response_log"), "1");
+    EXPECT_EQ(query_text(path(), "SELECT first_reply_at FROM response_log"), "NULL");
+}
+
+TEST_F(ThreadTest, ReturnsTheUpdateDecided) {
+    auto r = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow,
+        [](const ThreadState&) { return seller_message(true, "abc"); }, true);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->allowed);
+    EXPECT_EQ(r->writer, Role::seller);
+    EXPECT_EQ(r->fingerprint, "abc");
+}
+
+TEST_F(ThreadTest, UnknownPairIsNotFoundOnCommit) {
+    auto r = store_->apply_thread_event(
+        pair_ + 42, "o1", "b1", "s1", kT0, kWindow,
+        [](const ThreadState&) { return buyer_message(); }, true);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::not_found);
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "0");
+}
+
+TEST_F(ThreadTest, DecideThrowingIsInternalAndWritesNothing) {
+    auto r = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow,
+        [](const ThreadState&) -> ThreadUpdate { throw std::runtime_error("boom"); }, true);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::internal);
+    EXPECT_FALSE(peek(kT0).exists);
+}
+
+// --- Fingerprints and [Important] ---------------------------------------------------------------
+
+TEST_F(ThreadTest, FingerprintsInsideTheWindowAreSeenOlderOnesPruned) {
+    apply(seller_message(true, "h1"), kT0);
+    apply(seller_message(true, "h2"), kT0 + 100, "o2");  // any thread of this seller→buyer
+    ThreadState st = peek(kT0 + 200);
+    ASSERT_EQ(st.recent_fingerprints.size(), 2u);
+    EXPECT_EQ(st.recent_fingerprints[0], (std::pair<std::string, std::int64_t>{"h1", kT0}));
+    EXPECT_EQ(st.recent_fingerprints[1].first, "h2");
+
+    // h1 falls out of the window first.
+    st = peek(kT0 + kWindow + 50);
+    ASSERT_EQ(st.recent_fingerprints.size(), 1u);
+    EXPECT_EQ(st.recent_fingerprints[0].first, "h2");
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM fingerprints"), "2");
+
+    // A write prunes what is out of the window.
+    apply(seller_message(true, "h3"), kT0 + kWindow + 60);
+    EXPECT_EQ(query_text(path(), "SELECT group_concat(hash) FROM fingerprints"), "h2,h3");
+}
+
+TEST_F(ThreadTest, FingerprintsAreSellerToBuyer) {
+    Party b2;
+    b2.id = "b2";
+    b2.role = Role::buyer;
+    b2.address = "alice@gmail.example";
+    ASSERT_TRUE(store_->add_party(b2).ok());
+    auto pair2 = store_->add_pair("b2", "s1");
+    ASSERT_TRUE(pair2.ok());
+    apply(seller_message(true, "h1"), kT0);
+    ThreadState other;
+    auto r = store_->apply_thread_event(
+        pair2->id, "o9", "b2", "s1", kT0 + 1, kWindow,
+        [&](const ThreadState& st) {
+            other = st;
+            return ThreadUpdate{};
+        },
+        false);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(other.recent_fingerprints.empty());
+    EXPECT_EQ(peek(kT0 + 1).recent_fingerprints.size(), 1u);
+}
+
+TEST_F(ThreadTest, ImportantIsCountedPerSellerPerUtcDay) {
+    const std::int64_t midnight = kT0 - 12 * 3600 + kDay;  // 2024-05-02T00:00:00Z
+    apply(seller_message(true, "", true), kT0, "o1");
+    apply(seller_message(true, "", true), kT0 + 5, "o2");  // any order
+    apply(seller_message(true, "", false), kT0 + 6, "o3");
+    EXPECT_EQ(peek(kT0 + 10).important_today, 2);
+    EXPECT_EQ(peek(midnight - 1).important_today, 2);
+    EXPECT_EQ(peek(midnight).important_today, 0);  // a new UTC day
+    apply(seller_message(true, "", true), midnight + 1);
+    EXPECT_EQ(peek(midnight + 2).important_today, 1);
+    EXPECT_EQ(query_text(path(), "SELECT group_concat(day || '=' || count) FROM important_uses"),
+              "2024-05-01=2,2024-05-02=1");
+}
+
+// --- Response times ------------------------------------------------------------------------------
+
+TEST_F(ThreadTest, ResponseLogOpensOnBuyerMessageAndClosesOnTheFirstReply) {
+    apply(buyer_message(), kT0);
+    apply(buyer_message(), kT0 + 60);        // still open: the first one counts
+    apply(buyer_message(), kT0 + 70, "o2");  // one open entry per pair, not per thread
+    auto open = store_->response_times("s1", 0);
+    ASSERT_TRUE(open.ok());
+    ASSERT_EQ(open->size(), 1u);
+    EXPECT_EQ((*open)[0].buyer_message_at, kT0);
+    EXPECT_EQ((*open)[0].first_reply_at, 0);
+
+    apply(seller_message(false), kT0 + 3600);
+    apply(seller_message(false), kT0 + 7200);  // a second reply changes nothing
+    apply(buyer_message(), kT0 + 9000);
+    ThreadUpdate away = seller_message(false);
+    away.counts_as_reply = false;  // an away notice is not an answer
+    apply(away, kT0 + 9001);
+
+    auto log = store_->response_times("", 0);
+    ASSERT_TRUE(log.ok());
+    ASSERT_EQ(log->size(), 2u);
+    EXPECT_EQ((*log)[0].seller_id, "s1");
+    EXPECT_EQ((*log)[0].buyer_message_at, kT0);
+    EXPECT_EQ((*log)[0].first_reply_at, kT0 + 3600);
+    EXPECT_EQ((*log)[1].buyer_message_at, kT0 + 9000);
+    EXPECT_EQ((*log)[1].first_reply_at, 0);
+
+    auto since = store_->response_times("s1", kT0 + 1);
+    ASSERT_TRUE(since.ok());
+    EXPECT_EQ(since->size(), 1u);
+    auto other = store_->response_times("s2", 0);
+    ASSERT_TRUE(other.ok());
+    EXPECT_TRUE(other->empty());
+}
+
+// --- Concurrency ---------------------------------------------------------------------------------
+
+TEST_F(ThreadTest, ConcurrentEventsOnOneThreadAllowExactlyOne) {
+    constexpr int kThreads = 8;
+    std::atomic<int> allowed{0}, failed{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+        threads.emplace_back([&, i] {
+            while (!go.load()) std::this_thread::yield();
+            auto r = store_->apply_thread_event(
+                pair_, "o1", "b1", "s1", kT0 + i, kWindow,
+                [](const ThreadState& st) {
+                    ThreadUpdate u = seller_message(true);
+                    u.allowed = st.unsolicited_since_buyer == 0;
+                    // Widen the race window: a store without the write lock
+                    // held across decide would let several threads in here.
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                    return u;
+                },
+                true);
+            if (!r.ok())
+                ++failed;
+            else if (r->allowed)
+                ++allowed;
+        });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(allowed.load(), 1);
+    EXPECT_EQ(peek(kT0 + 100).unsolicited_since_buyer, 1);
+}
+
+TEST_F(ThreadTest, WriteLockElsewhereMakesEventsUnavailableAndDryRunsStillWork) {
+    store_.reset();
+    auto s = open_sqlite_store(path(), 100);
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s).value();
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path().c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    RawDb db(raw);
+    ASSERT_EQ(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    auto r = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow, [](const ThreadState&) { return buyer_message(); },
+        true);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    auto dry = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow, [](const ThreadState&) { return buyer_message(); },
+        false);
+    EXPECT_TRUE(dry.ok());
+    ASSERT_EQ(sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+}
+
+TEST_F(ThreadTest, VersionTwoDatabaseIsMigrated) {
+    store_.reset();
+    {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open_v2(path().c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+        RawDb db(raw);
+        ASSERT_EQ(sqlite3_exec(raw,
+                               "DROP TABLE orders; DROP TABLE threads; DROP TABLE important_uses; "
+                               "DROP TABLE fingerprints; DROP TABLE response_log; "
+                               "PRAGMA user_version = 2",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+    }
+    auto s = open_sqlite_store(path());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s).value();
+    EXPECT_EQ(query_text(path(), "PRAGMA user_version"), "3");
+    ASSERT_TRUE(store_->add_order(Order{"o-1", pair_, "gift-return", "fbm", kT0}).ok());
+    apply(buyer_message(), kT0);
+    EXPECT_TRUE(peek(kT0).exists);
+}
+
+}  // namespace
+}  // namespace mm::alias
