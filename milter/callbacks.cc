@@ -13,6 +13,7 @@
 #include "milter/log.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
+#include "policy/marketplace_step.h"
 #include "policy/message_ids.h"
 #include "util/address.h"
 
@@ -309,22 +310,52 @@ sfsistat on_eom(SMFICTX* ctx) {
                                const_cast<char*>(header.c_str())) != MI_SUCCESS)
                 throw std::runtime_error("smfi_insheader failed");
         }
-        // The Message-ID mapping is written only now that every edit went
-        // through: a message the MTA will not deliver leaves no record.
+        // State is written only now that every edit went through: a message
+        // the MTA will not deliver leaves no record.  The Message-ID mapping
+        // first (an orphan mapping is harmless), the marketplace state last,
+        // so a retry after any failure here finds that state untouched.
+        auto refuse_now = [&](Decision d, const char* code, const char* xcode,
+                              const std::string& text) {
+            v.decision = d;
+            reply = full_reply(text, m.audit_id);
+            set_reply(ctx, code, xcode, reply);
+            reply = std::string(code) + " " + xcode + " " + reply;
+            status = d == Decision::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+        };
+        const char* store_busy =
+            "Temporary failure in the marketplace message store, try again later";
         if (status == SMFIS_CONTINUE && v.message_id_record) {
             auto committed =
                 policy::commit_message_id(g_service->directory().store(), *v.message_id_record);
             if (!committed) {
                 log_msg(LOG_ERR, "%s: cannot record the Message-ID mapping: %s",
                         qid.empty() ? "NOQUEUE" : qid.c_str(), committed.error().message.c_str());
-                v.decision = Decision::tempfail;
                 v.rules.push_back({"store.unavailable", committed.error().message});
-                reply = full_reply(
-                    "Temporary failure in the marketplace message store, try again later",
-                    m.audit_id);
-                set_reply(ctx, "451", "4.3.0", reply);
-                reply = "451 4.3.0 " + reply;
-                status = SMFIS_TEMPFAIL;
+                refuse_now(Decision::tempfail, "451", "4.3.0", store_busy);
+            }
+        }
+        if (status == SMFIS_CONTINUE && v.marketplace) {
+            // The authoritative run: inside the store's write transaction,
+            // against the state as it is now (another connection may have
+            // taken the order's one unsolicited message meanwhile).
+            auto d = policy::run_marketplace(g_service->directory().store(), *v.marketplace,
+                                             rt.policy->marketplace, true);
+            if (!d) {
+                log_msg(LOG_ERR, "%s: cannot record the marketplace state: %s",
+                        qid.empty() ? "NOQUEUE" : qid.c_str(), d.error().message.c_str());
+                v.rules.push_back({"store.unavailable", d.error().message});
+                refuse_now(Decision::tempfail, "451", "4.3.0", store_busy);
+            } else if (d->decision == "reject" || d->decision == "tempfail") {
+                policy::Verdict now;
+                policy::apply_marketplace(*d, now);
+                v.rules = std::move(now.rules);
+                refuse_now(now.decision, now.smtp_code.c_str(), now.enhanced_code.c_str(),
+                           now.reply_text);
+            } else if (d->decision == "quarantine" && v.decision != Decision::quarantine) {
+                if (smfi_quarantine(ctx, const_cast<char*>(reply_safe(d->reply_text).c_str())) !=
+                    MI_SUCCESS)
+                    throw std::runtime_error("smfi_quarantine failed");
+                v.decision = Decision::quarantine;
             }
         }
         log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid.empty() ? "NOQUEUE" : qid.c_str(),

@@ -1,12 +1,14 @@
 #include "policy/evaluate.h"
 
 #include <algorithm>
+#include <ctime>
 #include <functional>
 #include <set>
 
 #include "policy/dsn_rewrite.h"
 #include "policy/from_header.h"
 #include "policy/header_privacy.h"
+#include "policy/marketplace_step.h"
 #include "policy/message_ids.h"
 #include "policy/mime_inspect.h"
 #include "policy/privacy_rule.h"
@@ -298,6 +300,17 @@ bool handle_null_sender(const Envelope& envelope, const Message& message, const 
     return true;
 }
 
+// Anything the store cannot answer now: the MTA keeps the message and retries.
+Verdict& store_tempfail(const Failure& failure, Verdict& verdict) {
+    verdict.rules.push_back({"store.unavailable", failure.message});
+    verdict.decision = Decision::tempfail;
+    verdict.smtp_code = "451";
+    verdict.enhanced_code = "4.3.0";
+    verdict.reply_text = "Temporary failure in the marketplace message store, try again later";
+    verdict.edits = {};
+    return verdict;
+}
+
 }  // namespace
 
 Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& ctx) {
@@ -342,16 +355,7 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     // the message is delivered.  A store failure tempfails: nothing leaks.
     if (ctx.store != nullptr) {
         auto ids = plan_message_ids(message, *pair, ctx.domain, *ctx.store);
-        if (!ids) {
-            verdict.rules.push_back({"store.unavailable", ids.error().message});
-            verdict.decision = Decision::tempfail;
-            verdict.smtp_code = "451";
-            verdict.enhanced_code = "4.3.0";
-            verdict.reply_text =
-                "Temporary failure in the marketplace message store, try again later";
-            verdict.edits = {};
-            return verdict;
-        }
+        if (!ids) return store_tempfail(ids.error(), verdict);
         verdict.edits.headers.insert(verdict.edits.headers.end(), ids->edits.begin(),
                                      ids->edits.end());
         if (ids->thread.is_reply)
@@ -373,6 +377,23 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
         verdict.rules.push_back({"autoreply.redacted", std::to_string(findings->redactions.size()) +
                                                            " redaction(s) in an auto-reply"});
     apply_findings(*findings, ctx, verdict);
+
+    // The marketplace rules, read-only here; the milter commits them.
+    const bool deliverable = verdict.decision == Decision::accept ||
+                             verdict.decision == Decision::modify ||
+                             verdict.decision == Decision::quarantine;
+    if (ctx.store != nullptr && deliverable) {
+        const std::int64_t now =
+            ctx.now != 0 ? ctx.now : static_cast<std::int64_t>(std::time(nullptr));
+        auto request = marketplace_request(envelope, message, *pair, *findings, verdict,
+                                           ctx.policy.marketplace, *ctx.store, now);
+        if (!request) return store_tempfail(request.error(), verdict);
+        auto decision = run_marketplace(*ctx.store, *request, ctx.policy.marketplace, false);
+        if (!decision) return store_tempfail(decision.error(), verdict);
+        apply_marketplace(*decision, verdict);
+        if (verdict.decision != Decision::reject && verdict.decision != Decision::tempfail)
+            verdict.marketplace = std::make_shared<const MarketplaceRequest>(std::move(*request));
+    }
     verdict.findings = std::move(findings);
     return verdict;
 }

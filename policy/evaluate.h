@@ -5,6 +5,7 @@
 // benchmarks and the fuzzer all call this one function.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "alias/store.h"
@@ -24,6 +25,8 @@ struct EvalContext {
     // In-Reply-To and References are left as they are (unit tests of other
     // modules).
     alias::Store* store = nullptr;
+    // Unix seconds for the marketplace rules; 0: the current time.
+    std::int64_t now = 0;
 };
 
 Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& context);

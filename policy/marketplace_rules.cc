@@ -638,8 +638,9 @@ MarketplaceDecision decide_impl(const MarketplaceFacts& f, const alias::ThreadSt
                             p.messages.opted_out);
     }
 
-    // Unsolicited messages per order.
-    if (!answers_buyer) {
+    // Unsolicited messages per order: the limit is the order's; a message
+    // that names no order is counted but not limited.
+    if (!answers_buyer && !f.order_id.empty()) {
         int sent = state.unsolicited_since_buyer;
         if (critical)
             b.hit("marketplace.unsolicited_limit", "critical message: not limited");

@@ -101,7 +101,10 @@ public:
 
     void run(GMimeMessage* message) {
         top_ = message;
-        if (const char* subject = g_mime_message_get_subject(message)) texts_.push_back(subject);
+        if (const char* subject = g_mime_message_get_subject(message)) {
+            texts_.push_back(subject);
+            out_.subject = subject;
+        }
         collect(g_mime_message_get_mime_part(message), nullptr, 0, message, "1", 0);
         for (const Leaf& leaf : leaves_)
             if (is_body_text(leaf)) process_text(leaf);
@@ -172,6 +175,7 @@ private:
         const bool html = lower_mime_type(GMIME_OBJECT(leaf.part)) == "text/html";
         std::string text(raw.get());
         texts_.push_back(html ? html_to_text(text) : text);
+        out_.texts.push_back(texts_.back());
         if (html) collect_cids(text);
 
         bool part_changed = false;

@@ -48,6 +48,8 @@ struct ContentFindings {
     std::vector<ContentHit> content_hits;
     std::vector<Redaction> redactions;
     std::vector<std::string> malformed;  // why the structure cannot be trusted
+    std::string subject;                 // decoded
+    std::vector<std::string> texts;      // every body text part, UTF-8 (HTML as text)
     std::uint64_t attachment_bytes = 0;  // decoded total, inline images included
     bool attachment_violation = false;   // some attachment is not allowed
     bool size_violation = false;         // total over max_total_bytes

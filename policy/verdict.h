@@ -13,7 +13,8 @@
 
 namespace mm::policy {
 
-struct ContentFindings;  // mime_inspect.h
+struct ContentFindings;     // mime_inspect.h
+struct MarketplaceRequest;  // marketplace_step.h
 
 enum class Decision { accept, modify, reject, tempfail, quarantine };
 const char* to_string(Decision d);
@@ -69,6 +70,9 @@ struct Verdict {
     // was given or the message is not between the parties of a pair.
     std::optional<alias::MessageIdRecord> message_id_record;
     ThreadInfo thread;
+    // What the milter commits through the marketplace rules once the message
+    // is delivered (marketplace_step.h); null when the rules did not run.
+    std::shared_ptr<const MarketplaceRequest> marketplace;
 };
 
 }  // namespace mm::policy

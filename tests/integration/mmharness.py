@@ -53,6 +53,7 @@ import json
 import os
 import quopri
 import random
+import itertools
 import re
 import secrets
 import shutil
@@ -207,6 +208,16 @@ def make_message(*, from_: str, to: str | Iterable[str], subject: str, body: str
              "Content-Transfer-Encoding: 8bit"]
     lines += [f"{k}: {v}" for k, v in headers]
     return crlf("\n".join(lines) + "\n\n" + body.rstrip("\n") + "\n")
+
+
+_unique = itertools.count(1)
+
+
+def unique_line() -> str:
+    """A sentence no other test message has: the marketplace refuses the same
+    text sent twice to one buyer (marketplace.repeat), so tests that are not
+    about that rule send a different text each time."""
+    return f"(Message {next(_unique)} of this test run.)"
 
 
 def addr_of(angle: str) -> str:

@@ -13,7 +13,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmharness import DOMAIN, HarnessTestCase, Party, make_message  # noqa: E402
+from mmharness import DOMAIN, HarnessTestCase, Party, make_message, unique_line  # noqa: E402
 
 AUDIT_RE = re.compile(r"^id=(?P<id>[^;\s]+); decision=(?P<decision>[a-z]+); "
                       r"rules=(?P<rules>[^;]*); policy=(?P<policy>[^;]+); "
@@ -49,8 +49,8 @@ class CoreTest(HarnessTestCase):
     def seller_message(self, to, subject="About your order 123-4567", extra=()):
         return make_message(
             from_="Acme Support Team <support@acme.example>", to=to, subject=subject,
-            body="Hello,\n\nwhich colour would you like for the engraving on order 123-4567?\n\n"
-                 "Kind regards,\nthe shop",
+            body="Hello,\n\nwhich colour would you like for the engraving on order 123-4567?\n"
+                 f"{unique_line()}\n\nKind regards,\nthe shop",
             headers=[("Reply-To", "Acme Support <support@acme.example>"),
                      ("Sender", "support@acme.example"),
                      ("X-Originating-IP", "[192.0.2.7]"),
@@ -61,7 +61,7 @@ class CoreTest(HarnessTestCase):
     def buyer_message(self, to, subject="Question about order 123-4567", extra=()):
         return make_message(
             from_="Robert B. <bob@gmail.example>", to=to, subject=subject,
-            body="Hi,\n\ncould the engraving be blue?\n\nThanks",
+            body=f"Hi,\n\ncould the engraving be blue? {unique_line()}\n\nThanks",
             headers=[("Reply-To", "bob@gmail.example"), ("X-Originating-IP", "[198.51.100.9]"),
                      ("Return-Receipt-To", "bob@gmail.example"),
                      ("X-Marketplace-Audit", FORGED_AUDIT), *extra])

@@ -190,6 +190,11 @@ Content-Transfer-Encoding: quoted-printable
         self.assertNotIn(other.lower(), to + cc)
         self.assertTrue(set(to + cc) <= self.pair_aliases(), f"To: {to} Cc: {cc}")
         self.assertNotIn(other.lower(), d.raw.decode("latin-1").lower())
+        # The same Cc in a message sent to this pair's alias alone (its own
+        # text: the same text twice to one buyer is refused as a repeat).
+        msg = make_message(from_="Acme Store <support@acme.example>", to=alias,
+                           subject="Shipping update", body="The second parcel left today too.",
+                           headers=[("Cc", f"Carol <{other}>")])
         r = self.h.send("support@acme.example", [alias], msg)
         self.assertQueued(r, [alias])
         [d] = self.h.wait_delivered(1)

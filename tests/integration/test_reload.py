@@ -17,7 +17,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmharness import HarnessTestCase, Party, make_message, wait_for  # noqa: E402
+from mmharness import HarnessTestCase, Party, make_message, unique_line, wait_for  # noqa: E402
 
 AUDIT_POLICY_RE = re.compile(r"; policy=([^;]+); hmac=[0-9a-f]{64}$")
 VERSION_RE = re.compile(r'^version:.*$', re.M)
@@ -103,7 +103,7 @@ class ReloadTest(HarnessTestCase):
         line name policy `expect_version`; returns the audit line."""
         alias = self.pair["buyer_alias"]
         msg = make_message(from_="Acme Support <support@acme.example>", to=alias,
-                           subject="Engraving colour", body="Blue or red?",
+                           subject="Engraving colour", body=f"Blue or red? {unique_line()}",
                            headers=[("Reply-To", "support@acme.example")])
         r = self.h.send("support@acme.example", [alias], msg)
         self.assertQueued(r, [alias])

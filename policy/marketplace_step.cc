@@ -1,0 +1,78 @@
+#include "policy/marketplace_step.h"
+
+#include "policy/mime_inspect.h"
+
+namespace mm::policy {
+
+Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const Message& message,
+                                               const alias::ResolvedAlias& pair,
+                                               const ContentFindings& findings,
+                                               const Verdict& verdict,
+                                               const MarketplacePolicy& policy, alias::Store& store,
+                                               std::int64_t now) {
+    MarketplaceRequest r;
+    r.sender = pair.counterpart;
+    r.recipient = pair.owner;
+    r.pair_id = pair.pair.id;
+    r.buyer_id = pair.pair.buyer_id;
+    r.seller_id = pair.pair.seller_id;
+    r.order_id = extract_order_id(message, policy).value_or("");
+    if (!r.order_id.empty()) {
+        auto order = store.find_order(r.order_id);
+        if (!order) return order.error();
+        // An order of another pair is no order of this thread.
+        if (*order && (*order)->pair_id == r.pair_id) r.order = **order;
+    }
+    r.subject = findings.subject;
+    r.texts = findings.texts;
+    if (const std::string* reason = message.find("X-Marketplace-Contact-Reason"))
+        r.contact_reason_header = *reason;
+    r.trusted_tooling = is_trusted_tooling(policy, envelope.client_addr, "");
+    r.is_reply = verdict.thread.is_reply;
+    r.auto_reply = verdict.auto_reply;
+    r.now = now;
+    return r;
+}
+
+Result<MarketplaceDecision> run_marketplace(alias::Store& store, const MarketplaceRequest& request,
+                                            const MarketplacePolicy& policy, bool commit) {
+    MarketplaceFacts facts{request.sender.role,     request.sender,
+                           request.recipient,       request.order,
+                           request.order_id,        request.subject,
+                           request.texts,           request.contact_reason_header,
+                           request.trusted_tooling, request.is_reply,
+                           request.auto_reply,      request.now};
+    MarketplaceDecision decision;
+    auto update = store.apply_thread_event(
+        request.pair_id, request.order_id, request.buyer_id, request.seller_id, request.now,
+        static_cast<std::int64_t>(policy.repeat_window_hours) * 3600,
+        [&](const alias::ThreadState& state) {
+            decision = decide(facts, state, policy);
+            return decision.update;
+        },
+        commit);
+    if (!update) return update.error();
+    return decision;
+}
+
+void apply_marketplace(const MarketplaceDecision& d, Verdict& v) {
+    v.rules.insert(v.rules.end(), d.rules.begin(), d.rules.end());
+    if (d.decision == "reject") {
+        v.decision = Decision::reject;
+        v.smtp_code = d.smtp_code.empty() ? "550" : d.smtp_code;
+        v.enhanced_code = d.enhanced_code.empty() ? "5.7.1" : d.enhanced_code;
+        v.reply_text = d.reply_text;
+        v.edits = {};
+    } else if (d.decision == "tempfail") {
+        v.decision = Decision::tempfail;
+        v.smtp_code = "451";
+        v.enhanced_code = "4.3.0";
+        v.reply_text = "Temporary failure applying the marketplace rules, try again later";
+        v.edits = {};
+    } else if (d.decision == "quarantine") {
+        v.decision = Decision::quarantine;
+        v.reply_text = d.reply_text;
+    }
+}
+
+}  // namespace mm::policy

@@ -1,0 +1,61 @@
+// The marketplace rules in the message path.
+//
+// evaluate() gathers the facts of a message (marketplace_request) and runs
+// the rules through the store read-only (run_marketplace, commit=false), so a
+// dry run and an early refusal see the same answer as delivery would.  The
+// milter, once every edit has been applied, runs them again with commit=true:
+// inside the store's write transaction, against the state as it is now.  Two
+// messages racing for the one unsolicited slot of an order are serialised
+// there, and the loser is refused by the commit's answer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alias/store.h"
+#include "policy/envelope.h"
+#include "policy/marketplace_rules.h"
+#include "policy/message.h"
+#include "policy/verdict.h"
+
+namespace mm::policy {
+
+struct ContentFindings;
+
+// Everything decide() needs, by value, so the milter can commit later.
+struct MarketplaceRequest {
+    alias::Party sender;
+    alias::Party recipient;
+    std::int64_t pair_id = 0;
+    std::string buyer_id;
+    std::string seller_id;
+    std::optional<alias::Order> order;
+    std::string order_id;
+    std::string subject;
+    std::vector<std::string> texts;
+    std::string contact_reason_header;
+    bool trusted_tooling = false;
+    bool is_reply = false;
+    bool auto_reply = false;
+    std::int64_t now = 0;
+};
+
+// Reads the order (if the message names one) from the store; a store failure
+// is returned as is.
+Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const Message& message,
+                                               const alias::ResolvedAlias& pair,
+                                               const ContentFindings& findings,
+                                               const Verdict& verdict,
+                                               const MarketplacePolicy& policy, alias::Store& store,
+                                               std::int64_t now);
+
+Result<MarketplaceDecision> run_marketplace(alias::Store& store, const MarketplaceRequest& request,
+                                            const MarketplacePolicy& policy, bool commit);
+
+// Adds the decision's rule hits to the verdict and turns a refusal,
+// quarantine or internal failure into the verdict's decision.
+void apply_marketplace(const MarketplaceDecision& decision, Verdict& verdict);
+
+}  // namespace mm::policy
