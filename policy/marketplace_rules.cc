@@ -656,9 +656,11 @@ MarketplaceDecision decide_impl(const MarketplaceFacts& f, const alias::ThreadSt
                                                        std::to_string(p.unsolicited_per_order));
     }
 
-    // Repeats: any text part equal (normalised) to a recent one.
+    // Repeats: any text part equal (normalised) to a recent one.  A window of
+    // 0 hours switches the rule off.
     const std::int64_t since = f.now - static_cast<std::int64_t>(p.repeat_window_hours) * kHour;
-    for (const std::string& text : f.texts) {
+    for (const std::string& text :
+         p.repeat_window_hours > 0 ? f.texts : std::vector<std::string>{}) {
         std::string fp = fingerprint(text);
         if (fp.empty()) continue;
         if (d.update.fingerprint.empty()) d.update.fingerprint = fp;

@@ -651,6 +651,14 @@ TEST(MarketplaceRules, Repeat) {
     s.decision = "reject";
     s.rule = "marketplace.repeat";
     expect_scenario(s);
+
+    s.name = "a window of 0 hours switches the rule off";
+    s.optout = false;
+    MarketplacePolicy off = committed_policy();
+    off.repeat_window_hours = 0;
+    s.decision = "accept";
+    s.rule = "marketplace.reply";
+    expect_scenario(s, off);
 }
 
 // ---- policy variants ---------------------------------------------------------
