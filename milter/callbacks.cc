@@ -144,6 +144,8 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         *pf2 = 0;
         *pf3 = 0;
         // Postfix sends the queue id from DATA on; ask for it where we log.
+        // {auth_authen}: trusted seller tooling may be recognised by its login.
+        smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
         smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
         smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
 
@@ -177,6 +179,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         m.envelope.client_addr = c->client;
         m.envelope.sender_raw = argv[0] ? argv[0] : "<>";
         m.envelope.sender = normalize_address(m.envelope.sender_raw);
+        m.envelope.auth_sender = macro(ctx, "{auth_authen}");
         m.rcpt_stage.emplace(g_service->directory(), m.runtime->config.domain,
                              m.runtime->policy->mixed_recipients);
         return SMFIS_CONTINUE;

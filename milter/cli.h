@@ -44,8 +44,9 @@ struct TestArgs {
     std::string from;
     std::vector<std::string> rcpts;
     std::string client = "127.0.0.1";
-    std::string out;      // write the message as delivered, if set
-    std::string message;  // path, "-" for stdin
+    std::string auth_sender;  // SASL login, as Postfix's {auth_authen}
+    std::string out;          // write the message as delivered, if set
+    std::string message;      // path, "-" for stdin
 };
 int cmd_test(const std::string& config_path, const TestArgs& args);
 

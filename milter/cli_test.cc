@@ -88,6 +88,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     const std::string audit_id = new_audit_id();
     policy::Envelope envelope;
     envelope.client_addr = args.client;
+    envelope.auth_sender = args.auth_sender;
     envelope.sender_raw = "<" + normalize_address(args.from) + ">";
     envelope.sender = normalize_address(args.from);
 

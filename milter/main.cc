@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     test->add_option("--from", test_args.from, "envelope sender")->required();
     test->add_option("--rcpt", test_args.rcpts, "envelope recipient (repeatable)")->required();
     test->add_option("--client", test_args.client, "client address")->capture_default_str();
+    test->add_option("--auth", test_args.auth_sender, "SASL login of the client, if any");
     test->add_option("--out", test_args.out, "write the message as it would be delivered");
     test->add_option("message", test_args.message, "message file (.eml), - for stdin")->required();
 

@@ -19,6 +19,7 @@ struct Envelope {
     std::string client_addr;            // e.g. "127.0.0.1"
     std::string sender_raw;             // MAIL FROM argument as received
     std::string sender;                 // normalised; empty for the null sender
+    std::string auth_sender;            // SASL login ({auth_authen}); empty if none
     std::vector<Recipient> recipients;  // only the accepted ones
 
     // The pair this transaction carries (every alias recipient shares it).

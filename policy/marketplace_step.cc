@@ -27,7 +27,7 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
     r.texts = findings.texts;
     if (const std::string* reason = message.find("X-Marketplace-Contact-Reason"))
         r.contact_reason_header = *reason;
-    r.trusted_tooling = is_trusted_tooling(policy, envelope.client_addr, "");
+    r.trusted_tooling = is_trusted_tooling(policy, envelope.client_addr, envelope.auth_sender);
     r.is_reply = verdict.thread.is_reply;
     r.auto_reply = verdict.auto_reply;
     r.now = now;
