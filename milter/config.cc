@@ -16,9 +16,7 @@
 #include "milter/config.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <sys/un.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -203,15 +201,9 @@ void load_key(Build& b) {
 
 Result<Config> load_config(const std::string& path) {
     try {
-        auto text = read_file_bounded(path, kMaxConfigBytes);
-        if (!text) return fail(Errc::invalid, path + ": " + text.error().message);
-
-        YAML::Node root;
-        try {
-            root = YAML::Load(text.value());
-        } catch (const YAML::Exception& e) {
-            return fail(Errc::invalid, yaml::where(path, e.mark) + e.msg);
-        }
+        auto loaded = yaml::load_file(path, kMaxConfigBytes);
+        if (!loaded) return loaded.error();
+        const YAML::Node root = loaded.value();
 
         Build b;
         b.config.path = path;

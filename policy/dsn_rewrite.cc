@@ -273,13 +273,7 @@ private:
             GCharPtr t(g_mime_text_part_get_text(GMIME_TEXT_PART(part)));
             return t ? std::string(t.get()) : std::string();
         }
-        GMimeDataWrapper* content = g_mime_part_get_content(part);
-        if (content == nullptr) return {};
-        GPtr<GMimeStream> mem(g_mime_stream_mem_new());
-        g_mime_data_wrapper_write_to_stream(content, mem.get());
-        GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
-        return bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len)
-                     : std::string();
+        return decoded_content(part);
     }
 
     void replace(const Leaf& leaf, const std::string& text) {

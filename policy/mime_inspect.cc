@@ -73,16 +73,6 @@ std::string lower_mime_type(GMimeObject* obj) {
     return t ? to_lower(t.get()) : "application/octet-stream";
 }
 
-std::string decode_bytes(GMimePart* part) {
-    GMimeDataWrapper* content = g_mime_part_get_content(part);
-    if (content == nullptr) return {};
-    GPtr<GMimeStream> mem(g_mime_stream_mem_new());
-    g_mime_data_wrapper_write_to_stream(content, mem.get());
-    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
-    return bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len)
-                 : std::string();
-}
-
 bool is_ascii(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return (c & 0x80) == 0; });
 }
@@ -255,7 +245,7 @@ private:
         const char* name = g_mime_part_get_filename(leaf.part);
         rep.filename = printable(name ? name : "");
         rep.declared_type = lower_mime_type(obj);
-        const std::string bytes = decode_bytes(leaf.part);
+        const std::string bytes = decoded_content(leaf.part);
         rep.size = bytes.size();
         out_.attachment_bytes += bytes.size();
         const char* cid = g_mime_object_get_content_id(obj);

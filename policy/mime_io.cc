@@ -37,6 +37,16 @@ GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_
     return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), options.get()));
 }
 
+std::string decoded_content(GMimePart* part) {
+    GMimeDataWrapper* content = g_mime_part_get_content(part);
+    if (content == nullptr) return {};
+    GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+    g_mime_data_wrapper_write_to_stream(content, mem.get());
+    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+    return bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len)
+                 : std::string();
+}
+
 std::string write_body(GMimeObject* top) {
     std::unique_ptr<GMimeFormatOptions, FormatOptionsFree> fopt(g_mime_format_options_new());
     g_mime_format_options_set_newline_format(fopt.get(), GMIME_NEWLINE_FORMAT_DOS);

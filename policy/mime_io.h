@@ -19,6 +19,9 @@ namespace mm::policy {
 GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_warning,
                               void* warning_data);
 
+// The decoded bytes of a leaf part (base64 / quoted-printable undone).
+std::string decoded_content(GMimePart* part);
+
 // The content of `top` (what follows the message header) with CRLF line ends.
 std::string write_body(GMimeObject* top);
 

@@ -9,8 +9,6 @@
 // names the policy in every audit record.
 //
 // Errors are "PATH:LINE:COL: message" (1-based, PATH as given).
-#include <fcntl.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -24,7 +22,6 @@
 #include "policy/policy.h"
 #include "policy/yaml_schema.h"
 #include "util/address.h"
-#include "util/file.h"
 
 namespace mm::policy {
 namespace {
@@ -243,15 +240,9 @@ Policy default_policy() {
 
 Result<std::shared_ptr<const Policy>> load_policy(const std::string& path) {
     try {
-        auto text = read_file_bounded(path, kMaxPolicyBytes);
-        if (!text) return fail(Errc::invalid, path + ": " + text.error().message);
-
-        YAML::Node root;
-        try {
-            root = YAML::Load(text.value());
-        } catch (const YAML::Exception& e) {
-            return fail(Errc::invalid, yaml::where(path, e.mark) + e.msg);
-        }
+        auto loaded = yaml::load_file(path, kMaxPolicyBytes);
+        if (!loaded) return loaded.error();
+        const YAML::Node root = loaded.value();
 
         auto policy = std::make_shared<Policy>(default_policy());
         try {

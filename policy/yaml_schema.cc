@@ -1,8 +1,20 @@
 #include "policy/yaml_schema.h"
 
+#include "util/file.h"
+
 #include <charconv>
 
 namespace mm::yaml {
+
+Result<YAML::Node> load_file(const std::string& path, std::size_t max_bytes) {
+    auto text = read_file_bounded(path, max_bytes);
+    if (!text) return fail(Errc::invalid, path + ": " + text.error().message);
+    try {
+        return YAML::Load(text.value());
+    } catch (const YAML::Exception& e) {
+        return fail(Errc::invalid, where(path, e.mark) + e.msg);
+    }
+}
 
 void error_at(const YAML::Mark& mark, const std::string& message) {
     throw SchemaError(mark, message);

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/result.h"
+
 namespace mm::yaml {
 
 class SchemaError : public std::runtime_error {
@@ -24,6 +26,10 @@ public:
         : std::runtime_error(message), mark(mark) {}
     YAML::Mark mark;
 };
+
+// Reads and parses a YAML file of at most `max_bytes`; errors are
+// "FILE: cannot open: ..." or "FILE:LINE:COL: <YAML syntax error>".
+Result<YAML::Node> load_file(const std::string& path, std::size_t max_bytes);
 
 [[noreturn]] void error_at(const YAML::Mark& mark, const std::string& message);
 // "FILE:LINE:COL: " with 1-based line and column.
