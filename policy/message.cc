@@ -73,14 +73,7 @@ Result<Message> parse_message(std::string_view raw) {
 std::string serialize(const Message& message) {
     std::string out;
     out.reserve(message.size());
-    for (const auto& h : message.headers) {
-        out += h.name;
-        out += ": ";
-        out += h.value;
-        out += "\r\n";
-    }
-    out += "\r\n";
-    out += message.body;
+    write_message(message, [&out](std::string_view piece) { out += piece; });
     return out;
 }
 

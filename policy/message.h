@@ -38,4 +38,18 @@ Result<Message> parse_message(std::string_view raw);
 // "Name: value\r\n" for each header, a blank line, then the body.
 std::string serialize(const Message& message);
 
+// The same bytes, handed piece by piece to `sink(std::string_view)`, for a
+// caller that wants them in a buffer of its own without an extra copy.
+template <class Sink>
+void write_message(const Message& message, Sink&& sink) {
+    for (const auto& h : message.headers) {
+        sink(std::string_view(h.name));
+        sink(std::string_view(": "));
+        sink(std::string_view(h.value));
+        sink(std::string_view("\r\n"));
+    }
+    sink(std::string_view("\r\n"));
+    sink(std::string_view(message.body));
+}
+
 }  // namespace mm::policy
