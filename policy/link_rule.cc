@@ -872,13 +872,26 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
     re2::StringPiece input(html.data(), html.size());
     {
         const RE2& re = attr_re();
-        std::array<re2::StringPiece, 3> g;
+        // Only the whole match is asked of RE2 (its DFA alone finds it; groups
+        // would cost a submatch search per attribute): the groups are split
+        // out of it by hand.  The match is one separator byte, the name (no
+        // space or '=' in any alternative), \s*=\s*, and the value, which
+        // starts with a non-space byte and runs to the end of the match.
+        re2::StringPiece m;
         std::size_t pos = 0;
-        while (pos < html.size() &&
-               re.Match(input, pos, html.size(), RE2::UNANCHORED, g.data(), g.size())) {
-            pos = static_cast<std::size_t>(g[2].data() - html.data()) + g[2].size();
-            std::string name = lower_ascii(std::string_view(g[1].data(), g[1].size()));
-            std::string_view raw(g[2].data(), g[2].size());
+        auto is_re_space = [](char c) {
+            return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+        };
+        while (pos < html.size() && re.Match(input, pos, html.size(), RE2::UNANCHORED, &m, 1)) {
+            std::string_view whole(m.data(), m.size());
+            pos = static_cast<std::size_t>(m.data() - html.data()) + m.size();
+            std::size_t k = 1;
+            while (k < whole.size() && whole[k] != '=' && !is_re_space(whole[k])) ++k;
+            std::string name = lower_ascii(whole.substr(1, k - 1));
+            while (k < whole.size() && is_re_space(whole[k])) ++k;
+            ++k;  // '='
+            while (k < whole.size() && is_re_space(whole[k])) ++k;
+            std::string_view raw = whole.substr(k);
             std::string value;
             if (raw.find('&') == std::string_view::npos) {
                 value = unquote(raw);
@@ -904,12 +917,15 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
     for (const RE2* re : {&bare_re(), &css_url_re()}) {
         std::array<re2::StringPiece, 4> g;
         std::size_t pos = 0;
+        // bare_re's group 1 is the whole match: ask RE2 for that alone.
+        const int groups = re == &bare_re() ? 1 : static_cast<int>(g.size());
         while (pos < html.size() &&
-               re->Match(input, pos, html.size(), RE2::UNANCHORED, g.data(), g.size())) {
+               re->Match(input, pos, html.size(), RE2::UNANCHORED, g.data(), groups)) {
             pos = static_cast<std::size_t>(g[0].data() - html.data()) + g[0].size();
             std::string url;
             Use use = Use::link;
             if (re == &bare_re()) {
+                g[1] = g[0];
                 url = std::string(g[1].data(),
                                   trim_url_end(std::string_view(g[1].data(), g[1].size())));
                 if (istarts_with(url, "www.")) url = "http://" + url;
