@@ -22,17 +22,6 @@ std::string trim(std::string_view s) {
     return std::string(s.substr(b, e - b + 1));
 }
 
-std::string lower_mime_type(GMimeObject* obj) {
-    GMimeContentType* ct = g_mime_object_get_content_type(obj);
-    if (ct == nullptr) return "application/octet-stream";
-    GCharPtr t(g_mime_content_type_get_mime_type(ct));
-    return t ? to_lower(t.get()) : "application/octet-stream";
-}
-
-bool is_ascii(std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return (c & 0x80) == 0; });
-}
-
 bool host_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-';
 }
@@ -376,10 +365,6 @@ private:
     bool changed_ = false;
     bool top_changed_ = false;
 };
-
-bool is_content_header(std::string_view name) {
-    return name.size() > 8 && iequals(name.substr(0, 8), "content-");
-}
 
 // The address in a From value ("Mail Delivery Subsystem <MAILER-DAEMON@x>").
 std::string first_address(const std::string& value) {

@@ -31,7 +31,7 @@ std::size_t Message::size() const {
     return n;
 }
 
-static std::string trim_value(const char* raw) {
+std::string trim_header_value(const char* raw) {
     std::string_view v = raw ? raw : "";
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
@@ -55,7 +55,7 @@ Result<Message> parse_message(std::string_view raw) {
     for (int i = 0; i < n; ++i) {
         GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
         message.headers.push_back(
-            {g_mime_header_get_name(h), trim_value(g_mime_header_get_raw_value(h))});
+            {g_mime_header_get_name(h), trim_header_value(g_mime_header_get_raw_value(h))});
     }
     // The body is everything after the blank line that ends the header block,
     // kept byte for byte.

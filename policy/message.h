@@ -31,6 +31,10 @@ struct Message {
     std::size_t size() const;
 };
 
+// A header value as GMime hands it over raw: without the white space after
+// the colon and the line end (folds inside are kept).
+std::string trim_header_value(const char* raw);
+
 // Splits raw bytes into header fields and body (GMime's parser finds the end
 // of the header block).  Fails with invalid on input that has no header block.
 Result<Message> parse_message(std::string_view raw);

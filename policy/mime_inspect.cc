@@ -66,17 +66,6 @@ void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar* item
                           " (byte " + std::to_string(offset) + ")");
 }
 
-std::string lower_mime_type(GMimeObject* obj) {
-    GMimeContentType* ct = g_mime_object_get_content_type(obj);
-    if (ct == nullptr) return "application/octet-stream";
-    GCharPtr t(g_mime_content_type_get_mime_type(ct));
-    return t ? to_lower(t.get()) : "application/octet-stream";
-}
-
-bool is_ascii(std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return (c & 0x80) == 0; });
-}
-
 struct Leaf {
     GMimePart* part;
     GMimeMultipart* parent;  // null: the top part of `owner`

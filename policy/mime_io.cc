@@ -11,18 +11,18 @@ struct FormatOptionsFree {
     void operator()(GMimeFormatOptions* p) const { g_mime_format_options_free(p); }
 };
 
+}  // namespace
+
 bool is_content_header(std::string_view name) {
     return name.size() > 8 && iequals(name.substr(0, 8), "content-");
 }
 
-std::string trim_value(const char* raw) {
-    std::string_view v = raw ? raw : "";
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
-    return std::string(v);
+std::string lower_mime_type(GMimeObject* obj) {
+    GMimeContentType* ct = g_mime_object_get_content_type(obj);
+    if (ct == nullptr) return "application/octet-stream";
+    GCharPtr t(g_mime_content_type_get_mime_type(ct));
+    return t ? to_lower(t.get()) : "application/octet-stream";
 }
-
-}  // namespace
 
 GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_warning,
                               void* warning_data) {
@@ -79,7 +79,8 @@ std::vector<HeaderEdit> content_header_edits(const Message& original, GMimeObjec
         GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
         const char* name = g_mime_header_get_name(h);
         if (name == nullptr || !is_content_header(name)) continue;
-        edits.push_back({HeaderEdit::Op::add, name, 1, trim_value(g_mime_header_get_raw_value(h))});
+        edits.push_back(
+            {HeaderEdit::Op::add, name, 1, trim_header_value(g_mime_header_get_raw_value(h))});
     }
     return edits;
 }

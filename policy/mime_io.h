@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/gmime_ptr.h"
@@ -14,6 +15,12 @@
 #include "policy/verdict.h"
 
 namespace mm::policy {
+
+// "Content-Type", "content-disposition", ...
+bool is_content_header(std::string_view name);
+
+// "type/subtype" of a part, lower case; application/octet-stream if unknown.
+std::string lower_mime_type(GMimeObject* obj);
 
 // `on_warning` may be null.  Returns null when GMime cannot build a message.
 GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_warning,

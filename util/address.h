@@ -26,5 +26,7 @@ std::string_view domain_part(std::string_view addr);
 // Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);
+// True when every byte is 7-bit.
+bool is_ascii(std::string_view s);
 
 }  // namespace mm
