@@ -158,6 +158,7 @@ std::string audit_json_line(const AuditRecord& record) {
     j["policy"] = record.policy_version;
     j["size"] = record.size;
     j["elapsed_us"] = record.elapsed_us;
+    j["milter_us"] = record.milter_us;
     // Compact (one line: control characters are escaped), invalid UTF-8 replaced by U+FFFD.
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -33,6 +33,10 @@ struct MessageState {
     std::shared_ptr<const Runtime> runtime;
     std::string audit_id;
     Clock::time_point started;
+    // Time inside this filter's callbacks: what the filter itself costs a
+    // message, apart from the client's and the MTA's time (elapsed_us).
+    Clock::duration busy{};
+    Clock::time_point callback_started;
     policy::Envelope envelope;
     std::optional<policy::RcptStage> rcpt_stage;
     policy::Message message;
@@ -100,10 +104,27 @@ void audit(const MessageState& m, const std::string& queue_id, const std::string
     r.recipient_party = recipient_party;
     r.policy_version = m.runtime->policy->version;
     r.size = size;
-    r.elapsed_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - m.started).count());
+    const Clock::time_point now = Clock::now();
+    auto us = [](Clock::duration d) {
+        return static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+    };
+    r.elapsed_us = us(now - m.started);
+    r.milter_us = us(m.busy + (now - m.callback_started));
     g_service->audit().write(r);
 }
+
+// Adds the time a callback takes to the message's busy time.
+class BusyTimer {
+public:
+    explicit BusyTimer(MessageState& m) : m_(m) { m_.callback_started = Clock::now(); }
+    ~BusyTimer() { m_.busy += Clock::now() - m_.callback_started; }
+    BusyTimer(const BusyTimer&) = delete;
+    BusyTimer& operator=(const BusyTimer&) = delete;
+
+private:
+    MessageState& m_;
+};
 
 // Runs a callback body; anything it throws becomes a tempfail so the MTA
 // keeps the message and retries.
@@ -173,9 +194,10 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         if (c == nullptr) return SMFIS_TEMPFAIL;
         c->msg.emplace();
         MessageState& m = *c->msg;
+        m.started = Clock::now();
+        BusyTimer busy(m);
         m.runtime = g_service->runtime();
         m.audit_id = new_audit_id();
-        m.started = Clock::now();
         m.envelope.client_addr = c->client;
         m.envelope.sender_raw = argv[0] ? argv[0] : "<>";
         m.envelope.sender = normalize_address(m.envelope.sender_raw);
@@ -191,6 +213,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
         MessageState& m = *c->msg;
+        BusyTimer busy(m);
         const std::string raw = argv[0] ? argv[0] : "";
         auto out = m.rcpt_stage->add(m.envelope, raw);
         using Kind = policy::RcptOutcome::Kind;
@@ -214,6 +237,7 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
     return guarded(ctx, "header", [&] {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        BusyTimer busy(*c->msg);
         c->msg->message.headers.push_back({name ? name : "", value ? value : ""});
         return c->header_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
     });
@@ -223,6 +247,7 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     return guarded(ctx, "body", [&] {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        BusyTimer busy(*c->msg);
         c->msg->message.body.append(reinterpret_cast<const char*>(chunk), len);
         return SMFIS_CONTINUE;
     });
@@ -278,6 +303,9 @@ sfsistat on_eom(SMFICTX* ctx) {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
         MessageState& m = *c->msg;
+        // No BusyTimer: the state is gone when this returns; audit() adds
+        // the time since callback_started.
+        m.callback_started = Clock::now();
         const std::string qid = macro(ctx, "i");
         const Runtime& rt = *m.runtime;
 

@@ -110,8 +110,10 @@ class CoreTest(HarnessTestCase):
         self.assertEqual(line["sender_party"], "acme")
         self.assertEqual(line["recipient_party"], "bob")
         self.assertEqual(line["policy"], m.group("policy"))
-        for key in ("queue_id", "client", "reply", "rules", "size", "elapsed_us"):
+        for key in ("queue_id", "client", "reply", "rules", "size", "elapsed_us", "milter_us"):
             self.assertIn(key, line)
+        self.assertGreater(line["milter_us"], 0)
+        self.assertLessEqual(line["milter_us"], line["elapsed_us"])
 
     def test_buyer_to_seller_rewritten(self):
         subject = "Question about order 123-4567"

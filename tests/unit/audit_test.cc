@@ -44,6 +44,7 @@ AuditRecord sample_record() {
     r.policy_version = "2026-11-23.1";
     r.size = 12345;
     r.elapsed_us = 678;
+    r.milter_us = 91;
     return r;
 }
 
@@ -181,7 +182,7 @@ TEST(AuditJson, HoldsEveryFieldInOrderOnOneLine) {
     for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
     EXPECT_EQ(keys, (std::vector<std::string>{"time", "audit_id", "queue_id", "client", "decision",
                                               "reply", "rules", "sender_party", "recipient_party",
-                                              "policy", "size", "elapsed_us"}));
+                                              "policy", "size", "elapsed_us", "milter_us"}));
     EXPECT_TRUE(std::regex_match(j["time"].get<std::string>(),
                                  std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
         << j["time"];
@@ -200,6 +201,7 @@ TEST(AuditJson, HoldsEveryFieldInOrderOnOneLine) {
     EXPECT_EQ(j["policy"], "2026-11-23.1");
     EXPECT_EQ(j["size"], 12345);
     EXPECT_EQ(j["elapsed_us"], 678);
+    EXPECT_EQ(j["milter_us"], 91);
 }
 
 TEST(AuditJson, NoRulesIsAnEmptyArray) {
@@ -224,7 +226,7 @@ TEST(AuditJson, HostileInputStaysOneParsableLine) {
 
     auto j = nlohmann::json::parse(line);  // valid UTF-8 JSON, or this throws
     EXPECT_EQ(j["queue_id"], "4XbQ1\n{\"forged\":true}");
-    EXPECT_EQ(j.size(), 12u);
+    EXPECT_EQ(j.size(), 13u);
     const std::string client = j["client"];
     EXPECT_TRUE(client.starts_with("bad\xef\xbf\xbd")) << client;  // U+FFFD
     EXPECT_TRUE(client.ends_with("(utf8\r\n")) << client;
