@@ -24,7 +24,14 @@ namespace mm::alias {
 // migrates its schema.  `busy_timeout_ms` bounds how long a call waits for a
 // lock held by another connection or process.  Fails with unavailable if the
 // file cannot be opened, locked, switched to WAL or migrated.
+//
+// `sync` is SQLite's synchronous setting on every connection.  In WAL mode
+// `normal` fsyncs only at checkpoints: a power loss (not a crash of the
+// daemon) may lose the last commits, never corrupts the database, and saves
+// an fsync per message; `full` fsyncs every commit.
+enum class SqliteSync { normal, full };
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
-                                                 int busy_timeout_ms = 5000);
+                                                 int busy_timeout_ms = 5000,
+                                                 SqliteSync sync = SqliteSync::normal);
 
 }  // namespace mm::alias

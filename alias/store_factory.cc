@@ -7,7 +7,8 @@ namespace mm::alias {
 
 Result<std::shared_ptr<Store>> make_store(const StoreConfig& config) {
     if (config.type == "sqlite") {
-        auto store = open_sqlite_store(config.path, config.busy_timeout_ms);
+        auto store = open_sqlite_store(config.path, config.busy_timeout_ms,
+                                       config.sync_full ? SqliteSync::full : SqliteSync::normal);
         if (!store) return store.error();
         return std::shared_ptr<Store>(std::move(store).value());
     }

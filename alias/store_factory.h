@@ -12,6 +12,7 @@ struct StoreConfig {
     std::string type = "sqlite";  // sqlite (postgresql later)
     std::string path;             // sqlite: database file
     int busy_timeout_ms = 5000;   // sqlite: how long to wait for a lock
+    bool sync_full = false;       // sqlite: fsync every commit (synchronous = FULL)
 };
 
 // type "sqlite" opens (and migrates) the SQLite database at `path`; any other

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -145,6 +146,14 @@ constexpr Key kStoreKeys[] = {
      [](const Entry& e, Build& b) {
          b.config.store.busy_timeout_ms = static_cast<int>(get_int(e, 0, 600000));
      }},
+    {"synchronous", false,
+     [](const Entry& e, Build& b) {
+         const std::string v = get_string(e);
+         if (v != "normal" && v != "full")
+             error_at(e.value.Mark(),
+                      e.name + ": unknown value '" + v + "' (expected normal or full)");
+         b.config.store.sync_full = v == "full";
+     }},
 };
 
 constexpr Key kTopLevel[] = {
@@ -180,6 +189,16 @@ constexpr Key kTopLevel[] = {
          b.config.milter_timeout = static_cast<int>(get_int(e, 1, 86400));
      }},
     {"log_stderr", false, [](const Entry& e, Build& b) { b.config.log_stderr = get_bool(e); }},
+    {"socket_mode", false,
+     [](const Entry& e, Build& b) {
+         const std::string v = get_string(e);
+         char* end = nullptr;
+         const unsigned long mode = std::strtoul(v.c_str(), &end, 8);
+         if (v.empty() || *end != '\0' || mode > 0777)
+             error_at(e.value.Mark(),
+                      e.name + ": '" + v + "' is not an octal file mode (such as \"0660\")");
+         b.config.socket_mode = static_cast<unsigned>(mode);
+     }},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.

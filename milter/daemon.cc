@@ -6,11 +6,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <thread>
 
 #include "milter/callbacks.h"
@@ -45,6 +47,23 @@ void disable_nagle_on_listener() {
             log_msg(LOG_WARNING, "cannot set TCP_NODELAY on the milter socket: %s",
                     std::strerror(errno));
     }
+}
+
+// libmilter creates a unix socket with the process umask; the MTA's user
+// (postfix, in the daemon's group) needs write permission to connect, which
+// a umask that keeps the store and audit log private would not give.
+bool set_unix_socket_mode(const Config& config) {
+    std::string_view spec = config.socket;
+    for (std::string_view prefix : {"unix:", "local:"}) {
+        if (!spec.starts_with(prefix)) continue;
+        const std::string path(spec.substr(prefix.size()));
+        if (chmod(path.c_str(), config.socket_mode) != 0) {
+            log_msg(LOG_ERR, "cannot set mode %04o on %s: %s", config.socket_mode, path.c_str(),
+                    std::strerror(errno));
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace
@@ -91,7 +110,7 @@ int run_daemon(const std::string& config_path) {
         log_msg(LOG_ERR, "cannot set up libmilter for %s", config.socket.c_str());
     } else if (smfi_opensocket(true) != MI_SUCCESS) {
         log_msg(LOG_ERR, "cannot listen on %s", config.socket.c_str());
-    } else {
+    } else if (set_unix_socket_mode(config)) {
         disable_nagle_on_listener();
         log_msg(LOG_INFO, "ready: listening on %s, domain %s, policy version %s",
                 config.socket.c_str(), config.domain.c_str(),

@@ -73,6 +73,8 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     EXPECT_EQ(c->store.type, "sqlite");
     EXPECT_EQ(c->store.path, dir_.file("store.db"));
     EXPECT_EQ(c->store.busy_timeout_ms, 5000);
+    EXPECT_FALSE(c->store.sync_full);
+    EXPECT_EQ(c->socket_mode, 0660u);
     EXPECT_EQ(c->audit_log, dir_.file("audit.log"));
     EXPECT_EQ(c->hmac_key_file, dir_.file("hmac.key"));
     EXPECT_EQ(c->hmac_key, kKey);  // trailing newline stripped
@@ -93,18 +95,22 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "  type: sqlite\n"
         "  path: /var/lib/marketplace-milter/store.db\n"
         "  busy_timeout_ms: 250\n"
+        "  synchronous: full\n"
         "audit_log: \"-\"\n"
         "hmac_key_file: keys/audit.key\n"
         "cache_ttl_ms: 0\n"
         "milter_timeout: 60\n"
-        "log_stderr: true\n";
+        "log_stderr: true\n"
+        "socket_mode: \"0666\"\n";
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
+    EXPECT_EQ(c->socket_mode, 0666u);
     EXPECT_EQ(c->domain, "marketplace.example");
     EXPECT_EQ(c->policy_path, dir_.file("rules/policy.yaml"));
     EXPECT_EQ(c->store.path, "/var/lib/marketplace-milter/store.db");
     EXPECT_EQ(c->store.busy_timeout_ms, 250);
+    EXPECT_TRUE(c->store.sync_full);
     EXPECT_EQ(c->audit_log, "-");
     EXPECT_EQ(c->hmac_key_file, dir_.file("keys/audit.key"));
     EXPECT_EQ(c->hmac_key, kKey);  // "\r\n" stripped
@@ -201,6 +207,12 @@ const ErrorCase kErrorCases[] = {
     {"StoreWithoutValue", "store", "store:\n", "5:1: store: missing value"},
     {"BusyTimeoutNegative", "store", "store:\n  path: x.db\n  busy_timeout_ms: -1\n",
      "7:20: store.busy_timeout_ms: -1 is out of range (0 to 600000)"},
+    {"SocketModeNotOctal", "", "socket_mode: \"0669\"\n",
+     "6:14: socket_mode: '0669' is not an octal file mode (such as \"0660\")"},
+    {"SocketModeTooLarge", "", "socket_mode: \"1777\"\n",
+     "6:14: socket_mode: '1777' is not an octal file mode (such as \"0660\")"},
+    {"SynchronousUnknown", "store", "store:\n  path: x.db\n  synchronous: off\n",
+     "7:16: store.synchronous: unknown value 'off' (expected normal or full)"},
     {"CacheTtlNotANumber", "", "cache_ttl_ms: abc\n",
      "6:15: cache_ttl_ms: expected an integer, got 'abc'"},
     {"CacheTtlFloat", "", "cache_ttl_ms: 1.5\n",
