@@ -64,8 +64,14 @@ class Interrupted(Exception):
     """SIGINT/SIGTERM/SIGHUP: unwind through every finally block."""
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def on_signal(signum, frame):
-    signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+    # Ctrl-C reaches both scripts/bench and this process, and scripts/bench
+    # then sends SIGTERM too: neither may interrupt the cleanup.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise Interrupted(signal.Signals(signum).name)
 
 
@@ -714,7 +720,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("e2e_bench: must run as root (Postfix master, MIMEDefang, rspamd)", file=sys.stderr)
         return 2
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
     os.makedirs(args.workdir, exist_ok=True)
     os.chmod(args.workdir, 0o755)  # smtp-sink, defang and _rspamd work below it
