@@ -730,6 +730,7 @@ def main() -> int:
     h: Optional[BenchHarness] = None
     bench: Optional[Bench] = None
     started = time.monotonic()
+    args.commit = git_commit()  # now: the tree may change while the benchmark runs
     try:
         for mode, cls in (("mimedefang", peers.MIMEDefang), ("rspamd", peers.Rspamd)):
             if mode in args.modes:
@@ -829,12 +830,15 @@ def build_report(h, args, table, checks, mem_lines, field, meter, elapsed, runs)
     kind = "--quick" if args.quick else "full"
     ns = ", ".join(f"{w} N={args.n[w]}" for w in args.workloads)
     sizes = {r.workload: os.path.getsize(h.p(f"{r.workload}.eml")) for r in runs}
-    out = [f"## {now} — {kind} run, commit {git_commit()}", "",
+    binary = os.path.realpath(h.binary)
+    if not binary.startswith(REPO + os.sep):
+        binary += " (built outside this tree: not necessarily this commit)"
+    out = [f"## {now} — {kind} run, commit {args.commit}", "",
            f"- machine: {machine_line(h)}",
            f"- {args.rounds} round(s), modes {', '.join(args.modes)} alternating "
            f"(order reversed every round); {args.sessions} sessions; {ns}; "
            f"sizes {', '.join(f'{w} {s} B' for w, s in sizes.items())}",
-           f"- milter binary {h.binary}",
+           f"- milter binary {binary}",
            f"- CPU ms/msg: {meter.source}; box CPU: /proc/stat, whole machine "
            f"(other work included); milter time from the audit log's "
            f"`{field or 'n/a'}`" + ("" if field == "milter_us" else
