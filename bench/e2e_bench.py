@@ -543,6 +543,17 @@ def summarize(runs: list, workloads_: list, modes: list) -> tuple:
                 f"| {sum(r.rejects for r in rs)} / {sum(r.tempfails for r in rs)} / "
                 f"{sum(r.lost for r in rs)} |")
         checks += target_checks(wl, by, rate, added)
+    own = []
+    for wl in workloads_:
+        ms = [1000 * r.milter_cpu_s / r.n for r in runs
+              if r.workload == wl and r.mode == "marketplace"]
+        if ms:
+            own.append(f"{wl} {med(ms):.2f}")
+    if own:
+        # utime+stime of the milter process alone: the part of "added CPU"
+        # spent in the milter, the rest is Postfix's side of the protocol
+        lines += ["", "marketplace-milter process CPU ms/msg (utime+stime, median): "
+                  + ", ".join(own)]
     return lines, checks
 
 
