@@ -159,6 +159,7 @@ std::string audit_json_line(const AuditRecord& record) {
     j["size"] = record.size;
     j["elapsed_us"] = record.elapsed_us;
     j["milter_us"] = record.milter_us;
+    j["milter_cpu_us"] = record.milter_cpu_us;
     // Compact (one line: control characters are escaped), invalid UTF-8 replaced by U+FFFD.
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

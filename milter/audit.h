@@ -29,8 +29,9 @@ struct AuditRecord {
     std::string recipient_party;
     std::string policy_version;
     std::uint64_t size = 0;
-    std::uint64_t elapsed_us = 0;  // MAIL FROM to the decision, wall clock (includes the MTA)
-    std::uint64_t milter_us = 0;   // of that, time spent inside this filter's callbacks
+    std::uint64_t elapsed_us = 0;     // MAIL FROM to the decision, wall clock (includes the MTA)
+    std::uint64_t milter_us = 0;      // of that, time spent inside this filter's callbacks
+    std::uint64_t milter_cpu_us = 0;  // CPU time of those callbacks
 };
 
 // A new audit id: 16 random hex characters.
@@ -46,7 +47,7 @@ bool verify_audit_header(const std::string& value, const std::string& key);
 
 // One JSON object per line: time (RFC 3339 UTC), audit_id, queue_id, client,
 // decision, reply, rules [{id, detail}], sender_party, recipient_party,
-// policy, size, elapsed_us, milter_us.
+// policy, size, elapsed_us, milter_us, milter_cpu_us.
 std::string audit_json_line(const AuditRecord& record);
 
 class AuditLog {

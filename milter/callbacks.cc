@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <optional>
 #include <string>
@@ -29,6 +30,12 @@ constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY
                                    SMFIF_DELRCPT | SMFIF_CHGFROM | SMFIF_QUARANTINE |
                                    SMFIF_SETSYMLIST;
 
+std::chrono::nanoseconds thread_cpu_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 struct MessageState {
     std::shared_ptr<const Runtime> runtime;
     std::string audit_id;
@@ -37,6 +44,10 @@ struct MessageState {
     // message, apart from the client's and the MTA's time (elapsed_us).
     Clock::duration busy{};
     Clock::time_point callback_started;
+    // The same in CPU time of the threads that ran the callbacks: what the
+    // filter's work costs, without the waits for a core or a lock.
+    std::chrono::nanoseconds cpu{};
+    std::chrono::nanoseconds callback_cpu_started{};
     policy::Envelope envelope;
     std::optional<policy::RcptStage> rcpt_stage;
     policy::Message message;
@@ -111,14 +122,23 @@ void audit(const MessageState& m, const std::string& queue_id, const std::string
     };
     r.elapsed_us = us(now - m.started);
     r.milter_us = us(m.busy + (now - m.callback_started));
+    r.milter_cpu_us = us(m.cpu + (thread_cpu_now() - m.callback_cpu_started));
     g_service->audit().write(r);
 }
 
-// Adds the time a callback takes to the message's busy time.
+void callback_starts(MessageState& m) {
+    m.callback_started = Clock::now();
+    m.callback_cpu_started = thread_cpu_now();
+}
+
+// Adds the time a callback takes to the message's busy and CPU time.
 class BusyTimer {
 public:
-    explicit BusyTimer(MessageState& m) : m_(m) { m_.callback_started = Clock::now(); }
-    ~BusyTimer() { m_.busy += Clock::now() - m_.callback_started; }
+    explicit BusyTimer(MessageState& m) : m_(m) { callback_starts(m_); }
+    ~BusyTimer() {
+        m_.busy += Clock::now() - m_.callback_started;
+        m_.cpu += thread_cpu_now() - m_.callback_cpu_started;
+    }
     BusyTimer(const BusyTimer&) = delete;
     BusyTimer& operator=(const BusyTimer&) = delete;
 
@@ -305,7 +325,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         MessageState& m = *c->msg;
         // No BusyTimer: the state is gone when this returns; audit() adds
         // the time since callback_started.
-        m.callback_started = Clock::now();
+        callback_starts(m);
         const std::string qid = macro(ctx, "i");
         const Runtime& rt = *m.runtime;
 

@@ -676,12 +676,17 @@ class Harness:
                  repo_root: str = REPO_ROOT, workdir: Optional[str] = None,
                  with_milter: bool = True, config: Optional[dict] = None,
                  policy: Optional[dict] = None, hide_client_received: bool = True,
-                 keep: Optional[bool] = None, verbose: bool = False):
+                 keep: Optional[bool] = None, verbose: bool = False,
+                 milter_socket: str = "inet"):
         """config: milter config overrides; policy: {"dotted.key": value}
         overrides for the copy of etc/policy.yaml (set_policy_values);
         hide_client_received=False runs the smtpd without
         marketplace_header_checks (only to prove that the privacy checker
-        catches Postfix's own Received header)."""
+        catches Postfix's own Received header); milter_socket: "inet"
+        (TCP loopback) or "unix" (a socket in the milter's directory)."""
+        if milter_socket not in ("inet", "unix"):
+            raise ValueError(f"milter_socket must be inet or unix, not {milter_socket!r}")
+        self.milter_socket = milter_socket
         self.name = name
         self.binary = binary or default_binary()
         self.repo_root = repo_root
@@ -736,6 +741,28 @@ class Harness:
     @property
     def store_path(self) -> str:
         return self.p("milter", "store.db")
+
+    @property
+    def milter_socket_path(self) -> str:
+        return self.p("milter", "milter.sock")
+
+    @property
+    def postfix_milter(self) -> str:
+        """The milter as Postfix's smtpd_milters names it."""
+        if self.milter_socket == "unix":
+            return f"unix:{self.milter_socket_path}"
+        return f"inet:127.0.0.1:{self.milter_port}"
+
+    def milter_accepts(self) -> bool:
+        if self.milter_socket == "inet":
+            return port_accepts(self.milter_port)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(0.5)
+                s.connect(self.milter_socket_path)
+            return True
+        except OSError:
+            return False
 
     @property
     def milter_stderr(self) -> str:
@@ -845,7 +872,7 @@ class Harness:
     # ---- Postfix ------------------------------------------------------------
     def postfix_main_cf(self) -> dict:
         relay_domains = ", ".join((DOMAIN,) + EXTERNAL_DOMAINS)
-        milters = f"inet:127.0.0.1:{self.milter_port}" if self.with_milter else ""
+        milters = self.postfix_milter if self.with_milter else ""
         return {
             "compatibility_level": "3.6",
             "queue_directory": self.queue_dir,
@@ -1011,7 +1038,8 @@ mkt-cleanup unix n      -       n       -       0       cleanup
 
     def milter_settings(self, **overrides) -> dict:
         s = {
-            "socket": f"inet:{self.milter_port}@127.0.0.1",
+            "socket": (f"unix:{self.milter_socket_path}" if self.milter_socket == "unix"
+                       else f"inet:{self.milter_port}@127.0.0.1"),
             "domain": DOMAIN,
             "policy": "policy.yaml",
             "store": {"type": "sqlite", "path": "store.db", "busy_timeout_ms": 5000},
@@ -1021,6 +1049,8 @@ mkt-cleanup unix n      -       n       -       0       cleanup
             "milter_timeout": 300,
             "log_stderr": True,
         }
+        if self.milter_socket == "unix":
+            s["socket_mode"] = "0666"  # smtpd runs as postfix; the directory is private
         for k, v in {**self.config_overrides, **overrides}.items():
             if isinstance(v, dict) and isinstance(s.get(k), dict):
                 s[k] = {**s[k], **v}
@@ -1069,10 +1099,10 @@ mkt-cleanup unix n      -       n       -       0       cleanup
             if self._milter.poll() is not None:
                 raise HarnessError(
                     f"marketplace-milter exited with status {self._milter.returncode} "
-                    f"before listening on {self.milter_port}; its output:\n"
+                    f"before listening on {self.postfix_milter}; its output:\n"
                     + tail(self.milter_stderr, 60) + "\nconfig:\n" + open(self.milter_config).read())
-            return port_accepts(self.milter_port)
-        wait_for(up, 20, f"marketplace-milter on port {self.milter_port}",
+            return self.milter_accepts()
+        wait_for(up, 20, f"marketplace-milter on {self.postfix_milter}",
                  on_timeout=lambda: tail(self.milter_stderr, 60))
 
     def kill_milter(self, sig=signal.SIGKILL):
@@ -1090,8 +1120,8 @@ mkt-cleanup unix n      -       n       -       0       cleanup
                 proc.wait(15)
         self._milter = None
         if self.with_milter:
-            wait_for(lambda: not port_accepts(self.milter_port), 10,
-                     f"milter port {self.milter_port} to close")
+            wait_for(lambda: not self.milter_accepts(), 10,
+                     f"milter socket {self.postfix_milter} to close")
 
     def restart_milter(self, **overrides):
         self.kill_milter(sig=signal.SIGTERM)
@@ -1364,6 +1394,7 @@ class HarnessTestCase(unittest.TestCase):
     milter_config: dict = {}
     policy_overrides: dict = {}   # {"privacy.redact.seller_to_buyer": True, ...}
     hide_client_received = True
+    milter_socket = "inet"
     h: Harness
 
     @classmethod
@@ -1371,7 +1402,8 @@ class HarnessTestCase(unittest.TestCase):
         super().setUpClass()
         cls.h = Harness(cls.harness_name, with_milter=cls.with_milter,
                         config=cls.milter_config, policy=cls.policy_overrides,
-                        hide_client_received=cls.hide_client_received)
+                        hide_client_received=cls.hide_client_received,
+                        milter_socket=cls.milter_socket)
         cls.addClassCleanup(cls.h.stop)
         cls.h.start()
 

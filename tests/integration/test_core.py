@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import re
+import stat
 import sys
 import unittest
 
@@ -110,10 +111,12 @@ class CoreTest(HarnessTestCase):
         self.assertEqual(line["sender_party"], "acme")
         self.assertEqual(line["recipient_party"], "bob")
         self.assertEqual(line["policy"], m.group("policy"))
-        for key in ("queue_id", "client", "reply", "rules", "size", "elapsed_us", "milter_us"):
+        for key in ("queue_id", "client", "reply", "rules", "size", "elapsed_us", "milter_us",
+                    "milter_cpu_us"):
             self.assertIn(key, line)
         self.assertGreater(line["milter_us"], 0)
         self.assertLessEqual(line["milter_us"], line["elapsed_us"])
+        self.assertGreater(line["milter_cpu_us"], 0)
 
     def test_buyer_to_seller_rewritten(self):
         subject = "Question about order 123-4567"
@@ -269,6 +272,19 @@ class CoreTest(HarnessTestCase):
             self.assertEqual(d.rcpts, ["bob@gmail.example"])
         finally:
             self.h.restart_milter()  # back to the default config
+
+
+class UnixSocketTest(CoreTest):
+    """The whole core suite again with Postfix reaching the milter over a
+    unix socket (the cheaper transport, bench/RESULTS.md), created with the
+    configured socket_mode."""
+    harness_name = "core-unix"
+    milter_socket = "unix"
+
+    def test_socket_has_the_configured_mode(self):
+        st = os.stat(self.h.milter_socket_path)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o666)  # the harness's socket_mode
 
 
 if __name__ == "__main__":

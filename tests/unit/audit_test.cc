@@ -45,6 +45,7 @@ AuditRecord sample_record() {
     r.size = 12345;
     r.elapsed_us = 678;
     r.milter_us = 91;
+    r.milter_cpu_us = 57;
     return r;
 }
 
@@ -182,7 +183,8 @@ TEST(AuditJson, HoldsEveryFieldInOrderOnOneLine) {
     for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
     EXPECT_EQ(keys, (std::vector<std::string>{"time", "audit_id", "queue_id", "client", "decision",
                                               "reply", "rules", "sender_party", "recipient_party",
-                                              "policy", "size", "elapsed_us", "milter_us"}));
+                                              "policy", "size", "elapsed_us", "milter_us",
+                                              "milter_cpu_us"}));
     EXPECT_TRUE(std::regex_match(j["time"].get<std::string>(),
                                  std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
         << j["time"];
@@ -202,6 +204,7 @@ TEST(AuditJson, HoldsEveryFieldInOrderOnOneLine) {
     EXPECT_EQ(j["size"], 12345);
     EXPECT_EQ(j["elapsed_us"], 678);
     EXPECT_EQ(j["milter_us"], 91);
+    EXPECT_EQ(j["milter_cpu_us"], 57);
 }
 
 TEST(AuditJson, NoRulesIsAnEmptyArray) {
@@ -226,7 +229,7 @@ TEST(AuditJson, HostileInputStaysOneParsableLine) {
 
     auto j = nlohmann::json::parse(line);  // valid UTF-8 JSON, or this throws
     EXPECT_EQ(j["queue_id"], "4XbQ1\n{\"forged\":true}");
-    EXPECT_EQ(j.size(), 13u);
+    EXPECT_EQ(j.size(), 14u);
     const std::string client = j["client"];
     EXPECT_TRUE(client.starts_with("bad\xef\xbf\xbd")) << client;  // U+FFFD
     EXPECT_TRUE(client.ends_with("(utf8\r\n")) << client;
