@@ -433,7 +433,8 @@ public:
     Result<ThreadUpdate> apply_thread_event(
         std::int64_t pair_id, const std::string& order_id, const std::string& buyer_id,
         const std::string& seller_id, std::int64_t now, std::int64_t repeat_window_s,
-        const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit) override;
+        const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit,
+        const MessageIdRecord* message_id = nullptr) override;
     Result<std::vector<ResponseTime>> response_times(const std::string& seller_id,
                                                      std::int64_t since) override;
 
@@ -525,6 +526,9 @@ private:
 
     Failure error(sqlite3* db, int rc, const std::string& what) const;
 
+    // The INSERT of record_message_id, on a leased connection (inside a
+    // transaction or in autocommit).
+    Result<void> insert_message_id(Lease& lease, const MessageIdRecord& record);
     // apply_thread_event's two halves, inside its transaction.
     Result<ThreadState> load_thread(Lease& lease, std::int64_t pair_id, const std::string& order_id,
                                     const std::string& buyer_id, const std::string& seller_id,
@@ -917,16 +921,20 @@ Result<std::optional<Pair>> SqliteStore::find_pair_by_alias(const std::string& l
 }
 
 Result<void> SqliteStore::record_message_id(const MessageIdRecord& record) {
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    auto writer = lock_writer();
+    if (!writer) return writer.error();
+    return insert_message_id(*lease, record);
+}
+
+Result<void> SqliteStore::insert_message_id(Lease& lease, const MessageIdRecord& record) {
     if (record.marketplace_id.empty() || !valid_message_id(record.marketplace_id))
         return fail(Errc::invalid, "message id '" + record.marketplace_id + "' is malformed");
     if (!valid_message_id(record.original_id))
         return fail(Errc::invalid,
                     "original message id of '" + record.marketplace_id + "' is malformed");
-    auto lease = acquire();
-    if (!lease) return lease.error();
-    auto writer = lock_writer();
-    if (!writer) return writer.error();
-    auto prepared = lease->prepare(kInsertMessageId);
+    auto prepared = lease.prepare(kInsertMessageId);
     if (!prepared) return prepared.error();
     Stmt s(*prepared);
     int rc = s.text(1, record.marketplace_id)
@@ -940,7 +948,7 @@ Result<void> SqliteStore::record_message_id(const MessageIdRecord& record) {
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return fail(Errc::not_found, "pair " + std::to_string(record.pair_id) + " not found");
     if (rc != SQLITE_DONE)
-        return error(lease->db(), rc, "record message id '" + record.marketplace_id + "'");
+        return error(lease.db(), rc, "record message id '" + record.marketplace_id + "'");
     return {};
 }
 
@@ -1184,7 +1192,8 @@ Result<void> SqliteStore::write_thread(Lease& lease, const ThreadState& state,
 Result<ThreadUpdate> SqliteStore::apply_thread_event(
     std::int64_t pair_id, const std::string& order_id, const std::string& buyer_id,
     const std::string& seller_id, std::int64_t now, std::int64_t repeat_window_s,
-    const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit) {
+    const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit,
+    const MessageIdRecord* message_id) {
     if (!decide) return fail(Errc::internal, "apply_thread_event: no decide function");
     auto lease = acquire();
     if (!lease) return lease.error();
@@ -1206,6 +1215,8 @@ Result<ThreadUpdate> SqliteStore::apply_thread_event(
                 write_thread(*lease, *state, update, buyer_id, seller_id, now, repeat_window_s);
             !r)
             return r.error();
+        if (message_id != nullptr)
+            if (auto r = insert_message_id(*lease, *message_id); !r) return r.error();
     } else if (commit && update.important_used) {
         // A refused [Important] still counts: misuse must reach the daily
         // threshold even when every misuse is refused.

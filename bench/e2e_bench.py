@@ -45,7 +45,7 @@ import workloads  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-MODES = ("none", "marketplace", "mimedefang", "rspamd")
+MODES = ("none", "null", "marketplace", "mimedefang", "rspamd")
 WORKLOADS = ("small", "mime", "strip")
 DEFAULT_N = {"small": 2000, "mime": 1000, "strip": 1000}
 QUICK_N = {"small": 300, "mime": 150, "strip": 150}
@@ -582,6 +582,10 @@ def target_checks(wl: str, by: dict, rate: dict, added: dict) -> list:
             out.append((f"{wl}: marketplace added CPU {added['marketplace']:.2f} ms/msg ≤ "
                         f"{'1/3' if peer == 'rspamd' else '1/8'} of {peer}'s "
                         f"{added[peer]:.2f} = {limit:.2f}", added["marketplace"] <= limit))
+    if "null" in added and "marketplace" in added:
+        out.append((f"{wl}: libmilter floor (null filter) adds {added['null']:.2f} ms/msg; "
+                    f"marketplace's own work above it {added['marketplace'] - added['null']:.2f}",
+                    None))
     if wl in MAX_P99_MS:
         us = [u for r in by["marketplace"] for u in r.milter_us]
         if us:
@@ -700,7 +704,7 @@ def parse_args():
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help="comma-separated subset of small,mime,strip")
     ap.add_argument("--modes", default=",".join(MODES),
-                    help="comma-separated subset of none,marketplace,mimedefang,rspamd")
+                    help="comma-separated subset of none,null,marketplace,mimedefang,rspamd")
     ap.add_argument("--no-peers", action="store_true", help="modes none,marketplace only")
     ap.add_argument("-n", "--messages", type=int,
                     help="messages per run (default 2000 small, 1000 mime/strip)")
@@ -711,6 +715,9 @@ def parse_args():
     ap.add_argument("--mem-messages", type=int, help="default 100 (quick: 20)")
     ap.add_argument("--timeout", type=float, default=900, help="per run, seconds")
     ap.add_argument("--binary", help="marketplace-milter (default $MM_BINARY or build/)")
+    ap.add_argument("--null-binary", default=os.environ.get("MM_NULL_BINARY", ""),
+                    help="bench/null_milter for the null mode (default $MM_NULL_BINARY; "
+                         "without it the null mode is left out)")
     ap.add_argument("--milter-socket", choices=("unix", "inet"), default="unix",
                     help="how Postfix reaches marketplace-milter (default unix, as for "
                          "MIMEDefang; inet = TCP loopback)")
@@ -725,6 +732,10 @@ def parse_args():
     args.modes = [m for m in args.modes.split(",") if m]
     if args.no_peers:
         args.modes = [m for m in args.modes if m in ("none", "marketplace")]
+    if "null" in args.modes and not os.access(args.null_binary or "/nonexistent", os.X_OK):
+        print("e2e_bench: no null_milter binary (--null-binary): leaving out the null mode",
+              file=sys.stderr)
+        args.modes.remove("null")
     for w in args.workloads:
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w}")
@@ -770,10 +781,12 @@ def main() -> int:
     started = time.monotonic()
     args.commit = git_commit()  # now: the tree may change while the benchmark runs
     try:
-        for mode, cls in (("mimedefang", peers.MIMEDefang), ("rspamd", peers.Rspamd)):
+        for mode, make in (("null", lambda: peers.NullMilter(args.workdir, args.null_binary)),
+                           ("mimedefang", lambda: peers.MIMEDefang(args.workdir)),
+                           ("rspamd", lambda: peers.Rspamd(args.workdir))):
             if mode in args.modes:
                 t = time.monotonic()
-                peer_objs[mode] = cls(args.workdir).start()
+                peer_objs[mode] = make().start()
                 print(f"{mode} up ({peer_objs[mode].milter}) in {time.monotonic() - t:.0f} s",
                       flush=True)
         milters = {m: (peer_objs[m].milter if m in peer_objs else "")

@@ -1,4 +1,5 @@
-"""The milters scripts/bench compares against: MIMEDefang and rspamd.
+"""The milters scripts/bench compares against: MIMEDefang and rspamd, and
+the libmilter floor (bench/null_milter).
 
 Both are Debian's packages, started by this module directly in the
 foreground (-D / -f) as children of the benchmark, never through init.d or
@@ -111,10 +112,46 @@ class Daemon:
         self.procs = []
 
 
+class NullMilter(Daemon):
+    """bench/null_milter: a libmilter filter that does no work and adds one
+    header, on a unix socket as marketplace-milter's.  What any libmilter
+    filter costs per message before it does anything."""
+
+    name = "null"
+
+    def __init__(self, workdir: str, binary: str):
+        super().__init__(workdir)
+        self.binary = binary
+
+    @property
+    def sock(self) -> str:
+        return os.path.join(self.dir, "null.sock")
+
+    @property
+    def milter(self) -> str:
+        return f"unix:{self.sock}"
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        proc = self._spawn([self.binary, f"unix:{self.sock}"], "null.out")
+
+        def up():
+            if proc.poll() is not None:
+                raise HarnessError(f"null_milter exited with {proc.returncode}:\n"
+                                   + tail(os.path.join(self.dir, "null.out")))
+            return os.path.exists(self.sock) and os.stat(self.sock).st_mode & 0o002
+        wait_for(up, 10, f"null_milter on {self.sock}")
+        return self
+
+    def messages_scanned(self) -> Optional[int]:
+        return None  # it keeps no count; the sink's count and the header check suffice
+
+
 def reap_stale(workdir: str):
     """Kills peers a killed earlier run left behind: only pids recorded in
     its pid files, and only if they still run the recorded program."""
-    for name, expect in (("mimedefang", "mimedefang"), ("rspamd", "rspamd")):
+    for name, expect in (("mimedefang", "mimedefang"), ("rspamd", "rspamd"),
+                         ("null", "null_milter")):
         d = os.path.join(workdir, name)
         if not os.path.isdir(d):
             continue

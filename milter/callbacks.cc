@@ -363,8 +363,8 @@ sfsistat on_eom(SMFICTX* ctx) {
         }
         // State is written only now that every edit went through: a message
         // the MTA will not deliver leaves no record.  The Message-ID mapping
-        // first (an orphan mapping is harmless), the marketplace state last,
-        // so a retry after any failure here finds that state untouched.
+        // and the marketplace state go in one transaction, so a retry after
+        // any failure here finds both untouched.
         auto refuse_now = [&](Decision d, const char* code, const char* xcode,
                               const std::string& text) {
             v.decision = d;
@@ -375,7 +375,8 @@ sfsistat on_eom(SMFICTX* ctx) {
         };
         const char* store_busy =
             "Temporary failure in the marketplace message store, try again later";
-        if (status == SMFIS_CONTINUE && v.message_id_record) {
+        // With a marketplace step the mapping goes into its transaction.
+        if (status == SMFIS_CONTINUE && v.message_id_record && !v.marketplace) {
             auto committed =
                 policy::commit_message_id(g_service->directory().store(), *v.message_id_record);
             if (!committed) {
@@ -390,7 +391,8 @@ sfsistat on_eom(SMFICTX* ctx) {
             // against the state as it is now (another connection may have
             // taken the order's one unsolicited message meanwhile).
             auto d = policy::run_marketplace(g_service->directory().store(), *v.marketplace,
-                                             rt.policy->marketplace, true);
+                                             rt.policy->marketplace, true,
+                                             v.message_id_record ? &*v.message_id_record : nullptr);
             if (!d) {
                 log_msg(LOG_ERR, "%s: cannot record the marketplace state: %s",
                         qid.empty() ? "NOQUEUE" : qid.c_str(), d.error().message.c_str());

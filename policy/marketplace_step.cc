@@ -35,7 +35,8 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
 }
 
 Result<MarketplaceDecision> run_marketplace(alias::Store& store, const MarketplaceRequest& request,
-                                            const MarketplacePolicy& policy, bool commit) {
+                                            const MarketplacePolicy& policy, bool commit,
+                                            const alias::MessageIdRecord* message_id) {
     MarketplaceFacts facts{request.sender.role,     request.sender,
                            request.recipient,       request.order,
                            request.order_id,        request.subject,
@@ -50,7 +51,7 @@ Result<MarketplaceDecision> run_marketplace(alias::Store& store, const Marketpla
             decision = decide(facts, state, policy);
             return decision.update;
         },
-        commit);
+        commit, message_id);
     if (!update) return update.error();
     return decision;
 }

@@ -51,8 +51,11 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
                                                const MarketplacePolicy& policy, alias::Store& store,
                                                std::int64_t now);
 
+// `message_id`: recorded in the same store transaction if the message is
+// allowed (see Store::apply_thread_event).
 Result<MarketplaceDecision> run_marketplace(alias::Store& store, const MarketplaceRequest& request,
-                                            const MarketplacePolicy& policy, bool commit);
+                                            const MarketplacePolicy& policy, bool commit,
+                                            const alias::MessageIdRecord* message_id = nullptr);
 
 // Adds the decision's rule hits to the verdict and turns a refusal,
 // quarantine or internal failure into the verdict's decision.

@@ -249,6 +249,58 @@ TEST_F(ThreadTest, ReturnsTheUpdateDecided) {
     EXPECT_EQ(r->fingerprint, "abc");
 }
 
+MessageIdRecord mapping(std::int64_t pair_id, const std::string& id) {
+    MessageIdRecord r;
+    r.marketplace_id = id + "@marketplace.example";
+    r.original_id = "orig-" + id + "@acme.example";
+    r.pair_id = pair_id;
+    r.sender_role = Role::seller;
+    r.created = kT0;
+    return r;
+}
+
+TEST_F(ThreadTest, MessageIdRecordedInTheSameTransactionWhenAllowed) {
+    const MessageIdRecord rec = mapping(pair_, "m1");
+    auto r = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow,
+        [](const ThreadState&) { return seller_message(false, "abc"); }, true, &rec);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    auto found = store_->find_message_id(rec.marketplace_id);
+    ASSERT_TRUE(found.ok());
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ((*found)->original_id, rec.original_id);
+}
+
+TEST_F(ThreadTest, MessageIdNotRecordedWhenRefusedOrDryRun) {
+    const MessageIdRecord refused = mapping(pair_, "m2");
+    auto r = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow,
+        [](const ThreadState&) {
+            ThreadUpdate u = seller_message(true, "abc");
+            u.allowed = false;
+            return u;
+        },
+        true, &refused);
+    ASSERT_TRUE(r.ok());
+    const MessageIdRecord dry = mapping(pair_, "m3");
+    r = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow,
+        [](const ThreadState&) { return seller_message(false, "abc"); }, false, &dry);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM message_id"), "0");
+}
+
+TEST_F(ThreadTest, DuplicateMessageIdFailsTheWholeEvent) {
+    const MessageIdRecord rec = mapping(pair_, "m4");
+    ASSERT_TRUE(store_->record_message_id(rec).ok());
+    auto r = store_->apply_thread_event(
+        pair_, "o1", "b1", "s1", kT0, kWindow,
+        [](const ThreadState&) { return seller_message(false, "abc"); }, true, &rec);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::conflict);
+    EXPECT_FALSE(peek(kT0).exists);  // rolled back: the thread was not written
+}
+
 TEST_F(ThreadTest, UnknownPairIsNotFoundOnCommit) {
     auto r = store_->apply_thread_event(
         pair_ + 42, "o1", "b1", "s1", kT0, kWindow,
