@@ -267,9 +267,32 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     return guarded(ctx, "body", [&] {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
-        BusyTimer busy(*c->msg);
-        c->msg->message.body.append(reinterpret_cast<const char*>(chunk), len);
-        return SMFIS_CONTINUE;
+        MessageState& m = *c->msg;
+        policy::MessageBody& body = m.message.body;
+        // The first chunk brings the spool settings of this message's
+        // runtime snapshot: small bodies stay in memory, large ones go to an
+        // unlinked file in spool_dir.
+        Result<void> appended;
+        {
+            BusyTimer busy(m);
+            if (body.empty() && !body.spilled())
+                body = policy::MessageBody(m.runtime->config.spool);
+            appended = body.append(std::string_view(reinterpret_cast<const char*>(chunk), len));
+            if (appended) return SMFIS_CONTINUE;
+        }
+        callback_starts(m);  // the state goes below: no BusyTimer past this point
+        // Never accept what could not be kept whole: the MTA retries later.
+        const std::string qid = macro(ctx, "i");
+        log_msg(LOG_ERR, "%s: defer: cannot spool the message body (%zu bytes received): %s",
+                qid.empty() ? "NOQUEUE" : qid.c_str(), body.size() + len,
+                appended.error().message.c_str());
+        const std::string reply =
+            full_reply("Temporary failure in the marketplace filter, try again later", m.audit_id);
+        set_reply(ctx, "451", "4.3.0", reply);
+        audit(m, qid, c->client, Decision::tempfail, "451 4.3.0 " + reply,
+              {{"spool.unavailable", appended.error().message}}, "", "", body.size() + len);
+        c->msg.reset();  // the spool file goes now, not at the connection's end
+        return SMFIS_TEMPFAIL;
     });
 }
 
@@ -297,17 +320,20 @@ void apply(SMFICTX* ctx, const policy::Edits& edits) {
     if (edits.body) {
         // smfi_replacebody appends and blocks; large writes go in chunks the
         // MTA accepts (libmilter's MILTER_CHUNK_SIZE is 64 KiB).
+        // A spooled body is read back one chunk at a time (a read error
+        // throws: tempfail, never a half-replaced body accepted).
         constexpr std::size_t kChunk = 65535;
-        const std::string& body = *edits.body;
+        const policy::MessageBody& body = *edits.body;
         if (body.empty())
             check(smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>("")), 0),
                   "smfi_replacebody");
-        for (std::size_t off = 0; off < body.size(); off += kChunk) {
-            auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(body.data() + off));
-            check(
-                smfi_replacebody(ctx, data, static_cast<int>(std::min(kChunk, body.size() - off))),
-                "smfi_replacebody");
-        }
+        body.for_each_chunk(
+            [&](std::string_view piece) {
+                auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(piece.data()));
+                check(smfi_replacebody(ctx, data, static_cast<int>(piece.size())),
+                      "smfi_replacebody");
+            },
+            kChunk);
     }
     if (edits.envelope_from)
         check(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
@@ -331,7 +357,26 @@ sfsistat on_eom(SMFICTX* ctx) {
 
         policy::EvalContext ectx{*rt.policy, rt.config.domain, g_service->classifier(),
                                  &g_service->directory().store()};
+        // At most max_parallel_evaluations parse trees at once; the rest
+        // wait here with their bodies spooled.  The wait is bounded well
+        // inside the MTA's milter timeout.
+        auto permit = g_service->evaluation_gate().acquire(
+            std::chrono::milliseconds(rt.config.milter_timeout * 1000LL / 2));
+        if (!permit) {
+            log_msg(LOG_ERR, "%s: defer: no evaluation slot came free within %d s",
+                    qid.empty() ? "NOQUEUE" : qid.c_str(), rt.config.milter_timeout / 2);
+            const std::string reply = full_reply(
+                "Temporary failure in the marketplace filter, try again later", m.audit_id);
+            set_reply(ctx, "451", "4.3.0", reply);
+            audit(m, qid, c->client, Decision::tempfail, "451 4.3.0 " + reply,
+                  {{"evaluation.busy", "no evaluation slot came free"}}, "", "", m.message.size());
+            c->msg.reset();
+            return SMFIS_TEMPFAIL;
+        }
         policy::Verdict v = policy::evaluate(m.envelope, m.message, ectx);
+        // The parse tree is gone; what the verdict holds is small (a large
+        // rewritten body is in a spool file).
+        permit.reset();
 
         std::string reply;
         sfsistat status = SMFIS_CONTINUE;

@@ -1,11 +1,14 @@
 // `marketplace-milter test`: the daemon's decision code on one message, with
 // the verdict as JSON.  Uses the same authorize_recipient and evaluate as the
 // milter callbacks, so a dry run cannot disagree with production.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "alias/alias_directory.h"
 #include "milter/audit.h"
@@ -21,15 +24,15 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-Result<std::string> read_all(const std::string& path) {
-    if (path == "-")
-        return std::string(std::istreambuf_iterator<char>(std::cin),
-                           std::istreambuf_iterator<char>());
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(Errc::invalid, path + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+// The message as the daemon would hold it: the header block in memory, the
+// body spooled past the config's spill_threshold_bytes.
+Result<policy::Message> read_input(const std::string& path, const policy::SpoolOptions& spool) {
+    if (path == "-") return policy::read_message(STDIN_FILENO, spool, "standard input");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(Errc::invalid, path + ": cannot open: " + std::strerror(errno));
+    auto message = policy::read_message(fd, spool, path);
+    ::close(fd);
+    return message;
 }
 
 json rules_json(const std::vector<policy::RuleHit>& rules) {
@@ -64,7 +67,7 @@ void add_findings(const policy::ContentFindings& f, json& result) {
     result["content_hits"] = hits;
     result["redactions"] = f.redactions.size();
     result["malformed"] = f.malformed;
-    result["body_changed"] = f.new_body.has_value();
+    result["body_changed"] = f.body_changed;
 }
 
 }  // namespace
@@ -79,9 +82,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     auto classifier = policy::AttachmentClassifier::create();
     if (!classifier) return report_failure(classifier.error());
 
-    auto raw = read_all(args.message);
-    if (!raw) return report_failure(raw.error());
-    auto parsed = policy::parse_message(*raw);
+    auto parsed = read_input(args.message, runtime.config.spool);
     if (!parsed) return report_failure(parsed.error());
     policy::Message message = std::move(parsed.value());
 
@@ -169,7 +170,11 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
 
     if (!args.out.empty() && delivered) {
         std::ofstream out(args.out, std::ios::binary | std::ios::trunc);
-        out << policy::serialize(message);
+        // Piece by piece: a spooled body is never read into memory whole.
+        policy::write_message(message, [&out](std::string_view piece) {
+            out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+        });
+        out.flush();
         if (!out) return report_failure(fail(Errc::unavailable, args.out + ": cannot write"));
     }
     std::cout << result.dump(2) << std::endl;

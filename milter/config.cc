@@ -29,6 +29,7 @@
 #include <span>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "policy/yaml_schema.h"
@@ -199,6 +200,16 @@ constexpr Key kTopLevel[] = {
                       e.name + ": '" + v + "' is not an octal file mode (such as \"0660\")");
          b.config.socket_mode = static_cast<unsigned>(mode);
      }},
+    {"spill_threshold_bytes", false,
+     [](const Entry& e, Build& b) {
+         b.config.spool.spill_threshold = static_cast<std::size_t>(get_int(e, 0, 1LL << 30));
+     }},
+    {"spool_dir", false,
+     [](const Entry& e, Build& b) { b.config.spool.spool_dir = get_path(e, b); }},
+    {"max_parallel_evaluations", false,
+     [](const Entry& e, Build& b) {
+         b.config.max_parallel_evaluations = static_cast<int>(get_int(e, 0, 4096));
+     }},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.
@@ -217,6 +228,13 @@ void load_key(Build& b) {
 }
 
 }  // namespace
+
+int parallel_evaluations(const Config& config) {
+    if (config.max_parallel_evaluations > 0) return config.max_parallel_evaluations;
+    // Evaluation is CPU-bound: more at once than the CPUs can run only adds
+    // parse trees in memory, not throughput.
+    return std::max(2, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 Result<Config> load_config(const std::string& path) {
     try {

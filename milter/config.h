@@ -9,6 +9,7 @@
 #include <string>
 
 #include "alias/store_factory.h"
+#include "policy/message_body.h"
 #include "util/result.h"
 
 namespace mm::milter {
@@ -26,7 +27,16 @@ struct Config {
     std::chrono::milliseconds cache_ttl{30000};
     int milter_timeout = 300;  // seconds, libmilter smfi_settimeout
     bool log_stderr = false;   // also log to stderr (foreground / containers)
+    // Message bodies over spool.spill_threshold bytes go to an unlinked file
+    // in spool.spool_dir (spill_threshold_bytes, spool_dir).
+    policy::SpoolOptions spool{256 * 1024, "/var/tmp"};
+    // At most this many messages evaluated at once; 0: twice the CPUs (min 2).
+    // Read at start only.
+    int max_parallel_evaluations = 0;
 };
+
+// max_parallel_evaluations with 0 resolved: twice the CPUs, at least 2.
+int parallel_evaluations(const Config& config);
 
 // Loads, validates and reads the HMAC key (which must be >= 32 bytes).
 Result<Config> load_config(const std::string& path);

@@ -29,6 +29,7 @@ Result<std::unique_ptr<Service>> Service::open(const std::string& config_path) {
         std::make_unique<alias::AliasDirectory>(std::move(store.value()), (*rt)->config.cache_ttl);
     service->audit_ = std::move(audit.value());
     service->classifier_ = std::move(classifier.value());
+    service->gate_ = std::make_unique<EvaluationGate>(parallel_evaluations((*rt)->config));
     service->runtime_ = std::move(rt.value());
     return service;
 }

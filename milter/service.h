@@ -13,6 +13,7 @@
 #include "alias/alias_directory.h"
 #include "milter/audit.h"
 #include "milter/config.h"
+#include "milter/eval_gate.h"
 #include "policy/attachment_rule.h"
 #include "policy/policy.h"
 
@@ -34,6 +35,8 @@ public:
     alias::AliasDirectory& directory() { return *directory_; }
     const policy::AttachmentClassifier& classifier() const { return *classifier_; }
     AuditLog& audit() { return *audit_; }
+    // Bounds concurrent evaluations (max_parallel_evaluations, read at start).
+    EvaluationGate& evaluation_gate() { return *gate_; }
 
     // Re-reads config and policy; on any error the running snapshot stays and
     // the error is returned.  Always reopens the audit log.  Store settings
@@ -48,6 +51,7 @@ private:
     std::unique_ptr<alias::AliasDirectory> directory_;
     std::shared_ptr<const policy::AttachmentClassifier> classifier_;
     std::unique_ptr<AuditLog> audit_;
+    std::unique_ptr<EvaluationGate> gate_;
 };
 
 }  // namespace mm::milter

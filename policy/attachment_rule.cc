@@ -3,10 +3,18 @@
 #include <magic.h>
 #include <zip.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <span>
+#include <stdexcept>
 #include <utility>
 
 #include "util/address.h"
@@ -23,6 +31,8 @@ constexpr std::string_view kOctet = "application/octet-stream";
 // [Content_Types].xml and _rels/ to find word/.  Beyond that it only costs
 // time (random bytes are its slowest case).
 constexpr std::size_t kMagicPrefix = 64 * 1024;
+static_assert(AttachmentClassifier::kSniffBytes >= kMagicPrefix + 4,
+              "a prefix must show where the UTF-8 character at the cut ends");
 
 // magic_t is not thread-safe; this many handles serve concurrent callers and
 // the rest wait.  A handle costs a mapping of the compiled database.
@@ -168,15 +178,47 @@ bool executable_magic(std::string_view head) {
            starts_with(head, "\xca\xfe\xba\xbe") || starts_with(head, "#!");
 }
 
-// Whether `bytes` is a WordprocessingML package without active content.
-// Names only come from the central directory and only the small parts we
-// need are inflated, with declared sizes bounded first (zip bombs).
-OoxmlResult inspect_ooxml(std::string_view bytes) {
+struct FileClose {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileClose>;
+
+// A libzip source over decoded content: its buffer, or (spilled) a stdio
+// stream on a dup of its spool file.  Null if neither can be opened.
+ZipSourcePtr zip_source_of(std::string_view bytes, const MessageBody* whole) {
     zip_error_t err;
     zip_error_init(&err);
-    ZipSourcePtr src(zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err));
+    ZipSourcePtr src;
+    if (whole != nullptr && whole->spilled()) {
+        int fd = ::fcntl(whole->fd(), F_DUPFD_CLOEXEC, 0);
+        if (fd < 0)
+            throw std::runtime_error(std::string("cannot dup a spool file: ") +
+                                     std::strerror(errno));
+        FilePtr file(::fdopen(fd, "rb"));
+        if (!file) {
+            int e = errno;
+            ::close(fd);
+            throw std::runtime_error(std::string("cannot open a spool file: ") + std::strerror(e));
+        }
+        // libzip takes the FILE over on success.
+        src.reset(
+            zip_source_filep_create(file.get(), 0, static_cast<zip_int64_t>(whole->size()), &err));
+        if (src) file.release();
+    } else {
+        std::string_view data = whole != nullptr ? whole->memory() : bytes;
+        src.reset(zip_source_buffer_create(data.data(), data.size(), 0, &err));
+    }
     zip_error_fini(&err);
+    return src;
+}
+
+// Whether the content is a WordprocessingML package without active content.
+// Names only come from the central directory and only the small parts we
+// need are inflated, with declared sizes bounded first (zip bombs).
+OoxmlResult inspect_ooxml(std::string_view bytes, const MessageBody* whole) {
+    ZipSourcePtr src = zip_source_of(bytes, whole);
     if (!src) return {Ooxml::not_package, "cannot read the zip container"};
+    zip_error_t err;
     zip_error_init(&err);
     ZipPtr z(zip_open_from_source(src.get(), ZIP_RDONLY, &err));
     zip_error_fini(&err);
@@ -329,7 +371,20 @@ AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
     // order; other writers' docx come out as application/zip or plain data.
     if (detected == kDocx ||
         (claims_docx && zip_bytes && (detected == "application/zip" || detected == kOctet))) {
-        OoxmlResult r = inspect_ooxml(input.bytes);
+        // libzip needs the whole package (its central directory is at the
+        // end): decoded once more, into memory or a spool file, and only
+        // for zip packages no larger than the policy lets through anyway.
+        const std::uint64_t size = std::max<std::uint64_t>(input.size, input.bytes.size());
+        std::optional<MessageBody> whole;
+        if (size > input.bytes.size()) {
+            if (size > policy.max_file_bytes)
+                return refuse(detected, "attachment.size",
+                              "larger than " + std::to_string(policy.max_file_bytes) + " bytes");
+            if (!input.whole)
+                throw std::logic_error("classify: a zip package given as a prefix only");
+            whole = input.whole();
+        }
+        OoxmlResult r = inspect_ooxml(input.bytes, whole ? &*whole : nullptr);
         switch (r.kind) {
             case Ooxml::macro:
                 return refuse(std::string(kDocx), "attachment.macro",

@@ -3,17 +3,20 @@
 // declared Content-Type; a declared type or extension that disagrees with
 // the bytes is itself a reason to refuse it.
 //
-// Pure apart from libmagic: no GMime, no libmilter.  AttachmentClassifier is
+// Pure apart from libmagic and libzip (and the spool file a large OOXML
+// package is read from): no GMime parsing, no libmilter.  AttachmentClassifier is
 // thread-safe: it keeps a small pool of magic_t handles (a magic_t is not
 // thread-safe), loaded once.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "policy/message_body.h"
 #include "policy/yaml_schema.h"
 #include "util/result.h"
 
@@ -41,7 +44,15 @@ struct AttachmentPolicy {
 struct AttachmentInput {
     std::string filename;       // from Content-Disposition/Content-Type name; may be empty
     std::string declared_type;  // Content-Type as declared, lower case, no parameters
-    std::string_view bytes;     // decoded content
+    // The decoded content, or when `size` is larger its first
+    // AttachmentClassifier::kSniffBytes bytes (all libmagic reads).
+    std::string_view bytes;
+    // The decoded size; 0 (or bytes.size()) when `bytes` is all of it.
+    std::uint64_t size = 0;
+    // Decodes the whole content, for the one check that needs it (libzip
+    // reads an OOXML package's central directory at its end).  Needed when
+    // `bytes` is a prefix; may throw std::runtime_error (spool I/O).
+    std::function<MessageBody()> whole = nullptr;
 };
 
 struct AttachmentVerdict {
@@ -56,6 +67,11 @@ public:
     // Loads the magic database; fails with internal if it cannot.
     static Result<std::shared_ptr<const AttachmentClassifier>> create();
     ~AttachmentClassifier();
+
+    // How much of a long content classify() needs in AttachmentInput::bytes:
+    // libmagic's 64 KiB, plus a few bytes to see where a UTF-8 character
+    // cut at 64 KiB ends (a cut character makes text look like binary).
+    static constexpr std::size_t kSniffBytes = 64 * 1024 + 8;
 
     // The detected MIME type of `bytes` (libmagic on a bounded prefix).
     std::string detect(std::string_view bytes) const;

@@ -472,7 +472,7 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
         out.header_edits.push_back({HeaderEdit::Op::add, "From", 1, from});
 
     if (rw.changed()) {
-        out.new_body = write_body(top);
+        out.new_body = write_body(top, message.body.options(), message.body.size());
         if (rw.top_changed()) {
             auto edits = content_header_edits(message, top);
             out.header_edits.insert(out.header_edits.end(), edits.begin(), edits.end());

@@ -41,7 +41,7 @@ namespace mm::policy {
 struct DsnRewrite {
     // Set when the body changed: the new body (CRLF) and, in header_edits, the
     // top-level Content-* changes that go with it.
-    std::optional<std::string> new_body;
+    std::optional<MessageBody> new_body;
     // Top-level header edits in application order (removals of one name
     // highest index first); includes the From rewrite when is_dsn.
     std::vector<HeaderEdit> header_edits;

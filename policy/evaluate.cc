@@ -4,6 +4,7 @@
 #include <ctime>
 #include <functional>
 #include <set>
+#include <stdexcept>
 
 #include "policy/dsn_rewrite.h"
 #include "policy/from_header.h"
@@ -131,7 +132,7 @@ void refuse(Verdict& v, const char* code, const char* xcode, std::string text) {
 
 // Turns what the content policy found into rule hits and, in order of
 // precedence, a refusal, a quarantine or the body edits.
-void apply_findings(const ContentFindings& f, const EvalContext& ctx, Verdict& v) {
+void apply_findings(ContentFindings& f, const EvalContext& ctx, Verdict& v) {
     const Policy& p = ctx.policy;
     // Excerpts go to the audit log: they must not carry addresses or phone
     // numbers themselves.
@@ -206,7 +207,8 @@ void apply_findings(const ContentFindings& f, const EvalContext& ctx, Verdict& v
         v.reply_text = "held for review (rule " + quarantining->rule_id + ")";
     }
     if (f.new_body) {
-        v.edits.body = f.new_body;
+        // Moved, not copied: it may be a spool file (f.body_changed stays).
+        v.edits.body = std::move(f.new_body);
         // The content step removes every top-level Content-* field and adds
         // the new ones: drop the header policy's removals of the same names
         // (they would target the same fields twice), and add only what passes.
@@ -291,7 +293,7 @@ bool handle_null_sender(const Envelope& envelope, const Message& message, const 
     // names that pass, so no field is edited twice.
     for (const auto& e : dsn.header_edits)
         if (header_passes(ctx.policy.headers, e.name)) edits.headers.push_back(e);
-    if (dsn.new_body) edits.body = dsn.new_body;
+    if (dsn.new_body) edits.body = std::move(dsn.new_body);
     verdict.rules.push_back({"bounce.rewritten", dsn.notes.empty()
                                                      ? "delivery report for " + pair.counterpart.id
                                                      : join(dsn.notes)});
@@ -355,7 +357,7 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     // the message is delivered.  A store failure tempfails: nothing leaks.
     if (ctx.store != nullptr) {
         auto ids = plan_message_ids(message, *pair, ctx.domain, *ctx.store);
-        if (!ids) return store_tempfail(ids.error(), verdict);
+        if (!ids) return std::move(store_tempfail(ids.error(), verdict));
         verdict.edits.headers.insert(verdict.edits.headers.end(), ids->edits.begin(),
                                      ids->edits.end());
         if (ids->thread.is_reply)
@@ -387,9 +389,9 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
             ctx.now != 0 ? ctx.now : static_cast<std::int64_t>(std::time(nullptr));
         auto request = marketplace_request(envelope, message, *pair, *findings, verdict,
                                            ctx.policy.marketplace, *ctx.store, now);
-        if (!request) return store_tempfail(request.error(), verdict);
+        if (!request) return std::move(store_tempfail(request.error(), verdict));
         auto decision = run_marketplace(*ctx.store, *request, ctx.policy.marketplace, false);
-        if (!decision) return store_tempfail(decision.error(), verdict);
+        if (!decision) return std::move(store_tempfail(decision.error(), verdict));
         apply_marketplace(*decision, verdict);
         if (verdict.decision != Decision::reject && verdict.decision != Decision::tempfail)
             verdict.marketplace = std::make_shared<const MarketplaceRequest>(std::move(*request));
@@ -420,7 +422,8 @@ void apply_edits(const Edits& edits, Message& message, Envelope& envelope) {
     }
     for (const auto& raw : edits.remove_rcpts)
         std::erase_if(envelope.recipients, [&](const Recipient& r) { return r.raw == raw; });
-    if (edits.body) message.body = *edits.body;
+    // A copy: apply_edits leaves `edits` as it was.
+    if (edits.body) message.body = edits.body->clone();
     for (const auto& raw : edits.add_rcpts)
         envelope.recipients.push_back({raw, normalize_address(raw), std::nullopt});
 }

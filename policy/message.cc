@@ -1,5 +1,9 @@
 #include "policy/message.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "policy/gmime_ptr.h"
@@ -66,8 +70,89 @@ Result<Message> parse_message(std::string_view raw) {
         rest.remove_prefix(2);
     else if (rest.starts_with("\n"))
         rest.remove_prefix(1);
-    message.body.assign(rest);
+    message.body = MessageBody(rest);
     return message;
+}
+
+namespace {
+
+// Where the header block ends (just after the first empty line), searching
+// from `from`; npos if not yet seen.  An empty line at the very start means
+// a message without header fields.
+std::size_t header_block_end(std::string_view data, std::size_t from) {
+    if (from == 0 && data.starts_with("\r\n")) return 2;
+    if (from == 0 && data.starts_with("\n")) return 1;
+    for (std::size_t i = data.find('\n', from); i != std::string_view::npos;
+         i = data.find('\n', i + 1)) {
+        std::string_view after = data.substr(i + 1);
+        if (after.starts_with("\r\n")) return i + 3;
+        if (after.starts_with("\n")) return i + 2;
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace
+
+Result<Message> read_message(int fd, const SpoolOptions& spool, const std::string& what) {
+    constexpr std::size_t kChunk = 64 * 1024;
+    std::string head;  // the header block (and what came with its last read)
+    std::string buf(kChunk, '\0');
+    auto read_some = [&]() -> Result<std::size_t> {
+        for (;;) {
+            ssize_t n = ::read(fd, buf.data(), buf.size());
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno != EINTR)
+                return fail(Errc::unavailable, what + ": cannot read: " + std::strerror(errno));
+        }
+    };
+    // Read until the header block is complete (an empty line) or the input
+    // ends; only the header block and one chunk are ever in memory here.
+    std::size_t end = std::string::npos;
+    bool eof = false;
+    while (end == std::string::npos && !eof) {
+        // A '\n' in the last two bytes may start the empty line.
+        std::size_t from = head.size() >= 2 ? head.size() - 2 : 0;
+        auto n = read_some();
+        if (!n) return n.error();
+        eof = n.value() == 0;
+        head.append(buf.data(), n.value());
+        end = header_block_end(head, from);
+    }
+    if (end == std::string::npos) end = head.size();
+    // GMime decides where the header block really ends, as parse_message
+    // does for a whole message; what it leaves is the start of the body.
+    auto parsed = parse_message(std::string_view(head).substr(0, end));
+    if (!parsed) return fail(parsed.error().code, what + ": " + parsed.error().message);
+    Message message;
+    message.headers = std::move(parsed->headers);
+    message.body = MessageBody(spool);
+    auto add = [&](std::string_view bytes) -> Result<void> {
+        if (auto r = message.body.append(bytes); !r)
+            return fail(r.error().code, what + ": " + r.error().message);
+        return {};
+    };
+    if (auto r = add(parsed->body.memory()); !r) return r.error();
+    if (auto r = add(std::string_view(head).substr(end)); !r) return r.error();
+    head = std::string();  // the body is in `message.body` from here on
+    while (!eof) {
+        auto n = read_some();
+        if (!n) return n.error();
+        eof = n.value() == 0;
+        if (auto r = add(std::string_view(buf.data(), n.value())); !r) return r.error();
+    }
+    return message;
+}
+
+std::string serialize_headers(const Message& message) {
+    std::string out;
+    for (const auto& h : message.headers) {
+        out += h.name;
+        out += ": ";
+        out += h.value;
+        out += "\r\n";
+    }
+    out += "\r\n";
+    return out;
 }
 
 std::string serialize(const Message& message) {

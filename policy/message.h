@@ -1,9 +1,13 @@
 // Message: the header fields and body of one message as the milter received
 // them (header values without the leading space; body with CRLF line ends).
+// The body is a MessageBody: in memory while small, in an unlinked spool
+// file once it passes the configured threshold (message_body.h).
 //
-// parse_message() builds one from raw RFC 5322 bytes (the `test` subcommand,
-// tests, benchmarks); the milter fills one from its callbacks.  serialize()
-// writes it back.  Not thread-safe; one Message belongs to one message.
+// parse_message() builds one from raw RFC 5322 bytes (tests, benchmarks);
+// read_message() from a file descriptor without holding the body twice (the
+// `test` subcommand); the milter fills one from its callbacks.  serialize()
+// and write_message() write it back.  Not thread-safe; one Message belongs to
+// one message.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/message_body.h"
 #include "util/result.h"
 
 namespace mm::policy {
@@ -22,13 +27,15 @@ struct Header {
 
 struct Message {
     std::vector<Header> headers;
-    std::string body;
+    MessageBody body;
 
     // 1-based count of the header `name` (case-insensitive).
     int count(std::string_view name) const;
     // First value of `name`, or nullptr.
     const std::string* find(std::string_view name) const;
     std::size_t size() const;
+    // Message is move-only (its body may be a spool file); this copies.
+    Message clone() const { return {headers, body.clone()}; }
 };
 
 // A header value as GMime hands it over raw: without the white space after
@@ -37,13 +44,23 @@ std::string trim_header_value(const char* raw);
 
 // Splits raw bytes into header fields and body (GMime's parser finds the end
 // of the header block).  Fails with invalid on input that has no header block.
+// The body stays in memory.
 Result<Message> parse_message(std::string_view raw);
 
-// "Name: value\r\n" for each header, a blank line, then the body.
+// The same split, reading `fd` to its end: the header block is read into
+// memory, the body is appended to a MessageBody with `spool` (so a large
+// body is never held in memory whole).  `what` names the input in errors.
+Result<Message> read_message(int fd, const SpoolOptions& spool, const std::string& what);
+
+// The header block: "Name: value\r\n" for each header, then a blank line.
+std::string serialize_headers(const Message& message);
+
+// The header block, then the body (tests and small messages: it is one string).
 std::string serialize(const Message& message);
 
 // The same bytes, handed piece by piece to `sink(std::string_view)`, for a
-// caller that wants them in a buffer of its own without an extra copy.
+// caller that wants them in a buffer or file of its own without an extra
+// copy.  Throws std::runtime_error if a spilled body cannot be read.
 template <class Sink>
 void write_message(const Message& message, Sink&& sink) {
     for (const auto& h : message.headers) {
@@ -53,7 +70,7 @@ void write_message(const Message& message, Sink&& sink) {
         sink(std::string_view("\r\n"));
     }
     sink(std::string_view("\r\n"));
-    sink(std::string_view(message.body));
+    message.body.for_each_chunk([&sink](std::string_view piece) { sink(piece); });
 }
 
 }  // namespace mm::policy

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <stdexcept>
 
 #include "policy/gmime_ptr.h"
 #include "policy/html_text.h"
@@ -76,7 +77,8 @@ struct Leaf {
 
 class Inspector {
 public:
-    Inspector(const InspectOptions& o, ContentFindings& f) : opt_(o), out_(f) {}
+    Inspector(const InspectOptions& o, const SpoolOptions& spool, ContentFindings& f)
+        : opt_(o), spool_(spool), out_(f) {}
 
     void run(GMimeMessage* message) {
         top_ = message;
@@ -234,14 +236,23 @@ private:
         const char* name = g_mime_part_get_filename(leaf.part);
         rep.filename = printable(name ? name : "");
         rep.declared_type = lower_mime_type(obj);
-        const std::string bytes = decoded_content(leaf.part);
-        rep.size = bytes.size();
-        out_.attachment_bytes += bytes.size();
+        // Decoded as a stream: the size counted, only the prefix libmagic
+        // reads kept.  A zip package is decoded again whole if the
+        // classifier needs it (AttachmentInput::whole).
+        const DecodedPrefix decoded = decode_prefix(leaf.part, AttachmentClassifier::kSniffBytes);
+        rep.size = decoded.size;
+        out_.attachment_bytes += decoded.size;
         const char* cid = g_mime_object_get_content_id(obj);
         rep.inline_image = cid != nullptr && cids_.count(to_lower(cid)) > 0;
 
-        AttachmentVerdict v =
-            opt_.classifier.classify({rep.filename, rep.declared_type, bytes}, ap);
+        AttachmentInput input{rep.filename, rep.declared_type, decoded.head, decoded.size, {}};
+        input.whole = [this, part = leaf.part]() {
+            auto whole = decode_to_body(part, spool_);
+            if (!whole)
+                throw std::runtime_error("decoding an attachment: " + whole.error().message);
+            return std::move(whole.value());
+        };
+        AttachmentVerdict v = opt_.classifier.classify(input, ap);
         rep.detected_type = v.detected_type;
         rep.kept = v.allowed;
         rep.rule_id = v.rule_id;
@@ -251,7 +262,7 @@ private:
             rep.rule_id = "attachment.type";
             rep.reason = "inline part is not an image";
         }
-        if (rep.kept && bytes.size() > ap.max_file_bytes) {
+        if (rep.kept && decoded.size > ap.max_file_bytes) {
             rep.kept = false;
             rep.rule_id = "attachment.size";
             rep.reason = "larger than " + std::to_string(ap.max_file_bytes) + " bytes";
@@ -298,6 +309,7 @@ private:
     }
 
     const InspectOptions& opt_;
+    const SpoolOptions& spool_;
     ContentFindings& out_;
     GMimeMessage* top_ = nullptr;
     std::vector<Leaf> leaves_;
@@ -318,12 +330,13 @@ ContentFindings inspect_content(const Message& message, const InspectOptions& op
         return findings;
     }
 
-    Inspector inspector(options, findings);
+    Inspector inspector(options, message.body.options(), findings);
     inspector.run(parsed.get());
     if (!inspector.changed()) return findings;
 
     GMimeObject* top = g_mime_message_get_mime_part(parsed.get());
-    findings.new_body = write_body(top);
+    findings.new_body = write_body(top, message.body.options(), message.body.size());
+    findings.body_changed = true;
     if (inspector.top_changed()) findings.header_edits = content_header_edits(message, top);
     return findings;
 }

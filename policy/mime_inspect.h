@@ -55,7 +55,8 @@ struct ContentFindings {
     bool size_violation = false;         // total over max_total_bytes
     // Set only when the body changed: the new body and the top-level header
     // changes (Content-Type, Content-Transfer-Encoding, ...) that go with it.
-    std::optional<std::string> new_body;
+    std::optional<MessageBody> new_body;  // moved into Verdict::edits by evaluate
+    bool body_changed = false;            // new_body was produced
     std::vector<HeaderEdit> header_edits;
 };
 
@@ -69,6 +70,9 @@ struct InspectOptions {
     bool force_redact = false;
 };
 
+// A decoded zip package and a rewritten body go where the message body's own
+// spool settings say (in memory when small, else a spool file).  Throws
+// std::runtime_error on spool I/O failure (the milter tempfails).
 ContentFindings inspect_content(const Message& message, const InspectOptions& options);
 
 }  // namespace mm::policy

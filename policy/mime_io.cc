@@ -1,6 +1,8 @@
 #include "policy/mime_io.h"
 
 #include <algorithm>
+#include <functional>
+#include <stdexcept>
 
 #include "util/address.h"
 
@@ -27,17 +29,21 @@ std::string lower_mime_type(GMimeObject* obj) {
 GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_warning,
                               void* warning_data) {
     ensure_gmime();
-    // Serialised straight into the array the stream takes over: one copy of
-    // the message instead of two (a 10 MB message is held long enough).
-    GByteArray* bytes = g_byte_array_sized_new(static_cast<guint>(message.size()));
-    auto append = [bytes](std::string_view s) {
-        g_byte_array_append(bytes, reinterpret_cast<const guint8*>(s.data()),
-                            static_cast<guint>(s.size()));
-    };
-    write_message(message, append);
-    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(bytes));
+    // The parser reads a concatenation of the header block (small, in
+    // memory) and the body's own stream (its spool file, or its buffer
+    // without a copy).  Both are seekable, so with the parser's default
+    // persist-stream mode every part's content is a substream of them, not a
+    // copy: a 10 MB message is parsed without a second 10 MB in the heap.
+    auto body = message.body.stream();
+    if (!body) throw std::runtime_error(body.error().message);
+    const std::string head = serialize_headers(message);
+    GPtr<GMimeStream> headers(g_mime_stream_mem_new_with_buffer(head.data(), head.size()));
+    GPtr<GMimeStream> stream(g_mime_stream_cat_new());
+    g_mime_stream_cat_add_source(GMIME_STREAM_CAT(stream.get()), headers.get());
+    g_mime_stream_cat_add_source(GMIME_STREAM_CAT(stream.get()), body->get());
     GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
     g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+    g_mime_parser_set_persist_stream(parser.get(), TRUE);
     ParserOptionsPtr options(g_mime_parser_options_new());
     if (on_warning != nullptr)
         g_mime_parser_options_set_warning_callback(options.get(), on_warning, warning_data);
@@ -54,14 +60,67 @@ std::string decoded_content(GMimePart* part) {
                  : std::string();
 }
 
-std::string write_body(GMimeObject* top) {
+namespace {
+
+// Reads the part's content as GMime decodes it in
+// g_mime_data_wrapper_write_to_stream (only the transfer encoding undone),
+// handing it to `sink` in pieces; `sink` returns false to stop.  Returns
+// false if the part has no readable content.
+bool read_decoded(GMimePart* part, const std::function<bool(std::string_view)>& sink) {
+    GMimeDataWrapper* content = g_mime_part_get_content(part);
+    if (content == nullptr) return false;
+    // transfer none in GMime 3.2: the wrapper keeps its reference.
+    GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
+    if (raw == nullptr || g_mime_stream_reset(raw) == -1) return false;
+    GPtr<GMimeStream> filtered(g_mime_stream_filter_new(raw));
+    const GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(content);
+    if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+        enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+        GPtr<GMimeFilter> decoder(g_mime_filter_basic_new(enc, FALSE));
+        g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
+    }
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
+        if (n <= 0 || !sink(std::string_view(buf, static_cast<std::size_t>(n)))) break;
+    }
+    // Leave the content where GMime's own writers expect it.
+    g_mime_stream_reset(raw);
+    return true;
+}
+
+}  // namespace
+
+DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep) {
+    DecodedPrefix out;
+    out.head.reserve(keep);
+    read_decoded(part, [&](std::string_view piece) {
+        if (out.head.size() < keep) out.head.append(piece.substr(0, keep - out.head.size()));
+        out.size += piece.size();
+        return true;
+    });
+    return out;
+}
+
+Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool) {
+    MessageBody body(spool);
+    Result<void> failed;
+    read_decoded(part, [&](std::string_view piece) {
+        failed = body.append(piece);
+        return failed.ok();
+    });
+    if (!failed) return failed.error();
+    return body;
+}
+
+MessageBody write_body(GMimeObject* top, const SpoolOptions& spool, std::size_t expected) {
     std::unique_ptr<GMimeFormatOptions, FormatOptionsFree> fopt(g_mime_format_options_new());
     g_mime_format_options_set_newline_format(fopt.get(), GMIME_NEWLINE_FORMAT_DOS);
-    GPtr<GMimeStream> out(g_mime_stream_mem_new());
-    g_mime_object_write_content_to_stream(top, fopt.get(), out.get());
-    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
-    return bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len)
-                 : std::string();
+    auto body = MessageBody::write_with(spool, expected, [&](GMimeStream* out) -> gint64 {
+        return g_mime_object_write_content_to_stream(top, fopt.get(), out);
+    });
+    if (!body) throw std::runtime_error("cannot write the new body: " + body.error().message);
+    return std::move(body.value());
 }
 
 std::vector<HeaderEdit> content_header_edits(const Message& original, GMimeObject* new_top) {

@@ -6,6 +6,7 @@
 // Not thread-safe per tree; g_mime_init via ensure_gmime().
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,14 +24,33 @@ bool is_content_header(std::string_view name);
 std::string lower_mime_type(GMimeObject* obj);
 
 // `on_warning` may be null.  Returns null when GMime cannot build a message.
+// The tree's parts read their content from `message.body` (substreams, no
+// copy): `message` must outlive the tree.  Throws std::runtime_error when a
+// spilled body cannot be opened.
 GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_warning,
                               void* warning_data);
 
-// The decoded bytes of a leaf part (base64 / quoted-printable undone).
+// The decoded bytes of a leaf part (base64 / quoted-printable undone), whole
+// in memory: only for parts that are small by nature (delivery reports).
 std::string decoded_content(GMimePart* part);
 
-// The content of `top` (what follows the message header) with CRLF line ends.
-std::string write_body(GMimeObject* top);
+// A leaf part decoded as a stream: its first `keep` bytes and its exact
+// decoded size, without holding the rest (sizing and sniffing a 7 MB PDF
+// costs 64 KiB, not 7 MB).
+struct DecodedPrefix {
+    std::string head;
+    std::uint64_t size = 0;
+};
+DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep);
+
+// The whole decoded content of a leaf part in a MessageBody (a spool file
+// once over the threshold): for the checks that need all of it (libzip).
+Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool);
+
+// The content of `top` (what follows the message header) with CRLF line
+// ends, in a spool file when `expected` (the size it replaces) is over the
+// threshold.  Throws std::runtime_error when it cannot be written.
+MessageBody write_body(GMimeObject* top, const SpoolOptions& spool, std::size_t expected);
 
 // Removes the message's Content-* headers and adds those of `new_top`.
 std::vector<HeaderEdit> content_header_edits(const Message& original, GMimeObject* new_top);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "alias/message_id.h"
+#include "policy/message_body.h"
 #include "policy/thread_info.h"
 
 namespace mm::policy {
@@ -41,7 +42,8 @@ struct Edits {
     std::vector<HeaderEdit> headers;
     // The new body (CRLF), when the content policy changed it.  The header
     // edits then include any top-level Content-* changes that go with it.
-    std::optional<std::string> body;
+    // A MessageBody: a large rewritten body lives in a spool file.
+    std::optional<MessageBody> body;
 
     bool empty() const {
         return !envelope_from && remove_rcpts.empty() && add_rcpts.empty() && headers.empty() &&

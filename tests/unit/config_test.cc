@@ -82,6 +82,10 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(30000));
     EXPECT_EQ(c->milter_timeout, 300);
     EXPECT_FALSE(c->log_stderr);
+    EXPECT_EQ(c->spool.spill_threshold, 256u * 1024);
+    EXPECT_EQ(c->spool.spool_dir, "/var/tmp");
+    EXPECT_EQ(c->max_parallel_evaluations, 0);
+    EXPECT_GE(parallel_evaluations(*c), 2);
 }
 
 TEST_F(ConfigTest, FullConfigWithEveryKey) {
@@ -101,7 +105,10 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "cache_ttl_ms: 0\n"
         "milter_timeout: 60\n"
         "log_stderr: true\n"
-        "socket_mode: \"0666\"\n";
+        "socket_mode: \"0666\"\n"
+        "spill_threshold_bytes: 0\n"
+        "spool_dir: spool\n"
+        "max_parallel_evaluations: 3\n";
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
@@ -117,6 +124,10 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
     EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(0));
     EXPECT_EQ(c->milter_timeout, 60);
     EXPECT_TRUE(c->log_stderr);
+    EXPECT_EQ(c->spool.spill_threshold, 0u);
+    EXPECT_EQ(c->spool.spool_dir, dir_.file("spool"));  // relative to the config file
+    EXPECT_EQ(c->max_parallel_evaluations, 3);
+    EXPECT_EQ(parallel_evaluations(*c), 3);
 }
 
 TEST_F(ConfigTest, RelativeConfigPathResolvesAgainstItsDirectoryNotTheCwd) {
@@ -227,6 +238,11 @@ const ErrorCase kErrorCases[] = {
      "6:13: log_stderr: expected true or false, got 'yes'"},
     {"MalformedFlowList", "", "socket: [inet:8891@127.0.0.1\n",
      "7:1: end of sequence flow not found"},
+    {"SpillThresholdNegative", "", "spill_threshold_bytes: -1\n",
+     "6:24: spill_threshold_bytes: -1 is out of range (0 to 1073741824)"},
+    {"SpoolDirEmpty", "", "spool_dir: \"\"\n", "6:12: spool_dir: must not be empty"},
+    {"MaxParallelTooLarge", "", "max_parallel_evaluations: 5000\n",
+     "6:27: max_parallel_evaluations: 5000 is out of range (0 to 4096)"},
     {"MalformedIndent", "", "cache_ttl_ms: 1\n  milter_timeout: 2\n", "7:17: illegal map value"},
 };
 // clang-format on
@@ -360,6 +376,9 @@ TEST_F(ConfigTest, CommittedExampleLoads) {
     EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(30000));
     EXPECT_EQ(c->milter_timeout, 300);
     EXPECT_FALSE(c->log_stderr);
+    EXPECT_EQ(c->spool.spill_threshold, 262144u);
+    EXPECT_EQ(c->spool.spool_dir, "/var/lib/marketplace-milter/spool");
+    EXPECT_EQ(c->max_parallel_evaluations, 0);
 }
 
 }  // namespace

@@ -58,16 +58,18 @@ std::string with_aliases(std::string s) {
 Message parse(const std::string& raw) {
     auto m = parse_message(raw);
     EXPECT_TRUE(m) << (m ? "" : m.error().message);
-    return m ? *m : Message{};
+    return m ? std::move(m.value()) : Message{};
 }
 
 // The message after the rewrite, as the owner receives it.
 Message applied(const Message& in, const DsnRewrite& r) {
-    Message out = in;
+    Message out;
+    out.headers = in.headers;
+    out.body = in.body.str();
     Envelope env;
     Edits edits;
     edits.headers = r.header_edits;
-    edits.body = r.new_body;
+    if (r.new_body) edits.body = MessageBody(r.new_body->str());
     apply_edits(edits, out, env);
     return out;
 }
@@ -337,7 +339,7 @@ TEST(DsnRewrite, PostfixReportLosesTheBuyersAddressAndHostsAndKeepsTheStatus) {
     Message out = applied(in, r);
     const std::string all = everything(out);
     expect_no_trace_of_buyer(all);
-    const std::string body = out.body;
+    const std::string body = out.body.str();
     EXPECT_NE(body.find("Final-Recipient: rfc822; " + kBuyerAliasAddr), std::string::npos) << body;
     EXPECT_NE(body.find("Original-Recipient: rfc822; " + kBuyerAliasAddr), std::string::npos);
     EXPECT_NE(body.find("Reporting-MTA: dns; marketplace.example"), std::string::npos);
@@ -406,10 +408,10 @@ TEST(DsnRewrite, PlainTextQmailBounceIsRewrittenAsAWhole) {
     Message out = applied(in, r);
     const std::string all = everything(out);
     expect_no_trace_of_buyer(all);
-    EXPECT_NE(out.body.find("Remote host said: 550 5.1.1 <" + kBuyerAliasAddr + ">"),
+    EXPECT_NE(out.body.str().find("Remote host said: 550 5.1.1 <" + kBuyerAliasAddr + ">"),
               std::string::npos)
-        << out.body;
-    EXPECT_NE(out.body.find("qmail-send program at marketplace.example"), std::string::npos);
+        << out.body.str();
+    EXPECT_NE(out.body.str().find("qmail-send program at marketplace.example"), std::string::npos);
     EXPECT_EQ(*out.find("From"), "Mail Delivery System <MAILER-DAEMON@marketplace.example>");
 }
 
@@ -420,8 +422,8 @@ TEST(DsnRewrite, OtherAddressesInTheReportAreRedacted) {
                       "For further assistance, write to helpdesk@isp.example.");
     Message in = parse(raw);
     Message out = applied(in, rewrite_dsn(in, seller_side(), kDomain));
-    EXPECT_EQ(out.body.find("helpdesk@isp.example"), std::string::npos);
-    EXPECT_NE(out.body.find("[redacted]"), std::string::npos);
+    EXPECT_EQ(out.body.str().find("helpdesk@isp.example"), std::string::npos);
+    EXPECT_NE(out.body.str().find("[redacted]"), std::string::npos);
 }
 
 TEST(DsnRewrite, NonDsnMessageIsUntouched) {

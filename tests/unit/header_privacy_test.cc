@@ -23,11 +23,11 @@ const std::string kOtherPair = "0123456789abcdef@marketplace.example";
 Message parse(const std::string& headers) {
     auto m = parse_message(headers + "\r\nbody\r\n");
     EXPECT_TRUE(m) << headers;
-    return m ? *m : Message{};
+    return m ? std::move(m.value()) : Message{};
 }
 
 Message applied(const Message& in, const std::vector<HeaderEdit>& edits) {
-    Message out = in;
+    Message out = in.clone();
     Envelope env;
     Edits e;
     e.headers = edits;

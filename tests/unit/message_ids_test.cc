@@ -114,8 +114,8 @@ protected:
                     ThreadInfo* thread = nullptr) {
         auto plan = plan_message_ids(in, pair, kDomain, *store_);
         EXPECT_TRUE(plan) << plan.error().message;
-        if (!plan) return in;
-        Message out = in;
+        if (!plan) return in.clone();
+        Message out = in.clone();
         Envelope env;
         apply_edits(header_edits(plan->edits), out, env);
         EXPECT_TRUE(commit_message_id(*store_, plan->record));
@@ -435,7 +435,7 @@ TEST_F(EvaluateThreadTest, EvaluateRewritesIdsAndReportsTheReply) {
     EXPECT_EQ(hit->detail, "answers " + m1);
     for (const auto& r : v.rules) EXPECT_EQ(r.detail.find("orig-"), std::string::npos) << r.id;
 
-    Message out = reply;
+    Message out = reply.clone();
     Envelope env;
     apply_edits(v.edits, out, env);
     EXPECT_EQ(header(out, "Message-ID"), "<" + v.message_id_record->marketplace_id + ">");

@@ -78,11 +78,11 @@ TEST_F(MimeInspectTest, ExecutableIsStrippedAndTheRestKeepsItsBytes) {
                            attachment("setup.exe", "application/octet-stream", exe_b64())));
     ASSERT_TRUE(f.new_body);
     EXPECT_TRUE(f.attachment_violation);
-    EXPECT_NE(f.new_body->find(pdf), std::string::npos) << *f.new_body;
-    EXPECT_EQ(f.new_body->find(exe_b64()), std::string::npos);
-    EXPECT_NE(f.new_body->find("setup.exe"), std::string::npos);  // named in the notice
-    EXPECT_NE(f.new_body->find("was removed by the marketplace"), std::string::npos);
-    EXPECT_NE(f.new_body->find("preamble"), std::string::npos);
+    EXPECT_NE(f.new_body->str().find(pdf), std::string::npos) << f.new_body->str();
+    EXPECT_EQ(f.new_body->str().find(exe_b64()), std::string::npos);
+    EXPECT_NE(f.new_body->str().find("setup.exe"), std::string::npos);  // named in the notice
+    EXPECT_NE(f.new_body->str().find("was removed by the marketplace"), std::string::npos);
+    EXPECT_NE(f.new_body->str().find("preamble"), std::string::npos);
     EXPECT_TRUE(f.header_edits.empty());  // same top-level multipart, same boundary
     ASSERT_EQ(f.attachments.size(), 2u);
     EXPECT_FALSE(f.attachments[1].kept);
@@ -108,7 +108,7 @@ TEST_F(MimeInspectTest, ForwardedMessageIsWalked) {
     auto f = inspect(mixed(text_part("forwarding") +
                            "--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n"));
     ASSERT_TRUE(f.new_body);
-    EXPECT_EQ(f.new_body->find(exe_b64()), std::string::npos);
+    EXPECT_EQ(f.new_body->str().find(exe_b64()), std::string::npos);
     ASSERT_EQ(f.attachments.size(), 1u);
     EXPECT_EQ(f.attachments[0].filename, "tool.exe");
     EXPECT_EQ(f.attachments[0].path, "2.2");
@@ -178,8 +178,8 @@ TEST_F(MimeInspectTest, SinglePartTextWithLinkChangesItsContentHeadersOnly) {
         "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
         "Track: https://www.ups.com/track?n=1Z  Shop: https://deals.example/x\r\n");
     ASSERT_TRUE(f.new_body);
-    EXPECT_NE(f.new_body->find("https://www.ups.com/track?n=1Z"), std::string::npos);
-    EXPECT_EQ(f.new_body->find("deals.example"), std::string::npos);
+    EXPECT_NE(f.new_body->str().find("https://www.ups.com/track?n=1Z"), std::string::npos);
+    EXPECT_EQ(f.new_body->str().find("deals.example"), std::string::npos);
     ASSERT_FALSE(f.links.empty());
     bool content_type_added = false;
     for (const auto& e : f.header_edits)
@@ -194,10 +194,11 @@ TEST_F(MimeInspectTest, RewrittenTextKeepsItsCharsetAndEncoding) {
                       "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
                       "Caf=E9 ouvert. Offre: https://deals.example/x\r\n"));
     ASSERT_TRUE(f.new_body);
-    EXPECT_EQ(f.new_body->find("deals.example"), std::string::npos);
-    EXPECT_NE(f.new_body->find("charset=windows-1252"), std::string::npos) << *f.new_body;
-    EXPECT_NE(f.new_body->find("quoted-printable"), std::string::npos);
-    EXPECT_NE(f.new_body->find("Caf=E9"), std::string::npos) << *f.new_body;
+    EXPECT_EQ(f.new_body->str().find("deals.example"), std::string::npos);
+    EXPECT_NE(f.new_body->str().find("charset=windows-1252"), std::string::npos)
+        << f.new_body->str();
+    EXPECT_NE(f.new_body->str().find("quoted-printable"), std::string::npos);
+    EXPECT_NE(f.new_body->str().find("Caf=E9"), std::string::npos) << f.new_body->str();
 }
 
 }  // namespace
