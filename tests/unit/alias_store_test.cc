@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <ostream>
@@ -187,6 +188,24 @@ TEST_F(StoreTest, PartyRoundTripWithSendersAndAttributes) {
     ASSERT_TRUE(updated.ok() && updated->has_value());
     EXPECT_TRUE((*updated)->senders.empty());
     EXPECT_TRUE((*updated)->attributes.empty());
+}
+
+// Commits never checkpoint (wal_autocheckpoint = 0: no writer waits for a
+// checkpoint's fsync); the store's own thread copies the WAL into the
+// database file.  Far less than SQLite's automatic 1000-page threshold is
+// written here, so only that thread can make the database file grow.
+TEST_F(StoreTest, BackgroundCheckpointMovesTheWalIntoTheDatabase) {
+    const auto db_size = [&] { return std::filesystem::file_size(path()); };
+    const auto before = db_size();
+    for (int i = 0; i < 400; ++i) {
+        Party p = buyer("b" + std::to_string(i), "buyer" + std::to_string(i) + "@gmail.example");
+        p.display_name = std::string(200, 'x');
+        ASSERT_TRUE(store_->add_party(p).ok());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (db_size() < before + 80000 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_GE(db_size(), before + 80000) << "the WAL was not checkpointed";
 }
 
 TEST_F(StoreTest, FindUnknownPartyIsNullopt) {
