@@ -1,6 +1,7 @@
 #include "policy/html_text.h"
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 
 #include "policy/html_tokenizer.h"
@@ -10,7 +11,7 @@ namespace {
 
 // Elements a browser lays out as blocks (or line breaks): a line break at
 // their start and end keeps words of different blocks apart and sentences
-// of one block together.  Sorted: looked up by binary search per tag.
+// of one block together.
 constexpr std::string_view kBlocks[] = {
     "address",  "article",    "aside",   "blockquote", "br",      "caption", "center",
     "dd",       "details",    "dialog",  "dir",        "div",     "dl",      "dt",
@@ -20,11 +21,17 @@ constexpr std::string_view kBlocks[] = {
     "p",        "plaintext",  "pre",     "section",    "summary", "table",   "tbody",
     "td",       "tfoot",      "th",      "thead",      "tr",      "ul",      "xmp"};
 
-static_assert(std::is_sorted(std::begin(kBlocks), std::end(kBlocks)));
-
 bool is_block(std::string_view lower) {
-    auto it = std::lower_bound(std::begin(kBlocks), std::end(kBlocks), lower);
-    return it != std::end(kBlocks) && *it == lower;
+    static const auto keys = [] {
+        std::array<html::NameKey, std::size(kBlocks)> k;
+        for (std::size_t i = 0; i < k.size(); ++i) k[i] = html::name_key(kBlocks[i]);
+        std::sort(k.begin(), k.end());
+        return k;
+    }();
+    if (lower.empty() || lower.size() > 16) return false;
+    const html::NameKey key = html::name_key(lower);
+    auto it = std::lower_bound(keys.begin(), keys.end(), key);
+    return it != keys.end() && *it == key;
 }
 
 class TextRenderer {
@@ -122,13 +129,27 @@ private:
     }
 
     // Appends decoded text: NULs dropped, U+00A0 as a space, whitespace runs
-    // collapsed unless `verbatim`.
+    // collapsed unless `verbatim`.  Runs of other bytes are copied whole.
     void append(std::string_view s, bool verbatim) {
+        auto special = [](char c) {
+            auto u = static_cast<unsigned char>(c);
+            return u <= 0x20 || u == 0xC2;
+        };
         const std::size_t n = s.size();
-        for (std::size_t i = 0; i < n; ++i) {
-            char c = s[i];
+        std::size_t i = 0;
+        while (i < n) {
+            std::size_t j = i;
+            while (j < n && !special(s[j])) ++j;
+            out_.append(s.data() + i, j - i);
+            if (j >= n) break;
+            char c = s[j];
+            i = j + 1;
             bool space = c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-            if (c == '\xC2' && i + 1 < n && s[i + 1] == '\xA0') {
+            if (c == '\xC2') {
+                if (i >= n || s[i] != '\xA0') {
+                    out_.push_back(c);
+                    continue;
+                }
                 ++i;
                 c = ' ';
                 space = true;

@@ -314,19 +314,23 @@ Tag tag_of(std::string_view lower) {
         {"ul", Tag::breakout},
         {"var", Tag::breakout},
     };
-    // Sorted once, then a binary search: every tag of every message is
-    // looked up (twice when the text rendering runs too).
+    // Sorted once by key, then a binary search: every tag of every message
+    // is looked up (twice when the text rendering runs too).
+    struct Keyed {
+        NameKey key;
+        Tag tag;
+    };
     static const auto sorted = [] {
-        std::array<Entry, std::size(kTags)> t;
-        std::copy(std::begin(kTags), std::end(kTags), t.begin());
-        std::sort(t.begin(), t.end(),
-                  [](const Entry& x, const Entry& y) { return x.name < y.name; });
+        std::array<Keyed, std::size(kTags)> t;
+        for (std::size_t i = 0; i < t.size(); ++i) t[i] = {name_key(kTags[i].name), kTags[i].tag};
+        std::sort(t.begin(), t.end(), [](const Keyed& x, const Keyed& y) { return x.key < y.key; });
         return t;
     }();
     if (lower.empty() || lower.size() > 14) return Tag::other;
-    auto it = std::lower_bound(sorted.begin(), sorted.end(), lower,
-                               [](const Entry& e, std::string_view n) { return e.name < n; });
-    return it != sorted.end() && it->name == lower ? it->tag : Tag::other;
+    const NameKey key = name_key(lower);
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), key,
+                               [](const Keyed& e, const NameKey& k) { return e.key < k; });
+    return it != sorted.end() && it->key == key ? it->tag : Tag::other;
 }
 
 }  // namespace mm::policy::html

@@ -62,6 +62,29 @@ std::size_t find_any(std::string_view s) {
     return std::string_view::npos;
 }
 
+// A name of at most 16 bytes as two integers: tag names are looked up for
+// every tag, and comparing integers avoids a memcmp call per probe.
+struct NameKey {
+    std::uint64_t hi = 0, lo = 0;
+    friend constexpr bool operator<(const NameKey& a, const NameKey& b) {
+        return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo;
+    }
+    friend constexpr bool operator==(const NameKey&, const NameKey&) = default;
+};
+
+// Callers check size() <= 16 first.
+constexpr NameKey name_key(std::string_view s) {
+    NameKey k;
+    for (std::size_t i = 0; i < 16; ++i) {
+        std::uint64_t c = i < s.size() ? static_cast<unsigned char>(s[i]) : 0;
+        if (i < 8)
+            k.hi = k.hi << 8 | c;
+        else
+            k.lo = k.lo << 8 | c;
+    }
+    return k;
+}
+
 inline bool is_ascii_alnum(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
