@@ -72,16 +72,14 @@ struct NameKey {
     friend constexpr bool operator==(const NameKey&, const NameKey&) = default;
 };
 
-// Callers check size() <= 16 first.
-constexpr NameKey name_key(std::string_view s) {
+// Callers check size() <= 16 first.  The keys order names consistently
+// (not alphabetically); tables are sorted by key.
+inline NameKey name_key(std::string_view s) {
+    char buf[16] = {};
+    std::memcpy(buf, s.data(), std::min<std::size_t>(s.size(), 16));
     NameKey k;
-    for (std::size_t i = 0; i < 16; ++i) {
-        std::uint64_t c = i < s.size() ? static_cast<unsigned char>(s[i]) : 0;
-        if (i < 8)
-            k.hi = k.hi << 8 | c;
-        else
-            k.lo = k.lo << 8 | c;
-    }
+    std::memcpy(&k.hi, buf, 8);
+    std::memcpy(&k.lo, buf + 8, 8);
     return k;
 }
 

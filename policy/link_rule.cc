@@ -446,11 +446,25 @@ struct TextHit {
     Judgement j;
 };
 
+// Whether text_url_re can match: each of its alternatives holds "//"
+// (//host, scheme://), "www." or "mailto:" (any case).  Most text runs and
+// attribute values hold none of them, and a call into RE2 costs more than
+// this loop.
+bool may_hold_text_link(std::string_view text) {
+    for (std::size_t i = find_any<'/', '.', ':'>(text); i != std::string_view::npos;) {
+        char c = text[i];
+        if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') return true;
+        if (c == '.' && i >= 3 && iequals(text.substr(i - 3, 3), "www")) return true;
+        if (c == ':' && i >= 6 && iequals(text.substr(i - 6, 6), "mailto")) return true;
+        std::size_t next = find_any<'/', '.', ':'>(text.substr(i + 1));
+        i = next == std::string_view::npos ? next : i + 1 + next;
+    }
+    return false;
+}
+
 std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     std::vector<TextHit> hits;
-    // Every alternative of the pattern needs a '/', ':' or '.'; most text
-    // runs and attribute values (alt, width, class) have none.
-    if (!has_any<'/', ':', '.'>(text)) return hits;
+    if (!may_hold_text_link(text)) return hits;
     const RE2& re = text_url_re();
     re2::StringPiece input(text.data(), text.size());
     std::array<re2::StringPiece, 3> g;
