@@ -618,7 +618,13 @@ bool inert_context(std::string_view html, std::size_t at) {
     static const RE2 xmlns(R"((?i)xmlns(?::[\w.-]+)?\s*=\s*["']?$)");
     std::size_t from = at > 64 ? at - 64 : 0;
     std::string_view before = html.substr(from, at - from);
-    if (RE2::PartialMatch(re2::StringPiece(before.data(), before.size()), xmlns)) return true;
+    // The pattern needs "xmln" (no case fold of x, m, l or n is outside
+    // ASCII): most windows have none, and then RE2 is not asked.
+    bool maybe = false;
+    for (std::size_t i = 0; i + 4 <= before.size() && !maybe; ++i)
+        maybe = lower_char(before[i]) == 'x' && iequals(before.substr(i, 4), "xmln");
+    if (maybe && RE2::PartialMatch(re2::StringPiece(before.data(), before.size()), xmlns))
+        return true;
     std::size_t lt = html.rfind('<', at);
     return lt != std::string_view::npos && istarts_with(html.substr(lt), "<!doctype") &&
            html.substr(lt, at - lt).find('>') == std::string_view::npos;
@@ -665,6 +671,154 @@ std::string replace_amp(std::string_view v) {
     return out;
 }
 
+// ---- finding the pre-scan's matches without scanning every byte with RE2 --
+//
+// Each pass asks for the matches repeated unanchored searches would find
+// (each search from the end of the last match).  An unanchored search
+// returns the match that starts leftmost; so trying an anchored match at
+// every position where a match can start, in order and from the end of the
+// last match, finds the same matches.  The positions come from a byte scan
+// for the one literal each pattern needs ('=' of an attribute, ':' or "www."
+// of a bare URL, "url(" or '@' in CSS); an RE2 call per candidate costs far
+// less than the unanchored DFA passes over the whole part it replaces.  The
+// candidate sets may hold positions where nothing matches (RE2 decides),
+// never miss one: with (?i), RE2 also folds U+017F to 's' and U+212A to 'k',
+// so the byte windows below are wide enough for those spellings.  Built
+// with -DMM_CHECK_PASS_MATCHES, every match is checked against the
+// unanchored search (LinkPrescan.CandidateMatchesOnRandomLiterals then is a
+// differential test).
+
+enum class Pass { attr, bare, css };
+
+bool is_re_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+bool is_attr_separator(char c) {
+    return is_re_space(c) || c == '"' || c == '\'' || c == '/';
+}
+
+bool is_ascii_text(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// Ascending positions where a match of the pass's pattern can start.
+std::vector<std::size_t> candidate_starts(std::string_view s, Pass pass) {
+    std::vector<std::size_t> out;
+    const std::size_t n = s.size();
+    auto add = [&](std::size_t p) { out.push_back(p); };
+    // A window of bytes before a literal: the ASCII spelling of a name the
+    // pattern lists, or bytes RE2 may fold to one (non-ASCII).
+    auto names_end_at = [&](std::size_t end, std::span<const std::string_view> names,
+                            std::size_t window) -> std::optional<std::size_t> {
+        for (std::string_view name : names)
+            if (end >= name.size() && iequals(s.substr(end - name.size(), name.size()), name))
+                return end - name.size();
+        std::size_t from = end >= window ? end - window : 0;
+        for (std::size_t i = from; i < end; ++i)
+            if (static_cast<unsigned char>(s[i]) >= 0x80) return from;
+        return std::nullopt;
+    };
+    static constexpr std::string_view kAttrNames[] = {
+        "href",       "src",        "srcset", "lowsrc",   "dynsrc", "background", "action",
+        "formaction", "poster",     "cite",   "longdesc", "data",   "codebase",   "archive",
+        "classid",    "xlink:href", "ping",   "manifest", "icon",   "content",    "style"};
+    static constexpr std::string_view kSchemes[] = {"https", "http", "ftp"};
+    static constexpr std::string_view kWww[] = {"www"};
+    static constexpr std::string_view kUrl[] = {"url"};
+    // Each position of byte c, by memchr (most bytes are none of them).
+    auto each = [&](char c, auto&& f) {
+        for (const char* p = s.data(); p < s.data() + n;) {
+            const void* hit = std::memchr(p, c, static_cast<std::size_t>(s.data() + n - p));
+            if (hit == nullptr) break;
+            auto q = static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
+            f(q);
+            p = s.data() + q + 1;
+        }
+    };
+    switch (pass) {
+        case Pass::attr:
+            each('=', [&](std::size_t q) {
+                // [\s"'/](name)\s*= : back over the spaces, then over the
+                // name (no separator in any name; at most 10 letters, 3
+                // bytes each when folded) to the separator that starts it.
+                std::size_t r = q;
+                while (r > 0 && is_re_space(s[r - 1])) --r;
+                std::size_t b = r;
+                while (b > 0 && r - b <= 31 && !is_attr_separator(s[b - 1])) --b;
+                if (b == 0 || b == r || r - b > 31 || !is_attr_separator(s[b - 1])) return;
+                std::string_view name = s.substr(b, r - b);
+                bool listed = std::any_of(std::begin(kAttrNames), std::end(kAttrNames),
+                                          [&](std::string_view x) { return iequals(name, x); });
+                if (listed || !is_ascii_text(name)) add(b - 1);
+            });
+            break;
+        case Pass::bare:
+            each(':', [&](std::size_t q) {
+                // ftp: http: https: (or a folded spelling, up to six bytes)
+                auto b = names_end_at(q, kSchemes, 6);
+                if (!b) return;
+                if (is_ascii_text(s.substr(*b, q - *b))) {
+                    add(*b);
+                } else {
+                    for (std::size_t p = *b; p + 3 <= q; ++p) add(p);
+                }
+            });
+            each('.', [&](std::size_t q) {
+                if (names_end_at(q, kWww, 3)) add(q - 3);  // www.
+            });
+            break;
+        case Pass::css:
+            each('(', [&](std::size_t q) {
+                if (names_end_at(q, kUrl, 3)) add(q - 3);  // url(
+            });
+            each('@', [&](std::size_t q) {
+                if (istarts_with(s.substr(q + 1), "import")) add(q);  // @import
+            });
+            break;
+    }
+    // Windows of neighbouring literals may overlap or come out of order.
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+// The pass's matches in order, as described above.
+class PassMatches {
+public:
+    PassMatches(const RE2& re, std::string_view s, Pass pass)
+        : re_(re), input_(s.data(), s.size()), starts_(candidate_starts(s, pass)) {}
+
+    // The next match at or after `pos`, its groups in g[0..n).
+    bool next(std::size_t pos, re2::StringPiece* g, int n) {
+#ifdef MM_CHECK_PASS_MATCHES
+        std::array<re2::StringPiece, 4> ref;
+        bool want = re_.Match(input_, pos, input_.size(), RE2::UNANCHORED, ref.data(), n);
+        bool got = next_(pos, g, n);
+        if (want != got || (got && (ref[0].data() != g[0].data() || ref[0].size() != g[0].size())))
+            std::abort();
+        return got;
+    }
+    bool next_(std::size_t pos, re2::StringPiece* g, int n) {
+#endif
+        for (; i_ < starts_.size(); ++i_) {
+            if (starts_[i_] < pos) continue;
+            if (re_.Match(input_, starts_[i_], input_.size(), RE2::ANCHOR_START, g, n)) {
+                ++i_;
+                return true;
+            }
+        }
+        return false;
+    }
+
+private:
+    const RE2& re_;
+    re2::StringPiece input_;
+    std::vector<std::size_t> starts_;
+    std::size_t i_ = 0;
+};
+
 struct Violation {
     std::string url;
     Judgement j;
@@ -685,10 +839,8 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
         // starts with a non-space byte and runs to the end of the match.
         re2::StringPiece m;
         std::size_t pos = 0;
-        auto is_re_space = [](char c) {
-            return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-        };
-        while (pos < html.size() && re.Match(input, pos, html.size(), RE2::UNANCHORED, &m, 1)) {
+        PassMatches matches(re, html, Pass::attr);
+        while (pos < html.size() && matches.next(pos, &m, 1)) {
             std::string_view whole(m.data(), m.size());
             pos = static_cast<std::size_t>(m.data() - html.data()) + m.size();
             std::size_t k = 1;
@@ -725,8 +877,8 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
         std::size_t pos = 0;
         // bare_re's group 1 is the whole match: ask RE2 for that alone.
         const int groups = re == &bare_re() ? 1 : static_cast<int>(g.size());
-        while (pos < html.size() &&
-               re->Match(input, pos, html.size(), RE2::UNANCHORED, g.data(), groups)) {
+        PassMatches matches(*re, html, re == &bare_re() ? Pass::bare : Pass::css);
+        while (pos < html.size() && matches.next(pos, g.data(), groups)) {
             pos = static_cast<std::size_t>(g[0].data() - html.data()) + g[0].size();
             std::string url;
             Use use = Use::link;
