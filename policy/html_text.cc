@@ -36,7 +36,10 @@ bool is_block(std::string_view lower) {
 
 class TextRenderer {
 public:
-    explicit TextRenderer(std::string_view html) : html_(html), tok_(html) {
+    // `nested`: the content of a conditional comment (whose own conditional
+    // comments are not read again: that keeps the recursion one level deep).
+    explicit TextRenderer(std::string_view html, bool nested = false)
+        : html_(html), tok_(html), nested_(nested) {
         out_.reserve(html.size() / 2);
     }
 
@@ -62,6 +65,8 @@ public:
                     append(buf_, pre_depth_ > 0);
                     break;
                 case html::TokKind::comment:
+                    conditional_comment(t);
+                    break;
                 case html::TokKind::doctype:
                     break;
             }
@@ -110,6 +115,24 @@ private:
         std::string_view name = lower_name(t);
         if ((name == "pre" || name == "listing") && pre_depth_ > 0) --pre_depth_;
         if (is_block(name)) line_break();
+    }
+
+    // Outlook renders the markup inside <!--[if mso]> ... <![endif]-->, so
+    // the rules read it too (link_rule removes such a comment whole when it
+    // holds a disallowed URL).
+    void conditional_comment(const html::Token& t) {
+        if (nested_) return;
+        std::string_view c = html_.substr(t.b, t.e - t.b);
+        if (!html::istarts_with(c, "<!--[if")) return;
+        std::size_t open = c.find("]>");
+        if (open == std::string_view::npos) return;
+        std::size_t close = c.rfind("<![endif]");
+        if (close == std::string_view::npos || close < open + 2) close = c.size();
+        std::string inner = TextRenderer(c.substr(open + 2, close - open - 2), true).run();
+        if (inner.empty()) return;
+        if (!out_.empty() && out_.back() != ' ' && out_.back() != '\n') out_.push_back(' ');
+        out_ += inner;
+        out_.push_back(' ');
     }
 
     void text(const html::Token& t) {
@@ -174,6 +197,7 @@ private:
 
     std::string_view html_;
     html::Tokenizer tok_;
+    bool nested_ = false;
     std::string out_;
     std::string buf_;
     char name_[16];

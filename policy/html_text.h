@@ -6,7 +6,8 @@
 // It runs the HTML5 tokenizer subset link_rule uses (html_tokenizer.h), so
 // both read the markup the same way, in one linear pass and no tree:
 //  - character references decoded (U+00A0 as a space: the reader sees one);
-//  - script, style and title text, comments, DOCTYPE and markup dropped; the
+//  - script, style and title text, comments (but for the markup inside
+//    Outlook's conditional comments), DOCTYPE and markup dropped; the
 //    text of every other element kept, RAWTEXT and RCDATA included;
 //  - whitespace runs as one space, as a browser lays them out (verbatim in
 //    pre, textarea, listing, xmp and plaintext), so a sentence wrapped in the

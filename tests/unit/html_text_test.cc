@@ -45,6 +45,11 @@ const Case kCases[] = {
     {"script_escapes", "<script><!--<script>x</script>y</script>z", "z"},
     {"comments", "a<!-- hidden -->b<!-->c<!--->d<!-- x --!>e", "abcde"},
     {"doctype_and_pi", "<!DOCTYPE html><?xml x?>text", "text"},
+    // Outlook shows conditional comments' markup; other comments stay hidden.
+    {"conditional_comment", "a<!--[if mso]><p>Leave a <b>review</b></p><![endif]-->b",
+     "a Leave a review b"},
+    {"nested_conditional_comment", "<!--[if mso]>x<!--[if gte 9]>y<![endif]-->z", "x z"},
+    {"unterminated_conditional_comment", "a<!--[if mso]>b", "a b"},
     {"svg_script_skipped", "<svg><script>evil()</script><text>shown</text></svg>", "shown"},
     {"breakout_ends_svg_script", "<svg><script>x<p>shown</p>", "shown"},
     // Text a reader sees, however it is marked up.
