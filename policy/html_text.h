@@ -1,7 +1,21 @@
-// html_to_text: the text a reader sees in an HTML part (libxml2's HTML parser,
-// script and style dropped, block elements as line breaks), for content rules
-// and redaction, which judge words, not markup.  Never used to decide which
-// links survive: that is link_rule's job on the original bytes.  Thread-safe.
+// html_to_text: the text a reader sees in an HTML part, for content rules,
+// the marketplace rules' fingerprints and redaction, which judge words, not
+// markup.  Never used to decide which links survive: that is link_rule's job
+// on the original bytes.  Thread-safe.
+//
+// It runs the HTML5 tokenizer subset link_rule uses (html_tokenizer.h), so
+// both read the markup the same way, in one linear pass and no tree:
+//  - character references decoded (U+00A0 as a space: the reader sees one);
+//  - script, style and title text, comments (but for the markup inside
+//    Outlook's conditional comments), DOCTYPE and markup dropped; the
+//    text of every other element kept, RAWTEXT and RCDATA included;
+//  - whitespace runs as one space, as a browser lays them out (verbatim in
+//    pre, textarea, listing, xmp and plaintext), so a sentence wrapped in the
+//    source stays one line for patterns such as [^.!?\n]{0,60};
+//  - a line break at each block element's start and end, and at <br>;
+//  - U+0000 dropped (the tree builder ignores it in text).
+// Unterminated markup ends the text as it ends a browser's: an unterminated
+// tag emits nothing.
 #pragma once
 
 #include <string>

@@ -33,43 +33,36 @@
 #include <unordered_map>
 #include <utility>
 
+#include "policy/html_tokenizer.h"
+
 namespace mm::policy {
 namespace {
 
 using yaml::Entry;
 using yaml::error_at;
+// The tokenizer and the reference decoder are shared with html_text.
+using html::decode_refs;
+using html::decode_text_slow;
+using html::find_any;
+using html::has_any;
+using html::hex_value;
+using html::iequals;
+using html::is_html_space;
+using html::istarts_with;
+using html::lower_char;
+using html::normalize_newlines;
+using html::Tag;
+using html::TokAttr;
+using html::Token;
+using html::Tokenizer;
+using html::TokKind;
 
 // ---- small string helpers ------------------------------------------------
-
-char lower_char(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 std::string lower_ascii(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = lower_char(c);
     return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return lower_char(x) == lower_char(y);
-           });
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool is_html_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = lower_char(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
 }
 
 std::string percent_decode(std::string_view s) {
@@ -348,14 +341,16 @@ Judgement judge_mailto(const Context& cx, std::string_view rest) {
 
 // Browsers drop tabs and newlines anywhere in a URL, trim C0 controls and
 // spaces, and read '\' as '/' in http(s) URLs; judge what they would load.
-std::string normalize_url(std::string_view raw) {
+// The normalised URL: a view into `raw` when only the ends are trimmed (the
+// common case, no allocation), else built in `buf`.
+std::string_view normalize_url(std::string_view raw, std::string& buf) {
     // Trimming first is the same: the ends are C0-or-space either way.
     std::size_t b0 = 0, e0 = raw.size();
     while (b0 < e0 && static_cast<unsigned char>(raw[b0]) <= 0x20) ++b0;
     while (e0 > b0 && static_cast<unsigned char>(raw[e0 - 1]) <= 0x20) --e0;
-    if (raw.substr(b0, e0 - b0).find_first_of("\t\n\r") == std::string_view::npos)
-        return std::string(raw.substr(b0, e0 - b0));
-    std::string u;
+    if (!has_any<'\t', '\n', '\r'>(raw.substr(b0, e0 - b0))) return raw.substr(b0, e0 - b0);
+    std::string& u = buf;
+    u.clear();
     u.reserve(raw.size());
     for (char c : raw)
         if (c != '\t' && c != '\n' && c != '\r') u.push_back(c);
@@ -367,8 +362,14 @@ std::string normalize_url(std::string_view raw) {
     return u;
 }
 
+std::string normalize_url(std::string_view raw) {
+    std::string buf;
+    return std::string(normalize_url(raw, buf));
+}
+
 Judgement judge(const Context& cx, std::string_view raw, Use use) {
-    std::string u = normalize_url(raw);
+    std::string buf;
+    std::string_view u = normalize_url(raw, buf);
     if (u.empty() || u[0] == '#') return {};
     std::size_t i = 0;
     auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
@@ -395,7 +396,7 @@ Judgement judge(const Context& cx, std::string_view raw, Use use) {
     std::size_t s = 0;
     while (s < rest.size() && (rest[s] == '/' || rest[s] == '\\')) ++s;
     rest.remove_prefix(s);
-    std::size_t end = rest.find_first_of("/\\?#");
+    std::size_t end = find_any<'/', '\\', '?', '#'>(rest);
     std::string_view authority = rest.substr(0, end);
     std::string& key = cx.hosts.key;
     key.assign(1, use == Use::image ? 'i' : 'l');
@@ -445,11 +446,25 @@ struct TextHit {
     Judgement j;
 };
 
+// Whether text_url_re can match: each of its alternatives holds "//"
+// (//host, scheme://), "www." or "mailto:" (any case).  Most text runs and
+// attribute values hold none of them, and a call into RE2 costs more than
+// this loop.
+bool may_hold_text_link(std::string_view text) {
+    for (std::size_t i = find_any<'/', '.', ':'>(text); i != std::string_view::npos;) {
+        char c = text[i];
+        if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') return true;
+        if (c == '.' && i >= 3 && iequals(text.substr(i - 3, 3), "www")) return true;
+        if (c == ':' && i >= 6 && iequals(text.substr(i - 6, 6), "mailto")) return true;
+        std::size_t next = find_any<'/', '.', ':'>(text.substr(i + 1));
+        i = next == std::string_view::npos ? next : i + 1 + next;
+    }
+    return false;
+}
+
 std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     std::vector<TextHit> hits;
-    // Every alternative of the pattern needs a '/', ':' or '.'; most text
-    // runs and attribute values (alt, width, class) have none.
-    if (text.find_first_of("/:.") == std::string_view::npos) return hits;
+    if (!may_hold_text_link(text)) return hits;
     const RE2& re = text_url_re();
     re2::StringPiece input(text.data(), text.size());
     std::array<re2::StringPiece, 3> g;
@@ -483,177 +498,6 @@ LinkScan scan_text(const Context& cx, std::string_view text, std::string_view ma
     }
     out.text.append(text.substr(last));
     return out;
-}
-
-// ---- character references ------------------------------------------------------
-
-void append_utf8(std::string& out, char32_t cp) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-}
-
-struct NamedRef {
-    std::string_view name;
-    char32_t cp;
-    bool legacy;  // also recognised without the ';' (HTML5 "legacy" references)
-};
-
-// The 106 legacy references (the Latin-1 set, in code point order from
-// U+00A0, plus amp/lt/gt/quot and upper-case spellings) and the common
-// ';'-only references seen in mail.  Any other named reference is decoded by
-// gumbo's full table (decode_refs returns false).
-constexpr std::string_view kLatin1Names[96] = {
-    "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",
-    "copy",   "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn",
-    "sup2",   "sup3",   "acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",
-    "raquo",  "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde",
-    "Auml",   "Aring",  "AElig",  "Ccedil", "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave",
-    "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde", "Ograve", "Oacute", "Ocirc",  "Otilde",
-    "Ouml",   "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",  "Uuml",   "Yacute", "THORN",
-    "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",  "aelig",  "ccedil",
-    "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",   "eth",
-    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
-    "uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml"};
-
-constexpr NamedRef kOtherRefs[] = {
-    {"amp", '&', true},       {"lt", '<', true},         {"gt", '>', true},
-    {"quot", '"', true},      {"AMP", '&', true},        {"LT", '<', true},
-    {"GT", '>', true},        {"QUOT", '"', true},       {"COPY", 0xA9, true},
-    {"REG", 0xAE, true},      {"apos", '\'', false},     {"colon", ':', false},
-    {"period", '.', false},   {"sol", '/', false},       {"bsol", '\\', false},
-    {"commat", '@', false},   {"num", '#', false},       {"quest", '?', false},
-    {"equals", '=', false},   {"percnt", '%', false},    {"lowbar", '_', false},
-    {"excl", '!', false},     {"trade", 0x2122, false},  {"mdash", 0x2014, false},
-    {"ndash", 0x2013, false}, {"hellip", 0x2026, false}, {"rsquo", 0x2019, false},
-    {"lsquo", 0x2018, false}, {"ldquo", 0x201C, false},  {"rdquo", 0x201D, false},
-    {"euro", 0x20AC, false},  {"bull", 0x2022, false},   {"zwnj", 0x200C, false},
-    {"zwj", 0x200D, false},   {"hyphen", 0x2010, false}, {"dash", 0x2010, false},
-};
-
-std::optional<NamedRef> find_named(std::string_view name) {
-    for (std::size_t i = 0; i < std::size(kLatin1Names); ++i)
-        if (kLatin1Names[i] == name) return NamedRef{name, static_cast<char32_t>(0xA0 + i), true};
-    for (const NamedRef& r : kOtherRefs)
-        if (r.name == name) return r;
-    return std::nullopt;
-}
-
-// The longest legacy reference that is a prefix of `run`.
-std::optional<NamedRef> longest_legacy_prefix(std::string_view run) {
-    std::optional<NamedRef> best;
-    auto consider = [&](std::string_view name, char32_t cp) {
-        if (run.starts_with(name) && (!best || name.size() > best->name.size()))
-            best = NamedRef{name, cp, true};
-    };
-    for (std::size_t i = 0; i < std::size(kLatin1Names); ++i)
-        consider(kLatin1Names[i], static_cast<char32_t>(0xA0 + i));
-    for (const NamedRef& r : kOtherRefs)
-        if (r.legacy) consider(r.name, r.cp);
-    return best;
-}
-
-char32_t numeric_ref_value(std::uint32_t v) {
-    static constexpr char32_t kC1[32] = {
-        0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x8D,   0x017D, 0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
-    if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0xFFFD;
-    if (v >= 0x80 && v <= 0x9F) return kC1[v - 0x80];
-    return v;
-}
-
-bool is_ascii_alnum(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-// Decodes character references (HTML5 tokenizer rules, in an attribute value
-// when `attr`) and normalises CR/CRLF to LF, as the tokenizer's input stream
-// does.  False when a named reference is not in the tables above; the caller
-// then lets gumbo decode (rare: its table has all 2,231 names).
-bool decode_refs(std::string_view raw, bool attr, std::string& out) {
-    out.clear();
-    out.reserve(raw.size());
-    const std::size_t n = raw.size();
-    for (std::size_t i = 0; i < n;) {
-        char c = raw[i];
-        if (c == '\r') {
-            out.push_back('\n');
-            i += (i + 1 < n && raw[i + 1] == '\n') ? 2 : 1;
-            continue;
-        }
-        if (c != '&') {
-            out.push_back(c);
-            ++i;
-            continue;
-        }
-        std::size_t j = i + 1;
-        if (j < n && raw[j] == '#') {
-            ++j;
-            bool hex = j < n && (raw[j] == 'x' || raw[j] == 'X');
-            if (hex) ++j;
-            std::size_t d = j;
-            std::uint32_t v = 0;
-            while (j < n && (hex ? hex_value(raw[j]) >= 0 : (raw[j] >= '0' && raw[j] <= '9'))) {
-                int dv = hex ? hex_value(raw[j]) : raw[j] - '0';
-                v = v > 0x10FFFF ? v : v * (hex ? 16 : 10) + static_cast<std::uint32_t>(dv);
-                ++j;
-            }
-            if (j == d) {  // "&#" or "&#x" without digits: not a reference
-                out.push_back('&');
-                ++i;
-                continue;
-            }
-            if (j < n && raw[j] == ';') ++j;
-            append_utf8(out, numeric_ref_value(v));
-            i = j;
-            continue;
-        }
-        while (j < n && is_ascii_alnum(raw[j])) ++j;
-        std::string_view run = raw.substr(i + 1, j - i - 1);
-        if (run.empty()) {
-            out.push_back('&');
-            ++i;
-            continue;
-        }
-        if (j < n && raw[j] == ';') {
-            auto r = find_named(run);
-            if (!r) {
-                if (!longest_legacy_prefix(run) && run.size() > 32) {
-                    // no reference is that long; and no legacy prefix
-                    out.push_back('&');
-                    ++i;
-                    continue;
-                }
-                return false;  // maybe one of the 2,231 names: ask gumbo
-            }
-            append_utf8(out, r->cp);
-            i = j + 1;
-            continue;
-        }
-        auto r = longest_legacy_prefix(run);
-        std::size_t after = i + 1 + (r ? r->name.size() : 0);
-        if (!r || (attr && after < n && (raw[after] == '=' || is_ascii_alnum(raw[after])))) {
-            out.push_back('&');  // not a reference (or a legacy one kept literal in attributes)
-            ++i;
-            continue;
-        }
-        append_utf8(out, r->cp);
-        i = after;
-    }
-    return true;
 }
 
 // ---- the HTML pre-scan (and safety net) ----------------------------------------
@@ -774,7 +618,13 @@ bool inert_context(std::string_view html, std::size_t at) {
     static const RE2 xmlns(R"((?i)xmlns(?::[\w.-]+)?\s*=\s*["']?$)");
     std::size_t from = at > 64 ? at - 64 : 0;
     std::string_view before = html.substr(from, at - from);
-    if (RE2::PartialMatch(re2::StringPiece(before.data(), before.size()), xmlns)) return true;
+    // The pattern needs "xmln" (no case fold of x, m, l or n is outside
+    // ASCII): most windows have none, and then RE2 is not asked.
+    bool maybe = false;
+    for (std::size_t i = 0; i + 4 <= before.size() && !maybe; ++i)
+        maybe = lower_char(before[i]) == 'x' && iequals(before.substr(i, 4), "xmln");
+    if (maybe && RE2::PartialMatch(re2::StringPiece(before.data(), before.size()), xmlns))
+        return true;
     std::size_t lt = html.rfind('<', at);
     return lt != std::string_view::npos && istarts_with(html.substr(lt), "<!doctype") &&
            html.substr(lt, at - lt).find('>') == std::string_view::npos;
@@ -799,49 +649,11 @@ std::string decode_attr_slow(std::string_view raw_value) {
     return attr ? std::string(attr->value) : std::string(unquote(raw_value));
 }
 
-// The same for a run of text (gumbo's RCDATA reads references as text does).
-std::string decode_text_slow(std::string_view raw) {
-    std::string doc = "<textarea>\n" + std::string(raw) + "</textarea>";
-    GumboPtr out = gumbo_parse_view(doc);
-    std::string text;
-    std::vector<const GumboNode*> stack{out->root};
-    while (!stack.empty()) {
-        const GumboNode* n = stack.back();
-        stack.pop_back();
-        if (n->type == GUMBO_NODE_ELEMENT && n->v.element.tag == GUMBO_TAG_TEXTAREA) {
-            for (unsigned i = 0; i < n->v.element.children.length; ++i) {
-                auto* c = static_cast<const GumboNode*>(n->v.element.children.data[i]);
-                if (c->type == GUMBO_NODE_TEXT || c->type == GUMBO_NODE_WHITESPACE)
-                    text += c->v.text.text;
-            }
-            return text;
-        }
-        if (n->type != GUMBO_NODE_ELEMENT) continue;
-        const GumboVector& kids = n->v.element.children;
-        for (unsigned i = kids.length; i-- > 0;)
-            stack.push_back(static_cast<const GumboNode*>(kids.data[i]));
-    }
-    return std::string(raw);
-}
-
 // One attribute value (source, quotes included) as the tokenizer decodes it.
 std::string decode_attr(std::string_view raw_value) {
     std::string out;
     if (decode_refs(unquote(raw_value), true, out)) return out;
     return decode_attr_slow(raw_value);
-}
-
-void normalize_newlines(std::string_view s, std::string& out) {
-    out.clear();
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\r') {
-            out.push_back('\n');
-            if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
-        } else {
-            out.push_back(s[i]);
-        }
-    }
 }
 
 bool only_amp_entities(std::string_view v) {
@@ -858,6 +670,154 @@ std::string replace_amp(std::string_view v) {
     }
     return out;
 }
+
+// ---- finding the pre-scan's matches without scanning every byte with RE2 --
+//
+// Each pass asks for the matches repeated unanchored searches would find
+// (each search from the end of the last match).  An unanchored search
+// returns the match that starts leftmost; so trying an anchored match at
+// every position where a match can start, in order and from the end of the
+// last match, finds the same matches.  The positions come from a byte scan
+// for the one literal each pattern needs ('=' of an attribute, ':' or "www."
+// of a bare URL, "url(" or '@' in CSS); an RE2 call per candidate costs far
+// less than the unanchored DFA passes over the whole part it replaces.  The
+// candidate sets may hold positions where nothing matches (RE2 decides),
+// never miss one: with (?i), RE2 also folds U+017F to 's' and U+212A to 'k',
+// so the byte windows below are wide enough for those spellings.  Built
+// with -DMM_CHECK_PASS_MATCHES, every match is checked against the
+// unanchored search (LinkPrescan.CandidateMatchesOnRandomLiterals then is a
+// differential test).
+
+enum class Pass { attr, bare, css };
+
+bool is_re_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+bool is_attr_separator(char c) {
+    return is_re_space(c) || c == '"' || c == '\'' || c == '/';
+}
+
+bool is_ascii_text(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// Ascending positions where a match of the pass's pattern can start.
+std::vector<std::size_t> candidate_starts(std::string_view s, Pass pass) {
+    std::vector<std::size_t> out;
+    const std::size_t n = s.size();
+    auto add = [&](std::size_t p) { out.push_back(p); };
+    // A window of bytes before a literal: the ASCII spelling of a name the
+    // pattern lists, or bytes RE2 may fold to one (non-ASCII).
+    auto names_end_at = [&](std::size_t end, std::span<const std::string_view> names,
+                            std::size_t window) -> std::optional<std::size_t> {
+        for (std::string_view name : names)
+            if (end >= name.size() && iequals(s.substr(end - name.size(), name.size()), name))
+                return end - name.size();
+        std::size_t from = end >= window ? end - window : 0;
+        for (std::size_t i = from; i < end; ++i)
+            if (static_cast<unsigned char>(s[i]) >= 0x80) return from;
+        return std::nullopt;
+    };
+    static constexpr std::string_view kAttrNames[] = {
+        "href",       "src",        "srcset", "lowsrc",   "dynsrc", "background", "action",
+        "formaction", "poster",     "cite",   "longdesc", "data",   "codebase",   "archive",
+        "classid",    "xlink:href", "ping",   "manifest", "icon",   "content",    "style"};
+    static constexpr std::string_view kSchemes[] = {"https", "http", "ftp"};
+    static constexpr std::string_view kWww[] = {"www"};
+    static constexpr std::string_view kUrl[] = {"url"};
+    // Each position of byte c, by memchr (most bytes are none of them).
+    auto each = [&](char c, auto&& f) {
+        for (const char* p = s.data(); p < s.data() + n;) {
+            const void* hit = std::memchr(p, c, static_cast<std::size_t>(s.data() + n - p));
+            if (hit == nullptr) break;
+            auto q = static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
+            f(q);
+            p = s.data() + q + 1;
+        }
+    };
+    switch (pass) {
+        case Pass::attr:
+            each('=', [&](std::size_t q) {
+                // [\s"'/](name)\s*= : back over the spaces, then over the
+                // name (no separator in any name; at most 10 letters, 3
+                // bytes each when folded) to the separator that starts it.
+                std::size_t r = q;
+                while (r > 0 && is_re_space(s[r - 1])) --r;
+                std::size_t b = r;
+                while (b > 0 && r - b <= 31 && !is_attr_separator(s[b - 1])) --b;
+                if (b == 0 || b == r || r - b > 31 || !is_attr_separator(s[b - 1])) return;
+                std::string_view name = s.substr(b, r - b);
+                bool listed = std::any_of(std::begin(kAttrNames), std::end(kAttrNames),
+                                          [&](std::string_view x) { return iequals(name, x); });
+                if (listed || !is_ascii_text(name)) add(b - 1);
+            });
+            break;
+        case Pass::bare:
+            each(':', [&](std::size_t q) {
+                // ftp: http: https: (or a folded spelling, up to six bytes)
+                auto b = names_end_at(q, kSchemes, 6);
+                if (!b) return;
+                if (is_ascii_text(s.substr(*b, q - *b))) {
+                    add(*b);
+                } else {
+                    for (std::size_t p = *b; p + 3 <= q; ++p) add(p);
+                }
+            });
+            each('.', [&](std::size_t q) {
+                if (names_end_at(q, kWww, 3)) add(q - 3);  // www.
+            });
+            break;
+        case Pass::css:
+            each('(', [&](std::size_t q) {
+                if (names_end_at(q, kUrl, 3)) add(q - 3);  // url(
+            });
+            each('@', [&](std::size_t q) {
+                if (istarts_with(s.substr(q + 1), "import")) add(q);  // @import
+            });
+            break;
+    }
+    // Windows of neighbouring literals may overlap or come out of order.
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+// The pass's matches in order, as described above.
+class PassMatches {
+public:
+    PassMatches(const RE2& re, std::string_view s, Pass pass)
+        : re_(re), input_(s.data(), s.size()), starts_(candidate_starts(s, pass)) {}
+
+    // The next match at or after `pos`, its groups in g[0..n).
+    bool next(std::size_t pos, re2::StringPiece* g, int n) {
+#ifdef MM_CHECK_PASS_MATCHES
+        std::array<re2::StringPiece, 4> ref;
+        bool want = re_.Match(input_, pos, input_.size(), RE2::UNANCHORED, ref.data(), n);
+        bool got = next_(pos, g, n);
+        if (want != got || (got && (ref[0].data() != g[0].data() || ref[0].size() != g[0].size())))
+            std::abort();
+        return got;
+    }
+    bool next_(std::size_t pos, re2::StringPiece* g, int n) {
+#endif
+        for (; i_ < starts_.size(); ++i_) {
+            if (starts_[i_] < pos) continue;
+            if (re_.Match(input_, starts_[i_], input_.size(), RE2::ANCHOR_START, g, n)) {
+                ++i_;
+                return true;
+            }
+        }
+        return false;
+    }
+
+private:
+    const RE2& re_;
+    re2::StringPiece input_;
+    std::vector<std::size_t> starts_;
+    std::size_t i_ = 0;
+};
 
 struct Violation {
     std::string url;
@@ -879,10 +839,8 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
         // starts with a non-space byte and runs to the end of the match.
         re2::StringPiece m;
         std::size_t pos = 0;
-        auto is_re_space = [](char c) {
-            return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-        };
-        while (pos < html.size() && re.Match(input, pos, html.size(), RE2::UNANCHORED, &m, 1)) {
+        PassMatches matches(re, html, Pass::attr);
+        while (pos < html.size() && matches.next(pos, &m, 1)) {
             std::string_view whole(m.data(), m.size());
             pos = static_cast<std::size_t>(m.data() - html.data()) + m.size();
             std::size_t k = 1;
@@ -919,8 +877,8 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
         std::size_t pos = 0;
         // bare_re's group 1 is the whole match: ask RE2 for that alone.
         const int groups = re == &bare_re() ? 1 : static_cast<int>(g.size());
-        while (pos < html.size() &&
-               re->Match(input, pos, html.size(), RE2::UNANCHORED, g.data(), groups)) {
+        PassMatches matches(*re, html, re == &bare_re() ? Pass::bare : Pass::css);
+        while (pos < html.size() && matches.next(pos, g.data(), groups)) {
             pos = static_cast<std::size_t>(g[0].data() - html.data()) + g[0].size();
             std::string url;
             Use use = Use::link;
@@ -956,585 +914,6 @@ std::optional<Violation> scan_candidates(const Context& cx, std::string_view htm
     }
     return std::nullopt;
 }
-
-// ---- the HTML tokenizer ----------------------------------------------------------
-//
-// The HTML5 tokenizer's states that decide where tokens begin and end (data,
-// tag open, tag name, the attribute name/value states, comments and bogus
-// comments, DOCTYPE, CDATA in foreign content, RCDATA/RAWTEXT/script data
-// with its escape states, PLAINTEXT), reading the raw bytes and returning
-// byte spans into them.  No tree: the cutter needs where each token is in
-// the source, not the DOM.  The few tree-construction facts that change how
-// bytes tokenize (svg/math foreign content and its HTML integration points)
-// are tracked on a small stack.
-
-enum class Tag : std::uint8_t {
-    other,
-    a,
-    img,
-    image,
-    input,
-    iframe,
-    frame,
-    embed,
-    object,
-    applet,
-    script,
-    video,
-    audio,
-    source,
-    track,
-    meta,
-    style,
-    svg,
-    math,
-    table,
-    caption,
-    col,
-    colgroup,
-    tbody,
-    td,
-    tfoot,
-    th,
-    thead,
-    tr,
-    title,
-    textarea,
-    xmp,
-    noembed,
-    noframes,
-    plaintext,
-    foreignobject,
-    desc,
-    mi,
-    mo,
-    mn,
-    ms,
-    mtext,
-    annotation_xml,
-    breakout,  // an HTML element that ends foreign content (b, div, p, table, ...)
-};
-
-Tag tag_of(std::string_view lower) {
-    struct Entry {
-        std::string_view name;
-        Tag tag;
-    };
-    static constexpr Entry kTags[] = {
-        {"a", Tag::a},
-        {"img", Tag::img},
-        {"image", Tag::image},
-        {"input", Tag::input},
-        {"iframe", Tag::iframe},
-        {"frame", Tag::frame},
-        {"embed", Tag::embed},
-        {"object", Tag::object},
-        {"applet", Tag::applet},
-        {"script", Tag::script},
-        {"video", Tag::video},
-        {"audio", Tag::audio},
-        {"source", Tag::source},
-        {"track", Tag::track},
-        {"meta", Tag::meta},
-        {"style", Tag::style},
-        {"svg", Tag::svg},
-        {"math", Tag::math},
-        {"table", Tag::table},
-        {"caption", Tag::caption},
-        {"col", Tag::col},
-        {"colgroup", Tag::colgroup},
-        {"tbody", Tag::tbody},
-        {"td", Tag::td},
-        {"tfoot", Tag::tfoot},
-        {"th", Tag::th},
-        {"thead", Tag::thead},
-        {"tr", Tag::tr},
-        {"title", Tag::title},
-        {"textarea", Tag::textarea},
-        {"xmp", Tag::xmp},
-        {"noembed", Tag::noembed},
-        {"noframes", Tag::noframes},
-        {"plaintext", Tag::plaintext},
-        {"foreignobject", Tag::foreignobject},
-        {"desc", Tag::desc},
-        {"mi", Tag::mi},
-        {"mo", Tag::mo},
-        {"mn", Tag::mn},
-        {"ms", Tag::ms},
-        {"mtext", Tag::mtext},
-        {"annotation-xml", Tag::annotation_xml},
-        // The "in foreign content" break-out list (font only with attributes; ignored).
-        {"b", Tag::breakout},
-        {"big", Tag::breakout},
-        {"blockquote", Tag::breakout},
-        {"body", Tag::breakout},
-        {"br", Tag::breakout},
-        {"center", Tag::breakout},
-        {"code", Tag::breakout},
-        {"dd", Tag::breakout},
-        {"div", Tag::breakout},
-        {"dl", Tag::breakout},
-        {"dt", Tag::breakout},
-        {"em", Tag::breakout},
-        {"h1", Tag::breakout},
-        {"h2", Tag::breakout},
-        {"h3", Tag::breakout},
-        {"h4", Tag::breakout},
-        {"h5", Tag::breakout},
-        {"h6", Tag::breakout},
-        {"head", Tag::breakout},
-        {"hr", Tag::breakout},
-        {"i", Tag::breakout},
-        {"li", Tag::breakout},
-        {"listing", Tag::breakout},
-        {"menu", Tag::breakout},
-        {"nobr", Tag::breakout},
-        {"ol", Tag::breakout},
-        {"p", Tag::breakout},
-        {"pre", Tag::breakout},
-        {"ruby", Tag::breakout},
-        {"s", Tag::breakout},
-        {"small", Tag::breakout},
-        {"span", Tag::breakout},
-        {"strong", Tag::breakout},
-        {"strike", Tag::breakout},
-        {"sub", Tag::breakout},
-        {"sup", Tag::breakout},
-        {"tt", Tag::breakout},
-        {"u", Tag::breakout},
-        {"ul", Tag::breakout},
-        {"var", Tag::breakout},
-    };
-    if (lower.empty() || lower.size() > 14) return Tag::other;
-    for (const Entry& e : kTags)
-        if (e.name == lower) return e.tag;
-    return Tag::other;
-}
-
-// Elements a breakout tag also ends foreign content for: img, meta, embed,
-// table are in the spec's list too.
-bool breaks_out_of_foreign(Tag t) {
-    return t == Tag::breakout || t == Tag::img || t == Tag::meta || t == Tag::embed ||
-           t == Tag::table;
-}
-
-bool is_tag_space(char c) {
-    // '\r' is '\n' after the input stream's newline normalisation.
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-bool is_ascii_alpha(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-struct TokAttr {
-    std::size_t name_b, name_e;  // the name's source span
-    std::size_t val_b, val_e;    // the value's source span, quotes included (empty: no value)
-    std::size_t end;             // end of the attribute's source (value, '=' or name)
-    bool quoted;
-};
-
-enum class TokKind : std::uint8_t { start_tag, end_tag, text, comment, cdata, doctype };
-
-struct Token {
-    TokKind kind{};
-    std::size_t b = 0, e = 0;              // the whole token's source span
-    std::size_t inner_b = 0, inner_e = 0;  // tag name; CDATA content
-    Tag tag = Tag::other;
-    bool self_closing = false;
-    bool refs = false;  // text: character references are decoded (data, RCDATA)
-    // Start tags of RCDATA/RAWTEXT/script elements: where their text ends and
-    // where their end tag ends (npos: runs to the end of the input).
-    std::size_t raw_end = std::string_view::npos;
-    std::size_t close_e = std::string_view::npos;
-    std::vector<TokAttr> attrs;  // start tags (end tags' attributes are dropped)
-};
-
-class Tokenizer {
-public:
-    explicit Tokenizer(std::string_view s) : s_(s) {}
-
-    // The next token; false at the end of the input.
-    bool next(Token& t) {
-        const std::size_t n = s_.size();
-        while (pos_ < n) {
-            if (raw_until_ != std::string_view::npos) {
-                std::size_t b = pos_, e = std::min(raw_until_, n);
-                raw_until_ = std::string_view::npos;
-                pos_ = e;
-                if (e > b) {
-                    set_text(t, b, e, raw_refs_);
-                    return true;
-                }
-                continue;
-            }
-            if (s_[pos_] != '<') {
-                std::size_t b = pos_;
-                std::size_t e = text_end(pos_);
-                pos_ = e;
-                set_text(t, b, e, true);
-                return true;
-            }
-            if (markup(t)) return true;
-        }
-        return false;
-    }
-
-    // Continue in the data state at `pos` (after a removed element).
-    void skip_to(std::size_t pos) {
-        pos_ = pos;
-        raw_until_ = std::string_view::npos;
-    }
-
-    bool in_foreign() const { return !foreign_.empty() && !integration_point(); }
-
-private:
-    static void set_text(Token& t, std::size_t b, std::size_t e, bool refs) {
-        t.kind = TokKind::text;
-        t.b = b;
-        t.e = e;
-        t.inner_b = b;
-        t.inner_e = e;
-        t.refs = refs;
-        t.tag = Tag::other;
-        t.attrs.clear();
-    }
-
-    bool integration_point() const {
-        Tag top = foreign_.back();
-        if (foreign_.front() == Tag::svg)
-            return top == Tag::foreignobject || top == Tag::desc || top == Tag::title;
-        return top == Tag::mi || top == Tag::mo || top == Tag::mn || top == Tag::ms ||
-               top == Tag::mtext || top == Tag::annotation_xml;
-    }
-
-    // Whether '<' at p opens markup (anything but text), per "tag open".
-    bool opens_markup(std::size_t p) const {
-        if (p + 1 >= s_.size()) return false;
-        char c = s_[p + 1];
-        if (is_ascii_alpha(c) || c == '!' || c == '?') return true;
-        if (c == '/') return p + 2 < s_.size();  // "</" at the end is text
-        return false;
-    }
-
-    std::size_t text_end(std::size_t p) const {
-        const std::size_t n = s_.size();
-        for (;;) {
-            const void* lt = std::memchr(s_.data() + p, '<', n - p);
-            if (!lt) return n;
-            p = static_cast<std::size_t>(static_cast<const char*>(lt) - s_.data());
-            if (opens_markup(p)) return p;
-            ++p;
-        }
-    }
-
-    std::size_t find(std::string_view what, std::size_t from) const {
-        std::size_t p = s_.find(what, from);
-        return p == std::string_view::npos ? s_.size() : p;
-    }
-
-    std::size_t to_gt(std::size_t from) const {  // just past the next '>', or the end
-        std::size_t p = s_.find('>', from);
-        return p == std::string_view::npos ? s_.size() : p + 1;
-    }
-
-    void set_span(Token& t, TokKind k, std::size_t b, std::size_t e) {
-        t.kind = k;
-        t.b = b;
-        t.e = e;
-        t.tag = Tag::other;
-        t.attrs.clear();
-        pos_ = e;
-    }
-
-    // At '<' that is not text (or is; then it is consumed as text).  False
-    // when nothing is emitted ("</>" or an unterminated tag).
-    bool markup(Token& t) {
-        const std::size_t n = s_.size(), b = pos_;
-        if (!opens_markup(b)) {  // a '<' that is text, at the end of the input
-            set_text(t, b, n, true);
-            pos_ = n;
-            return true;
-        }
-        char c = s_[b + 1];
-        if (c == '!') {
-            std::string_view rest = s_.substr(b + 2);
-            if (rest.starts_with("--")) {
-                set_span(t, TokKind::comment, b, comment_end(b + 4));
-                return true;
-            }
-            if (istarts_with(rest, "doctype")) {
-                set_span(t, TokKind::doctype, b, to_gt(b + 2));
-                return true;
-            }
-            if (rest.starts_with("[CDATA[") && in_foreign()) {
-                std::size_t close = find("]]>", b + 9);
-                set_span(t, TokKind::cdata, b, std::min(close + 3, n));
-                t.inner_b = b + 9;
-                t.inner_e = close;
-                return true;
-            }
-            set_span(t, TokKind::comment, b, to_gt(b + 2));  // bogus comment
-            return true;
-        }
-        if (c == '?') {
-            set_span(t, TokKind::comment, b, to_gt(b + 1));
-            return true;
-        }
-        if (c == '/') {
-            if (s_[b + 2] == '>') {  // "</>": no token at all
-                pos_ = b + 3;
-                return false;
-            }
-            if (!is_ascii_alpha(s_[b + 2])) {
-                set_span(t, TokKind::comment, b, to_gt(b + 2));
-                return true;
-            }
-            return tag(t, b, true);
-        }
-        return tag(t, b, false);
-    }
-
-    // Comment states, from just after "<!--": "<!-->" and "<!--->" end at
-    // once; otherwise "-->" or "--!>" ends it (or the end of the input).
-    std::size_t comment_end(std::size_t p) const {
-        const std::size_t n = s_.size();
-        if (p < n && s_[p] == '>') return p + 1;
-        if (p + 1 < n && s_[p] == '-' && s_[p + 1] == '>') return p + 2;
-        for (std::size_t q = p; q + 1 < n; ++q) {
-            q = s_.find("--", q);
-            if (q == std::string_view::npos) break;
-            std::size_t r = q + 2;
-            while (r < n && s_[r] == '-') ++r;  // "--->" ends too
-            if (r < n && s_[r] == '>') return r + 1;
-            if (r + 1 < n && s_[r] == '!' && s_[r + 1] == '>') return r + 2;
-            q = r - 2;
-        }
-        return n;
-    }
-
-    // A start or end tag at b.  The attribute states follow the spec; an
-    // unterminated tag is dropped, as EOF in a tag emits nothing.
-    bool tag(Token& t, std::size_t b, bool end) {
-        const std::size_t n = s_.size();
-        std::size_t i = b + (end ? 2 : 1);
-        std::size_t name_b = i;
-        while (i < n && !is_tag_space(s_[i]) && s_[i] != '/' && s_[i] != '>') ++i;
-        t.kind = end ? TokKind::end_tag : TokKind::start_tag;
-        t.b = b;
-        t.inner_b = name_b;
-        t.inner_e = i;
-        t.self_closing = false;
-        t.raw_end = t.close_e = std::string_view::npos;
-        t.attrs.clear();
-        char lower[16];
-        std::size_t len = i - name_b;
-        if (len < sizeof lower) {
-            for (std::size_t k = 0; k < len; ++k) lower[k] = lower_char(s_[name_b + k]);
-            t.tag = tag_of(std::string_view(lower, len));
-        } else {
-            t.tag = Tag::other;
-        }
-        std::size_t e = attributes(t, i);
-        if (e == std::string_view::npos) {
-            pos_ = n;
-            return false;
-        }
-        t.e = e;
-        pos_ = e;
-        if (end) {
-            t.attrs.clear();
-            end_tag(t.tag);
-        } else {
-            start_tag(t);
-        }
-        return true;
-    }
-
-    std::size_t attributes(Token& t, std::size_t i) {
-        const std::size_t n = s_.size();
-        for (;;) {
-            while (i < n && is_tag_space(s_[i])) ++i;  // before attribute name
-            if (i >= n) return std::string_view::npos;
-            if (s_[i] == '/') {  // self-closing start tag
-                if (++i >= n) return std::string_view::npos;
-                if (s_[i] == '>') {
-                    t.self_closing = true;
-                    return i + 1;
-                }
-                continue;
-            }
-            if (s_[i] == '>') return i + 1;
-            TokAttr a{};
-            a.name_b = i++;  // a leading '=' belongs to the name
-            while (i < n && !is_tag_space(s_[i]) && s_[i] != '/' && s_[i] != '>' && s_[i] != '=')
-                ++i;
-            a.name_e = i;
-            std::size_t j = i;  // after attribute name
-            while (j < n && is_tag_space(s_[j])) ++j;
-            if (j >= n) return std::string_view::npos;
-            if (s_[j] != '=') {
-                a.val_b = a.val_e = a.end = a.name_e;
-                t.attrs.push_back(a);
-                i = j;
-                continue;
-            }
-            ++j;  // before attribute value
-            std::size_t after_eq = j;
-            while (j < n && is_tag_space(s_[j])) ++j;
-            if (j >= n) return std::string_view::npos;
-            if (s_[j] == '"' || s_[j] == '\'') {
-                std::size_t close = s_.find(s_[j], j + 1);
-                if (close == std::string_view::npos) return std::string_view::npos;
-                a.val_b = j;
-                a.val_e = a.end = close + 1;
-                a.quoted = true;
-                i = close + 1;
-            } else if (s_[j] == '>') {  // missing value
-                a.val_b = a.val_e = j;
-                a.end = after_eq;
-                t.attrs.push_back(a);
-                return j + 1;
-            } else {
-                std::size_t k = j;
-                while (k < n && !is_tag_space(s_[k]) && s_[k] != '>') ++k;
-                if (k >= n) return std::string_view::npos;
-                a.val_b = j;
-                a.val_e = a.end = k;
-                i = k;
-            }
-            t.attrs.push_back(a);
-        }
-    }
-
-    void start_tag(Token& t) {
-        if (!foreign_.empty() && !integration_point()) {
-            if (breaks_out_of_foreign(t.tag)) {
-                foreign_.clear();
-            } else {
-                if (!t.self_closing) foreign_.push_back(t.tag);
-                return;  // no RCDATA/RAWTEXT in foreign content
-            }
-        }
-        if (t.tag == Tag::svg || t.tag == Tag::math) {
-            if (!t.self_closing) foreign_.push_back(t.tag);
-            return;
-        }
-        switch (t.tag) {
-            case Tag::script:
-                t.raw_end = script_end(t.e);
-                break;
-            case Tag::style:
-            case Tag::iframe:
-            case Tag::xmp:
-            case Tag::noembed:
-            case Tag::noframes:
-            case Tag::title:
-            case Tag::textarea: {
-                std::string_view name = s_.substr(t.inner_b, t.inner_e - t.inner_b);
-                t.raw_end = rawtext_end(t.e, name);
-                break;
-            }
-            case Tag::plaintext:
-                t.raw_end = s_.size();
-                break;
-            default:
-                return;
-        }
-        raw_until_ = t.raw_end;
-        raw_refs_ = t.tag == Tag::title || t.tag == Tag::textarea;
-        if (t.raw_end < s_.size()) {
-            // The end tag that ends the text: tokenize it to find its end.
-            Tokenizer sub(s_);
-            sub.pos_ = t.raw_end;
-            Token end_tok;
-            if (sub.next(end_tok) && end_tok.kind == TokKind::end_tag) t.close_e = end_tok.e;
-        }
-    }
-
-    void end_tag(Tag tag) {
-        if (foreign_.empty() || tag == Tag::other) return;
-        for (std::size_t k = foreign_.size(); k-- > 0;) {
-            if (foreign_[k] == tag) {
-                foreign_.resize(k);
-                return;
-            }
-        }
-    }
-
-    // Whether "</name" at p is an appropriate end tag (followed by a space,
-    // '/' or '>').
-    bool end_tag_at(std::size_t p, std::string_view name) const {
-        if (p + 2 + name.size() >= s_.size() || s_[p + 1] != '/') return false;
-        if (!iequals(s_.substr(p + 2, name.size()), name)) return false;
-        char c = s_[p + 2 + name.size()];
-        return is_tag_space(c) || c == '/' || c == '>';
-    }
-
-    std::size_t rawtext_end(std::size_t p, std::string_view name) const {
-        const std::size_t n = s_.size();
-        for (;;) {
-            const void* lt = std::memchr(s_.data() + p, '<', n - p);
-            if (!lt) return n;
-            p = static_cast<std::size_t>(static_cast<const char*>(lt) - s_.data());
-            if (end_tag_at(p, name)) return p;
-            ++p;
-        }
-    }
-
-    // Script data and its escaped / double-escaped states: "<!--" escapes,
-    // "<script" inside the escape double-escapes (where "</script>" does not
-    // end the element), "-->" returns to plain script data.
-    std::size_t script_end(std::size_t p) const {
-        enum { plain, escaped, double_escaped } st = plain;
-        const std::size_t n = s_.size();
-        auto word_at = [&](std::size_t q) {  // "script" then a space, '/' or '>'
-            if (q + 6 >= n || !iequals(s_.substr(q, 6), "script")) return false;
-            char c = s_[q + 6];
-            return is_tag_space(c) || c == '/' || c == '>';
-        };
-        while (p < n) {
-            std::size_t q =
-                s_.find_first_of(st == plain ? std::string_view("<") : std::string_view("<-"), p);
-            if (q == std::string_view::npos) return n;
-            if (s_[q] == '-') {
-                if (s_.substr(q).starts_with("-->")) {
-                    st = plain;
-                    p = q + 3;
-                } else {
-                    p = q + 1;
-                }
-                continue;
-            }
-            if (st != double_escaped && end_tag_at(q, "script")) return q;
-            if (st == plain && s_.substr(q).starts_with("<!--")) {
-                st = escaped;
-                // "<!--" followed by "-" or "->" also reaches "-->" handling
-                p = q + 4;
-                if (s_.substr(q + 2).starts_with("-->")) st = plain, p = q + 5;
-                continue;
-            }
-            if (st == escaped && word_at(q + 1)) {
-                st = double_escaped;
-                p = q + 7;
-                continue;
-            }
-            if (st == double_escaped && q + 1 < n && s_[q + 1] == '/' && word_at(q + 2)) {
-                st = escaped;
-                p = q + 8;
-                continue;
-            }
-            p = q + 1;
-        }
-        return n;
-    }
-
-    std::string_view s_;
-    std::size_t pos_ = 0;
-    std::size_t raw_until_ = std::string_view::npos;  // the text of a RAWTEXT/RCDATA element
-    bool raw_refs_ = false;
-    std::vector<Tag> foreign_;  // open svg/math elements (empty: HTML content)
-};
 
 // ---- the cut -----------------------------------------------------------------
 
@@ -1597,7 +976,7 @@ private:
     std::string_view value_of(const TokAttr& a, std::string& buf) const {
         std::string_view raw = html_.substr(a.val_b, a.val_e - a.val_b);
         if (a.quoted) raw = raw.substr(1, raw.size() - 2);
-        if (raw.find_first_of("&\r") == std::string_view::npos) return raw;
+        if (!has_any<'&', '\r'>(raw)) return raw;
         if (!decode_refs(raw, true, buf))
             buf = decode_attr_slow(html_.substr(a.val_b, a.val_e - a.val_b));
         return buf;
@@ -1810,7 +1189,7 @@ private:
     bool cut_css_in_attr(const TokAttr& a) {
         std::string_view inner = html_.substr(a.val_b, a.val_e - a.val_b);
         if (a.quoted) inner = inner.substr(1, inner.size() - 2);
-        if (inner.find_first_of("&\r") != std::string_view::npos) return false;
+        if (has_any<'&', '\r'>(inner)) return false;
         return cut_css(a.val_b + (a.quoted ? 1 : 0), inner);
     }
 
@@ -1845,8 +1224,7 @@ private:
         std::string buf;
         if (decoded.data() == nullptr) {
             decoded = raw;
-            if (raw.find_first_of(refs ? std::string_view("&\r") : std::string_view("\r")) !=
-                std::string_view::npos) {
+            if (refs ? has_any<'&', '\r'>(raw) : has_any<'\r'>(raw)) {
                 if (refs) {
                     if (!decode_refs(raw, false, buf)) buf = decode_text_slow(raw);
                 } else {

@@ -489,3 +489,69 @@ TEST(LinksSection, LoadedDomainsAreUsed) {
 
 }  // namespace
 }  // namespace mm::policy
+
+namespace mm::policy {
+namespace {
+
+// The pre-scan and the safety net find their RE2 matches by anchored matches
+// at candidate positions; built with -DMM_CHECK_PASS_MATCHES every match is
+// also compared with what unanchored searches find (and aborts if they
+// differ), which makes this a differential test.  Either way: no crash on
+// markup made of the patterns' literals, case variants and the non-ASCII
+// spellings RE2's (?i) folds to ASCII ('ſ' U+017F to s, 'K' U+212A to k).
+TEST(LinkPrescan, CandidateMatchesOnRandomLiterals) {
+    const char* words[] = {" href=",
+                           " src =",
+                           "'data= ",
+                           "/style=",
+                           "\"content=",
+                           "http:",
+                           "https:",
+                           "ftp:",
+                           "www.",
+                           "url(",
+                           "@import",
+                           "\xc5\xbf",
+                           "\xe2\x84\xaa",
+                           "xlink:href=",
+                           "\"",
+                           "'",
+                           " ",
+                           "\n",
+                           "=",
+                           ":",
+                           ".",
+                           "(",
+                           ")",
+                           "a",
+                           "<a ",
+                           "<img ",
+                           ">",
+                           "evil.example/x",
+                           "ups.com/y",
+                           "&amp;",
+                           "&#58;",
+                           "HTTPS:",
+                           "WwW.",
+                           "URL(",
+                           "srcſ=",
+                           "ſrc=",
+                           "httpſ:",
+                           "lowsrc=",
+                           "xmlns=",
+                           "<!--",
+                           "-->",
+                           "//"};
+    unsigned x = 1;
+    auto next = [&x] { return (x = x * 1103515245 + 12345) >> 16; };
+    for (int round = 0; round < 20000; ++round) {
+        std::string html;
+        unsigned len = next() % 40;
+        for (unsigned i = 0; i < len; ++i) html += words[next() % std::size(words)];
+        LinkScan s = scan_html_links(html, LinkPolicy{}, kMarket);
+        EXPECT_EQ(s.text.size(), html.size() - s.bytes_cut + s.bytes_inserted);
+    }
+}
+
+}  // namespace
+}  // namespace mm::policy
