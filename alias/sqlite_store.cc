@@ -14,6 +14,8 @@
 // migration index, never input.
 #include "alias/sqlite_store.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
@@ -719,7 +721,13 @@ Result<void> SqliteStore::initialise() {
         if (rc != SQLITE_OK) return error(db, rc, "set schema version");
     }
     if (auto r = tx.commit(); !r) return r;
+    // The thread takes no signals: the daemon waits for SIGUSR1 (reload) on
+    // its own thread and blocks it only after the store is open.
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
     checkpointer_ = std::thread([this] { checkpoint_loop(); });
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
     return {};
 }
 
