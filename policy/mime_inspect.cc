@@ -174,7 +174,24 @@ private:
         return std::string(raw.get());
     }
 
+    // A text part may not carry NUL bytes (RFC 2045 2.7), and GMime's text
+    // ends at the first one: whatever followed it would escape every check
+    // and still be delivered.  They are removed from the part before it is
+    // judged, which also makes the part one that changed.
+    static bool remove_nuls(GMimePart* part) {
+        std::string bytes = decoded_content(part);
+        if (std::memchr(bytes.data(), '\0', bytes.size()) == nullptr) return false;
+        std::erase(bytes, '\0');
+        GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size()));
+        GPtr<GMimeDataWrapper> content(
+            g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+        g_mime_part_set_content(part, content.get());
+        return true;
+    }
+
     void process_text(const Leaf& leaf) {
+        const bool had_nuls = remove_nuls(leaf.part);
+        if (had_nuls) out_.malformed.push_back("part " + leaf.path + ": NUL bytes in text");
         std::optional<std::string> decoded = part_text(leaf.part);
         if (!decoded) {
             out_.malformed.push_back("part " + leaf.path + ": text could not be decoded");
@@ -208,7 +225,11 @@ private:
                 }
             }
         }
-        if (part_changed) replace_text(leaf, text);
+        if (part_changed) {
+            replace_text(leaf, text);
+        } else if (had_nuls) {
+            mark_changed(leaf);
+        }
     }
 
     // Sets the new text while keeping the charset and the transfer encoding

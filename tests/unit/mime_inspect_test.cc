@@ -201,5 +201,19 @@ TEST_F(MimeInspectTest, RewrittenTextKeepsItsCharsetAndEncoding) {
     EXPECT_NE(f.new_body->str().find("Caf=E9"), std::string::npos) << f.new_body->str();
 }
 
+// GMime's text ends at a NUL: what follows one must still be judged, and
+// never delivered unjudged.  "hello\0 https://deals.example/x" in base64.
+TEST_F(MimeInspectTest, TextAfterANulByteIsJudgedAndTheNulRemoved) {
+    auto f =
+        inspect(mixed("--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+                      "Content-Transfer-Encoding: base64\r\n\r\n"
+                      "aGVsbG8AIGh0dHBzOi8vZGVhbHMuZXhhbXBsZS94\r\n"));
+    ASSERT_FALSE(f.links.empty()) << "the link after the NUL was not seen";
+    EXPECT_FALSE(f.malformed.empty());
+    ASSERT_TRUE(f.new_body);
+    EXPECT_EQ(f.new_body->str().find("aGVsbG8AIGh0dHBzOi8vZGVhbHMuZXhhbXBsZS94"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace mm::policy
