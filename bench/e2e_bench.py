@@ -38,7 +38,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, HERE)
-import mmharness  # noqa: E402
 from mmharness import Harness, HarnessError, Party, free_port, port_accepts, tail, wait_for  # noqa: E402
 import peers  # noqa: E402
 import workloads  # noqa: E402
@@ -162,21 +161,8 @@ class BenchHarness(Harness):
     def _start_sink(self):
         os.makedirs(self.dump_dir)  # unused, but the harness expects it
         self.sink_out = self.p("sink.counter")
-        out = open(self.sink_out, "wb")
         # -c: "sess=N quit=N mesg=N" after every transaction, nothing stored
-        self._sink = subprocess.Popen(
-            [mmharness.SMTP_SINK, "-c", "-u", mmharness.SINK_USER,
-             f"127.0.0.1:{self.sink_port}", "256"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        out.close()
-        self._write_pid("sink.pid", self._sink.pid)
-
-        def up():
-            if self._sink.poll() is not None:
-                raise HarnessError(f"smtp-sink exited with {self._sink.returncode}:\n"
-                                   + tail(self.sink_out))
-            return port_accepts(self.sink_port)
-        wait_for(up, 10, f"smtp-sink on port {self.sink_port}")
+        self._spawn_sink(["-c", f"127.0.0.1:{self.sink_port}", "256"], self.sink_out)
 
     def _start_postfix(self):
         self.mode_ports = {"marketplace": self.smtpd_port}

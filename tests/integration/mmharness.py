@@ -854,10 +854,15 @@ class Harness:
         os.makedirs(self.dump_dir)
         shutil.chown(self.dump_dir, user=SINK_USER)
         os.chmod(self.dump_dir, 0o755)
-        out = open(self.p("sink.log"), "wb")
+        self._spawn_sink(["-d", os.path.join(self.dump_dir, "msg."),
+                          f"127.0.0.1:{self.sink_port}", "128"], self.p("sink.log"))
+
+    def _spawn_sink(self, args: list, out_path: str):
+        """Starts smtp-sink (as SINK_USER) with `args`, its output to
+        out_path, and waits until it accepts connections."""
+        out = open(out_path, "wb")
         self._sink = subprocess.Popen(
-            [SMTP_SINK, "-u", SINK_USER, "-d", os.path.join(self.dump_dir, "msg."),
-             f"127.0.0.1:{self.sink_port}", "128"],
+            [SMTP_SINK, "-u", SINK_USER, *args],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         out.close()
         self._write_pid("sink.pid", self._sink.pid)
@@ -865,7 +870,7 @@ class Harness:
         def up():
             if self._sink.poll() is not None:
                 raise HarnessError(f"smtp-sink exited with {self._sink.returncode}:\n"
-                                   + tail(self.p("sink.log")))
+                                   + tail(out_path))
             return port_accepts(self.sink_port)
         wait_for(up, 10, f"smtp-sink on port {self.sink_port}")
 
