@@ -136,7 +136,9 @@ class CpuMeter:
             pass
 
 
-def proc_cpu_seconds(pid: int) -> float:
+def proc_cpu_seconds(pid: Optional[int]) -> float:
+    if pid is None:
+        return 0.0
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -263,7 +265,7 @@ class Run:
     source_seconds: float = 0.0   # smtp-source's own wall time
     cpu_s: float = 0.0            # see CpuMeter
     box_cpu_s: float = 0.0        # /proc/stat, whole machine
-    milter_cpu_s: float = 0.0     # marketplace-milter process only
+    milter_cpu_s: float = 0.0     # the filter's own process (marketplace or null) only
     peak_rss_kb: int = 0          # milter (or the peer's processes, summed)
     rejects: int = 0
     tempfails: int = 0
@@ -350,7 +352,10 @@ class Bench:
         peers.reset_peak_rss(pids)
         scanned0 = self.scanned(mode)
         base, log_off, audit_off = self.h.sink_count(), self.h.log_size(), self.h.audit_size()
-        mpid = self.h._milter.pid
+        # The filter's own process, where it is one process (not the peers'
+        # worker pools): marketplace-milter, or the null filter.
+        mpid = (self.h._milter.pid if mode == "marketplace"
+                else self.peers["null"].procs[0].pid if mode == "null" else None)
         m0, c0, b0 = proc_cpu_seconds(mpid), self.meter.seconds(), self.meter.box_seconds()
         t0 = time.monotonic()
         src = self.start_source(mode, path, n, sessions)
@@ -537,17 +542,17 @@ def summarize(runs: list, workloads_: list, modes: list) -> tuple:
                 f"| {sum(r.rejects for r in rs)} / {sum(r.tempfails for r in rs)} / "
                 f"{sum(r.lost for r in rs)} |")
         checks += target_checks(wl, by, rate, added)
-    own = []
-    for wl in workloads_:
-        ms = [1000 * r.milter_cpu_s / r.n for r in runs
-              if r.workload == wl and r.mode == "marketplace"]
-        if ms:
-            own.append(f"{wl} {med(ms):.2f}")
-    if own:
-        # utime+stime of the milter process alone: the part of "added CPU"
-        # spent in the milter, the rest is Postfix's side of the protocol
-        lines += ["", "marketplace-milter process CPU ms/msg (utime+stime, median): "
-                  + ", ".join(own)]
+    # utime+stime of the filter process alone: the part of "added CPU" spent
+    # in the filter, the rest is Postfix's side of the protocol
+    for mode, name in (("marketplace", "marketplace-milter"), ("null", "null filter")):
+        own = []
+        for wl in workloads_:
+            ms = [1000 * r.milter_cpu_s / r.n for r in runs
+                  if r.workload == wl and r.mode == mode]
+            if ms:
+                own.append(f"{wl} {med(ms):.2f}")
+        if own:
+            lines += ["", f"{name} process CPU ms/msg (utime+stime, median): " + ", ".join(own)]
     return lines, checks
 
 
