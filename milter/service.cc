@@ -1,6 +1,22 @@
 #include "milter/service.h"
 
+#include <unistd.h>
+
 namespace mm::milter {
+namespace {
+
+// The spool directory must take files before the first large message needs
+// one: a missing or read-only spool_dir is an error at start and on reload,
+// not a tempfail for every large message.  (It can still vanish later; that
+// tempfails the message.)
+Result<void> probe_spool_dir(const Config& config) {
+    auto fd = policy::open_spool_file(config.spool.spool_dir);
+    if (!fd) return fail(Errc::unavailable, config.path + ": spool_dir: " + fd.error().message);
+    ::close(*fd);
+    return {};
+}
+
+}  // namespace
 
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path) {
     auto config = load_config(config_path);
@@ -16,6 +32,7 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_pa
 Result<std::unique_ptr<Service>> Service::open(const std::string& config_path) {
     auto rt = load_runtime(config_path);
     if (!rt) return rt.error();
+    if (auto probed = probe_spool_dir((*rt)->config); !probed) return probed.error();
     auto store = alias::make_store((*rt)->config.store);
     if (!store) return store.error();
     auto audit = AuditLog::open((*rt)->config.audit_log);
@@ -43,6 +60,7 @@ Result<void> Service::reload() {
     auto reopened = audit_->reopen();
     auto rt = load_runtime(config_path_);
     if (!rt) return rt.error();
+    if (auto probed = probe_spool_dir((*rt)->config); !probed) return probed.error();
     {
         std::lock_guard lock(mu_);
         runtime_ = std::move(rt.value());

@@ -28,7 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_mime  # noqa: E402  (a module, so its test class is not collected twice)
-from mmharness import unique_line, wait_for  # noqa: E402
+from mmharness import HarnessError, unique_line, wait_for  # noqa: E402
 
 SPILL = 512  # bytes: every corpus message is larger
 
@@ -98,19 +98,31 @@ class SpoolCorpusTest(test_mime.MimeCorpusTest):
         self.assertNotIn(b"deals.example", d.raw)
         self.assertIn("Invoice attached.", test_mime.all_text(test_mime.parse(d.raw)))
 
-    def test_missing_spool_dir_tempfails(self):
-        missing = os.path.join(self.spool, "no-such-dir")
-        self.h.restart_milter(spool_dir=missing)
+    def test_spool_dir_gone_at_runtime_tempfails(self):
+        going = os.path.join(self.spool, "going")
+        os.mkdir(going)
+        self.h.restart_milter(spool_dir=going)
         try:
+            os.rmdir(going)  # empty: spool files never have a name
             sender, alias, _ = self.route("apple_mail_pdf.eml")
             r = self.h.send(sender, [alias],
                             pdf_message(sender, alias, pdf_bytes(20000), unique_line().encode()))
             self.assertRefused(r, 451, "4.3.0", stages=("data",))
             self.h.assert_nothing_delivered()
             self.assertIn("cannot spool the message body", self.h.milter_output())
-            self.assertIn(missing, self.h.milter_output())
+            self.assertIn(going, self.h.milter_output())
         finally:
             self.h.restart_milter()
+
+    def test_missing_spool_dir_stops_the_start(self):
+        missing = os.path.join(self.spool, "no-such-dir")
+        try:
+            with self.assertRaises(HarnessError) as cm:
+                self.h.restart_milter(spool_dir=missing)
+            self.assertIn("spool_dir", str(cm.exception))
+            self.assertIn(missing, str(cm.exception))
+        finally:
+            self.h.start_milter()
 
 
 if __name__ == "__main__":
