@@ -263,6 +263,19 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
     });
 }
 
+// Tempfails the message in progress (451 4.3.0, audit line) and drops its
+// state at once, a spool file with it, rather than at the connection's end.
+sfsistat defer_message(SMFICTX* ctx, Connection& c, const std::string& qid,
+                       const policy::RuleHit& why, std::uint64_t size) {
+    MessageState& m = *c.msg;
+    const std::string reply =
+        full_reply("Temporary failure in the marketplace filter, try again later", m.audit_id);
+    set_reply(ctx, "451", "4.3.0", reply);
+    audit(m, qid, c.client, Decision::tempfail, "451 4.3.0 " + reply, {why}, "", "", size);
+    c.msg.reset();
+    return SMFIS_TEMPFAIL;
+}
+
 sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     return guarded(ctx, "body", [&] {
         Connection* c = connection(ctx);
@@ -286,13 +299,8 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
         log_msg(LOG_ERR, "%s: defer: cannot spool the message body (%zu bytes received): %s",
                 qid.empty() ? "NOQUEUE" : qid.c_str(), body.size() + len,
                 appended.error().message.c_str());
-        const std::string reply =
-            full_reply("Temporary failure in the marketplace filter, try again later", m.audit_id);
-        set_reply(ctx, "451", "4.3.0", reply);
-        audit(m, qid, c->client, Decision::tempfail, "451 4.3.0 " + reply,
-              {{"spool.unavailable", appended.error().message}}, "", "", body.size() + len);
-        c->msg.reset();  // the spool file goes now, not at the connection's end
-        return SMFIS_TEMPFAIL;
+        return defer_message(ctx, *c, qid, {"spool.unavailable", appended.error().message},
+                             body.size() + len);
     });
 }
 
@@ -365,13 +373,8 @@ sfsistat on_eom(SMFICTX* ctx) {
         if (!permit) {
             log_msg(LOG_ERR, "%s: defer: no evaluation slot came free within %d s",
                     qid.empty() ? "NOQUEUE" : qid.c_str(), rt.config.milter_timeout / 2);
-            const std::string reply = full_reply(
-                "Temporary failure in the marketplace filter, try again later", m.audit_id);
-            set_reply(ctx, "451", "4.3.0", reply);
-            audit(m, qid, c->client, Decision::tempfail, "451 4.3.0 " + reply,
-                  {{"evaluation.busy", "no evaluation slot came free"}}, "", "", m.message.size());
-            c->msg.reset();
-            return SMFIS_TEMPFAIL;
+            return defer_message(ctx, *c, qid, {"evaluation.busy", "no evaluation slot came free"},
+                                 m.message.size());
         }
         policy::Verdict v = policy::evaluate(m.envelope, m.message, ectx);
         // The parse tree is gone; what the verdict holds is small (a large
