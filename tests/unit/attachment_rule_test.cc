@@ -95,6 +95,14 @@ TEST(DetectPrefix, TextCutInsideAUtf8CharacterStaysText) {
     }
 }
 
+TEST(DetectPrefix, TextWithCommasIsPlainText) {
+    std::string list;
+    for (int i = 0; i < 40; ++i) list += "mug, blue, large\nplate, red, small\n";
+    EXPECT_EQ(classifier().detect(list), "text/plain");
+    auto v = classifier().classify({"list.txt", "text/plain", list}, AttachmentPolicy{});
+    EXPECT_TRUE(v.allowed) << v.reason;
+}
+
 TEST(DetectPrefix, EmptyIsItsOwnType) {
     EXPECT_EQ(classifier().detect(""), "application/x-empty");
 }
