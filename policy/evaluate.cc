@@ -387,7 +387,7 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     if (ctx.store != nullptr && deliverable) {
         const std::int64_t now =
             ctx.now != 0 ? ctx.now : static_cast<std::int64_t>(std::time(nullptr));
-        auto request = marketplace_request(envelope, message, *pair, *findings, verdict,
+        auto request = marketplace_request(envelope, message, *pair, findings, verdict,
                                            ctx.policy.marketplace, *ctx.store, now);
         if (!request) return std::move(store_tempfail(request.error(), verdict));
         auto decision = run_marketplace(*ctx.store, *request, ctx.policy.marketplace, false);

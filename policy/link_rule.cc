@@ -485,10 +485,13 @@ std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     return hits;
 }
 
-LinkScan scan_text(const Context& cx, std::string_view text, std::string_view marker) {
+LinkScan scan_text(const Context& cx, std::string_view text, std::string_view marker,
+                   Unchanged unchanged = Unchanged::copy) {
     LinkScan out;
+    std::vector<TextHit> hits = find_text_links(cx, text);
+    if (hits.empty() && unchanged == Unchanged::leave_empty) return out;
     std::size_t last = 0;
-    for (TextHit& h : find_text_links(cx, text)) {
+    for (TextHit& h : hits) {
         out.text.append(text.substr(last, h.begin - last));
         out.text.append(marker);
         out.bytes_cut += h.end - h.begin;
@@ -1370,19 +1373,19 @@ Context make_context(const LinkPolicy& policy, const std::string& marketplace_do
 }  // namespace
 
 LinkScan scan_text_links(std::string_view text, const LinkPolicy& policy,
-                         const std::string& marketplace_domain) {
+                         const std::string& marketplace_domain, Unchanged unchanged) {
     Context cx = make_context(policy, marketplace_domain);
-    return scan_text(cx, text, policy.text_marker);
+    return scan_text(cx, text, policy.text_marker, unchanged);
 }
 
 LinkScan scan_html_links(std::string_view html, const LinkPolicy& policy,
-                         const std::string& marketplace_domain) {
+                         const std::string& marketplace_domain, Unchanged unchanged) {
     Context cx = make_context(policy, marketplace_domain);
     LinkScan out;
     bool needs_tokenizer = false;
     scan_candidates(cx, html, false, &needs_tokenizer);
     if (!needs_tokenizer) {
-        out.text = std::string(html);
+        if (unchanged == Unchanged::copy) out.text = std::string(html);
         return out;
     }
     out.tokenized = true;

@@ -52,7 +52,9 @@ struct RemovedLink {
 };
 
 struct LinkScan {
-    std::string text;  // the rewritten text; equal to the input when nothing was removed
+    // The rewritten text; when nothing was removed, a copy of the input, or
+    // empty if the scan was asked not to copy (Unchanged::leave_empty).
+    std::string text;
     std::vector<RemovedLink> removed;
     // HTML only: whether the tokenizer ran.  Most messages are decided by the
     // RE2 pre-scan alone; tests and the audit use this to see which path ran.
@@ -64,11 +66,18 @@ struct LinkScan {
     bool changed() const { return !removed.empty(); }
 };
 
+// What LinkScan::text holds when nothing was removed.  The MIME walk keeps
+// the part as it was then and asks for no copy: a 7 MB HTML part was copied
+// whole only to be thrown away.
+enum class Unchanged { copy, leave_empty };
+
 // `marketplace_domain`: allowed, and the domain whose aliases mailto: may name.
 LinkScan scan_text_links(std::string_view text, const LinkPolicy& policy,
-                         const std::string& marketplace_domain);
+                         const std::string& marketplace_domain,
+                         Unchanged unchanged = Unchanged::copy);
 LinkScan scan_html_links(std::string_view html, const LinkPolicy& policy,
-                         const std::string& marketplace_domain);
+                         const std::string& marketplace_domain,
+                         Unchanged unchanged = Unchanged::copy);
 
 // policy.yaml `links:` section.
 void load_links_section(const yaml::Entry& e, LinkPolicy& out);

@@ -660,7 +660,7 @@ MarketplaceDecision decide_impl(const MarketplaceFacts& f, const alias::ThreadSt
     // 0 hours switches the rule off.
     const std::int64_t since = f.now - static_cast<std::int64_t>(p.repeat_window_hours) * kHour;
     for (const std::string& text :
-         p.repeat_window_hours > 0 ? f.texts : std::vector<std::string>{}) {
+         p.repeat_window_hours > 0 ? f.texts : std::span<const std::string>{}) {
         std::string fp = fingerprint(text);
         if (fp.empty()) continue;
         if (d.update.fingerprint.empty()) d.update.fingerprint = fp;

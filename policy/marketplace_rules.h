@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -145,15 +146,15 @@ struct MarketplaceFacts {
     alias::Role writer = alias::Role::buyer;
     const alias::Party& sender;
     const alias::Party& recipient;
-    std::optional<alias::Order> order;  // as the store knows it, if any
-    std::string order_id;               // extract_order_id(), "" if none
-    std::string subject;                // decoded
-    std::vector<std::string> texts;     // decoded text parts (UTF-8)
-    std::string contact_reason_header;  // X-Marketplace-Contact-Reason as received
-    bool trusted_tooling = false;       // is_trusted_tooling()
-    bool is_reply = false;              // ThreadInfo.is_reply
-    bool auto_reply = false;            // Verdict.auto_reply
-    std::int64_t now = 0;               // unix seconds
+    std::optional<alias::Order> order;   // as the store knows it, if any
+    std::string order_id;                // extract_order_id(), "" if none
+    std::string subject;                 // decoded
+    std::span<const std::string> texts;  // decoded text parts (UTF-8), not copied
+    std::string contact_reason_header;   // X-Marketplace-Contact-Reason as received
+    bool trusted_tooling = false;        // is_trusted_tooling()
+    bool is_reply = false;               // ThreadInfo.is_reply
+    bool auto_reply = false;             // Verdict.auto_reply
+    std::int64_t now = 0;                // unix seconds
 };
 
 struct MarketplaceDecision {

@@ -6,7 +6,7 @@ namespace mm::policy {
 
 Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const Message& message,
                                                const alias::ResolvedAlias& pair,
-                                               const ContentFindings& findings,
+                                               std::shared_ptr<const ContentFindings> findings,
                                                const Verdict& verdict,
                                                const MarketplacePolicy& policy, alias::Store& store,
                                                std::int64_t now) {
@@ -23,8 +23,8 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
         // An order of another pair is no order of this thread.
         if (*order && (*order)->pair_id == r.pair_id) r.order = **order;
     }
-    r.subject = findings.subject;
-    r.texts = findings.texts;
+    r.subject = findings->subject;
+    r.texts = std::shared_ptr<const std::vector<std::string>>(findings, &findings->texts);
     if (const std::string* reason = message.find("X-Marketplace-Contact-Reason"))
         r.contact_reason_header = *reason;
     r.trusted_tooling = is_trusted_tooling(policy, envelope.client_addr, envelope.auth_sender);
@@ -37,12 +37,19 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
 Result<MarketplaceDecision> run_marketplace(alias::Store& store, const MarketplaceRequest& request,
                                             const MarketplacePolicy& policy, bool commit,
                                             const alias::MessageIdRecord* message_id) {
-    MarketplaceFacts facts{request.sender.role,     request.sender,
-                           request.recipient,       request.order,
-                           request.order_id,        request.subject,
-                           request.texts,           request.contact_reason_header,
-                           request.trusted_tooling, request.is_reply,
-                           request.auto_reply,      request.now};
+    MarketplaceFacts facts{request.sender.role,
+                           request.sender,
+                           request.recipient,
+                           request.order,
+                           request.order_id,
+                           request.subject,
+                           request.texts ? std::span<const std::string>(*request.texts)
+                                         : std::span<const std::string>(),
+                           request.contact_reason_header,
+                           request.trusted_tooling,
+                           request.is_reply,
+                           request.auto_reply,
+                           request.now};
     MarketplaceDecision decision;
     auto update = store.apply_thread_event(
         request.pair_id, request.order_id, request.buyer_id, request.seller_id, request.now,

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,9 @@ struct MarketplaceRequest {
     std::optional<alias::Order> order;
     std::string order_id;
     std::string subject;
-    std::vector<std::string> texts;
+    // The decoded text parts, shared with the verdict's findings rather than
+    // copied (an HTML part can be megabytes).
+    std::shared_ptr<const std::vector<std::string>> texts;
     std::string contact_reason_header;
     bool trusted_tooling = false;
     bool is_reply = false;
@@ -46,7 +49,7 @@ struct MarketplaceRequest {
 // is returned as is.
 Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const Message& message,
                                                const alias::ResolvedAlias& pair,
-                                               const ContentFindings& findings,
+                                               std::shared_ptr<const ContentFindings> findings,
                                                const Verdict& verdict,
                                                const MarketplacePolicy& policy, alias::Store& store,
                                                std::int64_t now);

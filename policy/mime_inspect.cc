@@ -84,7 +84,7 @@ public:
     void run(GMimeMessage* message) {
         top_ = message;
         if (const char* subject = g_mime_message_get_subject(message)) {
-            texts_.push_back(subject);
+            subjects_.push_back(subject);
             out_.subject = subject;
         }
         collect(g_mime_message_get_mime_part(message), nullptr, 0, message, "1", 0);
@@ -98,7 +98,8 @@ public:
             if (!is_body_text(leaf)) process_attachment(leaf, count);
         out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
 
-        std::vector<std::string_view> views(texts_.begin(), texts_.end());
+        std::vector<std::string_view> views(subjects_.begin(), subjects_.end());
+        views.insert(views.end(), out_.texts.begin(), out_.texts.end());
         if (opt_.policy.content.rules) out_.content_hits = opt_.policy.content.rules->scan(views);
     }
 
@@ -127,7 +128,8 @@ private:
             GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
             if (inner == nullptr) return;
             // A forwarded message's subject is read like ours.
-            if (const char* subject = g_mime_message_get_subject(inner)) texts_.push_back(subject);
+            if (const char* subject = g_mime_message_get_subject(inner))
+                subjects_.push_back(subject);
             collect(g_mime_message_get_mime_part(inner), nullptr, 0, inner, path, depth + 1);
         } else if (GMIME_IS_PART(obj)) {
             leaves_.push_back({GMIME_PART(obj), parent, index, owner, path});
@@ -199,14 +201,14 @@ private:
         }
         const bool html = lower_mime_type(GMIME_OBJECT(leaf.part)) == "text/html";
         std::string text = std::move(*decoded);
-        texts_.push_back(html ? html_to_text(text) : text);
-        out_.texts.push_back(texts_.back());
+        out_.texts.push_back(html ? html_to_text(text) : text);
         // Content-IDs matter only to a part that names one (inline images).
         if (html && some_part_has_cid_) collect_cids(text);
 
         bool part_changed = false;
-        LinkScan links = html ? scan_html_links(text, opt_.policy.links, opt_.domain)
-                              : scan_text_links(text, opt_.policy.links, opt_.domain);
+        LinkScan links =
+            html ? scan_html_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty)
+                 : scan_text_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty);
         if (links.changed()) {
             out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
             if (opt_.policy.links.action == LinkPolicy::Action::strip) {
@@ -379,7 +381,7 @@ private:
     ContentFindings& out_;
     GMimeMessage* top_ = nullptr;
     std::vector<Leaf> leaves_;
-    std::vector<std::string> texts_;
+    std::vector<std::string> subjects_;  // of the message and of forwarded ones
     std::set<std::string> cids_;
     bool changed_ = false;
     bool top_changed_ = false;

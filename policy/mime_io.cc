@@ -50,16 +50,6 @@ GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_
     return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), options.get()));
 }
 
-std::string decoded_content(GMimePart* part) {
-    GMimeDataWrapper* content = g_mime_part_get_content(part);
-    if (content == nullptr) return {};
-    GPtr<GMimeStream> mem(g_mime_stream_mem_new());
-    g_mime_data_wrapper_write_to_stream(content, mem.get());
-    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
-    return bytes ? std::string(reinterpret_cast<const char*>(bytes->data), bytes->len)
-                 : std::string();
-}
-
 namespace {
 
 // Reads the part's content as GMime decodes it in
@@ -90,6 +80,23 @@ bool read_decoded(GMimePart* part, const std::function<bool(std::string_view)>& 
 }
 
 }  // namespace
+
+// Read in pieces straight into the string: through a memory stream first it
+// was held twice (a 7 MB HTML part cost 14 MB at the peak).
+std::string decoded_content(GMimePart* part) {
+    std::string out;
+    // The encoded length bounds the decoded one: one allocation, no doubling.
+    if (GMimeDataWrapper* content = g_mime_part_get_content(part))
+        if (GMimeStream* raw = g_mime_data_wrapper_get_stream(content)) {
+            const gint64 len = g_mime_stream_length(raw);
+            if (len > 0) out.reserve(static_cast<std::size_t>(len));
+        }
+    read_decoded(part, [&](std::string_view piece) {
+        out.append(piece);
+        return true;
+    });
+    return out;
+}
 
 DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep) {
     DecodedPrefix out;

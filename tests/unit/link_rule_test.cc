@@ -255,6 +255,21 @@ TEST(HtmlLinks, ReasonsAndDecodedUrl) {
     EXPECT_EQ(s.removed[0].reason, "domain not allowed");
 }
 
+// The MIME walk asks for no copy of a part that stays as it was.
+TEST(LinkScanCopies, LeaveEmptyOnlyWhenNothingWasRemoved) {
+    const std::string clean_html = "<p>Track it: <a href=\"https://www.ups.com/t\">here</a></p>";
+    const std::string clean_text = "Track it: https://www.ups.com/t";
+    EXPECT_EQ(scan_html_links(clean_html, default_links(), kMarket, Unchanged::leave_empty).text,
+              "");
+    EXPECT_EQ(scan_text_links(clean_text, default_links(), kMarket, Unchanged::leave_empty).text,
+              "");
+    EXPECT_EQ(scan_html_links(clean_html, default_links(), kMarket).text, clean_html);
+    auto cut = scan_text_links("see https://deals.example/x", default_links(), kMarket,
+                               Unchanged::leave_empty);
+    ASSERT_TRUE(cut.changed());
+    EXPECT_EQ(cut.text, "see [link removed]");
+}
+
 TEST(HtmlLinks, RemoteImagesKeptWhenPolicySaysSo) {
     LinkPolicy p;
     p.remove_remote_images = false;

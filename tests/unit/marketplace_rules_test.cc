@@ -532,13 +532,14 @@ TEST(MarketplaceRules, AutoReplyDoesNotCountAsBuyerWriting) {
     std::optional<Order> order = Order{kOrder, 7, "standard", "fbm", kNow - kDay};
     auto msg = [&](Role writer, std::string text, bool auto_reply, std::int64_t now) {
         bool s = writer == Role::seller;
+        const std::vector<std::string> texts{std::move(text)};
         MarketplaceFacts f{.writer = writer,
                            .sender = s ? seller : buyer,
                            .recipient = s ? buyer : seller,
                            .order = order,
                            .order_id = kOrder,
                            .subject = "Order",
-                           .texts = {std::move(text)},
+                           .texts = texts,
                            .contact_reason_header = "",
                            .trusted_tooling = false,
                            .is_reply = state.exists,
