@@ -63,7 +63,8 @@ void add_findings(const policy::ContentFindings& f, json& result) {
     for (const auto& h : f.content_hits)
         hits.push_back({{"rule", h.rule_id}, {"language", h.language}, {"excerpt", h.excerpt}});
     result["attachments"] = attachments;
-    result["links_removed"] = links;
+    result["links_removed"] = links;  // the first ones in detail
+    result["links_removed_count"] = f.links_removed;
     result["content_hits"] = hits;
     result["redactions"] = f.redactions.size();
     result["malformed"] = f.malformed;

@@ -156,14 +156,14 @@ void apply_findings(ContentFindings& f, const EvalContext& ctx, Verdict& v) {
                  (p.attachments.action == AttachmentPolicy::Action::strip ? " (stripped)" : "")});
         if (!refused_attachment) refused_attachment = &a;
     }
-    if (!f.links.empty()) {
+    if (f.links_removed != 0) {
         std::string domains;
         std::set<std::string> seen;
         for (const auto& l : f.links)
             if (seen.insert(l.domain).second && seen.size() <= 8)
                 domains += (domains.empty() ? "" : ", ") + (l.domain.empty() ? l.reason : l.domain);
         v.rules.push_back(
-            {"links.removed", std::to_string(f.links.size()) + " link(s): " + domains});
+            {"links.removed", std::to_string(f.links_removed) + " link(s): " + domains});
     }
     if (!f.redactions.empty()) {
         int emails = 0, phones = 0;
@@ -194,7 +194,7 @@ void apply_findings(ContentFindings& f, const EvalContext& ctx, Verdict& v) {
                       "Attachment \"" + refused_attachment->filename +
                           "\" is not allowed: " + refused_attachment->reason + " (rule " +
                           refused_attachment->rule_id + ")");
-    if (!f.links.empty() && p.links.action == LinkPolicy::Action::reject)
+    if (f.links_removed != 0 && p.links.action == LinkPolicy::Action::reject)
         return refuse(v, "550", "5.7.1",
                       "Links to sites outside the marketplace are not allowed (rule "
                       "links.removed)");

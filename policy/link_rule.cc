@@ -496,7 +496,7 @@ LinkScan scan_text(const Context& cx, std::string_view text, std::string_view ma
         out.text.append(marker);
         out.bytes_cut += h.end - h.begin;
         out.bytes_inserted += marker.size();
-        out.removed.push_back({std::move(h.url), std::move(h.j.domain), std::move(h.j.reason)});
+        out.note({std::move(h.url), std::move(h.j.domain), std::move(h.j.reason)});
         last = h.end;
     }
     out.text.append(text.substr(last));
@@ -963,7 +963,7 @@ public:
 private:
     void remove(std::size_t b, std::size_t e, std::string url, Judgement j) {
         cuts_.push_back({b, e, ""});
-        out_.removed.push_back({std::move(url), std::move(j.domain), std::move(j.reason)});
+        out_.note({std::move(url), std::move(j.domain), std::move(j.reason)});
     }
 
     // The attribute's source span, with the whitespace before it, so that
@@ -1244,8 +1244,7 @@ private:
         if (raw == decoded) {
             for (TextHit& h : hits) {
                 cuts_.push_back({b + h.begin, b + h.end, html_escape(cx_.policy.text_marker)});
-                out_.removed.push_back(
-                    {std::move(h.url), std::move(h.j.domain), std::move(h.j.reason)});
+                out_.note({std::move(h.url), std::move(h.j.domain), std::move(h.j.reason)});
             }
             return;
         }
@@ -1253,7 +1252,7 @@ private:
         // so the run is re-written from its decoded form.
         LinkScan s = scan_text(cx_, decoded, cx_.policy.text_marker);
         cuts_.push_back({b, e, html_escape(s.text)});
-        for (RemovedLink& r : s.removed) out_.removed.push_back(std::move(r));
+        out_.absorb(s);
     }
 
     // Outlook reads conditional comments (VML buttons carry hrefs), so a
@@ -1356,9 +1355,8 @@ void fall_back_to_text(const Context& cx, const GumboOutput& tree, const Violati
     bool unused = false;
     if (scan_candidates(cx, html, true, &unused))
         html = "<html><body><p>" + html_escape(cx.policy.text_marker) + "</p></body></html>";
-    for (RemovedLink& r : s.removed) out.removed.push_back(std::move(r));
-    out.removed.push_back(
-        {left.url, left.j.domain, left.j.reason + "; safety net: replaced by text rendering"});
+    out.absorb(s);
+    out.note({left.url, left.j.domain, left.j.reason + "; safety net: replaced by text rendering"});
     out.text = std::move(html);
     out.bytes_cut = input_size;
     out.bytes_inserted = out.text.size();

@@ -55,7 +55,21 @@ struct LinkScan {
     // The rewritten text; when nothing was removed, a copy of the input, or
     // empty if the scan was asked not to copy (Unchanged::leave_empty).
     std::string text;
+    // What was removed: every link counted, the first kMaxRemovedDetails
+    // kept in full.  A hostile 10 MB part can hold 300,000 links; keeping
+    // each would cost tens of MB per message in flight.
+    static constexpr std::size_t kMaxRemovedDetails = 1000;
     std::vector<RemovedLink> removed;
+    std::size_t removed_count = 0;
+    void note(RemovedLink link) {
+        ++removed_count;
+        if (removed.size() < kMaxRemovedDetails) removed.push_back(std::move(link));
+    }
+    // Adds another scan's removals (its count included) to this one's.
+    void absorb(LinkScan& other) {
+        for (RemovedLink& r : other.removed) note(std::move(r));
+        removed_count += other.removed_count - other.removed.size();
+    }
     // HTML only: whether the tokenizer ran.  Most messages are decided by the
     // RE2 pre-scan alone; tests and the audit use this to see which path ran.
     bool tokenized = false;
@@ -63,7 +77,7 @@ struct LinkScan {
     // place of links in text and in HTML text nodes).
     std::size_t bytes_cut = 0;
     std::size_t bytes_inserted = 0;
-    bool changed() const { return !removed.empty(); }
+    bool changed() const { return removed_count != 0; }
 };
 
 // What LinkScan::text holds when nothing was removed.  The MIME walk keeps

@@ -211,6 +211,7 @@ private:
                  : scan_text_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty);
         if (links.changed()) {
             out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
+            out_.links_removed += links.removed_count;
             if (opt_.policy.links.action == LinkPolicy::Action::strip) {
                 text = std::move(links.text);
                 part_changed = true;

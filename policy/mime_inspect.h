@@ -44,7 +44,8 @@ struct AttachmentReport {
 
 struct ContentFindings {
     std::vector<AttachmentReport> attachments;
-    std::vector<RemovedLink> links;
+    std::vector<RemovedLink> links;  // at most LinkScan::kMaxRemovedDetails per part
+    std::size_t links_removed = 0;   // every removed link counted
     std::vector<ContentHit> content_hits;
     std::vector<Redaction> redactions;
     std::vector<std::string> malformed;  // why the structure cannot be trusted
