@@ -136,6 +136,14 @@ class CpuMeter:
             pass
 
 
+def file_size(path: str) -> int:
+    """0 for a file not written yet."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def proc_cpu_seconds(pid: Optional[int]) -> float:
     if pid is None:
         return 0.0
@@ -198,10 +206,7 @@ class BenchHarness(Harness):
         return 0
 
     def log_size(self) -> int:
-        try:
-            return os.path.getsize(self.maillog)
-        except OSError:
-            return 0
+        return file_size(self.maillog)
 
     def log_since(self, offset: int) -> str:
         try:
@@ -212,10 +217,7 @@ class BenchHarness(Harness):
             return ""
 
     def audit_size(self) -> int:
-        try:
-            return os.path.getsize(self.audit_log)
-        except OSError:
-            return 0
+        return file_size(self.audit_log)
 
     def audit_since(self, offset: int) -> list:
         with open(self.audit_log, "rb") as f:

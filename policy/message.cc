@@ -145,13 +145,7 @@ Result<Message> read_message(int fd, const SpoolOptions& spool, const std::strin
 
 std::string serialize_headers(const Message& message) {
     std::string out;
-    for (const auto& h : message.headers) {
-        out += h.name;
-        out += ": ";
-        out += h.value;
-        out += "\r\n";
-    }
-    out += "\r\n";
+    write_headers(message, [&out](std::string_view piece) { out += piece; });
     return out;
 }
 

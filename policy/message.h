@@ -58,11 +58,12 @@ std::string serialize_headers(const Message& message);
 // The header block, then the body (tests and small messages: it is one string).
 std::string serialize(const Message& message);
 
-// The same bytes, handed piece by piece to `sink(std::string_view)`, for a
-// caller that wants them in a buffer or file of its own without an extra
-// copy.  Throws std::runtime_error if a spilled body cannot be read.
+// The same bytes (write_headers: the header block only), handed piece by
+// piece to `sink(std::string_view)`, for a caller that wants them in a buffer
+// or file of its own without an extra copy.  Throws std::runtime_error if a
+// spilled body cannot be read.
 template <class Sink>
-void write_message(const Message& message, Sink&& sink) {
+void write_headers(const Message& message, Sink&& sink) {
     for (const auto& h : message.headers) {
         sink(std::string_view(h.name));
         sink(std::string_view(": "));
@@ -70,6 +71,11 @@ void write_message(const Message& message, Sink&& sink) {
         sink(std::string_view("\r\n"));
     }
     sink(std::string_view("\r\n"));
+}
+
+template <class Sink>
+void write_message(const Message& message, Sink&& sink) {
+    write_headers(message, sink);
     message.body.for_each_chunk([&sink](std::string_view piece) { sink(piece); });
 }
 

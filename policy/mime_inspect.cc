@@ -152,49 +152,47 @@ private:
         return opt_.direction == Direction::seller_to_buyer ? r.seller_to_buyer : r.buyer_to_seller;
     }
 
-    // The part's text as UTF-8, as g_mime_text_part_get_text gives it.  A
-    // part whose decoded bytes are already that text (no charset, UTF-8 or
-    // US-ASCII, valid, no NUL) is taken as it is: get_text would copy it
-    // through an iconv UTF-8 -> UTF-8 filter, 8% of an HTML message's cost.
-    static std::optional<std::string> part_text(GMimePart* part) {
+    // The part's text as UTF-8, as g_mime_text_part_get_text gives it, from
+    // its decoded bytes (no NUL: process_text removed them).  Bytes that are
+    // already that text (no charset, UTF-8 or US-ASCII, valid) are taken as
+    // they are: get_text would copy them through an iconv UTF-8 -> UTF-8
+    // filter, 8% of an HTML message's cost.
+    static std::optional<std::string> part_text(GMimePart* part, std::string bytes) {
         const char* charset =
             g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
         const bool utf8 =
             charset != nullptr && (iequals(charset, "utf-8") || iequals(charset, "utf8"));
-        if (charset == nullptr || utf8 || iequals(charset, "us-ascii")) {
-            std::string bytes = decoded_content(part);
-            // get_text stops at a NUL (a C string); let it decide those.
-            bool same = std::memchr(bytes.data(), '\0', bytes.size()) == nullptr;
-            if (same && charset != nullptr)
-                same =
-                    utf8 ? g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr)
-                         : is_ascii(bytes);
-            if (same) return bytes;
-        }
+        if (charset == nullptr) return bytes;
+        if (utf8 && g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
+            return bytes;
+        if (iequals(charset, "us-ascii") && is_ascii(bytes)) return bytes;
         GCharPtr raw(g_mime_text_part_get_text(GMIME_TEXT_PART(part)));
         if (!raw) return std::nullopt;
         return std::string(raw.get());
     }
 
-    // A text part may not carry NUL bytes (RFC 2045 2.7), and GMime's text
-    // ends at the first one: whatever followed it would escape every check
-    // and still be delivered.  They are removed from the part before it is
-    // judged, which also makes the part one that changed.
-    static bool remove_nuls(GMimePart* part) {
-        std::string bytes = decoded_content(part);
-        if (std::memchr(bytes.data(), '\0', bytes.size()) == nullptr) return false;
-        std::erase(bytes, '\0');
+    // The part's content becomes `bytes` as they are; the part's transfer
+    // encoding applies when it is written.
+    static void set_decoded_content(GMimePart* part, std::string_view bytes) {
         GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size()));
         GPtr<GMimeDataWrapper> content(
             g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
         g_mime_part_set_content(part, content.get());
-        return true;
     }
 
     void process_text(const Leaf& leaf) {
-        const bool had_nuls = remove_nuls(leaf.part);
-        if (had_nuls) out_.malformed.push_back("part " + leaf.path + ": NUL bytes in text");
-        std::optional<std::string> decoded = part_text(leaf.part);
+        // A text part may not carry NUL bytes (RFC 2045 2.7), and GMime's
+        // text ends at the first one: whatever followed it would escape every
+        // check and still be delivered.  They are removed from the part
+        // before it is judged, which also makes the part one that changed.
+        std::string bytes = decoded_content(leaf.part);
+        const bool had_nuls = std::memchr(bytes.data(), '\0', bytes.size()) != nullptr;
+        if (had_nuls) {
+            std::erase(bytes, '\0');
+            set_decoded_content(leaf.part, bytes);
+            out_.malformed.push_back("part " + leaf.path + ": NUL bytes in text");
+        }
+        std::optional<std::string> decoded = part_text(leaf.part, std::move(bytes));
         if (!decoded) {
             out_.malformed.push_back("part " + leaf.path + ": text could not be decoded");
             return;
@@ -257,10 +255,7 @@ private:
     static bool set_ascii_text(GMimePart* part, const std::string& text) {
         if (!is_ascii(text) || std::memchr(text.data(), '\0', text.size()) != nullptr) return false;
         g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "us-ascii");
-        GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(text.data(), text.size()));
-        GPtr<GMimeDataWrapper> content(
-            g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
-        g_mime_part_set_content(part, content.get());
+        set_decoded_content(part, text);
         if (g_mime_part_get_content_encoding(part) <= GMIME_CONTENT_ENCODING_BINARY)
             g_mime_part_set_content_encoding(
                 part, g_mime_part_get_best_content_encoding(part, GMIME_ENCODING_CONSTRAINT_7BIT));
