@@ -1,6 +1,6 @@
 // null_milter: a libmilter filter that does no work.  It negotiates as
-// marketplace-milter does (every callback but HELO/unknown, header replies
-// skipped, DATA not skipped), collects nothing and adds one header at end of
+// marketplace-milter does (every callback but HELO/unknown; only RCPT, DATA
+// and end of message answered), collects nothing and adds one header at end of
 // message.  scripts/bench runs it as the "null" mode: what any filter built
 // on libmilter costs Postfix and the box per message before it does anything,
 // the floor under marketplace-milter's own cost.
@@ -24,7 +24,9 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long, unsigned long f1, unsigned lo
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                       unsigned long* pf3) {
     *pf0 = kActions;
-    *pf1 = (SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NR_HDR) & f1;
+    *pf1 = (SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR |
+            SMFIP_NR_EOH | SMFIP_NR_BODY) &
+           f1;
     *pf2 = 0;
     *pf3 = 0;
     smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
@@ -36,17 +38,23 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long, unsigned long f1, unsigned lo
 sfsistat on_continue(SMFICTX*) {
     return SMFIS_CONTINUE;
 }
-sfsistat on_connect(SMFICTX*, char*, _SOCK_ADDR*) {
-    return SMFIS_CONTINUE;
+sfsistat on_noreply(SMFICTX*) {
+    return SMFIS_NOREPLY;
 }
-sfsistat on_argv(SMFICTX*, char**) {
+sfsistat on_connect(SMFICTX*, char*, _SOCK_ADDR*) {
+    return SMFIS_NOREPLY;
+}
+sfsistat on_envfrom(SMFICTX*, char**) {
+    return SMFIS_NOREPLY;
+}
+sfsistat on_envrcpt(SMFICTX*, char**) {
     return SMFIS_CONTINUE;
 }
 sfsistat on_header(SMFICTX*, char*, char*) {
     return SMFIS_NOREPLY;
 }
 sfsistat on_body(SMFICTX*, unsigned char*, size_t) {
-    return SMFIS_CONTINUE;
+    return SMFIS_NOREPLY;
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
@@ -66,11 +74,11 @@ int main(int argc, char** argv) {
     d.xxfi_version = SMFI_VERSION;
     d.xxfi_flags = kActions;
     d.xxfi_connect = on_connect;
-    d.xxfi_envfrom = on_argv;
-    d.xxfi_envrcpt = on_argv;
+    d.xxfi_envfrom = on_envfrom;
+    d.xxfi_envrcpt = on_envrcpt;
     d.xxfi_data = on_continue;
     d.xxfi_header = on_header;
-    d.xxfi_eoh = on_continue;
+    d.xxfi_eoh = on_noreply;
     d.xxfi_body = on_body;
     d.xxfi_eom = on_eom;
     d.xxfi_abort = on_continue;

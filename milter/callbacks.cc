@@ -30,6 +30,17 @@ constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY
                                    SMFIF_DELRCPT | SMFIF_CHGFROM | SMFIF_QUARANTINE |
                                    SMFIF_SETSYMLIST;
 
+// Steps this filter never answers: the MTA sends the next command without
+// waiting for a reply, one round trip (and two context switches) less per
+// step, per header and per body chunk.  RCPT and end of message answer, which
+// is where a refusal can come from, and DATA (see on_negotiate).  libmilter
+// offers these bits even to an MTA without them and then answers "continue"
+// itself, so the set negotiated is always this one.  A failure in such a step
+// cannot refuse there: it marks the message and the next answering step
+// tempfails it.
+constexpr unsigned long kNoReply =
+    SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+
 std::chrono::nanoseconds thread_cpu_now() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -51,11 +62,13 @@ struct MessageState {
     policy::Envelope envelope;
     std::optional<policy::RcptStage> rcpt_stage;
     policy::Message message;
+    // Set by a step that does not answer (kNoReply) when it could not do its
+    // part; the next answering step tempfails the message with it.
+    std::optional<policy::RuleHit> failed;
 };
 
 struct Connection {
     std::string client;
-    bool header_noreply = false;  // negotiated SMFIP_NR_HDR
     std::optional<MessageState> msg;
 };
 
@@ -147,18 +160,62 @@ private:
 };
 
 // Runs a callback body; anything it throws becomes a tempfail so the MTA
-// keeps the message and retries.
+// keeps the message and retries.  In a step that does not answer (`step`
+// in kNoReply) the message is marked instead and tempfailed at the next step
+// that answers.
 template <class F>
-sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) {
+sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) {
+    std::string why = "internal error";
     try {
         return body();
     } catch (const std::exception& e) {
         log_msg(LOG_ERR, "%s: internal error in %s: %s", macro(ctx, "i").c_str(), where, e.what());
+        why = e.what();
     } catch (...) {
         log_msg(LOG_ERR, "%s: internal error in %s", macro(ctx, "i").c_str(), where);
     }
+    if (step & kNoReply) {
+        auto* c = static_cast<Connection*>(smfi_getpriv(ctx));
+        // Without a message the next answering step tempfails anyway.
+        if (c != nullptr && c->msg && !c->msg->failed)
+            c->msg->failed = policy::RuleHit{"milter.internal", std::string(where) + ": " + why};
+        return SMFIS_NOREPLY;
+    }
     set_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
     return SMFIS_TEMPFAIL;
+}
+template <class F>
+sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) {
+    return guarded(ctx, where, 0, std::forward<F>(body));
+}
+
+// What a step in kNoReply answers when it has nothing to say.
+constexpr sfsistat no_reply = SMFIS_NOREPLY;
+
+// Tempfails the message in progress (451 4.3.0, audit line) and drops its
+// state at once, a spool file with it, rather than at the connection's end.
+sfsistat defer_message(SMFICTX* ctx, Connection& c, const std::string& qid,
+                       const policy::RuleHit& why, std::uint64_t size) {
+    MessageState& m = *c.msg;
+    const std::string reply =
+        full_reply("Temporary failure in the marketplace filter, try again later", m.audit_id);
+    set_reply(ctx, "451", "4.3.0", reply);
+    audit(m, qid, c.client, Decision::tempfail, "451 4.3.0 " + reply, {why}, "", "", size);
+    c.msg.reset();
+    return SMFIS_TEMPFAIL;
+}
+
+// Tempfails a message that a step without an answer marked failed (its log
+// line was written then).
+sfsistat defer_failed(SMFICTX* ctx, Connection& c) {
+    MessageState& m = *c.msg;
+    if (!m.runtime) {  // failed before it had a policy snapshot to audit with
+        set_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
+        c.msg.reset();
+        return SMFIS_TEMPFAIL;
+    }
+    const policy::RuleHit why = *m.failed;
+    return defer_message(ctx, c, macro(ctx, "i"), why, m.message.size());
 }
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
@@ -172,16 +229,11 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
             return SMFIS_REJECT;
         }
         *pf0 = kActions;
-        // DATA is deliberately not skipped although it is not needed: Postfix
-        // sends the DATA-stage macros even for a skipped step, as a packet of
-        // their own, and the first header packet then waits (Nagle) for our
-        // delayed ACK, ~40 ms per message.  Answering DATA acknowledges at once.
-        unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN;
-        if (f1 & SMFIP_NR_HDR) {
-            skip |= SMFIP_NR_HDR;
-            c->header_noreply = true;
-        }
-        *pf1 = skip & f1;
+        // DATA is answered, neither skipped nor left unanswered: Postfix sends
+        // the DATA-stage macros even for a skipped step, as a packet of their
+        // own, and over TCP the first header packet then waits (Nagle) for
+        // our delayed ACK, ~40 ms per message.  An answer acknowledges at once.
+        *pf1 = (SMFIP_NOHELO | SMFIP_NOUNKNOWN | kNoReply) & f1;
         *pf2 = 0;
         *pf3 = 0;
         // Postfix sends the queue id from DATA on; ask for it where we log.
@@ -195,23 +247,23 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 }
 
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
-    return guarded(ctx, "connect", [&] {
+    return guarded(ctx, "connect", SMFIP_NR_CONN, [&] {
         Connection* c = connection(ctx);
-        if (c == nullptr) return SMFIS_TEMPFAIL;
+        if (c == nullptr) return no_reply;  // RCPT tempfails: no message
         char buf[INET6_ADDRSTRLEN] = "";
         if (addr != nullptr && addr->sa_family == AF_INET)
             inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(addr)->sin_addr, buf, sizeof buf);
         else if (addr != nullptr && addr->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
         c->client = buf[0] ? buf : "local";
-        return SMFIS_CONTINUE;
+        return no_reply;
     });
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
-    return guarded(ctx, "envfrom", [&] {
+    return guarded(ctx, "envfrom", SMFIP_NR_MAIL, [&] {
         Connection* c = connection(ctx);
-        if (c == nullptr) return SMFIS_TEMPFAIL;
+        if (c == nullptr) return no_reply;  // RCPT tempfails: no message
         c->msg.emplace();
         MessageState& m = *c->msg;
         m.started = Clock::now();
@@ -224,7 +276,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         m.envelope.auth_sender = macro(ctx, "{auth_authen}");
         m.rcpt_stage.emplace(g_service->directory(), m.runtime->config.domain,
                              m.runtime->policy->mixed_recipients);
-        return SMFIS_CONTINUE;
+        return no_reply;
     });
 }
 
@@ -233,6 +285,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
         MessageState& m = *c->msg;
+        if (m.failed) return defer_failed(ctx, *c);
         BusyTimer busy(m);
         const std::string raw = argv[0] ? argv[0] : "";
         auto out = m.rcpt_stage->add(m.envelope, raw);
@@ -254,32 +307,25 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
 }
 
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
-    return guarded(ctx, "header", [&] {
+    return guarded(ctx, "header", SMFIP_NR_HDR, [&] {
         Connection* c = connection(ctx);
-        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        if (c == nullptr || !c->msg || c->msg->failed) return no_reply;
         BusyTimer busy(*c->msg);
         c->msg->message.headers.push_back({name ? name : "", value ? value : ""});
-        return c->header_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+        return no_reply;
     });
 }
 
-// Tempfails the message in progress (451 4.3.0, audit line) and drops its
-// state at once, a spool file with it, rather than at the connection's end.
-sfsistat defer_message(SMFICTX* ctx, Connection& c, const std::string& qid,
-                       const policy::RuleHit& why, std::uint64_t size) {
-    MessageState& m = *c.msg;
-    const std::string reply =
-        full_reply("Temporary failure in the marketplace filter, try again later", m.audit_id);
-    set_reply(ctx, "451", "4.3.0", reply);
-    audit(m, qid, c.client, Decision::tempfail, "451 4.3.0 " + reply, {why}, "", "", size);
-    c.msg.reset();
-    return SMFIS_TEMPFAIL;
+// End of headers: nothing to do, but registered so that libmilter does not
+// answer it (and log a protocol complaint for each message).
+sfsistat on_eoh(SMFICTX*) {
+    return no_reply;
 }
 
 sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
-    return guarded(ctx, "body", [&] {
+    return guarded(ctx, "body", SMFIP_NR_BODY, [&] {
         Connection* c = connection(ctx);
-        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        if (c == nullptr || !c->msg || c->msg->failed) return no_reply;
         MessageState& m = *c->msg;
         policy::MessageBody& body = m.message.body;
         // The first chunk brings the spool settings of this message's
@@ -291,16 +337,17 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
             if (body.empty() && !body.spilled())
                 body = policy::MessageBody(m.runtime->config.spool);
             appended = body.append(std::string_view(reinterpret_cast<const char*>(chunk), len));
-            if (appended) return SMFIS_CONTINUE;
+            if (appended) return no_reply;
         }
-        callback_starts(m);  // the state goes below: no BusyTimer past this point
-        // Never accept what could not be kept whole: the MTA retries later.
+        // Never accept what could not be kept whole: end of message tempfails
+        // it (the MTA retries later).  The rest of the body is not kept.
         const std::string qid = macro(ctx, "i");
         log_msg(LOG_ERR, "%s: defer: cannot spool the message body (%zu bytes received): %s",
                 qid.empty() ? "NOQUEUE" : qid.c_str(), body.size() + len,
                 appended.error().message.c_str());
-        return defer_message(ctx, *c, qid, {"spool.unavailable", appended.error().message},
-                             body.size() + len);
+        m.failed = policy::RuleHit{"spool.unavailable", appended.error().message};
+        body = policy::MessageBody();
+        return no_reply;
     });
 }
 
@@ -360,6 +407,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         // No BusyTimer: the state is gone when this returns; audit() adds
         // the time since callback_started.
         callback_starts(m);
+        if (m.failed) return defer_failed(ctx, *c);
         const std::string qid = macro(ctx, "i");
         const Runtime& rt = *m.runtime;
 
@@ -492,6 +540,7 @@ smfiDesc make_filter(Service* service) {
     d.xxfi_envfrom = on_envfrom;
     d.xxfi_envrcpt = on_envrcpt;
     d.xxfi_header = on_header;
+    d.xxfi_eoh = on_eoh;
     d.xxfi_body = on_body;
     d.xxfi_eom = on_eom;
     d.xxfi_abort = on_abort;
