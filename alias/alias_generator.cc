@@ -1,4 +1,4 @@
-// Alias generation from OpenSSL's CSPRNG (via mm::random_hex).  Thread-safe.
+// Alias generation from the kernel's CSPRNG (via mm::random_hex).  Thread-safe.
 #include "alias/alias_generator.h"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
-// Random identifiers and hex encoding.  random_hex() draws from OpenSSL's
-// CSPRNG (RAND_bytes) and throws std::runtime_error if it cannot: an alias or
+// Random identifiers and hex encoding.  random_hex() draws from the kernel's
+// CSPRNG (getrandom) and throws std::runtime_error if it cannot: an alias or
 // audit id must never come from a weak source.  Thread-safe.
 #pragma once
 
