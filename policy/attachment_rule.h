@@ -82,6 +82,7 @@ private:
     AttachmentClassifier();
     struct Pool;
     std::unique_ptr<Pool> pool_;
+    std::size_t encoding_max_ = 0;  // libmagic's MAGIC_PARAM_ENCODING_MAX
 };
 
 // policy.yaml `attachments:` section.
