@@ -66,6 +66,20 @@ TEST(AuditId, SixteenRandomHexCharacters) {
     EXPECT_NE(a, b);
 }
 
+// ---- HMAC ----------------------------------------------------------------
+
+// RFC 4231 test cases 1 and 2, alternating keys: the keyed context is cached
+// per key and must follow a key change (a reload) both ways.
+TEST(HmacSha256, KnownAnswersAcrossKeyChanges) {
+    const std::string key1(20, '\x0b');
+    const char* mac1 = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+    const char* mac2 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(hmac_sha256_hex(key1, "Hi There"), mac1);
+        EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"), mac2);
+    }
+}
+
 // ---- header value --------------------------------------------------------
 
 TEST(AuditHeader, FormatAndHmac) {
