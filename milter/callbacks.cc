@@ -192,6 +192,7 @@ sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) 
     set_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
     return SMFIS_TEMPFAIL;
 }
+
 template <class F>
 sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) {
     return guarded(ctx, where, 0, std::forward<F>(body));

@@ -111,6 +111,11 @@ class SpoolCorpusTest(test_mime.MimeCorpusTest):
             self.h.assert_nothing_delivered()
             self.assertIn("cannot spool the message body", self.h.milter_output())
             self.assertIn(going, self.h.milter_output())
+            # Body chunks are not answered: the failure is carried to the
+            # end of the message, which tempfails with an audit record.
+            last = self.h.audit_lines()[-1]
+            self.assertEqual(last["decision"], "tempfail", last)
+            self.assertIn("spool.unavailable", [h["id"] for h in last["rules"]], last)
         finally:
             self.h.restart_milter()
 
