@@ -73,9 +73,23 @@ bool read_decoded(GMimePart* part, const std::function<bool(std::string_view)>& 
         g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
     }
     char buf[64 * 1024];
+    gint64 stalled_at = -1;
     for (;;) {
-        ssize_t n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
-        if (n <= 0 || !sink(std::string_view(buf, static_cast<std::size_t>(n)))) break;
+        const ssize_t n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
+        if (n < 0) break;
+        if (n == 0) {
+            // The filter stream reads 0 bytes for a 4 KiB block that decodes
+            // to nothing (line breaks, soft breaks, junk), well before the
+            // end: stopping there hid everything after it from sniffing and
+            // sizing.  Only the end of the content ends it (or a source that
+            // stops moving, so a stream that never reports its end cannot
+            // spin).
+            const gint64 at = g_mime_stream_tell(raw);
+            if (g_mime_stream_eos(filtered.get()) || at == stalled_at) break;
+            stalled_at = at;
+            continue;
+        }
+        if (!sink(std::string_view(buf, static_cast<std::size_t>(n)))) break;
     }
     // Leave the content where GMime's own writers expect it.
     g_mime_stream_reset(raw);

@@ -251,6 +251,29 @@ TEST(DecodePrefix, QuotedPrintableAndUuencodeStillMatchGMime) {
     EXPECT_EQ(compare_with_gmime(plain.get(), "8bit"), 0);
 }
 
+// A 4 KiB read block that decodes to nothing reads as 0 bytes from GMime's
+// filter stream before the end of the part; the decode goes on past it (it
+// once stopped there: size 0, nothing sniffed, an empty zip to open).
+TEST(DecodePrefix, ABlockThatDecodesToNothingDoesNotEndThePart) {
+    std::string soft_breaks;
+    while (soft_breaks.size() < 9000) soft_breaks += "=\r\n";
+    GPtr<GMimePart> qp =
+        part_with(soft_breaks + "MZ executable", GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+    EXPECT_EQ(gmime_decoded(qp.get()), "MZ executable");
+    EXPECT_EQ(compare_with_gmime(qp.get(), "quoted-printable after soft breaks"), 0);
+    EXPECT_EQ(decoded_content(qp.get()), "MZ executable");
+
+    std::mt19937 rng(11);
+    const std::string data = random_bytes(100000, rng);
+    GPtr<GMimePart> b64 = part_with(std::string(5000, '\n') + base64(data, 76, "\r\n"),
+                                    GMIME_CONTENT_ENCODING_BASE64);
+    EXPECT_EQ(compare_with_gmime(b64.get(), "base64 after blank lines"), 0);
+    auto whole = decode_to_body(b64.get(), SpoolOptions{});
+    ASSERT_TRUE(whole) << whole.error().message;
+    EXPECT_TRUE(whole->str() == data);
+    EXPECT_TRUE(decoded_content(b64.get()) == data);
+}
+
 // decode_prefix leaves the raw stream at its start, so writing the message
 // afterwards gives the encoded part unchanged.
 TEST(DecodePrefix, LeavesTheEncodedStreamReset) {
