@@ -43,6 +43,11 @@ struct DecodedPrefix {
 };
 DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep);
 
+// Whether decode_prefix sizes base64 parts by counting (the installed GMime
+// decodes base64 by the rule the count follows) rather than by decoding
+// them whole.  For tests and diagnostics; both give the same result.
+bool base64_sized_by_counting();
+
 // The whole decoded content of a leaf part in a MessageBody (a spool file
 // once over the threshold): for the checks that need all of it (libzip).
 Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool);
