@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench/synthetic_files.h"
 #include "policy/evaluate.h"
 
 namespace {
@@ -94,26 +95,6 @@ std::string with_attachment(const std::string& name, const std::string& type,
            "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64(bytes) + "--mix--\r\n";
 }
 
-std::string pdf(size_t size) {
-    std::string p = "%PDF-1.4\n%\xc7\xec\x8f\xa2\n1 0 obj\n<</Type/Catalog>>\nendobj\nstream\n";
-    unsigned x = 12345;
-    while (p.size() < size - 32) {
-        x = x * 1103515245 + 12345;
-        p.push_back(static_cast<char>(x >> 16));
-    }
-    return p + "\nendstream\ntrailer\n<<>>\n%%EOF\n";
-}
-
-std::string exe() {
-    std::string pe(8192, '\0');
-    pe[0] = 'M';
-    pe[1] = 'Z';
-    pe[0x3c] = static_cast<char>(0x80);
-    pe[0x80] = 'P';
-    pe[0x81] = 'E';
-    return pe;
-}
-
 // The end-to-end bench's "mime" message (bench/workloads.py): ~110 KB of
 // multipart/mixed holding a multipart/alternative (text with a link to strip
 // and a carrier link; an HTML part with 24 links, every sixth to a carrier,
@@ -151,7 +132,7 @@ std::string mime_110k() {
            "--alt--\r\n--mix\r\nContent-Type: application/pdf; name=\"invoice.pdf\"\r\n"
            "Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n"
            "Content-Transfer-Encoding: base64\r\n\r\n" +
-           base64(pdf(75 * 1024)) + "--mix--\r\n";
+           base64(mm::bench::synthetic_pdf(75 * 1024)) + "--mix--\r\n";
 }
 
 void run(benchmark::State& state, const std::string& raw) {
@@ -188,10 +169,10 @@ void BM_Mime110K(benchmark::State& s) {
     run(s, mime_110k());
 }
 void BM_Pdf5M(benchmark::State& s) {
-    run(s, with_attachment("catalogue.pdf", "application/pdf", pdf(5u << 20)));
+    run(s, with_attachment("catalogue.pdf", "application/pdf", mm::bench::synthetic_pdf(5u << 20)));
 }
 void BM_ExeStrip(benchmark::State& s) {
-    run(s, with_attachment("setup.exe", "application/octet-stream", exe()));
+    run(s, with_attachment("setup.exe", "application/octet-stream", mm::bench::synthetic_exe()));
 }
 
 BENCHMARK(BM_Text4K);

@@ -27,6 +27,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "bench/synthetic_files.h"
+
 namespace mm::policy {
 namespace {
 
@@ -156,28 +158,6 @@ private:
 const FullScan& full_scan() {
     static const FullScan f;
     return f;
-}
-
-// The bench's PDF (bench/policy_bench.cc): a header, then LCG bytes.
-std::string bench_pdf(std::size_t size) {
-    std::string p = "%PDF-1.4\n%\xc7\xec\x8f\xa2\n1 0 obj\n<</Type/Catalog>>\nendobj\nstream\n";
-    unsigned x = 12345;
-    while (p.size() < size - 32) {
-        x = x * 1103515245 + 12345;
-        p.push_back(static_cast<char>(x >> 16));
-    }
-    return p + "\nendstream\ntrailer\n<<>>\n%%EOF\n";
-}
-
-// The bench's PE header (bench/policy_bench.cc): MZ, e_lfanew, "PE", NULs.
-std::string bench_exe() {
-    std::string pe(8192, '\0');
-    pe[0] = 'M';
-    pe[1] = 'Z';
-    pe[0x3c] = static_cast<char>(0x80);
-    pe[0x80] = 'P';
-    pe[0x81] = 'E';
-    return pe;
 }
 
 void put16(std::string& s, std::size_t at, unsigned v) {
@@ -368,9 +348,9 @@ std::vector<Variant> variants() {
     std::string ebc;
     while (ebc.size() < 2000) ebc += ebcdic("THE ORDER SHIPPED TODAY. 42 ITEMS.\n");
     return {
-        {"bench_pdf_75k", bench_pdf(75 * 1024), "application/pdf"},
-        {"bench_pdf_5m", bench_pdf(5u << 20), "application/pdf"},
-        {"bench_exe", bench_exe(), "application/vnd.microsoft.portable-executable"},
+        {"bench_pdf_75k", mm::bench::synthetic_pdf(75 * 1024), "application/pdf"},
+        {"bench_pdf_5m", mm::bench::synthetic_pdf(5u << 20), "application/pdf"},
+        {"bench_exe", mm::bench::synthetic_exe(), "application/vnd.microsoft.portable-executable"},
         {"workloads_exe", workloads_exe(), "application/vnd.microsoft.portable-executable"},
         {"random_64k", random_bytes(64 * 1024, 1), "application/octet-stream"},
         {"random_100k", random_bytes(100 * 1024, 2), "application/octet-stream"},
