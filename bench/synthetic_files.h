@@ -1,6 +1,7 @@
 // The attachments policy_bench sends, shared with the unit tests that hold
 // libmagic's answer for them (attachment_rule_test): a PDF header and
-// trailer around LCG bytes, and the smallest PE header libmagic names.
+// trailer around LCG bytes, and a PE header (MZ, e_lfanew, "PE") that libmagic
+// names an executable.
 #pragma once
 
 #include <cstddef>
@@ -18,8 +19,8 @@ inline std::string synthetic_pdf(std::size_t size) {
     return p + "\nendstream\ntrailer\n<<>>\n%%EOF\n";
 }
 
-inline std::string synthetic_exe() {
-    std::string pe(8192, '\0');
+inline std::string synthetic_exe(std::size_t size = 8192) {
+    std::string pe(size, '\0');
     pe[0] = 'M';
     pe[1] = 'Z';
     pe[0x3c] = static_cast<char>(0x80);

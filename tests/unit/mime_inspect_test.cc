@@ -1,6 +1,7 @@
 // inspect_content(): what changes, what keeps its bytes, what is malformed.
 #include <gtest/gtest.h>
 
+#include "bench/synthetic_files.h"
 #include "policy/mime_inspect.h"
 
 namespace mm::policy {
@@ -14,12 +15,7 @@ const std::string kPdfB64 =
     "aWxlcgo8PC9Sb290IDEgMCBSPj4KJSVFT0YK";
 // "MZ" + padding + "PE\0\0": enough for libmagic to call it an executable.
 std::string exe_b64() {
-    std::string pe(256, '\0');
-    pe[0] = 'M';
-    pe[1] = 'Z';
-    pe[0x3c] = static_cast<char>(0x80);
-    pe[0x80] = 'P';
-    pe[0x81] = 'E';
+    const std::string pe = mm::bench::synthetic_exe(256);
     static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     for (size_t i = 0; i < pe.size(); i += 3) {
