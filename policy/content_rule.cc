@@ -183,16 +183,36 @@ Result<std::shared_ptr<const ContentRules>> ContentRules::compile(std::vector<Co
             return fail(Errc::invalid, err->message);
         out->compiled_.push_back(std::move(c));
     }
+    // Nearly every text matches no rule; one pass of the union tells so
+    // instead of one pass per rule (each a full scan of the text).
+    auto any = std::make_unique<Compiled>();
+    any->set = std::make_unique<RE2::Set>(pattern_options(kSetMaxMem), RE2::UNANCHORED);
+    bool added = true;
+    for (const ContentRule& rule : rules)
+        for (const ContentRule::Pattern& pat : rule.patterns)
+            added = added && any->set->Add(pat.regex, nullptr) >= 0;
+    if (added && any->set->Compile()) out->any_ = std::move(any);
     out->rules_ = std::move(rules);
     return std::shared_ptr<const ContentRules>(std::move(out));
 }
 
 std::vector<ContentHit> ContentRules::scan(const std::vector<std::string_view>& texts) const {
     std::vector<ContentHit> hits;
+    std::vector<std::string_view> candidates;
+    candidates.reserve(texts.size());
+    for (std::string_view text : texts) {
+        if (any_) {
+            // Out of memory on this text is not "no match": the rules decide.
+            RE2::Set::ErrorInfo info{RE2::Set::kNoError};
+            if (!any_->set->Match(text, nullptr, &info) && info.kind == RE2::Set::kNoError)
+                continue;
+        }
+        candidates.push_back(text);
+    }
     std::vector<int> which;
-    for (size_t r = 0; r < rules_.size(); ++r) {
+    for (size_t r = 0; r < rules_.size() && !candidates.empty(); ++r) {
         const Compiled& c = *compiled_[r];
-        for (std::string_view text : texts) {
+        for (std::string_view text : candidates) {
             // Without an index vector the DFA stops at the first match, which is
             // all a clean text (nearly every text) needs.
             RE2::Set::ErrorInfo info{RE2::Set::kNoError};

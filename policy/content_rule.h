@@ -57,6 +57,11 @@ private:
     std::vector<ContentRule> rules_;
     struct Compiled;
     std::vector<std::unique_ptr<Compiled>> compiled_;
+    // Every rule's patterns in one set: a text it does not match needs none
+    // of the rules' own passes.  Null when it would not compile within the
+    // memory bound (the rules' own passes then run on every text).  Only
+    // its set is used.
+    std::unique_ptr<Compiled> any_;
 };
 
 struct ContentPolicy {
