@@ -1,4 +1,5 @@
-// Logging to syslog (facility mail), optionally mirrored to stderr.  Lines
+// Logging to syslog (facility mail), optionally mirrored to stderr (stderr
+// alone when there is no syslog socket at start).  Lines
 // about one message start with its queue id, as Postfix and OpenDKIM do:
 // "4XbQ1: reject: ...".  Thread-safe (syslog is).
 #pragma once
