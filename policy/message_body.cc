@@ -22,15 +22,6 @@ Failure spool_failure(const std::string& dir, const std::string& what, int err) 
     return fail(Errc::unavailable, "spool " + dir + ": " + what + ": " + errno_text(err));
 }
 
-// Closes a descriptor we own however the scope ends.
-struct FdGuard {
-    int fd;
-    ~FdGuard() {
-        if (fd >= 0) ::close(fd);
-    }
-    int release() { return std::exchange(fd, -1); }
-};
-
 bool pwrite_all(int fd, std::string_view bytes, off_t offset) {
     while (!bytes.empty()) {
         ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), offset);
