@@ -30,8 +30,15 @@ import base64
 import os
 import random
 import struct
+import sys
 import textwrap
 import zlib
+
+# The PDF assembler of the test samples (the bench already uses the tests'
+# integration harness).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "data", "attachments"))
+import make_samples  # noqa: E402
 
 SEED = 20261123
 ORDER = "114-3941689-8772232"
@@ -150,17 +157,7 @@ def pdf(tag: str, image_bytes: int) -> bytes:
         % (width, height, len(pixels)) + pixels + b"\nendstream",
         b"<< /Producer (bench/workloads.py) /Title (Invoice) >>",
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, xref))
-    return bytes(out)
+    return make_samples.pdf_from_objects(objects, b" /Info 7 0 R")
 
 
 def pe_exe(tag: str, size: int = 8192) -> bytes:

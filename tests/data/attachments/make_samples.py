@@ -78,12 +78,11 @@ def docx(main_type=DOCX_MAIN, extra_ct="", extra=()):
     )
 
 
-def pdf():
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
+def pdf_from_objects(objs, trailer_extra=b""):
+    """A PDF file of the given objects (numbered from 1, the first the
+    catalog) with a correct xref table; trailer_extra goes into the trailer
+    dictionary (e.g. b" /Info 7 0 R").  Also used by bench/workloads.py and
+    tests/data/messages/make_corpus.py."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for i, body in enumerate(objs, 1):
@@ -93,8 +92,17 @@ def pdf():
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
     for off in offsets:
         out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    out += (b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(objs) + 1, trailer_extra, xref))
     return bytes(out)
+
+
+def pdf():
+    return pdf_from_objects([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+    ])
 
 
 def png():

@@ -38,6 +38,8 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.join(os.path.dirname(HERE), "attachments")
+sys.path.insert(0, SAMPLES)
+import make_samples  # noqa: E402  (its PDF when sample.pdf is missing)
 
 SELLER = "seller@acme.example"
 BUYER = "buyer@gmail.example"
@@ -49,20 +51,6 @@ DOMAIN = "marketplace.example"
 # attachment bytes
 
 
-def _minimal_pdf():
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
 
 
 def _minimal_png():
@@ -101,7 +89,7 @@ def sample(name, fallback):
     return fallback()
 
 
-PDF = sample("sample.pdf", _minimal_pdf)
+PDF = sample("sample.pdf", make_samples.pdf)
 PNG = sample("sample.png", _minimal_png)
 JPEG = sample("sample.jpg", _minimal_jpeg)
 EXE = sample("sample.exe", _minimal_pe)
