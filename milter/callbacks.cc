@@ -4,14 +4,18 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "milter/log.h"
+#include "milter/mta_socket.h"
+#include "milter/realtime.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
 #include "policy/marketplace_step.h"
@@ -227,6 +231,26 @@ sfsistat defer_failed(SMFICTX* ctx, Connection& c) {
     return defer_message(ctx, c, macro(ctx, "i"), why, m.message.size());
 }
 
+// See mta_socket.h: enough that the edits and a rewritten body of the size
+// kept in memory go into the kernel without waiting for the MTA to read.
+constexpr int kMtaSendBuffer = 1 << 20;
+
+void widen_mta_send_buffer(SMFICTX* ctx) {
+    static std::once_flag logged;
+    const int fd = mta_socket(ctx);
+    const int granted = fd >= 0 ? widen_send_buffer(fd, kMtaSendBuffer) : -1;
+    const int err = errno;
+    std::call_once(logged, [&] {
+        if (granted > 0)
+            log_msg(LOG_INFO, "MTA connections: send buffer %d bytes", granted);
+        else
+            log_msg(LOG_WARNING,
+                    "cannot size the MTA connection's send buffer (%s): rewritten bodies "
+                    "wait for the MTA to read them",
+                    fd < 0 ? "no socket in libmilter's context" : std::strerror(err));
+    });
+}
+
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
                       unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                       unsigned long* pf3) {
@@ -237,6 +261,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
             log_msg(LOG_ERR, "MTA does not offer the actions this filter needs (0x%lx)", f0);
             return SMFIS_REJECT;
         }
+        widen_mta_send_buffer(ctx);
         *pf0 = kActions;
         // DATA is answered, neither skipped nor left unanswered: Postfix sends
         // the DATA-stage macros even for a skipped step, as a packet of their
@@ -277,6 +302,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         MessageState& m = *c->msg;
         m.started = Clock::now();
         BusyTimer busy(m);
+        RealtimeSection realtime(true);
         m.runtime = g_service->runtime();
         m.audit_id = new_audit_id();
         m.envelope.client_addr = c->client;
@@ -296,6 +322,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         MessageState& m = *c->msg;
         if (m.failed) return defer_failed(ctx, *c);
         BusyTimer busy(m);
+        RealtimeSection realtime(true);
         const std::string raw = argv[0] ? argv[0] : "";
         auto out = m.rcpt_stage->add(m.envelope, raw);
         using Kind = policy::RcptOutcome::Kind;
@@ -343,6 +370,7 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
         Result<void> appended;
         {
             BusyTimer busy(m);
+            RealtimeSection realtime(!body.spilled());
             if (body.empty() && !body.spilled())
                 body = policy::MessageBody(m.runtime->config.spool);
             appended = body.append(std::string_view(reinterpret_cast<const char*>(chunk), len));
@@ -360,9 +388,13 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     });
 }
 
-// Carries the edits out through libmilter; any failure throws so the
-// message is tempfailed rather than half-rewritten and accepted.
-void apply(SMFICTX* ctx, const policy::Edits& edits) {
+// Carries the edits out through libmilter, with the audit header; any
+// failure throws so the message is tempfailed rather than half-rewritten and
+// accepted.  The body goes last: libmilter waits for the socket to be
+// writable before each packet, and after the body that may take until the
+// MTA has read it (see mta_socket.h), which then happens once this callback
+// has returned instead of before each remaining edit.
+void apply(SMFICTX* ctx, const policy::Edits& edits, const std::string& audit_header) {
     auto check = [](int rc, const char* what) {
         if (rc != MI_SUCCESS) throw std::runtime_error(std::string(what) + " failed");
     };
@@ -381,6 +413,16 @@ void apply(SMFICTX* ctx, const policy::Edits& edits) {
                 break;
         }
     }
+    check(smfi_insheader(ctx, 0, const_cast<char*>("X-Marketplace-Audit"),
+                         const_cast<char*>(audit_header.c_str())),
+          "smfi_insheader");
+    if (edits.envelope_from)
+        check(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
+              "smfi_chgfrom");
+    for (const auto& r : edits.remove_rcpts)
+        check(smfi_delrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_delrcpt");
+    for (const auto& r : edits.add_rcpts)
+        check(smfi_addrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_addrcpt");
     if (edits.body) {
         // smfi_replacebody appends and blocks; large writes go in chunks the
         // MTA accepts (libmilter's MILTER_CHUNK_SIZE is 64 KiB).
@@ -399,13 +441,6 @@ void apply(SMFICTX* ctx, const policy::Edits& edits) {
             },
             kChunk);
     }
-    if (edits.envelope_from)
-        check(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
-              "smfi_chgfrom");
-    for (const auto& r : edits.remove_rcpts)
-        check(smfi_delrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_delrcpt");
-    for (const auto& r : edits.add_rcpts)
-        check(smfi_addrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_addrcpt");
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
@@ -416,6 +451,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         // No BusyTimer: the state is gone when this returns; audit() adds
         // the time since callback_started.
         callback_starts(m);
+        RealtimeSection realtime(!m.message.body.spilled());
         if (m.failed) return defer_failed(ctx, *c);
         const std::string qid = macro(ctx, "i");
         const Runtime& rt = *m.runtime;
@@ -440,13 +476,17 @@ sfsistat on_eom(SMFICTX* ctx) {
 
         std::string reply;
         sfsistat status = SMFIS_CONTINUE;
+        auto audit_header = [&] {
+            return audit_header_value(m.audit_id, v.decision, v.rules, rt.policy->version,
+                                      rt.config.hmac_key);
+        };
         switch (v.decision) {
             case Decision::accept:
             case Decision::modify:
-                apply(ctx, v.edits);
+                apply(ctx, v.edits, audit_header());
                 break;
             case Decision::quarantine:
-                apply(ctx, v.edits);
+                apply(ctx, v.edits, audit_header());
                 if (smfi_quarantine(ctx, const_cast<char*>(reply_safe(v.reply_text).c_str())) !=
                     MI_SUCCESS)
                     throw std::runtime_error("smfi_quarantine failed");
@@ -458,13 +498,6 @@ sfsistat on_eom(SMFICTX* ctx) {
                 reply = v.smtp_code + " " + v.enhanced_code + " " + reply;
                 status = v.decision == Decision::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
                 break;
-        }
-        if (status == SMFIS_CONTINUE) {
-            const std::string header = audit_header_value(m.audit_id, v.decision, v.rules,
-                                                          rt.policy->version, rt.config.hmac_key);
-            if (smfi_insheader(ctx, 0, const_cast<char*>("X-Marketplace-Audit"),
-                               const_cast<char*>(header.c_str())) != MI_SUCCESS)
-                throw std::runtime_error("smfi_insheader failed");
         }
         // State is written only now that every edit went through: a message
         // the MTA will not deliver leaves no record.  The Message-ID mapping

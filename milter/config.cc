@@ -210,6 +210,10 @@ constexpr Key kTopLevel[] = {
      [](const Entry& e, Build& b) {
          b.config.max_parallel_evaluations = static_cast<int>(get_int(e, 0, 4096));
      }},
+    {"realtime_priority", false,
+     [](const Entry& e, Build& b) {
+         b.config.realtime_priority = static_cast<int>(get_int(e, 0, 99));
+     }},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.

@@ -33,6 +33,9 @@ struct Config {
     // At most this many messages evaluated at once; 0: twice the CPUs (min 2).
     // Read at start only.
     int max_parallel_evaluations = 0;
+    // SCHED_FIFO priority for the callbacks' work on messages held in memory
+    // (milter/realtime.h); 0: never.  Read at start only.
+    int realtime_priority = 1;
 };
 
 // max_parallel_evaluations with 0 resolved: twice the CPUs, at least 2.

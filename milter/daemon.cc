@@ -17,6 +17,7 @@
 
 #include "milter/callbacks.h"
 #include "milter/log.h"
+#include "milter/realtime.h"
 #include "policy/gmime_ptr.h"
 
 namespace mm::milter {
@@ -79,6 +80,12 @@ int run_daemon(const std::string& config_path) {
     Service& service = *opened.value();
     const Config& config = service.runtime()->config;
     log_open(config.log_stderr);
+    if (const std::string off = enable_realtime(config.realtime_priority); !off.empty())
+        log_msg(config.realtime_priority > 0 ? LOG_WARNING : LOG_INFO,
+                "callbacks run at normal priority: %s", off.c_str());
+    else
+        log_msg(LOG_INFO, "callbacks for messages held in memory run under SCHED_FIFO priority %d",
+                config.realtime_priority);
 
     // libmilter's own signal thread takes SIGHUP/SIGTERM as "stop" and SIGINT
     // as "abort", so reload is SIGUSR1 (as in OpenDKIM).  Block it here, before

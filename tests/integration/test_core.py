@@ -118,6 +118,23 @@ class CoreTest(HarnessTestCase):
         self.assertLessEqual(line["milter_us"], line["elapsed_us"])
         self.assertGreater(line["milter_cpu_us"], 0)
 
+    def test_send_buffer_and_scheduling_in_effect(self):
+        """Each MTA connection's send buffer is widened (a rewritten body then
+        goes into the kernel without waiting for cleanup to read it) and the
+        callbacks run under SCHED_FIFO (permitted: the tests run as root);
+        the daemon logs both, with the figures it got."""
+        alias = self.pair["buyer_alias"]
+        self.assertQueued(self.h.send("support@acme.example", [alias],
+                                      self.seller_message(alias)))
+        self.h.wait_delivered(1)
+        with open(self.h.milter_stderr, errors="replace") as f:
+            log = f.read()
+        with open("/proc/sys/net/core/wmem_max") as f:
+            wmem_max = int(f.read())
+        self.assertIn(f"MTA connections: send buffer {2 * min(1 << 20, wmem_max)} bytes", log)
+        self.assertIn("callbacks for messages held in memory run under SCHED_FIFO priority 1",
+                      log)
+
     def test_buyer_to_seller_rewritten(self):
         subject = "Question about order 123-4567"
         r = self.h.send("bob@gmail.example", [self.pair["seller_alias"]],

@@ -86,6 +86,7 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     EXPECT_EQ(c->spool.spool_dir, "/var/tmp");
     EXPECT_EQ(c->max_parallel_evaluations, 0);
     EXPECT_GE(parallel_evaluations(*c), 2);
+    EXPECT_EQ(c->realtime_priority, 1);
 }
 
 TEST_F(ConfigTest, FullConfigWithEveryKey) {
@@ -108,7 +109,8 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "socket_mode: \"0666\"\n"
         "spill_threshold_bytes: 0\n"
         "spool_dir: spool\n"
-        "max_parallel_evaluations: 3\n";
+        "max_parallel_evaluations: 3\n"
+        "realtime_priority: 0\n";
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
@@ -128,6 +130,7 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
     EXPECT_EQ(c->spool.spool_dir, dir_.file("spool"));  // relative to the config file
     EXPECT_EQ(c->max_parallel_evaluations, 3);
     EXPECT_EQ(parallel_evaluations(*c), 3);
+    EXPECT_EQ(c->realtime_priority, 0);
 }
 
 TEST_F(ConfigTest, RelativeConfigPathResolvesAgainstItsDirectoryNotTheCwd) {
@@ -243,6 +246,8 @@ const ErrorCase kErrorCases[] = {
     {"SpoolDirEmpty", "", "spool_dir: \"\"\n", "6:12: spool_dir: must not be empty"},
     {"MaxParallelTooLarge", "", "max_parallel_evaluations: 5000\n",
      "6:27: max_parallel_evaluations: 5000 is out of range (0 to 4096)"},
+    {"RealtimePriorityTooLarge", "", "realtime_priority: 100\n",
+     "6:20: realtime_priority: 100 is out of range (0 to 99)"},
     {"MalformedIndent", "", "cache_ttl_ms: 1\n  milter_timeout: 2\n", "7:17: illegal map value"},
 };
 // clang-format on
@@ -379,6 +384,7 @@ TEST_F(ConfigTest, CommittedExampleLoads) {
     EXPECT_EQ(c->spool.spill_threshold, 262144u);
     EXPECT_EQ(c->spool.spool_dir, "/var/lib/marketplace-milter/spool");
     EXPECT_EQ(c->max_parallel_evaluations, 0);
+    EXPECT_EQ(c->realtime_priority, 1);
 }
 
 }  // namespace
