@@ -302,7 +302,6 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         MessageState& m = *c->msg;
         m.started = Clock::now();
         BusyTimer busy(m);
-        RealtimeSection realtime(true);
         m.runtime = g_service->runtime();
         m.audit_id = new_audit_id();
         m.envelope.client_addr = c->client;
@@ -473,6 +472,12 @@ sfsistat on_eom(SMFICTX* ctx) {
         // The parse tree is gone; what the verdict holds is small (a large
         // rewritten body is in a spool file).
         permit.reset();
+        if (realtime.budget_spent())
+            log_msg(LOG_NOTICE,
+                    "%s: evaluation used its realtime CPU budget (%lld ms), finished at normal "
+                    "priority (%zu bytes)",
+                    qid.empty() ? "NOQUEUE" : qid.c_str(),
+                    static_cast<long long>(realtime_budget().count() / 1000), m.message.size());
 
         std::string reply;
         sfsistat status = SMFIS_CONTINUE;

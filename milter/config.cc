@@ -214,6 +214,10 @@ constexpr Key kTopLevel[] = {
      [](const Entry& e, Build& b) {
          b.config.realtime_priority = static_cast<int>(get_int(e, 0, 99));
      }},
+    {"realtime_budget_ms", false,
+     [](const Entry& e, Build& b) {
+         b.config.realtime_budget = std::chrono::milliseconds(get_int(e, 1, 10000));
+     }},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.

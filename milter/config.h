@@ -36,6 +36,9 @@ struct Config {
     // SCHED_FIFO priority for the callbacks' work on messages held in memory
     // (milter/realtime.h); 0: never.  Read at start only.
     int realtime_priority = 1;
+    // The CPU time one callback may use under it before it continues at the
+    // normal priority.  Read at start only.
+    std::chrono::milliseconds realtime_budget{20};
 };
 
 // max_parallel_evaluations with 0 resolved: twice the CPUs, at least 2.

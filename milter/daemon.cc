@@ -80,12 +80,15 @@ int run_daemon(const std::string& config_path) {
     Service& service = *opened.value();
     const Config& config = service.runtime()->config;
     log_open(config.log_stderr);
-    if (const std::string off = enable_realtime(config.realtime_priority); !off.empty())
+    if (const std::string off = enable_realtime(config.realtime_priority, config.realtime_budget);
+        !off.empty())
         log_msg(config.realtime_priority > 0 ? LOG_WARNING : LOG_INFO,
                 "callbacks run at normal priority: %s", off.c_str());
     else
-        log_msg(LOG_INFO, "callbacks for messages held in memory run under SCHED_FIFO priority %d",
-                config.realtime_priority);
+        log_msg(LOG_INFO,
+                "callbacks for messages held in memory run under SCHED_FIFO priority %d, "
+                "at most %lld ms of CPU each",
+                config.realtime_priority, static_cast<long long>(config.realtime_budget.count()));
 
     // libmilter's own signal thread takes SIGHUP/SIGTERM as "stop" and SIGINT
     // as "abort", so reload is SIGUSR1 (as in OpenDKIM).  Block it here, before

@@ -11,33 +11,44 @@
 // filter's CPU time is the same and fewer wake-ups preempt it midway.
 //
 // Bounded on purpose: only messages whose body is held in memory (at most
-// spill_threshold_bytes) run elevated, so a large message cannot hold a core
-// away from the MTA for long; everything outside a RealtimeSection runs at
-// the normal priority.  The kernel's realtime throttling
-// (kernel.sched_rt_runtime_us) is the backstop.
+// spill_threshold_bytes) run elevated, and a section that uses more than its
+// CPU budget (a message built to be slow: 250 KB of a thousand tiny parts
+// takes ~150 ms) is returned to the normal priority by a CPU-time timer of
+// its thread and finishes there, so no message holds a core away from the
+// MTA for longer than the budget.  Everything outside a RealtimeSection runs
+// at the normal priority.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace mm::milter {
 
 // Checks once, at start, that this process may use SCHED_FIFO at `priority`
-// (1-99; 0 turns the feature off).  Returns what to log: empty when enabled,
-// otherwise why it is off.  Call before any RealtimeSection.
-std::string enable_realtime(int priority);
+// (1-99; 0 turns the feature off), and installs the handler of the budget
+// timers' signal (SIGRTMIN).  Returns what to log: empty when enabled,
+// otherwise why it is off.  Call before any RealtimeSection, before threads.
+std::string enable_realtime(int priority, std::chrono::microseconds budget);
+
+// The budget enable_realtime was given.
+std::chrono::microseconds realtime_budget();
 
 // Whether enable_realtime succeeded.
 bool realtime_enabled();
 
-// Raises the calling thread to SCHED_FIFO for its lifetime, when `wanted`
-// and realtime is enabled; restores the normal policy after.  Two system
-// calls: for callbacks that do work, not for the one that copies a header.
+// Raises the calling thread to SCHED_FIFO for its lifetime or until it has
+// used the budget, when `wanted` and realtime is enabled; restores the normal
+// policy after.  Four system calls: for callbacks that do work, not for the
+// one that copies a header.
 class RealtimeSection {
 public:
     explicit RealtimeSection(bool wanted);
     ~RealtimeSection();
     RealtimeSection(const RealtimeSection&) = delete;
     RealtimeSection& operator=(const RealtimeSection&) = delete;
+
+    // Whether the section was raised and has used up its budget.
+    bool budget_spent() const;
 
 private:
     bool raised_ = false;

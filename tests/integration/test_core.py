@@ -135,6 +135,29 @@ class CoreTest(HarnessTestCase):
         self.assertIn("callbacks for messages held in memory run under SCHED_FIFO priority 1",
                       log)
 
+    def test_realtime_budget_spent_is_logged_and_the_message_still_delivered(self):
+        """An end of message that needs more CPU than realtime_budget_ms
+        finishes at the normal priority (the budget timer's signal reaches
+        libmilter's thread) and says so; the message is judged as usual."""
+        alias = self.pair["buyer_alias"]
+        # ~240 KB of text with links: several ms of link and content checks,
+        # under the 256 KiB above which bodies are spooled (and not raised).
+        words = " ".join(f"see https://docs{i}.example.org/page and word{i}" for i in range(4000))
+        self.h.restart_milter(realtime_budget_ms=1)
+        try:
+            msg = make_message(from_="Acme Support Team <support@acme.example>", to=alias,
+                               subject="Long manual", body=words + "\n" + unique_line())
+            self.assertLess(len(msg), 256 * 1024)
+            self.assertQueued(self.h.send("support@acme.example", [alias], msg))
+            [d] = self.h.wait_delivered(1)
+            self.assertEqual(d.rcpts, ["bob@gmail.example"])
+            # Written before the verdict went back to Postfix.
+            with open(self.h.milter_stderr, errors="replace") as f:
+                self.assertRegex(f.read(), r"evaluation used its realtime CPU budget \(1 ms\), "
+                                           r"finished at normal priority")
+        finally:
+            self.h.restart_milter()
+
     def test_buyer_to_seller_rewritten(self):
         subject = "Question about order 123-4567"
         r = self.h.send("bob@gmail.example", [self.pair["seller_alias"]],

@@ -87,6 +87,7 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     EXPECT_EQ(c->max_parallel_evaluations, 0);
     EXPECT_GE(parallel_evaluations(*c), 2);
     EXPECT_EQ(c->realtime_priority, 1);
+    EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(20));
 }
 
 TEST_F(ConfigTest, FullConfigWithEveryKey) {
@@ -110,7 +111,8 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "spill_threshold_bytes: 0\n"
         "spool_dir: spool\n"
         "max_parallel_evaluations: 3\n"
-        "realtime_priority: 0\n";
+        "realtime_priority: 0\n"
+        "realtime_budget_ms: 5\n";
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
@@ -131,6 +133,7 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
     EXPECT_EQ(c->max_parallel_evaluations, 3);
     EXPECT_EQ(parallel_evaluations(*c), 3);
     EXPECT_EQ(c->realtime_priority, 0);
+    EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(5));
 }
 
 TEST_F(ConfigTest, RelativeConfigPathResolvesAgainstItsDirectoryNotTheCwd) {
@@ -248,6 +251,8 @@ const ErrorCase kErrorCases[] = {
      "6:27: max_parallel_evaluations: 5000 is out of range (0 to 4096)"},
     {"RealtimePriorityTooLarge", "", "realtime_priority: 100\n",
      "6:20: realtime_priority: 100 is out of range (0 to 99)"},
+    {"RealtimeBudgetZero", "", "realtime_budget_ms: 0\n",
+     "6:21: realtime_budget_ms: 0 is out of range (1 to 10000)"},
     {"MalformedIndent", "", "cache_ttl_ms: 1\n  milter_timeout: 2\n", "7:17: illegal map value"},
 };
 // clang-format on
@@ -385,6 +390,7 @@ TEST_F(ConfigTest, CommittedExampleLoads) {
     EXPECT_EQ(c->spool.spool_dir, "/var/lib/marketplace-milter/spool");
     EXPECT_EQ(c->max_parallel_evaluations, 0);
     EXPECT_EQ(c->realtime_priority, 1);
+    EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(20));
 }
 
 }  // namespace

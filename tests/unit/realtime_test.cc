@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <time.h>
+
+#include <chrono>
 #include <future>
 #include <thread>
 
@@ -13,11 +16,13 @@
 namespace mm::milter {
 namespace {
 
+constexpr std::chrono::milliseconds kBudget{20};
+
 class RealtimeTest : public ::testing::Test {
 protected:
-    void TearDown() override { enable_realtime(0); }
+    void TearDown() override { enable_realtime(0, kBudget); }
     void enable_or_skip(int priority) {
-        const std::string off = enable_realtime(priority);
+        const std::string off = enable_realtime(priority, kBudget);
         if (!off.empty()) GTEST_SKIP() << off;
     }
 };
@@ -71,8 +76,50 @@ TEST_F(RealtimeTest, OtherThreadsAreNotAffected) {
     other.join();
 }
 
+std::chrono::nanoseconds thread_cpu() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+void burn_cpu(std::chrono::milliseconds how_long) {
+    const auto until = thread_cpu() + how_long;
+    volatile unsigned sink = 0;
+    while (thread_cpu() < until) sink = sink + 1;
+}
+
+// Work that outlasts the budget finishes at the normal priority; the next
+// section gets a fresh budget.
+TEST_F(RealtimeTest, BudgetSpentReturnsToNormalPriority) {
+    const std::string off = enable_realtime(1, std::chrono::milliseconds(5));
+    if (!off.empty()) GTEST_SKIP() << off;
+    {
+        RealtimeSection section(true);
+        burn_cpu(std::chrono::milliseconds(30));
+        EXPECT_TRUE(section.budget_spent());
+        EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    }
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    {
+        RealtimeSection section(true);
+        burn_cpu(std::chrono::milliseconds(1));
+        EXPECT_FALSE(section.budget_spent());
+        EXPECT_EQ(sched_getscheduler(0), SCHED_FIFO);
+    }
+}
+
+// Time blocked does not count: the budget is CPU time.
+TEST_F(RealtimeTest, BudgetIsCpuTimeNotWallTime) {
+    const std::string off = enable_realtime(1, std::chrono::milliseconds(5));
+    if (!off.empty()) GTEST_SKIP() << off;
+    RealtimeSection section(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_FALSE(section.budget_spent());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_FIFO);
+}
+
 TEST_F(RealtimeTest, PriorityZeroTurnsItOff) {
-    EXPECT_EQ(enable_realtime(0), "realtime_priority is 0");
+    EXPECT_EQ(enable_realtime(0, kBudget), "realtime_priority is 0");
     EXPECT_FALSE(realtime_enabled());
     RealtimeSection section(true);
     EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
@@ -82,7 +129,7 @@ TEST_F(RealtimeTest, AlreadyRealtimeProcessIsLeftAlone) {
     sched_param p{};
     p.sched_priority = 2;
     if (sched_setscheduler(0, SCHED_FIFO, &p) != 0) GTEST_SKIP() << "SCHED_FIFO not permitted";
-    EXPECT_EQ(enable_realtime(1), "the daemon already runs under a realtime policy");
+    EXPECT_EQ(enable_realtime(1, kBudget), "the daemon already runs under a realtime policy");
     EXPECT_FALSE(realtime_enabled());
     { RealtimeSection section(true); }
     EXPECT_EQ(sched_getscheduler(0), SCHED_FIFO);  // not "restored" to SCHED_OTHER
