@@ -189,9 +189,14 @@ private:
         const bool had_nuls = std::memchr(bytes.data(), '\0', bytes.size()) != nullptr;
         if (had_nuls) {
             std::erase(bytes, '\0');
-            set_decoded_content(leaf.part, bytes);
             out_.malformed.push_back("part " + leaf.path + ": NUL bytes in text");
         }
+        // Likewise base64 that goes on after its padding: `bytes` ends there,
+        // and the part is delivered as what was judged.
+        const bool cut_at_padding = base64_continues_after_padding(leaf.part);
+        if (cut_at_padding) out_.malformed.push_back(padding_finding(leaf));
+        const bool reencode = had_nuls || cut_at_padding;
+        if (reencode) set_decoded_content(leaf.part, bytes);
         std::optional<std::string> decoded = part_text(leaf.part, std::move(bytes));
         if (!decoded) {
             out_.malformed.push_back("part " + leaf.path + ": text could not be decoded");
@@ -228,7 +233,7 @@ private:
         }
         if (part_changed) {
             replace_text(leaf, text);
-        } else if (had_nuls) {
+        } else if (reencode) {
             mark_changed(leaf);
         }
     }
@@ -304,6 +309,9 @@ private:
         // reads kept.  A zip package is decoded again whole if the
         // classifier needs it (AttachmentInput::whole).
         const DecodedPrefix decoded = decode_prefix(leaf.part, AttachmentClassifier::kSniffBytes);
+        // What follows base64 padding was neither sized nor sniffed.
+        const bool cut_at_padding = base64_continues_after_padding(leaf.part);
+        if (cut_at_padding) out_.malformed.push_back(padding_finding(leaf));
         rep.size = decoded.size;
         out_.attachment_bytes += decoded.size;
         const char* cid = g_mime_object_get_content_id(obj);
@@ -325,6 +333,11 @@ private:
             rep.kept = false;
             rep.rule_id = "attachment.type";
             rep.reason = "inline part is not an image";
+        }
+        if (rep.kept && cut_at_padding) {
+            rep.kept = false;
+            rep.rule_id = "attachment.encoding";
+            rep.reason = "its base64 goes on after the padding, where this filter cannot check it";
         }
         if (rep.kept && decoded.size > ap.max_file_bytes) {
             rep.kept = false;
@@ -363,6 +376,10 @@ private:
             g_mime_message_set_mime_part(leaf.owner, GMIME_OBJECT(notice.get()));
         }
         mark_changed(leaf);
+    }
+
+    static std::string padding_finding(const Leaf& leaf) {
+        return "part " + leaf.path + ": base64 data after the padding ('=')";
     }
 
     void mark_changed(const Leaf& leaf) {

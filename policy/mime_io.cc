@@ -254,6 +254,35 @@ DecodedPrefix base64_prefix(GMimeDataWrapper* content, std::size_t keep) {
 
 }  // namespace
 
+bool base64_continues_after_padding(GMimePart* part) {
+    GMimeDataWrapper* content = g_mime_part_get_content(part);
+    if (content == nullptr ||
+        g_mime_data_wrapper_get_encoding(content) != GMIME_CONTENT_ENCODING_BASE64)
+        return false;
+    // transfer none in GMime 3.2: the wrapper keeps its reference.
+    GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
+    if (raw == nullptr || g_mime_stream_reset(raw) == -1) return false;
+    bool padded = false;
+    bool continues = false;
+    unsigned char buf[64 * 1024];
+    while (!continues) {
+        const ssize_t n = g_mime_stream_read(raw, reinterpret_cast<char*>(buf), sizeof buf);
+        if (n <= 0) break;
+        const unsigned char* from = buf;
+        const unsigned char* end = buf + n;
+        if (!padded) {
+            const void* pad = std::memchr(buf, '=', static_cast<std::size_t>(n));
+            if (pad == nullptr) continue;
+            padded = true;
+            from = static_cast<const unsigned char*>(pad) + 1;
+        }
+        continues = count_base64_digits(from, static_cast<std::size_t>(end - from)) > 0;
+    }
+    // Leave the content where GMime's own writers expect it.
+    g_mime_stream_reset(raw);
+    return continues;
+}
+
 bool base64_sized_by_counting() {
     return gmime_counts_like_us();
 }

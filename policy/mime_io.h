@@ -48,6 +48,12 @@ DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep);
 // them whole.  For tests and diagnostics; both give the same result.
 bool base64_sized_by_counting();
 
+// Whether a base64 part has digits after its first '='.  GMime's decoder
+// ends the data at the padding and ignores the rest; other decoders (mail
+// clients among them) go on, so whatever follows would be delivered without
+// any check having seen it.  False for parts not in base64.
+bool base64_continues_after_padding(GMimePart* part);
+
 // The whole decoded content of a leaf part in a MessageBody (a spool file
 // once over the threshold): for the checks that need all of it (libzip).
 Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool);

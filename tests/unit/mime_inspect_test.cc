@@ -211,5 +211,39 @@ TEST_F(MimeInspectTest, TextAfterANulByteIsJudgedAndTheNulRemoved) {
               std::string::npos);
 }
 
+// GMime ends base64 at the first '=' and some clients go on: the text after
+// the padding ("hello" = " https://deals.example/x") was never judged, so it
+// is not delivered, and the message is malformed.
+TEST_F(MimeInspectTest, TextAfterBase64PaddingIsNotDelivered) {
+    auto f =
+        inspect(mixed("--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+                      "Content-Transfer-Encoding: base64\r\n\r\n"
+                      "aGVsbG8=\r\nIGh0dHBzOi8vZGVhbHMuZXhhbXBsZS94\r\n"));
+    ASSERT_EQ(f.malformed.size(), 1u);
+    EXPECT_EQ(f.malformed[0], "part 1: base64 data after the padding ('=')");
+    ASSERT_TRUE(f.new_body);
+    const std::string body = f.new_body->str();
+    EXPECT_EQ(body.find("IGh0dHBzOi8vZGVhbHMuZXhhbXBsZS94"), std::string::npos) << body;
+    EXPECT_EQ(body.find("deals.example"), std::string::npos) << body;
+    EXPECT_NE(body.find("aGVsbG8="), std::string::npos) << body;  // what was judged stays
+}
+
+// A PDF whose base64 goes on after its padding with an executable: sniffed
+// as the PDF, it would be delivered with the executable inside.
+TEST_F(MimeInspectTest, AttachmentWithBase64AfterPaddingIsStripped) {
+    const std::string tail = exe_b64();
+    auto f = inspect(mixed(text_part("See attached.") +
+                           attachment("invoice.pdf", "application/pdf", kPdfB64 + "=\r\n" + tail)));
+    ASSERT_EQ(f.attachments.size(), 1u);
+    EXPECT_FALSE(f.attachments[0].kept);
+    EXPECT_EQ(f.attachments[0].rule_id, "attachment.encoding");
+    EXPECT_TRUE(f.attachment_violation);
+    ASSERT_EQ(f.malformed.size(), 1u);
+    EXPECT_EQ(f.malformed[0], "part 2: base64 data after the padding ('=')");
+    ASSERT_TRUE(f.new_body);
+    EXPECT_EQ(f.new_body->str().find(tail), std::string::npos);
+    EXPECT_NE(f.new_body->str().find("was removed by the marketplace"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mm::policy

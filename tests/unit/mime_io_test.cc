@@ -287,5 +287,40 @@ TEST(DecodePrefix, LeavesTheEncodedStreamReset) {
     EXPECT_EQ(g_mime_stream_write_to_stream(stream, mem.get()), static_cast<gint64>(raw.size()));
 }
 
+// GMime ends base64 at the first '='; digits after it are data other
+// decoders would deliver and no check has seen.
+TEST(Base64AfterPadding, DigitsAfterTheFirstPaddingAreFound) {
+    auto continues = [](const std::string& raw) {
+        GPtr<GMimePart> part = part_with(raw, GMIME_CONTENT_ENCODING_BASE64);
+        return base64_continues_after_padding(part.get());
+    };
+    EXPECT_FALSE(continues("QUJD"));
+    EXPECT_FALSE(continues("QUI=\r\n"));
+    EXPECT_FALSE(continues("QQ==\r\n\r\n"));
+    EXPECT_FALSE(continues("QQ=\r\n=\r\n"));      // padding split over lines
+    EXPECT_FALSE(continues("QUI=\r\n-- *\r\n"));  // junk, not digits
+    EXPECT_FALSE(continues(""));
+    EXPECT_TRUE(continues("QUI=QUJD"));
+    EXPECT_TRUE(continues("QUI=\r\nQUJD\r\n"));
+    EXPECT_TRUE(continues("QUJD=\r\n+\r\n"));
+    EXPECT_TRUE(continues("=QUJD"));
+    // The padding and the digits after it in different 64 KiB reads.
+    std::string lines;
+    while (lines.size() < 64 * 1024 - 4) lines += "QUJD\r\n";
+    lines.resize(64 * 1024 - 1);
+    EXPECT_TRUE(continues(lines + "=\r\n\r\nQQ"));
+    EXPECT_FALSE(continues(lines + "=\r\n\r\n"));
+}
+
+TEST(Base64AfterPadding, OnlyBase64PartsAndTheStreamIsLeftReset) {
+    GPtr<GMimePart> qp = part_with("a=3Db=\r\nQUJD", GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+    EXPECT_FALSE(base64_continues_after_padding(qp.get()));
+    const std::string raw = "QUI=\r\nQUJD\r\n";
+    GPtr<GMimePart> part = part_with(raw, GMIME_CONTENT_ENCODING_BASE64);
+    EXPECT_TRUE(base64_continues_after_padding(part.get()));
+    GMimeStream* stream = g_mime_data_wrapper_get_stream(g_mime_part_get_content(part.get()));
+    EXPECT_EQ(g_mime_stream_tell(stream), 0);
+}
+
 }  // namespace
 }  // namespace mm::policy
