@@ -321,7 +321,6 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         MessageState& m = *c->msg;
         if (m.failed) return defer_failed(ctx, *c);
         BusyTimer busy(m);
-        RealtimeSection realtime(true);
         const std::string raw = argv[0] ? argv[0] : "";
         auto out = m.rcpt_stage->add(m.envelope, raw);
         using Kind = policy::RcptOutcome::Kind;
@@ -369,7 +368,6 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
         Result<void> appended;
         {
             BusyTimer busy(m);
-            RealtimeSection realtime(!body.spilled());
             if (body.empty() && !body.spilled())
                 body = policy::MessageBody(m.runtime->config.spool);
             appended = body.append(std::string_view(reinterpret_cast<const char*>(chunk), len));
@@ -450,6 +448,10 @@ sfsistat on_eom(SMFICTX* ctx) {
         // No BusyTimer: the state is gone when this returns; audit() adds
         // the time since callback_started.
         callback_starts(m);
+        // The one callback with real work (milter/realtime.h).  Raising the
+        // short ones too (RCPT, body chunks) made the p99 worse: dropping back
+        // to the normal priority inside them is itself a point where the
+        // thread is preempted.
         RealtimeSection realtime(!m.message.body.spilled());
         if (m.failed) return defer_failed(ctx, *c);
         const std::string qid = macro(ctx, "i");

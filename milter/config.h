@@ -33,11 +33,11 @@ struct Config {
     // At most this many messages evaluated at once; 0: twice the CPUs (min 2).
     // Read at start only.
     int max_parallel_evaluations = 0;
-    // SCHED_FIFO priority for the callbacks' work on messages held in memory
+    // SCHED_FIFO priority for the end of message of messages held in memory
     // (milter/realtime.h); 0: never.  Read at start only.
     int realtime_priority = 1;
-    // The CPU time one callback may use under it before it continues at the
-    // normal priority.  Read at start only.
+    // The CPU time one end of message may use under it before it continues at
+    // the normal priority.  Read at start only.
     std::chrono::milliseconds realtime_budget{20};
 };
 

@@ -83,11 +83,11 @@ int run_daemon(const std::string& config_path) {
     if (const std::string off = enable_realtime(config.realtime_priority, config.realtime_budget);
         !off.empty())
         log_msg(config.realtime_priority > 0 ? LOG_WARNING : LOG_INFO,
-                "callbacks run at normal priority: %s", off.c_str());
+                "end of message runs at normal priority: %s", off.c_str());
     else
         log_msg(LOG_INFO,
-                "callbacks for messages held in memory run under SCHED_FIFO priority %d, "
-                "at most %lld ms of CPU each",
+                "end of message runs under SCHED_FIFO priority %d for messages held in "
+                "memory, at most %lld ms of CPU each",
                 config.realtime_priority, static_cast<long long>(config.realtime_budget.count()));
 
     // libmilter's own signal thread takes SIGHUP/SIGTERM as "stop" and SIGINT

@@ -121,7 +121,7 @@ class CoreTest(HarnessTestCase):
     def test_send_buffer_and_scheduling_in_effect(self):
         """Each MTA connection's send buffer is widened (a rewritten body then
         goes into the kernel without waiting for cleanup to read it) and the
-        callbacks run under SCHED_FIFO (permitted: the tests run as root);
+        end of message runs under SCHED_FIFO (permitted: the tests run as root);
         the daemon logs both, with the figures it got."""
         alias = self.pair["buyer_alias"]
         self.assertQueued(self.h.send("support@acme.example", [alias],
@@ -132,8 +132,8 @@ class CoreTest(HarnessTestCase):
         with open("/proc/sys/net/core/wmem_max") as f:
             wmem_max = int(f.read())
         self.assertIn(f"MTA connections: send buffer {2 * min(1 << 20, wmem_max)} bytes", log)
-        self.assertIn("callbacks for messages held in memory run under SCHED_FIFO priority 1",
-                      log)
+        self.assertIn("end of message runs under SCHED_FIFO priority 1 for messages held in "
+                      "memory, at most 20 ms of CPU each", log)
 
     def test_realtime_budget_spent_is_logged_and_the_message_still_delivered(self):
         """An end of message that needs more CPU than realtime_budget_ms
