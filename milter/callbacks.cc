@@ -554,6 +554,16 @@ sfsistat on_eom(SMFICTX* ctx) {
                     MI_SUCCESS)
                     throw std::runtime_error("smfi_quarantine failed");
                 v.decision = Decision::quarantine;
+                for (const auto& hit : d->rules)
+                    if (std::none_of(v.rules.begin(), v.rules.end(), [&](const auto& r) {
+                            return r.id == hit.id && r.detail == hit.detail;
+                        }))
+                        v.rules.push_back(hit);
+                // The audit header went out with the read-only run's decision;
+                // ours is the first one (any from the sender were removed).
+                if (smfi_chgheader(ctx, const_cast<char*>("X-Marketplace-Audit"), 1,
+                                   const_cast<char*>(audit_header().c_str())) != MI_SUCCESS)
+                    throw std::runtime_error("smfi_chgheader failed");
             }
         }
         log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid.empty() ? "NOQUEUE" : qid.c_str(),

@@ -15,7 +15,10 @@ delivered message, the audit log line of every message):
   (marketplace.unsolicited_limit), also with two connections at once;
 - the same text to the same buyer again (marketplace.repeat);
 - the seller's vacation switch and away text (marketplace.vacation);
-- FBA orders: the seller only replies (marketplace.fba_reply_only).
+- FBA orders: the seller only replies (marketplace.fba_reply_only);
+- a quarantine that only the commit step decides (another message took the
+  seller's last [Important] use of the day meanwhile): the held message's
+  X-Marketplace-Audit header and the audit line both say so.
 
 Every test uses parties, pairs and orders of its own, so the tests do not
 depend on each other's thread state.  Party attributes are set with the CLI
@@ -28,13 +31,16 @@ import os
 import random
 import re
 import smtplib
+import sqlite3
+import subprocess
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mmharness import (SENDER_HELO, HarnessTestCase, Party, SendResult, crlf,  # noqa: E402
-                       make_message)
+                       make_message, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REASONS_DIR = os.path.join(os.path.dirname(HERE), "data", "contact_reasons")
@@ -140,8 +146,8 @@ def send_at_once(port: int, jobs, timeout: float = 120.0) -> list:
 # --------------------------------------------------------------------------
 
 
-class MarketplaceRulesTest(HarnessTestCase):
-    harness_name = "marketplace"
+class MarketplaceTestCase(HarnessTestCase):
+    """Provisioning, sending and assertions for the classes below."""
 
     def setUp(self):
         if not self.h.milter_running():
@@ -263,6 +269,11 @@ class MarketplaceRulesTest(HarnessTestCase):
             if line.get("audit_id") == m.group(1):
                 return f"\naudit line: {line}"
         return f"\n(no audit line for {m.group(1)})"
+
+
+
+class MarketplaceRulesTest(MarketplaceTestCase):
+    harness_name = "marketplace"
 
     # ---- 1. opt-out and [Important] -------------------------------------------------
     def test_optout_refuses_plain_seller_message(self):
@@ -512,6 +523,73 @@ class MarketplaceRulesTest(HarnessTestCase):
                                          ("marketplace.unsolicited_limit",))
                 self.assertRuleRefused(refused[0], "marketplace.unsolicited_limit",
                                        text=(oid,))
+
+
+
+class CommitStepTest(MarketplaceTestCase):
+    """The marketplace rules run twice for a message: read-only while it is
+    evaluated, then for real inside the store's write transaction, after the
+    edits (and the X-Marketplace-Audit header) went out.  When another
+    message changes the thread in between, the second run decides, and the
+    message must say what was decided, not what the first run thought."""
+    harness_name = "marketplace-commit"
+    policy_overrides = {"marketplace.important_daily_threshold": 1}
+
+    def held_message(self) -> bytes:
+        wait_for(lambda: self.h.hold_queue(), 30, "a message in the hold queue",
+                 on_timeout=self.h.diagnostics)
+        [path] = self.h.hold_queue()
+        r = subprocess.run(["/usr/sbin/postcat", "-c", self.h.conf_dir, "-hb", path],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_quarantine_decided_at_commit_is_in_the_held_message(self):
+        pair, buyer, seller = self.new_pair()
+        oid = self.add_order(pair)
+        alias = pair["buyer_alias"]
+        jobs = [(seller.address, alias,
+                 make_message(from_=f"{seller.name} <{seller.address}>", to=alias,
+                              subject=f"[Important] Order {oid}", body=reason_text(reason)))
+                for reason in ("delivery_scheduling", "shipping_address")]
+        # Another process holds the store's write lock: both messages are
+        # evaluated (their read-only runs see no [Important] use today), then
+        # both wait to commit.  Released, one commits (the day's one use) and
+        # the other's commit crosses the threshold of 1: quarantine.
+        hold_s = 1.5
+        store = sqlite3.connect(self.h.store_path, isolation_level=None, timeout=10)
+        try:
+            store.execute("BEGIN IMMEDIATE")
+            results = []
+            sender = threading.Thread(
+                target=lambda: results.extend(send_at_once(self.h.smtpd_port, jobs)))
+            sender.start()
+            time.sleep(hold_s)  # both ends of message reach the commit meanwhile (~1 ms)
+            store.execute("ROLLBACK")
+            sender.join(120)
+        finally:
+            store.close()
+        summary = "\n".join(str(r) for r in results)
+        self.assertEqual([r.queued for r in results], [True, True], summary)
+        [delivered] = self.h.wait_delivered(1)
+        self.assertEqual(delivered.rcpts, [buyer.address])
+        held = self.held_message().decode("utf-8", "replace")
+        m = re.search(r"(?m)^X-Marketplace-Audit: (.*(?:\n[ \t].*)*)", held)
+        self.assertIsNotNone(m, held)
+        value = re.sub(r"\s*\n\s*", " ", m.group(1)).strip()
+        header = AUDIT_RE.match(value)
+        self.assertIsNotNone(header, value)
+        line = self.audit_line(header.group("id"))
+        where = f"X-Marketplace-Audit: {value}\naudit line: {line}"
+        # The test is only worth something if the race happened: both
+        # messages were inside end of message while the lock was held.
+        self.assertGreaterEqual(line["milter_us"], hold_s * 1e6 / 2, where)
+        self.assertEqual(header.group("decision"), "quarantine", where)
+        self.assertEqual(line["decision"], "quarantine", where)
+        self.assertIn("marketplace.important_quarantine", header.group("rules"), where)
+        self.assertIn("marketplace.important_quarantine", self.rule_ids(line), where)
+        subprocess.run(["/usr/sbin/postsuper", "-c", self.h.conf_dir, "-d", "ALL", "hold"],
+                       capture_output=True, timeout=30)
 
 
 if __name__ == "__main__":
