@@ -297,7 +297,10 @@ def _reply(code, text) -> tuple:
 
 
 def smtp_send(port: int, mail_from: str, rcpts: Iterable[str], message: bytes,
-              timeout: float = 120.0, helo: str = SENDER_HELO) -> SendResult:
+              timeout: float = 120.0, helo: str = SENDER_HELO,
+              auth: Optional[tuple] = None) -> SendResult:
+    """auth: (login, password) for SMTP AUTH after EHLO; a refused login is
+    result.error."""
     rcpts = list(rcpts)
     result = SendResult(mail_from=mail_from, rcpt_list=rcpts)
     try:
@@ -312,6 +315,8 @@ def smtp_send(port: int, mail_from: str, rcpts: Iterable[str], message: bytes,
         result.ehlo = _reply(*client.ehlo())
         if not 200 <= result.ehlo[0] < 300:
             return result
+        if auth is not None:
+            client.login(*auth)
         result.mail = _reply(*client.mail(mail_from))
         if not 200 <= result.mail[0] < 300:
             return result
@@ -677,13 +682,16 @@ class Harness:
                  with_milter: bool = True, config: Optional[dict] = None,
                  policy: Optional[dict] = None, hide_client_received: bool = True,
                  keep: Optional[bool] = None, verbose: bool = False,
-                 milter_socket: str = "inet"):
+                 milter_socket: str = "inet", sasl_users: Optional[dict] = None):
         """config: milter config overrides; policy: {"dotted.key": value}
         overrides for the copy of etc/policy.yaml (set_policy_values);
         hide_client_received=False runs the smtpd without
         marketplace_header_checks (only to prove that the privacy checker
         catches Postfix's own Received header); milter_socket: "inet"
-        (TCP loopback) or "unix" (a socket in the milter's directory)."""
+        (TCP loopback) or "unix" (a socket in the milter's directory);
+        sasl_users: {login: password} that smtpd accepts for SMTP AUTH (Cyrus
+        SASL, a sasldb of the instance's own), which Postfix hands the milter
+        as {auth_authen}; without it smtpd offers no AUTH."""
         if milter_socket not in ("inet", "unix"):
             raise ValueError(f"milter_socket must be inet or unix, not {milter_socket!r}")
         self.milter_socket = milter_socket
@@ -693,6 +701,7 @@ class Harness:
         self.with_milter = with_milter
         self.config_overrides = dict(config or {})
         self.policy_overrides = dict(policy or {})
+        self.sasl_users = dict(sasl_users or {})
         self.hide_client_received = hide_client_received
         self.keep = bool(os.environ.get("MM_KEEP_TMP")) if keep is None else keep
         self.verbose = verbose
@@ -916,7 +925,36 @@ class Harness:
             # a refused delivery to the sink is an error to see, not to retry later
             "minimal_backoff_time": "300s",
             "delay_warning_time": "0",
+            **(self._sasl_main_cf(self.conf_dir) if self.sasl_users else {}),
         }
+
+    @staticmethod
+    def _sasl_main_cf(conf_dir: str) -> dict:
+        return {
+            "smtpd_sasl_auth_enable": "yes",
+            "smtpd_sasl_type": "cyrus",
+            # -> smtpd.conf in conf_dir/sasl: Debian's Postfix looks there
+            # whatever cyrus_sasl_config_path says; other builds need it said
+            "smtpd_sasl_path": "smtpd",
+            "cyrus_sasl_config_path": os.path.join(conf_dir, "sasl"),
+            "smtpd_sasl_security_options": "noanonymous",  # plain text on loopback
+        }
+
+    def _write_sasl_db(self):
+        """smtpd.conf and a sasldb with self.sasl_users (login user@realm)."""
+        db = os.path.join(self.conf_dir, "sasldb2")
+        os.makedirs(os.path.join(self.conf_dir, "sasl"), mode=0o755)
+        with open(os.path.join(self.conf_dir, "sasl", "smtpd.conf"), "w") as f:
+            f.write(f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\n"
+                    f"mech_list: PLAIN LOGIN\nsasldb_path: {db}\n")
+        for login, password in self.sasl_users.items():
+            user, _, realm = login.partition("@")
+            r = subprocess.run(["saslpasswd2", "-f", db, "-p", "-c",
+                                *(["-u", realm] if realm else []), user],
+                               input=password, capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                raise HarnessError(f"saslpasswd2 {login}: {r.stdout}{r.stderr}")
+        os.chmod(db, 0o644)  # smtpd reads it as the postfix user
 
     MASTER_CF = """\
 # private test instance: no chroot anywhere
@@ -963,6 +1001,8 @@ mkt-cleanup unix n      -       n       -       0       cleanup
         with open(os.path.join(self.conf_dir, "main.cf"), "w") as f:
             for k, v in self.postfix_main_cf().items():
                 f.write(f"{k} = {v}\n")
+        if self.sasl_users:
+            self._write_sasl_db()
         smtpd_options = extra_services = ""
         if self.hide_client_received:
             if not os.path.exists(HEADER_CHECKS):
@@ -1195,12 +1235,12 @@ mkt-cleanup unix n      -       n       -       0       cleanup
 
     # ---- sending ---------------------------------------------------------------
     def send(self, mail_from: str, rcpts: Iterable[str] | str, message: bytes | str,
-             timeout: float = 120.0) -> SendResult:
+             timeout: float = 120.0, auth: Optional[tuple] = None) -> SendResult:
         if isinstance(rcpts, str):
             rcpts = [rcpts]
         result = smtp_send(self.smtpd_port, mail_from, rcpts,
                            message if isinstance(message, bytes) else message.encode(),
-                           timeout=timeout)
+                           timeout=timeout, auth=auth)
         if self.verbose:
             print(f"send: {result}", file=sys.stderr)
         return result
@@ -1398,6 +1438,7 @@ class HarnessTestCase(unittest.TestCase):
     with_milter = True
     milter_config: dict = {}
     policy_overrides: dict = {}   # {"privacy.redact.seller_to_buyer": True, ...}
+    sasl_users: dict = {}         # {login: password} for SMTP AUTH (Harness)
     hide_client_received = True
     milter_socket = "inet"
     h: Harness
@@ -1408,7 +1449,7 @@ class HarnessTestCase(unittest.TestCase):
         cls.h = Harness(cls.harness_name, with_milter=cls.with_milter,
                         config=cls.milter_config, policy=cls.policy_overrides,
                         hide_client_received=cls.hide_client_received,
-                        milter_socket=cls.milter_socket)
+                        milter_socket=cls.milter_socket, sasl_users=cls.sasl_users)
         cls.addClassCleanup(cls.h.stop)
         cls.h.start()
 

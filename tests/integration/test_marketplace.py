@@ -8,7 +8,9 @@ delivered message, the audit log line of every message):
 - opt-out (marketplace.optout), [Important] with a critical reason
   (marketplace.critical, texts from tests/data/contact_reasons), [Important]
   misuse (marketplace.important_misuse), the X-Marketplace-Contact-Reason
-  header believed only from trusted tooling and never delivered;
+  header believed only from trusted tooling (a listed client address, or an
+  SMTP AUTH login listed in trusted_tooling.senders, through a Postfix with
+  Cyrus SASL) and never delivered;
 - a thread the opted-out buyer started (marketplace.buyer_thread);
 - exempt order kinds (marketplace.exempt_order);
 - one unsolicited seller message per order until the buyer writes
@@ -591,6 +593,54 @@ class CommitStepTest(MarketplaceTestCase):
         subprocess.run(["/usr/sbin/postsuper", "-c", self.h.conf_dir, "-d", "ALL", "hold"],
                        capture_output=True, timeout=30)
 
+
+
+class SaslTrustTest(MarketplaceTestCase):
+    """trusted_tooling.senders: a client that logged in with SMTP AUTH as a
+    listed login may name the contact reason in X-Marketplace-Contact-Reason
+    (Postfix hands the login to the milter as {auth_authen}); another login,
+    or none, may not."""
+    harness_name = "marketplace-sasl"
+    sasl_users = {"tooling@acme.example": "tooling-secret", "clerk@acme.example": "clerk-secret"}
+
+    def test_contact_reason_header_only_from_a_trusted_login(self):
+        pair, buyer, seller = self.new_pair(optout=True)
+        oid = self.add_order(pair)
+        alias = pair["buyer_alias"]
+        header = [("X-Marketplace-Contact-Reason", "delivery_scheduling")]
+
+        def send(auth):
+            msg = make_message(from_=f"{seller.name} <{seller.address}>", to=alias,
+                               subject=f"[Important] Order {oid}", body=neutral_text(oid),
+                               headers=header)
+            return self.h.send(seller.address, [alias], msg, auth=auth)
+
+        with open(self.h.policy_path, encoding="utf-8") as f:
+            original = f.read()
+        trusted, n = re.subn(r"(\n  trusted_tooling:\n    clients: \[\]\n    senders: )\[\]",
+                             r'\1["tooling@acme.example"]', original)
+        self.assertEqual(n, 1, "etc/policy.yaml: no 'trusted_tooling: ... senders: []' to change")
+        try:
+            with open(self.h.policy_path, "w", encoding="utf-8") as f:
+                f.write(trusted)
+            self.h.restart_milter()
+            d, line = self.assertRuleDelivered(
+                send(("tooling@acme.example", "tooling-secret")), buyer.address,
+                ("marketplace.critical",), not_rules=("marketplace.optout",))
+            detail = next(x["detail"] for x in line["rules"] if x["id"] == "marketplace.critical")
+            self.assertIn("trusted header", detail, line)
+            self.assertEqual(d.headers("X-Marketplace-Contact-Reason"), [])
+            # Another login of the same shop, and no login: the header is ignored.
+            for auth in (("clerk@acme.example", "clerk-secret"), None):
+                with self.subTest(login=auth and auth[0]):
+                    line = self.assertRuleRefused(send(auth), "marketplace.important_misuse")
+                    detail = next(x["detail"] for x in line["rules"]
+                                  if x["id"] == "marketplace.important_misuse")
+                    self.assertIn("untrusted header ignored", detail, line)
+        finally:
+            with open(self.h.policy_path, "w", encoding="utf-8") as f:
+                f.write(original)
+            self.h.restart_milter()
 
 if __name__ == "__main__":
     unittest.main()
