@@ -38,8 +38,8 @@ bool realtime_enabled();
 
 // Raises the calling thread to SCHED_FIFO for its lifetime or until it has
 // used the budget, when `wanted` and realtime is enabled; restores the normal
-// policy after.  Four system calls: for callbacks that do work, not for the
-// one that copies a header.
+// policy after.  Four system calls (the policy and the timer, each set and
+// reset): callbacks/on_eom uses one per message.
 class RealtimeSection {
 public:
     explicit RealtimeSection(bool wanted);
