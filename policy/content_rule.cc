@@ -170,6 +170,11 @@ struct ContentRules::Compiled {
 ContentRules::~ContentRules() = default;
 
 Result<std::shared_ptr<const ContentRules>> ContentRules::compile(std::vector<ContentRule> rules) {
+    return compile(std::move(rules), {});
+}
+
+Result<std::shared_ptr<const ContentRules>> ContentRules::compile(
+    std::vector<ContentRule> rules, std::vector<std::unique_ptr<Compiled>> built) {
     std::shared_ptr<ContentRules> out(new ContentRules());
     for (size_t r = 0; r < rules.size(); ++r) {
         const ContentRule& rule = rules[r];
@@ -178,9 +183,12 @@ Result<std::shared_ptr<const ContentRules>> ContentRules::compile(std::vector<Co
                 return fail(Errc::conflict, "content.rules[" + std::to_string(r) + "] (" + rule.id +
                                                 "): duplicate rule id (also content.rules[" +
                                                 std::to_string(k) + "])");
-        auto c = std::make_unique<Compiled>();
-        if (auto err = build_rule(r, rule, c->set, c->patterns))
-            return fail(Errc::invalid, err->message);
+        std::unique_ptr<Compiled> c = r < built.size() ? std::move(built[r]) : nullptr;
+        if (!c) {
+            c = std::make_unique<Compiled>();
+            if (auto err = build_rule(r, rule, c->set, c->patterns))
+                return fail(Errc::invalid, err->message);
+        }
         out->compiled_.push_back(std::move(c));
     }
     // Nearly every text matches no rule; one pass of the union tells so
@@ -276,6 +284,7 @@ struct RuleDraft {
     ContentRule rule;
     YAML::Mark id_mark;
     std::vector<PatternDraft> patterns;
+    std::unique_ptr<ContentRules::Compiled> built;  // by load_rules, for ContentRules
 };
 
 struct SectionDraft {
@@ -356,11 +365,12 @@ void load_rules(const Entry& e, SectionDraft& s) {
                 error_at(d.id_mark, ie.name + ": duplicate rule id '" + d.rule.id + "' (also " +
                                         e.name + "[" + std::to_string(prev.index) + "])");
         // Each rule is compiled here, where its nodes' marks are known, so a
-        // bad pattern is reported at its own line and column.
+        // bad pattern is reported at its own line and column; ContentRules
+        // takes what was compiled (compiling it again was a third of the
+        // policy's load time).
         for (const PatternDraft& p : d.patterns) d.rule.patterns.push_back({p.language, p.regex});
-        std::unique_ptr<RE2::Set> set;
-        std::vector<std::unique_ptr<RE2>> res;
-        if (auto err = build_rule(i, d.rule, set, res))
+        d.built = std::make_unique<ContentRules::Compiled>();
+        if (auto err = build_rule(i, d.rule, d.built->set, d.built->patterns))
             error_at(err->pattern ? d.patterns[*err->pattern].mark : item.Mark(), err->message);
         s.rules.push_back(std::move(d));
     }
@@ -376,9 +386,14 @@ void load_content_section(const yaml::Entry& e, ContentPolicy& out) {
     SectionDraft s;
     yaml::load_section<SectionDraft>(e, kContentKeys, s);
     std::vector<ContentRule> rules;
+    std::vector<std::unique_ptr<ContentRules::Compiled>> built;
     rules.reserve(s.rules.size());
-    for (RuleDraft& d : s.rules) rules.push_back(std::move(d.rule));
-    auto compiled = ContentRules::compile(std::move(rules));
+    built.reserve(s.rules.size());
+    for (RuleDraft& d : s.rules) {
+        rules.push_back(std::move(d.rule));
+        built.push_back(std::move(d.built));
+    }
+    auto compiled = ContentRules::compile(std::move(rules), std::move(built));
     if (!compiled) error_at(e.value.Mark(), compiled.error().message);
     out.rules = std::move(compiled.value());
 }

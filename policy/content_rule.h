@@ -45,8 +45,16 @@ struct ContentHit {
 
 class ContentRules {
 public:
+    // One rule's set and single patterns, compiled.
+    struct Compiled;
+
     // Compiles every rule; errors name the rule and the RE2 message.
     static Result<std::shared_ptr<const ContentRules>> compile(std::vector<ContentRule> rules);
+    // The same, taking `built[i]` for rules[i] where the loader already
+    // compiled it (to report a bad pattern at its own line); the others are
+    // compiled here.
+    static Result<std::shared_ptr<const ContentRules>> compile(
+        std::vector<ContentRule> rules, std::vector<std::unique_ptr<Compiled>> built);
     ~ContentRules();
     const std::vector<ContentRule>& rules() const { return rules_; }
     // At most one hit per rule (the first text that matches).
@@ -55,7 +63,6 @@ public:
 private:
     ContentRules() = default;
     std::vector<ContentRule> rules_;
-    struct Compiled;
     std::vector<std::unique_ptr<Compiled>> compiled_;
     // Every rule's patterns in one set: a text it does not match needs none
     // of the rules' own passes.  Null when it would not compile within the
