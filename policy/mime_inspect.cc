@@ -310,7 +310,7 @@ private:
         // classifier needs it (AttachmentInput::whole).
         const DecodedPrefix decoded = decode_prefix(leaf.part, AttachmentClassifier::kSniffBytes);
         // What follows base64 padding was neither sized nor sniffed.
-        const bool cut_at_padding = base64_continues_after_padding(leaf.part);
+        const bool cut_at_padding = decoded.base64_after_padding;
         if (cut_at_padding) out_.malformed.push_back(padding_finding(leaf));
         rep.size = decoded.size;
         out_.attachment_bytes += decoded.size;

@@ -181,6 +181,29 @@ private:
     int n_;
 };
 
+// Watches encoded base64 as it is read for a digit after the first '='
+// (base64_continues_after_padding).
+class PaddingWatch {
+public:
+    void feed(const unsigned char* p, std::size_t n) {
+        if (continues_) return;
+        if (!padded_) {
+            const void* pad = std::memchr(p, '=', n);
+            if (pad == nullptr) return;
+            padded_ = true;
+            const auto* from = static_cast<const unsigned char*>(pad) + 1;
+            n -= static_cast<std::size_t>(from - p);
+            p = from;
+        }
+        continues_ = count_base64_digits(p, n) > 0;
+    }
+    bool continues() const { return continues_; }
+
+private:
+    bool padded_ = false;
+    bool continues_ = false;
+};
+
 // The rule above is GMime's since 3.2.13; 3.2.7 went on decoding after an
 // '=' (and took bytes off per '=' at the end of each 4 KiB read), and later
 // releases may change it again.  So the installed library is asked once, on
@@ -228,12 +251,14 @@ DecodedPrefix base64_prefix(GMimeDataWrapper* content, std::size_t keep) {
     out.head.reserve(keep + most);
     std::optional<Base64Count> count;
     if (keep == 0) count.emplace(decoder);
+    PaddingWatch padding;
     unsigned char buf[64 * 1024];
     for (;;) {
         const std::size_t want = count ? sizeof buf : kDecodeBlock;
         const ssize_t n = g_mime_stream_read(raw, reinterpret_cast<char*>(buf), want);
         if (n <= 0) break;
         const auto len = static_cast<std::size_t>(n);
+        padding.feed(buf, len);
         if (count) {
             out.size += count->step(buf, len);
             continue;
@@ -247,6 +272,7 @@ DecodedPrefix base64_prefix(GMimeDataWrapper* content, std::size_t keep) {
         out.head.resize(std::min(had + got, keep));
         if (out.head.size() == keep) count.emplace(decoder);
     }
+    out.base64_after_padding = padding.continues();
     // Leave the content where GMime's own writers expect it.
     g_mime_stream_reset(raw);
     return out;
@@ -262,25 +288,16 @@ bool base64_continues_after_padding(GMimePart* part) {
     // transfer none in GMime 3.2: the wrapper keeps its reference.
     GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
     if (raw == nullptr || g_mime_stream_reset(raw) == -1) return false;
-    bool padded = false;
-    bool continues = false;
+    PaddingWatch padding;
     unsigned char buf[64 * 1024];
-    while (!continues) {
+    while (!padding.continues()) {
         const ssize_t n = g_mime_stream_read(raw, reinterpret_cast<char*>(buf), sizeof buf);
         if (n <= 0) break;
-        const unsigned char* from = buf;
-        const unsigned char* end = buf + n;
-        if (!padded) {
-            const void* pad = std::memchr(buf, '=', static_cast<std::size_t>(n));
-            if (pad == nullptr) continue;
-            padded = true;
-            from = static_cast<const unsigned char*>(pad) + 1;
-        }
-        continues = count_base64_digits(from, static_cast<std::size_t>(end - from)) > 0;
+        padding.feed(buf, static_cast<std::size_t>(n));
     }
     // Leave the content where GMime's own writers expect it.
     g_mime_stream_reset(raw);
-    return continues;
+    return padding.continues();
 }
 
 bool base64_sized_by_counting() {
@@ -294,6 +311,7 @@ DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep) {
         gmime_counts_like_us())
         return base64_prefix(content, keep);
     DecodedPrefix out;
+    out.base64_after_padding = base64_continues_after_padding(part);
     out.head.reserve(keep);
     read_decoded(part, [&](std::string_view piece) {
         if (out.head.size() < keep) out.head.append(piece.substr(0, keep - out.head.size()));

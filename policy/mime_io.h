@@ -40,6 +40,8 @@ std::string decoded_content(GMimePart* part);
 struct DecodedPrefix {
     std::string head;
     std::uint64_t size = 0;
+    // base64_continues_after_padding(part), found in the same read.
+    bool base64_after_padding = false;
 };
 DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep);
 

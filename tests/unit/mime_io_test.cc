@@ -290,9 +290,15 @@ TEST(DecodePrefix, LeavesTheEncodedStreamReset) {
 // GMime ends base64 at the first '='; digits after it are data other
 // decoders would deliver and no check has seen.
 TEST(Base64AfterPadding, DigitsAfterTheFirstPaddingAreFound) {
+    // decode_prefix finds the same in its own read, whether the padding is
+    // met while decoding the prefix (keep large) or while counting (keep 0).
     auto continues = [](const std::string& raw) {
         GPtr<GMimePart> part = part_with(raw, GMIME_CONTENT_ENCODING_BASE64);
-        return base64_continues_after_padding(part.get());
+        const bool found = base64_continues_after_padding(part.get());
+        for (std::size_t keep : {std::size_t{0}, std::size_t{2}, std::size_t{128 * 1024}})
+            EXPECT_EQ(decode_prefix(part.get(), keep).base64_after_padding, found)
+                << "keep " << keep << ": " << raw.substr(0, 40);
+        return found;
     };
     EXPECT_FALSE(continues("QUJD"));
     EXPECT_FALSE(continues("QUI=\r\n"));
