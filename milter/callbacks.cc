@@ -385,6 +385,16 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     });
 }
 
+// A libmilter call that edits the message: a failure throws, so the message
+// is tempfailed rather than half-rewritten and accepted.
+void require(int rc, const char* what) {
+    if (rc != MI_SUCCESS) throw std::runtime_error(std::string(what) + " failed");
+}
+
+void quarantine(SMFICTX* ctx, const std::string& reason) {
+    require(smfi_quarantine(ctx, const_cast<char*>(reply_safe(reason).c_str())), "smfi_quarantine");
+}
+
 // Carries the edits out through libmilter, with the audit header; any
 // failure throws so the message is tempfailed rather than half-rewritten and
 // accepted.  The body goes last: libmilter waits for the socket to be
@@ -392,34 +402,31 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
 // MTA has read it (see mta_socket.h), which then happens once this callback
 // has returned instead of before each remaining edit.
 void apply(SMFICTX* ctx, const policy::Edits& edits, const std::string& audit_header) {
-    auto check = [](int rc, const char* what) {
-        if (rc != MI_SUCCESS) throw std::runtime_error(std::string(what) + " failed");
-    };
     for (const auto& e : edits.headers) {
         auto* name = const_cast<char*>(e.name.c_str());
         auto* value = const_cast<char*>(e.value.c_str());
         switch (e.op) {
             case policy::HeaderEdit::Op::remove:
-                check(smfi_chgheader(ctx, name, e.index, nullptr), "smfi_chgheader");
+                require(smfi_chgheader(ctx, name, e.index, nullptr), "smfi_chgheader");
                 break;
             case policy::HeaderEdit::Op::change:
-                check(smfi_chgheader(ctx, name, e.index, value), "smfi_chgheader");
+                require(smfi_chgheader(ctx, name, e.index, value), "smfi_chgheader");
                 break;
             case policy::HeaderEdit::Op::add:
-                check(smfi_addheader(ctx, name, value), "smfi_addheader");
+                require(smfi_addheader(ctx, name, value), "smfi_addheader");
                 break;
         }
     }
-    check(smfi_insheader(ctx, 0, const_cast<char*>("X-Marketplace-Audit"),
-                         const_cast<char*>(audit_header.c_str())),
-          "smfi_insheader");
+    require(smfi_insheader(ctx, 0, const_cast<char*>("X-Marketplace-Audit"),
+                           const_cast<char*>(audit_header.c_str())),
+            "smfi_insheader");
     if (edits.envelope_from)
-        check(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
-              "smfi_chgfrom");
+        require(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
+                "smfi_chgfrom");
     for (const auto& r : edits.remove_rcpts)
-        check(smfi_delrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_delrcpt");
+        require(smfi_delrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_delrcpt");
     for (const auto& r : edits.add_rcpts)
-        check(smfi_addrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_addrcpt");
+        require(smfi_addrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_addrcpt");
     if (edits.body) {
         // smfi_replacebody appends and blocks; large writes go in chunks the
         // MTA accepts (libmilter's MILTER_CHUNK_SIZE is 64 KiB).
@@ -428,13 +435,14 @@ void apply(SMFICTX* ctx, const policy::Edits& edits, const std::string& audit_he
         constexpr std::size_t kChunk = 65535;
         const policy::MessageBody& body = *edits.body;
         if (body.empty())
-            check(smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>("")), 0),
-                  "smfi_replacebody");
+            require(
+                smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>("")), 0),
+                "smfi_replacebody");
         body.for_each_chunk(
             [&](std::string_view piece) {
                 auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(piece.data()));
-                check(smfi_replacebody(ctx, data, static_cast<int>(piece.size())),
-                      "smfi_replacebody");
+                require(smfi_replacebody(ctx, data, static_cast<int>(piece.size())),
+                        "smfi_replacebody");
             },
             kChunk);
     }
@@ -494,9 +502,7 @@ sfsistat on_eom(SMFICTX* ctx) {
                 break;
             case Decision::quarantine:
                 apply(ctx, v.edits, audit_header());
-                if (smfi_quarantine(ctx, const_cast<char*>(reply_safe(v.reply_text).c_str())) !=
-                    MI_SUCCESS)
-                    throw std::runtime_error("smfi_quarantine failed");
+                quarantine(ctx, v.reply_text);
                 break;
             case Decision::reject:
             case Decision::tempfail:
@@ -550,9 +556,7 @@ sfsistat on_eom(SMFICTX* ctx) {
                 refuse_now(now.decision, now.smtp_code.c_str(), now.enhanced_code.c_str(),
                            now.reply_text);
             } else if (d->decision == "quarantine" && v.decision != Decision::quarantine) {
-                if (smfi_quarantine(ctx, const_cast<char*>(reply_safe(d->reply_text).c_str())) !=
-                    MI_SUCCESS)
-                    throw std::runtime_error("smfi_quarantine failed");
+                quarantine(ctx, d->reply_text);
                 v.decision = Decision::quarantine;
                 for (const auto& hit : d->rules)
                     if (std::none_of(v.rules.begin(), v.rules.end(), [&](const auto& r) {
@@ -561,9 +565,9 @@ sfsistat on_eom(SMFICTX* ctx) {
                         v.rules.push_back(hit);
                 // The audit header went out with the read-only run's decision;
                 // ours is the first one (any from the sender were removed).
-                if (smfi_chgheader(ctx, const_cast<char*>("X-Marketplace-Audit"), 1,
-                                   const_cast<char*>(audit_header().c_str())) != MI_SUCCESS)
-                    throw std::runtime_error("smfi_chgheader failed");
+                require(smfi_chgheader(ctx, const_cast<char*>("X-Marketplace-Audit"), 1,
+                                       const_cast<char*>(audit_header().c_str())),
+                        "smfi_chgheader");
             }
         }
         log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid.empty() ? "NOQUEUE" : qid.c_str(),
