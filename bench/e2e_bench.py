@@ -44,7 +44,7 @@ import workloads  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-MODES = ("none", "null", "marketplace", "mimedefang", "rspamd")
+MODES = ("none", "null", "floor", "marketplace", "mimedefang", "rspamd")
 WORKLOADS = ("small", "mime", "strip")
 DEFAULT_N = {"small": 2000, "mime": 1000, "strip": 1000}
 QUICK_N = {"small": 300, "mime": 150, "strip": 150}
@@ -357,7 +357,7 @@ class Bench:
         # The filter's own process, where it is one process (not the peers'
         # worker pools): marketplace-milter, or the null filter.
         mpid = (self.h._milter.pid if mode == "marketplace"
-                else self.peers["null"].procs[0].pid if mode == "null" else None)
+                else self.peers[mode].procs[0].pid if mode in ("null", "floor") else None)
         m0, c0, b0 = proc_cpu_seconds(mpid), self.meter.seconds(), self.meter.box_seconds()
         t0 = time.monotonic()
         src = self.start_source(mode, path, n, sessions)
@@ -546,7 +546,8 @@ def summarize(runs: list, workloads_: list, modes: list) -> tuple:
         checks += target_checks(wl, by, rate, added)
     # utime+stime of the filter process alone: the part of "added CPU" spent
     # in the filter, the rest is Postfix's side of the protocol
-    for mode, name in (("marketplace", "marketplace-milter"), ("null", "null filter")):
+    for mode, name in (("marketplace", "marketplace-milter"), ("null", "null filter"),
+                       ("floor", "floor filter")):
         own = []
         for wl in workloads_:
             ms = [1000 * r.milter_cpu_s / r.n for r in runs
@@ -584,6 +585,11 @@ def target_checks(wl: str, by: dict, rate: dict, added: dict) -> list:
             out.append((f"{wl}: marketplace added CPU {added['marketplace']:.2f} ms/msg ≤ "
                         f"{'1/3' if peer == 'rspamd' else '1/8'} of {peer}'s "
                         f"{added[peer]:.2f} = {limit:.2f}", added["marketplace"] <= limit))
+            if "floor" in added:
+                out.append((f"{wl}: the floor (libmilter and marketplace's edits, no work) adds "
+                            f"{added['floor']:.2f} ms/msg, "
+                            f"{'under' if added['floor'] <= limit else 'OVER'} that limit",
+                            None))
     if "null" in added and "marketplace" in added:
         out.append((f"{wl}: libmilter floor (null filter) adds {added['null']:.2f} ms/msg; "
                     f"marketplace's own work above it {added['marketplace'] - added['null']:.2f}",
@@ -706,7 +712,7 @@ def parse_args():
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help="comma-separated subset of small,mime,strip")
     ap.add_argument("--modes", default=",".join(MODES),
-                    help="comma-separated subset of none,null,marketplace,mimedefang,rspamd")
+                    help=f"comma-separated subset of {','.join(MODES)}")
     ap.add_argument("--no-peers", action="store_true", help="modes none,marketplace only")
     ap.add_argument("-n", "--messages", type=int,
                     help="messages per run (default 2000 small, 1000 mime/strip)")
@@ -743,10 +749,12 @@ def parse_args():
     args.modes = [m for m in args.modes.split(",") if m]
     if args.no_peers:
         args.modes = [m for m in args.modes if m in ("none", "marketplace")]
-    if "null" in args.modes and not os.access(args.null_binary or "/nonexistent", os.X_OK):
-        print("e2e_bench: no null_milter binary (--null-binary): leaving out the null mode",
-              file=sys.stderr)
-        args.modes.remove("null")
+    if not os.access(args.null_binary or "/nonexistent", os.X_OK):
+        for m in ("null", "floor"):
+            if m in args.modes:
+                print(f"e2e_bench: no null_milter binary (--null-binary): leaving out the {m} mode",
+                      file=sys.stderr)
+                args.modes.remove(m)
     for w in args.workloads:
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w}")
@@ -793,6 +801,7 @@ def main() -> int:
     args.commit = git_commit()  # now: the tree may change while the benchmark runs
     try:
         for mode, make in (("null", lambda: peers.NullMilter(args.workdir, args.null_binary)),
+                           ("floor", lambda: peers.FloorMilter(args.workdir, args.null_binary)),
                            ("mimedefang", lambda: peers.MIMEDefang(args.workdir)),
                            ("rspamd", lambda: peers.Rspamd(args.workdir))):
             if mode in args.modes:

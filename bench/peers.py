@@ -118,6 +118,7 @@ class NullMilter(Daemon):
     filter costs per message before it does anything."""
 
     name = "null"
+    args: list = []
 
     def __init__(self, workdir: str, binary: str):
         super().__init__(workdir)
@@ -133,25 +134,37 @@ class NullMilter(Daemon):
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        proc = self._spawn([self.binary, f"unix:{self.sock}"], "null.out")
+        out = f"{self.name}.out"
+        proc = self._spawn([self.binary, *self.args, f"unix:{self.sock}"], out)
 
         def up():
             if proc.poll() is not None:
                 raise HarnessError(f"null_milter exited with {proc.returncode}:\n"
-                                   + tail(os.path.join(self.dir, "null.out")))
+                                   + tail(os.path.join(self.dir, out)))
             return os.path.exists(self.sock) and os.stat(self.sock).st_mode & 0o002
-        wait_for(up, 10, f"null_milter on {self.sock}")
+        wait_for(up, 10, f"null_milter {' '.join(self.args)} on {self.sock}")
         return self
 
     def messages_scanned(self) -> Optional[int]:
         return None  # it keeps no count; the sink's count and the header check suffice
 
 
+class FloorMilter(NullMilter):
+    """bench/null_milter --edits: the null filter plus the edits
+    marketplace-milter makes to every delivered buyer message (sender,
+    recipient, From, Message-ID, audit header; the body handed back
+    unchanged over 16 KiB), deciding nothing.  What Postfix charges any
+    filter in marketplace-milter's place."""
+
+    name = "floor"
+    args = ["--edits"]
+
+
 def reap_stale(workdir: str):
     """Kills peers a killed earlier run left behind: only pids recorded in
     its pid files, and only if they still run the recorded program."""
     for name, expect in (("mimedefang", "mimedefang"), ("rspamd", "rspamd"),
-                         ("null", "null_milter")):
+                         ("null", "null_milter"), ("floor", "null_milter")):
         d = os.path.join(workdir, name)
         if not os.path.isdir(d):
             continue
