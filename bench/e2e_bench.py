@@ -577,6 +577,11 @@ def target_checks(wl: str, by: dict, rate: dict, added: dict) -> list:
                     f"{len(paired)} rounds' ratios, {min(paired):.2f}–{max(paired):.2f}; "
                     f"ratio of the medians {mk / rate['none']:.2f}; target ≥ "
                     f"{MIN_RATIO[wl]:.2f})", ratio >= MIN_RATIO[wl]))
+        if "floor" in by:
+            floor = med([r.rate / none_by_round[r.round] for r in by["floor"]
+                         if none_by_round.get(r.round)])
+            out.append((f"{wl}: floor/none throughput {floor:.2f} (libmilter and marketplace's "
+                        f"edits, no work; the same pairing)", None))
     for peer, share in (("rspamd", MAX_SHARE_OF_RSPAMD), ("mimedefang", MAX_SHARE_OF_MIMEDEFANG)):
         if peer in rate:
             out.append((f"{wl}: marketplace/{peer} throughput {mk / rate[peer]:.2f}", None))
