@@ -556,9 +556,9 @@ def summarize(runs: list, workloads_: list, modes: list) -> tuple:
             ms = [1000 * r.milter_cpu_s / r.n for r in runs
                   if r.workload == wl and r.mode == mode]
             if ms:
-                rest = added_by_wl[wl].get(mode)
-                own.append(f"{wl} {med(ms):.2f}" +
-                           ("" if rest is None else f" (added CPU outside it: {rest - med(ms):+.2f})"))
+                added = added_by_wl[wl].get(mode)
+                outside = "" if added is None else f" (added CPU outside it: {added - med(ms):+.2f})"
+                own.append(f"{wl} {med(ms):.2f}{outside}")
         if own:
             lines += ["", f"{name} process CPU ms/msg (utime+stime, median): " + ", ".join(own)]
     return lines, checks
