@@ -10,35 +10,24 @@ namespace mm::alias {
 
 AliasDirectory::AliasDirectory(std::shared_ptr<Store> store, std::chrono::milliseconds ttl,
                                std::size_t max_entries)
-    : store_(std::move(store)),
-      ttl_(ttl < std::chrono::milliseconds::zero() ? std::chrono::milliseconds::zero() : ttl),
-      max_entries_(max_entries) {}
+    : store_(std::move(store)), aliases_(ttl, max_entries), orders_(ttl, max_entries) {}
 
 Result<std::optional<ResolvedAlias>> AliasDirectory::resolve(const std::string& local) {
     const std::string key = mm::to_lower(local);
     // Not an alias at all: answer without the store (and without the cache,
     // so junk recipients cannot fill it).
     if (!looks_like_alias(key)) return std::optional<ResolvedAlias>();
-
-    const bool caching = ttl_.count() > 0 && max_entries_ > 0;
-    if (caching) {
-        std::lock_guard lock(mu_);
-        auto it = cache_.find(key);
-        if (it != cache_.end()) {
-            if (std::chrono::steady_clock::now() < it->second.expires) return it->second.value;
-            cache_.erase(it);
-        }
-    }
-
-    // The store is asked without the mutex held: a slow database must not
-    // serialise every other lookup behind it.
+    if (auto cached = aliases_.get(key)) return std::move(*cached);
     auto loaded = load(key);
-    if (!loaded || !caching) return loaded;  // failures are never cached
-
-    std::lock_guard lock(mu_);
-    if (cache_.size() >= max_entries_) cache_.clear();
-    cache_.insert_or_assign(key, Entry{*loaded, std::chrono::steady_clock::now() + ttl_});
+    if (loaded) aliases_.put(key, *loaded);  // failures are never cached
     return loaded;
+}
+
+Result<std::optional<Order>> AliasDirectory::find_order(const std::string& id) {
+    if (auto cached = orders_.get(id)) return std::move(*cached);
+    auto found = store_->find_order(id);
+    if (found) orders_.put(id, *found);  // failures are never cached
+    return found;
 }
 
 Result<std::optional<ResolvedAlias>> AliasDirectory::load(const std::string& local) {

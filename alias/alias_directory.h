@@ -1,23 +1,24 @@
-// AliasDirectory: alias -> ResolvedAlias, with a small in-process TTL cache
-// in front of the Store so the per-message path rarely touches the database.
+// AliasDirectory: alias -> ResolvedAlias, and order id -> Order, with small
+// in-process TTL caches in front of the Store so the per-message path rarely
+// touches the database.
 //
-// Positive and negative answers are cached for `ttl` (0 disables the cache);
-// failures are never cached.  Anything that does not look like an alias is
-// answered nullopt without touching the store.  The cache holds at most
-// `max_entries` answers and is emptied when it would grow past that.
-// Thread-safe (internal mutex held only around the map, never across a store
-// call).
+// Positive and negative answers are cached for `ttl` (0 disables the
+// caches); failures are never cached.  So an alias or order stored after a
+// message named it, or a pair removed, reaches the daemon within `ttl` (an
+// order never changes once stored).  Anything that does not look like an
+// alias is answered nullopt without touching the store.  Each cache holds at
+// most `max_entries` answers and is emptied when it would grow past that.
+// Thread-safe (util/ttl_cache.h: no lock is held across a store call).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "alias/store.h"
+#include "util/ttl_cache.h"
 
 namespace mm::alias {
 
@@ -31,20 +32,17 @@ public:
     // `local` is the alias local part (any case).  nullopt: no such alias.
     Result<std::optional<ResolvedAlias>> resolve(const std::string& local);
 
+    // Store::find_order through the cache.
+    Result<std::optional<Order>> find_order(const std::string& id);
+
     Store& store() { return *store_; }
 
 private:
-    struct Entry {
-        std::optional<ResolvedAlias> value;
-        std::chrono::steady_clock::time_point expires;
-    };
     Result<std::optional<ResolvedAlias>> load(const std::string& local);
 
     std::shared_ptr<Store> store_;
-    std::chrono::milliseconds ttl_;
-    std::size_t max_entries_;
-    std::mutex mu_;
-    std::unordered_map<std::string, Entry> cache_;
+    TtlCache<std::optional<ResolvedAlias>> aliases_;
+    TtlCache<std::optional<Order>> orders_;
 };
 
 }  // namespace mm::alias

@@ -466,7 +466,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         const Runtime& rt = *m.runtime;
 
         policy::EvalContext ectx{*rt.policy, rt.config.domain, g_service->classifier(),
-                                 &g_service->directory().store()};
+                                 &g_service->directory().store(), &g_service->directory()};
         // At most max_parallel_evaluations parse trees at once; the rest
         // wait here with their bodies spooled.  The wait is bounded well
         // inside the MTA's milter timeout.

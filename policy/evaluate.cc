@@ -387,8 +387,12 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     if (ctx.store != nullptr && deliverable) {
         const std::int64_t now =
             ctx.now != 0 ? ctx.now : static_cast<std::int64_t>(std::time(nullptr));
+        const FindOrder find_order = [&ctx](const std::string& id) {
+            return ctx.directory != nullptr ? ctx.directory->find_order(id)
+                                            : ctx.store->find_order(id);
+        };
         auto request = marketplace_request(envelope, message, *pair, findings, verdict,
-                                           ctx.policy.marketplace, *ctx.store, now);
+                                           ctx.policy.marketplace, find_order, now);
         if (!request) return std::move(store_tempfail(request.error(), verdict));
         auto decision = run_marketplace(*ctx.store, *request, ctx.policy.marketplace, false);
         if (!decision) return std::move(store_tempfail(decision.error(), verdict));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "alias/alias_directory.h"
 #include "alias/store.h"
 #include "policy/attachment_rule.h"
 #include "policy/envelope.h"
@@ -25,6 +26,9 @@ struct EvalContext {
     // In-Reply-To and References are left as they are (unit tests of other
     // modules).
     alias::Store* store = nullptr;
+    // The daemon's cached directory: orders are read through it when set,
+    // from `store` otherwise.
+    alias::AliasDirectory* directory = nullptr;
     // Unix seconds for the marketplace rules; 0: the current time.
     std::int64_t now = 0;
 };

@@ -8,8 +8,8 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
                                                const alias::ResolvedAlias& pair,
                                                std::shared_ptr<const ContentFindings> findings,
                                                const Verdict& verdict,
-                                               const MarketplacePolicy& policy, alias::Store& store,
-                                               std::int64_t now) {
+                                               const MarketplacePolicy& policy,
+                                               const FindOrder& find_order, std::int64_t now) {
     MarketplaceRequest r;
     r.sender = pair.counterpart;
     r.recipient = pair.owner;
@@ -18,7 +18,7 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
     r.seller_id = pair.pair.seller_id;
     r.order_id = extract_order_id(message, policy).value_or("");
     if (!r.order_id.empty()) {
-        auto order = store.find_order(r.order_id);
+        auto order = find_order(r.order_id);
         if (!order) return order.error();
         // An order of another pair is no order of this thread.
         if (*order && (*order)->pair_id == r.pair_id) r.order = **order;

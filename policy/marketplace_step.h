@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,14 +46,18 @@ struct MarketplaceRequest {
     std::int64_t now = 0;
 };
 
-// Reads the order (if the message names one) from the store; a store failure
-// is returned as is.
+// Where marketplace_request reads the order a message names: the store, or
+// the daemon's cached directory.
+using FindOrder = std::function<Result<std::optional<alias::Order>>(const std::string& id)>;
+
+// Reads the order (if the message names one) through `find_order`; a store
+// failure is returned as is.
 Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const Message& message,
                                                const alias::ResolvedAlias& pair,
                                                std::shared_ptr<const ContentFindings> findings,
                                                const Verdict& verdict,
-                                               const MarketplacePolicy& policy, alias::Store& store,
-                                               std::int64_t now);
+                                               const MarketplacePolicy& policy,
+                                               const FindOrder& find_order, std::int64_t now);
 
 // `message_id`: recorded in the same store transaction if the message is
 // allowed (see Store::apply_thread_event).

@@ -25,7 +25,7 @@ delivered message, the audit log line of every message):
 Every test uses parties, pairs and orders of its own, so the tests do not
 depend on each other's thread state.  Party attributes are set with the CLI
 before the milter resolves the alias they are read through (the milter
-caches aliases for cache_ttl_ms)."""
+caches aliases and orders for cache_ttl_ms)."""
 
 import email.utils
 import itertools

@@ -52,6 +52,12 @@ public:
         if (down) return unavailable();
         return inner_->find_pair_by_alias(local);
     }
+    Result<void> add_order(const Order& order) override { return inner_->add_order(order); }
+    Result<std::optional<Order>> find_order(const std::string& id) override {
+        ++calls;
+        if (down) return unavailable();
+        return inner_->find_order(id);
+    }
 
 private:
     static Failure unavailable() { return fail(Errc::unavailable, "database is locked"); }
@@ -242,6 +248,88 @@ TEST_F(DirectoryTest, ConcurrentResolvesAgree) {
     }
     for (auto& th : threads) th.join();
     EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_F(DirectoryTest, FoundOrdersAreCachedAndServedWithTheStoreDown) {
+    Order order;
+    order.id = "123-1234567-1234567";
+    order.pair_id = pair_.id;
+    order.kind = "handmade";
+    ASSERT_TRUE(probe_->add_order(order).ok());
+    AliasDirectory dir(probe_, 1h);
+
+    auto first = dir.find_order(order.id);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    ASSERT_TRUE(first->has_value());
+    const int calls = probe_->calls;
+
+    probe_->down = true;
+    auto again = dir.find_order(order.id);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    ASSERT_TRUE(again->has_value());
+    EXPECT_EQ((*again)->pair_id, pair_.id);
+    EXPECT_EQ((*again)->kind, "handmade");
+    EXPECT_EQ(probe_->calls, calls);
+}
+
+TEST_F(DirectoryTest, AnOrderMissIsCachedForTheTtl) {
+    // A message naming a junk order id costs one store lookup per TTL.
+    AliasDirectory dir(probe_, 1h);
+    Order order;
+    order.id = "123-0000000-0000000";
+    order.pair_id = pair_.id;
+    auto missing = dir.find_order(order.id);
+    ASSERT_TRUE(missing.ok()) << missing.error().message;
+    EXPECT_FALSE(missing->has_value());
+    const int calls = probe_->calls;
+
+    ASSERT_TRUE(probe_->add_order(order).ok());
+    auto still = dir.find_order(order.id);
+    ASSERT_TRUE(still.ok()) << still.error().message;
+    EXPECT_FALSE(still->has_value());
+    EXPECT_EQ(probe_->calls, calls);
+}
+
+TEST_F(DirectoryTest, AnOrderStoredAfterAMissIsFoundOnceTheMissExpires) {
+    AliasDirectory dir(probe_, 20ms);
+    Order order;
+    order.id = "123-0000000-0000000";
+    order.pair_id = pair_.id;
+    auto missing = dir.find_order(order.id);
+    ASSERT_TRUE(missing.ok()) << missing.error().message;
+    EXPECT_FALSE(missing->has_value());
+    // The miss expires at most 20 ms after find_order returned.
+    const auto cached_by = std::chrono::steady_clock::now();
+
+    ASSERT_TRUE(probe_->add_order(order).ok());
+    std::this_thread::sleep_until(cached_by + 20ms + 1ms);
+    auto found = dir.find_order(order.id);
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    EXPECT_TRUE(found->has_value());
+}
+
+TEST_F(DirectoryTest, OrderLookupFailuresAreNeverCachedAndTtlZeroAsksEveryTime) {
+    Order order;
+    order.id = "123-7654321-7654321";
+    order.pair_id = pair_.id;
+    ASSERT_TRUE(probe_->add_order(order).ok());
+
+    AliasDirectory cached(probe_, 1h);
+    probe_->down = true;
+    auto failed = cached.find_order(order.id);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error().code, Errc::unavailable);
+    probe_->down = false;
+    auto found = cached.find_order(order.id);
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    EXPECT_TRUE(found->has_value());
+
+    AliasDirectory uncached(probe_, 0ms);
+    ASSERT_TRUE(uncached.find_order(order.id).ok());
+    probe_->down = true;
+    auto r = uncached.find_order(order.id);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
 }
 
 }  // namespace

@@ -1,0 +1,57 @@
+// TtlCache: a thread-safe string-keyed map whose entries expire `ttl` after
+// they were put.  It holds at most `max_entries` and is emptied whole when it
+// would grow past that: no per-entry bookkeeping on the hot path, and the
+// working set is back within one TTL.  A ttl or max_entries of 0 disables it:
+// get() misses and put() drops.  The mutex is held only around the map, so a
+// caller loads a missing value (from a store, say) without holding it.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace mm {
+
+template <class Value>
+class TtlCache {
+public:
+    TtlCache(std::chrono::milliseconds ttl, std::size_t max_entries)
+        : ttl_(std::max(ttl, std::chrono::milliseconds::zero())), max_entries_(max_entries) {}
+
+    bool enabled() const { return ttl_.count() > 0 && max_entries_ > 0; }
+
+    std::optional<Value> get(const std::string& key) {
+        if (!enabled()) return std::nullopt;
+        std::lock_guard lock(mu_);
+        auto it = map_.find(key);
+        if (it == map_.end()) return std::nullopt;
+        if (std::chrono::steady_clock::now() < it->second.expires) return it->second.value;
+        map_.erase(it);
+        return std::nullopt;
+    }
+
+    void put(const std::string& key, Value value) {
+        if (!enabled()) return;
+        const auto expires = std::chrono::steady_clock::now() + ttl_;
+        std::lock_guard lock(mu_);
+        if (map_.size() >= max_entries_) map_.clear();
+        map_.insert_or_assign(key, Entry{std::move(value), expires});
+    }
+
+private:
+    struct Entry {
+        Value value;
+        std::chrono::steady_clock::time_point expires;
+    };
+    const std::chrono::milliseconds ttl_;
+    const std::size_t max_entries_;
+    std::mutex mu_;
+    std::unordered_map<std::string, Entry> map_;
+};
+
+}  // namespace mm
