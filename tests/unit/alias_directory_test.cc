@@ -89,6 +89,20 @@ protected:
         pair_ = *pair;
     }
 
+    Order order_of_pair(const std::string& id, const std::string& kind = "standard") const {
+        Order o;
+        o.id = id;
+        o.pair_id = pair_.id;
+        o.kind = kind;
+        return o;
+    }
+    // dir.find_order(id), which must not fail: whether it found the order.
+    static bool found(AliasDirectory& dir, const std::string& id) {
+        auto r = dir.find_order(id);
+        EXPECT_TRUE(r.ok()) << r.error().message;
+        return r.ok() && r->has_value();
+    }
+
     mm::testing::TempDir dir_;
     std::shared_ptr<ProbeStore> probe_;
     Pair pair_;
@@ -251,16 +265,10 @@ TEST_F(DirectoryTest, ConcurrentResolvesAgree) {
 }
 
 TEST_F(DirectoryTest, FoundOrdersAreCachedAndServedWithTheStoreDown) {
-    Order order;
-    order.id = "123-1234567-1234567";
-    order.pair_id = pair_.id;
-    order.kind = "handmade";
+    const Order order = order_of_pair("123-1234567-1234567", "handmade");
     ASSERT_TRUE(probe_->add_order(order).ok());
     AliasDirectory dir(probe_, 1h);
-
-    auto first = dir.find_order(order.id);
-    ASSERT_TRUE(first.ok()) << first.error().message;
-    ASSERT_TRUE(first->has_value());
+    ASSERT_TRUE(found(dir, order.id));
     const int calls = probe_->calls;
 
     probe_->down = true;
@@ -275,43 +283,29 @@ TEST_F(DirectoryTest, FoundOrdersAreCachedAndServedWithTheStoreDown) {
 TEST_F(DirectoryTest, AnOrderMissIsCachedForTheTtl) {
     // A message naming a junk order id costs one store lookup per TTL.
     AliasDirectory dir(probe_, 1h);
-    Order order;
-    order.id = "123-0000000-0000000";
-    order.pair_id = pair_.id;
-    auto missing = dir.find_order(order.id);
-    ASSERT_TRUE(missing.ok()) << missing.error().message;
-    EXPECT_FALSE(missing->has_value());
+    const Order order = order_of_pair("123-0000000-0000000");
+    EXPECT_FALSE(found(dir, order.id));
     const int calls = probe_->calls;
 
     ASSERT_TRUE(probe_->add_order(order).ok());
-    auto still = dir.find_order(order.id);
-    ASSERT_TRUE(still.ok()) << still.error().message;
-    EXPECT_FALSE(still->has_value());
+    EXPECT_FALSE(found(dir, order.id));
     EXPECT_EQ(probe_->calls, calls);
 }
 
 TEST_F(DirectoryTest, AnOrderStoredAfterAMissIsFoundOnceTheMissExpires) {
     AliasDirectory dir(probe_, 20ms);
-    Order order;
-    order.id = "123-0000000-0000000";
-    order.pair_id = pair_.id;
-    auto missing = dir.find_order(order.id);
-    ASSERT_TRUE(missing.ok()) << missing.error().message;
-    EXPECT_FALSE(missing->has_value());
+    const Order order = order_of_pair("123-0000000-0000000");
+    EXPECT_FALSE(found(dir, order.id));
     // The miss expires at most 20 ms after find_order returned.
     const auto cached_by = std::chrono::steady_clock::now();
 
     ASSERT_TRUE(probe_->add_order(order).ok());
     std::this_thread::sleep_until(cached_by + 20ms + 1ms);
-    auto found = dir.find_order(order.id);
-    ASSERT_TRUE(found.ok()) << found.error().message;
-    EXPECT_TRUE(found->has_value());
+    EXPECT_TRUE(found(dir, order.id));
 }
 
 TEST_F(DirectoryTest, OrderLookupFailuresAreNeverCachedAndTtlZeroAsksEveryTime) {
-    Order order;
-    order.id = "123-7654321-7654321";
-    order.pair_id = pair_.id;
+    const Order order = order_of_pair("123-7654321-7654321");
     ASSERT_TRUE(probe_->add_order(order).ok());
 
     AliasDirectory cached(probe_, 1h);
@@ -320,12 +314,10 @@ TEST_F(DirectoryTest, OrderLookupFailuresAreNeverCachedAndTtlZeroAsksEveryTime) 
     ASSERT_FALSE(failed.ok());
     EXPECT_EQ(failed.error().code, Errc::unavailable);
     probe_->down = false;
-    auto found = cached.find_order(order.id);
-    ASSERT_TRUE(found.ok()) << found.error().message;
-    EXPECT_TRUE(found->has_value());
+    EXPECT_TRUE(found(cached, order.id));
 
     AliasDirectory uncached(probe_, 0ms);
-    ASSERT_TRUE(uncached.find_order(order.id).ok());
+    EXPECT_TRUE(found(uncached, order.id));
     probe_->down = true;
     auto r = uncached.find_order(order.id);
     ASSERT_FALSE(r.ok());
