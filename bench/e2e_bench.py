@@ -113,19 +113,23 @@ class CpuMeter:
         return self.box_seconds()
 
     @staticmethod
+    def _all_cpus() -> list:
+        """The "cpu" line of /proc/stat in ticks: user nice system idle
+        iowait irq softirq steal (steal 0 where the kernel has none)."""
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v + [0] * (8 - len(v))
+
+    @staticmethod
     def steal_seconds() -> float:
         """Time the hypervisor ran something else while a vCPU of this VM
         wanted to run, summed over the vCPUs."""
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return (v[7] if len(v) > 7 else 0) / CLK_TCK
+        return CpuMeter._all_cpus()[7] / CLK_TCK
 
     @staticmethod
     def box_seconds() -> float:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal
-        return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
+        v = CpuMeter._all_cpus()
+        return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
 
     def leave(self):
         """Back to the root group; the group goes once its last process has."""

@@ -118,7 +118,7 @@ class NullMilter(Daemon):
     filter costs per message before it does anything."""
 
     name = "null"
-    args: list = []
+    args: tuple = ()
 
     def __init__(self, workdir: str, binary: str):
         super().__init__(workdir)
@@ -157,7 +157,7 @@ class FloorMilter(NullMilter):
     filter in marketplace-milter's place."""
 
     name = "floor"
-    args = ["--edits"]
+    args = ("--edits",)
 
 
 def reap_stale(workdir: str):
