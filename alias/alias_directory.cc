@@ -19,14 +19,14 @@ Result<std::optional<ResolvedAlias>> AliasDirectory::resolve(const std::string& 
     if (!looks_like_alias(key)) return std::optional<ResolvedAlias>();
     if (auto cached = aliases_.get(key)) return std::move(*cached);
     auto loaded = load(key);
-    if (loaded) aliases_.put(key, *loaded);  // failures are never cached
+    if (loaded && aliases_.enabled()) aliases_.put(key, *loaded);  // failures are never cached
     return loaded;
 }
 
 Result<std::optional<Order>> AliasDirectory::find_order(const std::string& id) {
     if (auto cached = orders_.get(id)) return std::move(*cached);
     auto found = store_->find_order(id);
-    if (found) orders_.put(id, *found);  // failures are never cached
+    if (found && orders_.enabled()) orders_.put(id, *found);  // failures are never cached
     return found;
 }
 
