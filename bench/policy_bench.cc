@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "bench/synthetic_files.h"
+#include "tests/support/synthetic_files.h"
 #include "policy/evaluate.h"
 
 namespace {

@@ -18,8 +18,8 @@
 #include "milter/realtime.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
-#include "policy/marketplace_step.h"
-#include "policy/message_ids.h"
+#include "policy/marketplace/marketplace_step.h"
+#include "policy/rewrite/message_ids.h"
 #include "util/address.h"
 
 namespace mm::milter {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "alias/store_factory.h"
-#include "policy/message_body.h"
+#include "policy/mime/message_body.h"
 #include "util/result.h"
 
 namespace mm::milter {

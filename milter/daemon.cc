@@ -18,7 +18,7 @@
 #include "milter/callbacks.h"
 #include "milter/log.h"
 #include "milter/realtime.h"
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 
 namespace mm::milter {
 namespace {

@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <exception>
 
-#include "milter/cli.h"
+#include "cli/cli.h"
 #include "milter/daemon.h"
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 
 namespace {
 

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "alias/alias_directory.h"
-#include "milter/audit.h"
+#include "audit/audit.h"
 #include "milter/config.h"
 #include "milter/eval_gate.h"
-#include "policy/attachment_rule.h"
+#include "policy/rules/attachment_rule.h"
 #include "policy/policy.h"
 
 namespace mm::milter {

@@ -6,13 +6,13 @@
 #include <set>
 #include <stdexcept>
 
-#include "policy/dsn_rewrite.h"
-#include "policy/from_header.h"
-#include "policy/header_privacy.h"
-#include "policy/marketplace_step.h"
-#include "policy/message_ids.h"
-#include "policy/mime_inspect.h"
-#include "policy/privacy_rule.h"
+#include "policy/rewrite/dsn_rewrite.h"
+#include "policy/rewrite/from_header.h"
+#include "policy/rewrite/header_privacy.h"
+#include "policy/marketplace/marketplace_step.h"
+#include "policy/rewrite/message_ids.h"
+#include "policy/mime/mime_inspect.h"
+#include "policy/rules/privacy_rule.h"
 #include "util/address.h"
 
 namespace mm::policy {

@@ -10,7 +10,7 @@
 
 #include "alias/alias_directory.h"
 #include "alias/store.h"
-#include "policy/attachment_rule.h"
+#include "policy/rules/attachment_rule.h"
 #include "policy/envelope.h"
 #include "policy/message.h"
 #include "policy/policy.h"

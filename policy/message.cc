@@ -6,7 +6,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 #include "util/address.h"
 
 namespace mm::policy {

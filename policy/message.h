@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/message_body.h"
+#include "policy/mime/message_body.h"
 #include "util/result.h"
 
 namespace mm::policy {

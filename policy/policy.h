@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "policy/attachment_rule.h"
-#include "policy/content_rule.h"
-#include "policy/header_privacy.h"
-#include "policy/link_rule.h"
-#include "policy/marketplace_rules.h"
-#include "policy/privacy_rule.h"
+#include "policy/rules/attachment_rule.h"
+#include "policy/rules/content_rule.h"
+#include "policy/rewrite/header_privacy.h"
+#include "policy/rules/link_rule.h"
+#include "policy/marketplace/marketplace_rules.h"
+#include "policy/rules/privacy_rule.h"
 #include "util/result.h"
 
 namespace mm::policy {

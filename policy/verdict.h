@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "alias/message_id.h"
-#include "policy/message_body.h"
+#include "policy/mime/message_body.h"
 #include "policy/thread_info.h"
 
 namespace mm::policy {

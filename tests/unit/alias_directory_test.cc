@@ -18,7 +18,7 @@
 
 #include "alias/alias_directory.h"
 #include "alias/sqlite_store.h"
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 namespace mm::alias {
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "alias/response_report.h"
-#include "milter/cli.h"
+#include "cli/cli.h"
 
 namespace mm::alias {
 namespace {

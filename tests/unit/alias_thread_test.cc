@@ -13,7 +13,7 @@
 
 #include "alias/sqlite_store.h"
 #include "alias/thread_state.h"
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 namespace mm::alias {
 namespace {

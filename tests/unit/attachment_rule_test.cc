@@ -1,7 +1,7 @@
 // AttachmentClassifier and the `attachments:` section.  Samples are real
 // files written by tests/data/attachments/make_samples.py; the detected
 // types are what Debian 12's libmagic 5.44 reports for them.
-#include "policy/attachment_rule.h"
+#include "policy/rules/attachment_rule.h"
 
 #include <gtest/gtest.h>
 #include <magic.h>
@@ -27,7 +27,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "bench/synthetic_files.h"
+#include "tests/support/synthetic_files.h"
 
 namespace mm::policy {
 namespace {

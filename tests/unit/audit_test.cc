@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "milter/audit.h"
-#include "test_support.h"
+#include "audit/audit.h"
+#include "tests/support/test_support.h"
 #include "util/hex.h"
 
 namespace mm::milter {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "milter/config.h"
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 namespace mm::milter {
 namespace {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "policy/content_rule.h"
+#include "policy/rules/content_rule.h"
 
 namespace mm::policy {
 namespace {

@@ -1,7 +1,7 @@
 // rewrite_dsn() and is_auto_reply(): bounces as real MTAs write them
 // (Postfix, Exchange, qmail) lose every trace of the other side's address and
 // mail hosts, keep their status codes, and non-bounces are left alone.
-#include "policy/dsn_rewrite.h"
+#include "policy/rewrite/dsn_rewrite.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "policy/evaluate.h"
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 #include "util/address.h"
 
 namespace mm::policy {

@@ -1,7 +1,7 @@
 // header_removals() (allow and block mode) and recipient_header_edits()
 // (To/Cc reduced to this pair's aliases).  Every edit list is applied with
 // apply_edits() to check that the edits are consistent, not only listed.
-#include "policy/header_privacy.h"
+#include "policy/rewrite/header_privacy.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "policy/evaluate.h"
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 
 namespace mm::policy {
 namespace {

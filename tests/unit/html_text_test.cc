@@ -1,7 +1,7 @@
 // html_to_text: the reader's text of an HTML part (entities, skipped
 // elements, block breaks, whitespace), and that hostile or unterminated
 // markup never crashes, hangs or hides text a client shows.
-#include "policy/html_text.h"
+#include "policy/html/html_text.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "policy/content_rule.h"
+#include "policy/rules/content_rule.h"
 #include "policy/policy.h"
 
 namespace mm::policy {

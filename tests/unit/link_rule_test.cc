@@ -1,6 +1,6 @@
 // LinkRule: text and HTML link cutting, the pre-scan fast path, the safety
 // net, and the `links:` policy section.
-#include "policy/link_rule.h"
+#include "policy/rules/link_rule.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "policy/marketplace_rules.h"
+#include "policy/marketplace/marketplace_rules.h"
 
 namespace mm::policy {
 namespace {

@@ -11,10 +11,10 @@
 #include <random>
 #include <sstream>
 
-#include "policy/message_body.h"
-#include "policy/mime_inspect.h"
-#include "policy/mime_io.h"
-#include "test_support.h"
+#include "policy/mime/message_body.h"
+#include "policy/mime/mime_inspect.h"
+#include "policy/mime/mime_io.h"
+#include "tests/support/test_support.h"
 
 namespace mm::policy {
 namespace {

@@ -11,8 +11,8 @@
 #include "alias/sqlite_store.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
-#include "policy/message_ids.h"
-#include "test_support.h"
+#include "policy/rewrite/message_ids.h"
+#include "tests/support/test_support.h"
 
 namespace mm::policy {
 namespace {

@@ -1,8 +1,8 @@
 // inspect_content(): what changes, what keeps its bytes, what is malformed.
 #include <gtest/gtest.h>
 
-#include "bench/synthetic_files.h"
-#include "policy/mime_inspect.h"
+#include "tests/support/synthetic_files.h"
+#include "policy/mime/mime_inspect.h"
 
 namespace mm::policy {
 namespace {

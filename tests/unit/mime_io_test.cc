@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "policy/gmime_ptr.h"
-#include "policy/message_body.h"
-#include "policy/mime_io.h"
-#include "test_support.h"
+#include "policy/mime/gmime_ptr.h"
+#include "policy/mime/message_body.h"
+#include "policy/mime/mime_io.h"
+#include "tests/support/test_support.h"
 
 namespace mm::policy {
 namespace {

@@ -8,9 +8,9 @@
 #include "alias/sqlite_store.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
-#include "policy/from_header.h"
-#include "policy/gmime_ptr.h"
-#include "test_support.h"
+#include "policy/rewrite/from_header.h"
+#include "policy/mime/gmime_ptr.h"
+#include "tests/support/test_support.h"
 
 namespace mm::policy {
 namespace {

@@ -1,7 +1,7 @@
 // redact_text and the `privacy:` section.  The negative cases are the
 // numbers a marketplace message is full of and that must survive: order ids,
 // dates, prices, tracking numbers, ZIP codes.
-#include "policy/privacy_rule.h"
+#include "policy/rules/privacy_rule.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>

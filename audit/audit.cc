@@ -6,7 +6,7 @@
 // it is signed: no header injection, and the signed text parses back the same
 // way.  The JSON line is built by nlohmann::json; bytes from the outside
 // (queue id, client, reply) that are not UTF-8 are replaced, never thrown on.
-#include "milter/audit.h"
+#include "audit/audit.h"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>

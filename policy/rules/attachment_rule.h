@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/message_body.h"
+#include "policy/mime/message_body.h"
 #include "policy/yaml_schema.h"
 #include "util/result.h"
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <string_view>
 
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 #include "util/result.h"
 
 namespace mm::policy {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 #include "policy/message.h"
 #include "policy/verdict.h"
 

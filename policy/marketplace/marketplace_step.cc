@@ -1,6 +1,6 @@
-#include "policy/marketplace_step.h"
+#include "policy/marketplace/marketplace_step.h"
 
-#include "policy/mime_inspect.h"
+#include "policy/mime/mime_inspect.h"
 
 namespace mm::policy {
 

@@ -1,4 +1,4 @@
-#include "policy/dsn_rewrite.h"
+#include "policy/rewrite/dsn_rewrite.h"
 
 #include <re2/re2.h>
 
@@ -7,9 +7,9 @@
 #include <memory>
 #include <set>
 
-#include "policy/gmime_ptr.h"
-#include "policy/mime_io.h"
-#include "policy/privacy_rule.h"
+#include "policy/mime/gmime_ptr.h"
+#include "policy/mime/mime_io.h"
+#include "policy/rules/privacy_rule.h"
 #include "util/address.h"
 
 namespace mm::policy {

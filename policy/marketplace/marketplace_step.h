@@ -18,7 +18,7 @@
 
 #include "alias/store.h"
 #include "policy/envelope.h"
-#include "policy/marketplace_rules.h"
+#include "policy/marketplace/marketplace_rules.h"
 #include "policy/message.h"
 #include "policy/verdict.h"
 

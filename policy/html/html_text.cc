@@ -1,10 +1,10 @@
-#include "policy/html_text.h"
+#include "policy/html/html_text.h"
 
 #include <algorithm>
 #include <array>
 #include <iterator>
 
-#include "policy/html_tokenizer.h"
+#include "policy/html/html_tokenizer.h"
 
 namespace mm::policy {
 namespace {

@@ -1,4 +1,4 @@
-#include "policy/attachment_rule.h"
+#include "policy/rules/attachment_rule.h"
 
 #include <magic.h>
 #include <zip.h>

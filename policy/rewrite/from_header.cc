@@ -1,6 +1,6 @@
-#include "policy/from_header.h"
+#include "policy/rewrite/from_header.h"
 
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 
 namespace mm::policy {
 

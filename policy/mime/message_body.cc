@@ -1,4 +1,4 @@
-#include "policy/message_body.h"
+#include "policy/mime/message_body.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

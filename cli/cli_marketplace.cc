@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "alias/response_report.h"
-#include "milter/cli.h"
-#include "milter/cli_support.h"
+#include "cli/cli.h"
+#include "cli/cli_support.h"
 
 namespace mm::milter {
 namespace {

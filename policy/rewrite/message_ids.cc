@@ -1,4 +1,4 @@
-#include "policy/message_ids.h"
+#include "policy/rewrite/message_ids.h"
 
 #include <algorithm>
 #include <exception>
@@ -6,7 +6,7 @@
 #include <string_view>
 #include <utility>
 
-#include "policy/gmime_ptr.h"
+#include "policy/mime/gmime_ptr.h"
 #include "util/address.h"
 #include "util/hex.h"
 

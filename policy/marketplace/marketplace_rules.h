@@ -31,7 +31,7 @@
 
 #include "alias/party.h"
 #include "alias/thread_state.h"
-#include "policy/content_rule.h"
+#include "policy/rules/content_rule.h"
 #include "policy/message.h"
 #include "policy/verdict.h"
 #include "policy/yaml_schema.h"

@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "alias/alias_directory.h"
-#include "milter/audit.h"
-#include "milter/cli.h"
+#include "audit/audit.h"
+#include "cli/cli.h"
 #include "milter/service.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
-#include "policy/mime_inspect.h"
+#include "policy/mime/mime_inspect.h"
 #include "util/address.h"
 
 namespace mm::milter {

@@ -1,4 +1,4 @@
-#include "policy/privacy_rule.h"
+#include "policy/rules/privacy_rule.h"
 
 #include <re2/re2.h>
 

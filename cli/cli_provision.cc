@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "alias/alias_directory.h"
-#include "milter/cli.h"
-#include "milter/cli_support.h"
+#include "cli/cli.h"
+#include "cli/cli_support.h"
 #include "milter/service.h"
 #include "util/address.h"
 

@@ -1,4 +1,4 @@
-#include "policy/html_tokenizer.h"
+#include "policy/html/html_tokenizer.h"
 
 #include <gumbo.h>
 

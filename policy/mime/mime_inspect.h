@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "policy/attachment_rule.h"
-#include "policy/content_rule.h"
-#include "policy/link_rule.h"
+#include "policy/rules/attachment_rule.h"
+#include "policy/rules/content_rule.h"
+#include "policy/rules/link_rule.h"
 #include "policy/message.h"
 #include "policy/policy.h"
-#include "policy/privacy_rule.h"
+#include "policy/rules/privacy_rule.h"
 #include "policy/verdict.h"
 
 namespace mm::policy {

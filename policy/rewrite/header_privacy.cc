@@ -1,10 +1,10 @@
-#include "policy/header_privacy.h"
+#include "policy/rewrite/header_privacy.h"
 
 #include <algorithm>
 #include <set>
 
-#include "policy/from_header.h"
-#include "policy/gmime_ptr.h"
+#include "policy/rewrite/from_header.h"
+#include "policy/mime/gmime_ptr.h"
 #include "util/address.h"
 
 namespace mm::policy {

@@ -1,4 +1,4 @@
-#include "policy/mime_io.h"
+#include "policy/mime/mime_io.h"
 
 #include <algorithm>
 #include <cstring>

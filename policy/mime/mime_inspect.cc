@@ -1,4 +1,4 @@
-#include "policy/mime_inspect.h"
+#include "policy/mime/mime_inspect.h"
 
 #include <re2/re2.h>
 
@@ -8,9 +8,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "policy/gmime_ptr.h"
-#include "policy/html_text.h"
-#include "policy/mime_io.h"
+#include "policy/mime/gmime_ptr.h"
+#include "policy/html/html_text.h"
+#include "policy/mime/mime_io.h"
 #include "util/address.h"
 
 namespace mm::policy {

@@ -1,4 +1,4 @@
-#include "policy/content_rule.h"
+#include "policy/rules/content_rule.h"
 
 #include <re2/re2.h>
 #include <re2/set.h>

@@ -1,4 +1,4 @@
-#include "policy/marketplace_rules.h"
+#include "policy/marketplace/marketplace_rules.h"
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>

@@ -15,7 +15,7 @@
 //
 // Judging a URL is one function (judge) shared by text, the pre-scan, the
 // tree walk and the safety net, so the passes cannot disagree about a URL.
-#include "policy/link_rule.h"
+#include "policy/rules/link_rule.h"
 
 #include <gumbo.h>
 #include <idn2.h>
@@ -33,7 +33,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "policy/html_tokenizer.h"
+#include "policy/html/html_tokenizer.h"
 
 namespace mm::policy {
 namespace {
