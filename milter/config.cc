@@ -16,12 +16,14 @@
 #include "milter/config.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -226,6 +228,16 @@ void load_key(Build& b) {
     const std::string prefix = "hmac_key_file: " + c.hmac_key_file + ": ";
     auto data = read_file_bounded(c.hmac_key_file, kMaxKeyBytes);
     if (!data) error_at(b.key_file_mark, prefix + data.error().message);
+    // As OpenDKIM refuses an unsafe private key: whoever can read the key can
+    // forge an audit header, whoever can write it can swap it.
+    struct stat st {};
+    if (::stat(c.hmac_key_file.c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP))) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        error_at(b.key_file_mark, prefix + "unsafe permissions " + mode +
+                                      " (readable by others or writable by group or others); "
+                                      "chmod 0600 or 0640");
+    }
     std::string key = std::move(data.value());
     if (!key.empty() && key.back() == '\n') key.pop_back();
     if (!key.empty() && key.back() == '\r') key.pop_back();

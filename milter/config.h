@@ -16,7 +16,7 @@ namespace mm::milter {
 
 struct Config {
     std::string path;                            // the file this came from
-    std::string socket = "inet:8891@127.0.0.1";  // libmilter socket spec
+    std::string socket = "unix:/run/marketplace-milter/milter.sock";  // libmilter socket spec
     unsigned socket_mode = 0660;                 // permissions of a unix socket
     std::string domain;                          // marketplace domain, lower case
     alias::StoreConfig store;

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -22,6 +24,21 @@
 
 namespace mm::milter {
 namespace {
+
+// libmilter says only that it failed; the usual causes, checked here so the
+// operator reads which one it is.
+std::string socket_hint(const std::string& spec) {
+    const auto colon = spec.find(':');
+    const std::string type = spec.substr(0, colon);
+    if (type != "unix" && type != "local") return "address in use or no permission?";
+    const std::filesystem::path path(spec.substr(colon + 1));
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path.parent_path(), ec))
+        return "directory " + path.parent_path().string() +
+               " does not exist: create it, owned by the daemon's user (systemd's "
+               "RuntimeDirectory= does)";
+    return "no permission on " + path.parent_path().string() + ", or another daemon listens there?";
+}
 
 // At end of message the filter sends its actions (header changes, recipient
 // changes, ...) as a burst of small packets that the MTA does not answer.
@@ -119,7 +136,8 @@ int run_daemon(const std::string& config_path) {
         smfi_settimeout(config.milter_timeout) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS) {
         log_msg(LOG_ERR, "cannot set up libmilter for %s", config.socket.c_str());
     } else if (smfi_opensocket(true) != MI_SUCCESS) {
-        log_msg(LOG_ERR, "cannot listen on %s", config.socket.c_str());
+        log_msg(LOG_ERR, "cannot listen on %s (%s)", config.socket.c_str(),
+                socket_hint(config.socket).c_str());
     } else if (set_unix_socket_mode(config)) {
         disable_nagle_on_listener();
         log_msg(LOG_INFO, "ready: listening on %s, domain %s, policy version %s",

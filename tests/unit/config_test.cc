@@ -1,6 +1,8 @@
 // load_config(): the daemon config schema.  Every error case asserts the
 // exact "FILE:LINE:COL: message", so a change of wording or position is a
 // deliberate change of this table.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -18,6 +20,12 @@ void write_file(const std::string& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
     ASSERT_TRUE(out.good()) << path;
+}
+
+// The key as an operator installs it: readable by its owner only.
+void write_key(const std::string& path, const std::string& text) {
+    write_file(path, text);
+    ::chmod(path.c_str(), 0600);
 }
 
 std::string read_file(const std::string& path) {
@@ -53,7 +61,7 @@ std::string base_config(const std::string& omit, const std::string& extra) {
 
 class ConfigTest : public ::testing::Test {
 protected:
-    void SetUp() override { write_file(dir_.file("hmac.key"), kKey + "\n"); }
+    void SetUp() override { write_key(dir_.file("hmac.key"), kKey + "\n"); }
     std::string dir() const { return dir_.path().string(); }
     std::string config_file(const std::string& text) {
         std::string path = dir_.file("marketplace-milter.yaml");
@@ -78,7 +86,7 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     EXPECT_EQ(c->audit_log, dir_.file("audit.log"));
     EXPECT_EQ(c->hmac_key_file, dir_.file("hmac.key"));
     EXPECT_EQ(c->hmac_key, kKey);  // trailing newline stripped
-    EXPECT_EQ(c->socket, "inet:8891@127.0.0.1");
+    EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
     EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(30000));
     EXPECT_EQ(c->milter_timeout, 300);
     EXPECT_FALSE(c->log_stderr);
@@ -92,7 +100,7 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
 
 TEST_F(ConfigTest, FullConfigWithEveryKey) {
     std::filesystem::create_directories(dir_.path() / "keys");
-    write_file(dir_.file("keys/audit.key"), kKey + "\r\n");
+    write_key(dir_.file("keys/audit.key"), kKey + "\r\n");
     const std::string text =
         "socket: unix:/run/marketplace-milter/milter.sock\n"
         "domain: Marketplace.Example\n"
@@ -285,7 +293,7 @@ TEST_F(ConfigTest, MissingConfigFile) {
 // ---- the HMAC key file ---------------------------------------------------
 
 TEST_F(ConfigTest, KeyTooShort) {
-    write_file(dir_.file("hmac.key"), std::string(31, 'k') + "\n");
+    write_key(dir_.file("hmac.key"), std::string(31, 'k') + "\n");
     std::string path = config_file(base_config("", ""));
     auto c = load_config(path);
     ASSERT_FALSE(c);
@@ -293,8 +301,32 @@ TEST_F(ConfigTest, KeyTooShort) {
                                      ": key too short (31 bytes, need >= 32)");
 }
 
+TEST_F(ConfigTest, KeyReadableByOthersIsRefused) {
+    write_file(dir_.file("hmac.key"), kKey + "\n");
+    ::chmod(dir_.file("hmac.key").c_str(), 0644);
+    std::string path = config_file(base_config("", ""));
+    auto c = load_config(path);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message, path + ":5:16: hmac_key_file: " + dir_.file("hmac.key") +
+                                     ": unsafe permissions 0644 (readable by others or writable "
+                                     "by group or others); chmod 0600 or 0640");
+}
+
+TEST_F(ConfigTest, KeyWritableByGroupIsRefused) {
+    ::chmod(dir_.file("hmac.key").c_str(), 0660);
+    auto c = load_config(config_file(base_config("", "")));
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message.find("unsafe permissions 0660"), std::string::npos);
+}
+
+TEST_F(ConfigTest, KeyReadableByGroupIsAccepted) {
+    ::chmod(dir_.file("hmac.key").c_str(), 0640);
+    auto c = load_config(config_file(base_config("", "")));
+    ASSERT_TRUE(c) << c.error().message;
+}
+
 TEST_F(ConfigTest, KeyOfExactly32BytesIsEnough) {
-    write_file(dir_.file("hmac.key"), std::string(32, 'k'));
+    write_key(dir_.file("hmac.key"), std::string(32, 'k'));
     auto c = load_config(config_file(base_config("", "")));
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->hmac_key, std::string(32, 'k'));
@@ -302,7 +334,7 @@ TEST_F(ConfigTest, KeyOfExactly32BytesIsEnough) {
 
 TEST_F(ConfigTest, KeyIsBinaryAndOnlyOneNewlineIsStripped) {
     std::string key = std::string("\0\x01\xff", 3) + std::string(29, 'k') + "\n";
-    write_file(dir_.file("hmac.key"), key + "\n");
+    write_key(dir_.file("hmac.key"), key + "\n");
     auto c = load_config(config_file(base_config("", "")));
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->hmac_key, key);
@@ -328,7 +360,7 @@ TEST_F(ConfigTest, KeyFileUnreadable) {
 }
 
 TEST_F(ConfigTest, KeyFileTooLarge) {
-    write_file(dir_.file("hmac.key"), std::string(5000, 'k'));
+    write_key(dir_.file("hmac.key"), std::string(5000, 'k'));
     std::string path = config_file(base_config("", ""));
     auto c = load_config(path);
     ASSERT_FALSE(c);
@@ -376,7 +408,7 @@ TEST_F(ConfigTest, CommittedExampleLoads) {
     text.replace(start + 1, end - start - 1, "hmac_key_file: hmac.key");
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
-    EXPECT_EQ(c->socket, "inet:8891@127.0.0.1");
+    EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
     EXPECT_EQ(c->domain, "marketplace.example");
     EXPECT_EQ(c->policy_path, dir_.file("policy.yaml"));
     EXPECT_EQ(c->store.type, "sqlite");
