@@ -8,8 +8,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "policy/mime/gmime_ptr.h"
 #include "policy/html/html_text.h"
+#include "policy/mime/embedded_payloads.h"
+#include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
 #include "util/address.h"
 
@@ -91,9 +92,9 @@ public:
         for (const Leaf& leaf : leaves_)
             if (!is_body_text(leaf) && g_mime_object_get_content_id(GMIME_OBJECT(leaf.part)))
                 some_part_has_cid_ = true;
-        for (const Leaf& leaf : leaves_)
-            if (is_body_text(leaf)) process_text(leaf);
         int count = 0;
+        for (const Leaf& leaf : leaves_)
+            if (is_body_text(leaf)) process_text(leaf, is_html(leaf), count);
         for (const Leaf& leaf : leaves_)
             if (!is_body_text(leaf)) process_attachment(leaf, count);
         out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
@@ -136,14 +137,41 @@ private:
         }
     }
 
-    static bool is_body_text(const Leaf& leaf) {
+    // A part a mail client shows as text or HTML, whatever its disposition
+    // or name: clients render text attachments inline, links clickable.
+    static bool renders_as_text(const Leaf& leaf) {
         auto* obj = GMIME_OBJECT(leaf.part);
         if (!GMIME_IS_TEXT_PART(obj)) return false;
         std::string type = lower_mime_type(obj);
-        if (type != "text/plain" && type != "text/html") return false;
-        GMimeContentDisposition* d = g_mime_object_get_content_disposition(obj);
+        return type == "text/plain" || type == "text/html";
+    }
+
+    static bool is_html(const Leaf& leaf) {
+        return lower_mime_type(GMIME_OBJECT(leaf.part)) == "text/html";
+    }
+
+    // The message's own text: judged by the text rules only.  A text part
+    // with a name or an attachment disposition is judged as an attachment
+    // and by the text rules.
+    static bool is_body_text(const Leaf& leaf) {
+        if (!renders_as_text(leaf)) return false;
+        GMimeContentDisposition* d = g_mime_object_get_content_disposition(GMIME_OBJECT(leaf.part));
         if (d != nullptr && g_mime_content_disposition_is_attachment(d)) return false;
-        return g_mime_part_get_filename(leaf.part) == nullptr;
+        return part_names(leaf.part).empty();
+    }
+
+    // Every name a client may show or save the part under: the
+    // Content-Disposition filename and the Content-Type name (GMime decodes
+    // RFC 2231 and RFC 2047 in both).  Distinct names only, disposition first.
+    static std::vector<std::string> part_names(GMimePart* part) {
+        std::vector<std::string> names;
+        for (const char* n :
+             {g_mime_object_get_content_disposition_parameter(GMIME_OBJECT(part), "filename"),
+              g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "name")})
+            if (n != nullptr && *n != '\0' &&
+                std::none_of(names.begin(), names.end(), [&](const auto& x) { return x == n; }))
+                names.emplace_back(n);
+        return names;
     }
 
     bool redact_enabled() const {
@@ -162,6 +190,14 @@ private:
             g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
         const bool utf8 =
             charset != nullptr && (iequals(charset, "utf-8") || iequals(charset, "utf8"));
+        if (!GMIME_IS_TEXT_PART(GMIME_OBJECT(part))) {
+            // An attachment whose bytes are text: shown as UTF-8 by clients
+            // that guess, so judged as that.
+            if (g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
+                return bytes;
+            GCharPtr valid(g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
+            return std::string(valid.get());
+        }
         if (charset == nullptr) return bytes;
         if (utf8 && g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
             return bytes;
@@ -180,7 +216,7 @@ private:
         g_mime_part_set_content(part, content.get());
     }
 
-    void process_text(const Leaf& leaf) {
+    void process_text(const Leaf& leaf, bool html, int& count) {
         // A text part may not carry NUL bytes (RFC 2045 2.7), and GMime's
         // text ends at the first one: whatever followed it would escape every
         // check and still be delivered.  They are removed from the part
@@ -202,13 +238,12 @@ private:
             out_.malformed.push_back("part " + leaf.path + ": text could not be decoded");
             return;
         }
-        const bool html = lower_mime_type(GMIME_OBJECT(leaf.part)) == "text/html";
         std::string text = std::move(*decoded);
+        bool part_changed = !html && judge_embedded_files(leaf, text, count);
         out_.texts.push_back(html ? html_to_text(text) : text);
         // Content-IDs matter only to a part that names one (inline images).
         if (html && some_part_has_cid_) collect_cids(text);
 
-        bool part_changed = false;
         LinkScan links =
             html ? scan_html_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty)
                  : scan_text_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty);
@@ -243,6 +278,11 @@ private:
     // expected quoted-printable still reads it right.  Only when the text
     // cannot be expressed in the old charset does it become UTF-8.
     void replace_text(const Leaf& leaf, const std::string& text) {
+        if (!GMIME_IS_TEXT_PART(GMIME_OBJECT(leaf.part))) {
+            set_decoded_content(leaf.part, text);
+            mark_changed(leaf);
+            return;
+        }
         GMimeContentEncoding enc = g_mime_part_get_content_encoding(leaf.part);
         if (!set_text_in_original_charset(leaf.part, text) && !set_ascii_text(leaf.part, text))
             g_mime_text_part_set_text(GMIME_TEXT_PART(leaf.part), text.c_str());
@@ -298,12 +338,11 @@ private:
     }
 
     void process_attachment(const Leaf& leaf, int& count) {
-        const AttachmentPolicy& ap = opt_.policy.attachments;
         GMimeObject* obj = GMIME_OBJECT(leaf.part);
         AttachmentReport rep;
         rep.path = leaf.path;
-        const char* name = g_mime_part_get_filename(leaf.part);
-        rep.filename = printable(name ? name : "");
+        const std::vector<std::string> names = part_names(leaf.part);
+        rep.filename = printable(names.empty() ? "" : names.front());
         rep.declared_type = lower_mime_type(obj);
         // Decoded as a stream: the size counted, only the prefix libmagic
         // reads kept.  A zip package is decoded again whole if the
@@ -313,7 +352,6 @@ private:
         const bool cut_at_padding = decoded.base64_after_padding;
         if (cut_at_padding) out_.malformed.push_back(padding_finding(leaf));
         rep.size = decoded.size;
-        out_.attachment_bytes += decoded.size;
         const char* cid = g_mime_object_get_content_id(obj);
         rep.inline_image = cid != nullptr && cids_.count(to_lower(cid)) > 0;
 
@@ -324,7 +362,44 @@ private:
                 throw std::runtime_error("decoding an attachment: " + whole.error().message);
             return std::move(whole.value());
         };
-        AttachmentVerdict v = opt_.classifier.classify(input, ap);
+        AttachmentVerdict v = classify_every_name(input, names);
+        if (v.allowed && cut_at_padding)
+            v = {false, v.detected_type, "attachment.encoding",
+                 "its base64 goes on after the padding, where this filter cannot check it"};
+        // Kept and shown as text by clients (declared so, or text by its
+        // bytes): the text rules too.
+        if (judge(rep, v, count)) {
+            if (renders_as_text(leaf))
+                process_text(leaf, is_html(leaf), count);
+            else if (v.detected_type == "text/plain" || v.detected_type == "text/html")
+                process_text(leaf, v.detected_type == "text/html", count);
+        }
+        if (!rep.kept && opt_.policy.attachments.action == AttachmentPolicy::Action::strip)
+            replace_with_notice(leaf, rep);
+        out_.attachments.push_back(std::move(rep));
+    }
+
+    // A client may save or open the part under either of its names: each is
+    // judged, and the first refusal wins, so a harmless name in one header
+    // cannot hide an executable's in the other.
+    AttachmentVerdict classify_every_name(AttachmentInput& input,
+                                          const std::vector<std::string>& names) const {
+        AttachmentVerdict first = opt_.classifier.classify(input, opt_.policy.attachments);
+        for (std::size_t i = 1; i < names.size() && first.allowed; ++i) {
+            input.filename = printable(names[i]);
+            AttachmentVerdict other = opt_.classifier.classify(input, opt_.policy.attachments);
+            if (!other.allowed) {
+                other.reason += " (the part's other name is \"" + printable(names[0]) + "\")";
+                return other;
+            }
+        }
+        return first;
+    }
+
+    // The limits every attachment meets after its type; true if kept.
+    bool judge(AttachmentReport& rep, const AttachmentVerdict& v, int& count) {
+        const AttachmentPolicy& ap = opt_.policy.attachments;
+        out_.attachment_bytes += rep.size;
         rep.detected_type = v.detected_type;
         rep.kept = v.allowed;
         rep.rule_id = v.rule_id;
@@ -334,12 +409,7 @@ private:
             rep.rule_id = "attachment.type";
             rep.reason = "inline part is not an image";
         }
-        if (rep.kept && cut_at_padding) {
-            rep.kept = false;
-            rep.rule_id = "attachment.encoding";
-            rep.reason = "its base64 goes on after the padding, where this filter cannot check it";
-        }
-        if (rep.kept && decoded.size > ap.max_file_bytes) {
+        if (rep.kept && rep.size > ap.max_file_bytes) {
             rep.kept = false;
             rep.rule_id = "attachment.size";
             rep.reason = "larger than " + std::to_string(ap.max_file_bytes) + " bytes";
@@ -349,11 +419,58 @@ private:
             rep.rule_id = "attachment.count";
             rep.reason = "more than " + std::to_string(ap.max_count) + " attachments";
         }
-        if (!rep.kept) {
-            out_.attachment_violation = true;
-            if (ap.action == AttachmentPolicy::Action::strip) replace_with_notice(leaf, rep);
+        if (!rep.kept) out_.attachment_violation = true;
+        return rep.kept;
+    }
+
+    // Files encoded inside a plain text (embedded_payloads.h) are what
+    // clients extract as attachments: judged as such, and under `strip` a
+    // refused one is cut out of the text with a notice in its place.
+    // Returns true if the text changed.
+    bool judge_embedded_files(const Leaf& leaf, std::string& text, int& count) {
+        std::vector<EmbeddedPayload> blocks =
+            find_embedded_payloads(text, AttachmentClassifier::kSniffBytes);
+        if (blocks.empty()) return false;
+        const bool strip = opt_.policy.attachments.action == AttachmentPolicy::Action::strip;
+        std::string out;
+        std::size_t copied = 0;
+        int n = 0;
+        for (const EmbeddedPayload& b : blocks) {
+            AttachmentReport rep;
+            rep.path = leaf.path + "/encoded" + std::to_string(++n);
+            rep.filename = printable(b.filename);
+            rep.declared_type = std::string("(") + to_string(b.kind) + " in text)";
+            rep.size = b.size;
+            AttachmentVerdict v;
+            if (b.kind == EmbeddedPayload::Kind::overflow) {
+                v = {false, "application/octet-stream", "attachment.encoded",
+                     "more than " + std::to_string(kMaxEmbeddedPayloads) +
+                         " files encoded in one text"};
+            } else if (b.kind == EmbeddedPayload::Kind::binhex) {
+                v = {false, "application/mac-binhex40", "attachment.encoded",
+                     "a BinHex file in the text cannot be checked"};
+            } else {
+                const std::string_view block(text.data() + b.begin, b.end - b.begin);
+                AttachmentInput input{rep.filename, "application/octet-stream", b.head, b.size, {}};
+                input.whole = [block, max = opt_.policy.attachments.max_file_bytes]() {
+                    auto again = find_embedded_payloads(block, max + 1);
+                    return MessageBody(again.empty() ? std::string() : again.front().head);
+                };
+                v = opt_.classifier.classify(input, opt_.policy.attachments);
+            }
+            if (!judge(rep, v, count) && strip) {
+                out.append(text, copied, b.begin - copied);
+                out += "[The attachment \"" + (rep.filename.empty() ? "(unnamed)" : rep.filename) +
+                       "\" (" + rep.detected_type +
+                       ") was removed by the marketplace: " + rep.reason + ".]\r\n";
+                copied = b.end;
+            }
+            out_.attachments.push_back(std::move(rep));
         }
-        out_.attachments.push_back(std::move(rep));
+        if (copied == 0) return false;
+        out.append(text, copied, std::string::npos);
+        text = std::move(out);
+        return true;
     }
 
     void replace_with_notice(const Leaf& leaf, const AttachmentReport& rep) {
