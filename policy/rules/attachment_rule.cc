@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "policy/rules/active_content.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -463,6 +464,23 @@ AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
         policy.allowed_types.end())
         return refuse(detected, "attachment.type",
                       "attachments of type " + detected + " are not allowed");
+
+    // Types whose bytes libmagic calls harmless but which can carry code.
+    if (is_ole2(input.bytes) || detected == "application/pdf") {
+        const std::uint64_t size = std::max<std::uint64_t>(input.size, input.bytes.size());
+        if (size > policy.max_file_bytes)
+            return refuse(detected, "attachment.size",
+                          "larger than " + std::to_string(policy.max_file_bytes) + " bytes");
+        std::string whole;
+        std::string_view all = input.bytes;
+        if (size > input.bytes.size()) {
+            if (!input.whole) throw std::logic_error("classify: a document given as a prefix only");
+            whole = input.whole().str();
+            all = whole;
+        }
+        if (auto why = is_ole2(all) ? ole2_active_content(all) : pdf_active_content(all))
+            return refuse(detected, "attachment.active_content", *why);
+    }
 
     if (!ext.empty()) {
         std::string_view want = lookup(kExtensions, ext);

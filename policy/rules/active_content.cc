@@ -1,0 +1,162 @@
+#include "policy/rules/active_content.h"
+
+// qpdf 11: use std::shared_ptr, not its old PointerHolder.
+#define POINTERHOLDER_TRANSITION 4
+
+#include <gsf/gsf-infile-msole.h>
+#include <gsf/gsf-infile.h>
+#include <gsf/gsf-input-memory.h>
+#include <gsf/gsf-utils.h>
+#include <qpdf/QPDF.hh>
+#include <qpdf/QPDFExc.hh>
+#include <qpdf/QPDFObjectHandle.hh>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "util/address.h"
+
+namespace mm::policy {
+namespace {
+
+// Limits that keep a crafted file's cost bounded by what a real document
+// needs.
+constexpr std::size_t kMaxOleEntries = 20000;
+constexpr int kMaxPdfObjects = 500000;
+constexpr std::size_t kMaxPdfNodes = 2000000;
+
+struct GObjectUnref {
+    void operator()(void* p) const { g_object_unref(p); }
+};
+template <class T>
+using GsfPtr = std::unique_ptr<T, GObjectUnref>;
+
+// Storages and streams that hold a VBA project: Word (Macros/VBA), Excel
+// (_VBA_PROJECT_CUR/VBA), and the project streams themselves.
+constexpr std::array<std::string_view, 5> kVbaNames = {"vba", "_vba_project_cur", "macros",
+                                                       "_vba_project", "project"};
+
+bool is_vba_name(const char* name) {
+    if (name == nullptr) return false;
+    const std::string lower = to_lower(name);
+    return std::find(kVbaNames.begin(), kVbaNames.end(), lower) != kVbaNames.end();
+}
+
+}  // namespace
+
+bool is_ole2(std::string_view bytes) {
+    static constexpr unsigned char kMagic[] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
+    return bytes.size() >= sizeof kMagic && std::memcmp(bytes.data(), kMagic, sizeof kMagic) == 0;
+}
+
+std::optional<std::string> ole2_active_content(std::string_view bytes) {
+    static std::once_flag init;
+    std::call_once(init, [] { gsf_init(); });
+    GsfPtr<GsfInput> input(gsf_input_memory_new(reinterpret_cast<const guint8*>(bytes.data()),
+                                                static_cast<gsf_off_t>(bytes.size()), FALSE));
+    GError* error = nullptr;
+    GsfPtr<GsfInfile> root(gsf_infile_msole_new(input.get(), &error));
+    if (!root) {
+        std::string why = error != nullptr ? error->message : "unreadable";
+        if (error != nullptr) g_error_free(error);
+        return "an OLE2 document that cannot be read (" + why + ")";
+    }
+    // Depth-first without recursion: a crafted directory may nest deeply.
+    std::vector<GsfPtr<GsfInfile>> pending;
+    pending.push_back(std::move(root));
+    std::size_t seen = 0;
+    while (!pending.empty()) {
+        GsfPtr<GsfInfile> dir = std::move(pending.back());
+        pending.pop_back();
+        const int n = gsf_infile_num_children(dir.get());
+        for (int i = 0; i < n; ++i) {
+            if (++seen > kMaxOleEntries)
+                return std::string("an OLE2 document with too many entries");
+            const char* name = gsf_infile_name_by_index(dir.get(), i);
+            if (is_vba_name(name))
+                return "a document with VBA macros (OLE2 entry \"" + std::string(name) + "\")";
+            GsfPtr<GsfInput> child(gsf_infile_child_by_index(dir.get(), i));
+            if (child && GSF_IS_INFILE(child.get()) &&
+                gsf_infile_num_children(GSF_INFILE(child.get())) > 0)
+                pending.emplace_back(GSF_INFILE(child.release()));
+        }
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// Action types that run something, fetch something or leave the document.
+constexpr std::array<std::string_view, 6> kActiveActions = {
+    "/JavaScript", "/Launch", "/ImportData", "/GoToE", "/RichMediaExecute", "/SubmitForm"};
+
+std::optional<std::string> active_key(QPDFObjectHandle dict) {
+    if (dict.hasKey("/JS") || dict.hasKey("/JavaScript")) return "JavaScript";
+    if (dict.hasKey("/Launch")) return "a launch action";
+    if (dict.hasKey("/EmbeddedFiles") || dict.hasKey("/EF")) return "an embedded file";
+    if (dict.hasKey("/AA")) return "additional actions (/AA)";
+    if (dict.hasKey("/RichMedia") || dict.hasKey("/XFA")) return "rich media or XFA forms";
+    QPDFObjectHandle type = dict.getKey("/Type");
+    if (type.isName() && type.getName() == "/EmbeddedFile") return "an embedded file";
+    QPDFObjectHandle action = dict.getKey("/S");
+    if (action.isName() && std::find(kActiveActions.begin(), kActiveActions.end(),
+                                     action.getName()) != kActiveActions.end())
+        return "a " + action.getName().substr(1) + " action";
+    // An open action that is a page destination (an array) is how most
+    // PDFs open on page one; an action dictionary is judged above.
+    QPDFObjectHandle open = dict.getKey("/OpenAction");
+    if (open.isDictionary()) {
+        QPDFObjectHandle s = open.getKey("/S");
+        if (!s.isName() || s.getName() != "/GoTo") return "an open action";
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> pdf_active_content(std::string_view bytes) {
+    try {
+        QPDF pdf;
+        pdf.setSuppressWarnings(true);
+        pdf.setAttemptRecovery(true);
+        pdf.processMemoryFile("attachment.pdf", bytes.data(), bytes.size());
+        if (pdf.getObjectCount() > static_cast<size_t>(kMaxPdfObjects))
+            return std::string("a PDF with too many objects");
+        // Every indirect object, and the dictionaries and arrays written
+        // inside it (an annotation's /A action is usually direct), walked
+        // with a stack: a crafted file may nest them deeply.
+        std::size_t visited = 0;
+        std::vector<QPDFObjectHandle> pending;
+        for (QPDFObjectHandle obj : pdf.getAllObjects()) {
+            pending.push_back(obj);
+            while (!pending.empty()) {
+                QPDFObjectHandle o = pending.back();
+                pending.pop_back();
+                if (++visited > kMaxPdfNodes) return std::string("a PDF with too many objects");
+                if (o.isStream()) o = o.getDict();
+                if (o.isDictionary()) {
+                    if (auto why = active_key(o)) return "a PDF with " + *why;
+                    for (auto& [key, value] : o.ditems())
+                        if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
+                            pending.push_back(value);
+                } else if (o.isArray()) {
+                    for (auto& value : o.aitems())
+                        if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
+                            pending.push_back(value);
+                }
+            }
+        }
+        return std::nullopt;
+    } catch (const QPDFExc& e) {
+        return std::string("a PDF that cannot be read (") + e.what() + ")";
+    } catch (const std::exception& e) {
+        return std::string("a PDF that cannot be read (") + e.what() + ")";
+    }
+}
+
+}  // namespace mm::policy

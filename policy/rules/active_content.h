@@ -1,0 +1,30 @@
+// Active content in document formats that libmagic names as harmless
+// types: VBA macros in legacy Office files (OLE2 compound documents, read
+// with libgsf) and actions, scripts and embedded files in PDFs (read with
+// qpdf, which undoes the name escapes and object streams that a byte
+// search would miss).  The attachment classifier refuses what these find.
+//
+// Pure functions of the bytes; thread-safe.  Work is bounded by the input
+// (itself bounded by attachments.max_file_bytes) and by the object and
+// directory entry limits below.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mm::policy {
+
+// The OLE2 compound file signature (D0 CF 11 E0 A1 B1 1A E1).
+bool is_ole2(std::string_view bytes);
+
+// Why an OLE2 file is refused (it holds a VBA project, or it cannot be
+// read as OLE2), or nullopt when it holds no macros.
+std::optional<std::string> ole2_active_content(std::string_view bytes);
+
+// Why a PDF is refused (JavaScript, a launch action, an embedded file, an
+// open action that is not a plain page destination, additional-action
+// triggers, or a file qpdf cannot read), or nullopt.
+std::optional<std::string> pdf_active_content(std::string_view bytes);
+
+}  // namespace mm::policy
