@@ -173,8 +173,12 @@ public:
         std::sort(hosts.begin(), hosts.end(),
                   [](const auto& a, const auto& b) { return a.size() > b.size(); });
         for (const auto& h : hosts) n += replace_all(text, h, domain_, true);
+        // IPv4, bracketed IPv6 literals, and bare IPv6 in either of the forms
+        // that cannot be a time of day: compressed ("::") or all eight groups.
         static const RE2 ip(
-            R"(\[?\b(?:IPv6:[0-9A-Fa-f:.]+|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b\]?)");
+            R"(\[?\b(?:IPv6:[0-9A-Fa-f:.]+|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b\]?)"
+            R"(|\[?(?:\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?(?:%[A-Za-z0-9]+)?\]?)"
+            R"(|\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}\b)");
         n += RE2::GlobalReplace(&text, ip, "");
         return n;
     }
@@ -239,8 +243,10 @@ public:
         for (const Leaf& leaf : leaves_) {
             if (is_status(leaf.type))
                 rewrite_status(leaf);
-            else if (leaf.type == "text/rfc822-headers")
+            else if (leaf.type == "text/rfc822-headers" || leaf.type == "message/global-headers")
                 rewrite_returned_headers(leaf);
+            else if (leaf.type == "message/global")
+                rewrite_returned_message(leaf);
             else if (leaf.type.starts_with("text/"))
                 rewrite_text(leaf);
         }
@@ -306,6 +312,31 @@ private:
 
     void rewrite_returned_headers(const Leaf& leaf) {
         const std::string before = decode(leaf.part);
+        std::string after = rewritten_header_block(before);
+        if (after != before) replace(leaf, after);
+    }
+
+    // message/global (RFC 6532, a returned SMTPUTF8 message): GMime keeps it
+    // as a leaf, so its header block is rewritten like returned headers and
+    // its body is scrubbed as text.
+    void rewrite_returned_message(const Leaf& leaf) {
+        const std::string before = decode(leaf.part);
+        std::size_t split = before.find("\r\n\r\n");
+        std::size_t skip = 4;
+        if (split == std::string::npos || before.find("\n\n") < split) {
+            split = before.find("\n\n");
+            skip = 2;
+        }
+        std::string head = split == std::string::npos ? before : before.substr(0, split + skip / 2);
+        std::string body =
+            split == std::string::npos ? std::string() : before.substr(split + skip / 2);
+        std::string after = rewritten_header_block(head);
+        replacements += scrub_.scrub(body);
+        after += body;
+        if (after != before) replace(leaf, after);
+    }
+
+    std::string rewritten_header_block(const std::string& before) {
         std::string after;
         for (auto& f : split_fields(before)) {
             if (!f.name.empty() && !keep_returned_header(f.name)) {
@@ -321,7 +352,7 @@ private:
             replacements += scrub_.scrub(f.text);
             after += f.text;
         }
-        if (after != before) replace(leaf, after);
+        return after;
     }
 
     void rewrite_text(const Leaf& leaf) {

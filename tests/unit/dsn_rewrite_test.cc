@@ -373,6 +373,78 @@ TEST(DsnRewrite, PostfixReportLosesTheBuyersAddressAndHostsAndKeepsTheStatus) {
     EXPECT_FALSE(r.notes.empty());
 }
 
+// RFC 6533, sent for SMTPUTF8 mail: message/global-delivery-status,
+// message/global-headers and a returned message/global, with bare IPv6
+// addresses in the explanation.
+TEST(DsnRewrite, GlobalFormsAndBareIpv6AreScrubbed) {
+    ensure_gmime();
+    std::string global = kPostfixDsn;
+    global = replace_all(global, "Content-Type: message/delivery-status",
+                         "Content-Type: message/global-delivery-status");
+    global = replace_all(global, "Content-Type: text/rfc822-headers",
+                         "Content-Type: message/global-headers");
+    global = replace_all(global, "[192.0.2.31] said",
+                         "[2001:db8:5::31] said (via fe80::1%eth0 and "
+                         "2001:0db8:0000:0000:0000:ff00:0042:8329)");
+    Message in = parse(with_aliases(global));
+    DsnRewrite r = rewrite_dsn(in, seller_side(), kDomain);
+    ASSERT_TRUE(r.is_dsn);
+    ASSERT_TRUE(r.returned_message_id);
+    const std::string all = everything(applied(in, r));
+    expect_no_trace_of_buyer(all);
+    for (const char* leak : {"2001:db8", "fe80::1", "ff00:0042", "x-original-to", "delivered-to"})
+        EXPECT_EQ(all.find(leak), std::string::npos) << "leaked " << leak << " in:\n" << all;
+    // Times of day are not addresses.
+    EXPECT_NE(all.find("12:00:05"), std::string::npos);
+}
+
+TEST(DsnRewrite, ReturnedMessageGlobalIsScrubbed) {
+    ensure_gmime();
+    const std::string raw = with_aliases(R"(From: MAILER-DAEMON@mx.gmail.example
+To: SELLER_ALIAS
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=global-delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain; charset=utf-8
+
+Your message to bob@gmail.example could not be delivered.
+
+--B
+Content-Type: message/global-delivery-status
+
+Reporting-MTA: dns; mx.gmail.example
+
+Final-Recipient: rfc822; bob@gmail.example
+Action: failed
+Status: 5.1.1
+
+--B
+Content-Type: message/global
+
+Received: from mta.marketplace.example by mx.gmail.example for <bob@gmail.example>
+Delivered-To: bob@gmail.example
+X-Original-To: bob@gmail.example
+From: Acme Store <SELLER_ALIAS>
+To: <BUYER_ALIAS>
+Message-ID: <0123456789abcdef01234567@marketplace.example>
+
+Dear Bob, write to bob.b@yahoo.example from mailstore1.gmail.example [10.1.2.3].
+--B--
+)");
+    Message in = parse(raw);
+    DsnRewrite r = rewrite_dsn(in, seller_side(), kDomain);
+    ASSERT_TRUE(r.is_dsn);
+    ASSERT_TRUE(r.returned_message_id);  // backscatter is judged on it
+    EXPECT_EQ(*r.returned_message_id, kReturnedId);
+    const std::string all = everything(applied(in, r));
+    expect_no_trace_of_buyer(all);
+    EXPECT_EQ(all.find("delivered-to"), std::string::npos) << all;
+    EXPECT_EQ(all.find("x-original-to"), std::string::npos) << all;
+    EXPECT_NE(all.find("dear bob"), std::string::npos);
+}
+
 TEST(DsnRewrite, ExchangeReportWithReturnedMessageIsClean) {
     ensure_gmime();
     Message in = parse(with_aliases(exchange_dsn()));
