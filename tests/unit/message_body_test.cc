@@ -28,6 +28,13 @@ std::string random_bytes(std::size_t n, unsigned seed = 7) {
     return s;
 }
 
+// A PDF that a reader (and qpdf) opens, around `content` as one stream.
+std::string pdf_around(const std::string& content) {
+    return "%PDF-1.4\n1 0 obj\n<</Type/Catalog>>\nendobj\n2 0 obj\n<</Length " +
+           std::to_string(content.size()) + ">>\nstream\n" + content +
+           "\nendstream\nendobj\ntrailer\n<</Root 1 0 R>>\n%%EOF\n";
+}
+
 std::string read_stream(GMimeStream* s) {
     std::string out;
     char buf[4096];
@@ -301,7 +308,7 @@ TEST_F(StreamedDecodeTest, Base64SizeIsExactAndOnlyThePrefixIsKept) {
 }
 
 TEST_F(StreamedDecodeTest, ReportedSizeIsTheDecodedSize) {
-    const std::string data = std::string("%PDF-1.4\n") + random_bytes(3 << 20, 3);
+    const std::string data = pdf_around(random_bytes(3 << 20, 3));
     ContentFindings f = inspect(spooled("big.pdf", "application/pdf", data));
     ASSERT_EQ(f.attachments.size(), 1u);
     EXPECT_EQ(f.attachments[0].detected_type, "application/pdf");
@@ -375,7 +382,7 @@ TEST_F(StreamedDecodeTest, LargeDocxIsOpenedWholeFromTheSpool) {
 }
 
 TEST_F(StreamedDecodeTest, RewrittenLargeBodyIsSpooledAndKeepsThePdf) {
-    const std::string pdf = std::string("%PDF-1.4\n") + random_bytes(200000, 5);
+    const std::string pdf = pdf_around(random_bytes(200000, 5));
     Message m = spooled("a.pdf", "application/pdf", pdf);
     // Add a link to cut: the text part changes, the PDF must keep its bytes.
     Message with_link;
