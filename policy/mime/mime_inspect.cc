@@ -12,6 +12,7 @@
 #include "policy/mime/embedded_payloads.h"
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
+#include "policy/rewrite/header_privacy.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -131,9 +132,28 @@ private:
             // A forwarded message's subject is read like ours.
             if (const char* subject = g_mime_message_get_subject(inner))
                 subjects_.push_back(subject);
+            scrub_forwarded_headers(inner);
             collect(g_mime_message_get_mime_part(inner), nullptr, 0, inner, path, depth + 1);
         } else if (GMIME_IS_PART(obj)) {
             leaves_.push_back({GMIME_PART(obj), parent, index, owner, path});
+        }
+    }
+
+    // A forwarded message's own header carries the sender's trace
+    // (Received ... for <real address>, Delivered-To, X-Original-To): it
+    // meets the same allow-list as the message's header.  Its MIME fields
+    // stay, they describe the parts inside.
+    void scrub_forwarded_headers(GMimeMessage* inner) {
+        GMimeHeaderList* list = g_mime_object_get_header_list(GMIME_OBJECT(inner));
+        for (int i = g_mime_header_list_get_count(list) - 1; i >= 0; --i) {
+            const char* name = g_mime_header_get_name(g_mime_header_list_get_header_at(list, i));
+            const std::string_view n = name != nullptr ? name : "";
+            if (header_passes(opt_.policy.headers, n) || iequals(n.substr(0, 8), "content-") ||
+                iequals(n, "mime-version"))
+                continue;
+            g_mime_header_list_remove_at(list, i);
+            ++out_.forwarded_headers_removed;
+            changed_ = true;
         }
     }
 

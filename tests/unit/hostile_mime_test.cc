@@ -190,5 +190,23 @@ TEST_F(HostileMimeTest, ExecutableNameInEitherHeaderIsJudged) {
     }
 }
 
+// ---- forwarded messages -----------------------------------------------------
+
+TEST_F(HostileMimeTest, ForwardedMessageLosesItsTraceHeaders) {
+    auto f = inspect(
+        mixed(part("Content-Type: text/plain", "See the forwarded mail.") +
+              part("Content-Type: message/rfc822",
+                   "Received: from mail.seller-home.example (host [192.0.2.9]) by mx for "
+                   "<owner@seller-home.example>\r\nDelivered-To: owner@seller-home.example\r\n"
+                   "X-Original-To: owner@seller-home.example\r\nFrom: Shop <shop@acme.example>\r\n"
+                   "Subject: earlier mail\r\nContent-Type: text/plain\r\n\r\nHello again")));
+    ASSERT_TRUE(f.new_body);
+    const std::string body = f.new_body->str();
+    EXPECT_EQ(body.find("seller-home.example"), std::string::npos) << body;
+    EXPECT_NE(body.find("Subject: earlier mail"), std::string::npos) << body;
+    EXPECT_NE(body.find("Hello again"), std::string::npos);
+    EXPECT_EQ(f.forwarded_headers_removed, 3);
+}
+
 }  // namespace
 }  // namespace mm::policy
