@@ -1,6 +1,7 @@
 // `marketplace-milter test`: the daemon's decision code on one message, with
-// the verdict as JSON.  Uses the same authorize_recipient and evaluate as the
-// milter callbacks, so a dry run cannot disagree with production.
+// the verdict as JSON.  Uses the same RcptStage and end-of-message flow
+// (message_flow.h) as the milter callbacks, the edits going to a MemorySink
+// instead of libmilter, so a dry run cannot disagree with production.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,9 +14,10 @@
 #include "alias/alias_directory.h"
 #include "audit/audit.h"
 #include "cli/cli.h"
+#include "milter/edit_sink.h"
+#include "milter/message_flow.h"
 #include "milter/service.h"
 #include "policy/authorize.h"
-#include "policy/evaluate.h"
 #include "policy/mime/mime_inspect.h"
 #include "util/address.h"
 
@@ -106,7 +108,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
                            {"smtp_code", out.smtp_code},
                            {"enhanced_code", out.enhanced_code},
                            {"smtp_reply", out.smtp_code + " " + out.enhanced_code + " " +
-                                              out.reply_text + " (audit " + audit_id + ")"},
+                                              with_audit_id(out.reply_text, audit_id)},
                            {"rule", {{"id", out.rule.id}, {"detail", out.rule.detail}}}});
         if (!first_refusal) first_refusal = std::move(out);
     }
@@ -131,18 +133,18 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
         return 0;
     }
 
-    // A dry run: the Message-ID mapping reads the store but its record is
-    // never committed.
-    policy::EvalContext ctx{*runtime.policy, runtime.config.domain, **classifier,
-                            &directory.store()};
-    policy::Verdict v = policy::evaluate(envelope, message, ctx);
-    result["decision"] = policy::to_string(v.decision);
-    result["smtp_code"] = v.smtp_code;
-    result["enhanced_code"] = v.enhanced_code;
-    result["smtp_reply"] = v.smtp_code.empty() ? ""
-                                               : v.smtp_code + " " + v.enhanced_code + " " +
-                                                     v.reply_text + " (audit " + audit_id + ")";
-    result["rules"] = rules_json(v.rules);
+    // A dry run: the store is read, never written (no Message-ID mapping,
+    // no marketplace state), and no audit line.
+    MemorySink sink(message.clone(), envelope);
+    const FlowOutcome out = run_message_flow(
+        {directory, **classifier}, {runtime, envelope, message, audit_id, "", args.client}, sink,
+        {.commit = false, .log = false});
+    const policy::Verdict& v = out.verdict;
+    result["decision"] = policy::to_string(out.decision);
+    result["smtp_code"] = out.smtp_code;
+    result["enhanced_code"] = out.enhanced_code;
+    result["smtp_reply"] = out.reply;
+    result["rules"] = rules_json(out.rules);
     result["sender_party"] = v.sender_party;
     result["recipient_party"] = v.recipient_party;
     if (v.findings) add_findings(*v.findings, result);
@@ -153,30 +155,21 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
              v.thread.answers_sender_role ? alias::to_string(*v.thread.answers_sender_role) : ""},
             {"thread", v.thread.thread_marketplace_id}};
 
-    const bool delivered = v.decision == policy::Decision::accept ||
-                           v.decision == policy::Decision::modify ||
-                           v.decision == policy::Decision::quarantine;
-    if (delivered) {
-        policy::apply_edits(v.edits, message, envelope);
-        message.headers.insert(
-            message.headers.begin(),
-            {"X-Marketplace-Audit",
-             audit_header_value(audit_id, v.decision, v.rules, runtime.policy->version,
-                                runtime.config.hmac_key)});
-    }
-    result["envelope_from"] = envelope.sender_raw;
+    const bool delivered = out.delivered();
+    const policy::Envelope& sent = delivered ? sink.envelope() : envelope;
+    result["envelope_from"] = sent.sender_raw;
     json rcpts = json::array();
-    for (const auto& r : envelope.recipients) rcpts.push_back(r.address);
+    for (const auto& r : sent.recipients) rcpts.push_back(r.address);
     result["recipients"] = rcpts;
 
     if (!args.out.empty() && delivered) {
-        std::ofstream out(args.out, std::ios::binary | std::ios::trunc);
+        std::ofstream file(args.out, std::ios::binary | std::ios::trunc);
         // Piece by piece: a spooled body is never read into memory whole.
-        policy::write_message(message, [&out](std::string_view piece) {
-            out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+        policy::write_message(sink.message(), [&file](std::string_view piece) {
+            file.write(piece.data(), static_cast<std::streamsize>(piece.size()));
         });
-        out.flush();
-        if (!out) return report_failure(fail(Errc::unavailable, args.out + ": cannot write"));
+        file.flush();
+        if (!file) return report_failure(fail(Errc::unavailable, args.out + ": cannot write"));
     }
     std::cout << result.dump(2) << std::endl;
     return 0;

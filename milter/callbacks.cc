@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -11,15 +10,16 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
+#include "milter/edit_sink.h"
 #include "milter/log.h"
+#include "milter/message_flow.h"
 #include "milter/mta_socket.h"
 #include "milter/realtime.h"
 #include "policy/authorize.h"
-#include "policy/evaluate.h"
-#include "policy/marketplace/marketplace_step.h"
-#include "policy/rewrite/message_ids.h"
 #include "util/address.h"
 
 namespace mm::milter {
@@ -93,28 +93,23 @@ std::string macro(SMFICTX* ctx, const char* name) {
     return v ? v : "";
 }
 
-// smfi_setreply refuses CR/LF and texts over 980 characters, and treats '%'
-// as a format character.
-std::string reply_safe(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        if (c == '\r' || c == '\n') c = ' ';
-        if (c == '%') out.push_back('%');
-        out.push_back(c);
-        if (out.size() > 900) break;
-    }
-    return out;
-}
-
-std::string full_reply(const std::string& text, const std::string& audit_id) {
-    return text + " (audit " + audit_id + ")";
-}
-
-void set_reply(SMFICTX* ctx, const std::string& code, const std::string& xcode,
-               const std::string& text) {
+void set_smtp_reply(SMFICTX* ctx, const std::string& code, const std::string& xcode,
+                    const std::string& text) {
     std::string safe = reply_safe(text);
     smfi_setreply(ctx, const_cast<char*>(code.c_str()), const_cast<char*>(xcode.c_str()),
                   const_cast<char*>(safe.c_str()));
+}
+
+// The audit record's times, up to now (the callback in progress included).
+void stamp_times(const MessageState& m, AuditRecord& r) {
+    const Clock::time_point now = Clock::now();
+    auto us = [](Clock::duration d) {
+        return static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+    };
+    r.elapsed_us = us(now - m.started);
+    r.milter_us = us(m.busy + (now - m.callback_started));
+    r.milter_cpu_us = us(m.cpu + (thread_cpu_now() - m.callback_cpu_started));
 }
 
 void audit(const MessageState& m, const std::string& queue_id, const std::string& client,
@@ -132,14 +127,7 @@ void audit(const MessageState& m, const std::string& queue_id, const std::string
     r.recipient_party = recipient_party;
     r.policy_version = m.runtime->policy->version;
     r.size = size;
-    const Clock::time_point now = Clock::now();
-    auto us = [](Clock::duration d) {
-        return static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(d).count());
-    };
-    r.elapsed_us = us(now - m.started);
-    r.milter_us = us(m.busy + (now - m.callback_started));
-    r.milter_cpu_us = us(m.cpu + (thread_cpu_now() - m.callback_cpu_started));
+    stamp_times(m, r);
     g_service->audit().write(r);
 }
 
@@ -181,10 +169,10 @@ sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) 
     try {
         return body();
     } catch (const std::exception& e) {
-        log_msg(LOG_ERR, "%s: internal error in %s: %s", macro(ctx, "i").c_str(), where, e.what());
+        log_msg(LOG_ERR, "%s: internal error in %s: %s", log_qid(macro(ctx, "i")), where, e.what());
         why = e.what();
     } catch (...) {
-        log_msg(LOG_ERR, "%s: internal error in %s", macro(ctx, "i").c_str(), where);
+        log_msg(LOG_ERR, "%s: internal error in %s", log_qid(macro(ctx, "i")), where);
     }
     if (step & kNoReply) {
         auto* c = static_cast<Connection*>(smfi_getpriv(ctx));
@@ -193,7 +181,7 @@ sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) 
             c->msg->failed = policy::RuleHit{"milter.internal", std::string(where) + ": " + why};
         return SMFIS_NOREPLY;
     }
-    set_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
+    set_smtp_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
     return SMFIS_TEMPFAIL;
 }
 
@@ -211,8 +199,8 @@ sfsistat defer_message(SMFICTX* ctx, Connection& c, const std::string& qid,
                        const policy::RuleHit& why, std::uint64_t size) {
     MessageState& m = *c.msg;
     const std::string reply =
-        full_reply("Temporary failure in the marketplace filter, try again later", m.audit_id);
-    set_reply(ctx, "451", "4.3.0", reply);
+        with_audit_id("Temporary failure in the marketplace filter, try again later", m.audit_id);
+    set_smtp_reply(ctx, "451", "4.3.0", reply);
     audit(m, qid, c.client, Decision::tempfail, "451 4.3.0 " + reply, {why}, "", "", size);
     c.msg.reset();
     return SMFIS_TEMPFAIL;
@@ -223,7 +211,7 @@ sfsistat defer_message(SMFICTX* ctx, Connection& c, const std::string& qid,
 sfsistat defer_failed(SMFICTX* ctx, Connection& c) {
     MessageState& m = *c.msg;
     if (!m.runtime) {  // failed before it had a policy snapshot to audit with
-        set_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
+        set_smtp_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
         c.msg.reset();
         return SMFIS_TEMPFAIL;
     }
@@ -325,14 +313,13 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         auto out = m.rcpt_stage->add(m.envelope, raw);
         using Kind = policy::RcptOutcome::Kind;
         if (out.kind == Kind::not_ours || out.kind == Kind::accepted) return SMFIS_CONTINUE;
-        const std::string reply = full_reply(out.reply_text, m.audit_id);
-        set_reply(ctx, out.smtp_code, out.enhanced_code, reply);
+        const std::string reply = with_audit_id(out.reply_text, m.audit_id);
+        set_smtp_reply(ctx, out.smtp_code, out.enhanced_code, reply);
         const bool temporary = out.smtp_code[0] == '4';
         const std::string qid = macro(ctx, "i");
-        log_msg(temporary ? LOG_WARNING : LOG_NOTICE, "%s: %s: %s %s %s: %s",
-                qid.empty() ? "NOQUEUE" : qid.c_str(), temporary ? "defer" : "reject",
-                out.smtp_code.c_str(), out.enhanced_code.c_str(), out.rule.id.c_str(),
-                out.rule.detail.c_str());
+        log_msg(temporary ? LOG_WARNING : LOG_NOTICE, "%s: %s: %s %s %s: %s", log_qid(qid),
+                temporary ? "defer" : "reject", out.smtp_code.c_str(), out.enhanced_code.c_str(),
+                out.rule.id.c_str(), out.rule.detail.c_str());
         audit(m, qid, c->client, temporary ? Decision::tempfail : Decision::reject,
               out.smtp_code + " " + out.enhanced_code + " " + reply, {out.rule}, out.sender_party,
               out.recipient_party, 0);
@@ -377,8 +364,7 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
         // it (the MTA retries later).  The rest of the body is not kept.
         const std::string qid = macro(ctx, "i");
         log_msg(LOG_ERR, "%s: defer: cannot spool the message body (%zu bytes received): %s",
-                qid.empty() ? "NOQUEUE" : qid.c_str(), body.size() + len,
-                appended.error().message.c_str());
+                log_qid(qid), body.size() + len, appended.error().message.c_str());
         m.failed = policy::RuleHit{"spool.unavailable", appended.error().message};
         body = policy::MessageBody();
         return no_reply;
@@ -391,70 +377,62 @@ void require(int rc, const char* what) {
     if (rc != MI_SUCCESS) throw std::runtime_error(std::string(what) + " failed");
 }
 
-void quarantine(SMFICTX* ctx, const std::string& reason) {
-    require(smfi_quarantine(ctx, const_cast<char*>(reply_safe(reason).c_str())), "smfi_quarantine");
+char* c_str(const std::string& s) {
+    return const_cast<char*>(s.c_str());
 }
 
-// Carries the edits out through libmilter, with the audit header; any
-// failure throws so the message is tempfailed rather than half-rewritten and
-// accepted.  The body goes last: libmilter waits for the socket to be
-// writable before each packet, and after the body that may take until the
-// MTA has read it (see mta_socket.h), which then happens once this callback
-// has returned instead of before each remaining edit.
-void apply(SMFICTX* ctx, const policy::Edits& edits, const std::string& audit_header) {
-    for (const auto& e : edits.headers) {
-        auto* name = const_cast<char*>(e.name.c_str());
-        auto* value = const_cast<char*>(e.value.c_str());
-        switch (e.op) {
-            case policy::HeaderEdit::Op::remove:
-                require(smfi_chgheader(ctx, name, e.index, nullptr), "smfi_chgheader");
-                break;
-            case policy::HeaderEdit::Op::change:
-                require(smfi_chgheader(ctx, name, e.index, value), "smfi_chgheader");
-                break;
-            case policy::HeaderEdit::Op::add:
-                require(smfi_addheader(ctx, name, value), "smfi_addheader");
-                break;
-        }
+// The end of message's edits, through libmilter.
+class LibmilterSink final : public EditSink {
+public:
+    explicit LibmilterSink(SMFICTX* ctx) : ctx_(ctx) {}
+
+    void change_header(const std::string& name, int index, const std::string& value) override {
+        require(smfi_chgheader(ctx_, c_str(name), index, c_str(value)), "smfi_chgheader");
     }
-    require(smfi_insheader(ctx, 0, const_cast<char*>("X-Marketplace-Audit"),
-                           const_cast<char*>(audit_header.c_str())),
-            "smfi_insheader");
-    if (edits.envelope_from)
-        require(smfi_chgfrom(ctx, const_cast<char*>(edits.envelope_from->c_str()), nullptr),
-                "smfi_chgfrom");
-    for (const auto& r : edits.remove_rcpts)
-        require(smfi_delrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_delrcpt");
-    for (const auto& r : edits.add_rcpts)
-        require(smfi_addrcpt(ctx, const_cast<char*>(r.c_str())), "smfi_addrcpt");
-    if (edits.body) {
-        // smfi_replacebody appends and blocks; large writes go in chunks the
-        // MTA accepts (libmilter's MILTER_CHUNK_SIZE is 64 KiB).
-        // A spooled body is read back one chunk at a time (a read error
-        // throws: tempfail, never a half-replaced body accepted).
-        constexpr std::size_t kChunk = 65535;
-        const policy::MessageBody& body = *edits.body;
-        if (body.empty())
-            require(
-                smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>("")), 0),
+    void remove_header(const std::string& name, int index) override {
+        require(smfi_chgheader(ctx_, c_str(name), index, nullptr), "smfi_chgheader");
+    }
+    void add_header(const std::string& name, const std::string& value) override {
+        require(smfi_addheader(ctx_, c_str(name), c_str(value)), "smfi_addheader");
+    }
+    void insert_header(int index, const std::string& name, const std::string& value) override {
+        require(smfi_insheader(ctx_, index, c_str(name), c_str(value)), "smfi_insheader");
+    }
+    void change_sender(const std::string& sender) override {
+        require(smfi_chgfrom(ctx_, c_str(sender), nullptr), "smfi_chgfrom");
+    }
+    void delete_recipient(const std::string& raw) override {
+        require(smfi_delrcpt(ctx_, c_str(raw)), "smfi_delrcpt");
+    }
+    void add_recipient(const std::string& raw) override {
+        require(smfi_addrcpt(ctx_, c_str(raw)), "smfi_addrcpt");
+    }
+    // smfi_replacebody appends and blocks until the MTA can take the chunk.
+    void replace_body(std::string_view chunk) override {
+        const char* data = chunk.empty() ? "" : chunk.data();
+        require(smfi_replacebody(ctx_, reinterpret_cast<unsigned char*>(const_cast<char*>(data)),
+                                 static_cast<int>(chunk.size())),
                 "smfi_replacebody");
-        body.for_each_chunk(
-            [&](std::string_view piece) {
-                auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(piece.data()));
-                require(smfi_replacebody(ctx, data, static_cast<int>(piece.size())),
-                        "smfi_replacebody");
-            },
-            kChunk);
     }
-}
+    void quarantine(const std::string& reason) override {
+        require(smfi_quarantine(ctx_, c_str(reply_safe(reason))), "smfi_quarantine");
+    }
+    void set_reply(const std::string& code, const std::string& xcode,
+                   const std::string& text) override {
+        set_smtp_reply(ctx_, code, xcode, text);
+    }
+
+private:
+    SMFICTX* ctx_;
+};
 
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded(ctx, "eom", [&] {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
         MessageState& m = *c->msg;
-        // No BusyTimer: the state is gone when this returns; audit() adds
-        // the time since callback_started.
+        // No BusyTimer: the state is gone when this returns; the audit
+        // record's stamp adds the time since callback_started.
         callback_starts(m);
         // The one callback with real work (milter/realtime.h).  Raising the
         // short ones too (RCPT, body chunks) made the p99 worse: dropping back
@@ -462,120 +440,26 @@ sfsistat on_eom(SMFICTX* ctx) {
         // thread is preempted.
         RealtimeSection realtime(!m.message.body.spilled());
         if (m.failed) return defer_failed(ctx, *c);
-        const std::string qid = macro(ctx, "i");
-        const Runtime& rt = *m.runtime;
-
-        policy::EvalContext ectx{*rt.policy, rt.config.domain, g_service->classifier(),
-                                 &g_service->directory().store(), &g_service->directory()};
-        // At most max_parallel_evaluations parse trees at once; the rest
-        // wait here with their bodies spooled.  The wait is bounded well
-        // inside the MTA's milter timeout.
-        auto permit = g_service->evaluation_gate().acquire(
-            std::chrono::milliseconds(rt.config.milter_timeout * 1000LL / 2));
-        if (!permit) {
-            log_msg(LOG_ERR, "%s: defer: no evaluation slot came free within %d s",
-                    qid.empty() ? "NOQUEUE" : qid.c_str(), rt.config.milter_timeout / 2);
-            return defer_message(ctx, *c, qid, {"evaluation.busy", "no evaluation slot came free"},
-                                 m.message.size());
-        }
-        policy::Verdict v = policy::evaluate(m.envelope, m.message, ectx);
-        // The parse tree is gone; what the verdict holds is small (a large
-        // rewritten body is in a spool file).
-        permit.reset();
-        if (realtime.budget_spent())
-            log_msg(LOG_NOTICE,
-                    "%s: evaluation used its realtime CPU budget (%lld ms), finished at normal "
-                    "priority (%zu bytes)",
-                    qid.empty() ? "NOQUEUE" : qid.c_str(),
-                    static_cast<long long>(realtime_budget().count() / 1000), m.message.size());
-
-        std::string reply;
-        sfsistat status = SMFIS_CONTINUE;
-        auto audit_header = [&] {
-            return audit_header_value(m.audit_id, v.decision, v.rules, rt.policy->version,
-                                      rt.config.hmac_key);
-        };
-        switch (v.decision) {
+        LibmilterSink sink(ctx);
+        const FlowOutcome out = run_message_flow(
+            {g_service->directory(), g_service->classifier(), &g_service->evaluation_gate(),
+             &g_service->audit()},
+            {*m.runtime, m.envelope, m.message, m.audit_id, macro(ctx, "i"), c->client}, sink,
+            {.commit = true, .log = true, .realtime = &realtime, .stamp = [&m](AuditRecord& r) {
+                 stamp_times(m, r);
+             }});
+        c->msg.reset();
+        switch (out.decision) {
+            case Decision::reject:
+                return SMFIS_REJECT;
+            case Decision::tempfail:
+                return SMFIS_TEMPFAIL;
             case Decision::accept:
             case Decision::modify:
-                apply(ctx, v.edits, audit_header());
-                break;
             case Decision::quarantine:
-                apply(ctx, v.edits, audit_header());
-                quarantine(ctx, v.reply_text);
-                break;
-            case Decision::reject:
-            case Decision::tempfail:
-                reply = full_reply(v.reply_text, m.audit_id);
-                set_reply(ctx, v.smtp_code, v.enhanced_code, reply);
-                reply = v.smtp_code + " " + v.enhanced_code + " " + reply;
-                status = v.decision == Decision::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
                 break;
         }
-        // State is written only now that every edit went through: a message
-        // the MTA will not deliver leaves no record.  The Message-ID mapping
-        // and the marketplace state go in one transaction, so a retry after
-        // any failure here finds both untouched.
-        auto refuse_now = [&](Decision d, const char* code, const char* xcode,
-                              const std::string& text) {
-            v.decision = d;
-            reply = full_reply(text, m.audit_id);
-            set_reply(ctx, code, xcode, reply);
-            reply = std::string(code) + " " + xcode + " " + reply;
-            status = d == Decision::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
-        };
-        const char* store_busy =
-            "Temporary failure in the marketplace message store, try again later";
-        // With a marketplace step the mapping goes into its transaction.
-        if (status == SMFIS_CONTINUE && v.message_id_record && !v.marketplace) {
-            auto committed =
-                policy::commit_message_id(g_service->directory().store(), *v.message_id_record);
-            if (!committed) {
-                log_msg(LOG_ERR, "%s: cannot record the Message-ID mapping: %s",
-                        qid.empty() ? "NOQUEUE" : qid.c_str(), committed.error().message.c_str());
-                v.rules.push_back({"store.unavailable", committed.error().message});
-                refuse_now(Decision::tempfail, "451", "4.3.0", store_busy);
-            }
-        }
-        if (status == SMFIS_CONTINUE && v.marketplace) {
-            // The authoritative run: inside the store's write transaction,
-            // against the state as it is now (another connection may have
-            // taken the order's one unsolicited message meanwhile).
-            auto d = policy::run_marketplace(g_service->directory().store(), *v.marketplace,
-                                             rt.policy->marketplace, true,
-                                             v.message_id_record ? &*v.message_id_record : nullptr);
-            if (!d) {
-                log_msg(LOG_ERR, "%s: cannot record the marketplace state: %s",
-                        qid.empty() ? "NOQUEUE" : qid.c_str(), d.error().message.c_str());
-                v.rules.push_back({"store.unavailable", d.error().message});
-                refuse_now(Decision::tempfail, "451", "4.3.0", store_busy);
-            } else if (d->decision == "reject" || d->decision == "tempfail") {
-                policy::Verdict now;
-                policy::apply_marketplace(*d, now);
-                v.rules = std::move(now.rules);
-                refuse_now(now.decision, now.smtp_code.c_str(), now.enhanced_code.c_str(),
-                           now.reply_text);
-            } else if (d->decision == "quarantine" && v.decision != Decision::quarantine) {
-                quarantine(ctx, d->reply_text);
-                v.decision = Decision::quarantine;
-                for (const auto& hit : d->rules)
-                    if (std::none_of(v.rules.begin(), v.rules.end(), [&](const auto& r) {
-                            return r.id == hit.id && r.detail == hit.detail;
-                        }))
-                        v.rules.push_back(hit);
-                // The audit header went out with the read-only run's decision;
-                // ours is the first one (any from the sender were removed).
-                require(smfi_chgheader(ctx, const_cast<char*>("X-Marketplace-Audit"), 1,
-                                       const_cast<char*>(audit_header().c_str())),
-                        "smfi_chgheader");
-            }
-        }
-        log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid.empty() ? "NOQUEUE" : qid.c_str(),
-                policy::to_string(v.decision), m.audit_id.c_str(), v.rules.size());
-        audit(m, qid, c->client, v.decision, reply, v.rules, v.sender_party, v.recipient_party,
-              m.message.size());
-        c->msg.reset();
-        return status;
+        return SMFIS_CONTINUE;
     });
 }
 

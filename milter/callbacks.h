@@ -1,7 +1,8 @@
 // The libmilter callbacks.  One Connection context per SMTP connection
 // (created at negotiate/connect, freed at close); per-message state reset at
 // MAIL FROM and abort.  All decisions come from policy::authorize_recipient
-// and policy::evaluate; this file only collects input and applies output.
+// and, at end of message, run_message_flow (message_flow.h) with a libmilter
+// EditSink; this file only collects input and answers.
 // No C++ exception crosses into libmilter: every callback answers
 // SMFIS_TEMPFAIL (451 4.3.0) when something throws.
 #pragma once

@@ -6,9 +6,17 @@
 
 #include <syslog.h>
 
+#include <string>
+
 namespace mm::milter {
 
 void log_open(bool to_stderr);
 void log_msg(int priority, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+// What a line about one message starts with: its queue id, or "NOQUEUE"
+// before Postfix assigned one (as Postfix logs it).  Valid while `qid` lives.
+inline const char* log_qid(const std::string& qid) {
+    return qid.empty() ? "NOQUEUE" : qid.c_str();
+}
 
 }  // namespace mm::milter

@@ -1,0 +1,241 @@
+#include "milter/message_flow.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <utility>
+
+#include "milter/log.h"
+#include "policy/evaluate.h"
+#include "policy/marketplace/marketplace_step.h"
+#include "policy/rewrite/message_ids.h"
+
+namespace mm::milter {
+namespace {
+
+using policy::Decision;
+
+constexpr const char* kFilterBusy = "Temporary failure in the marketplace filter, try again later";
+constexpr const char* kStoreBusy =
+    "Temporary failure in the marketplace message store, try again later";
+
+class Flow {
+public:
+    Flow(const FlowServices& services, const FlowMessage& message, EditSink& sink,
+         const FlowOptions& options)
+        : s_(services), m_(message), sink_(sink), o_(options), rt_(message.runtime) {}
+
+    FlowOutcome run();
+
+private:
+    bool evaluate();
+    bool send();
+    void commit();
+    void commit_marketplace();
+    void quarantine_late(const policy::Verdict& now);
+    void refuse(Decision decision, const std::string& code, const std::string& xcode,
+                const std::string& text);
+    void tempfail(policy::RuleHit why, const char* text);
+    void write_audit();
+    std::string audit_header() const;
+    const char* qid() const { return log_qid(m_.queue_id); }
+
+    const FlowServices& s_;
+    const FlowMessage& m_;
+    EditSink& sink_;
+    const FlowOptions& o_;
+    const Runtime& rt_;
+    FlowOutcome out_;
+};
+
+FlowOutcome Flow::run() {
+    if (!evaluate()) {
+        write_audit();
+        return std::move(out_);
+    }
+    if (send() && o_.commit && out_.delivered()) commit();
+    if (o_.log)
+        log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid(), policy::to_string(out_.decision),
+                m_.audit_id.c_str(), out_.rules.size());
+    write_audit();
+    return std::move(out_);
+}
+
+// False when no evaluation slot came free: the message is tempfailed.
+bool Flow::evaluate() {
+    // At most max_parallel_evaluations parse trees at once; the rest wait
+    // here with their bodies spooled, well inside the MTA's milter timeout.
+    auto permit =
+        s_.gate != nullptr
+            ? s_.gate->acquire(std::chrono::milliseconds(rt_.config.milter_timeout * 1000LL / 2))
+            : std::nullopt;
+    if (s_.gate != nullptr && !permit) {
+        if (o_.log)
+            log_msg(LOG_ERR, "%s: defer: no evaluation slot came free within %d s", qid(),
+                    rt_.config.milter_timeout / 2);
+        tempfail({"evaluation.busy", "no evaluation slot came free"}, kFilterBusy);
+        return false;
+    }
+    policy::EvalContext ctx{*rt_.policy,           rt_.config.domain, s_.classifier,
+                            &s_.directory.store(), &s_.directory,     o_.now};
+    out_.verdict = policy::evaluate(m_.envelope, m_.message, ctx);
+    // The parse tree is gone; what the verdict holds is small (a large
+    // rewritten body is in a spool file).
+    permit.reset();
+    if (o_.log && o_.realtime != nullptr && o_.realtime->budget_spent())
+        log_msg(LOG_NOTICE,
+                "%s: evaluation used its realtime CPU budget (%lld ms), finished at normal "
+                "priority (%zu bytes)",
+                qid(), static_cast<long long>(realtime_budget().count() / 1000), m_.message.size());
+    out_.decision = out_.verdict.decision;
+    out_.rules = out_.verdict.rules;
+    return true;
+}
+
+// The edits, the quarantine or the refusal.  False when the sink failed: the
+// message is tempfailed, half-edited as it may be, and nothing is committed.
+bool Flow::send() {
+    const policy::Verdict& v = out_.verdict;
+    try {
+        switch (v.decision) {
+            case Decision::accept:
+            case Decision::modify:
+                send_edits(sink_, v.edits, audit_header());
+                break;
+            case Decision::quarantine:
+                send_edits(sink_, v.edits, audit_header());
+                sink_.quarantine(v.reply_text);
+                break;
+            case Decision::reject:
+            case Decision::tempfail:
+                refuse(v.decision, v.smtp_code, v.enhanced_code, v.reply_text);
+                break;
+        }
+        return true;
+    } catch (const std::exception& e) {
+        if (o_.log) log_msg(LOG_ERR, "%s: defer: cannot apply the edits: %s", qid(), e.what());
+        tempfail({"milter.internal", std::string("eom: ") + e.what()}, kFilterBusy);
+        return false;
+    }
+}
+
+// The Message-ID mapping and the marketplace state go in one transaction, so
+// a retry after any failure here finds both untouched.
+void Flow::commit() {
+    const policy::Verdict& v = out_.verdict;
+    if (v.marketplace) return commit_marketplace();
+    if (!v.message_id_record) return;
+    auto committed = policy::commit_message_id(s_.directory.store(), *v.message_id_record);
+    if (committed) return;
+    if (o_.log)
+        log_msg(LOG_ERR, "%s: cannot record the Message-ID mapping: %s", qid(),
+                committed.error().message.c_str());
+    tempfail({"store.unavailable", committed.error().message}, kStoreBusy);
+}
+
+// The authoritative run: inside the store's write transaction, against the
+// state as it is now (another connection may have taken the order's one
+// unsolicited message since the read-only run).
+void Flow::commit_marketplace() {
+    const policy::Verdict& v = out_.verdict;
+    auto d = policy::run_marketplace(s_.directory.store(), *v.marketplace, rt_.policy->marketplace,
+                                     true, v.message_id_record ? &*v.message_id_record : nullptr);
+    if (!d) {
+        if (o_.log)
+            log_msg(LOG_ERR, "%s: cannot record the marketplace state: %s", qid(),
+                    d.error().message.c_str());
+        return tempfail({"store.unavailable", d.error().message}, kStoreBusy);
+    }
+    // What the answer makes of a verdict that had let the message through.
+    policy::Verdict now;
+    now.decision = Decision::accept;
+    policy::apply_marketplace(*d, now);
+    switch (now.decision) {
+        case Decision::reject:
+        case Decision::tempfail:
+            out_.rules = std::move(now.rules);
+            refuse(now.decision, now.smtp_code, now.enhanced_code, now.reply_text);
+            break;
+        case Decision::quarantine:
+            if (out_.decision != Decision::quarantine) quarantine_late(now);
+            break;
+        case Decision::accept:
+        case Decision::modify:
+            break;
+    }
+}
+
+// The edits went out with the read-only run's decision: quarantine now, and
+// change the audit header to say so.  The state is committed already.
+void Flow::quarantine_late(const policy::Verdict& now) {
+    try {
+        sink_.quarantine(now.reply_text);
+        out_.decision = Decision::quarantine;
+        for (const auto& hit : now.rules)
+            if (std::none_of(out_.rules.begin(), out_.rules.end(), [&](const auto& r) {
+                    return r.id == hit.id && r.detail == hit.detail;
+                }))
+                out_.rules.push_back(hit);
+        // Ours is the first one: any the sender wrote were removed.
+        sink_.change_header("X-Marketplace-Audit", 1, audit_header());
+    } catch (const std::exception& e) {
+        if (o_.log) log_msg(LOG_ERR, "%s: defer: cannot quarantine: %s", qid(), e.what());
+        tempfail({"milter.internal", std::string("eom: ") + e.what()}, kFilterBusy);
+    }
+}
+
+void Flow::refuse(Decision decision, const std::string& code, const std::string& xcode,
+                  const std::string& text) {
+    const std::string reply = with_audit_id(text, m_.audit_id);
+    sink_.set_reply(code, xcode, reply);
+    out_.decision = decision;
+    out_.smtp_code = code;
+    out_.enhanced_code = xcode;
+    out_.reply = code + " " + xcode + " " + reply;
+}
+
+void Flow::tempfail(policy::RuleHit why, const char* text) {
+    out_.rules.push_back(std::move(why));
+    refuse(Decision::tempfail, "451", "4.3.0", text);
+}
+
+void Flow::write_audit() {
+    if (s_.audit == nullptr) return;
+    AuditRecord r;
+    r.audit_id = m_.audit_id;
+    r.queue_id = m_.queue_id;
+    r.client_addr = m_.client;
+    r.decision = out_.decision;
+    r.smtp_reply = out_.reply;
+    r.rules = out_.rules;
+    r.sender_party = out_.verdict.sender_party;
+    r.recipient_party = out_.verdict.recipient_party;
+    r.policy_version = rt_.policy->version;
+    r.size = m_.message.size();
+    if (o_.stamp) o_.stamp(r);
+    s_.audit->write(r);
+}
+
+std::string Flow::audit_header() const {
+    return audit_header_value(m_.audit_id, out_.decision, out_.rules, rt_.policy->version,
+                              rt_.config.hmac_key);
+}
+
+}  // namespace
+
+std::string with_audit_id(const std::string& text, const std::string& audit_id) {
+    return text + " (audit " + audit_id + ")";
+}
+
+bool FlowOutcome::delivered() const {
+    return decision == Decision::accept || decision == Decision::modify ||
+           decision == Decision::quarantine;
+}
+
+FlowOutcome run_message_flow(const FlowServices& services, const FlowMessage& message,
+                             EditSink& sink, const FlowOptions& options) {
+    return Flow(services, message, sink, options).run();
+}
+
+}  // namespace mm::milter
