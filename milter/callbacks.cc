@@ -549,13 +549,13 @@ sfsistat on_eom(SMFICTX* ctx) {
                         qid.empty() ? "NOQUEUE" : qid.c_str(), d.error().message.c_str());
                 v.rules.push_back({"store.unavailable", d.error().message});
                 refuse_now(Decision::tempfail, "451", "4.3.0", store_busy);
-            } else if (d->decision == "reject" || d->decision == "tempfail") {
+            } else if (d->decision == Decision::reject || d->decision == Decision::tempfail) {
                 policy::Verdict now;
                 policy::apply_marketplace(*d, now);
                 v.rules = std::move(now.rules);
                 refuse_now(now.decision, now.smtp_code.c_str(), now.enhanced_code.c_str(),
                            now.reply_text);
-            } else if (d->decision == "quarantine" && v.decision != Decision::quarantine) {
+            } else if (d->decision == Decision::quarantine && v.decision != Decision::quarantine) {
                 quarantine(ctx, d->reply_text);
                 v.decision = Decision::quarantine;
                 for (const auto& hit : d->rules)
