@@ -65,19 +65,19 @@ Result<MarketplaceDecision> run_marketplace(alias::Store& store, const Marketpla
 
 void apply_marketplace(const MarketplaceDecision& d, Verdict& v) {
     v.rules.insert(v.rules.end(), d.rules.begin(), d.rules.end());
-    if (d.decision == "reject") {
+    if (d.decision == Decision::reject) {
         v.decision = Decision::reject;
         v.smtp_code = d.smtp_code.empty() ? "550" : d.smtp_code;
         v.enhanced_code = d.enhanced_code.empty() ? "5.7.1" : d.enhanced_code;
         v.reply_text = d.reply_text;
         v.edits = {};
-    } else if (d.decision == "tempfail") {
+    } else if (d.decision == Decision::tempfail) {
         v.decision = Decision::tempfail;
         v.smtp_code = "451";
         v.enhanced_code = "4.3.0";
         v.reply_text = "Temporary failure applying the marketplace rules, try again later";
         v.edits = {};
-    } else if (d.decision == "quarantine") {
+    } else if (d.decision == Decision::quarantine) {
         v.decision = Decision::quarantine;
         v.reply_text = d.reply_text;
     }

@@ -1,9 +1,9 @@
-// Marketplace rules (policy/marketplace_rules.h): table-driven cases for each
-// rule and their combinations, the repeat fingerprint, order ids, trusted
-// tooling, the `marketplace:` loader, and the contact-reason corpus
-// tests/data/contact_reasons/<reason>/<lang>/{pos,neg}-N.txt run through the
-// packs in etc/policy.yaml: a positive must hit its reason, a negative no
-// reason at all.
+// Marketplace rules (policy/marketplace/marketplace_rules.h, fingerprints.h):
+// table-driven cases for each rule and their combinations, the repeat
+// fingerprint, order ids, trusted tooling, the `marketplace:` loader, and the
+// contact-reason corpus tests/data/contact_reasons/<reason>/<lang>/{pos,neg}-N.txt
+// run through the packs in etc/policy.yaml: a positive must hit its reason, a
+// negative no reason at all.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/marketplace/fingerprints.h"
 #include "policy/marketplace/marketplace_rules.h"
 
 namespace mm::policy {
@@ -30,6 +31,15 @@ using alias::ThreadUpdate;
 constexpr std::int64_t kNow = 1'800'000'000;
 constexpr std::int64_t kDay = 86400;
 constexpr const char* kOrder = "123-1234567-1234567";
+
+}  // namespace
+
+// Decisions by name in failure messages.
+void PrintTo(Decision d, std::ostream* os) {
+    *os << to_string(d);
+}
+
+namespace {
 
 std::string read_all(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -110,7 +120,7 @@ struct Scenario {
     bool auto_reply = false;
     ThreadState state = no_thread();
     // Expected.
-    std::string decision;
+    Decision decision = Decision::tempfail;
     std::string rule;  // must be among the hits
     std::string reply_contains = "";
 };
@@ -168,8 +178,8 @@ void expect_scenario(const Scenario& s, const MarketplacePolicy& policy = commit
     EXPECT_EQ(d.decision, s.decision) << rules_of(d) << " reply: " << d.reply_text;
     EXPECT_TRUE(has_rule(d, s.rule)) << "want " << s.rule << ", got " << rules_of(d);
     EXPECT_FALSE(d.rules.empty());
-    EXPECT_EQ(d.update.allowed, s.decision != "reject");
-    if (s.decision == "reject") {
+    EXPECT_EQ(d.update.allowed, s.decision != Decision::reject);
+    if (s.decision == Decision::reject) {
         EXPECT_EQ(d.smtp_code, "550");
         EXPECT_EQ(d.enhanced_code, "5.7.1");
         EXPECT_FALSE(d.reply_text.empty());
@@ -205,7 +215,7 @@ std::vector<Scenario> table() {
         Scenario s;
         s.name = "buyer message to a seller";
         s.writer = Role::buyer;
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.buyer_message";
         add(s);
         s.name = "buyer message while seller on vacation, existing thread";
@@ -216,7 +226,7 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "new buyer, seller on vacation: away text";
         s.state = no_thread();
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.reply_contains = "Back on Monday.";
         add(s);
         s.name = "new buyer, seller on vacation without away text: default";
@@ -232,7 +242,7 @@ std::vector<Scenario> table() {
         s.name = "buyer who opted out still writes to the seller";
         s.writer = Role::buyer;
         s.optout = true;
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.buyer_message";
         add(s);
     }
@@ -240,12 +250,12 @@ std::vector<Scenario> table() {
     // Unsolicited seller messages, buyer not opted out.
     {
         Scenario s = seller("first unsolicited seller message");
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.unsolicited_limit";
         add(s);
         s.name = "second unsolicited message for the order";
         s.state = seller_thread(1);
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.reply_contains = kOrder;
         add(s);
         s.name = "second unsolicited, buyer wrote long ago but before the seller";
@@ -253,7 +263,7 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "seller answers the buyer's message";
         s.state = buyer_thread();
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.reply";
         s.reply_contains = "";
         add(s);
@@ -273,7 +283,7 @@ std::vector<Scenario> table() {
     {
         Scenario s = seller("opted out, untagged: refused with the opt-out text");
         s.optout = true;
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.optout";
         s.reply_contains =
             std::string("order ") + kOrder + " because the buyer has chosen to opt out";
@@ -287,7 +297,7 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "opted out, [Important] and critical (patterns)";
         s.subject = kTagged;
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.critical";
         add(s);
         s.name = "opted out, tag case does not matter";
@@ -295,7 +305,7 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "opted out, tag without brackets does not count";
         s.subject = std::string("Important: order ") + kOrder;
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.optout";
         add(s);
         s.name = "opted out, [Important] but not critical: misuse";
@@ -310,29 +320,29 @@ std::vector<Scenario> table() {
         s.name = "trusted tooling header names a critical reason";
         s.reason_header = "delivery_scheduling";
         s.trusted = true;
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.critical";
         add(s);
         s.name = "untrusted header is ignored; the text decides";
         s.trusted = false;
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.important_misuse";
         add(s);
         s.name = "untrusted header ignored, critical text passes";
         s.texts = {kCriticalEn};
         s.reason_header = "feedback_request";
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.critical";
         add(s);
         s.name = "trusted header wins over the patterns";
         s.trusted = true;
         s.reason_header = "shipment_confirmation";
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.important_misuse";
         add(s);
         s.name = "trusted header with several reasons, one critical";
         s.reason_header = "product_inquiry, Shipping_Address";
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.critical";
         add(s);
     }
@@ -340,7 +350,7 @@ std::vector<Scenario> table() {
         Scenario s = seller("opted out, buyer started the thread");
         s.optout = true;
         s.state = buyer_thread(60 * kDay);
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.buyer_thread";
         add(s);
         s.name = "opted out, buyer wrote in the seller's thread within the window";
@@ -348,20 +358,20 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "opted out, buyer wrote outside the window";
         s.state = seller_thread(0, 40 * kDay);
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.optout";
         add(s);
         for (std::string kind : {"handmade", "custom", "wine"}) {
             s.name = "opted out, exempt order kind " + kind;
             s.state = no_thread();
             s.kind = kind;
-            s.decision = "accept";
+            s.decision = Decision::accept;
             s.rule = "marketplace.exempt_order";
             add(s);
         }
         s.name = "opted out, exempt order still limited per order";
         s.state = seller_thread(1);
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.unsolicited_limit";
         add(s);
         s.name = "opted out, no order at all";
@@ -377,12 +387,12 @@ std::vector<Scenario> table() {
     {
         Scenario s = seller("FBA seller starts a thread");
         s.fulfilment = "fba";
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.fba_reply_only";
         add(s);
         s.name = "FBA seller replies to the buyer";
         s.state = buyer_thread();
-        s.decision = "accept";
+        s.decision = Decision::accept;
         add(s);
         s.name = "FBA seller answers a product inquiry first";
         s.state = no_thread();
@@ -395,13 +405,13 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "FBA product inquiry via untrusted header: refused";
         s.trusted = false;
-        s.decision = "reject";
+        s.decision = Decision::reject;
         add(s);
     }
     {
         Scenario s = seller("gift return: seller may not start");
         s.kind = "gift-return";
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.gift_return";
         add(s);
         s.name = "gift return: seller may not start even with [Important]";
@@ -410,12 +420,12 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "gift return: seller answers the buyer";
         s.state = buyer_thread();
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.critical";
         add(s);
         s.name = "gift return: seller thread (should not exist) stays closed";
         s.state = seller_thread(0, 60);
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.gift_return";
         add(s);
     }
@@ -426,12 +436,12 @@ std::vector<Scenario> table() {
         s.subject = kTagged;
         s.texts = {kCriticalEn};
         s.state.important_today = 19;
-        s.decision = "accept";
+        s.decision = Decision::accept;
         s.rule = "marketplace.critical";
         add(s);
         s.name = "21st tagged message today is quarantined";
         s.state.important_today = 20;
-        s.decision = "quarantine";
+        s.decision = Decision::quarantine;
         s.rule = "marketplace.important_quarantine";
         add(s);
         s.name = "past the threshold, opted-out buyer: quarantined, not refused";
@@ -439,7 +449,7 @@ std::vector<Scenario> table() {
         add(s);
         s.name = "past the threshold and not critical: refused (reject wins)";
         s.texts = {kNotCriticalEn};
-        s.decision = "reject";
+        s.decision = Decision::reject;
         s.rule = "marketplace.important_misuse";
         add(s);
     }
@@ -465,7 +475,7 @@ TEST(MarketplaceRules, UpdateFields) {
         s.writer = Role::buyer;
         s.auto_reply = true;
         Outcome r = run(s);
-        EXPECT_EQ(r.d.decision, "accept");
+        EXPECT_EQ(r.d.decision, Decision::accept);
         EXPECT_TRUE(r.d.update.allowed);
         EXPECT_FALSE(r.d.update.counts_as_buyer_message);
     }
@@ -489,7 +499,7 @@ TEST(MarketplaceRules, UpdateFields) {
         s.subject = kTagged;
         s.texts = {kNotCriticalEn};
         Outcome r = run(s);
-        EXPECT_EQ(r.d.decision, "reject");
+        EXPECT_EQ(r.d.decision, Decision::reject);
         EXPECT_TRUE(r.d.update.important_used);
         s.texts = {kCriticalEn};
         r = run(s);
@@ -549,16 +559,21 @@ TEST(MarketplaceRules, AutoReplyDoesNotCountAsBuyerWriting) {
         apply(state, d.update, now);
         return d.decision;
     };
-    EXPECT_EQ(msg(Role::seller, "Your order has been dispatched today.", false, kNow), "accept");
-    EXPECT_EQ(msg(Role::buyer, "I am out of the office until Monday.", true, kNow + 60), "accept");
+    EXPECT_EQ(msg(Role::seller, "Your order has been dispatched today.", false, kNow),
+              Decision::accept);
+    EXPECT_EQ(msg(Role::buyer, "I am out of the office until Monday.", true, kNow + 60),
+              Decision::accept);
     EXPECT_EQ(state.last_buyer_at, 0);
-    EXPECT_EQ(msg(Role::seller, "Did the parcel arrive safely?", false, kNow + 120), "reject");
-    EXPECT_EQ(msg(Role::buyer, "Yes it did, thanks!", false, kNow + 180), "accept");
+    EXPECT_EQ(msg(Role::seller, "Did the parcel arrive safely?", false, kNow + 120),
+              Decision::reject);
+    EXPECT_EQ(msg(Role::buyer, "Yes it did, thanks!", false, kNow + 180), Decision::accept);
     EXPECT_EQ(state.unsolicited_since_buyer, 0);
-    EXPECT_EQ(msg(Role::seller, "Glad to hear it arrived safely.", false, kNow + 240), "accept");
+    EXPECT_EQ(msg(Role::seller, "Glad to hear it arrived safely.", false, kNow + 240),
+              Decision::accept);
     EXPECT_EQ(msg(Role::seller, "One more thing about the warranty card.", false, kNow + 300),
-              "accept");  // the first unsolicited one since the buyer wrote
-    EXPECT_EQ(msg(Role::seller, "And another thing about the box.", false, kNow + 360), "reject");
+              Decision::accept);  // the first unsolicited one since the buyer wrote
+    EXPECT_EQ(msg(Role::seller, "And another thing about the box.", false, kNow + 360),
+              Decision::reject);
 }
 
 // ---- repeats -----------------------------------------------------------------
@@ -625,7 +640,7 @@ TEST(MarketplaceRules, Repeat) {
     s.texts = {
         "Dear Bob!\n\n  we hope you enjoy your new kettle.   Let us know if you need "
         "anything!\n-- \nAcme GmbH\n\n> earlier text\n"};
-    s.decision = "reject";
+    s.decision = Decision::reject;
     s.rule = "marketplace.repeat";
     s.reply_contains = "72 hours";
     expect_scenario(s);
@@ -636,7 +651,7 @@ TEST(MarketplaceRules, Repeat) {
 
     s.name = "same text outside the window";
     s.state = with_history(73 * 3600);
-    s.decision = "accept";
+    s.decision = Decision::accept;
     s.rule = "marketplace.reply";
     s.reply_contains = "";
     expect_scenario(s);
@@ -649,7 +664,7 @@ TEST(MarketplaceRules, Repeat) {
     s.name = "a repeat to an opted-out buyer that is otherwise allowed is still a repeat";
     s.optout = true;
     s.texts = {first};
-    s.decision = "reject";
+    s.decision = Decision::reject;
     s.rule = "marketplace.repeat";
     expect_scenario(s);
 
@@ -657,7 +672,7 @@ TEST(MarketplaceRules, Repeat) {
     s.optout = false;
     MarketplacePolicy off = committed_policy();
     off.repeat_window_hours = 0;
-    s.decision = "accept";
+    s.decision = Decision::accept;
     s.rule = "marketplace.reply";
     expect_scenario(s, off);
 }
@@ -670,17 +685,17 @@ TEST(MarketplaceRules, ImportantActionVariants) {
     s.subject = kTagged;
     s.texts = {kNotCriticalEn};
     p.important_action = MarketplacePolicy::ImportantAction::quarantine;
-    s.decision = "quarantine";
+    s.decision = Decision::quarantine;
     s.rule = "marketplace.important_misuse";
     expect_scenario(s, p);
 
     p.important_action = MarketplacePolicy::ImportantAction::flag;
     s.name = "flag action, buyer not opted out: delivered";
-    s.decision = "accept";
+    s.decision = Decision::accept;
     expect_scenario(s, p);
     s.name = "flag action, opted-out buyer: the opt-out still refuses";
     s.optout = true;
-    s.decision = "reject";
+    s.decision = Decision::reject;
     s.rule = "marketplace.optout";
     expect_scenario(s, p);
 
@@ -690,12 +705,12 @@ TEST(MarketplaceRules, ImportantActionVariants) {
     s.optout = true;
     s.subject = "[urgent] delivery";
     s.texts = {kCriticalEn};
-    s.decision = "accept";
+    s.decision = Decision::accept;
     s.rule = "marketplace.critical";
     expect_scenario(s, p);
     s.name = "the default tag no longer counts";
     s.subject = kTagged;
-    s.decision = "reject";
+    s.decision = Decision::reject;
     s.rule = "marketplace.optout";
     expect_scenario(s, p);
 
@@ -704,14 +719,14 @@ TEST(MarketplaceRules, ImportantActionVariants) {
     p.exempt_order_kinds = {"wine"};
     s = seller("two unsolicited allowed");
     s.state = seller_thread(1);
-    s.decision = "accept";
+    s.decision = Decision::accept;
     s.rule = "marketplace.unsolicited_limit";
     expect_scenario(s, p);
     s.name = "handmade is no longer exempt";
     s.optout = true;
     s.state = no_thread();
     s.kind = "handmade";
-    s.decision = "reject";
+    s.decision = Decision::reject;
     s.rule = "marketplace.optout";
     expect_scenario(s, p);
 
@@ -720,7 +735,7 @@ TEST(MarketplaceRules, ImportantActionVariants) {
     s = seller("shorter buyer window");
     s.optout = true;
     s.state = seller_thread(0, 10 * kDay);
-    s.decision = "reject";
+    s.decision = Decision::reject;
     s.rule = "marketplace.optout";
     expect_scenario(s, p);
 
@@ -729,12 +744,12 @@ TEST(MarketplaceRules, ImportantActionVariants) {
     s.optout = true;
     s.subject = kTagged;
     s.texts = {kCriticalEn};
-    s.decision = "reject";
+    s.decision = Decision::reject;
     s.rule = "marketplace.important_misuse";
     expect_scenario(s, defaults);
     s.reason_header = "shipping_address";
     s.trusted = true;
-    s.decision = "accept";
+    s.decision = Decision::accept;
     s.rule = "marketplace.critical";
     expect_scenario(s, defaults);
 }
@@ -753,7 +768,7 @@ TEST(MarketplaceRules, CriticalByPatternInEachLanguage) {
                 s.optout = true;
                 s.subject = kTagged;
                 s.texts = {read_all(root / reason / lang / kind)};
-                s.decision = "accept";
+                s.decision = Decision::accept;
                 s.rule = "marketplace.critical";
                 expect_scenario(s);
                 ++n;
@@ -762,7 +777,7 @@ TEST(MarketplaceRules, CriticalByPatternInEachLanguage) {
             s.optout = true;
             s.subject = kTagged;
             s.texts = {read_all(root / reason / lang / "neg-1.txt")};
-            s.decision = "reject";
+            s.decision = Decision::reject;
             s.rule = "marketplace.important_misuse";
             expect_scenario(s);
         }
