@@ -444,11 +444,8 @@ public:
         std::int64_t pair_id, Role sender_role, const std::string& original_id) override;
     Result<void> add_order(const Order& order) override;
     Result<std::optional<Order>> find_order(const std::string& id) override;
-    Result<ThreadUpdate> apply_thread_event(
-        std::int64_t pair_id, const std::string& order_id, const std::string& buyer_id,
-        const std::string& seller_id, std::int64_t now, std::int64_t repeat_window_s,
-        const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit,
-        const MessageIdRecord* message_id = nullptr) override;
+    Result<ThreadUpdate> apply_thread_event(const ThreadEvent& event,
+                                            const ThreadDecide& decide) override;
     Result<std::vector<ResponseTime>> response_times(const std::string& seller_id,
                                                      std::int64_t since) override;
 
@@ -1240,11 +1237,16 @@ Result<void> SqliteStore::write_thread(Lease& lease, const ThreadState& state,
     return {};
 }
 
-Result<ThreadUpdate> SqliteStore::apply_thread_event(
-    std::int64_t pair_id, const std::string& order_id, const std::string& buyer_id,
-    const std::string& seller_id, std::int64_t now, std::int64_t repeat_window_s,
-    const std::function<ThreadUpdate(const ThreadState&)>& decide, bool commit,
-    const MessageIdRecord* message_id) {
+Result<ThreadUpdate> SqliteStore::apply_thread_event(const ThreadEvent& event,
+                                                     const ThreadDecide& decide) {
+    const std::int64_t pair_id = event.pair_id;
+    const std::string& order_id = event.order_id;
+    const std::string& buyer_id = event.buyer_id;
+    const std::string& seller_id = event.seller_id;
+    const std::int64_t now = event.now;
+    const std::int64_t repeat_window_s = event.repeat_window_s;
+    const bool commit = event.commit;
+    const MessageIdRecord* message_id = event.message_id;
     if (!decide) return fail(Errc::internal, "apply_thread_event: no decide function");
     auto lease = acquire();
     if (!lease) return lease.error();
