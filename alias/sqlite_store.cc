@@ -413,8 +413,12 @@ bool valid_message_id(const std::string& id) {
 
 class SqliteStore final : public Store {
 public:
-    SqliteStore(std::string path, int busy_timeout_ms, SqliteSync sync)
-        : path_(std::move(path)), busy_timeout_ms_(std::max(0, busy_timeout_ms)), sync_(sync) {}
+    SqliteStore(std::string path, int busy_timeout_ms, SqliteSync sync,
+                std::chrono::milliseconds checkpoint_interval)
+        : path_(std::move(path)),
+          busy_timeout_ms_(std::max(0, busy_timeout_ms)),
+          sync_(sync),
+          checkpoint_interval_(std::max(checkpoint_interval, std::chrono::milliseconds(1))) {}
     ~SqliteStore() override {
         {
             std::lock_guard lock(checkpoint_mu_);
@@ -427,7 +431,8 @@ public:
     SqliteStore& operator=(const SqliteStore&) = delete;
 
     // Switches the file to WAL, applies pending migrations and starts the
-    // checkpointer.
+    // checkpointer: on every open, not only on the one that migrated, since
+    // connections never checkpoint on their own.
     Result<void> initialise();
 
     Result<void> add_party(const Party& party) override;
@@ -562,8 +567,10 @@ private:
     // other message waited for the fsync (the p99 of the milter's time per
     // message was ~25 ms).  Connections here never checkpoint on commit; this
     // thread does, PASSIVE (writers go on appending meanwhile), every
-    // kCheckpointInterval.
-    static constexpr std::chrono::milliseconds kCheckpointInterval{250};
+    // checkpoint_interval_.
+    const std::chrono::milliseconds checkpoint_interval_;
+    Result<void> migrate(Lease& lease);
+    void start_checkpointer();
     void checkpoint_loop();
     std::mutex checkpoint_mu_;
     std::condition_variable checkpoint_cv_;
@@ -693,14 +700,21 @@ Result<void> SqliteStore::initialise() {
                                            "': cannot use WAL mode (journal mode is '" + mode +
                                            "'; the store needs a database file)");
 
+    if (auto r = migrate(*lease); !r) return r;
+    start_checkpointer();
+    return {};
+}
+
+Result<void> SqliteStore::migrate(Lease& lease) {
+    sqlite3* db = lease.db();
     std::int64_t version = 0;
-    rc = query_int(db, "PRAGMA user_version", version);
+    int rc = query_int(db, "PRAGMA user_version", version);
     if (rc != SQLITE_OK) return error(db, rc, "read schema version");
     if (version == kSchemaVersion) return {};
 
     // Re-read the version inside the write transaction: another process may
     // have migrated the file meanwhile.
-    Transaction tx(*this, *lease);
+    Transaction tx(*this, lease);
     if (auto r = tx.begin(true); !r) return r;
     rc = query_int(db, "PRAGMA user_version", version);
     if (rc != SQLITE_OK) return error(db, rc, "read schema version");
@@ -717,7 +731,10 @@ Result<void> SqliteStore::initialise() {
         rc = exec_script(db, set_version.c_str());
         if (rc != SQLITE_OK) return error(db, rc, "set schema version");
     }
-    if (auto r = tx.commit(); !r) return r;
+    return tx.commit();
+}
+
+void SqliteStore::start_checkpointer() {
     // The thread takes no signals: the daemon waits for SIGUSR1 (reload) on
     // its own thread and blocks it only after the store is open.
     sigset_t all, saved;
@@ -725,12 +742,11 @@ Result<void> SqliteStore::initialise() {
     pthread_sigmask(SIG_SETMASK, &all, &saved);
     checkpointer_ = std::thread([this] { checkpoint_loop(); });
     pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-    return {};
 }
 
 void SqliteStore::checkpoint_loop() {
     std::unique_lock lock(checkpoint_mu_);
-    while (!checkpoint_cv_.wait_for(lock, kCheckpointInterval, [this] { return stopping_; })) {
+    while (!checkpoint_cv_.wait_for(lock, checkpoint_interval_, [this] { return stopping_; })) {
         lock.unlock();
         // A failed or busy checkpoint is retried at the next turn; the WAL
         // only grows meanwhile, nothing is lost.
@@ -1308,11 +1324,12 @@ Result<std::vector<ResponseTime>> SqliteStore::response_times(const std::string&
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms,
-                                                 SqliteSync sync) {
+                                                 SqliteSync sync,
+                                                 std::chrono::milliseconds checkpoint_interval) {
     if (path.empty()) return fail(Errc::invalid, "sqlite store: no database path");
     if (path == ":memory:" || path.rfind("file:", 0) == 0)
         return fail(Errc::invalid, "sqlite store: '" + path + "' is not a database file path");
-    auto store = std::make_unique<SqliteStore>(path, busy_timeout_ms, sync);
+    auto store = std::make_unique<SqliteStore>(path, busy_timeout_ms, sync, checkpoint_interval);
     if (auto r = store->initialise(); !r) return r.error();
     return std::unique_ptr<Store>(std::move(store));
 }
