@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <optional>
+#include <utility>
 
 #include "alias/sqlite/db.h"
 #include "alias/sqlite/message_ids.h"

@@ -114,8 +114,8 @@ public:
     // buyer message, +1 for an unsolicited seller message), the fingerprint
     // (older ones pruned), the [Important] count, and the response-time log
     // (a buyer message opens an entry for the pair if none is open; a seller
-    // reply closes the open one).  A refused update that used [Important]
-    // still counts it.
+    // reply closes the open one).  On commit, a refused update that used
+    // [Important] still counts it.
     //
     // Two calls for one thread never interleave, in this process or across
     // processes and hosts sharing the backend: the second decides on the
