@@ -1,11 +1,12 @@
-// Marketplace state the rules of issue "marketplace rules" read and change:
-// orders, threads (pair + order), per-seller [Important] counters, recent
-// message fingerprints, and the message log response times come from.
+// Marketplace state the marketplace rules read and change: orders, threads
+// (pair + order), per-seller [Important] counters, recent message
+// fingerprints, and the message log response times come from.
 //
-// The rules themselves are pure (policy/marketplace_rules.h).  The store runs
-// them inside one write transaction (Store::apply_thread_event), so two
-// messages for the same order on two connections cannot both be "the one
-// allowed": the second sees the first's update.
+// The rules themselves are pure (policy/marketplace/marketplace_rules.h).
+// The store runs them inside one write transaction
+// (ThreadStore::apply_thread_event), so two messages for the same order on
+// two connections cannot both be "the one allowed": the second sees the
+// first's update.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "alias/message_id.h"
 #include "alias/party.h"
 
 namespace mm::alias {
@@ -56,6 +58,27 @@ struct ThreadUpdate {
     // buyer messages.
     bool counts_as_reply = true;
 };
+
+// One message on thread (pair_id, order_id), as ThreadStore::apply_thread_event
+// takes it.  buyer_id / seller_id are the pair's parties (the fingerprints and
+// the [Important] counter are keyed by them); `now` is the message's time in
+// unix seconds; fingerprints older than now - repeat_window_s are neither read
+// nor kept.
+struct ThreadEvent {
+    std::int64_t pair_id = 0;
+    std::string order_id;  // "" = the pair's conversation outside any order
+    std::string buyer_id;
+    std::string seller_id;
+    std::int64_t now = 0;
+    std::int64_t repeat_window_s = 0;
+    bool commit = false;  // false: a dry run, which reads only
+    // Recorded in the same transaction when the update is written; not owned.
+    const MessageIdRecord* message_id = nullptr;
+};
+
+// The marketplace rules as the store runs them: the update one message makes
+// to the state it finds.
+using ThreadDecide = std::function<ThreadUpdate(const ThreadState&)>;
 
 // One event for the message log (response times): a buyer message, or a
 // seller message answering it.

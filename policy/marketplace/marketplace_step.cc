@@ -34,7 +34,8 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
     return r;
 }
 
-Result<MarketplaceDecision> run_marketplace(alias::Store& store, const MarketplaceRequest& request,
+Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
+                                            const MarketplaceRequest& request,
                                             const MarketplacePolicy& policy, bool commit,
                                             const alias::MessageIdRecord* message_id) {
     MarketplaceFacts facts{request.sender.role,
@@ -51,14 +52,20 @@ Result<MarketplaceDecision> run_marketplace(alias::Store& store, const Marketpla
                            request.auto_reply,
                            request.now};
     MarketplaceDecision decision;
-    auto update = store.apply_thread_event(
-        request.pair_id, request.order_id, request.buyer_id, request.seller_id, request.now,
-        static_cast<std::int64_t>(policy.repeat_window_hours) * 3600,
-        [&](const alias::ThreadState& state) {
-            decision = decide(facts, state, policy);
-            return decision.update;
-        },
-        commit, message_id);
+    const alias::ThreadEvent event{
+        .pair_id = request.pair_id,
+        .order_id = request.order_id,
+        .buyer_id = request.buyer_id,
+        .seller_id = request.seller_id,
+        .now = request.now,
+        .repeat_window_s = static_cast<std::int64_t>(policy.repeat_window_hours) * 3600,
+        .commit = commit,
+        .message_id = message_id,
+    };
+    auto update = store.apply_thread_event(event, [&](const alias::ThreadState& state) {
+        decision = decide(facts, state, policy);
+        return decision.update;
+    });
     if (!update) return update.error();
     return decision;
 }

@@ -60,8 +60,9 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
                                                const FindOrder& find_order, std::int64_t now);
 
 // `message_id`: recorded in the same store transaction if the message is
-// allowed (see Store::apply_thread_event).
-Result<MarketplaceDecision> run_marketplace(alias::Store& store, const MarketplaceRequest& request,
+// allowed (see ThreadStore::apply_thread_event).
+Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
+                                            const MarketplaceRequest& request,
                                             const MarketplacePolicy& policy, bool commit,
                                             const alias::MessageIdRecord* message_id = nullptr);
 

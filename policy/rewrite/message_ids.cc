@@ -72,7 +72,8 @@ struct Mapped {
 
 class Mapper {
 public:
-    Mapper(const alias::ResolvedAlias& pair, const std::string& domain, alias::Store& store)
+    Mapper(const alias::ResolvedAlias& pair, const std::string& domain,
+           alias::MessageIdStore& store)
         : pair_id_(pair.pair.id),
           sender_(pair.counterpart.role),
           recipient_(pair.owner.role),
@@ -115,7 +116,7 @@ private:
     alias::Role sender_;
     alias::Role recipient_;
     const std::string& domain_;
-    alias::Store& store_;
+    alias::MessageIdStore& store_;
     std::map<std::string, Mapped> cache_;
 };
 
@@ -192,7 +193,7 @@ std::vector<std::string> parse_message_ids(const std::string& value) {
 }
 
 Result<MessageIdPlan> plan_message_ids(const Message& message, const alias::ResolvedAlias& pair,
-                                       const std::string& domain, alias::Store& store) {
+                                       const std::string& domain, alias::MessageIdStore& store) {
     MessageIdPlan plan;
     std::string header_value;
     try {
@@ -243,7 +244,7 @@ Result<MessageIdPlan> plan_message_ids(const Message& message, const alias::Reso
     return plan;
 }
 
-Result<void> commit_message_id(alias::Store& store, const alias::MessageIdRecord& record) {
+Result<void> commit_message_id(alias::MessageIdStore& store, const alias::MessageIdRecord& record) {
     return store.record_message_id(record);
 }
 

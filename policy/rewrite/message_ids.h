@@ -53,10 +53,10 @@ struct MessageIdPlan {
 // `pair` is the recipient's ResolvedAlias (owner = recipient, counterpart =
 // sender); `domain` the marketplace domain.
 Result<MessageIdPlan> plan_message_ids(const Message& message, const alias::ResolvedAlias& pair,
-                                       const std::string& domain, alias::Store& store);
+                                       const std::string& domain, alias::MessageIdStore& store);
 
 // Writes the record; call once the message will be delivered.
-Result<void> commit_message_id(alias::Store& store, const alias::MessageIdRecord& record);
+Result<void> commit_message_id(alias::MessageIdStore& store, const alias::MessageIdRecord& record);
 
 // The ids of an In-Reply-To / References value (GMime's parser), without
 // angle brackets, in order.  Exposed for tests.

@@ -18,6 +18,7 @@
 
 #include "alias/alias_directory.h"
 #include "alias/sqlite_store.h"
+#include "tests/support/fake_store.h"
 #include "tests/support/test_support.h"
 
 namespace mm::alias {
@@ -25,43 +26,33 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class ProbeStore : public Store {
+class ProbeStore : public mm::testing::ForwardingStore {
 public:
-    explicit ProbeStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+    using ForwardingStore::ForwardingStore;
 
     std::atomic<int> calls{0};
     std::atomic<bool> down{false};
 
-    Result<void> add_party(const Party& p) override { return inner_->add_party(p); }
-    Result<void> update_party(const Party& p) override { return inner_->update_party(p); }
     Result<std::optional<Party>> find_party(const std::string& id) override {
         ++calls;
         if (down) return unavailable();
-        return inner_->find_party(id);
-    }
-    Result<Pair> add_pair(const std::string& b, const std::string& s) override {
-        return inner_->add_pair(b, s);
+        return ForwardingStore::find_party(id);
     }
     Result<std::optional<Pair>> find_pair(const std::string& b, const std::string& s) override {
         ++calls;
         if (down) return unavailable();
-        return inner_->find_pair(b, s);
+        return ForwardingStore::find_pair(b, s);
     }
     Result<std::optional<Pair>> find_pair_by_alias(const std::string& local) override {
         ++calls;
         if (down) return unavailable();
-        return inner_->find_pair_by_alias(local);
+        return ForwardingStore::find_pair_by_alias(local);
     }
-    Result<void> add_order(const Order& order) override { return inner_->add_order(order); }
     Result<std::optional<Order>> find_order(const std::string& id) override {
         ++calls;
         if (down) return unavailable();
-        return inner_->find_order(id);
+        return ForwardingStore::find_order(id);
     }
-
-private:
-    static Failure unavailable() { return fail(Errc::unavailable, "database is locked"); }
-    std::unique_ptr<Store> inner_;
 };
 
 class DirectoryTest : public ::testing::Test {

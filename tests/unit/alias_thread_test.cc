@@ -87,13 +87,12 @@ protected:
     ThreadState apply(const ThreadUpdate& u, std::int64_t now, const std::string& order = "o1",
                       bool commit = true) {
         ThreadState seen;
-        auto r = store_->apply_thread_event(
-            pair_, order, "b1", "s1", now, kWindow,
-            [&](const ThreadState& st) {
-                seen = st;
-                return u;
-            },
-            commit);
+        auto r =
+            store_->apply_thread_event(ThreadEvent{pair_, order, "b1", "s1", now, kWindow, commit},
+                                       [&](const ThreadState& st) {
+                                           seen = st;
+                                           return u;
+                                       });
         EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
         return seen;
     }
@@ -240,9 +239,9 @@ TEST_F(ThreadTest, DryRunWritesNothingButSeesTheState) {
 }
 
 TEST_F(ThreadTest, ReturnsTheUpdateDecided) {
-    auto r = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow,
-        [](const ThreadState&) { return seller_message(true, "abc"); }, true);
+    auto r =
+        store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true},
+                                   [](const ThreadState&) { return seller_message(true, "abc"); });
     ASSERT_TRUE(r.ok());
     EXPECT_TRUE(r->allowed);
     EXPECT_EQ(r->writer, Role::seller);
@@ -261,9 +260,9 @@ MessageIdRecord mapping(std::int64_t pair_id, const std::string& id) {
 
 TEST_F(ThreadTest, MessageIdRecordedInTheSameTransactionWhenAllowed) {
     const MessageIdRecord rec = mapping(pair_, "m1");
-    auto r = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow,
-        [](const ThreadState&) { return seller_message(false, "abc"); }, true, &rec);
+    auto r =
+        store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true, &rec},
+                                   [](const ThreadState&) { return seller_message(false, "abc"); });
     ASSERT_TRUE(r.ok()) << r.error().message;
     auto found = store_->find_message_id(rec.marketplace_id);
     ASSERT_TRUE(found.ok());
@@ -274,18 +273,15 @@ TEST_F(ThreadTest, MessageIdRecordedInTheSameTransactionWhenAllowed) {
 TEST_F(ThreadTest, MessageIdNotRecordedWhenRefusedOrDryRun) {
     const MessageIdRecord refused = mapping(pair_, "m2");
     auto r = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow,
-        [](const ThreadState&) {
+        ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true, &refused}, [](const ThreadState&) {
             ThreadUpdate u = seller_message(true, "abc");
             u.allowed = false;
             return u;
-        },
-        true, &refused);
+        });
     ASSERT_TRUE(r.ok());
     const MessageIdRecord dry = mapping(pair_, "m3");
-    r = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow,
-        [](const ThreadState&) { return seller_message(false, "abc"); }, false, &dry);
+    r = store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, false, &dry},
+                                   [](const ThreadState&) { return seller_message(false, "abc"); });
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(query_text(path(), "SELECT count(*) FROM message_id"), "0");
 }
@@ -293,18 +289,18 @@ TEST_F(ThreadTest, MessageIdNotRecordedWhenRefusedOrDryRun) {
 TEST_F(ThreadTest, DuplicateMessageIdFailsTheWholeEvent) {
     const MessageIdRecord rec = mapping(pair_, "m4");
     ASSERT_TRUE(store_->record_message_id(rec).ok());
-    auto r = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow,
-        [](const ThreadState&) { return seller_message(false, "abc"); }, true, &rec);
+    auto r =
+        store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true, &rec},
+                                   [](const ThreadState&) { return seller_message(false, "abc"); });
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::conflict);
     EXPECT_FALSE(peek(kT0).exists);  // rolled back: the thread was not written
 }
 
 TEST_F(ThreadTest, UnknownPairIsNotFoundOnCommit) {
-    auto r = store_->apply_thread_event(
-        pair_ + 42, "o1", "b1", "s1", kT0, kWindow,
-        [](const ThreadState&) { return buyer_message(); }, true);
+    auto r =
+        store_->apply_thread_event(ThreadEvent{pair_ + 42, "o1", "b1", "s1", kT0, kWindow, true},
+                                   [](const ThreadState&) { return buyer_message(); });
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::not_found);
     EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "0");
@@ -312,8 +308,8 @@ TEST_F(ThreadTest, UnknownPairIsNotFoundOnCommit) {
 
 TEST_F(ThreadTest, DecideThrowingIsInternalAndWritesNothing) {
     auto r = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow,
-        [](const ThreadState&) -> ThreadUpdate { throw std::runtime_error("boom"); }, true);
+        ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true},
+        [](const ThreadState&) -> ThreadUpdate { throw std::runtime_error("boom"); });
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::internal);
     EXPECT_FALSE(peek(kT0).exists);
@@ -351,12 +347,11 @@ TEST_F(ThreadTest, FingerprintsAreSellerToBuyer) {
     apply(seller_message(true, "h1"), kT0);
     ThreadState other;
     auto r = store_->apply_thread_event(
-        pair2->id, "o9", "b2", "s1", kT0 + 1, kWindow,
+        ThreadEvent{pair2->id, "o9", "b2", "s1", kT0 + 1, kWindow, false},
         [&](const ThreadState& st) {
             other = st;
             return ThreadUpdate{};
-        },
-        false);
+        });
     ASSERT_TRUE(r.ok());
     EXPECT_TRUE(other.recent_fingerprints.empty());
     EXPECT_EQ(peek(kT0 + 1).recent_fingerprints.size(), 1u);
@@ -423,7 +418,7 @@ TEST_F(ThreadTest, ConcurrentEventsOnOneThreadAllowExactlyOne) {
         threads.emplace_back([&, i] {
             while (!go.load()) std::this_thread::yield();
             auto r = store_->apply_thread_event(
-                pair_, "o1", "b1", "s1", kT0 + i, kWindow,
+                ThreadEvent{pair_, "o1", "b1", "s1", kT0 + i, kWindow, true},
                 [](const ThreadState& st) {
                     ThreadUpdate u = seller_message(true);
                     u.allowed = st.unsolicited_since_buyer == 0;
@@ -431,8 +426,7 @@ TEST_F(ThreadTest, ConcurrentEventsOnOneThreadAllowExactlyOne) {
                     // held across decide would let several threads in here.
                     std::this_thread::sleep_for(std::chrono::milliseconds(5));
                     return u;
-                },
-                true);
+                });
             if (!r.ok())
                 ++failed;
             else if (r->allowed)
@@ -455,14 +449,12 @@ TEST_F(ThreadTest, WriteLockElsewhereMakesEventsUnavailableAndDryRunsStillWork) 
     ASSERT_EQ(sqlite3_open_v2(path().c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
     RawDb db(raw);
     ASSERT_EQ(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
-    auto r = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow, [](const ThreadState&) { return buyer_message(); },
-        true);
+    auto r = store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true},
+                                        [](const ThreadState&) { return buyer_message(); });
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::unavailable);
-    auto dry = store_->apply_thread_event(
-        pair_, "o1", "b1", "s1", kT0, kWindow, [](const ThreadState&) { return buyer_message(); },
-        false);
+    auto dry = store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, false},
+                                          [](const ThreadState&) { return buyer_message(); });
     EXPECT_TRUE(dry.ok());
     ASSERT_EQ(sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
 }

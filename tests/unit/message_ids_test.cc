@@ -12,6 +12,7 @@
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
 #include "policy/rewrite/message_ids.h"
+#include "tests/support/fake_store.h"
 #include "tests/support/test_support.h"
 
 namespace mm::policy {
@@ -33,43 +34,24 @@ std::string strip(const std::string& bracketed) {
 }
 
 // A store whose Message-ID calls can be made to fail as a locked database would.
-class FlakyStore : public alias::Store {
+class FlakyStore : public mm::testing::ForwardingStore {
 public:
-    explicit FlakyStore(alias::Store& inner) : inner_(inner) {}
+    using ForwardingStore::ForwardingStore;
     bool down = false;
 
-    Result<void> add_party(const alias::Party& p) override { return inner_.add_party(p); }
-    Result<void> update_party(const alias::Party& p) override { return inner_.update_party(p); }
-    Result<std::optional<alias::Party>> find_party(const std::string& id) override {
-        return inner_.find_party(id);
-    }
-    Result<alias::Pair> add_pair(const std::string& b, const std::string& s) override {
-        return inner_.add_pair(b, s);
-    }
-    Result<std::optional<alias::Pair>> find_pair(const std::string& b,
-                                                 const std::string& s) override {
-        return inner_.find_pair(b, s);
-    }
-    Result<std::optional<alias::Pair>> find_pair_by_alias(const std::string& l) override {
-        return inner_.find_pair_by_alias(l);
-    }
     Result<void> record_message_id(const alias::MessageIdRecord& r) override {
-        if (down) return locked();
-        return inner_.record_message_id(r);
+        if (down) return unavailable();
+        return ForwardingStore::record_message_id(r);
     }
     Result<std::optional<alias::MessageIdRecord>> find_message_id(const std::string& id) override {
-        if (down) return locked();
-        return inner_.find_message_id(id);
+        if (down) return unavailable();
+        return ForwardingStore::find_message_id(id);
     }
     Result<std::optional<alias::MessageIdRecord>> find_by_original(
         std::int64_t pair, alias::Role role, const std::string& original) override {
-        if (down) return locked();
-        return inner_.find_by_original(pair, role, original);
+        if (down) return unavailable();
+        return ForwardingStore::find_by_original(pair, role, original);
     }
-
-private:
-    static Failure locked() { return fail(Errc::unavailable, "database is locked"); }
-    alias::Store& inner_;
 };
 
 class MessageIdsTest : public ::testing::Test {
@@ -377,7 +359,7 @@ TEST_F(MessageIdsTest, UnchangedFieldsAreNotEdited) {
 
 TEST_F(MessageIdsTest, StoreFailureFailsThePlanAndTheCommit) {
     Message s1 = deliver(message("<orig-s1@acme.example>"), to_buyer(pair_, bob_));
-    FlakyStore flaky(*store_);
+    FlakyStore flaky(store_);
     flaky.down = true;
     auto plan = plan_message_ids(message("<orig-b1@gmail.example>", header(s1, "Message-ID")),
                                  to_seller(pair_, bob_), kDomain, flaky);
@@ -460,7 +442,7 @@ TEST_F(EvaluateThreadTest, WithoutAStoreIdsAreLeftAlone) {
 }
 
 TEST_F(EvaluateThreadTest, StoreFailureTempfails) {
-    FlakyStore flaky(*store_);
+    FlakyStore flaky(store_);
     flaky.down = true;
     EvalContext ctx{policy_, kDomain, *classifier_, &flaky};
     Verdict v = evaluate(envelope_for("support@acme.example", pair_.buyer_alias),
