@@ -136,15 +136,17 @@ void bare_starts(std::string_view s, std::vector<std::size_t>& out) {
             for (std::size_t p = *b; p + 3 <= q; ++p) out.push_back(p);
         }
     });
+    // "www." and "url(" have no folded spelling: a match starts three bytes
+    // before the literal, and none can start before the input.
     each_byte(s, '.', [&](std::size_t q) {
-        if (names_end_at(s, q, kWww, 3)) out.push_back(q - 3);  // www.
+        if (q >= 3 && names_end_at(s, q, kWww, 3)) out.push_back(q - 3);  // www.
     });
 }
 
 void css_starts(std::string_view s, std::vector<std::size_t>& out) {
     static constexpr std::string_view kUrl[] = {"url"};
     each_byte(s, '(', [&](std::size_t q) {
-        if (names_end_at(s, q, kUrl, 3)) out.push_back(q - 3);  // url(
+        if (q >= 3 && names_end_at(s, q, kUrl, 3)) out.push_back(q - 3);  // url(
     });
     each_byte(s, '@', [&](std::size_t q) {
         if (istarts_with(s.substr(q + 1), "import")) out.push_back(q);  // @import
