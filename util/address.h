@@ -10,6 +10,9 @@
 #include <string>
 #include <string_view>
 
+// iequals, to_lower and is_ascii: callers that compare addresses use them.
+#include "util/strings.h"
+
 namespace mm {
 
 // "<Bob@Gmail.Example>" -> "bob@gmail.example"; "<>" -> "".
@@ -22,11 +25,5 @@ bool is_valid_address(std::string_view addr);
 
 std::string_view local_part(std::string_view addr);
 std::string_view domain_part(std::string_view addr);
-
-// Case-insensitive ASCII comparison.
-bool iequals(std::string_view a, std::string_view b);
-std::string to_lower(std::string_view s);
-// True when every byte is 7-bit.
-bool is_ascii(std::string_view s);
 
 }  // namespace mm

@@ -1,23 +1,13 @@
 #include "policy/html/html_tokenizer.h"
 
-#include <gumbo.h>
-
 #include <array>
 #include <iterator>
-#include <memory>
 #include <optional>
+
+#include "policy/html/gumbo_ptr.h"
 
 namespace mm::policy::html {
 namespace {
-
-struct GumboDeleter {
-    void operator()(GumboOutput* o) const { gumbo_destroy_output(&kGumboDefaultOptions, o); }
-};
-using GumboPtr = std::unique_ptr<GumboOutput, GumboDeleter>;
-
-GumboPtr gumbo_parse_view(std::string_view html) {
-    return GumboPtr(gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size()));
-}
 
 struct NamedRef {
     std::string_view name;

@@ -15,23 +15,16 @@
 #include <string_view>
 #include <vector>
 
+#include "util/strings.h"
+
 namespace mm::policy::html {
 
 // ---- small string helpers ------------------------------------------------
 
-inline char lower_char(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return lower_char(x) == lower_char(y);
-           });
-}
-
-inline bool istarts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
+// HTML names fold A-Z only, as every protocol token does.
+using mm::iequals;
+using mm::istarts_with;
+using mm::lower_char;
 
 inline bool is_html_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';

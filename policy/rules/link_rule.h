@@ -56,8 +56,8 @@ struct LinkScan {
     // empty if the scan was asked not to copy (Unchanged::leave_empty).
     std::string text;
     // What was removed: every link counted, the first kMaxRemovedDetails
-    // kept in full.  A hostile 10 MB part can hold 300,000 links; keeping
-    // each would cost tens of MB per message in flight.
+    // kept in full.  A hostile part can hold hundreds of thousands of links,
+    // and keeping each in full would cost several times the part's size.
     static constexpr std::size_t kMaxRemovedDetails = 1000;
     std::vector<RemovedLink> removed;
     std::size_t removed_count = 0;
@@ -81,7 +81,7 @@ struct LinkScan {
 };
 
 // What LinkScan::text holds when nothing was removed.  The MIME walk keeps
-// the part as it was then and asks for no copy: a 7 MB HTML part was copied
+// the part as it was then and asks for no copy: a large HTML part was copied
 // whole only to be thrown away.
 enum class Unchanged { copy, leave_empty };
 

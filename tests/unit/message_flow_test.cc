@@ -189,13 +189,17 @@ protected:
     }
     alias::ThreadState thread(const std::string& order = kOrder) {
         alias::ThreadState seen;
-        auto r = store_->apply_thread_event(
-            pair_.id, order, "bob", "acme", kNow, 3600,
-            [&](const alias::ThreadState& st) {
-                seen = st;
-                return alias::ThreadUpdate{};
-            },
-            false);
+        alias::ThreadEvent event;
+        event.pair_id = pair_.id;
+        event.order_id = order;
+        event.buyer_id = "bob";
+        event.seller_id = "acme";
+        event.now = kNow;
+        event.repeat_window_s = 3600;
+        auto r = store_->apply_thread_event(event, [&](const alias::ThreadState& st) {
+            seen = st;
+            return alias::ThreadUpdate{};
+        });
         EXPECT_TRUE(r) << r.error().message;
         return seen;
     }

@@ -1,0 +1,93 @@
+// policy.yaml `links:` (declared in link_rule.h): the allow-list compiled to
+// what judge() compares with, the action, the marker and the image switches.
+#include <libpsl.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "policy/rules/link_rule.h"
+#include "policy/rules/link_url.h"
+#include "util/strings.h"
+
+namespace mm::policy {
+namespace {
+
+using yaml::Entry;
+using yaml::error_at;
+
+// An allow-list entry: a bare registrable domain, stored as a lower-case
+// A-label so it compares with what judge() computes.
+std::string validate_domain(const YAML::Node& item, const std::string& where) {
+    const std::string& raw = item.Scalar();
+    auto bad = [&](const std::string& why) {
+        error_at(item.Mark(), where + ": '" + raw + "' is not a domain" + why);
+    };
+    if (raw.empty() || raw.find_first_of(":/?#@ \t[]\\") != std::string::npos) bad("");
+    std::string host = to_lower(raw);
+    while (!host.empty() && host.back() == '.') host.pop_back();
+    if (host.empty() || host.front() == '.' || host.find("..") != std::string::npos) bad("");
+    auto a_label = link::to_a_label(host);
+    if (!a_label) bad(" (IDNA refuses it)");
+    host = *a_label;
+    if (link::ends_in_number(host)) bad(" (an IP address)");
+    if (host.find('.') == std::string::npos || psl_is_public_suffix(psl_builtin(), host.c_str()))
+        bad(" (a public suffix, which would allow every site under it)");
+    return host;
+}
+
+void load_allow_domains(const Entry& e, LinkPolicy& p) {
+    yaml::expect_list(e);
+    std::vector<std::string> domains;
+    for (const auto& item : e.value) {
+        if (!item.IsScalar())
+            error_at(item.Mark(),
+                     e.name + ": expected a domain, got " + std::string(yaml::type_name(item)));
+        std::string d = validate_domain(item, e.name);
+        if (std::find(domains.begin(), domains.end(), d) == domains.end())
+            domains.push_back(std::move(d));
+    }
+    p.allow_domains = std::move(domains);
+}
+
+void load_action(const Entry& e, LinkPolicy& p) {
+    std::string a = yaml::get_string(e);
+    if (a == "strip")
+        p.action = LinkPolicy::Action::strip;
+    else if (a == "reject")
+        p.action = LinkPolicy::Action::reject;
+    else
+        error_at(e.value.Mark(),
+                 e.name + ": unknown action '" + a + "' (expected strip or reject)");
+}
+
+void load_text_marker(const Entry& e, LinkPolicy& p) {
+    std::string m = yaml::get_string(e);
+    if (m.size() > 200 || m.find_first_of("\r\n") != std::string::npos)
+        error_at(e.value.Mark(), e.name + ": must be one line of at most 200 characters");
+    p.text_marker = std::move(m);
+}
+
+void load_remove_remote_images(const Entry& e, LinkPolicy& p) {
+    p.remove_remote_images = yaml::get_bool(e);
+}
+
+void load_unwrap_linked_images(const Entry& e, LinkPolicy& p) {
+    p.unwrap_linked_images = yaml::get_bool(e);
+}
+
+constexpr yaml::Key<LinkPolicy> kLinksKeys[] = {
+    {"allow_domains", false, load_allow_domains},
+    {"action", false, load_action},
+    {"text_marker", false, load_text_marker},
+    {"remove_remote_images", false, load_remove_remote_images},
+    {"unwrap_linked_images", false, load_unwrap_linked_images},
+};
+
+}  // namespace
+
+void load_links_section(const yaml::Entry& e, LinkPolicy& out) {
+    yaml::load_section<LinkPolicy>(e, kLinksKeys, out);
+}
+
+}  // namespace mm::policy
