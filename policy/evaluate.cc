@@ -179,7 +179,7 @@ void apply_findings(ContentFindings& f, const EvalContext& ctx, Verdict& v) {
 
     const std::string guidelines =
         "This message was not sent as it did not meet the marketplace messaging guidelines";
-    if (!f.malformed.empty() && p.malformed_action == "reject")
+    if (!f.malformed.empty() && p.malformed_action == MalformedAction::reject)
         return refuse(v, "550", "5.6.0",
                       "Message structure is malformed and cannot be checked (rule mime.malformed)");
     if (f.size_violation)
@@ -267,7 +267,7 @@ bool handle_null_sender(const Envelope& envelope, const Message& message, const 
     if (dsn.backscatter) {
         verdict.rules.push_back(
             {"bounce.backscatter", "the returned message was not delivered by the marketplace"});
-        if (ctx.policy.bounce_backscatter == "quarantine") {
+        if (ctx.policy.bounce_backscatter == BackscatterAction::quarantine) {
             verdict.decision = Decision::quarantine;
             verdict.reply_text =
                 "bounce for a message the marketplace did not send held for review";
@@ -328,14 +328,14 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     }
     verdict.recipient_party = pair->owner.id;
 
-    if (envelope.sender.empty() && ctx.policy.bounce_action == "rewrite") {
+    if (envelope.sender.empty() && ctx.policy.bounce_action == BounceAction::rewrite) {
         if (handle_null_sender(envelope, message, ctx, *pair, verdict)) return verdict;
         // An auto-reply with the null sender: mail from the counterpart below.
     } else if (envelope.sender.empty()) {
         // A bounce for an alias carries the other side's real address in its
         // report and returned headers: not delivered as it is.
         verdict.rules.push_back({"bounce.unrewritten", "null-sender message for an alias"});
-        if (ctx.policy.bounce_action == "reject") {
+        if (ctx.policy.bounce_action == BounceAction::reject) {
             verdict.decision = Decision::reject;
             verdict.smtp_code = "550";
             verdict.enhanced_code = "5.7.1";

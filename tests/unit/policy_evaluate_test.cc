@@ -240,7 +240,7 @@ TEST_F(PolicyTest, BounceToAliasIsQuarantinedOrRejectedPerPolicy) {
         "<bob@gmail.example>: 550 5.1.1 user unknown at mx.gmail.example\r\n");
     ASSERT_TRUE(msg);
     // Default: rewritten and delivered to the seller, the envelope sender kept <>.
-    ASSERT_EQ(policy_.bounce_action, "rewrite");
+    ASSERT_EQ(policy_.bounce_action, BounceAction::rewrite);
     Verdict v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::modify);
     EXPECT_TRUE(v.auto_reply);
@@ -260,11 +260,11 @@ TEST_F(PolicyTest, BounceToAliasIsQuarantinedOrRejectedPerPolicy) {
     ASSERT_TRUE(odd);
     EXPECT_EQ(evaluate(env, *odd, ctx()).decision, Decision::quarantine);
 
-    policy_.bounce_action = "quarantine";
+    policy_.bounce_action = BounceAction::quarantine;
     v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::quarantine);
     EXPECT_TRUE(v.edits.empty());
-    policy_.bounce_action = "reject";
+    policy_.bounce_action = BounceAction::reject;
     v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::reject);
     EXPECT_EQ(v.smtp_code, "550");
