@@ -8,8 +8,8 @@
 #include "alias/sqlite_store.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
-#include "policy/rewrite/from_header.h"
 #include "policy/mime/gmime_ptr.h"
+#include "policy/rewrite/from_header.h"
 #include "tests/support/test_support.h"
 
 namespace mm::policy {
