@@ -1,5 +1,7 @@
 #include "policy/evaluate.h"
 
+#include <unordered_map>
+
 #include "policy/stages/stage.h"
 #include "util/address.h"
 
@@ -72,22 +74,39 @@ Verdict evaluate(const Envelope& envelope, const Message& message, const EvalCon
     return verdict;
 }
 
+// Edits are applied in order, each index counted among the headers as the
+// earlier edits left them.  Each name keeps the positions of its live
+// occurrences, so a message with many headers is not rescanned per edit.
 void apply_edits(const Edits& edits, Message& message, Envelope& envelope) {
+    std::vector<bool> removed(message.headers.size(), false);
+    std::unordered_map<std::string, std::vector<std::size_t>> live;  // lower-case name
+    for (std::size_t i = 0; i < message.headers.size(); ++i)
+        live[to_lower(message.headers[i].name)].push_back(i);
     for (const auto& e : edits.headers) {
+        std::vector<std::size_t>& positions = live[to_lower(e.name)];
         if (e.op == HeaderEdit::Op::add) {
             message.headers.push_back({e.name, e.value});
+            removed.push_back(false);
+            positions.push_back(message.headers.size() - 1);
             continue;
         }
-        int seen = 0;
-        for (auto it = message.headers.begin(); it != message.headers.end(); ++it) {
-            if (!iequals(it->name, e.name) || ++seen != e.index) continue;
-            if (e.op == HeaderEdit::Op::remove)
-                message.headers.erase(it);
-            else
-                it->value = e.value;
-            break;
+        if (e.index < 1 || static_cast<std::size_t>(e.index) > positions.size()) continue;
+        const auto occurrence = positions.begin() + (e.index - 1);
+        if (e.op == HeaderEdit::Op::remove) {
+            removed[*occurrence] = true;
+            positions.erase(occurrence);
+        } else {
+            message.headers[*occurrence].value = e.value;
         }
     }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < message.headers.size(); ++i) {
+        if (removed[i]) continue;
+        if (kept != i) message.headers[kept] = std::move(message.headers[i]);
+        ++kept;
+    }
+    message.headers.resize(kept);
+
     if (edits.envelope_from) {
         envelope.sender_raw = *edits.envelope_from;
         envelope.sender = normalize_address(*edits.envelope_from);

@@ -383,6 +383,46 @@ TEST_F(PolicyTest, MailOutsideTheMarketplaceIsAcceptedButLosesForgedAuditHeaders
     EXPECT_EQ(v.edits.headers[0].op, HeaderEdit::Op::remove);
 }
 
+// Header planning must stay linear in the number of headers: a message may
+// carry 100,000 of them, and a plan that counts the headers once per name
+// takes minutes.
+TEST_F(PolicyTest, HundredThousandHeadersAreJudged) {
+    constexpr int kHeaders = 100000;
+    auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+    Message msg;
+    msg.headers.push_back({"From", "Acme Support <support@acme.example>"});
+    msg.headers.push_back({"Subject", "Your order"});
+    msg.headers.push_back({"Content-Type", "text/plain; charset=us-ascii"});
+    // Distinct names (each removed, forged or passed) and one name repeated.
+    const std::string kPrefixes[] = {"X-Junk-", "Received", "X-Marketplace-Forged-",
+                                     "Content-Junk-"};
+    for (int i = 3; i < kHeaders; ++i) {
+        const std::string n = std::to_string(i);
+        const std::string& prefix = kPrefixes[i % 4];
+        msg.headers.push_back({prefix == "Received" ? prefix : prefix + n, "from host-" + n});
+    }
+    msg.body = "Track it at https://evil.example/track\r\n";
+    EvalContext c = ctx();
+    c.store = store_.get();
+    c.directory = directory_.get();
+    Verdict v = evaluate(env, msg, c);
+    ASSERT_EQ(v.decision, Decision::modify) << v.reply_text;
+    for (const char* id : {"headers.forged_marketplace", "headers.identity", "links.removed"})
+        EXPECT_TRUE(std::any_of(v.rules.begin(), v.rules.end(), [&](const RuleHit& r) {
+            return r.id == id;
+        })) << id;
+    ASSERT_TRUE(v.edits.body);
+
+    Message out = msg.clone();
+    Envelope env_out = env;
+    apply_edits(v.edits, out, env_out);
+    EXPECT_EQ(out.count("From"), 1);
+    EXPECT_EQ(out.count("Received"), 0);
+    EXPECT_EQ(out.count("Message-ID"), 1);
+    for (const auto& h : out.headers) ASSERT_FALSE(h.name.starts_with("X-")) << h.name;
+    EXPECT_EQ(out.body.str().find("evil.example"), std::string::npos);
+}
+
 struct NameCase {
     std::string input;
     std::string expected;
