@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 
 #include "policy/mime/gmime_ptr.h"
 #include "util/address.h"
@@ -33,6 +35,39 @@ std::size_t Message::size() const {
     std::size_t n = body.size() + 2;
     for (const auto& h : headers) n += h.name.size() + h.value.size() + 4;
     return n;
+}
+
+namespace {
+
+// Case-insensitive keys that view the names in Message::headers (no copy
+// per header).
+struct CaseInsensitiveHash {
+    std::size_t operator()(std::string_view s) const {
+        std::size_t h = 14695981039346656037ull;  // FNV-1a
+        for (unsigned char c : s)
+            h = (h ^ static_cast<unsigned char>(std::tolower(c))) * 1099511628211ull;
+        return h;
+    }
+};
+struct CaseInsensitiveEqual {
+    bool operator()(std::string_view a, std::string_view b) const { return iequals(a, b); }
+};
+
+}  // namespace
+
+std::vector<HeaderName> header_names(const Message& message) {
+    std::vector<HeaderName> names;
+    // name -> index in `names`
+    std::unordered_map<std::string_view, std::size_t, CaseInsensitiveHash, CaseInsensitiveEqual>
+        slot;
+    slot.reserve(message.headers.size());
+    for (std::size_t i = 0; i < message.headers.size(); ++i) {
+        const std::string& name = message.headers[i].name;
+        auto [it, fresh] = slot.try_emplace(name, names.size());
+        if (fresh) names.push_back({name, {}});
+        names[it->second].positions.push_back(i);
+    }
+    return names;
 }
 
 std::string trim_header_value(const char* raw) {

@@ -38,6 +38,19 @@ struct Message {
     Message clone() const { return {headers, body.clone()}; }
 };
 
+// One header name (case-insensitive) and where it occurs in
+// Message::headers: occurrence i (1-based, as HeaderEdit::index counts) is
+// headers[positions[i - 1]].
+struct HeaderName {
+    std::string name;  // as first spelled
+    std::vector<std::size_t> positions;
+};
+
+// Every distinct header name, in the order first seen, in one pass: edits
+// planned from it stay linear in the number of headers (a message may carry
+// 100,000 of them).
+std::vector<HeaderName> header_names(const Message& message);
+
 // A header value as GMime hands it over raw: without the white space after
 // the colon and the line end (folds inside are kept).
 std::string trim_header_value(const char* raw);

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "policy/marketplace/marketplace_rules.h"
+#include "policy/rewrite/header_privacy.h"
 #include "policy/rules/attachment_rule.h"
 #include "policy/rules/content_rule.h"
-#include "policy/rewrite/header_privacy.h"
 #include "policy/rules/link_rule.h"
-#include "policy/marketplace/marketplace_rules.h"
 #include "policy/rules/privacy_rule.h"
 #include "util/result.h"
 
@@ -23,6 +23,22 @@ namespace mm::policy {
 // Either way an outside recipient never receives the rewritten message.
 enum class MixedRecipients { separate, refuse };
 
+// What a null-sender message (a bounce) for an alias gets (bounces.action):
+// `rewrite` delivers it to the alias owner with the other side's addresses
+// and hosts replaced (dsn_rewrite.h); `quarantine` holds it; `reject` refuses
+// it with 550 5.7.1.
+enum class BounceAction { rewrite, quarantine, reject };
+
+// A bounce for a message the marketplace never delivered (backscatter,
+// bounces.backscatter): refused with 550 5.7.1, or held.  No "discard": a
+// bounce dropped silently is a lost notice nobody can trace.
+enum class BackscatterAction { reject, quarantine };
+
+// A message whose MIME structure cannot be classified (malformed.action):
+// refused with 550 5.6.0, or delivered without the parts that could not be
+// classified.
+enum class MalformedAction { reject, strip };
+
 struct Policy {
     // Shown in the audit header and line so a decision can be traced to the
     // policy text that made it.
@@ -30,23 +46,14 @@ struct Policy {
     // Which of the sender's headers reach the other side (allow-list by
     // default; see header_privacy.h).  X-Marketplace-* is always removed too.
     HeaderPolicy headers;
-    // What to do with a null-sender message (a bounce) for an alias:
-    // "rewrite" (default: delivered to the alias owner with the other side's
-    // addresses and hosts replaced, see dsn_rewrite.h), "quarantine" or
-    // "reject".
-    std::string bounce_action = "rewrite";
-    // A bounce for a message the marketplace never delivered (backscatter):
-    // "reject" (default, 550 5.7.1) or "quarantine".
-    std::string bounce_backscatter = "reject";
+    BounceAction bounce_action = BounceAction::rewrite;
+    BackscatterAction bounce_backscatter = BackscatterAction::reject;
 
     AttachmentPolicy attachments;
     LinkPolicy links;
     ContentPolicy content;
     RedactPolicy redact;
-    // What a message whose MIME structure cannot be classified gets:
-    // "reject" (550 5.7.1), or "strip" (accept without the parts that could
-    // not be classified).
-    std::string malformed_action = "reject";
+    MalformedAction malformed_action = MalformedAction::reject;
     // An alias and an outside address in one transaction (policy.yaml
     // recipients.mixed); see RcptStage.
     MixedRecipients mixed_recipients = MixedRecipients::separate;

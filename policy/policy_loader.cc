@@ -146,19 +146,26 @@ void load_headers(const Entry& e, Policy& p) {
 
 void load_bounces_action(const Entry& e, Policy& p) {
     std::string action = get_string(e);
-    if (action != "rewrite" && action != "quarantine" && action != "reject")
+    if (action == "rewrite")
+        p.bounce_action = BounceAction::rewrite;
+    else if (action == "quarantine")
+        p.bounce_action = BounceAction::quarantine;
+    else if (action == "reject")
+        p.bounce_action = BounceAction::reject;
+    else
         error_at(e.value.Mark(),
                  "unknown action '" + action + "' (expected rewrite, quarantine or reject)");
-    p.bounce_action = std::move(action);
 }
 
-// No "discard": a bounce dropped silently is a lost notice nobody can trace.
 void load_bounces_backscatter(const Entry& e, Policy& p) {
     std::string action = get_string(e);
-    if (action != "reject" && action != "quarantine")
+    if (action == "reject")
+        p.bounce_backscatter = BackscatterAction::reject;
+    else if (action == "quarantine")
+        p.bounce_backscatter = BackscatterAction::quarantine;
+    else
         error_at(e.value.Mark(),
                  "unknown backscatter action '" + action + "' (expected reject or quarantine)");
-    p.bounce_backscatter = std::move(action);
 }
 
 constexpr Key kBouncesKeys[] = {
@@ -194,9 +201,12 @@ void load_recipients(const Entry& e, Policy& p) {
 
 void load_malformed_action(const Entry& e, Policy& p) {
     std::string action = get_string(e);
-    if (action != "reject" && action != "strip")
+    if (action == "reject")
+        p.malformed_action = MalformedAction::reject;
+    else if (action == "strip")
+        p.malformed_action = MalformedAction::strip;
+    else
         error_at(e.value.Mark(), "unknown action '" + action + "' (expected reject or strip)");
-    p.malformed_action = std::move(action);
 }
 
 constexpr Key kMalformedKeys[] = {
@@ -232,8 +242,8 @@ Policy default_policy() {
     Policy p;
     p.version = "2026-11-23.1";
     p.headers = HeaderPolicy{};  // allow-list mode, see header_privacy.h
-    p.bounce_action = "rewrite";
-    p.bounce_backscatter = "reject";
+    p.bounce_action = BounceAction::rewrite;
+    p.bounce_backscatter = BackscatterAction::reject;
     p.content = empty_content_policy();
     return p;
 }

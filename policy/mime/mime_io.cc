@@ -344,14 +344,11 @@ MessageBody write_body(GMimeObject* top, const SpoolOptions& spool, std::size_t 
 
 std::vector<HeaderEdit> content_header_edits(const Message& original, GMimeObject* new_top) {
     std::vector<HeaderEdit> edits;
-    std::vector<std::string> names;
-    for (const auto& h : original.headers)
-        if (is_content_header(h.name) &&
-            std::none_of(names.begin(), names.end(), [&](auto& n) { return iequals(n, h.name); }))
-            names.push_back(h.name);
-    for (const auto& name : names)
-        for (int i = original.count(name); i >= 1; --i)
-            edits.push_back({HeaderEdit::Op::remove, name, i, {}});
+    for (const HeaderName& h : header_names(original)) {
+        if (!is_content_header(h.name)) continue;
+        for (auto i = static_cast<int>(h.positions.size()); i >= 1; --i)
+            edits.push_back({HeaderEdit::Op::remove, h.name, i, {}});
+    }
     GMimeHeaderList* list = g_mime_object_get_header_list(new_top);
     for (int i = 0, n = g_mime_header_list_get_count(list); i < n; ++i) {
         GMimeHeader* h = g_mime_header_list_get_header_at(list, i);

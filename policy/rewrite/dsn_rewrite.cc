@@ -467,12 +467,10 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
 
     // Top-level headers.
     const std::string from = "Mail Delivery System <MAILER-DAEMON@" + scrub.domain() + ">";
-    std::set<std::string> seen;
     int removed_trace = 0, scrubbed = 0;
-    for (const auto& h : message.headers) {
+    for (const HeaderName& h : header_names(message)) {
         const std::string name = to_lower(h.name);
-        if (!seen.insert(name).second) continue;
-        const int count = message.count(h.name);
+        const auto count = static_cast<int>(h.positions.size());
         if (name == "from") {
             for (int i = count; i >= 2; --i)
                 out.header_edits.push_back({HeaderEdit::Op::remove, h.name, i, {}});
@@ -489,11 +487,8 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
             removed_trace += count;
             continue;
         }
-        int i = 0;
-        for (const auto& same : message.headers) {
-            if (!iequals(same.name, h.name)) continue;
-            ++i;
-            std::string value = same.value;
+        for (int i = 1; i <= count; ++i) {
+            std::string value = message.headers[h.positions[i - 1]].value;
             if (scrub.scrub(value, name != "message-id") == 0) continue;
             ++scrubbed;
             out.header_edits.push_back({HeaderEdit::Op::change, h.name, i, value});

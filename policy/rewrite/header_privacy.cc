@@ -1,10 +1,9 @@
 #include "policy/rewrite/header_privacy.h"
 
 #include <algorithm>
-#include <set>
 
-#include "policy/rewrite/from_header.h"
 #include "policy/mime/gmime_ptr.h"
+#include "policy/rewrite/from_header.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -181,14 +180,18 @@ bool header_passes(const HeaderPolicy& policy, std::string_view name) {
 }
 
 std::vector<HeaderEdit> header_removals(const Message& message, const HeaderPolicy& policy) {
+    return header_removals_where(
+        message, [&policy](std::string_view name) { return !header_passes(policy, name); });
+}
+
+std::vector<HeaderEdit> header_removals_where(const Message& message,
+                                              const std::function<bool(std::string_view)>& select) {
     std::vector<HeaderEdit> out;
-    std::vector<std::string> names;
-    std::set<std::string> seen;
-    for (const auto& h : message.headers) {
-        if (!seen.insert(to_lower(h.name)).second) continue;
-        if (!header_passes(policy, h.name)) names.push_back(h.name);
+    for (const HeaderName& h : header_names(message)) {
+        if (!select(h.name)) continue;
+        for (auto i = static_cast<int>(h.positions.size()); i >= 1; --i)
+            out.push_back({HeaderEdit::Op::remove, h.name, i, {}});
     }
-    for (const auto& name : names) remove_all(message, name, out);
     return out;
 }
 

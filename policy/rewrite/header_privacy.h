@@ -19,6 +19,7 @@
 // Pure functions; thread-safe (GMime must be initialised: ensure_gmime()).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,11 @@ bool header_passes(const HeaderPolicy& policy, std::string_view name);
 // occurrence first, names in the order first seen.  Never a header that
 // header_owned_elsewhere().
 std::vector<HeaderEdit> header_removals(const Message& message, const HeaderPolicy& policy);
+
+// The same plan for the names `select` picks (asked once per distinct name).
+// Linear in the number of headers (header_names()).
+std::vector<HeaderEdit> header_removals_where(const Message& message,
+                                              const std::function<bool(std::string_view)>& select);
 
 // One of this pair's aliases as the recipient should see it.
 struct AliasMailbox {

@@ -8,8 +8,8 @@
 #include "alias/sqlite_store.h"
 #include "policy/authorize.h"
 #include "policy/evaluate.h"
-#include "policy/rewrite/from_header.h"
 #include "policy/mime/gmime_ptr.h"
+#include "policy/rewrite/from_header.h"
 #include "tests/support/test_support.h"
 
 namespace mm::policy {
@@ -240,7 +240,7 @@ TEST_F(PolicyTest, BounceToAliasIsQuarantinedOrRejectedPerPolicy) {
         "<bob@gmail.example>: 550 5.1.1 user unknown at mx.gmail.example\r\n");
     ASSERT_TRUE(msg);
     // Default: rewritten and delivered to the seller, the envelope sender kept <>.
-    ASSERT_EQ(policy_.bounce_action, "rewrite");
+    ASSERT_EQ(policy_.bounce_action, BounceAction::rewrite);
     Verdict v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::modify);
     EXPECT_TRUE(v.auto_reply);
@@ -260,11 +260,11 @@ TEST_F(PolicyTest, BounceToAliasIsQuarantinedOrRejectedPerPolicy) {
     ASSERT_TRUE(odd);
     EXPECT_EQ(evaluate(env, *odd, ctx()).decision, Decision::quarantine);
 
-    policy_.bounce_action = "quarantine";
+    policy_.bounce_action = BounceAction::quarantine;
     v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::quarantine);
     EXPECT_TRUE(v.edits.empty());
-    policy_.bounce_action = "reject";
+    policy_.bounce_action = BounceAction::reject;
     v = evaluate(env, *msg, ctx());
     EXPECT_EQ(v.decision, Decision::reject);
     EXPECT_EQ(v.smtp_code, "550");
@@ -381,6 +381,46 @@ TEST_F(PolicyTest, MailOutsideTheMarketplaceIsAcceptedButLosesForgedAuditHeaders
     EXPECT_EQ(v.decision, Decision::modify);
     ASSERT_EQ(v.edits.headers.size(), 1u);
     EXPECT_EQ(v.edits.headers[0].op, HeaderEdit::Op::remove);
+}
+
+// Header planning must stay linear in the number of headers: a message may
+// carry 100,000 of them, and a plan that counts the headers once per name
+// takes minutes.
+TEST_F(PolicyTest, HundredThousandHeadersAreJudged) {
+    constexpr int kHeaders = 100000;
+    auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+    Message msg;
+    msg.headers.push_back({"From", "Acme Support <support@acme.example>"});
+    msg.headers.push_back({"Subject", "Your order"});
+    msg.headers.push_back({"Content-Type", "text/plain; charset=us-ascii"});
+    // Distinct names (each removed, forged or passed) and one name repeated.
+    const std::string kPrefixes[] = {"X-Junk-", "Received", "X-Marketplace-Forged-",
+                                     "Content-Junk-"};
+    for (int i = 3; i < kHeaders; ++i) {
+        const std::string n = std::to_string(i);
+        const std::string& prefix = kPrefixes[i % 4];
+        msg.headers.push_back({prefix == "Received" ? prefix : prefix + n, "from host-" + n});
+    }
+    msg.body = "Track it at https://evil.example/track\r\n";
+    EvalContext c = ctx();
+    c.store = store_.get();
+    c.directory = directory_.get();
+    Verdict v = evaluate(env, msg, c);
+    ASSERT_EQ(v.decision, Decision::modify) << v.reply_text;
+    for (const char* id : {"headers.forged_marketplace", "headers.identity", "links.removed"})
+        EXPECT_TRUE(std::any_of(v.rules.begin(), v.rules.end(), [&](const RuleHit& r) {
+            return r.id == id;
+        })) << id;
+    ASSERT_TRUE(v.edits.body);
+
+    Message out = msg.clone();
+    Envelope env_out = env;
+    apply_edits(v.edits, out, env_out);
+    EXPECT_EQ(out.count("From"), 1);
+    EXPECT_EQ(out.count("Received"), 0);
+    EXPECT_EQ(out.count("Message-ID"), 1);
+    for (const auto& h : out.headers) ASSERT_FALSE(h.name.starts_with("X-")) << h.name;
+    EXPECT_EQ(out.body.str().find("evil.example"), std::string::npos);
 }
 
 struct NameCase {

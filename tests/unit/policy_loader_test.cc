@@ -40,8 +40,9 @@ TEST_F(PolicyLoaderTest, CommittedPolicyLoadsAndMatchesTheDefaults) {
 TEST(DefaultPolicy, Values) {
     const Policy d = default_policy();
     EXPECT_EQ(d.version, "2026-11-23.1");
-    EXPECT_EQ(d.bounce_action, "rewrite");
-    EXPECT_EQ(d.bounce_backscatter, "reject");
+    EXPECT_EQ(d.bounce_action, BounceAction::rewrite);
+    EXPECT_EQ(d.bounce_backscatter, BackscatterAction::reject);
+    EXPECT_EQ(d.malformed_action, MalformedAction::reject);
     EXPECT_EQ(d.headers.mode, HeaderPolicy::Mode::allow);
     const std::vector<std::string> keep = {"from",
                                            "to",
@@ -77,7 +78,7 @@ TEST_F(PolicyLoaderTest, HeaderNamesAreLowerCasedAndDeduplicated) {
     EXPECT_EQ((*p)->headers.keep, default_policy().headers.keep);
     EXPECT_EQ((*p)->headers.remove,
               (std::vector<std::string>{"x-mailer", "reply-to", "x-weird!#$%&'*+-.^_`|~"}));
-    EXPECT_EQ((*p)->bounce_action, "reject");
+    EXPECT_EQ((*p)->bounce_action, BounceAction::reject);
 }
 
 TEST_F(PolicyLoaderTest, AllowModeKeepListReplacesTheDefaultAndTakesPrefixes) {
@@ -105,12 +106,29 @@ TEST_F(PolicyLoaderTest, BlockModeUsesTheRemoveList) {
     EXPECT_EQ((*p)->headers.remove, (std::vector<std::string>{"received", "arc-*"}));
 }
 
+TEST_F(PolicyLoaderTest, BounceAndMalformedActionsLoad) {
+    auto p =
+        load_policy(policy_file("version: v\n"
+                                "bounces: {action: quarantine, backscatter: quarantine}\n"
+                                "malformed: {action: strip}\n"));
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ((*p)->bounce_action, BounceAction::quarantine);
+    EXPECT_EQ((*p)->bounce_backscatter, BackscatterAction::quarantine);
+    EXPECT_EQ((*p)->malformed_action, MalformedAction::strip);
+    p =
+        load_policy(policy_file("version: v\nbounces: {action: rewrite}\n"
+                                "malformed: {action: reject}\n"));
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ((*p)->bounce_action, BounceAction::rewrite);
+    EXPECT_EQ((*p)->malformed_action, MalformedAction::reject);
+}
+
 TEST_F(PolicyLoaderTest, SectionsLeftOutKeepTheDefaults) {
     auto p = load_policy(policy_file("version: \"7\"\n"));
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ((*p)->version, "7");
     EXPECT_EQ((*p)->headers, default_policy().headers);
-    EXPECT_EQ((*p)->bounce_action, "rewrite");
+    EXPECT_EQ((*p)->bounce_action, BounceAction::rewrite);
 }
 
 TEST_F(PolicyLoaderTest, AnEmptyRemoveListRemovesNothing) {
@@ -169,6 +187,8 @@ const ErrorCase kErrorCases[] = {
      "3:11: unknown action 'Reject' (expected rewrite, quarantine or reject)"},
     {"BounceBackscatterDiscard", "version: x\nbounces: {action: rewrite, backscatter: discard}\n",
      "2:41: unknown backscatter action 'discard' (expected reject or quarantine)"},
+    {"MalformedActionTypo", "version: x\nmalformed: {action: drop}\n",
+     "2:21: unknown action 'drop' (expected reject or strip)"},
     {"BounceActionList", "version: x\nbounces:\n  action: [reject]\n",
      "3:11: bounces.action: expected a string, got a list"},
     {"BouncesNotAMapping", "version: x\nbounces: reject\n",
