@@ -157,6 +157,12 @@ private:
         }
     }
 
+    static bool is_report_part(const std::string& type) {
+        return type == "message/delivery-status" || type == "message/global-delivery-status" ||
+               type == "text/rfc822-headers" || type == "message/global-headers" ||
+               type == "message/global";
+    }
+
     // A part a mail client shows as text or HTML, whatever its disposition
     // or name: clients render text attachments inline, links clickable.
     static bool renders_as_text(const Leaf& leaf) {
@@ -382,7 +388,12 @@ private:
                 throw std::runtime_error("decoding an attachment: " + whole.error().message);
             return std::move(whole.value());
         };
+        if (opt_.delivery_report && is_report_part(rep.declared_type)) input.declared_type.clear();
         AttachmentVerdict v = classify_every_name(input, names);
+        if (!v.allowed && opt_.delivery_report && is_report_part(rep.declared_type) &&
+            names.empty() &&
+            (v.detected_type == "text/plain" || v.detected_type.starts_with("message/")))
+            v = {true, v.detected_type, {}, {}};
         if (v.allowed && cut_at_padding)
             v = {false, v.detected_type, "attachment.encoding",
                  "its base64 goes on after the padding, where this filter cannot check it"};

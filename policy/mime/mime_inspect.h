@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "policy/message.h"
+#include "policy/policy.h"
 #include "policy/rules/attachment_rule.h"
 #include "policy/rules/content_rule.h"
 #include "policy/rules/link_rule.h"
-#include "policy/message.h"
-#include "policy/policy.h"
 #include "policy/rules/privacy_rule.h"
 #include "policy/verdict.h"
 
@@ -70,6 +70,11 @@ struct InspectOptions {
     // Redact emails and phones in text parts whatever privacy.redact's
     // direction flags say (auto-replies: their signatures).
     bool force_redact = false;
+    // A delivery report (multipart/report): its status and returned-header
+    // parts (message/delivery-status, text/rfc822-headers and their RFC 6533
+    // forms) claim nothing by their declared type; they are judged by their
+    // bytes, and kept when those are text or a message.
+    bool delivery_report = false;
 };
 
 // A decoded zip package and a rewritten body go where the message body's own

@@ -115,17 +115,19 @@ void take_new_body(ContentFindings& f, const HeaderPolicy& headers, Edits& edits
 
 }  // namespace
 
-StageResult inspect(const StageInput& in, Verdict& draft) {
+StageResult judge_content(const StageInput& in, const Message& message, bool delivery_report,
+                          Verdict& draft) {
     const EvalContext& ctx = in.context;
     InspectOptions options{ctx.policy, ctx.classifier, ctx.domain,
                            in.pair->counterpart.role == alias::Role::seller
                                ? Direction::seller_to_buyer
                                : Direction::buyer_to_seller};
-    // Auto-replies carry signatures: always redacted (dsn_rewrite.h).
-    draft.auto_reply = is_auto_reply(in.message);
+    // Auto-replies and bounces carry signatures: always redacted (dsn_rewrite.h).
+    draft.auto_reply = delivery_report || is_auto_reply(message);
     options.force_redact = draft.auto_reply;
-    auto findings = std::make_shared<ContentFindings>(inspect_content(in.message, options));
-    if (draft.auto_reply)
+    options.delivery_report = delivery_report;
+    auto findings = std::make_shared<ContentFindings>(inspect_content(message, options));
+    if (draft.auto_reply && !delivery_report)
         draft.rules.push_back({"autoreply.redacted", std::to_string(findings->redactions.size()) +
                                                          " redaction(s) in an auto-reply"});
     report(*findings, ctx, draft.rules);
@@ -137,6 +139,10 @@ StageResult inspect(const StageInput& in, Verdict& draft) {
         result = hold("held for review (rule " + hit->rule_id + ")");
     take_new_body(*findings, ctx.policy.headers, draft.edits);
     return result;
+}
+
+StageResult inspect(const StageInput& in, Verdict& draft) {
+    return judge_content(in, in.message, false, draft);
 }
 
 }  // namespace mm::policy::stages

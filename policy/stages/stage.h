@@ -75,6 +75,13 @@ std::optional<RuleHit> remove_unlisted_headers(const Message& message, const Hea
                                                Edits& edits);
 std::string join(const std::vector<std::string>& items);
 
+// The content policy on `message` (the one received, or a bounce as rewritten):
+// findings reported, a refusal or hold proposed, a new body taken into the
+// draft's edits.  `delivery_report`: the report's own parts are judged by
+// their bytes (InspectOptions::delivery_report).
+StageResult judge_content(const StageInput& input, const Message& message, bool delivery_report,
+                          Verdict& draft);
+
 // The stages, in the order evaluate() walks them (evaluate.cc, kStages).
 StageResult strip_forged_headers(const StageInput& input, Verdict& draft);       // headers_stage
 StageResult identify_pair(const StageInput& input, Verdict& draft);              // addresses_stage

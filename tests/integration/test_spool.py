@@ -34,9 +34,20 @@ SPILL = 512  # bytes: every corpus message is larger
 
 
 def pdf_bytes(n: int) -> bytes:
+    """A PDF of n bytes that readers (and the milter's qpdf check) open:
+    one stream of random bytes."""
     rnd = random.Random(5)
     chunk = bytes(rnd.getrandbits(8) for _ in range(1 << 16))
-    return (b"%PDF-1.4\n" + chunk * (n // len(chunk) + 1))[:n - 7] + b"\n%%EOF\n"
+    tail = b"\nendstream\nendobj\ntrailer\n<</Root 1 0 R>>\n%%EOF\n"
+    length = n
+    while True:
+        head = (b"%%PDF-1.4\n1 0 obj\n<</Type/Catalog>>\nendobj\n2 0 obj\n<</Length %d>>\n"
+                b"stream\n" % length)
+        want = n - len(head) - len(tail)
+        if want == length:
+            break
+        length = want
+    return head + (chunk * (length // len(chunk) + 1))[:length] + tail
 
 
 def pdf_message(sender: str, alias: str, pdf: bytes, text: bytes) -> bytes:
