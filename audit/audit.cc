@@ -12,12 +12,14 @@
 #include <openssl/crypto.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 #include "util/hex.h"
@@ -49,24 +51,79 @@ bool is_decision_name(std::string_view s) {
     return false;
 }
 
-// "id=…; decision=…; rules=…; policy=…" with each value non-empty and free
-// of ';', the decision one of ours.
-bool well_formed(std::string_view s) {
-    static constexpr std::string_view kFields[] = {"id=", "decision=", "rules=", "policy="};
+bool is_lower_hex(std::string_view s) {
+    return s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// "msgid:<tag>,rcpt:<tag>,date:<tag>,body:<tag>", names in that order.
+bool is_bind_value(std::string_view s) {
+    for (size_t i = 0; i < kBoundFieldNames.size(); ++i) {
+        if (i > 0) {
+            if (s.substr(0, 1) != ",") return false;
+            s.remove_prefix(1);
+        }
+        const std::string_view name = kBoundFieldNames[i];
+        if (s.substr(0, name.size()) != name || s.substr(name.size(), 1) != ":") return false;
+        s.remove_prefix(name.size() + 1);
+        if (s.size() < kBindTagHexLen || !is_lower_hex(s.substr(0, kBindTagHexLen))) return false;
+        s.remove_prefix(kBindTagHexLen);
+    }
+    return s.empty();
+}
+
+// The signed part of a header value, split into its fields.
+struct SignedFields {
+    std::string_view id, decision, rules, bind, policy;
+};
+
+// "id=…; decision=…; rules=…; bind=…; policy=…" with each value non-empty
+// and free of ';' and white space, the decision one of ours, bind= well
+// formed.
+std::optional<SignedFields> parse_signed(std::string_view s) {
+    static constexpr std::string_view kFields[] = {
+        "id=", "decision=", "rules=", "bind=", "policy="};
+    std::string_view values[std::size(kFields)];
     for (size_t i = 0; i < std::size(kFields); ++i) {
         if (i > 0) {
-            if (s.substr(0, 2) != "; ") return false;
+            if (s.substr(0, 2) != "; ") return std::nullopt;
             s.remove_prefix(2);
         }
-        if (s.substr(0, kFields[i].size()) != kFields[i]) return false;
+        if (s.substr(0, kFields[i].size()) != kFields[i]) return std::nullopt;
         s.remove_prefix(kFields[i].size());
         size_t end = s.find(';');
         std::string_view value = s.substr(0, end);
-        if (value.empty() || value.find_first_of(" \t\r\n") != std::string_view::npos) return false;
-        if (i == 1 && !is_decision_name(value)) return false;
+        if (value.empty() || value.find_first_of(" \t\r\n") != std::string_view::npos)
+            return std::nullopt;
+        values[i] = value;
         s.remove_prefix(value.size());
     }
-    return s.empty();
+    if (!s.empty() || !is_decision_name(values[1]) || !is_bind_value(values[3]))
+        return std::nullopt;
+    return SignedFields{values[0], values[1], values[2], values[3], values[4]};
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The value split at "; hmac=", after unfolding; nullopt if there is no
+// 64-digit HMAC at its end.
+std::optional<std::pair<std::string, std::string>> split_mac(const std::string& value) {
+    const std::string v = canonical_field(value);
+    auto pos = v.rfind(kHmacSep);
+    if (pos == std::string::npos) return std::nullopt;
+    std::string mac = v.substr(pos + kHmacSep.size());
+    if (mac.size() != kHmacHexLen) return std::nullopt;
+    return std::make_pair(v.substr(0, pos), std::move(mac));
+}
+
+bool mac_matches(const std::string& signed_part, const std::string& mac, const std::string& key) {
+    if (key.empty()) return false;
+    try {
+        return same_secret(hmac_sha256_hex(key, signed_part), mac);
+    } catch (const std::exception&) {
+        return false;
+    }
 }
 
 // RFC 3339, UTC, milliseconds: 2026-11-23T12:00:00.123Z.
@@ -84,17 +141,25 @@ std::string rfc3339_now() {
 }
 
 // Opens `path` for appending, creating it with mode 0640 (before umask).
-std::FILE* open_append(const std::string& path) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) return nullptr;
-    std::FILE* f = ::fdopen(fd, "a");
-    if (f == nullptr) {
-        int err = errno;
-        ::close(fd);
-        errno = err;
-        return nullptr;
+int open_append(const std::string& path) {
+    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+// Writes all of `data`; false (errno set) if any of it did not go in, with
+// `written` the bytes that did.
+bool write_all(int fd, std::string_view data, size_t& written) {
+    written = 0;
+    while (written < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) {
+            errno = EIO;
+            return false;
+        }
+        written += static_cast<size_t>(n);
     }
-    return f;
+    return true;
 }
 
 }  // namespace
@@ -105,7 +170,8 @@ std::string new_audit_id() {
 
 std::string audit_header_value(const std::string& audit_id, policy::Decision decision,
                                const std::vector<policy::RuleHit>& rules,
-                               const std::string& policy_version, const std::string& key) {
+                               const std::string& policy_version, const BoundFields& bound,
+                               const std::string& key) {
     std::string ids;
     for (const auto& r : rules) {
         if (!ids.empty()) ids += ',';
@@ -113,7 +179,8 @@ std::string audit_header_value(const std::string& audit_id, policy::Decision dec
     }
     std::string value =
         "id=" + header_safe(audit_id) + "; decision=" + policy::to_string(decision) +
-        "; rules=" + (ids.empty() ? "none" : ids) + "; policy=" + header_safe(policy_version);
+        "; rules=" + (ids.empty() ? "none" : ids) + "; bind=" + bind_value(bound, key) +
+        "; policy=" + header_safe(policy_version);
     std::string mac = hmac_sha256_hex(key, value);
     value += kHmacSep;
     value += mac;
@@ -121,25 +188,41 @@ std::string audit_header_value(const std::string& audit_id, policy::Decision dec
 }
 
 bool verify_audit_header(const std::string& value, const std::string& key) {
-    if (key.empty()) return false;
-    std::string_view v = value;
-    // Tolerate the white space a header line may carry around its value.
-    while (!v.empty() && std::string_view(" \t\r\n").find(v.front()) != std::string_view::npos)
-        v.remove_prefix(1);
-    while (!v.empty() && std::string_view(" \t\r\n").find(v.back()) != std::string_view::npos)
-        v.remove_suffix(1);
-    auto pos = v.rfind(kHmacSep);
-    if (pos == std::string_view::npos) return false;
-    std::string_view signed_part = v.substr(0, pos);
-    std::string_view mac = v.substr(pos + kHmacSep.size());
-    if (mac.size() != kHmacHexLen || !well_formed(signed_part)) return false;
-    try {
-        std::string expected = hmac_sha256_hex(key, signed_part);
-        return expected.size() == mac.size() &&
-               CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) == 0;
-    } catch (const std::exception&) {
-        return false;
+    auto split = split_mac(value);
+    return split && parse_signed(split->first) && mac_matches(split->first, split->second, key);
+}
+
+bool AuditCheck::valid() const {
+    if (!well_formed || !hmac_ok || fields.empty()) return false;
+    return std::all_of(fields.begin(), fields.end(), [](const Field& f) { return f.ok; });
+}
+
+AuditCheck check_audit_header(const std::string& value, const std::string& key,
+                              const BoundFields& delivered) {
+    AuditCheck check;
+    auto split = split_mac(value);
+    auto fields = split ? parse_signed(split->first) : std::nullopt;
+    if (!fields) return check;
+    check.well_formed = true;
+    check.audit_id = fields->id;
+    check.decision = fields->decision;
+    check.rules = fields->rules;
+    check.policy = fields->policy;
+    check.hmac_ok = mac_matches(split->first, split->second, key);
+    std::string_view bind = fields->bind;
+    for (std::string_view name : kBoundFieldNames) {
+        // Well formed: "<name>:<tag>" then "," or the end.
+        const std::string_view tag = bind.substr(name.size() + 1, kBindTagHexLen);
+        bind.remove_prefix(std::min(bind.size(), name.size() + 1 + kBindTagHexLen + 1));
+        const std::string& mine = bound_value(delivered, name);
+        bool ok = false;
+        try {
+            ok = !key.empty() && same_secret(bind_tag(name, mine, key), tag);
+        } catch (const std::exception&) {
+        }
+        check.fields.push_back({std::string(name), mine, ok});
     }
+    return check;
 }
 
 std::string audit_json_line(const AuditRecord& record) {
@@ -164,49 +247,65 @@ std::string audit_json_line(const AuditRecord& record) {
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path) {
-    std::unique_ptr<AuditLog> log(new AuditLog(path));
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path, Reporter reporter) {
+    std::unique_ptr<AuditLog> log(new AuditLog(path, std::move(reporter)));
     if (path == "-") {
-        log->file_ = stdout;
+        log->fd_ = STDOUT_FILENO;
         return log;
     }
-    log->file_ = open_append(path);
-    if (log->file_ == nullptr)
+    log->fd_ = open_append(path);
+    if (log->fd_ < 0)
         return fail(Errc::unavailable, "audit log " + path + ": " + std::strerror(errno));
     return log;
 }
 
 AuditLog::~AuditLog() {
-    if (file_ == nullptr) return;
-    if (file_ == stdout) {
-        std::fflush(file_);
-    } else {
-        std::fclose(file_);
-    }
+    if (fd_ >= 0 && fd_ != STDOUT_FILENO) ::close(fd_);
 }
 
-void AuditLog::write(const AuditRecord& record) {
+Result<void> AuditLog::write(const AuditRecord& record) {
     std::string line = audit_json_line(record);
     line += '\n';
     std::lock_guard lock(mu_);
-    if (file_ == nullptr) return;
-    std::fwrite(line.data(), 1, line.size(), file_);
-    std::fflush(file_);
+    // The fragment a failed write left ends here, so this line parses.
+    const bool ends_fragment = torn_;
+    if (ends_fragment) line.insert(line.begin(), '\n');
+    size_t written = 0;
+    if (write_all(fd_, line, written)) {
+        torn_ = false;
+        if (failing_.exchange(false))
+            report(Health::recovered, "audit log " + path_ + ": written again");
+        return {};
+    }
+    const std::string why = "audit log " + path_ + ": cannot write: " + std::strerror(errno);
+    // Part of this line went in, unless all that did was the fragment's end.
+    if (written > 0) torn_ = !(ends_fragment && written == 1);
+    if (!failing_.exchange(true)) report(Health::failing, why);
+    return fail(Errc::unavailable, why);
+}
+
+void AuditLog::report(Health health, const std::string& detail) {
+    if (reporter_) {
+        reporter_(health, detail);
+        return;
+    }
+    std::fprintf(stderr, "marketplace-milter: %s\n", detail.c_str());
 }
 
 Result<void> AuditLog::reopen() {
     if (path_ == "-") return {};
     // Open the new file first: if that fails, keep writing to the old one.
-    std::FILE* fresh = open_append(path_);
-    if (fresh == nullptr)
+    const int fresh = open_append(path_);
+    if (fresh < 0)
         return fail(Errc::unavailable, "audit log " + path_ + ": " + std::strerror(errno));
-    std::FILE* old = nullptr;
+    int old = -1;
     {
         std::lock_guard lock(mu_);
-        old = file_;
-        file_ = fresh;
+        old = fd_;
+        fd_ = fresh;
+        torn_ = false;  // a new file starts clean
     }
-    if (old != nullptr && old != stdout) std::fclose(old);
+    if (old >= 0 && old != STDOUT_FILENO) ::close(old);
     return {};
 }
 

@@ -50,6 +50,15 @@ struct TestArgs {
 };
 int cmd_test(const std::string& config_path, const TestArgs& args);
 
+// `audit verify` (cli_audit.cc): prints each check; returns 0 valid, 1
+// invalid, 2 unreadable (config, message file, no X-Marketplace-Audit).
+struct AuditVerifyArgs {
+    std::vector<std::string> rcpts;  // the envelope recipients; none: from the message
+    bool json = false;
+    std::string message;  // path, "-" for stdin
+};
+int cmd_audit_verify(const std::string& config_path, const AuditVerifyArgs& args);
+
 // Marketplace rules (cli_marketplace.cc).
 // Buyers only; value "on" | "off".
 int cmd_optout_set(const std::string& config_path, const std::string& party,

@@ -112,7 +112,9 @@ void stamp_times(const MessageState& m, AuditRecord& r) {
     r.milter_cpu_us = us(m.cpu + (thread_cpu_now() - m.callback_cpu_started));
 }
 
-void audit(const MessageState& m, const std::string& queue_id, const std::string& client,
+// Writes one decision's audit line; false if the log did not take it (the
+// log reports that, once per spell).
+bool audit(const MessageState& m, const std::string& queue_id, const std::string& client,
            Decision decision, const std::string& reply, const std::vector<policy::RuleHit>& rules,
            const std::string& sender_party, const std::string& recipient_party,
            std::uint64_t size) {
@@ -128,7 +130,7 @@ void audit(const MessageState& m, const std::string& queue_id, const std::string
     r.policy_version = m.runtime->policy->version;
     r.size = size;
     stamp_times(m, r);
-    g_service->audit().write(r);
+    return g_service->audit().write(r).ok();
 }
 
 void callback_starts(MessageState& m) {
@@ -159,10 +161,56 @@ private:
     const Cpu cpu_;
 };
 
+constexpr const char* kFilterBusy = "Temporary failure in the marketplace filter, try again later";
+
+// Tempfails the message in progress (451 4.3.0 with its audit id) and writes
+// its audit line; a message that failed before it had an audit id or a
+// policy snapshot gets them here.
+sfsistat tempfail_message(SMFICTX* ctx, Connection& c, const std::string& qid,
+                          const policy::RuleHit& why, std::uint64_t size) {
+    MessageState& m = *c.msg;
+    if (m.audit_id.empty()) m.audit_id = new_audit_id();
+    if (!m.runtime) m.runtime = g_service->runtime();
+    const std::string reply = with_audit_id(kFilterBusy, m.audit_id);
+    set_smtp_reply(ctx, "451", "4.3.0", reply);
+    // A tempfail already: a line the log does not take changes nothing.
+    (void)audit(m, qid, c.client, Decision::tempfail, "451 4.3.0 " + reply, {why}, "", "", size);
+    return SMFIS_TEMPFAIL;
+}
+
+// tempfail_message, and the message's state dropped at once, a spool file
+// with it, rather than at the connection's end.
+sfsistat defer_message(SMFICTX* ctx, Connection& c, const std::string& qid,
+                       const policy::RuleHit& why, std::uint64_t size) {
+    const sfsistat rc = tempfail_message(ctx, c, qid, why, size);
+    c.msg.reset();
+    return rc;
+}
+
+// An answering step found no message (MAIL FROM could not make one): the
+// step is tempfailed with an audit line of its own.
+sfsistat defer_without_message(SMFICTX* ctx, const Connection* c, const char* where) {
+    Connection local;
+    if (c != nullptr) local.client = c->client;
+    local.msg.emplace();
+    local.msg->started = Clock::now();
+    callback_starts(*local.msg);
+    return tempfail_message(ctx, local, macro(ctx, "i"),
+                            {"milter.internal", std::string(where) + ": no message in progress"},
+                            0);
+}
+
+// Tempfails a message that a step without an answer marked failed (its log
+// line was written then).
+sfsistat defer_failed(SMFICTX* ctx, Connection& c) {
+    const policy::RuleHit why = *c.msg->failed;
+    return defer_message(ctx, c, macro(ctx, "i"), why, c.msg->message.size());
+}
+
 // Runs a callback body; anything it throws becomes a tempfail so the MTA
-// keeps the message and retries.  In a step that does not answer (`step`
-// in kNoReply) the message is marked instead and tempfailed at the next step
-// that answers.
+// keeps the message and retries, with an audit line when there is a message.
+// In a step that does not answer (`step` in kNoReply) the message is marked
+// instead and tempfailed at the next step that answers.
 template <class F>
 sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) {
     std::string why = "internal error";
@@ -174,12 +222,21 @@ sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) 
     } catch (...) {
         log_msg(LOG_ERR, "%s: internal error in %s", log_qid(macro(ctx, "i")), where);
     }
+    auto* c = static_cast<Connection*>(smfi_getpriv(ctx));
     if (step & kNoReply) {
-        auto* c = static_cast<Connection*>(smfi_getpriv(ctx));
         // Without a message the next answering step tempfails anyway.
         if (c != nullptr && c->msg && !c->msg->failed)
             c->msg->failed = policy::RuleHit{"milter.internal", std::string(where) + ": " + why};
         return SMFIS_NOREPLY;
+    }
+    if (c != nullptr && c->msg) {
+        try {
+            return tempfail_message(ctx, *c, macro(ctx, "i"),
+                                    {"milter.internal", std::string(where) + ": " + why},
+                                    c->msg->message.size());
+        } catch (...) {
+            // Not even that: the plain 451 below.
+        }
     }
     set_smtp_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
     return SMFIS_TEMPFAIL;
@@ -192,32 +249,6 @@ sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) {
 
 // What a step in kNoReply answers when it has nothing to say.
 constexpr sfsistat no_reply = SMFIS_NOREPLY;
-
-// Tempfails the message in progress (451 4.3.0, audit line) and drops its
-// state at once, a spool file with it, rather than at the connection's end.
-sfsistat defer_message(SMFICTX* ctx, Connection& c, const std::string& qid,
-                       const policy::RuleHit& why, std::uint64_t size) {
-    MessageState& m = *c.msg;
-    const std::string reply =
-        with_audit_id("Temporary failure in the marketplace filter, try again later", m.audit_id);
-    set_smtp_reply(ctx, "451", "4.3.0", reply);
-    audit(m, qid, c.client, Decision::tempfail, "451 4.3.0 " + reply, {why}, "", "", size);
-    c.msg.reset();
-    return SMFIS_TEMPFAIL;
-}
-
-// Tempfails a message that a step without an answer marked failed (its log
-// line was written then).
-sfsistat defer_failed(SMFICTX* ctx, Connection& c) {
-    MessageState& m = *c.msg;
-    if (!m.runtime) {  // failed before it had a policy snapshot to audit with
-        set_smtp_reply(ctx, "451", "4.3.0", "Temporary internal error in the marketplace filter");
-        c.msg.reset();
-        return SMFIS_TEMPFAIL;
-    }
-    const policy::RuleHit why = *m.failed;
-    return defer_message(ctx, c, macro(ctx, "i"), why, m.message.size());
-}
 
 // See mta_socket.h: enough that the edits and a rewritten body of the size
 // kept in memory go into the kernel without waiting for the MTA to read.
@@ -305,7 +336,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     return guarded(ctx, "envrcpt", [&] {
         Connection* c = connection(ctx);
-        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        if (c == nullptr || !c->msg) return defer_without_message(ctx, c, "envrcpt");
         MessageState& m = *c->msg;
         if (m.failed) return defer_failed(ctx, *c);
         BusyTimer busy(m);
@@ -320,9 +351,13 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         log_msg(temporary ? LOG_WARNING : LOG_NOTICE, "%s: %s: %s %s %s: %s", log_qid(qid),
                 temporary ? "defer" : "reject", out.smtp_code.c_str(), out.enhanced_code.c_str(),
                 out.rule.id.c_str(), out.rule.detail.c_str());
-        audit(m, qid, c->client, temporary ? Decision::tempfail : Decision::reject,
-              out.smtp_code + " " + out.enhanced_code + " " + reply, {out.rule}, out.sender_party,
-              out.recipient_party, 0);
+        const bool audited =
+            audit(m, qid, c->client, temporary ? Decision::tempfail : Decision::reject,
+                  out.smtp_code + " " + out.enhanced_code + " " + reply, {out.rule},
+                  out.sender_party, out.recipient_party, 0);
+        // No refusal without its audit line: the client tries again later.
+        if (!audited && !temporary)
+            return tempfail_message(ctx, *c, qid, {"audit.unavailable", out.rule.id}, 0);
         return temporary ? SMFIS_TEMPFAIL : SMFIS_REJECT;
     });
 }
@@ -429,7 +464,7 @@ private:
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded(ctx, "eom", [&] {
         Connection* c = connection(ctx);
-        if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+        if (c == nullptr || !c->msg) return defer_without_message(ctx, c, "eom");
         MessageState& m = *c->msg;
         // No BusyTimer: the state is gone when this returns; the audit
         // record's stamp adds the time since callback_started.

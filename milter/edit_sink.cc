@@ -49,7 +49,7 @@ std::string reply_safe(const std::string& text) {
     return out;
 }
 
-void send_edits(EditSink& sink, const policy::Edits& edits, const std::string& audit_header) {
+void send_header_edits(EditSink& sink, const policy::Edits& edits) {
     for (const auto& e : edits.headers) {
         switch (e.op) {
             case policy::HeaderEdit::Op::remove:
@@ -63,10 +63,18 @@ void send_edits(EditSink& sink, const policy::Edits& edits, const std::string& a
                 break;
         }
     }
-    sink.insert_header(0, "X-Marketplace-Audit", audit_header);
+}
+
+void send_envelope_edits(EditSink& sink, const policy::Edits& edits) {
     if (edits.envelope_from) sink.change_sender(*edits.envelope_from);
     for (const auto& r : edits.remove_rcpts) sink.delete_recipient(r);
     for (const auto& r : edits.add_rcpts) sink.add_recipient(r);
+}
+
+void send_edits(EditSink& sink, const policy::Edits& edits, const std::string& audit_header) {
+    send_header_edits(sink, edits);
+    sink.insert_header(0, "X-Marketplace-Audit", audit_header);
+    send_envelope_edits(sink, edits);
     if (edits.body) {
         // A spooled body is read back one chunk at a time; a read error
         // throws, so a half-replaced body is never accepted.
@@ -74,6 +82,17 @@ void send_edits(EditSink& sink, const policy::Edits& edits, const std::string& a
         if (body.empty()) sink.replace_body({});
         body.for_each_chunk([&](std::string_view piece) { sink.replace_body(piece); }, kBodyChunk);
     }
+}
+
+BoundFields delivered_fields(const policy::Message& received, const policy::Envelope& envelope,
+                             const policy::Edits& edits) {
+    MemorySink view(policy::Message{received.headers, {}}, envelope);
+    send_header_edits(view, edits);
+    send_envelope_edits(view, edits);
+    std::vector<std::string> recipients;
+    for (const auto& r : view.envelope().recipients) recipients.push_back(r.address);
+    return bound_fields(view.message().headers, recipients,
+                        edits.body ? *edits.body : received.body);
 }
 
 MemorySink::MemorySink(policy::Message message, policy::Envelope envelope)

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "audit/audit_binding.h"
 #include "policy/envelope.h"
 #include "policy/message.h"
 #include "policy/verdict.h"
@@ -60,6 +61,17 @@ std::string reply_safe(const std::string& text);
 // recipients, and the body last (ARCHITECTURE.md, "Waiting": after the body
 // the socket may be full until the MTA has read it).
 void send_edits(EditSink& sink, const policy::Edits& edits, const std::string& audit_header);
+// Its parts: the header edits alone; the sender and recipients.
+void send_header_edits(EditSink& sink, const policy::Edits& edits);
+void send_envelope_edits(EditSink& sink, const policy::Edits& edits);
+
+// What X-Marketplace-Audit binds (audit/audit_binding.h) in the message the
+// MTA delivers once `edits` are made: the header and envelope edits made by
+// a MemorySink on a copy without the body, the body the edits' or the
+// received one.  Throws what MemorySink throws for an edit libmilter would
+// refuse, and std::runtime_error if a spooled body cannot be read.
+BoundFields delivered_fields(const policy::Message& received, const policy::Envelope& envelope,
+                             const policy::Edits& edits);
 
 // Applies the edits to a message and envelope of its own, as Postfix applies
 // them: a change of a field that is not there adds it, a change to an empty

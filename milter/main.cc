@@ -59,6 +59,19 @@ int main(int argc, char** argv) {
     test->add_option("--out", test_args.out, "write the message as it would be delivered");
     test->add_option("message", test_args.message, "message file (.eml), - for stdin")->required();
 
+    mm::milter::AuditVerifyArgs verify_args;
+    auto* audit = app.add_subcommand("audit", "the audit trail");
+    audit->require_subcommand(1);
+    auto* audit_verify = audit->add_subcommand(
+        "verify", "check a delivered message's X-Marketplace-Audit against the message");
+    config_option(audit_verify);
+    audit_verify->add_option("--rcpt", verify_args.rcpts,
+                             "envelope recipient (repeatable; default: Delivered-To, "
+                             "X-Original-To, To)");
+    audit_verify->add_flag("--json", verify_args.json, "JSON instead of text");
+    audit_verify->add_option("message", verify_args.message, "message file (.eml), - for stdin")
+        ->required();
+
     mm::milter::PartyArgs party_args;
     auto* party = app.add_subcommand("party", "provision buyers and sellers");
     party->require_subcommand(1);
@@ -155,6 +168,7 @@ int main(int argc, char** argv) {
         if (*run) return mm::milter::run_daemon(config);
         if (*check) return mm::milter::cmd_check(config);
         if (*test) return mm::milter::cmd_test(config, test_args);
+        if (*audit_verify) return mm::milter::cmd_audit_verify(config, verify_args);
         if (*party_add) return mm::milter::cmd_party_add(config, party_args);
         if (*party_set) return mm::milter::cmd_party_set(config, party_args);
         if (*party_show) return mm::milter::cmd_party_show(config, party_args.id);

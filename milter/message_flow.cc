@@ -31,13 +31,16 @@ public:
 private:
     bool evaluate();
     bool send();
+    bool audit_ready();
     void commit();
     void commit_marketplace();
     void quarantine_late(const policy::Verdict& now);
     void refuse(Decision decision, const std::string& code, const std::string& xcode,
                 const std::string& text);
     void tempfail(policy::RuleHit why, const char* text);
+    void internal_failure(const std::string& why);
     void write_audit();
+    AuditRecord audit_record() const;
     std::string audit_header() const;
     const char* qid() const { return log_qid(m_.queue_id); }
 
@@ -47,19 +50,36 @@ private:
     const FlowOptions& o_;
     const Runtime& rt_;
     FlowOutcome out_;
+    // What the MTA delivers, as the audit header binds it (set by send()).
+    BoundFields bound_;
+    // The marketplace state of this message is in the store: a retry would
+    // be judged against it.
+    bool state_committed_ = false;
 };
 
 FlowOutcome Flow::run() {
-    if (!evaluate()) {
-        write_audit();
-        return std::move(out_);
+    bool evaluated = false;
+    try {
+        evaluated = evaluate();
+        if (evaluated && send() && o_.commit && out_.delivered() && audit_ready()) commit();
+    } catch (const std::exception& e) {
+        internal_failure(e.what());
+    } catch (...) {
+        internal_failure("unknown exception");
     }
-    if (send() && o_.commit && out_.delivered()) commit();
-    if (o_.log)
+    write_audit();
+    if (o_.log && evaluated)
         log_msg(LOG_INFO, "%s: %s: audit=%s rules=%zu", qid(), policy::to_string(out_.decision),
                 m_.audit_id.c_str(), out_.rules.size());
-    write_audit();
     return std::move(out_);
+}
+
+// What evaluate() or the commit threw (out of memory, a bug): the message
+// still gets its 451 and its audit line.
+void Flow::internal_failure(const std::string& why) {
+    if (o_.log)
+        log_msg(LOG_ERR, "%s: defer: internal error at end of message: %s", qid(), why.c_str());
+    tempfail({"milter.internal", "eom: " + why}, kFilterBusy);
 }
 
 // False when no evaluation slot came free: the message is tempfailed.
@@ -101,9 +121,11 @@ bool Flow::send() {
         switch (v.decision) {
             case Decision::accept:
             case Decision::modify:
+                bound_ = delivered_fields(m_.message, m_.envelope, v.edits);
                 send_edits(sink_, v.edits, audit_header());
                 break;
             case Decision::quarantine:
+                bound_ = delivered_fields(m_.message, m_.envelope, v.edits);
                 send_edits(sink_, v.edits, audit_header());
                 sink_.quarantine(v.reply_text);
                 break;
@@ -118,6 +140,14 @@ bool Flow::send() {
         tempfail({"milter.internal", std::string("eom: ") + e.what()}, kFilterBusy);
         return false;
     }
+}
+
+// State goes into the store only while the audit log takes lines: a line
+// that fails after the commit cannot take the commit back.
+bool Flow::audit_ready() {
+    if (s_.audit == nullptr || !s_.audit->failing()) return true;
+    tempfail({"audit.unavailable", "the audit log cannot be written"}, kFilterBusy);
+    return false;
 }
 
 // The Message-ID mapping and the marketplace state go in one transaction, so
@@ -147,6 +177,7 @@ void Flow::commit_marketplace() {
                     d.error().message.c_str());
         return tempfail({"store.unavailable", d.error().message}, kStoreBusy);
     }
+    state_committed_ = d->update.allowed;
     // What the answer makes of a verdict that had let the message through.
     policy::Verdict now;
     now.decision = Decision::accept;
@@ -200,8 +231,31 @@ void Flow::tempfail(policy::RuleHit why, const char* text) {
     refuse(Decision::tempfail, "451", "4.3.0", text);
 }
 
+// One line for every decision.  A line the log does not take turns the
+// decision into a 451 (the edits sent are void with it), unless the
+// message's marketplace state is committed: its retry would be refused by
+// that state (the repeat rule, the order's unsolicited message taken by
+// itself), so it is delivered as decided and its line goes to syslog whole.
+// audit_ready() keeps that to the messages in flight when the log fails.
 void Flow::write_audit() {
     if (s_.audit == nullptr) return;
+    const AuditRecord record = audit_record();
+    auto written = s_.audit->write(record);
+    out_.audited = written.ok();
+    if (written) return;
+    if (state_committed_) {
+        if (o_.log)
+            log_msg(LOG_ERR, "%s: audit line not written, delivered as committed: %s", qid(),
+                    audit_json_line(record).c_str());
+        return;
+    }
+    if (out_.decision == Decision::tempfail) return;
+    tempfail({"audit.unavailable", written.error().message}, kFilterBusy);
+    // Should the log take lines again already, the 451 has its own.
+    out_.audited = s_.audit->write(audit_record()).ok();
+}
+
+AuditRecord Flow::audit_record() const {
     AuditRecord r;
     r.audit_id = m_.audit_id;
     r.queue_id = m_.queue_id;
@@ -214,11 +268,11 @@ void Flow::write_audit() {
     r.policy_version = rt_.policy->version;
     r.size = m_.message.size();
     if (o_.stamp) o_.stamp(r);
-    s_.audit->write(r);
+    return r;
 }
 
 std::string Flow::audit_header() const {
-    return audit_header_value(m_.audit_id, out_.decision, out_.rules, rt_.policy->version,
+    return audit_header_value(m_.audit_id, out_.decision, out_.rules, rt_.policy->version, bound_,
                               rt_.config.hmac_key);
 }
 

@@ -6,12 +6,23 @@
 //   when committing, the Message-ID mapping and the authoritative marketplace
 //   run inside the store's write transaction (a lost race is refused there,
 //   or quarantined with X-Marketplace-Audit changed to say so), and last the
-//   log line and the audit line.
+//   audit line and the log line.
+//
+// The audit header is bound (audit/audit_binding.h) to the message as the
+// MTA delivers it: Message-ID, Date and recipients after the edits, the body
+// sent or kept, computed from the edits as Postfix makes them
+// (delivered_fields); the changed header of a late quarantine keeps that
+// binding.
 //
 // State is written only after every edit went through, so a tempfail at any
 // point before leaves the store as it was and the MTA's retry is judged
-// afresh.  Nothing here throws but what evaluate() throws: an edit the sink
-// fails and a store failure become a 451 4.3.0 with its audit line.
+// afresh.  Nothing here throws: what evaluate() throws, an edit the sink
+// fails and a store failure become a 451 4.3.0 with its audit line.  An
+// audit line the log does not take makes the decision a 451 too (rule
+// audit.unavailable), and nothing is committed while the log is failing;
+// only a message whose marketplace state went into the store just before
+// the log failed is delivered as decided, its line in syslog (a retry would
+// be refused by that state).
 #pragma once
 
 #include <cstdint>
@@ -77,6 +88,8 @@ struct FlowOutcome {
     // evaluate()'s verdict as it came (findings, thread, parties, edits);
     // the default one when no evaluation slot came free.
     policy::Verdict verdict;
+    // The audit line went to the log (false without one, as in `test`).
+    bool audited = false;
 
     // Accepted, modified or quarantined: the MTA keeps the message.
     bool delivered() const;

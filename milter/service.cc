@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "milter/log.h"
+
 namespace mm::milter {
 namespace {
 
@@ -14,6 +16,14 @@ Result<void> probe_spool_dir(const Config& config) {
     if (!fd) return fail(Errc::unavailable, config.path + ": spool_dir: " + fd.error().message);
     ::close(*fd);
     return {};
+}
+
+// A spell of audit-log failures in syslog: its first failure and its end.
+void report_audit_health(AuditLog::Health health, const std::string& detail) {
+    if (health == AuditLog::Health::failing)
+        log_msg(LOG_ERR, "%s: messages are tempfailed until it takes lines again", detail.c_str());
+    else
+        log_msg(LOG_NOTICE, "%s", detail.c_str());
 }
 
 }  // namespace
@@ -35,7 +45,7 @@ Result<std::unique_ptr<Service>> Service::open(const std::string& config_path) {
     if (auto probed = probe_spool_dir((*rt)->config); !probed) return probed.error();
     auto store = alias::make_store((*rt)->config.store);
     if (!store) return store.error();
-    auto audit = AuditLog::open((*rt)->config.audit_log);
+    auto audit = AuditLog::open((*rt)->config.audit_log, report_audit_health);
     if (!audit) return audit.error();
     auto classifier = policy::AttachmentClassifier::create();
     if (!classifier) return classifier.error();

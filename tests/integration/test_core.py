@@ -17,7 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mmharness import DOMAIN, HarnessTestCase, Party, make_message, unique_line  # noqa: E402
 
 AUDIT_RE = re.compile(r"^id=(?P<id>[^;\s]+); decision=(?P<decision>[a-z]+); "
-                      r"rules=(?P<rules>[^;]*); policy=(?P<policy>[^;]+); "
+                      r"rules=(?P<rules>[^;]*); "
+                      r"bind=(?P<bind>msgid:[0-9a-f]{32},rcpt:[0-9a-f]{32},"
+                      r"date:[0-9a-f]{32},body:[0-9a-f]{32}); policy=(?P<policy>[^;]+); "
                       r"hmac=(?P<hmac>[0-9a-f]{64})$")
 FORGED_AUDIT = "id=forged00forged0; decision=accept; rules=; policy=x; hmac=" + "0" * 64
 LEAK_HEADERS = ("Reply-To", "Sender", "X-Originating-IP", "Return-Receipt-To",
@@ -283,6 +285,43 @@ class CoreTest(HarnessTestCase):
             key = key[:-1]
         want = hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
         self.assertEqual(mac, want, f"HMAC of {signed!r}")
+
+    def test_audit_verify_on_the_delivered_message(self):
+        """`audit verify` on the message as the sink got it (LF line ends, the
+        MTA's Received line on top): valid for its recipient; one body byte
+        changed, or another recipient, and it is not."""
+        alias = self.pair["buyer_alias"]
+        self.assertQueued(self.h.send("support@acme.example", [alias],
+                                      self.seller_message(alias)))
+        [d] = self.h.wait_delivered(1)
+        self.assert_audit_header(d)
+
+        def verify(raw: bytes, *args) -> tuple:
+            path = self.h.p("verify.eml")
+            with open(path, "wb") as f:
+                f.write(raw)
+            r = self.h.cli("audit", "verify", *args, path, check=False)
+            return r.returncode, r.stdout.decode(errors="replace")
+
+        rc, out = verify(d.raw, "--rcpt", d.rcpts[0])
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(out.endswith("\nvalid\n"), out)
+        for field in ("hmac", "msgid", "rcpt", "date", "body"):
+            self.assertRegex(out, rf"(?m)^  {field} +ok\b", out)
+        # Without --rcpt, from the Delivered-To a delivery agent adds.
+        rc, out = verify(b"Delivered-To: " + d.rcpts[0].encode() + b"\n" + d.raw)
+        self.assertEqual(rc, 0, out)
+
+        header_end = d.raw.index(b"\n\n") + 2
+        i = d.raw.index(b"colour", header_end)
+        tampered = d.raw[:i] + b"C" + d.raw[i + 1:]
+        rc, out = verify(tampered, "--rcpt", d.rcpts[0])
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"(?m)^  body +mismatch\b", out)
+        self.assertRegex(out, r"(?m)^  hmac +ok\b", out)
+        rc, out = verify(d.raw, "--rcpt", "carol@gmail.example")
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"(?m)^  rcpt +mismatch\b", out)
 
     # ---- failures: nothing delivered, nothing lost -------------------------------
     def test_milter_down_tempfails(self):

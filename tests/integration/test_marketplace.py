@@ -50,8 +50,8 @@ LANGUAGES = ("en", "de", "fr", "it", "es")
 CRITICAL_REASONS = ("delivery_scheduling", "product_customisation", "shipping_address")
 
 AUDIT_RE = re.compile(r"^id=(?P<id>[^;\s]+); decision=(?P<decision>[a-z]+); "
-                      r"rules=(?P<rules>[^;]*); policy=(?P<policy>[^;]+); "
-                      r"hmac=(?P<hmac>[0-9a-f]{64})$")
+                      r"rules=(?P<rules>[^;]*); bind=(?P<bind>[^;]+); "
+                      r"policy=(?P<policy>[^;]+); hmac=(?P<hmac>[0-9a-f]{64})$")
 AUDIT_ID_IN_REPLY = re.compile(r"\(audit ([0-9A-Za-z]+)\)")
 
 
@@ -575,7 +575,8 @@ class CommitStepTest(MarketplaceTestCase):
         self.assertEqual([r.queued for r in results], [True, True], summary)
         [delivered] = self.h.wait_delivered(1)
         self.assertEqual(delivered.rcpts, [buyer.address])
-        held = self.held_message().decode("utf-8", "replace")
+        held_raw = self.held_message()
+        held = held_raw.decode("utf-8", "replace")
         m = re.search(r"(?m)^X-Marketplace-Audit: (.*(?:\n[ \t].*)*)", held)
         self.assertIsNotNone(m, held)
         value = re.sub(r"\s*\n\s*", " ", m.group(1)).strip()
@@ -590,6 +591,12 @@ class CommitStepTest(MarketplaceTestCase):
         self.assertEqual(line["decision"], "quarantine", where)
         self.assertIn("marketplace.important_quarantine", header.group("rules"), where)
         self.assertIn("marketplace.important_quarantine", self.rule_ids(line), where)
+        # Changed at commit, the header is still bound to the message it is on.
+        path = self.h.p("held.eml")
+        with open(path, "wb") as f:
+            f.write(held_raw)
+        r = self.h.cli("audit", "verify", "--rcpt", buyer.address, path, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout.decode(errors="replace") + where)
         subprocess.run(["/usr/sbin/postsuper", "-c", self.h.conf_dir, "-d", "ALL", "hold"],
                        capture_output=True, timeout=30)
 

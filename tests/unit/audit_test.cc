@@ -1,9 +1,12 @@
-// The audit trail: header value + HMAC, JSON line, AuditLog (with reopen for
-// logrotate), and the decision names they carry.
+// The audit trail: header value + HMAC and its binding to the delivered
+// message, JSON line, AuditLog (with reopen for logrotate, and its failure
+// spells), and the decision names they carry.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -23,6 +26,21 @@ using policy::RuleHit;
 
 const std::string kKey = "an audit key of at least thirty-two bytes";
 const std::string kOtherKey = "another audit key, also thirty-two bytes";
+
+// What a delivered message binds: its fields as audit_binding.h reads them.
+BoundFields sample_bound() {
+    policy::Message m = policy::parse_message(
+                            "Message-ID: <m1@marketplace.example>\r\n"
+                            "Date: Mon, 23 Nov 2026 12:00:00 +0000\r\n\r\nHello\r\n")
+                            .value();
+    return bound_fields(m.headers, {"<Bob@Gmail.example>"}, m.body);
+}
+const BoundFields kBound = sample_bound();
+
+std::string header(const std::string& id, Decision d, const std::vector<RuleHit>& rules,
+                   const std::string& policy, const std::string& key = kKey) {
+    return audit_header_value(id, d, rules, policy, kBound, key);
+}
 
 std::vector<std::string> read_lines(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -83,41 +101,58 @@ TEST(HmacSha256, KnownAnswersAcrossKeyChanges) {
 // ---- header value --------------------------------------------------------
 
 TEST(AuditHeader, FormatAndHmac) {
-    std::string v = audit_header_value("0123456789abcdef", Decision::modify,
-                                       {{"alias.rewrite", "x"}, {"headers.removed", "y"}},
-                                       "2026-11-23.1", kKey);
+    std::string v = header("0123456789abcdef", Decision::modify,
+                           {{"alias.rewrite", "x"}, {"headers.removed", "y"}}, "2026-11-23.1");
     const std::string signed_part =
-        "id=0123456789abcdef; decision=modify; rules=alias.rewrite,headers.removed; "
-        "policy=2026-11-23.1";
+        "id=0123456789abcdef; decision=modify; rules=alias.rewrite,headers.removed; bind=" +
+        bind_value(kBound, kKey) + "; policy=2026-11-23.1";
     EXPECT_EQ(v, signed_part + "; hmac=" + hmac_sha256_hex(kKey, signed_part));
     EXPECT_TRUE(verify_audit_header(v, kKey));
 }
 
+TEST(AuditHeader, BindHoldsOneKeyedTagPerField) {
+    const std::string bind = bind_value(kBound, kKey);
+    EXPECT_TRUE(std::regex_match(
+        bind,
+        std::regex("msgid:[0-9a-f]{32},rcpt:[0-9a-f]{32},date:[0-9a-f]{32},body:[0-9a-f]{32}")))
+        << bind;
+    EXPECT_EQ(bind.substr(6, 32),
+              hmac_sha256_hex(kKey, "X-Marketplace-Audit bind\nmsgid\n<m1@marketplace.example>")
+                  .substr(0, 32));
+    // Keyed: the recipient's tag says nothing to whoever lacks the key.
+    EXPECT_NE(bind_value(kBound, kOtherKey), bind);
+    EXPECT_EQ(bind.find("bob"), std::string::npos);
+}
+
 TEST(AuditHeader, NoRulesIsNone) {
-    std::string v = audit_header_value("0123456789abcdef", Decision::accept, {}, "v1", kKey);
-    EXPECT_TRUE(v.starts_with("id=0123456789abcdef; decision=accept; rules=none; policy=v1; hmac="))
+    std::string v = header("0123456789abcdef", Decision::accept, {}, "v1");
+    EXPECT_TRUE(v.starts_with("id=0123456789abcdef; decision=accept; rules=none; bind=msgid:"))
         << v;
+    EXPECT_NE(v.find("; policy=v1; hmac="), std::string::npos) << v;
     EXPECT_TRUE(verify_audit_header(v, kKey));
 }
 
-TEST(AuditHeader, SurroundingWhiteSpaceIsTolerated) {
-    std::string v = audit_header_value("0123456789abcdef", Decision::accept, {}, "v1", kKey);
+TEST(AuditHeader, SurroundingWhiteSpaceAndFoldingAreTolerated) {
+    std::string v = header("0123456789abcdef", Decision::accept, {}, "v1");
     EXPECT_TRUE(verify_audit_header(" " + v + "\r\n", kKey));
+    std::string folded = v;
+    folded.insert(folded.find("; bind=") + 1, "\r\n");
+    EXPECT_TRUE(verify_audit_header(folded, kKey)) << folded;
 }
 
 TEST(AuditHeader, HostileFieldsCannotInjectHeadersAndStillVerify) {
-    std::string v = audit_header_value("id\r\nBcc: x@evil.example", Decision::reject,
-                                       {{"a,b;c d", ""}, {"\xff", ""}}, "v1; hmac=00\n", kKey);
+    std::string v = header("id\r\nBcc: x@evil.example", Decision::reject,
+                           {{"a,b;c d", ""}, {"\xff", ""}}, "v1; hmac=00\n");
     EXPECT_EQ(v.find_first_of("\r\n"), std::string::npos) << v;
     EXPECT_TRUE(
-        v.starts_with("id=id__Bcc:_x@evil.example; decision=reject; rules=a_b_c_d,_; "
-                      "policy=v1__hmac=00_; hmac="))
+        v.starts_with("id=id__Bcc:_x@evil.example; decision=reject; rules=a_b_c_d,_; bind="))
         << v;
+    EXPECT_NE(v.find("; policy=v1__hmac=00_; hmac="), std::string::npos) << v;
     EXPECT_TRUE(verify_audit_header(v, kKey));
 }
 
 TEST(AuditHeader, AnotherKeyFails) {
-    std::string v = audit_header_value("0123456789abcdef", Decision::accept, {}, "v1", kKey);
+    std::string v = header("0123456789abcdef", Decision::accept, {}, "v1");
     EXPECT_FALSE(verify_audit_header(v, kOtherKey));
     EXPECT_FALSE(verify_audit_header(v, ""));
 }
@@ -135,8 +170,8 @@ void PrintTo(const Tamper& t, std::ostream* os) {
 class AuditHeaderTamperTest : public ::testing::TestWithParam<Tamper> {};
 
 TEST_P(AuditHeaderTamperTest, AlteredHeaderFails) {
-    std::string v = audit_header_value("0123456789abcdef", Decision::reject,
-                                       {{"links.disallowed", "d"}}, "2026-11-23.1", kKey);
+    std::string v =
+        header("0123456789abcdef", Decision::reject, {{"links.disallowed", "d"}}, "2026-11-23.1");
     ASSERT_TRUE(verify_audit_header(v, kKey));
     const Tamper& t = GetParam();
     auto pos = v.find(t.from);
@@ -156,10 +191,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Tamper{"HmacTruncated", "; hmac=", "; hmac=0"},
                       Tamper{"HmacRemoved", "; hmac=", "; mac="},
                       Tamper{"FieldSeparator", "; decision", ";decision"},
-                      Tamper{"ExtraField", "; hmac=", "; extra=1; hmac="}));
+                      Tamper{"ExtraField", "; hmac=", "; extra=1; hmac="},
+                      Tamper{"BindRemoved", "; bind=", "; bound="},
+                      Tamper{"BindTagLengthened", "msgid:", "msgid:0"},
+                      Tamper{"BindFieldsSwapped", "msgid:", "date:"}));
 
 TEST(AuditHeader, EveryHmacDigitMatters) {
-    std::string v = audit_header_value("0123456789abcdef", Decision::accept, {}, "v1", kKey);
+    std::string v = header("0123456789abcdef", Decision::accept, {}, "v1");
     const size_t start = v.rfind('=') + 1;
     ASSERT_EQ(v.size() - start, 64u);
     for (size_t i = start; i < v.size(); ++i) {
@@ -182,6 +220,134 @@ TEST(AuditHeader, GarbageDoesNotVerify) {
     // A correct HMAC over text that is not an audit header is still refused.
     const std::string text = "id=x; decision=maybe; rules=none; policy=v1";
     EXPECT_FALSE(verify_audit_header(text + "; hmac=" + hmac_sha256_hex(kKey, text), kKey));
+    // Nor is the form before bind=, signed and all: it fits any message.
+    const std::string unbound = "id=x; decision=accept; rules=none; policy=v1";
+    EXPECT_FALSE(verify_audit_header(unbound + "; hmac=" + hmac_sha256_hex(kKey, unbound), kKey));
+}
+
+// ---- binding to the delivered message -------------------------------------
+
+TEST(AuditBinding, CanonicalFieldsUnfoldAndTrim) {
+    EXPECT_EQ(canonical_field("  <a@b>\r\n"), "<a@b>");
+    EXPECT_EQ(canonical_field("Mon, 23 Nov 2026\r\n 12:00:00 +0000"),
+              "Mon, 23 Nov 2026 12:00:00 +0000");
+    EXPECT_EQ(canonical_field("Mon, 23 Nov 2026\n\t12:00"), "Mon, 23 Nov 2026\t12:00");
+    EXPECT_EQ(canonical_field(" \t\r\n"), "");
+    EXPECT_EQ(canonical_recipients({"<Carol@Example.org>", "bob@example.org", "BOB@example.org"}),
+              "bob@example.org,carol@example.org");
+    EXPECT_EQ(canonical_recipients({}), "");
+}
+
+TEST(AuditBinding, BodyDigestReadsLineEndsAsCrlf) {
+    EXPECT_EQ(body_sha256(policy::MessageBody("")),
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const std::string crlf = "8f9e99332aa14be2fd8e6e7052c0a42ecedf771020a3293170dfefa344da59ac";
+    EXPECT_EQ(body_sha256(policy::MessageBody("hello\r\nworld\r\n")), crlf);
+    EXPECT_EQ(body_sha256(policy::MessageBody("hello\nworld\n")), crlf);
+    EXPECT_EQ(body_sha256(policy::MessageBody("hello\r\nworld\n")), crlf);
+    EXPECT_NE(body_sha256(policy::MessageBody("hello\r\nworld\r\n ")), crlf);
+}
+
+// The body is read in 64 KiB chunks: a CRLF split between two is one line end.
+TEST(AuditBinding, CrlfAcrossAChunkBoundaryIsOneLineEnd) {
+    const std::string head(64 * 1024 - 1, 'a');
+    EXPECT_EQ(body_sha256(policy::MessageBody(head + "\r\nb\r\n")),
+              body_sha256(policy::MessageBody(head + "\nb\n")));
+    EXPECT_NE(body_sha256(policy::MessageBody(head + "\r\r\nb\r\n")),
+              body_sha256(policy::MessageBody(head + "\nb\n")));
+}
+
+TEST(AuditBinding, FieldsComeFromTheFirstOfEachHeader) {
+    policy::Message m =
+        policy::parse_message(
+            "message-id:  <first@x>\r\nMessage-ID: <second@x>\r\nSubject: s\r\n\r\nbody\n")
+            .value();
+    BoundFields f = bound_fields(m.headers, {"<r@x.example>"}, m.body);
+    EXPECT_EQ(f.message_id, "<first@x>");
+    EXPECT_EQ(f.date, "");
+    EXPECT_EQ(f.recipients, "r@x.example");
+    EXPECT_EQ(f.body_sha256, body_sha256(policy::MessageBody("body\r\n")));
+}
+
+// check_audit_header: the header against the message it came with.
+class AuditCheckTest : public ::testing::Test {
+protected:
+    std::string issued() const {
+        return header("0123456789abcdef", Decision::modify, {{"alias.rewrite", ""}},
+                      "2026-11-23.1");
+    }
+    static std::vector<std::string> mismatched(const AuditCheck& c) {
+        std::vector<std::string> names;
+        for (const auto& f : c.fields)
+            if (!f.ok) names.push_back(f.name);
+        return names;
+    }
+};
+
+TEST_F(AuditCheckTest, TheMessageItWasIssuedForVerifies) {
+    AuditCheck c = check_audit_header(issued(), kKey, kBound);
+    EXPECT_TRUE(c.valid());
+    EXPECT_TRUE(c.well_formed);
+    EXPECT_TRUE(c.hmac_ok);
+    EXPECT_EQ(c.audit_id, "0123456789abcdef");
+    EXPECT_EQ(c.decision, "modify");
+    EXPECT_EQ(c.rules, "alias.rewrite");
+    EXPECT_EQ(c.policy, "2026-11-23.1");
+    ASSERT_EQ(c.fields.size(), 4u);
+    EXPECT_EQ(c.fields[0].name, "msgid");
+    EXPECT_EQ(c.fields[0].value, "<m1@marketplace.example>");
+    EXPECT_EQ(c.fields[1].value, "bob@gmail.example");
+    EXPECT_TRUE(mismatched(c).empty());
+}
+
+// Each row: the genuine header on a message that differs in one field.
+TEST_F(AuditCheckTest, CopiedOntoAnotherMessageFailsOnTheFieldThatDiffers) {
+    struct Row {
+        const char* field;
+        std::function<void(BoundFields&)> change;
+    };
+    const Row rows[] = {
+        {"msgid", [](BoundFields& f) { f.message_id = "<other@marketplace.example>"; }},
+        {"msgid", [](BoundFields& f) { f.message_id.clear(); }},
+        {"rcpt", [](BoundFields& f) { f.recipients = "carol@gmail.example"; }},
+        {"rcpt", [](BoundFields& f) { f.recipients += ",carol@gmail.example"; }},
+        {"date", [](BoundFields& f) { f.date = "Tue, 24 Nov 2026 12:00:00 +0000"; }},
+        {"body",
+         [](BoundFields& f) { f.body_sha256 = body_sha256(policy::MessageBody("Hellp\r\n")); }},
+    };
+    for (const auto& row : rows) {
+        BoundFields other = kBound;
+        row.change(other);
+        AuditCheck c = check_audit_header(issued(), kKey, other);
+        EXPECT_TRUE(c.hmac_ok) << row.field << ": the copied header is genuine";
+        EXPECT_FALSE(c.valid()) << row.field;
+        EXPECT_EQ(mismatched(c), std::vector<std::string>{row.field});
+    }
+}
+
+TEST_F(AuditCheckTest, AlteredDecisionFailsTheHmac) {
+    std::string forged = issued();
+    forged.replace(forged.find("decision=modify"), 15, "decision=accept");
+    AuditCheck c = check_audit_header(forged, kKey, kBound);
+    EXPECT_TRUE(c.well_formed);
+    EXPECT_EQ(c.decision, "accept");
+    EXPECT_FALSE(c.hmac_ok);
+    EXPECT_FALSE(c.valid());
+    EXPECT_TRUE(mismatched(c).empty()) << "the fields still match: only the HMAC tells";
+}
+
+TEST_F(AuditCheckTest, AnotherKeyOrNoKeyFailsEverything) {
+    AuditCheck c = check_audit_header(issued(), kOtherKey, kBound);
+    EXPECT_FALSE(c.hmac_ok);
+    EXPECT_EQ(mismatched(c).size(), 4u);
+    EXPECT_FALSE(check_audit_header(issued(), "", kBound).valid());
+}
+
+TEST_F(AuditCheckTest, MalformedHeaderHasNoFields) {
+    AuditCheck c = check_audit_header("id=x; decision=accept", kKey, kBound);
+    EXPECT_FALSE(c.well_formed);
+    EXPECT_TRUE(c.fields.empty());
+    EXPECT_FALSE(c.valid());
 }
 
 // ---- JSON line -----------------------------------------------------------
@@ -265,9 +431,9 @@ TEST_F(AuditLogTest, WritesOneLinePerRecordWithPrivatePermissions) {
         auto log = AuditLog::open(path);
         ASSERT_TRUE(log) << log.error().message;
         AuditRecord r = sample_record();
-        (*log)->write(r);
+        ASSERT_TRUE((*log)->write(r));
         r.audit_id = "fedcba9876543210";
-        (*log)->write(r);
+        ASSERT_TRUE((*log)->write(r));
         // Flushed after each line: visible before the log is closed.
         EXPECT_EQ(read_lines(path).size(), 2u);
     }
@@ -286,7 +452,7 @@ TEST_F(AuditLogTest, AppendsToAnExistingFile) {
     { std::ofstream(path) << "earlier line\n"; }
     auto log = AuditLog::open(path);
     ASSERT_TRUE(log) << log.error().message;
-    (*log)->write(sample_record());
+    ASSERT_TRUE((*log)->write(sample_record()));
     auto lines = read_lines(path);
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_EQ(lines[0], "earlier line");
@@ -297,11 +463,11 @@ TEST_F(AuditLogTest, ReopenAfterRenameWritesToANewFile) {
     std::string rotated = dir_.file("audit.log.1");
     auto log = AuditLog::open(path);
     ASSERT_TRUE(log) << log.error().message;
-    (*log)->write(sample_record());
-    std::filesystem::rename(path, rotated);  // logrotate moves the file away
-    (*log)->write(sample_record());          // still goes to the open (renamed) file
-    ASSERT_TRUE((*log)->reopen());           // SIGUSR1
-    (*log)->write(sample_record());
+    ASSERT_TRUE((*log)->write(sample_record()));
+    std::filesystem::rename(path, rotated);       // logrotate moves the file away
+    ASSERT_TRUE((*log)->write(sample_record()));  // still goes to the open (renamed) file
+    ASSERT_TRUE((*log)->reopen());                // SIGUSR1
+    ASSERT_TRUE((*log)->write(sample_record()));
     EXPECT_EQ(read_lines(rotated).size(), 2u);
     EXPECT_EQ(read_lines(path).size(), 1u);
 }
@@ -316,7 +482,7 @@ TEST_F(AuditLogTest, FailedReopenKeepsTheOldFile) {
     ASSERT_FALSE(reopened);
     EXPECT_EQ(reopened.error().code, Errc::unavailable);
     EXPECT_EQ(reopened.error().message, "audit log " + path + ": No such file or directory");
-    (*log)->write(sample_record());
+    ASSERT_TRUE((*log)->write(sample_record()));
     EXPECT_EQ(read_lines(dir_.file("gone/audit.log")).size(), 1u);
 }
 
@@ -333,7 +499,7 @@ TEST_F(AuditLogTest, DashWritesToStdoutAndNeverClosesIt) {
     {
         auto log = AuditLog::open("-");
         ASSERT_TRUE(log) << log.error().message;
-        (*log)->write(sample_record());
+        ASSERT_TRUE((*log)->write(sample_record()));
         EXPECT_TRUE((*log)->reopen());
     }
     std::string out = ::testing::internal::GetCapturedStdout();
@@ -355,7 +521,7 @@ TEST_F(AuditLogTest, ConcurrentWritersNeverInterleaveLines) {
             AuditRecord r = sample_record();
             r.queue_id = "thread" + std::to_string(t);
             r.smtp_reply = std::string(2000, static_cast<char>('a' + t));
-            for (int i = 0; i < 100; ++i) audit.write(r);
+            for (int i = 0; i < 100; ++i) EXPECT_TRUE(audit.write(r));
         });
     }
     for (auto& th : threads) th.join();
@@ -366,6 +532,57 @@ TEST_F(AuditLogTest, ConcurrentWritersNeverInterleaveLines) {
         const std::string q = j["queue_id"];
         EXPECT_EQ(j["reply"], std::string(2000, static_cast<char>('a' + (q.back() - '0'))));
     }
+}
+
+// A log that cannot take lines: each write fails with unavailable, the
+// spell is reported once, and its end once.  The path is a symlink, first to
+// /dev/full (every write: ENOSPC), then to a regular file (after reopen).
+TEST_F(AuditLogTest, WriteFailuresAreReturnedAndReportedOncePerSpell) {
+    const std::string path = dir_.file("audit.log");
+    std::filesystem::create_symlink("/dev/full", path);
+    std::vector<std::pair<AuditLog::Health, std::string>> reports;
+    auto log = AuditLog::open(path, [&](AuditLog::Health h, const std::string& detail) {
+        reports.emplace_back(h, detail);
+    });
+    ASSERT_TRUE(log) << log.error().message;
+    EXPECT_FALSE((*log)->failing());
+    for (int i = 0; i < 3; ++i) {
+        auto written = (*log)->write(sample_record());
+        ASSERT_FALSE(written);
+        EXPECT_EQ(written.error().code, Errc::unavailable);
+        EXPECT_EQ(written.error().message,
+                  "audit log " + path + ": cannot write: No space left on device");
+        EXPECT_TRUE((*log)->failing());
+    }
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].first, AuditLog::Health::failing);
+    EXPECT_EQ(reports[0].second, "audit log " + path + ": cannot write: No space left on device");
+
+    std::filesystem::remove(path);
+    { std::ofstream(dir_.file("real.log")); }
+    std::filesystem::create_symlink(dir_.file("real.log"), path);
+    ASSERT_TRUE((*log)->reopen());
+    EXPECT_TRUE((*log)->failing()) << "until a line goes in";
+    ASSERT_TRUE((*log)->write(sample_record()));
+    ASSERT_TRUE((*log)->write(sample_record()));
+    EXPECT_FALSE((*log)->failing());
+    ASSERT_EQ(reports.size(), 2u);
+    EXPECT_EQ(reports[1].first, AuditLog::Health::recovered);
+    EXPECT_EQ(reports[1].second, "audit log " + path + ": written again");
+    auto lines = read_lines(dir_.file("real.log"));
+    ASSERT_EQ(lines.size(), 2u);
+    for (const auto& line : lines)
+        EXPECT_EQ(nlohmann::json::parse(line)["audit_id"], "0123456789abcdef");
+}
+
+TEST_F(AuditLogTest, WithoutAReporterASpellGoesToStderr) {
+    auto log = AuditLog::open("/dev/full");
+    ASSERT_TRUE(log) << log.error().message;
+    ::testing::internal::CaptureStderr();
+    EXPECT_FALSE((*log)->write(sample_record()));
+    EXPECT_FALSE((*log)->write(sample_record()));
+    EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+              "marketplace-milter: audit log /dev/full: cannot write: No space left on device\n");
 }
 
 }  // namespace
