@@ -1,5 +1,5 @@
-// Alias generation: 16 lowercase hex characters (64 bits) from OpenSSL's
-// CSPRNG.  Never derived from an address, so an alias says nothing about its
+// Alias generation: 16 lowercase hex characters (64 bits) from the kernel's
+// CSPRNG (getrandom(2)).  Never derived from an address, so an alias says nothing about its
 // owner.  Uniqueness is the store's job (it retries on a collision).
 #pragma once
 

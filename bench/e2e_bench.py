@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """End-to-end benchmark: Postfix alone, with marketplace-milter, with
-MIMEDefang and with rspamd, in one sitting (issue 6).  Run it through
+MIMEDefang and with rspamd, in one sitting.  Run it through
 scripts/bench, which installs and builds first; see bench/README.md.
 
 One private Postfix (tests/integration/mmharness.py) with one smtpd listener
@@ -52,7 +52,7 @@ QUICK_N = {"small": 300, "mime": 150, "strip": 150}
 BUYER = Party("bob", "buyer", "bob@gmail.example", "Bob Buyer")
 SELLER = Party("acme", "seller", "support@acme.example", "Acme Store")
 
-# Targets of issue 6.
+# The throughput and CPU targets (bench/README.md).
 MIN_RATIO = {"small": 0.80, "mime": 0.70, "strip": 0.70}
 MAX_SHARE_OF_RSPAMD = 1 / 3
 MAX_SHARE_OF_MIMEDEFANG = 1 / 8

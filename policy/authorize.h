@@ -1,6 +1,6 @@
 // authorize_recipient: the RCPT-time decision for one recipient.
 //
-// Rules (DESIGN.md, "Authorises"): a recipient outside the marketplace domain
+// Rules: a recipient outside the marketplace domain
 // is not ours; an unknown alias is 550 5.1.1; a sender that is not the pair's
 // counterpart is 550 5.7.1; an alias of a second pair in one transaction is
 // 452 4.5.3 so the client resends it in a transaction of its own; a store

@@ -1,7 +1,7 @@
 // MessageBody: the bytes of one message body (or of one decoded part), in
 // memory up to a threshold and in an unlinked temporary file beyond it, so a
 // 10 MB message costs a file in the spool directory, not 10 MB of heap, and
-// GMime parses it from that file instead of from a second copy (issues 3, 6).
+// GMime parses it from that file instead of from a second copy.
 //
 // Ownership: a MessageBody owns its buffer or its file descriptor.  The file
 // has no name from the moment it exists (O_TMPFILE, or mkstemp + unlink where

@@ -1,4 +1,4 @@
-"""End-to-end: the marketplace rules (policy/marketplace_rules.h) through
+"""End-to-end: the marketplace rules (policy/marketplace/marketplace_rules.h) through
 real Postfix -> marketplace-milter -> smtp-sink.
 
 What is checked, with the exact SMTP reply (550 5.7.1 at end of DATA, the

@@ -1,6 +1,6 @@
 """End-to-end with spooled bodies: the MIME corpus again, through `test` and
 through Postfix, with spill_threshold_bytes so low that every message body
-goes to a spool file and is parsed from it (issue 6), plus the spool's own
+goes to a spool file and is parsed from it, plus the spool's own
 promises:
 
   * bodies the policy has no reason to change are delivered byte-identical,

@@ -216,7 +216,7 @@ TEST_F(ThreadTest, RefusedUpdateWritesNothingButTheImportantCount) {
     EXPECT_EQ(query_text(path(), "SELECT count(*) FROM fingerprints"), "0");
     EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "0");
     // Misuse of [Important] is refused every time and must still add up to the
-    // daily threshold (policy/marketplace_rules.h contract).
+    // daily threshold (policy/marketplace/marketplace_rules.h contract).
     EXPECT_EQ(peek(kT0 + 1).important_today, 1);
     ThreadUpdate plain = seller_message(true);
     plain.allowed = false;
