@@ -273,16 +273,21 @@ private:
         LinkScan links =
             html ? scan_html_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty)
                  : scan_text_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty);
+        bool links_cut = false;
         if (links.changed()) {
             out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
             out_.links_removed += links.removed_count;
             if (opt_.policy.links.action == LinkPolicy::Action::strip) {
                 text = std::move(links.text);
-                part_changed = true;
+                part_changed = links_cut = true;
             }
         }
         if (redact_enabled()) {
-            RedactResult r = redact_text(text, opt_.policy.redact, opt_.domain);
+            // An HTML part is redacted in what its reader sees; the rendering
+            // made above still is that unless links were cut.
+            RedactResult r = html ? redact_html(text, opt_.policy.redact, opt_.domain,
+                                                links_cut ? nullptr : &out_.texts.back())
+                                  : redact_text(text, opt_.policy.redact, opt_.domain);
             if (!r.redactions.empty()) {
                 out_.redactions.insert(out_.redactions.end(), r.redactions.begin(),
                                        r.redactions.end());

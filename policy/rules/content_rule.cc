@@ -11,6 +11,8 @@
 #include <span>
 #include <utility>
 
+#include "policy/rules/text_normalize.h"
+
 namespace mm::policy {
 namespace {
 
@@ -206,21 +208,36 @@ Result<std::shared_ptr<const ContentRules>> ContentRules::compile(
 
 std::vector<ContentHit> ContentRules::scan(const std::vector<std::string_view>& texts) const {
     std::vector<ContentHit> hits;
-    std::vector<std::string_view> candidates;
+    // Rules match the normalised text (zero-width characters, look-alike
+    // letters, letter spacing and digits for letters folded away); the
+    // excerpt quotes the text as it was written.
+    struct Candidate {
+        std::size_t source;  // index into texts
+        NormalizedText text;
+    };
+    std::vector<Candidate> candidates;
     candidates.reserve(texts.size());
-    for (std::string_view text : texts) {
+    auto consider = [&](std::size_t source, NormalizedText text) {
         if (any_) {
             // Out of memory on this text is not "no match": the rules decide.
             RE2::Set::ErrorInfo info{RE2::Set::kNoError};
-            if (!any_->set->Match(text, nullptr, &info) && info.kind == RE2::Set::kNoError)
-                continue;
+            if (!any_->set->Match(text.text, nullptr, &info) && info.kind == RE2::Set::kNoError)
+                return;
         }
-        candidates.push_back(text);
+        candidates.push_back({source, std::move(text)});
+    };
+    for (std::size_t k = 0; k < texts.size(); ++k) {
+        NormalizedText n = normalize_text(texts[k], Normalize::words);
+        const std::vector<Reading> others = other_readings(n);
+        consider(k, std::move(n));
+        for (Reading reading : others)
+            consider(k, normalize_text(texts[k], Normalize::words, reading));
     }
     std::vector<int> which;
     for (size_t r = 0; r < rules_.size() && !candidates.empty(); ++r) {
         const Compiled& c = *compiled_[r];
-        for (std::string_view text : candidates) {
+        for (const Candidate& candidate : candidates) {
+            const std::string_view text = candidate.text.text;
             // Without an index vector the DFA stops at the first match, which is
             // all a clean text (nearly every text) needs.
             RE2::Set::ErrorInfo info{RE2::Set::kNoError};
@@ -258,8 +275,9 @@ std::vector<ContentHit> ContentRules::scan(const std::vector<std::string_view>& 
             }
             if (best < 0) continue;
             const ContentRule& rule = rules_[r];
+            auto [source_b, source_e] = candidate.text.source_span(best_pos, best_end);
             hits.push_back({rule.id, rule.action, rule.patterns[static_cast<size_t>(best)].language,
-                            make_excerpt(text, best_pos, best_end)});
+                            make_excerpt(texts[candidate.source], source_b, source_e)});
             break;
         }
     }

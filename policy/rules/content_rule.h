@@ -3,7 +3,11 @@
 //
 // Each rule's patterns for all its languages are compiled at load into one
 // RE2::Set; scan() runs every set over each text (subject and the decoded
-// UTF-8 text of every text part).  Immutable after load and thread-safe.
+// UTF-8 text of every text part) as normalize_text(Normalize::words) reads it
+// (text_normalize.h: invisible characters, look-alike letters, letter
+// spacing and digits inside words folded away), and over each other reading
+// of it where that normalisation had to guess.  Excerpts quote the text as
+// written.  Immutable after load and thread-safe.
 #pragma once
 
 #include <memory>
@@ -40,7 +44,7 @@ struct ContentHit {
     std::string rule_id;
     ContentRule::Action action;
     std::string language;
-    std::string excerpt;  // the matching text, trimmed to ~120 characters
+    std::string excerpt;  // the matching text as written, trimmed to ~120 characters
 };
 
 class ContentRules {

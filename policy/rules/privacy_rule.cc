@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "policy/rules/text_normalize.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -107,9 +108,8 @@ struct Span {
 
 }  // namespace
 
-RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
-                         const std::string& marketplace_domain) {
-    RedactResult out;
+std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
+                                        const std::string& marketplace_domain) {
     const std::string alias_domain = to_lower(marketplace_domain);
     const re2::StringPiece input(text.data(), text.size());
 
@@ -155,20 +155,32 @@ RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
         spans.insert(spans.end(), phones.begin(), phones.end());
     }
 
-    std::erase_if(spans, [](const Span& s) { return !s.replace; });
+    std::vector<RedactSpan> out;
+    for (const Span& s : spans)
+        if (s.replace) out.push_back({s.begin, s.end, s.kind});
+    std::sort(out.begin(), out.end(),
+              [](const RedactSpan& a, const RedactSpan& b) { return a.begin < b.begin; });
+    return out;
+}
+
+RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
+                         const std::string& marketplace_domain) {
+    RedactResult out;
+    const NormalizedText n = normalize_text(text, Normalize::characters);
+    const std::vector<RedactSpan> spans = find_redactions(n.text, policy, marketplace_domain);
     if (spans.empty()) {
         out.text = std::string(text);
         return out;
     }
-    std::sort(spans.begin(), spans.end(),
-              [](const Span& a, const Span& b) { return a.begin < b.begin; });
     out.text.reserve(text.size());
     std::size_t at = 0;
-    for (const Span& s : spans) {
-        out.text.append(text.substr(at, s.begin - at));
+    for (const RedactSpan& s : spans) {
+        auto [begin, end] = n.source_span(s.begin, s.end);
+        begin = std::max(begin, at);
+        out.text.append(text.substr(at, begin - at));
         out.text.append(policy.marker);
-        out.redactions.push_back({s.kind, std::string(text.substr(s.begin, s.end - s.begin))});
-        at = s.end;
+        out.redactions.push_back({s.kind, n.text.substr(s.begin, s.end - s.begin)});
+        at = std::max(at, end);
     }
     out.text.append(text.substr(at));
     return out;

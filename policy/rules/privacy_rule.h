@@ -1,9 +1,13 @@
 // PrivacyRule: email addresses that are not marketplace aliases, and phone
 // numbers, found in message text are replaced by a marker (or the message is
 // refused, per policy).  The marketplace's guidelines forbid both in seller
-// messages.  Pure and thread-safe (patterns compiled once, immutable).
+// messages.  They are looked for in the text as a reader sees it: invisible
+// characters removed and NFKC applied (text_normalize.h), and in HTML the
+// rendered text, character references decoded and tags crossed.  Pure and
+// thread-safe (patterns compiled once, immutable).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +35,33 @@ struct RedactResult {
     std::vector<Redaction> redactions;
 };
 
-// Addresses in `marketplace_domain` (aliases) are kept.
+// Addresses in `marketplace_domain` (aliases) are kept.  What a match
+// covers in `text` as given is replaced, invisible characters inside it
+// included.
 RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
                          const std::string& marketplace_domain);
+
+// The same for an HTML part (privacy_html.cc).  Matches are found in the text
+// a reader sees and replaced in the text nodes that show them: the first
+// gets the marker (HTML-escaped), the others of one match are emptied, the
+// markup stays.  Attribute values and hidden text are then redacted as
+// redact_text does.  Should a rendering of the result still show something
+// to redact (the markup read differently than the tokenizer reads it), the
+// part becomes its redacted text rendering in a <pre>.  Nothing to redact:
+// `text` is `html` unchanged.  `rendered`, when given, is html_to_text(html)
+// (it spares the mapped rendering when it shows nothing to redact).
+RedactResult redact_html(std::string_view html, const RedactPolicy& policy,
+                         const std::string& marketplace_domain,
+                         const std::string* rendered = nullptr);
+
+// Where redact_text replaces in `text`, read as it is (no normalisation):
+// sorted, apart.
+struct RedactSpan {
+    std::size_t begin, end;
+    const char* kind;  // "email" or "phone"
+};
+std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
+                                        const std::string& marketplace_domain);
 
 // policy.yaml `privacy:` section (privacy.redact: {...}).
 void load_privacy_section(const yaml::Entry& e, RedactPolicy& out);

@@ -382,6 +382,48 @@ TEST(ContentScan, CaseAndAccentsFold) {
     EXPECT_EQ(rules->scan({"abonner"}).size(), 0u);
 }
 
+// ---- scan(): normalised text -----------------------------------------------
+
+// The same offer written as a filter-dodging seller writes it: zero-width
+// spaces, soft hyphens, Cyrillic е о а, letter spacing, digits for letters.
+TEST(ContentScan, ObfuscatedReviewForRewardIsCaught) {
+    const auto& rules = *committed_policy().rules;
+    const std::vector<std::string> offers = {
+        "Leave a re\u200Bview and get a g\u200Bift card.",
+        "Leave a re\u00ADview and get a gift\u00AD card.",
+        "L\u0435av\u0435 a r\u0435vi\u0435w and g\u0435t a gift \u0441\u0430rd.",
+        "We send a $10 c\u043Eup\u043En for your r\u0435view.",
+        "Leave a 5-star r e v i e w and get a free  g i f t  c a r d.",
+        "A $10 gift card for a r e v i e w.",
+        "L3ave a r3v13w and g3t a g1ft c4rd.",
+        "L\u200Be\u00ADave a r\u0435v1\u0435w and we will s e n d you a  g 1 f t  c 4 r d.",
+    };
+    for (const std::string& offer : offers) {
+        auto hits = rules.scan({"Your order", offer});
+        ASSERT_EQ(hits.size(), 1u) << offer;
+        EXPECT_EQ(hits[0].rule_id, "review.compensation") << offer;
+    }
+}
+
+TEST(ContentScan, ExcerptQuotesTheTextAsWritten) {
+    auto rules = compile_ok({rule("r", {{"en", "gift\\s*card"}})});
+    auto hits = rules->scan({"Here is a G I F T  C A R D for you"});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].excerpt, "G I F T C A R D");  // whitespace runs as one space
+    hits = rules->scan({"a g\u0456ft c\u0430rd"});
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].excerpt, "g\u0456ft c\u0430rd");
+}
+
+TEST(ContentScan, OrdinaryTextIsJudgedAsBefore) {
+    const auto& rules = *committed_policy().rules;
+    for (const char* text :
+         {"Order 10 items, size 42.", "Your parcel 1Z999AA10123456784 ships on 2026-11-23.",
+          "Use the 3 x 4 m tarp, plan B or C.", "Il y a à voir, n'hésitez pas.",
+          "Contact paypal@shop.example about the refund of order 403-0123456-7891011."})
+        EXPECT_TRUE(rules.scan({"Re: order", text}).empty()) << text;
+}
+
 // ---- thread safety -------------------------------------------------------
 
 TEST(ContentScan, EightThreadsScanTheSameRules) {

@@ -1,8 +1,9 @@
 // inspect_content(): what changes, what keeps its bytes, what is malformed.
 #include <gtest/gtest.h>
 
-#include "tests/support/synthetic_files.h"
+#include "policy/html/html_text.h"
 #include "policy/mime/mime_inspect.h"
+#include "tests/support/synthetic_files.h"
 
 namespace mm::policy {
 namespace {
@@ -243,6 +244,52 @@ TEST_F(MimeInspectTest, AttachmentWithBase64AfterPaddingIsStripped) {
     ASSERT_TRUE(f.new_body);
     EXPECT_EQ(f.new_body->str().find(tail), std::string::npos);
     EXPECT_NE(f.new_body->str().find("was removed by the marketplace"), std::string::npos);
+}
+
+// Redaction judges what the reader sees: addresses and numbers written with
+// character references, split over tags or spaced with &nbsp; are replaced
+// in the delivered HTML, and the rest of the markup keeps its bytes.
+class HtmlRedactionTest
+    : public MimeInspectTest,
+      public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
+
+TEST_P(HtmlRedactionTest, DeliveredHtmlShowsNeitherAddressNorDigits) {
+    policy_.redact.seller_to_buyer = true;
+    const auto& [trick, shown] = GetParam();
+    const std::string html =
+        "<html><body><p>Hello,</p><p>write to " + trick + " today.</p><p>Thanks</p></body></html>";
+    auto f =
+        inspect(mixed(text_part("Plain part.") +
+                      "--b1\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n" + html + "\r\n"));
+    ASSERT_TRUE(f.new_body);
+    ASSERT_EQ(f.redactions.size(), 1u);
+    const std::string body = f.new_body->str();
+    const std::size_t b = body.find("<html>"), e = body.find("</html>");
+    ASSERT_TRUE(b != std::string::npos && e != std::string::npos) << body;
+    const std::string delivered = html_to_text(body.substr(b, e + 7 - b));
+    EXPECT_EQ(delivered.find(shown), std::string::npos) << delivered;
+    EXPECT_NE(delivered.find("write to [redacted] today."), std::string::npos) << delivered;
+    EXPECT_NE(body.find("<p>Hello,</p>"), std::string::npos) << body;
+    EXPECT_NE(body.find("Plain part."), std::string::npos) << body;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tricks, HtmlRedactionTest,
+    ::testing::Values(std::pair<std::string, std::string>{"name&#64;host.example", "host"},
+                      std::pair<std::string, std::string>{"name&#x40;host.example", "host"},
+                      std::pair<std::string, std::string>{"name<span>@</span>host.example", "host"},
+                      std::pair<std::string, std::string>{"+49&nbsp;170&nbsp;1234567", "1234567"},
+                      std::pair<std::string, std::string>{"<b>+49</b> <i>170</i> 1234567",
+                                                          "1234567"},
+                      std::pair<std::string, std::string>{"+&#52;&#57; 170 1234567", "1234567"}));
+
+TEST_F(MimeInspectTest, HtmlWithNothingToRedactKeepsItsBytes) {
+    policy_.redact.seller_to_buyer = true;
+    auto f = inspect(
+        mixed("--b1\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n"
+              "<p>Order 123-1234567-1234567 ships on 2026-11-23 &amp; arrives Friday.</p>\r\n"));
+    EXPECT_FALSE(f.new_body);
+    EXPECT_TRUE(f.redactions.empty());
 }
 
 }  // namespace

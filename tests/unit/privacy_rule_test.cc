@@ -96,6 +96,16 @@ const RedactCase kCases[] = {
     {"short", "call 12345 or 030 123", "call 12345 or 030 123", {}},
     {"quantity", "qty 3, size 42, 2 x 19.99", "qty 3, size 42, 2 x 19.99", {}},
     {"isbn", "ISBN 978-3-16-148410-0", "ISBN 978-3-16-148410-0", {}},
+    // Invisible characters and compatibility forms (text_normalize.h).
+    {"email_zero_width", "mail jo\u200Bhn@gm\u00ADail.com now", "mail [redacted] now", {"email"}},
+    {"email_full_width_at", "john\uFF20gmail\uFF0Ecom", "[redacted]", {"email"}},
+    {"phone_nbsp", "call +49\u00A0170\u00A01234567.", "call [redacted].", {"phone"}},
+    {"phone_full_width",
+     "call \uFF0B\uFF14\uFF19 \uFF11\uFF17\uFF10 \uFF11\uFF12\uFF13\uFF14\uFF15\uFF16\uFF17",
+     "call [redacted]",
+     {"phone"}},
+    {"phone_zero_width", "555\u200B-123\u2060-4567", "[redacted]", {"phone"}},
+    {"order_id_nbsp", "Order\u00A0123-1234567-1234567", "Order\u00A0123-1234567-1234567", {}},
     {"empty", "", "", {}},
 };
 
@@ -120,6 +130,13 @@ TEST(RedactText, FoundHoldsTheRemovedText) {
     EXPECT_EQ(r.redactions[0].found, "a@b.de");
     EXPECT_EQ(r.redactions[1].kind, "phone");
     EXPECT_EQ(r.redactions[1].found, "+49 30 1234 5678");
+}
+
+TEST(RedactText, FoundIsTheTextAsNormalised) {
+    RedactResult r = redact_text("x jo\u200Bhn@gmail.com y", RedactPolicy{}, kDomain);
+    ASSERT_EQ(r.redactions.size(), 1u);
+    EXPECT_EQ(r.redactions[0].found, "john@gmail.com");
+    EXPECT_EQ(r.text, "x [redacted] y");
 }
 
 TEST(RedactText, CustomMarker) {

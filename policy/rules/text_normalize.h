@@ -1,0 +1,88 @@
+// normalize_text: the text the rules match, with what a reader does not see
+// or reads as the same letter folded away, so that a zero-width space, a soft
+// hyphen, a Cyrillic "е" or "g i f t" cannot hide words from a pattern.  Every
+// byte of the result maps back to the source bytes it came from, so a match
+// can be replaced, or quoted, in the text as received.
+//
+// Invalid UTF-8 is kept byte for byte.  Pure and thread-safe (the ICU data and
+// the look-alike table are built once, then read only).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mm::policy {
+
+enum class Normalize {
+    // Default-ignorable code points removed (zero-width spaces and joiners,
+    // U+2060, U+FEFF, soft hyphens, bidi controls, variation selectors), then
+    // NFKC (full-width and mathematical letters and digits, U+00A0 as a
+    // space): what redaction matches on.  ASCII text comes back unchanged.
+    characters,
+    // The same, and: simple case folding; letters of any script that look
+    // like a Latin letter (Unicode's confusables) as that letter; runs of at
+    // least three single letters separated by single spaces joined ("g i f t"
+    // -> "gift"); the digits 0 1 3 4 5 7 and '@' between two letters read as
+    // the letters they stand for ("r3v1ew" -> "review").  What the content
+    // rules match on.  An NFKC mapping that would add a sentence end (the
+    // one-character ellipsis, a full-width full stop) is not made: patterns
+    // keep to one sentence, and a message must not escape them that way.
+    words,
+};
+
+// From offsets in a text built piece by piece back to offsets in its source.
+// A piece is either copied (offsets inside it map one to one) or replaced
+// (it maps to the whole of its source bytes).
+class OffsetMap {
+public:
+    // Appends a piece of `src` source bytes that became `out` bytes.
+    void add(std::size_t src, std::size_t out, bool copied);
+    // The source bytes that produced [b, e) of the text.
+    std::pair<std::size_t, std::size_t> source(std::size_t b, std::size_t e) const;
+    // Whether every offset maps to itself.
+    bool identity() const { return pieces_.empty() || (pieces_.size() == 1 && pieces_[0].copied); }
+
+private:
+    struct Piece {
+        std::uint32_t out, src;  // where it starts
+        bool copied;
+    };
+    std::size_t begin_of(std::size_t p) const;
+    std::size_t end_of(std::size_t p) const;
+    std::vector<Piece> pieces_;
+    std::size_t out_size_ = 0, src_size_ = 0;
+};
+
+// Where `words` must guess, the guess it makes.  A '1' between letters is an
+// "i" or an "l"; a single letter before a letter-spaced word ("for a r e v i
+// e w") is part of it or a word of its own ("a", "y", "à").  normalize_text
+// says when a text had such a choice; a rule then matches each reading.
+struct Reading {
+    char one = 'i';
+    bool article_apart = false;
+};
+
+struct NormalizedText {
+    std::string text;
+    // Whether another Reading would give another text.
+    bool one_as_letter = false;
+    bool run_after_article = false;
+
+    // The source bytes that produced [b, e) of `text`: a match found in
+    // `text` is replaced or quoted there.
+    std::pair<std::size_t, std::size_t> source_span(std::size_t b, std::size_t e) const;
+
+    OffsetMap characters;  // source -> after the characters pass
+    OffsetMap words;       // after the characters pass -> `text` (words only)
+};
+
+NormalizedText normalize_text(std::string_view source, Normalize how, Reading reading = {});
+
+// The readings other than the default one that give `n`'s source another text.
+std::vector<Reading> other_readings(const NormalizedText& n);
+
+}  // namespace mm::policy

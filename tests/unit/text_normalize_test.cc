@@ -1,0 +1,200 @@
+// normalize_text: what each folding does, what it leaves alone, and that
+// every byte of the result maps back to the source bytes it came from.
+#include "policy/rules/text_normalize.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace mm::policy {
+namespace {
+
+std::string words(std::string_view s) {
+    return normalize_text(s, Normalize::words).text;
+}
+std::string characters(std::string_view s) {
+    return normalize_text(s, Normalize::characters).text;
+}
+
+// The source bytes behind the first occurrence of `what` in the result.
+std::string source_of(std::string_view source, Normalize how, std::string_view what) {
+    NormalizedText n = normalize_text(source, how);
+    std::size_t at = n.text.find(what);
+    if (at == std::string::npos) return "(not found in \"" + n.text + "\")";
+    auto [b, e] = n.source_span(at, at + what.size());
+    return std::string(source.substr(b, e - b));
+}
+
+// ---- characters --------------------------------------------------------------
+
+TEST(NormalizeCharacters, AsciiIsUnchanged) {
+    const std::string text = "Call +49 30 1234 5678, Order 10 items, size 42.\r\n\tEnd";
+    NormalizedText n = normalize_text(text, Normalize::characters);
+    EXPECT_EQ(n.text, text);
+    EXPECT_TRUE(n.characters.identity());
+    EXPECT_EQ(n.source_span(5, 20), std::make_pair(std::size_t{5}, std::size_t{20}));
+}
+
+TEST(NormalizeCharacters, InvisibleCharactersAreRemoved) {
+    // U+200B..U+200D, U+2060, U+FEFF, U+00AD, U+202E (bidi override).
+    EXPECT_EQ(characters("a\u200Bb\u200Cc\u200Dd\u2060e\uFEFFf\u00ADg\u202Eh"), "abcdefgh");
+    EXPECT_EQ(characters("\u200B"), "");
+}
+
+TEST(NormalizeCharacters, NfkcFoldsCompatibilityForms) {
+    EXPECT_EQ(characters("\uFF0B\uFF14\uFF19 \U0001D7D1\U0001D7D5"), "+49 37");  // full-width, math
+    EXPECT_EQ(characters("name\uFF20host\uFF0Eexample"), "name@host.example");
+    EXPECT_EQ(characters("a\u00A0b"), "a b");
+    EXPECT_EQ(characters("e\u0301"), "\u00E9");  // composed
+    // Case and letters of other scripts are left to `words`.
+    EXPECT_EQ(characters("R\u0435view"), "R\u0435view");
+}
+
+TEST(NormalizeCharacters, InvalidUtf8IsKept) {
+    const std::string text = "caf\xe9 \xff\xfe ok";
+    EXPECT_EQ(characters(text), text);
+}
+
+TEST(NormalizeCharacters, SpansMapBackOverRemovedCharacters) {
+    const std::string src = "mail: jo\u200Bhn@\u00ADgmail.com!";
+    EXPECT_EQ(source_of(src, Normalize::characters, "john@gmail.com"),
+              "jo\u200Bhn@\u00ADgmail.com");
+    EXPECT_EQ(source_of(src, Normalize::characters, "!"), "!");
+    EXPECT_EQ(source_of("\uFF14\uFF19 x", Normalize::characters, "9"), "\uFF19");
+}
+
+// ---- words ----------------------------------------------------------------------
+
+TEST(NormalizeWords, CaseIsFolded) {
+    EXPECT_EQ(words("Gift CARD \u00C9T\u00C9 STRASSE Stra\u00DFe"),
+              "gift card \u00E9t\u00E9 strasse stra\u00DFe");
+}
+
+TEST(NormalizeWords, LookAlikeLettersBecomeLatin) {
+    // Cyrillic е о а р с, Greek ο ν, Cyrillic capital І and Greek capital Ι.
+    EXPECT_EQ(words("r\u0435vi\u0435w"), "review");
+    EXPECT_EQ(words("c\u043Eup\u043En"), "coupon");
+    EXPECT_EQ(words("\u0440\u0430yp\u0430l"), "paypal");
+    EXPECT_EQ(words("\u0441ash"), "cash");
+    EXPECT_EQ(words("\u03BF\u03BDer"), "over");
+    EXPECT_EQ(words("R\u0415V\u0406EW"), "review");
+    EXPECT_EQ(words("REV\u0399EW"), "review");
+}
+
+TEST(NormalizeWords, LatinLettersOfOurLanguagesStay) {
+    const std::string text = "\u00E9t\u00E9 \u00FCber se\u00F1or gar\u00E7on \u0153il \u00DF";
+    EXPECT_EQ(words(text), text);
+}
+
+TEST(NormalizeWords, LetterSpacedWordsAreJoined) {
+    EXPECT_EQ(words("g i f t  c a r d"), "gift card");
+    EXPECT_EQ(words("a free g i f t for you"), "a free gift for you");
+    EXPECT_EQ(words("r e v 1 e w"), "review");
+    // Two single letters, or mostly digits, are not a spaced word.
+    EXPECT_EQ(words("plan a b"), "plan a b");
+    EXPECT_EQ(words("box 3 x 4 x 5"), "box 3 x 4 x 5");
+    EXPECT_EQ(words("rows 1 2 3 4"), "rows 1 2 3 4");
+}
+
+TEST(NormalizeWords, ASingleLetterBeforeASpacedWordIsReadBothWays) {
+    NormalizedText n = normalize_text("for a r e v i e w", Normalize::words);
+    EXPECT_EQ(n.text, "for areview");
+    ASSERT_TRUE(n.run_after_article);
+    const std::vector<Reading> others = other_readings(n);
+    ASSERT_EQ(others.size(), 1u);
+    NormalizedText apart = normalize_text("for a r e v i e w", Normalize::words, others[0]);
+    EXPECT_EQ(apart.text, "for a review");
+    auto [b, e] = apart.source_span(6, 12);
+    EXPECT_EQ(std::string("for a r e v i e w").substr(b, e - b), "r e v i e w");
+    // "g i f t" has no such choice.
+    EXPECT_FALSE(normalize_text("a free g i f t", Normalize::words).run_after_article);
+}
+
+TEST(NormalizeWords, DigitsInsideWordsReadAsLetters) {
+    EXPECT_EQ(words("r3v13w"), "review");
+    EXPECT_EQ(words("g1ft c4rd"), "gift card");
+    EXPECT_EQ(words("fr33 st0ck 4ll"), "fr33 stock 4ll");  // only between two letters
+    EXPECT_EQ(words("c@rd"), "card");
+    NormalizedText n = normalize_text("fo11ow g1ft", Normalize::words);
+    EXPECT_EQ(n.text, "foiiow gift");
+    ASSERT_TRUE(n.one_as_letter);
+    ASSERT_EQ(other_readings(n).size(), 1u);
+    EXPECT_EQ(normalize_text("fo11ow g1ft", Normalize::words, other_readings(n)[0]).text,
+              "follow glft");
+}
+
+TEST(NormalizeWords, OrdinaryTextKeepsItsMeaning) {
+    EXPECT_EQ(words("Order 10 items, size 42"), "order 10 items, size 42");
+    EXPECT_EQ(words("Save 20% on 3 pairs, $5 off, 10euro, 1st, 3rd, mp3, 4x4, B2B"),
+              "save 20% on 3 pairs, $5 off, 10euro, 1st, 3rd, mp3, 4x4, b2b");
+    EXPECT_EQ(words("Tracking 1Z999AA10123456784 on 2026-11-23"),
+              "tracking 1z999aa10123456784 on 2026-11-23");
+    // An address keeps its '@'.
+    EXPECT_EQ(words("paypal@shop.example"), "paypal@shop.example");
+    EXPECT_TRUE(other_readings(normalize_text("Order 10 items", Normalize::words)).empty());
+}
+
+TEST(NormalizeWords, SentenceEndsAreNotAdded) {
+    // U+2026 and the full-width full stop would become '.', which ends the
+    // sentence a pattern keeps to.
+    EXPECT_EQ(words("leave a review\u2026 get a gift"), "leave a review\u2026 get a gift");
+    EXPECT_EQ(words("a\uFF0Eb"), "a\uFF0Eb");
+}
+
+TEST(NormalizeWords, EveryTrickAtOnce) {
+    const std::string src =
+        "L\u200Beave a r\u0435v\u00AD1\u0435w and we s e n d you a  g 1 f t  c 4 r d";
+    EXPECT_EQ(words(src), "leave a review and we send you a  gift card");
+}
+
+TEST(NormalizeWords, SpansMapBackToTheSource) {
+    const std::string src = "Hi! G I F T  C A R D for a r\u0435v13w.";
+    EXPECT_EQ(source_of(src, Normalize::words, "gift card"), "G I F T  C A R D");
+    EXPECT_EQ(source_of(src, Normalize::words, "review"), "r\u0435v13w");
+    EXPECT_EQ(source_of(src, Normalize::words, "for"), "for");
+    EXPECT_EQ(source_of(src, Normalize::words, "."), ".");
+}
+
+TEST(NormalizeWords, RunsAndSwapsAnywhereInTheText) {
+    EXPECT_EQ(words("(g i f t)"), "(gift)");
+    EXPECT_EQ(words("caf\u00E9 g i f t"), "caf\u00E9 gift");
+    EXPECT_EQ(words("\u0433 \u0435 v i \u0435 w"), "review");
+    EXPECT_EQ(words("\u00E9t\u00E9 c0up0n"), "\u00E9t\u00E9 coupon");
+    EXPECT_EQ(words("x\nr e v"), "x\nrev");
+}
+
+// The characters pass notes where a run or a swap may be, and the words pass
+// runs only then: a text after a prefix that has both must come out as it
+// does alone.
+TEST(NormalizeWords, ScoutingSkipsNothing) {
+    const std::string prefix = "x y z a1b . ";
+    const std::string alone = words(prefix);
+    ASSERT_EQ(alone, "xyz aib . ");
+    const std::vector<std::string> bits = {
+        "a",    "b",      "i",      "1",       "3",       "0",      "@", " ",
+        "  ",   ".",      "\u00E9", "\u0435",  "\u200B",  "\u00AD", "-", "x.y",
+        "word", "\uFF13", "\u00A0", "g i f t", " a b c ", "e\u0301"};
+    std::mt19937 rng(4242);
+    for (int round = 0; round < 30000; ++round) {
+        std::string text;
+        const int n = 1 + static_cast<int>(rng() % 24);
+        for (int k = 0; k < n; ++k) text += bits[rng() % bits.size()];
+        if (text.starts_with("e\u0301") || text.starts_with("\u0301")) continue;
+        ASSERT_EQ(words(prefix + text), alone + words(text)) << "\"" << text << "\"";
+    }
+}
+
+TEST(NormalizeWords, HostileInputIsHarmless) {
+    std::string text;
+    for (int i = 0; i < 2000; ++i) text += "a \u200B\xff\u0301 ";
+    NormalizedText n = normalize_text(text, Normalize::words);
+    auto [b, e] = n.source_span(0, n.text.size());
+    EXPECT_LE(b, e);
+    EXPECT_LE(e, text.size());
+    EXPECT_EQ(words(""), "");
+}
+
+}  // namespace
+}  // namespace mm::policy
