@@ -27,12 +27,14 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // The message as the daemon would hold it: the header block in memory, the
-// body spooled past the config's spill_threshold_bytes.
-Result<policy::Message> read_input(const std::string& path, const policy::SpoolOptions& spool) {
-    if (path == "-") return policy::read_message(STDIN_FILENO, spool, "standard input");
+// body spooled past the config's spill_threshold_bytes, the header fields
+// counted against its limits as they are read.
+Result<policy::Message> read_input(const std::string& path, const Config& config) {
+    if (path == "-")
+        return policy::read_message(STDIN_FILENO, config.spool, "standard input", config.limits);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail(Errc::invalid, path + ": cannot open: " + std::strerror(errno));
-    auto message = policy::read_message(fd, spool, path);
+    auto message = policy::read_message(fd, config.spool, path, config.limits);
     ::close(fd);
     return message;
 }
@@ -85,7 +87,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     auto classifier = policy::AttachmentClassifier::create();
     if (!classifier) return report_failure(classifier.error());
 
-    auto parsed = read_input(args.message, runtime.config.spool);
+    auto parsed = read_input(args.message, runtime.config);
     if (!parsed) return report_failure(parsed.error());
     policy::Message message = std::move(parsed.value());
 

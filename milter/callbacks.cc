@@ -66,6 +66,9 @@ struct MessageState {
     policy::Envelope envelope;
     std::optional<policy::RcptStage> rcpt_stage;
     policy::Message message;
+    // The header fields counted as they arrive, against the snapshot's
+    // limits (set at MAIL FROM).
+    policy::HeaderTally header_tally{policy::MessageLimits{}};
     // Set by a step that does not answer (kNoReply) when it could not do its
     // part; the next answering step tempfails the message with it.
     std::optional<policy::RuleHit> failed;
@@ -323,6 +326,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         BusyTimer busy(m);
         m.runtime = g_service->runtime();
         m.audit_id = new_audit_id();
+        m.header_tally = policy::HeaderTally(m.runtime->config.limits);
         m.envelope.client_addr = c->client;
         m.envelope.sender_raw = argv[0] ? argv[0] : "<>";
         m.envelope.sender = normalize_address(m.envelope.sender_raw);
@@ -366,8 +370,18 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
     return guarded(ctx, "header", SMFIP_NR_HDR, [&] {
         Connection* c = connection(ctx);
         if (c == nullptr || !c->msg || c->msg->failed) return no_reply;
-        BusyTimer busy(*c->msg, BusyTimer::Cpu::skip);
-        c->msg->message.headers.push_back({name ? name : "", value ? value : ""});
+        MessageState& m = *c->msg;
+        if (m.message.over_limit) return no_reply;
+        BusyTimer busy(m, BusyTimer::Cpu::skip);
+        const std::string_view n = name ? name : "";
+        const std::string_view v = value ? value : "";
+        // Past a bound nothing more is kept: the end of message refuses it
+        // (message_flow.h), and memory stays within the bound.
+        if (!m.header_tally.add(policy::HeaderTally::field_bytes(n, v))) {
+            m.message.over_limit = m.header_tally.exceeded();
+            return no_reply;
+        }
+        m.message.headers.push_back({std::string(n), std::string(v)});
         return no_reply;
     });
 }

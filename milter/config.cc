@@ -1,10 +1,10 @@
 // load_config: marketplace-milter.yaml -> Config.
 //
-// The schema is declared once, as tables of known keys (kTopLevel, kStoreKeys):
-// each entry names the key, says whether it is required and how its value is
-// checked and stored.  Everything not in a table is an error, so a typo never
-// silently falls back to a default.  Every error is "FILE:LINE:COL: message"
-// (1-based), pointing at the key or value at fault.
+// The schema is declared once, as tables of known keys (kTopLevel, kStoreKeys,
+// kLimitsKeys): each entry names the key, says whether it is required and how
+// its value is checked and stored.  Everything not in a table is an error, so
+// a typo never silently falls back to a default.  Every error is
+// "FILE:LINE:COL: message" (1-based), pointing at the key or value at fault.
 //
 // Order of work: parse, validate every key, then do the one piece of I/O (the
 // HMAC key file), so a config with several problems reports a syntax problem
@@ -159,6 +159,37 @@ constexpr Key kStoreKeys[] = {
      }},
 };
 
+constexpr Key kLimitsKeys[] = {
+    {"max_header_count", false,
+     [](const Entry& e, Build& b) {
+         b.config.limits.max_header_count = static_cast<std::size_t>(get_int(e, 1, 10000000));
+     }},
+    {"max_header_bytes", false,
+     [](const Entry& e, Build& b) {
+         b.config.limits.max_header_bytes = static_cast<std::size_t>(get_int(e, 1, 1LL << 30));
+     }},
+    {"max_mime_parts", false,
+     [](const Entry& e, Build& b) {
+         b.config.limits.max_mime_parts = static_cast<std::size_t>(get_int(e, 1, 10000000));
+     }},
+    {"max_mime_depth", false,
+     [](const Entry& e, Build& b) {
+         b.config.limits.max_mime_depth = static_cast<std::size_t>(get_int(e, 1, 1000));
+     }},
+    {"cpu_budget_ms", false,
+     [](const Entry& e, Build& b) {
+         b.config.limits.cpu_budget = std::chrono::milliseconds(get_int(e, 0, 3600000));
+     }},
+    {"over_budget_action", false,
+     [](const Entry& e, Build& b) {
+         const std::string v = get_string(e);
+         if (v != "reject" && v != "tempfail")
+             error_at(e.value.Mark(),
+                      e.name + ": unknown value '" + v + "' (expected reject or tempfail)");
+         b.config.over_budget_tempfail = v == "tempfail";
+     }},
+};
+
 constexpr Key kTopLevel[] = {
     {"socket", false,
      [](const Entry& e, Build& b) {
@@ -220,6 +251,8 @@ constexpr Key kTopLevel[] = {
      [](const Entry& e, Build& b) {
          b.config.realtime_budget = std::chrono::milliseconds(get_int(e, 1, 10000));
      }},
+    {"limits", false,
+     [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kLimitsKeys, b); }},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.

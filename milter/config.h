@@ -9,6 +9,7 @@
 #include <string>
 
 #include "alias/store_factory.h"
+#include "policy/limits.h"
 #include "policy/mime/message_body.h"
 #include "util/result.h"
 
@@ -39,6 +40,25 @@ struct Config {
     // The CPU time one end of message may use under it before it continues at
     // the normal priority.  Read at start only.
     std::chrono::milliseconds realtime_budget{20};
+    // Bounds every message meets as it arrives and while it is evaluated
+    // (policy/limits.h); a message over one is refused, never evaluated.
+    policy::MessageLimits limits = default_limits();
+    // A message over limits.cpu_budget: refused (552 5.3.4), or tempfailed
+    // (451 4.3.0) so the MTA retries it.
+    bool over_budget_tempfail = false;
+
+    // The `limits:` defaults: Postfix's own header bounds are per field
+    // (header_size_limit 102400) and per hop count (hopcount_limit 50);
+    // these leave real mail, with tens of fields and parts, far inside.
+    static policy::MessageLimits default_limits() {
+        policy::MessageLimits l;
+        l.max_header_count = 1000;
+        l.max_header_bytes = 1 << 20;
+        l.max_mime_parts = 1000;
+        l.max_mime_depth = 32;
+        l.cpu_budget = std::chrono::milliseconds(2000);
+        return l;
+    }
 };
 
 // max_parallel_evaluations with 0 resolved: twice the CPUs, at least 2.

@@ -86,7 +86,7 @@ void send_edits(EditSink& sink, const policy::Edits& edits, const std::string& a
 
 BoundFields delivered_fields(const policy::Message& received, const policy::Envelope& envelope,
                              const policy::Edits& edits) {
-    MemorySink view(policy::Message{received.headers, {}}, envelope);
+    MemorySink view(policy::Message{received.headers, {}, {}}, envelope);
     send_header_edits(view, edits);
     send_envelope_edits(view, edits);
     std::vector<std::string> recipients;

@@ -8,6 +8,7 @@
 
 #include "milter/log.h"
 #include "policy/evaluate.h"
+#include "policy/limits.h"
 #include "policy/marketplace/marketplace_step.h"
 #include "policy/rewrite/message_ids.h"
 
@@ -39,6 +40,7 @@ private:
                 const std::string& text);
     void tempfail(policy::RuleHit why, const char* text);
     void internal_failure(const std::string& why);
+    void over_limit(const policy::LimitRefusal& refusal, bool tempfail);
     void write_audit();
     AuditRecord audit_record() const;
     std::string audit_header() const;
@@ -58,6 +60,12 @@ private:
 };
 
 FlowOutcome Flow::run() {
+    // Its header went over a bound as it arrived: nothing of it is judged.
+    if (m_.message.over_limit) {
+        over_limit(*m_.message.over_limit, false);
+        write_audit();
+        return std::move(out_);
+    }
     bool evaluated = false;
     try {
         evaluated = evaluate();
@@ -82,7 +90,8 @@ void Flow::internal_failure(const std::string& why) {
     tempfail({"milter.internal", "eom: " + why}, kFilterBusy);
 }
 
-// False when no evaluation slot came free: the message is tempfailed.
+// False when no evaluation slot came free, or the message went over a
+// bound while evaluated: it is refused or tempfailed.
 bool Flow::evaluate() {
     // At most max_parallel_evaluations parse trees at once; the rest wait
     // here with their bodies spooled, well inside the MTA's milter timeout.
@@ -99,7 +108,16 @@ bool Flow::evaluate() {
     }
     policy::EvalContext ctx{*rt_.policy,           rt_.config.domain, s_.classifier,
                             &s_.directory.store(), &s_.directory,     o_.now};
-    out_.verdict = policy::evaluate(m_.envelope, m_.message, ctx);
+    try {
+        const policy::LimitScope limits(rt_.config.limits);
+        out_.verdict = policy::evaluate(m_.envelope, m_.message, ctx);
+    } catch (const policy::BudgetExceeded& e) {
+        over_limit(e.refusal(), rt_.config.over_budget_tempfail);
+        return false;
+    } catch (const policy::LimitExceeded& e) {
+        over_limit(e.refusal(), false);
+        return false;
+    }
     // The parse tree is gone; what the verdict holds is small (a large
     // rewritten body is in a spool file).
     permit.reset();
@@ -229,6 +247,17 @@ void Flow::refuse(Decision decision, const std::string& code, const std::string&
 void Flow::tempfail(policy::RuleHit why, const char* text) {
     out_.rules.push_back(std::move(why));
     refuse(Decision::tempfail, "451", "4.3.0", text);
+}
+
+void Flow::over_limit(const policy::LimitRefusal& refusal, bool tempfail) {
+    if (o_.log)
+        log_msg(LOG_NOTICE, "%s: %s: %s: %s", qid(), tempfail ? "defer" : "reject",
+                refusal.rule.id.c_str(), refusal.rule.detail.c_str());
+    out_.rules.push_back(refusal.rule);
+    if (tempfail)
+        refuse(Decision::tempfail, "451", "4.3.0", refusal.text);
+    else
+        refuse(Decision::reject, refusal.smtp_code, refusal.enhanced_code, refusal.text);
 }
 
 // One line for every decision.  A line the log does not take turns the

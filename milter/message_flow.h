@@ -14,6 +14,11 @@
 // (delivered_fields); the changed header of a late quarantine keeps that
 // binding.
 //
+// A message over a bound of the config's `limits:` (policy/limits.h) is
+// refused with the bound named, and audited: at once when its header went
+// over as it arrived, or when its evaluation, run under a LimitScope, meets
+// one (MIME parts, depth, CPU budget).
+//
 // State is written only after every edit went through, so a tempfail at any
 // point before leaves the store as it was and the MTA's retry is judged
 // afresh.  Nothing here throws: what evaluate() throws, an edit the sink

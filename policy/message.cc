@@ -126,9 +126,52 @@ std::size_t header_block_end(std::string_view data, std::size_t from) {
     return std::string_view::npos;
 }
 
+// Where the fields of a header block that ends at `end` (header_block_end)
+// stop: before its empty line.
+std::size_t fields_end(std::string_view data, std::size_t end) {
+    if (end >= 2 && data[end - 2] == '\r' && data[end - 1] == '\n') return end - 2;
+    return end - 1;
+}
+
+// Counts the fields of a header block as its bytes are read: a line that
+// does not start with white space starts a field, which ends where the
+// next one starts.
+class FieldCounter {
+public:
+    explicit FieldCounter(const MessageLimits& limits) : tally_(limits) {}
+
+    // The fields whose lines end before `upto`; `complete`: the block ends
+    // there, so its last field is whole.  False once over a bound.
+    bool scan(std::string_view head, std::size_t upto, bool complete) {
+        for (std::size_t nl;
+             (nl = head.find('\n', scanned_)) != std::string_view::npos && nl < upto;) {
+            const bool starts_field = head[scanned_] != ' ' && head[scanned_] != '\t';
+            if (starts_field && scanned_ > field_ && !tally_.add(scanned_ - field_)) return false;
+            if (starts_field) field_ = scanned_;
+            scanned_ = nl + 1;
+        }
+        // A last line without its line end, at the end of the input.
+        if (complete && scanned_ < upto && head[scanned_] != ' ' && head[scanned_] != '\t' &&
+            scanned_ > field_) {
+            if (!tally_.add(scanned_ - field_)) return false;
+            field_ = scanned_;
+        }
+        const std::size_t pending = (complete ? upto : head.size()) - field_;
+        if (complete) return pending == 0 || tally_.add(pending);
+        return tally_.fits(pending) || tally_.add(pending);
+    }
+    const std::optional<LimitRefusal>& exceeded() const { return tally_.exceeded(); }
+
+private:
+    HeaderTally tally_;
+    std::size_t scanned_ = 0;
+    std::size_t field_ = 0;
+};
+
 }  // namespace
 
-Result<Message> read_message(int fd, const SpoolOptions& spool, const std::string& what) {
+Result<Message> read_message(int fd, const SpoolOptions& spool, const std::string& what,
+                             const MessageLimits& limits) {
     constexpr std::size_t kChunk = 64 * 1024;
     std::string head;  // the header block (and what came with its last read)
     std::string buf(kChunk, '\0');
@@ -142,8 +185,11 @@ Result<Message> read_message(int fd, const SpoolOptions& spool, const std::strin
     };
     // Read until the header block is complete (an empty line) or the input
     // ends; only the header block and one chunk are ever in memory here.
+    // The fields are counted as they come, so a header block over the
+    // limits is never in memory whole.
     std::size_t end = std::string::npos;
     bool eof = false;
+    FieldCounter fields(limits);
     while (end == std::string::npos && !eof) {
         // A '\n' in the last two bytes may start the empty line.
         std::size_t from = head.size() >= 2 ? head.size() - 2 : 0;
@@ -152,6 +198,14 @@ Result<Message> read_message(int fd, const SpoolOptions& spool, const std::strin
         eof = n.value() == 0;
         head.append(buf.data(), n.value());
         end = header_block_end(head, from);
+        const bool complete = end != std::string::npos || eof;
+        const std::size_t upto = end != std::string::npos ? fields_end(head, end) : head.size();
+        if (!fields.scan(head, upto, complete)) {
+            Message refused;
+            refused.body = MessageBody(spool);
+            refused.over_limit = fields.exceeded();
+            return refused;
+        }
     }
     if (end == std::string::npos) end = head.size();
     // GMime decides where the header block really ends, as parse_message

@@ -5,16 +5,20 @@
 //
 // parse_message() builds one from raw RFC 5322 bytes (tests, benchmarks);
 // read_message() from a file descriptor without holding the body twice (the
-// `test` subcommand); the milter fills one from its callbacks.  serialize()
+// `test` subcommand); the milter fills one from its callbacks.  Those two
+// count the header fields as they come (limits.h) and keep none past a
+// bound: such a message carries the refusal in `over_limit`.  serialize()
 // and write_message() write it back.  Not thread-safe; one Message belongs to
 // one message.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "policy/limits.h"
 #include "policy/mime/message_body.h"
 #include "util/result.h"
 
@@ -28,6 +32,10 @@ struct Header {
 struct Message {
     std::vector<Header> headers;
     MessageBody body;
+    // Set when the header went over a bound as it arrived: the fields past
+    // it were not kept, and the message must be refused with this, never
+    // evaluated (milter/message_flow.cc).
+    std::optional<LimitRefusal> over_limit;
 
     // 1-based count of the header `name` (case-insensitive).
     int count(std::string_view name) const;
@@ -35,7 +43,7 @@ struct Message {
     const std::string* find(std::string_view name) const;
     std::size_t size() const;
     // Message is move-only (its body may be a spool file); this copies.
-    Message clone() const { return {headers, body.clone()}; }
+    Message clone() const { return {headers, body.clone(), over_limit}; }
 };
 
 // One header name (case-insensitive) and where it occurs in
@@ -63,7 +71,11 @@ Result<Message> parse_message(std::string_view raw);
 // The same split, reading `fd` to its end: the header block is read into
 // memory, the body is appended to a MessageBody with `spool` (so a large
 // body is never held in memory whole).  `what` names the input in errors.
-Result<Message> read_message(int fd, const SpoolOptions& spool, const std::string& what);
+// The header fields are counted against `limits` as they are read (a field
+// is its lines with their line ends); at the first bound passed reading
+// stops and the message comes back empty with `over_limit` set.
+Result<Message> read_message(int fd, const SpoolOptions& spool, const std::string& what,
+                             const MessageLimits& limits = {});
 
 // The header block: "Name: value\r\n" for each header, then a blank line.
 std::string serialize_headers(const Message& message);

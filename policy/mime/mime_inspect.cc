@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "policy/html/html_text.h"
+#include "policy/limits.h"
 #include "policy/mime/embedded_payloads.h"
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
@@ -100,6 +101,7 @@ public:
             if (!is_body_text(leaf)) process_attachment(leaf, count);
         out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
 
+        check_cpu_budget();
         std::vector<std::string_view> views(subjects_.begin(), subjects_.end());
         views.insert(views.end(), out_.texts.begin(), out_.texts.end());
         if (opt_.policy.content.rules) out_.content_hits = opt_.policy.content.rules->scan(views);
@@ -112,6 +114,7 @@ private:
     void collect(GMimeObject* obj, GMimeMultipart* parent, int index, GMimeMessage* owner,
                  const std::string& path, int depth) {
         if (obj == nullptr) return;
+        check_cpu_budget();
         if (depth > opt_.policy.attachments.max_depth) {
             out_.malformed.push_back("nesting deeper than " +
                                      std::to_string(opt_.policy.attachments.max_depth) +
@@ -243,6 +246,7 @@ private:
     }
 
     void process_text(const Leaf& leaf, bool html, int& count) {
+        check_cpu_budget();
         // A text part may not carry NUL bytes (RFC 2045 2.7), and GMime's
         // text ends at the first one: whatever followed it would escape every
         // check and still be delivered.  They are removed from the part
@@ -269,6 +273,7 @@ private:
         out_.texts.push_back(html ? html_to_text(text) : text);
         // Content-IDs matter only to a part that names one (inline images).
         if (html && some_part_has_cid_) collect_cids(text);
+        check_cpu_budget();
 
         LinkScan links =
             html ? scan_html_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty)
@@ -282,6 +287,7 @@ private:
                 part_changed = links_cut = true;
             }
         }
+        check_cpu_budget();
         if (redact_enabled()) {
             // An HTML part is redacted in what its reader sees; the rendering
             // made above still is that unless links were cut.
@@ -369,6 +375,7 @@ private:
     }
 
     void process_attachment(const Leaf& leaf, int& count) {
+        check_cpu_budget();
         GMimeObject* obj = GMIME_OBJECT(leaf.part);
         AttachmentReport rep;
         rep.path = leaf.path;
@@ -569,6 +576,7 @@ ContentFindings inspect_content(const Message& message, const InspectOptions& op
     inspector.run(parsed.get());
     if (!inspector.changed()) return findings;
 
+    check_cpu_budget();
     GMimeObject* top = g_mime_message_get_mime_part(parsed.get());
     findings.new_body = write_body(top, message.body.options(), message.body.size());
     findings.body_changed = true;

@@ -8,6 +8,10 @@
 // whose links or text change are re-encoded; every other part keeps its
 // bytes.  A new body is produced only when something changed.
 //
+// Under a LimitScope (policy/limits.h) a message over the MIME bounds is
+// refused before it is parsed, and the CPU budget is checked at each part
+// and between the costly steps of a text part: both throw LimitExceeded.
+//
 // No libmilter, no I/O.  Not thread-safe per call (one message tree belongs
 // to one call); the classifier and the compiled rules it uses are shared and
 // thread-safe.

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "policy/limits.h"
+#include "policy/mime/mime_limits.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -32,6 +34,9 @@ std::string lower_mime_type(GMimeObject* obj) {
 GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_warning,
                               void* warning_data) {
     ensure_gmime();
+    // Before GMime builds a tree: its cost follows the parts and their
+    // headers, which the pre-scan bounds in one pass over the bytes.
+    enforce_mime_limits(message);
     // The parser reads a concatenation of the header block (small, in
     // memory) and the body's own stream (its spool file, or its buffer
     // without a copy).  Both are seekable, so with the parser's default
@@ -50,7 +55,9 @@ GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_
     ParserOptionsPtr options(g_mime_parser_options_new());
     if (on_warning != nullptr)
         g_mime_parser_options_set_warning_callback(options.get(), on_warning, warning_data);
-    return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), options.get()));
+    GPtr<GMimeMessage> parsed(g_mime_parser_construct_message(parser.get(), options.get()));
+    check_cpu_budget();
+    return parsed;
 }
 
 namespace {

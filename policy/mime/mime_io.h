@@ -26,7 +26,8 @@ std::string lower_mime_type(GMimeObject* obj);
 // `on_warning` may be null.  Returns null when GMime cannot build a message.
 // The tree's parts read their content from `message.body` (substreams, no
 // copy): `message` must outlive the tree.  Throws std::runtime_error when a
-// spilled body cannot be opened.
+// spilled body cannot be opened, and under a LimitScope (policy/limits.h)
+// LimitExceeded for a message over its MIME bounds, before any parse.
 GPtr<GMimeMessage> parse_mime(const Message& message, GMimeParserWarningFunc on_warning,
                               void* warning_data);
 

@@ -7,6 +7,8 @@
 #include <gsf/gsf-infile.h>
 #include <gsf/gsf-input-memory.h>
 #include <gsf/gsf-utils.h>
+#include <qpdf/Buffer.hh>
+#include <qpdf/BufferInputSource.hh>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFExc.hh>
 #include <qpdf/QPDFObjectHandle.hh>
@@ -20,6 +22,7 @@
 #include <mutex>
 #include <vector>
 
+#include "policy/limits.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -41,6 +44,49 @@ using GsfPtr = std::unique_ptr<T, GObjectUnref>;
 // (_VBA_PROJECT_CUR/VBA), and the project streams themselves.
 constexpr std::array<std::string_view, 5> kVbaNames = {"vba", "_vba_project_cur", "macros",
                                                        "_vba_project", "project"};
+
+// The PDF as qpdf reads it, checking the evaluation's CPU budget
+// (policy/limits.h) every so many reads: rebuilding the cross-reference
+// table of a damaged file costs qpdf time quadratic in its size (a 400 KB
+// file of comment lines after %%EOF: 17 s), and qpdf cannot be stopped but
+// from inside a read.  Once the budget is spent every read throws, so qpdf
+// ends soon even where it catches the exception and goes on.
+class BudgetedInput final : public BufferInputSource {
+public:
+    explicit BudgetedInput(std::string_view bytes)
+        : BufferInputSource(
+              "attachment.pdf",
+              new Buffer(reinterpret_cast<unsigned char*>(const_cast<char*>(bytes.data())),
+                         bytes.size()),
+              true) {}
+
+    size_t read(char* buffer, size_t length) override {
+        step();
+        return BufferInputSource::read(buffer, length);
+    }
+    void seek(qpdf_offset_t offset, int whence) override {
+        step();
+        BufferInputSource::seek(offset, whence);
+    }
+    qpdf_offset_t findAndSkipNextEOL() override {
+        step();
+        return BufferInputSource::findAndSkipNextEOL();
+    }
+
+private:
+    void step() {
+        if (++calls_ % 1024 == 0 || spent_) {
+            try {
+                check_cpu_budget();
+            } catch (const BudgetExceeded&) {
+                spent_ = true;
+                throw;
+            }
+        }
+    }
+    std::size_t calls_ = 0;
+    bool spent_ = false;
+};
 
 bool is_vba_name(const char* name) {
     if (name == nullptr) return false;
@@ -172,7 +218,7 @@ std::optional<std::string> pdf_active_content(std::string_view bytes) {
         QPDF pdf;
         pdf.setSuppressWarnings(true);
         pdf.setAttemptRecovery(false);
-        pdf.processMemoryFile("attachment.pdf", bytes.data(), bytes.size());
+        pdf.processInputSource(std::make_shared<BudgetedInput>(bytes));
         if (pdf.getObjectCount() > static_cast<size_t>(kMaxPdfObjects))
             return std::string("a PDF with too many objects");
         // Every indirect object, and the dictionaries and arrays written
@@ -199,8 +245,12 @@ std::optional<std::string> pdf_active_content(std::string_view bytes) {
                 }
             }
         }
+        check_cpu_budget();  // in case qpdf swallowed it
         return std::nullopt;
+    } catch (const LimitExceeded&) {
+        throw;
     } catch (const std::exception&) {
+        check_cpu_budget();  // qpdf may have made the budget's exception its own
         // Encrypted with a password, or damaged: see scan_damaged_pdf.
         if (bytes.find("/Encrypt") != std::string_view::npos)
             return std::string("an encrypted PDF, which cannot be checked");

@@ -6,7 +6,9 @@
 //
 // Pure functions of the bytes; thread-safe.  Work is bounded by the input
 // (itself bounded by attachments.max_file_bytes) and by the object and
-// directory entry limits below.
+// directory entry limits below, and qpdf's repair of a damaged PDF, which
+// can take minutes, by the evaluation's CPU budget (policy/limits.h: throws
+// BudgetExceeded).
 #pragma once
 
 #include <optional>

@@ -96,6 +96,12 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     EXPECT_GE(parallel_evaluations(*c), 2);
     EXPECT_EQ(c->realtime_priority, 1);
     EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(20));
+    EXPECT_EQ(c->limits.max_header_count, 1000u);
+    EXPECT_EQ(c->limits.max_header_bytes, 1048576u);
+    EXPECT_EQ(c->limits.max_mime_parts, 1000u);
+    EXPECT_EQ(c->limits.max_mime_depth, 32u);
+    EXPECT_EQ(c->limits.cpu_budget, std::chrono::milliseconds(2000));
+    EXPECT_FALSE(c->over_budget_tempfail);
 }
 
 TEST_F(ConfigTest, FullConfigWithEveryKey) {
@@ -120,7 +126,14 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "spool_dir: spool\n"
         "max_parallel_evaluations: 3\n"
         "realtime_priority: 0\n"
-        "realtime_budget_ms: 5\n";
+        "realtime_budget_ms: 5\n"
+        "limits:\n"
+        "  max_header_count: 500\n"
+        "  max_header_bytes: 65536\n"
+        "  max_mime_parts: 200\n"
+        "  max_mime_depth: 10\n"
+        "  cpu_budget_ms: 0\n"
+        "  over_budget_action: tempfail\n";
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
@@ -142,6 +155,12 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
     EXPECT_EQ(parallel_evaluations(*c), 3);
     EXPECT_EQ(c->realtime_priority, 0);
     EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(5));
+    EXPECT_EQ(c->limits.max_header_count, 500u);
+    EXPECT_EQ(c->limits.max_header_bytes, 65536u);
+    EXPECT_EQ(c->limits.max_mime_parts, 200u);
+    EXPECT_EQ(c->limits.max_mime_depth, 10u);
+    EXPECT_EQ(c->limits.cpu_budget, std::chrono::milliseconds(0));
+    EXPECT_TRUE(c->over_budget_tempfail);
 }
 
 TEST_F(ConfigTest, RelativeConfigPathResolvesAgainstItsDirectoryNotTheCwd) {
@@ -262,6 +281,17 @@ const ErrorCase kErrorCases[] = {
     {"RealtimeBudgetZero", "", "realtime_budget_ms: 0\n",
      "6:21: realtime_budget_ms: 0 is out of range (1 to 10000)"},
     {"MalformedIndent", "", "cache_ttl_ms: 1\n  milter_timeout: 2\n", "7:17: illegal map value"},
+    {"LimitsUnknownKey", "", "limits:\n  max_headers: 5\n",
+     "7:3: unknown key 'max_headers' in 'limits'"},
+    {"LimitsHeaderCountZero", "", "limits:\n  max_header_count: 0\n",
+     "7:21: limits.max_header_count: 0 is out of range (1 to 10000000)"},
+    {"LimitsDepthTooLarge", "", "limits:\n  max_mime_depth: 1001\n",
+     "7:19: limits.max_mime_depth: 1001 is out of range (1 to 1000)"},
+    {"LimitsBudgetNegative", "", "limits:\n  cpu_budget_ms: -5\n",
+     "7:18: limits.cpu_budget_ms: -5 is out of range (0 to 3600000)"},
+    {"LimitsOverBudgetUnknown", "", "limits:\n  over_budget_action: bounce\n",
+     "7:23: limits.over_budget_action: unknown value 'bounce' (expected reject or tempfail)"},
+    {"LimitsIsAScalar", "", "limits: 5\n", "6:9: limits: expected a mapping, got a scalar"},
 };
 // clang-format on
 
@@ -423,6 +453,12 @@ TEST_F(ConfigTest, CommittedExampleLoads) {
     EXPECT_EQ(c->max_parallel_evaluations, 0);
     EXPECT_EQ(c->realtime_priority, 1);
     EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(20));
+    EXPECT_EQ(c->limits.max_header_count, 1000u);
+    EXPECT_EQ(c->limits.max_header_bytes, 1048576u);
+    EXPECT_EQ(c->limits.max_mime_parts, 1000u);
+    EXPECT_EQ(c->limits.max_mime_depth, 32u);
+    EXPECT_EQ(c->limits.cpu_budget, std::chrono::milliseconds(2000));
+    EXPECT_FALSE(c->over_budget_tempfail);
 }
 
 }  // namespace

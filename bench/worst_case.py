@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""worst_case.py: the most expensive messages of at most 10 MB we could build,
+for `marketplace-milter test` under /usr/bin/time -v (bench/README.md,
+"Worst cases"): over the daemon config's default `limits:`, and the worst
+still inside them.  Each is a seller's message to a buyer's alias, so the
+whole evaluation runs on it.
+
+    python3 bench/worst_case.py OUTDIR --from SELLER --to ALIAS
+"""
+
+import argparse
+import os
+
+LIMIT = 10 * 1000 * 1000  # Postfix's default message_size_limit (10240000) with room
+
+
+def head(sender: str, to: str, content_type: str) -> str:
+    return (f"From: Seller <{sender}>\r\nTo: <{to}>\r\nSubject: worst case\r\n"
+            f"Message-ID: <worst.{os.getpid()}@acme.example>\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: {content_type}\r\n")
+
+
+def many_headers(sender: str, to: str, n: int = 100_000) -> str:
+    fields = "".join(f"X-Filler-{i}: value {i}\r\n" for i in range(n))
+    return head(sender, to, "text/plain") + fields + "\r\nhello\r\n"
+
+
+def many_parts(sender: str, to: str, n: int = 100_000) -> str:
+    part = "--b\r\nContent-Type: text/plain\r\n\r\nx http://e.example/\r\n"
+    return (head(sender, to, 'multipart/mixed; boundary="b"') + "\r\n" + part * n + "--b--\r\n")
+
+
+def deep_multipart(sender: str, to: str) -> str:
+    out = [head(sender, to, 'multipart/mixed; boundary="b0"'), "\r\n"]
+    size, i = 0, 0
+    while size < LIMIT - 200:
+        line = f"--b{i}\r\nContent-Type: multipart/mixed; boundary=\"b{i + 1}\"\r\n\r\n"
+        out.append(line)
+        size += len(line)
+        i += 1
+    out.append(f"--b{i}\r\n\r\nbottom\r\n")
+    return "".join(out)
+
+
+def deep_rfc822(sender: str, to: str) -> str:
+    level = "Content-Type: message/rfc822\r\n\r\n"
+    n = (LIMIT - 1000) // len(level)
+    return head(sender, to, "message/rfc822") + "\r\n" + level * n + "Subject: x\r\n\r\nbottom\r\n"
+
+
+def forwarded_headers(sender: str, to: str, n: int = 300_000) -> str:
+    inner = "".join(f"X-F{i}: v\r\n" for i in range(n))
+    return (head(sender, to, 'multipart/mixed; boundary="b"') +
+            "\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner +
+            "Subject: inner\r\n\r\ninner body\r\n--b--\r\n")
+
+
+def part_headers(sender: str, to: str) -> str:
+    fields = "a: b\r\n" * ((LIMIT - 1000) // 6)
+    return (head(sender, to, 'multipart/mixed; boundary="b"') + "\r\n--b\r\n" + fields +
+            "\r\nx\r\n--b--\r\n")
+
+
+# Inside the default limits: what a message that is evaluated can cost.
+def within_headers(sender: str, to: str) -> str:
+    fields = "".join(f"X-Filler-{i}: {'v' * 990}\r\n" for i in range(990))
+    return head(sender, to, "text/plain") + fields + "\r\nhello\r\n"
+
+
+def within_part_headers(sender: str, to: str) -> str:
+    part = "--b\r\n" + "a: b\r\n" * 999 + "\r\nx\r\n"  # 174 x 999 fields: just under 1 MiB
+    return head(sender, to, 'multipart/mixed; boundary="b"') + "\r\n" + part * 174 + "--b--\r\n"
+
+
+def within_text_links(sender: str, to: str) -> str:
+    text = " ".join(f"see https://s{i}.example.net/x and word" for i in range(250))
+    part = "--b\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n"
+    return head(sender, to, 'multipart/mixed; boundary="b"') + "\r\n" + part * 999 + "--b--\r\n"
+
+
+def within_html(sender: str, to: str) -> str:
+    links = "".join(f'<p><a href="https://s{i}.example.net/p">link {i}</a> text</p>\n'
+                    for i in range(148000))
+    return head(sender, to, "text/html") + "\r\n<html><body>" + links + "</body></html>\r\n"
+
+
+CASES = {
+    "headers_100k": many_headers,
+    "parts_100k": many_parts,
+    "deep_multipart": deep_multipart,
+    "deep_rfc822": deep_rfc822,
+    "forwarded_headers_300k": forwarded_headers,
+    "part_headers_1.6M": part_headers,
+    "within_headers_1MiB": within_headers,
+    "within_part_headers": within_part_headers,
+    "within_parts_text_links": within_text_links,
+    "within_html_9MB": within_html,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir")
+    ap.add_argument("--from", dest="sender", default="support@acme.example")
+    ap.add_argument("--to", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.outdir, exist_ok=True)
+    for name, build in CASES.items():
+        data = build(args.sender, args.to).encode()
+        assert len(data) <= LIMIT + 2000, (name, len(data))
+        with open(os.path.join(args.outdir, name + ".eml"), "wb") as f:
+            f.write(data)
+        print(f"{name}: {len(data)} bytes")
+
+
+if __name__ == "__main__":
+    main()
