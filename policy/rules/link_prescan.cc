@@ -145,7 +145,14 @@ void bare_starts(std::string_view s, std::vector<std::size_t>& out) {
 
 void css_starts(std::string_view s, std::vector<std::size_t>& out) {
     static constexpr std::string_view kUrl[] = {"url"};
+    // "url(" matches when a ')' follows it (anything up to the first ')' is
+    // a URL), and an anchored match that fails reads to the end: without a
+    // ')' after them, thousands of "url(" made the pass quadratic.
+    const void* last_close = memrchr(s.data(), ')', s.size());
+    const std::size_t close_at =
+        last_close ? static_cast<std::size_t>(static_cast<const char*>(last_close) - s.data()) : 0;
     each_byte(s, '(', [&](std::size_t q) {
+        if (q >= close_at) return;
         if (q >= 3 && names_end_at(s, q, kUrl, 3)) out.push_back(q - 3);  // url(
     });
     each_byte(s, '@', [&](std::size_t q) {
@@ -279,10 +286,37 @@ bool attr_pass(const Context& cx, std::string_view html, Mode mode,
     return false;
 }
 
+// The last '<' and the last '>' before a position, for positions that only
+// grow: each byte is looked at once (a search back from every URL made a
+// part of many URLs quadratic).
+class LastBrackets {
+public:
+    explicit LastBrackets(std::string_view s) : s_(s) {}
+
+    void advance_to(std::size_t to) {
+        if (to <= done_) return;
+        const char* seg = s_.data() + done_;
+        const std::size_t len = to - done_;
+        if (const void* p = memrchr(seg, '<', len)) lt_ = done_ + offset(seg, p);
+        if (const void* p = memrchr(seg, '>', len)) gt_ = done_ + offset(seg, p);
+        done_ = to;
+    }
+    std::size_t lt() const { return lt_; }
+    std::size_t gt() const { return gt_; }
+
+private:
+    static std::size_t offset(const char* from, const void* at) {
+        return static_cast<std::size_t>(static_cast<const char*>(at) - from);
+    }
+    std::string_view s_;
+    std::size_t done_ = 0;
+    std::size_t lt_ = std::string_view::npos, gt_ = std::string_view::npos;
+};
+
 // Namespace URIs (xmlns, xmlns:v in Word's HTML) and the DOCTYPE's DTD
 // address are identifiers no client fetches or shows; without this every
 // Outlook message would fall to the safety net.
-bool inert_context(std::string_view html, std::size_t at) {
+bool inert_context(std::string_view html, std::size_t at, LastBrackets& brackets) {
     static const RE2 xmlns(R"((?i)xmlns(?::[\w.-]+)?\s*=\s*["']?$)");
     std::size_t from = at > 64 ? at - 64 : 0;
     std::string_view before = html.substr(from, at - from);
@@ -293,9 +327,10 @@ bool inert_context(std::string_view html, std::size_t at) {
         maybe = lower_char(before[i]) == 'x' && iequals(before.substr(i, 4), "xmln");
     if (maybe && RE2::PartialMatch(re2::StringPiece(before.data(), before.size()), xmlns))
         return true;
-    std::size_t lt = html.rfind('<', at);
+    brackets.advance_to(at);
+    const std::size_t lt = brackets.lt(), gt = brackets.gt();
     return lt != std::string_view::npos && istarts_with(html.substr(lt), "<!doctype") &&
-           html.substr(lt, at - lt).find('>') == std::string_view::npos;
+           (gt == std::string_view::npos || gt < lt);
 }
 
 // The URL of a bare_re or css_url_re match and how it is used.
@@ -319,11 +354,12 @@ bool url_pass(const Context& cx, std::string_view html, Pass pass, Mode mode,
     // bare_re's group 1 is the whole match: ask RE2 for that alone.
     const int groups = pass == Pass::bare ? 1 : static_cast<int>(g.size());
     PassMatches matches(re, html, pass);
+    LastBrackets brackets(html);
     while (pos < html.size() && matches.next(pos, g.data(), groups)) {
         const auto at = static_cast<std::size_t>(g[0].data() - html.data());
         pos = at + g[0].size();
         auto [url, use] = matched_url(pass, g.data());
-        if (use == Use::link && inert_context(html, at)) continue;
+        if (use == Use::link && inert_context(html, at, brackets)) continue;
         Judgement j = judge(cx, url, use);
         if (j.keep) continue;
         if (mode == Mode::net) left = Violation{normalize_url(url), std::move(j)};

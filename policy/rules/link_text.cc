@@ -39,6 +39,12 @@ bool may_hold_text_link(std::string_view text) {
 }  // namespace
 
 std::size_t trim_url_end(std::string_view url) {
+    // Bracket counts of url[0, n), taken once when the first closing bracket
+    // is met and kept as n shrinks: counting again per byte made a URL
+    // ending in a run of ')' quadratic.
+    constexpr std::string_view kOpen = "([{", kClose = ")]}";
+    std::size_t open[3] = {}, close[3] = {};
+    bool counted = false;
     std::size_t n = url.size();
     while (n > 0) {
         char c = url[n - 1];
@@ -47,15 +53,18 @@ std::size_t trim_url_end(std::string_view url) {
             --n;
             continue;
         }
-        if (c == ')' || c == ']' || c == '}') {
-            char open = c == ')' ? '(' : c == ']' ? '[' : '{';
-            auto sub = url.substr(0, n);
-            if (std::count(sub.begin(), sub.end(), open) < std::count(sub.begin(), sub.end(), c)) {
-                --n;
-                continue;
+        const std::size_t k = kClose.find(c);
+        if (k == std::string_view::npos) break;
+        if (!counted) {
+            for (std::size_t i = 0; i < n; ++i) {
+                if (std::size_t o = kOpen.find(url[i]); o != std::string_view::npos) ++open[o];
+                if (std::size_t e = kClose.find(url[i]); e != std::string_view::npos) ++close[e];
             }
+            counted = true;
         }
-        break;
+        if (open[k] >= close[k]) break;
+        --close[k];
+        --n;
     }
     return n;
 }

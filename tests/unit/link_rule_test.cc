@@ -508,6 +508,18 @@ TEST(LinksSection, Errors) {
               "2:3: unknown key 'remove_remote_image' in 'links'");
 }
 
+TEST(LinksSection, HtmlBounds) {
+    LinkPolicy p = load("links:\n  max_html_nesting: 200\n  max_html_tokens: 50000\n");
+    EXPECT_EQ(p.max_html_nesting, 200u);
+    EXPECT_EQ(p.max_html_tokens, 50000u);
+    EXPECT_EQ(LinkPolicy{}.max_html_nesting, 1000u);
+    EXPECT_EQ(LinkPolicy{}.max_html_tokens, 1000000u);
+    EXPECT_EQ(load_error("links:\n  max_html_nesting: 10\n"),
+              "2:21: links.max_html_nesting: 10 is out of range (100 to 100000)");
+    EXPECT_EQ(load_error("links:\n  max_html_tokens: lots\n"),
+              "2:20: links.max_html_tokens: expected an integer, got 'lots'");
+}
+
 TEST(LinksSection, LoadedDomainsAreUsed) {
     LinkPolicy p = load(
         "links:\n  allow_domains: [b\xC3\xBC"

@@ -1,8 +1,8 @@
 // inspect_content(): what changes, what keeps its bytes, what is malformed.
 #include <gtest/gtest.h>
 
-#include "tests/support/synthetic_files.h"
 #include "policy/mime/mime_inspect.h"
+#include "tests/support/synthetic_files.h"
 
 namespace mm::policy {
 namespace {
@@ -243,6 +243,25 @@ TEST_F(MimeInspectTest, AttachmentWithBase64AfterPaddingIsStripped) {
     ASSERT_TRUE(f.new_body);
     EXPECT_EQ(f.new_body->str().find(tail), std::string::npos);
     EXPECT_NE(f.new_body->str().find("was removed by the marketplace"), std::string::npos);
+}
+
+// An HTML part nested past links.max_html_nesting is not cut (that would
+// read it all): it is malformed, and what is delivered, if anything, is the
+// marker in its place, never the part as it was.
+TEST_F(MimeInspectTest, HtmlNestedTooDeepIsMalformedAndReplaced) {
+    std::string html = "<p><a href=\"https://deals.example/x\">deal</a></p>";
+    for (int i = 0; i < 5000; ++i) html += "<div>";
+    html += "hidden";
+    auto f =
+        inspect(mixed("--b1\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n" + html + "\r\n"));
+    ASSERT_EQ(f.malformed.size(), 1u);
+    EXPECT_EQ(f.malformed[0],
+              "part 1: HTML nested deeper than 1000 elements (links.max_html_nesting)");
+    ASSERT_TRUE(f.new_body);
+    const std::string body = f.new_body->str();
+    EXPECT_EQ(body.find("deals.example"), std::string::npos) << body;
+    EXPECT_EQ(body.find("<div><div>"), std::string::npos);
+    EXPECT_NE(body.find("[link removed]"), std::string::npos) << body;
 }
 
 }  // namespace
