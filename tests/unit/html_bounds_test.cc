@@ -272,9 +272,15 @@ TEST(NestingCount, OrdinaryElementsAgainstAStack) {
     }
 }
 
-// ---- URLs, repeated ----------------------------------------------------------------
+// ---- links without a scheme, repeated --------------------------------------------
 
-TEST(HtmlBounds, ManyUrls) {
+TEST(HtmlBounds, ManyBareDomainsAndUrls) {
+    std::string text;
+    for (int i = 0; i < 20000; ++i) text += "shop" + std::to_string(i) + ".example.com/x e.g./ ";
+    LinkScan t = scan_text_links(text, LinkPolicy{}, kMarket);
+    EXPECT_EQ(t.removed_count, 20000u);
+    LinkScan h = scan("<p>" + text + "</p>");
+    EXPECT_EQ(h.removed_count, 20000u);
     // Allowed ones, each a pre-scan match: a search back per match for the
     // DOCTYPE it might be in was quadratic.
     EXPECT_FALSE(scan("<!doctype " + repeat("www.ups.com/x ", 100000)).changed());
