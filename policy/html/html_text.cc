@@ -37,9 +37,10 @@ bool is_block(std::string_view lower) {
 class TextRenderer {
 public:
     // `nested`: the content of a conditional comment (whose own conditional
-    // comments are not read again: that keeps the recursion one level deep).
-    explicit TextRenderer(std::string_view html, bool nested = false)
-        : html_(html), tok_(html), nested_(nested) {
+    // comments are not read again: the recursion is one level deep, whatever
+    // the input).
+    TextRenderer(std::string_view html, const LinkNote& note, bool nested = false)
+        : html_(html), tok_(html), note_(note), nested_(nested) {
         out_.reserve(html.size() / 2);
     }
 
@@ -71,6 +72,7 @@ public:
                     break;
             }
         }
+        end_link();
         while (!out_.empty() && (out_.back() == ' ' || out_.back() == '\n')) out_.pop_back();
         return std::move(out_);
     }
@@ -105,12 +107,36 @@ private:
         } else if (!tok_.in_foreign()) {
             skip_depth_ = 0;
         }
+        if (note_ && t.tag == html::Tag::a && !tok_.in_foreign()) start_link(t);
         std::string_view name = lower_name(t);
         if (name == "pre" || name == "listing") ++pre_depth_;
         if (is_block(name)) line_break();
     }
 
+    // An <a> ends at its end tag, at the next <a> (the tree builder closes
+    // the first) or at the end of the input; the note follows its text.
+    void start_link(const html::Token& t) {
+        end_link();
+        link_open_ = true;
+        href_ = {};
+        for (const html::TokAttr& a : t.attrs) {
+            if (html::iequals(html_.substr(a.name_b, a.name_e - a.name_b), "href")) {
+                href_ = html_.substr(a.val_b, a.val_e - a.val_b);
+                has_href_ = true;
+                return;
+            }
+        }
+        has_href_ = false;
+    }
+
+    void end_link() {
+        if (!link_open_) return;
+        link_open_ = false;
+        if (has_href_) out_ += note_(href_);
+    }
+
     void end_tag(const html::Token& t) {
+        if (t.tag == html::Tag::a && link_open_ && !tok_.in_foreign()) end_link();
         if (skip_depth_ > 0 && t.tag == skip_tag_) --skip_depth_;
         std::string_view name = lower_name(t);
         if ((name == "pre" || name == "listing") && pre_depth_ > 0) --pre_depth_;
@@ -128,7 +154,7 @@ private:
         if (open == std::string_view::npos) return;
         std::size_t close = c.rfind("<![endif]");
         if (close == std::string_view::npos || close < open + 2) close = c.size();
-        std::string inner = TextRenderer(c.substr(open + 2, close - open - 2), true).run();
+        std::string inner = TextRenderer(c.substr(open + 2, close - open - 2), note_, true).run();
         if (inner.empty()) return;
         if (!out_.empty() && out_.back() != ' ' && out_.back() != '\n') out_.push_back(' ');
         out_ += inner;
@@ -197,7 +223,11 @@ private:
 
     std::string_view html_;
     html::Tokenizer tok_;
+    const LinkNote& note_;
     bool nested_ = false;
+    bool link_open_ = false;  // an <a> is open (only tracked with a note)
+    bool has_href_ = false;
+    std::string_view href_;
     std::string out_;
     std::string buf_;
     char name_[16];
@@ -210,9 +240,9 @@ private:
 
 }  // namespace
 
-std::string html_to_text(std::string_view html) {
+std::string html_to_text(std::string_view html, const LinkNote& note) {
     if (html.empty()) return {};
-    return TextRenderer(html).run();
+    return TextRenderer(html, note).run();
 }
 
 }  // namespace mm::policy

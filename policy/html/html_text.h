@@ -15,14 +15,22 @@
 //  - a line break at each block element's start and end, and at <br>;
 //  - U+0000 dropped (the tree builder ignores it in text).
 // Unterminated markup ends the text as it ends a browser's: an unterminated
-// tag emits nothing.
+// tag emits nothing.  Linear in the input and without recursion on its
+// nesting (one pass over tokens; the only nested pass is the content of a
+// conditional comment, which is not read for further conditional comments).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
 namespace mm::policy {
 
-std::string html_to_text(std::string_view html);
+// Asked about each <a> with an href when the element ends (its end tag, the
+// next <a>, or the end of the input), with the href's source value, quotes
+// and references as they are; what it returns follows the link's text.
+using LinkNote = std::function<std::string(std::string_view raw_href)>;
+
+std::string html_to_text(std::string_view html, const LinkNote& note = {});
 
 }  // namespace mm::policy

@@ -177,8 +177,20 @@ bool decode_refs(std::string_view raw, bool attr, std::string& out) {
 }
 
 // The same for a run of text (gumbo's RCDATA reads references as text does).
+// Every '<' goes in as "&lt;", which decodes to the same text and ends no
+// reference before it, so nothing in the run can end the textarea: gumbo
+// parses one element, whatever markup the run holds (a title's RCDATA can
+// hold "</textarea>" and, after it, anything).
 std::string decode_text_slow(std::string_view raw) {
-    std::string doc = "<textarea>\n" + std::string(raw) + "</textarea>";
+    std::string doc = "<textarea>\n";
+    doc.reserve(raw.size() + 32);
+    for (char c : raw) {
+        if (c == '<')
+            doc += "&lt;";
+        else
+            doc.push_back(c);
+    }
+    doc += "</textarea>";
     GumboPtr out = gumbo_parse_view(doc);
     std::string text;
     std::vector<const GumboNode*> stack{out->root};

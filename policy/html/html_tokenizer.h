@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/html/counted_stack.h"
 #include "util/strings.h"
 
 namespace mm::policy::html {
@@ -155,6 +156,8 @@ enum class Tag : std::uint8_t {
     breakout,  // an HTML element that ends foreign content (b, div, p, table, ...)
 };
 
+inline constexpr std::size_t kTagCount = static_cast<std::size_t>(Tag::breakout) + 1;
+
 Tag tag_of(std::string_view lower);
 
 // Elements a breakout tag also ends foreign content for: img, meta, embed,
@@ -199,6 +202,13 @@ struct Token {
 class Tokenizer {
 public:
     explicit Tokenizer(std::string_view s) : s_(s) {}
+    // Copies would copy the foreign-content stack: lookaheads use fork().
+    Tokenizer(const Tokenizer&) = delete;
+    Tokenizer& operator=(const Tokenizer&) = delete;
+
+    // A tokenizer that goes on from where this one is, for a lookahead; it
+    // reads this one's state, which must not change while the fork is used.
+    Tokenizer fork() const { return Tokenizer(*this, ForkTag{}); }
 
     // The next token; false at the end of the input.
     bool next(Token& t) {
@@ -235,6 +245,14 @@ public:
     bool in_foreign() const { return !foreign_.empty() && !integration_point(); }
 
 private:
+    struct ForkTag {};
+    Tokenizer(const Tokenizer& o, ForkTag)
+        : s_(o.s_),
+          pos_(o.pos_),
+          raw_until_(o.raw_until_),
+          raw_refs_(o.raw_refs_),
+          foreign_(o.foreign_.view()) {}
+
     static void set_text(Token& t, std::size_t b, std::size_t e, bool refs) {
         t.kind = TokKind::text;
         t.b = b;
@@ -458,12 +476,12 @@ private:
             if (breaks_out_of_foreign(t.tag)) {
                 foreign_.clear();
             } else {
-                if (!t.self_closing) foreign_.push_back(t.tag);
+                if (!t.self_closing) foreign_.push(t.tag);
                 return;  // no RCDATA/RAWTEXT in foreign content
             }
         }
         if (t.tag == Tag::svg || t.tag == Tag::math) {
-            if (!t.self_closing) foreign_.push_back(t.tag);
+            if (!t.self_closing) foreign_.push(t.tag);
             return;
         }
         switch (t.tag) {
@@ -499,13 +517,7 @@ private:
     }
 
     void end_tag(Tag tag) {
-        if (foreign_.empty() || tag == Tag::other) return;
-        for (std::size_t k = foreign_.size(); k-- > 0;) {
-            if (foreign_[k] == tag) {
-                foreign_.resize(k);
-                return;
-            }
-        }
+        if (tag != Tag::other) foreign_.pop_to(tag);
     }
 
     // Whether "</name" at p is an appropriate end tag (followed by a space,
@@ -579,7 +591,7 @@ private:
     std::size_t pos_ = 0;
     std::size_t raw_until_ = std::string_view::npos;  // the text of a RAWTEXT/RCDATA element
     bool raw_refs_ = false;
-    std::vector<Tag> foreign_;  // open svg/math elements (empty: HTML content)
+    CountedStack<Tag, kTagCount> foreign_;  // open svg/math elements (empty: HTML content)
 };
 
 }  // namespace mm::policy::html

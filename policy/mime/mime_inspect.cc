@@ -279,7 +279,14 @@ private:
             html ? scan_html_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty)
                  : scan_text_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty);
         bool links_cut = false;
-        if (links.changed()) {
+        if (!links.over_limit.empty()) {
+            // Not read to the end, so not checked: never delivered as it was.
+            out_.malformed.push_back("part " + leaf.path + ": " + links.over_limit);
+            out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
+            out_.links_removed += links.removed_count;
+            text = std::move(links.text);
+            part_changed = links_cut = true;
+        } else if (links.changed()) {
             out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
             out_.links_removed += links.removed_count;
             if (opt_.policy.links.action == LinkPolicy::Action::strip) {

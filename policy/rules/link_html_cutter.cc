@@ -5,9 +5,11 @@
 #include <iterator>
 #include <optional>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "policy/html/html_nesting.h"
 #include "policy/html/html_tokenizer.h"
 #include "policy/rules/link_attr.h"
 #include "policy/rules/link_prescan.h"
@@ -76,16 +78,20 @@ public:
     HtmlCutter(const Context& cx, std::string_view html, LinkScan& out)
         : cx_(cx), html_(html), out_(out), tok_(html) {}
 
-    void run() {
+    // False when the part is over a limit (`over_limit_` says which); the
+    // cut stops there.
+    bool run() {
         Token t;
         while (tok_.next(t)) {
+            tokens_ += 1 + t.attrs.size();
             switch (t.kind) {
                 case TokKind::start_tag:
-                    start_tag(t);
+                    if (start_tag(t)) nesting_.start_tag(html_, t, tok_.in_foreign());
                     break;
                 case TokKind::end_tag:
                     if (t.tag == Tag::table && table_depth_ > 0 && !tok_.in_foreign())
                         --table_depth_;
+                    nesting_.end_tag(html_, t);
                     break;
                 case TokKind::text:
                     text(t.b, t.e, std::string_view(), t.refs);
@@ -99,12 +105,26 @@ public:
                 case TokKind::doctype:
                     break;
             }
+            if (over_limits()) return false;
         }
+        return true;
     }
 
     std::vector<Cut> take_cuts() { return std::move(cuts_); }
+    std::string take_over_limit() { return std::move(over_limit_); }
 
 private:
+    bool over_limits() {
+        const LinkPolicy& p = cx_.policy;
+        if (nesting_.depth() > p.max_html_nesting)
+            over_limit_ = "HTML nested deeper than " + std::to_string(p.max_html_nesting) +
+                          " elements (links.max_html_nesting)";
+        else if (tokens_ > p.max_html_tokens)
+            over_limit_ = "HTML of more than " + std::to_string(p.max_html_tokens) +
+                          " tokens (links.max_html_tokens)";
+        return !over_limit_.empty();
+    }
+
     void remove(std::size_t b, std::size_t e, std::string url, Judgement j) {
         cuts_.push_back({b, e, ""});
         out_.note({std::move(url), std::move(j.domain), std::move(j.reason)});
@@ -179,7 +199,7 @@ private:
                 if (!tok_.in_foreign() || t.self_closing) return t.e;  // void elements
         }
         if (unmatched_.contains(static_cast<int>(t.tag))) return t.e;
-        Tokenizer ahead = tok_;
+        Tokenizer ahead = tok_.fork();
         Token u;
         int depth = 1;
         while (ahead.next(u)) {
@@ -195,7 +215,7 @@ private:
     // An <a> whose content, apart from whitespace and comments, is one <img>
     // (ended by its end tag, any end tag, another <a>, or the input's end).
     bool wraps_only_image() const {
-        Tokenizer ahead = tok_;
+        Tokenizer ahead = tok_.fork();
         Token u;
         int images = 0;
         while (ahead.next(u)) {
@@ -216,18 +236,20 @@ private:
         return images == 1;
     }
 
-    void start_tag(const Token& t) {
+    // False when the element is not open after its start tag: ignored, or
+    // removed whole (with its content and end tag).
+    bool start_tag(const Token& t) {
         if (t.tag == Tag::table && !tok_.in_foreign()) ++table_depth_;
-        if (ignored(t)) return;
+        if (ignored(t)) return false;
         std::optional<std::size_t> href;  // the first href, when it stays
-        if (!cut_attributes(t, href)) return;
+        if (!cut_attributes(t, href)) return false;
         if (t.tag == Tag::a && href && cx_.policy.unwrap_linked_images && wraps_only_image()) {
             const TokAttr& a = t.attrs[*href];
             auto [b, e] = attr_span(a, t.b);
             remove(b, e, normalize_url(value_of(a, value_buf_)),
                    Judgement{false, "", "linked image"});
         }
-        raw_content(t);
+        return raw_content(t);
     }
 
     // <meta http-equiv=refresh>: its content attribute holds a URL.
@@ -283,27 +305,39 @@ private:
         remove(b, e, std::move(hits[0].url), std::move(hits[0].j));
     }
 
-    // The content of a raw-text element (style, script) after its start tag.
-    void raw_content(const Token& t) {
+    // The content of a raw-text element (style, script) after its start tag;
+    // false when the element went whole.
+    bool raw_content(const Token& t) {
         if (t.raw_end == std::string_view::npos) {
-            if (t.tag == Tag::script && !t.self_closing) cut_script(t);  // svg: not script data
-            return;
+            // svg: not script data
+            return !(t.tag == Tag::script && !t.self_closing && cut_script(t));
         }
         std::size_t raw_end = std::min(t.raw_end, html_.size());
         if (t.tag == Tag::style) {
             cut_css(t.e, html_.substr(t.e, raw_end - t.e));
             tok_.skip_to(raw_end);
-            return;
+            return true;
         }
         // Clients never run a script; a URL in it is only there to be found.
-        if (t.tag == Tag::script && !cut_script(t)) tok_.skip_to(raw_end);
+        if (t.tag == Tag::script) {
+            if (cut_script(t)) return false;
+            tok_.skip_to(raw_end);
+        }
+        return true;
     }
 
     // Removes the script element when its source holds a URL that may not
-    // stay; true when it did.
+    // stay; true when it did.  A script inside one whose source was judged
+    // clean is clean too (its source is part of the other's): judging each
+    // of a nest of svg scripts again made the cut quadratic.
     bool cut_script(const Token& t) {
+        if (t.e < clean_until_) return false;
         std::size_t el_e = element_end(t);
-        if (el_e <= t.e || !first_violation(cx_, html_.substr(t.e, el_e - t.e))) return false;
+        if (el_e <= t.e) return false;
+        if (!first_violation(cx_, html_.substr(t.e, el_e - t.e))) {
+            clean_until_ = el_e;
+            return false;
+        }
         remove(t.b, el_e, "", Judgement{false, "", "script"});
         tok_.skip_to(el_e);
         return true;
@@ -379,7 +413,11 @@ private:
     Tokenizer tok_;
     std::vector<Cut> cuts_;
     int table_depth_ = 0;
-    std::set<int> unmatched_;  // elements already found to have no end tag
+    std::set<int> unmatched_;      // elements already found to have no end tag
+    std::size_t clean_until_ = 0;  // the end of the last script judged clean
+    html::Nesting nesting_;
+    std::size_t tokens_ = 0;  // tokens and attributes read
+    std::string over_limit_;
     std::string name_buf_, value_buf_;
 };
 
@@ -408,7 +446,10 @@ std::string apply_cuts(std::string_view html, std::vector<Cut> cuts, LinkScan& o
 
 std::string cut_html_links(const Context& cx, std::string_view html, LinkScan& out) {
     HtmlCutter cutter(cx, html, out);
-    cutter.run();
+    if (!cutter.run()) {
+        out.over_limit = cutter.take_over_limit();
+        return {};
+    }
     return apply_cuts(html, cutter.take_cuts(), out);
 }
 

@@ -5,7 +5,9 @@
 // re-serialised.  The decisions are the ones a walk over the parsed tree
 // makes (the tree-construction facts that matter are kept: foreign content,
 // table parts ignored outside a table, an element removed whole up to its
-// own end tag).
+// own end tag).  Linear in the part: each lookahead (an element's end, a
+// linked image) reads ahead through a fork of the tokenizer that shares its
+// state, and no source range is judged twice.
 //
 // Internal to policy/rules (the link_* files).  Pure; thread-safe given a
 // Context per thread.
@@ -20,7 +22,9 @@
 namespace mm::policy::link {
 
 // `html` with the cuts made; each removal noted in `out`, with the bytes cut
-// and inserted.
+// and inserted.  When the part nests deeper or holds more tokens than the
+// policy's bounds, the cut stops there: out.over_limit says why and the
+// result is empty.
 std::string cut_html_links(const Context& cx, std::string_view html, LinkScan& out);
 
 }  // namespace mm::policy::link

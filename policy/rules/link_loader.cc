@@ -1,5 +1,6 @@
 // policy.yaml `links:` (declared in link_rule.h): the allow-list compiled to
-// what judge() compares with, the action, the marker and the image switches.
+// what judge() compares with, the action, the marker, the image switches and
+// the bounds on the HTML the cut reads.
 #include <libpsl.h>
 
 #include <algorithm>
@@ -76,12 +77,25 @@ void load_unwrap_linked_images(const Entry& e, LinkPolicy& p) {
     p.unwrap_linked_images = yaml::get_bool(e);
 }
 
+// Bounds on the HTML the cut reads: a part past them is refused as
+// malformed (or replaced by the marker under malformed: strip), so a bound
+// set too low costs real mail; the floors keep it above any real message.
+void load_max_html_nesting(const Entry& e, LinkPolicy& p) {
+    p.max_html_nesting = static_cast<std::size_t>(yaml::get_int(e, 100, 100000));
+}
+
+void load_max_html_tokens(const Entry& e, LinkPolicy& p) {
+    p.max_html_tokens = static_cast<std::size_t>(yaml::get_int(e, 10000, 100000000));
+}
+
 constexpr yaml::Key<LinkPolicy> kLinksKeys[] = {
     {"allow_domains", false, load_allow_domains},
     {"action", false, load_action},
     {"text_marker", false, load_text_marker},
     {"remove_remote_images", false, load_remove_remote_images},
     {"unwrap_linked_images", false, load_unwrap_linked_images},
+    {"max_html_nesting", false, load_max_html_nesting},
+    {"max_html_tokens", false, load_max_html_tokens},
 };
 
 }  // namespace

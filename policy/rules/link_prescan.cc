@@ -9,9 +9,11 @@
 #include <iterator>
 #include <span>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "policy/html/html_tokenizer.h"
 #include "policy/rules/link_attr.h"
 #include "policy/rules/link_text.h"
 #include "util/strings.h"
@@ -29,9 +31,12 @@ const RE2& attr_re() {
         R"(\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))");
     return re;
 }
-// URLs outside attributes: text that clients linkify, CSS, comments.
+// URLs outside attributes: text that clients linkify, CSS, comments.  Group
+// 1: a URL with a scheme or www.; group 2: a bare domain's host (its rest is
+// found by bare_url_end).
 const RE2& bare_re() {
-    static const RE2 re(R"((?i)((?:https?|ftp):[^\s"'<>()]+|\bwww\.[^\s"'<>()]+))");
+    static const RE2 re(R"((?i)((?:https?|ftp):[^\s"'<>()]+|\bwww\.[^\s"'<>()]+)|)" +
+                        std::string(kBareDomainRe));
     return re;
 }
 // An encoded ':' '.' or '/' hides a URL from every regex; let the tokenizer
@@ -141,11 +146,36 @@ void bare_starts(std::string_view s, std::vector<std::size_t>& out) {
     each_byte(s, '.', [&](std::size_t q) {
         if (q >= 3 && names_end_at(s, q, kWww, 3)) out.push_back(q - 3);  // www.
     });
+    // A bare domain: at the character before its host, or at the start of
+    // the input, or at a non-ASCII character inside the host run (it may be
+    // the non-letter the match begins with).  The host runs of different
+    // '/', '?' and '#' do not overlap, so this reads each byte once.
+    auto bare_domain = [&](std::size_t q) {
+        const std::size_t b = bare_host_start(s, q);
+        if (b == std::string_view::npos) return;
+        // No match starts at a character kBareDomainRe's class excludes
+        // ("https://host/": the '/' before the host).
+        static constexpr std::string_view kNotBefore = "_.@/:%&=?#~+\\-";
+        if (b == 0 || kNotBefore.find(s[b - 1]) == std::string_view::npos)
+            out.push_back(b == 0 ? 0 : b - 1);
+        for (std::size_t p = b; p < q; ++p)
+            if (static_cast<unsigned char>(s[p]) >= 0xC0) out.push_back(p);
+    };
+    each_byte(s, '/', bare_domain);
+    each_byte(s, '?', bare_domain);
+    each_byte(s, '#', bare_domain);
 }
 
 void css_starts(std::string_view s, std::vector<std::size_t>& out) {
     static constexpr std::string_view kUrl[] = {"url"};
+    // "url(" matches when a ')' follows it (anything up to the first ')' is
+    // a URL), and an anchored match that fails reads to the end: without a
+    // ')' after them, thousands of "url(" made the pass quadratic.
+    const void* last_close = memrchr(s.data(), ')', s.size());
+    const std::size_t close_at =
+        last_close ? static_cast<std::size_t>(static_cast<const char*>(last_close) - s.data()) : 0;
     each_byte(s, '(', [&](std::size_t q) {
+        if (q >= close_at) return;
         if (q >= 3 && names_end_at(s, q, kUrl, 3)) out.push_back(q - 3);  // url(
     });
     each_byte(s, '@', [&](std::size_t q) {
@@ -279,10 +309,37 @@ bool attr_pass(const Context& cx, std::string_view html, Mode mode,
     return false;
 }
 
+// The last '<' and the last '>' before a position, for positions that only
+// grow: each byte is looked at once (a search back from every URL made a
+// part of many URLs quadratic).
+class LastBrackets {
+public:
+    explicit LastBrackets(std::string_view s) : s_(s) {}
+
+    void advance_to(std::size_t to) {
+        if (to <= done_) return;
+        const char* seg = s_.data() + done_;
+        const std::size_t len = to - done_;
+        if (const void* p = memrchr(seg, '<', len)) lt_ = done_ + offset(seg, p);
+        if (const void* p = memrchr(seg, '>', len)) gt_ = done_ + offset(seg, p);
+        done_ = to;
+    }
+    std::size_t lt() const { return lt_; }
+    std::size_t gt() const { return gt_; }
+
+private:
+    static std::size_t offset(const char* from, const void* at) {
+        return static_cast<std::size_t>(static_cast<const char*>(at) - from);
+    }
+    std::string_view s_;
+    std::size_t done_ = 0;
+    std::size_t lt_ = std::string_view::npos, gt_ = std::string_view::npos;
+};
+
 // Namespace URIs (xmlns, xmlns:v in Word's HTML) and the DOCTYPE's DTD
 // address are identifiers no client fetches or shows; without this every
 // Outlook message would fall to the safety net.
-bool inert_context(std::string_view html, std::size_t at) {
+bool inert_context(std::string_view html, std::size_t at, LastBrackets& brackets) {
     static const RE2 xmlns(R"((?i)xmlns(?::[\w.-]+)?\s*=\s*["']?$)");
     std::size_t from = at > 64 ? at - 64 : 0;
     std::string_view before = html.substr(from, at - from);
@@ -293,21 +350,40 @@ bool inert_context(std::string_view html, std::size_t at) {
         maybe = lower_char(before[i]) == 'x' && iequals(before.substr(i, 4), "xmln");
     if (maybe && RE2::PartialMatch(re2::StringPiece(before.data(), before.size()), xmlns))
         return true;
-    std::size_t lt = html.rfind('<', at);
+    brackets.advance_to(at);
+    const std::size_t lt = brackets.lt(), gt = brackets.gt();
     return lt != std::string_view::npos && istarts_with(html.substr(lt), "<!doctype") &&
-           html.substr(lt, at - lt).find('>') == std::string_view::npos;
+           (gt == std::string_view::npos || gt < lt);
 }
 
-// The URL of a bare_re or css_url_re match and how it is used.
-std::pair<std::string, Use> matched_url(Pass pass, const re2::StringPiece* g) {
-    if (pass == Pass::bare) {
-        std::string url(g[0].data(), trim_url_end(std::string_view(g[0].data(), g[0].size())));
-        if (istarts_with(url, "www.")) url = "http://" + url;
-        return {std::move(url), Use::link};
-    }
+// A CSS url() (an image) or @import (a link) of a css_url_re match.
+std::pair<std::string, Use> css_url(const re2::StringPiece* g) {
     re2::StringPiece u = g[2].data() ? g[2] : g[3];
     return {std::string(unquote(std::string_view(u.data(), u.size()))),
             g[2].data() ? Use::image : Use::link};
+}
+
+// A bare_re match [at, at + len): where its URL starts in `html` and, for a
+// bare domain, where its host ends (else npos).  Only the whole match is
+// asked of RE2: a URL with a scheme or www. starts with a letter, and a bare
+// domain after the character it begins with, which is no letter or digit;
+// at the input's start either may, and there RE2 is asked again for groups.
+std::pair<std::size_t, std::size_t> bare_match(std::string_view html, std::size_t at,
+                                               std::size_t len) {
+    constexpr auto npos = std::string_view::npos;
+    auto c = static_cast<unsigned char>(html[at]);
+    if (at == 0) {
+        std::array<re2::StringPiece, 3> g;
+        re2::StringPiece input(html.data(), html.size());
+        bare_re().Match(input, 0, html.size(), RE2::ANCHOR_START, g.data(), 3);
+        if (!g[2].data()) return {0, npos};
+        const auto b = static_cast<std::size_t>(g[2].data() - html.data());
+        return {b, b + g[2].size()};
+    }
+    if (c < 0x80 && html::is_ascii_alnum(static_cast<char>(c))) return {at, npos};
+    std::size_t b = at + 1;  // past the (UTF-8) character the match begins with
+    while (b < at + len && (static_cast<unsigned char>(html[b]) & 0xC0) == 0x80) ++b;
+    return {b, at + len - 1};
 }
 
 // Bare URLs (Pass::bare) or CSS url() and @import (Pass::css).
@@ -316,14 +392,31 @@ bool url_pass(const Context& cx, std::string_view html, Pass pass, Mode mode,
     const RE2& re = pass == Pass::bare ? bare_re() : css_url_re();
     std::array<re2::StringPiece, 4> g;
     std::size_t pos = 0;
-    // bare_re's group 1 is the whole match: ask RE2 for that alone.
+    // The whole match is all bare_match needs: ask RE2 for that alone.
     const int groups = pass == Pass::bare ? 1 : static_cast<int>(g.size());
     PassMatches matches(re, html, pass);
+    LastBrackets brackets(html);
     while (pos < html.size() && matches.next(pos, g.data(), groups)) {
-        const auto at = static_cast<std::size_t>(g[0].data() - html.data());
+        auto at = static_cast<std::size_t>(g[0].data() - html.data());
         pos = at + g[0].size();
-        auto [url, use] = matched_url(pass, g.data());
-        if (use == Use::link && inert_context(html, at)) continue;
+        std::string url;
+        Use use = Use::link;
+        if (pass == Pass::css) {
+            std::tie(url, use) = css_url(g.data());
+        } else if (auto [b, host_e] = bare_match(html, at, g[0].size());
+                   host_e == std::string_view::npos) {
+            url.assign(html.substr(b, trim_url_end(html.substr(b, pos - b))));
+            if (istarts_with(url, "www.")) url = "http://" + url;
+        } else {
+            // The text rule's stops: a bare domain is a link here when it is
+            // one to the text rule (the host decides the judgement; the path
+            // only whether there is a link).
+            const std::size_t end = bare_url_end(cx, html, b, host_e, "\"<>", pos);
+            if (end == std::string_view::npos) continue;
+            url = "http://" + std::string(html.substr(b, end - b));
+            at = b;
+        }
+        if (use == Use::link && inert_context(html, at, brackets)) continue;
         Judgement j = judge(cx, url, use);
         if (j.keep) continue;
         if (mode == Mode::net) left = Violation{normalize_url(url), std::move(j)};

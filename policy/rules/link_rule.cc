@@ -14,6 +14,10 @@
 //     differently from some client) the part becomes a text rendering
 //     (link_fallback).
 //
+// A part the cut would read past the policy's bounds (nesting, tokens) is
+// not cut: it becomes the marker alone and LinkScan::over_limit says why.
+// Every pass is linear in the part and none recurses on its nesting.
+//
 // Every pass asks one function about a URL (link_url's judge), so the passes
 // cannot disagree.  ARCHITECTURE.md ("HTML links") has the measurements.
 #include "policy/rules/link_rule.h"
@@ -42,6 +46,10 @@ LinkScan scan_html_links(std::string_view html, const LinkPolicy& policy,
     }
     out.tokenized = true;
     out.text = link::cut_html_links(cx, html, out);
+    if (!out.over_limit.empty()) {
+        link::replace_by_marker(cx, out, html.size());
+        return out;
+    }
     if (auto left = link::first_violation(cx, out.text))
         link::fall_back_to_text(cx, *left, out, html.size());
     return out;

@@ -40,6 +40,12 @@ struct LinkPolicy {
     std::string text_marker = "[link removed]";
     bool remove_remote_images = true;  // tracking pixels
     bool unwrap_linked_images = true;  // a logo wrapped in a link loses the link
+    // Bounds on an HTML part the cut has to read (LinkScan::over_limit): how
+    // deep its elements nest (real mail: tens; Blink's parser nests no
+    // deeper than 512) and how many tokens (tags, attributes, text runs,
+    // comments) it holds.
+    std::size_t max_html_nesting = 1000;
+    std::size_t max_html_tokens = 1000000;
 };
 
 struct RemovedLink {
@@ -77,7 +83,12 @@ struct LinkScan {
     // place of links in text and in HTML text nodes).
     std::size_t bytes_cut = 0;
     std::size_t bytes_inserted = 0;
-    bool changed() const { return removed_count != 0; }
+    // HTML only: why the part could not be checked (nested deeper or longer
+    // than the policy's bounds), or empty.  The part must not be delivered
+    // as it was: `text` is then a placeholder holding only the marker, and
+    // the caller reports the part as malformed.
+    std::string over_limit;
+    bool changed() const { return removed_count != 0 || !over_limit.empty(); }
 };
 
 // What LinkScan::text holds when nothing was removed.  The MIME walk keeps

@@ -1,7 +1,14 @@
 // The text-link rule: URLs as mail clients linkify them in plain text
-// (scheme://, //host, www., mailto:), each judged by judge() and, when it may
-// not stay, replaced by the policy's marker.  The HTML cut uses the same
-// finder on text runs and on attribute values that are not URLs.
+// (scheme://, //host, www., mailto:, and a bare domain with a path:
+// "shop.example.co.uk/deal"), each judged by judge() and, when it may not
+// stay, replaced by the policy's marker.  The HTML cut uses the same finder
+// on text runs and on attribute values that are not URLs.
+//
+// A bare domain is a host under a public suffix the list names
+// (is_registrable_host: "e.g./", "file.txt/", "1.2/3" are words), after a
+// character that cannot be part of a URL, followed by '/', '?' or '#' and
+// the rest of the URL.  One without a path ("see shop.example") is left
+// alone: too many words end in a suffix ("README.md", "tomorrow.best").
 //
 // Internal to policy/rules (the link_* files).  Pure; thread-safe given a
 // Context per thread.
@@ -37,5 +44,27 @@ std::size_t trim_url_end(std::string_view url);
 
 // Text as HTML source (for markers and renderings put into HTML).
 std::string html_escape(std::string_view s);
+
+// The RE2 alternative for a bare domain up to the '/', '?' or '#' after it
+// (the host in its capture group, with the port), after a character that
+// cannot be part of a URL or at the start; its rest is found by bare_url_end.
+// The pre-scan and the text rule both use it, so they find the same ones.
+inline constexpr std::string_view kBareDomainRe =
+    R"((?:^|[^\pL\pN_.@/:%&=?#~+\\-])((?:[\pL\pN-]+\.)+[\pL\pN-]+(?::[0-9]{1,5})?)[/?#])";
+
+// A bare domain matched by kBareDomainRe, host [host_b, host_e) and the
+// '/', '?' or '#' at host_e: where the URL ends in `s` (its bytes run to
+// one of `stops` or the end, as the finder's class does, then trimmed by
+// trim_url_end), or npos when it is no link: not a registrable host (a host
+// with a www. label is one, as clients link any www.), or no path left after
+// trimming.  `resume` is where the search goes on: past the URL, or at the
+// www. label of a refused host, or past the '/'.
+std::size_t bare_url_end(const Context& cx, std::string_view s, std::size_t host_b,
+                         std::size_t host_e, std::string_view stops, std::size_t& resume);
+
+// The start of the dotted host (and port) that ends just before s[q], or npos:
+// where a kBareDomainRe match could start around it (at the start, or one
+// character before; inside it only at a non-ASCII character).
+std::size_t bare_host_start(std::string_view s, std::size_t q);
 
 }  // namespace mm::policy::link

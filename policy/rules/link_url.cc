@@ -4,6 +4,7 @@
 #include <libpsl.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -321,6 +322,29 @@ Judgement judge(const Context& cx, std::string_view raw, Use use) {
     rest.remove_prefix(s);
     std::size_t end = find_any<'/', '\\', '?', '#'>(rest);
     return judge_host_cached(cx, rest.substr(0, end), use);
+}
+
+bool is_registrable_host(const Context& cx, std::string_view host) {
+    std::string& key = cx.hosts.key;
+    key.assign(1, 'r');
+    key.append(host);
+    auto it = cx.hosts.map.find(std::string_view(key));
+    if (it != cx.hosts.map.end()) return it->second.keep;
+    bool real = false;
+    std::string h = to_lower(host);
+    while (!h.empty() && h.back() == '.') h.pop_back();
+    if (!is_ascii(h) || h.find("xn--") != std::string::npos) {
+        auto a_label = to_a_label(h);
+        h = a_label ? *a_label : std::string();
+    }
+    if (!h.empty() && !ends_in_number(h) && std::all_of(h.begin(), h.end(), is_host_char)) {
+        const char* reg = psl_registrable_domain(psl_builtin(), h.c_str());
+        const char* dot = reg ? std::strchr(reg, '.') : nullptr;
+        real = dot != nullptr &&
+               psl_is_public_suffix2(psl_builtin(), dot + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
+    }
+    if (cx.hosts.map.size() < 4096) cx.hosts.map.emplace(key, Judgement{real, "", ""});
+    return real;
 }
 
 Context make_context(const LinkPolicy& policy, const std::string& marketplace_domain) {

@@ -38,7 +38,8 @@ struct Violation {
 
 // The hosts judged so far in one call (one message part): marketing mail
 // names the same few hosts hundreds of times, and each judgement is an IDNA
-// and a libpsl look-up.  Keyed by the use ('l'/'i') and the raw authority.
+// and a libpsl look-up.  Keyed by the use ('l'/'i') and the raw authority,
+// or by 'r' and a host is_registrable_host was asked about.
 struct HostCache {
     struct Hash {
         using is_transparent = void;
@@ -71,5 +72,11 @@ std::optional<std::string> to_a_label(const std::string& host);
 // WHATWG URL: a host whose last label is a number is an IPv4 address in one
 // of its many spellings (3232235777, 0x7f.1, 127.1).
 bool ends_in_number(std::string_view host);
+
+// Whether `host` (as written, any case, U-labels or A-labels) is a name under
+// a public suffix the list names, not just under its "*" rule: what tells a
+// bare domain a client links ("shop.example.co.uk") from a word with dots
+// ("e.g", "file.txt", "1.2.3").  Asked through the call's cache.
+bool is_registrable_host(const Context& cx, std::string_view host);
 
 }  // namespace mm::policy::link

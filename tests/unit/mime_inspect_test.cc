@@ -292,5 +292,24 @@ TEST_F(MimeInspectTest, HtmlWithNothingToRedactKeepsItsBytes) {
     EXPECT_TRUE(f.redactions.empty());
 }
 
+// An HTML part nested past links.max_html_nesting is not cut (that would
+// read it all): it is malformed, and what is delivered, if anything, is the
+// marker in its place, never the part as it was.
+TEST_F(MimeInspectTest, HtmlNestedTooDeepIsMalformedAndReplaced) {
+    std::string html = "<p><a href=\"https://deals.example/x\">deal</a></p>";
+    for (int i = 0; i < 5000; ++i) html += "<div>";
+    html += "hidden";
+    auto f =
+        inspect(mixed("--b1\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n" + html + "\r\n"));
+    ASSERT_EQ(f.malformed.size(), 1u);
+    EXPECT_EQ(f.malformed[0],
+              "part 1: HTML nested deeper than 1000 elements (links.max_html_nesting)");
+    ASSERT_TRUE(f.new_body);
+    const std::string body = f.new_body->str();
+    EXPECT_EQ(body.find("deals.example"), std::string::npos) << body;
+    EXPECT_EQ(body.find("<div><div>"), std::string::npos);
+    EXPECT_NE(body.find("[link removed]"), std::string::npos) << body;
+}
+
 }  // namespace
 }  // namespace mm::policy
