@@ -159,5 +159,13 @@ TEST(HtmlTextContent, WrappedSentenceStillHits) {
     EXPECT_EQ(rules->scan({text}).size(), 1u) << text;
 }
 
+// A stray "<" after a tag, a reference outside the tokenizer's own table and a
+// literal end tag of a raw-text element: the words after them are still
+// read (they once vanished from what the content rules saw).
+TEST(HtmlTextHostile, WordsAfterAStrayEndTagAreRead) {
+    const std::string text = html_to_text("<b></b><<3 &frac78; </textarea>gift card");
+    EXPECT_NE(text.find("gift card"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace mm::policy
