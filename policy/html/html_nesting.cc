@@ -29,7 +29,29 @@ enum : std::uint32_t {
     kFormatting = 128,  // closed by the adoption agency
     kClosesP = 256,     // its start tag closes an open p
     kHeading = 512,     // h1-h6
+    kAnyScope = kScopeDefault | kScopeList | kScopeButton | kScopeTable | kSpecial,
 };
+
+// The start tags that close an open element of their kind first, in the bits
+// above the flags.
+enum Rule : std::uint32_t {
+    kNoRule,
+    kListItem,  // li
+    kDefItem,   // dd, dt
+    kReopen,    // a, nobr, button: one open at a time (within scope)
+    kOption,
+    kOptgroup,
+    kSelect,   // a select in a select ends the first
+    kRow,      // tr
+    kCell,     // td, th
+    kSection,  // thead, tbody, tfoot
+    kTable,    // a table straight in a table ends the first
+    kForm,     // a form in a form is ignored
+};
+constexpr int kRuleShift = 16;
+constexpr std::uint32_t rule(Rule r) {
+    return static_cast<std::uint32_t>(r) << kRuleShift;
+}
 
 struct Known {
     std::string_view name;
@@ -67,22 +89,22 @@ constexpr Known kKnown[] = {
     {"caption", kBoundary},
     {"marquee", kBoundary},
     {"object", kBoundary},
-    {"td", kBoundary},
-    {"th", kBoundary},
+    {"td", kBoundary | rule(kCell)},
+    {"th", kBoundary | rule(kCell)},
     {"template", kBoundary | kScopeTable},
-    {"table", kBoundary | kScopeTable | kClosesP},
+    {"table", kBoundary | kScopeTable | kClosesP | rule(kTable)},
     {"ul", kBlock | kScopeList},
     {"ol", kBlock | kScopeList},
-    {"button", kSpecial | kScopeButton},
+    {"button", kSpecial | kScopeButton | rule(kReopen)},
 
-    {"a", kFormatting},
+    {"a", kFormatting | rule(kReopen)},
     {"b", kFormatting},
     {"big", kFormatting},
     {"code", kFormatting},
     {"em", kFormatting},
     {"font", kFormatting},
     {"i", kFormatting},
-    {"nobr", kFormatting},
+    {"nobr", kFormatting | rule(kReopen)},
     {"s", kFormatting},
     {"small", kFormatting},
     {"strike", kFormatting},
@@ -115,12 +137,12 @@ constexpr Known kKnown[] = {
     {"summary", kBlock},
     {"pre", kBlock},
     {"listing", kBlock},
-    {"form", kBlock},
+    {"form", kBlock | rule(kForm)},
     {"plaintext", kBlock},
     {"xmp", kBlock},
-    {"li", kBlock},
-    {"dd", kBlock},
-    {"dt", kBlock},
+    {"li", kBlock | rule(kListItem)},
+    {"dd", kBlock | rule(kDefItem)},
+    {"dt", kBlock | rule(kDefItem)},
     {"h1", kBlock | kHeading},
     {"h2", kBlock | kHeading},
     {"h3", kBlock | kHeading},
@@ -136,37 +158,50 @@ constexpr Known kKnown[] = {
     {"style", kSpecial},
     {"textarea", kSpecial},
     {"title", kSpecial},
-    {"select", kSpecial},
-    {"tbody", kSpecial},
-    {"thead", kSpecial},
-    {"tfoot", kSpecial},
-    {"tr", kSpecial},
+    {"select", kSpecial | rule(kSelect)},
+    {"tbody", kSpecial | rule(kSection)},
+    {"thead", kSpecial | rule(kSection)},
+    {"tfoot", kSpecial | rule(kSection)},
+    {"tr", kSpecial | rule(kRow)},
     {"colgroup", kSpecial},
     {"frameset", kSpecial},
+    {"option", rule(kOption)},
+    {"optgroup", rule(kOptgroup)},
 };
 
-struct Keyed {
-    std::uint64_t hash;
-    std::uint32_t flags;
+// The known names by hash: open addressing over twice as many slots as
+// names, filled once (every start tag is looked up).
+class KnownTable {
+public:
+    KnownTable() {
+        for (const Known& k : kKnown) {
+            const std::uint64_t h = name_hash(k.name);
+            std::size_t i = h & kMask;
+            while (hashes_[i] != 0) i = (i + 1) & kMask;
+            hashes_[i] = h;
+            flags_[i] = k.flags;
+        }
+    }
+    std::uint32_t flags(std::uint64_t h) const {
+        for (std::size_t i = h & kMask; hashes_[i] != 0; i = (i + 1) & kMask)
+            if (hashes_[i] == h) return flags_[i];
+        return 0;
+    }
+
+private:
+    static constexpr std::size_t kSlots = 256, kMask = kSlots - 1;
+    static_assert(2 * std::size(kKnown) <= kSlots);
+    std::array<std::uint64_t, kSlots> hashes_{};
+    std::array<std::uint32_t, kSlots> flags_{};
 };
 
 std::uint32_t flags_of(std::uint64_t h) {
-    static const auto sorted = [] {
-        std::array<Keyed, std::size(kKnown)> t{};
-        for (std::size_t i = 0; i < t.size(); ++i)
-            t[i] = {name_hash(kKnown[i].name), kKnown[i].flags};
-        std::sort(t.begin(), t.end(),
-                  [](const Keyed& x, const Keyed& y) { return x.hash < y.hash; });
-        return t;
-    }();
-    auto it = std::lower_bound(sorted.begin(), sorted.end(), h,
-                               [](const Keyed& e, std::uint64_t k) { return e.hash < k; });
-    return it != sorted.end() && it->hash == h ? it->flags : 0;
+    static const KnownTable table;
+    return table.flags(h);
 }
 
-constexpr std::uint64_t kNameA = name_hash("a"), kNameP = name_hash("p"), kNameLi = name_hash("li"),
+constexpr std::uint64_t kNameP = name_hash("p"), kNameLi = name_hash("li"),
                         kNameDd = name_hash("dd"), kNameDt = name_hash("dt"),
-                        kNameNobr = name_hash("nobr"), kNameButton = name_hash("button"),
                         kNameOption = name_hash("option"), kNameOptgroup = name_hash("optgroup"),
                         kNameSelect = name_hash("select"), kNameTr = name_hash("tr"),
                         kNameTd = name_hash("td"), kNameTh = name_hash("th"),
@@ -258,9 +293,10 @@ void Nesting::push(std::uint64_t name, std::uint32_t flags) {
     const auto index = static_cast<std::uint32_t>(stack_.size());
     stack_.push_back({name, flags, top_.get(name)});
     top_.set(name, index + 1);
-    for (int s = 0; s < kScopes; ++s)
-        if (in_scope_set(flags, static_cast<Scope>(s)))
-            scopes_[static_cast<std::size_t>(s)].push_back(index);
+    if (flags & kAnyScope)
+        for (int s = 0; s < kScopes; ++s)
+            if (in_scope_set(flags, static_cast<Scope>(s)))
+                scopes_[static_cast<std::size_t>(s)].push_back(index);
     max_depth_ = std::max(max_depth_, stack_.size());
 }
 
@@ -269,8 +305,9 @@ void Nesting::pop_to(std::size_t index) {
         const Open e = stack_.back();
         const auto at = static_cast<std::uint32_t>(stack_.size() - 1);
         top_.set(e.name, e.prev_same);  // the table holds only open names
-        for (auto& s : scopes_)
-            if (!s.empty() && s.back() == at) s.pop_back();
+        if (e.flags & kAnyScope)
+            for (auto& s : scopes_)
+                if (!s.empty() && s.back() == at) s.pop_back();
         stack_.pop_back();
     }
 }
@@ -285,42 +322,60 @@ void Nesting::close_in_scope(std::uint64_t name, Scope s) {
 bool Nesting::html_start(std::uint64_t name, std::uint32_t flags) {
     if (flags & kSkip) return false;
     if (flags & kClosesP) close_in_scope(kNameP, Scope::button);
-    if (flags & kHeading) {
-        if (!stack_.empty() && (stack_.back().flags & kHeading)) pop_to(stack_.size() - 1);
-    } else if (name == kNameLi) {
-        close_in_scope(kNameLi, Scope::list_item);
-    } else if (name == kNameDd || name == kNameDt) {
-        const std::size_t i = std::max(top_of(kNameDd), top_of(kNameDt));
-        if (i != 0 && i > scope_top(Scope::element)) pop_to(i - 1);
-    } else if (name == kNameA || name == kNameNobr || name == kNameButton) {
-        close_in_scope(name, Scope::element);
-    } else if (name == kNameOption || name == kNameOptgroup) {
-        if (!stack_.empty() && stack_.back().name == kNameOption) pop_to(stack_.size() - 1);
-        if (name == kNameOptgroup && !stack_.empty() && stack_.back().name == kNameOptgroup)
-            pop_to(stack_.size() - 1);
-    } else if (name == kNameSelect) {
-        if (const std::size_t i = top_of(kNameSelect)) {  // acts as </select>
-            pop_to(i - 1);
-            return false;
+    if ((flags & kHeading) && !stack_.empty() && (stack_.back().flags & kHeading))
+        pop_to(stack_.size() - 1);
+    const auto top_is = [&](std::uint64_t n) { return !stack_.empty() && stack_.back().name == n; };
+    switch (static_cast<Rule>(flags >> kRuleShift)) {
+        case kNoRule:
+            break;
+        case kListItem:
+            close_in_scope(kNameLi, Scope::list_item);
+            break;
+        case kDefItem:
+            close_nearest({kNameDd, kNameDt}, Scope::element);
+            break;
+        case kReopen:
+            close_in_scope(name, Scope::element);
+            break;
+        case kOption:
+        case kOptgroup:
+            if (top_is(kNameOption)) pop_to(stack_.size() - 1);
+            if (name == kNameOptgroup && top_is(kNameOptgroup)) pop_to(stack_.size() - 1);
+            break;
+        case kSelect:
+            if (const std::size_t i = top_of(kNameSelect)) {  // acts as </select>
+                pop_to(i - 1);
+                return false;
+            }
+            break;
+        case kRow:
+            close_in_scope(kNameTr, Scope::table);
+            break;
+        case kCell:
+            close_nearest({kNameTd, kNameTh}, Scope::table);
+            break;
+        case kSection:
+            close_nearest({kNameThead, kNameTbody, kNameTfoot}, Scope::table);
+            break;
+        case kTable: {
+            // A table straight in a table (no cell between) ends the first.
+            const std::size_t i = top_of(kNameTable);
+            if (i != 0 && i > std::max({top_of(kNameTd), top_of(kNameTh), top_of(kNameCaption)}))
+                pop_to(i - 1);
+            break;
         }
-    } else if (name == kNameTr) {
-        close_in_scope(kNameTr, Scope::table);
-    } else if (name == kNameTd || name == kNameTh) {
-        const std::size_t i = std::max(top_of(kNameTd), top_of(kNameTh));
-        if (i != 0 && i > scope_top(Scope::table)) pop_to(i - 1);
-    } else if (name == kNameThead || name == kNameTbody || name == kNameTfoot) {
-        const std::size_t i =
-            std::max({top_of(kNameThead), top_of(kNameTbody), top_of(kNameTfoot)});
-        if (i != 0 && i > scope_top(Scope::table)) pop_to(i - 1);
-    } else if (name == kNameTable) {
-        // A table straight in a table (no cell between) ends the first.
-        const std::size_t i = top_of(kNameTable);
-        if (i != 0 && i > std::max({top_of(kNameTd), top_of(kNameTh), top_of(kNameCaption)}))
-            pop_to(i - 1);
-    } else if (name == kNameForm) {
-        if (top_of(kNameForm) != 0) return false;  // a form in a form is ignored
+        case kForm:
+            if (top_of(kNameForm) != 0) return false;  // a form in a form is ignored
+            break;
     }
     return (flags & kVoid) == 0;
+}
+
+// The nearest open element of any of `names`, closed when it is in scope.
+void Nesting::close_nearest(std::initializer_list<std::uint64_t> names, Scope s) {
+    std::size_t i = 0;
+    for (std::uint64_t n : names) i = std::max(i, top_of(n));
+    if (i != 0 && i > scope_top(s)) pop_to(i - 1);
 }
 
 void Nesting::start_tag(std::string_view src, const Token& t, bool foreign) {

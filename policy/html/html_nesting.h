@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,7 @@ private:
     void push(std::uint64_t name, std::uint32_t flags);
     void pop_to(std::size_t index);  // pops the element at `index` and all above it
     void close_in_scope(std::uint64_t name, Scope s);
+    void close_nearest(std::initializer_list<std::uint64_t> names, Scope s);
     bool html_start(std::uint64_t name, std::uint32_t flags);
 
     // Name -> 1 + index of its topmost open element, for open names only:

@@ -168,7 +168,7 @@ private:
         raw_b_ = std::string_view::npos;
         std::string_view decoded = raw;
         if (t.refs && html::has_any<'&', '\r'>(raw)) {
-            if (!html::decode_refs(raw, false, buf_)) buf_ = html::decode_text_slow(raw);
+            html::decode_refs(raw, false, buf_);
             decoded = buf_;
         } else if (!t.refs && html::has_any<'\r'>(raw)) {
             html::normalize_newlines(raw, buf_);

@@ -4,8 +4,6 @@
 #include <iterator>
 #include <optional>
 
-#include "policy/html/gumbo_ptr.h"
-
 namespace mm::policy::html {
 namespace {
 
@@ -17,8 +15,8 @@ struct NamedRef {
 
 // The 106 legacy references (the Latin-1 set, in code point order from
 // U+00A0, plus amp/lt/gt/quot and upper-case spellings) and the common
-// ';'-only references seen in mail.  Any other named reference is decoded by
-// gumbo's full table (decode_refs returns false).
+// ';'-only references seen in mail, looked up first; any other name with a
+// ';' is looked up in the standard's whole table (kAllNamed).
 constexpr std::string_view kLatin1Names[96] = {
     "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",
     "copy",   "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn",
@@ -53,6 +51,22 @@ std::optional<NamedRef> find_named(std::string_view name) {
     for (const NamedRef& r : kOtherRefs)
         if (r.name == name) return r;
     return std::nullopt;
+}
+
+struct AllNamed {
+    std::string_view name;
+    char32_t cp1, cp2;
+};
+
+constexpr AllNamed kAllNamed[] = {
+#include "policy/html/html_entities.inc"
+};
+
+const AllNamed* find_all_named(std::string_view name) {
+    const auto* it =
+        std::lower_bound(std::begin(kAllNamed), std::end(kAllNamed), name,
+                         [](const AllNamed& e, std::string_view n) { return e.name < n; });
+    return it != std::end(kAllNamed) && it->name == name ? it : nullptr;
 }
 
 // The longest legacy reference that is a prefix of `run`.
@@ -101,9 +115,8 @@ void append_utf8(std::string& out, char32_t cp) {
 
 // Decodes character references (HTML5 tokenizer rules, in an attribute value
 // when `attr`) and normalises CR/CRLF to LF, as the tokenizer's input stream
-// does.  False when a named reference is not in the tables above; the caller
-// then lets gumbo decode (rare: its table has all 2,231 names).
-bool decode_refs(std::string_view raw, bool attr, std::string& out) {
+// does.
+void decode_refs(std::string_view raw, bool attr, std::string& out) {
     out.clear();
     out.reserve(raw.size());
     const std::size_t n = raw.size();
@@ -149,19 +162,18 @@ bool decode_refs(std::string_view raw, bool attr, std::string& out) {
             continue;
         }
         if (j < n && raw[j] == ';') {
-            auto r = find_named(run);
-            if (!r) {
-                if (!longest_legacy_prefix(run) && run.size() > 32) {
-                    // no reference is that long; and no legacy prefix
-                    out.push_back('&');
-                    ++i;
-                    continue;
-                }
-                return false;  // maybe one of the 2,231 names: ask gumbo
+            if (auto r = find_named(run)) {
+                append_utf8(out, r->cp);
+                i = j + 1;
+                continue;
             }
-            append_utf8(out, r->cp);
-            i = j + 1;
-            continue;
+            if (const AllNamed* a = find_all_named(run)) {
+                append_utf8(out, a->cp1);
+                if (a->cp2 != 0) append_utf8(out, a->cp2);
+                i = j + 1;
+                continue;
+            }
+            // Not a name with its ';': a legacy name may still begin it.
         }
         auto r = longest_legacy_prefix(run);
         std::size_t after = i + 1 + (r ? r->name.size() : 0);
@@ -173,44 +185,6 @@ bool decode_refs(std::string_view raw, bool attr, std::string& out) {
         append_utf8(out, r->cp);
         i = after;
     }
-    return true;
-}
-
-// The same for a run of text (gumbo's RCDATA reads references as text does).
-// Every '<' goes in as "&lt;", which decodes to the same text and ends no
-// reference before it, so nothing in the run can end the textarea: gumbo
-// parses one element, whatever markup the run holds (a title's RCDATA can
-// hold "</textarea>" and, after it, anything).
-std::string decode_text_slow(std::string_view raw) {
-    std::string doc = "<textarea>\n";
-    doc.reserve(raw.size() + 32);
-    for (char c : raw) {
-        if (c == '<')
-            doc += "&lt;";
-        else
-            doc.push_back(c);
-    }
-    doc += "</textarea>";
-    GumboPtr out = gumbo_parse_view(doc);
-    std::string text;
-    std::vector<const GumboNode*> stack{out->root};
-    while (!stack.empty()) {
-        const GumboNode* n = stack.back();
-        stack.pop_back();
-        if (n->type == GUMBO_NODE_ELEMENT && n->v.element.tag == GUMBO_TAG_TEXTAREA) {
-            for (unsigned i = 0; i < n->v.element.children.length; ++i) {
-                auto* c = static_cast<const GumboNode*>(n->v.element.children.data[i]);
-                if (c->type == GUMBO_NODE_TEXT || c->type == GUMBO_NODE_WHITESPACE)
-                    text += c->v.text.text;
-            }
-            return text;
-        }
-        if (n->type != GUMBO_NODE_ELEMENT) continue;
-        const GumboVector& kids = n->v.element.children;
-        for (unsigned i = kids.length; i-- > 0;)
-            stack.push_back(static_cast<const GumboNode*>(kids.data[i]));
-    }
-    return std::string(raw);
 }
 
 void normalize_newlines(std::string_view s, std::string& out) {

@@ -86,14 +86,10 @@ inline bool is_ascii_alnum(char c) {
 void append_utf8(std::string& out, char32_t cp);
 
 // Decodes character references (HTML5 tokenizer rules, in an attribute value
-// when `attr`) and normalises CR/CRLF to LF, as the tokenizer's input stream
-// does.  False when a named reference is not in the built-in tables (the 106
-// legacy names and the common ';' names seen in mail); the caller then asks
-// gumbo (decode_text_slow), whose table has all 2,231 names.
-bool decode_refs(std::string_view raw, bool attr, std::string& out);
-
-// A run of text decoded by gumbo (its RCDATA reads references as text does).
-std::string decode_text_slow(std::string_view raw);
+// when `attr`: the standard's whole table of names, numeric references with
+// the windows-1252 remap, legacy names without ';') and normalises CR/CRLF to
+// LF, as the tokenizer's input stream does.
+void decode_refs(std::string_view raw, bool attr, std::string& out);
 
 // CR and CRLF as LF, as the input stream normalises them.
 void normalize_newlines(std::string_view s, std::string& out);

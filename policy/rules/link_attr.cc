@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include "policy/html/gumbo_ptr.h"
 #include "policy/html/html_tokenizer.h"
 #include "util/strings.h"
 
@@ -112,27 +111,10 @@ std::optional<Violation> judge_attr(const Context& cx, std::string_view name,
     return check(cx, value, use);
 }
 
-std::string decode_attr_slow(std::string_view raw_value) {
-    std::string doc = "<a x=" + std::string(raw_value) + ">";
-    html::GumboPtr out = html::gumbo_parse_view(doc);
-    // html > body > a
-    const GumboNode* body = nullptr;
-    const GumboVector& kids = out->root->v.element.children;
-    for (unsigned i = 0; i < kids.length; ++i) {
-        auto* n = static_cast<const GumboNode*>(kids.data[i]);
-        if (n->type == GUMBO_NODE_ELEMENT && n->v.element.tag == GUMBO_TAG_BODY) body = n;
-    }
-    if (!body || body->v.element.children.length == 0) return std::string(unquote(raw_value));
-    auto* a = static_cast<const GumboNode*>(body->v.element.children.data[0]);
-    if (a->type != GUMBO_NODE_ELEMENT) return std::string(unquote(raw_value));
-    const GumboAttribute* attr = gumbo_get_attribute(&a->v.element.attributes, "x");
-    return attr ? std::string(attr->value) : std::string(unquote(raw_value));
-}
-
 std::string decode_attr(std::string_view raw_value) {
     std::string out;
-    if (html::decode_refs(unquote(raw_value), true, out)) return out;
-    return decode_attr_slow(raw_value);
+    html::decode_refs(unquote(raw_value), true, out);
+    return out;
 }
 
 }  // namespace mm::policy::link

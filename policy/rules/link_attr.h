@@ -53,7 +53,5 @@ std::optional<Violation> judge_attr(const Context& cx, std::string_view name,
 
 // One attribute value (source, quotes included) as the tokenizer decodes it.
 std::string decode_attr(std::string_view raw_value);
-// The same by letting gumbo read it: for the names decode_refs does not know.
-std::string decode_attr_slow(std::string_view raw_value);
 
 }  // namespace mm::policy::link

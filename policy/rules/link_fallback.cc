@@ -17,7 +17,7 @@ std::string marker_page(const Context& cx) {
 }  // namespace
 
 // The rendering is html_to_text's (one linear pass of the tokenizer, no
-// tree): a gumbo tree and a walk over it cost memory and stack in
+// tree): a parse into a tree and a walk over it cost memory and stack in
 // proportion to how deep the markup nests, which the sender chooses.
 void fall_back_to_text(const Context& cx, const Violation& left, LinkScan& out,
                        std::size_t input_size) {

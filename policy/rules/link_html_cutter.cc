@@ -20,7 +20,6 @@ namespace mm::policy::link {
 namespace {
 
 using html::decode_refs;
-using html::decode_text_slow;
 using html::has_any;
 using html::is_html_space;
 using html::normalize_newlines;
@@ -148,8 +147,7 @@ private:
         std::string_view raw = html_.substr(a.val_b, a.val_e - a.val_b);
         if (a.quoted) raw = raw.substr(1, raw.size() - 2);
         if (!has_any<'&', '\r'>(raw)) return raw;
-        if (!decode_refs(raw, true, buf))
-            buf = decode_attr_slow(html_.substr(a.val_b, a.val_e - a.val_b));
+        decode_refs(raw, true, buf);
         return buf;
     }
 
@@ -368,8 +366,8 @@ private:
         if (!(refs ? has_any<'&', '\r'>(raw) : has_any<'\r'>(raw))) return raw;
         if (!refs)
             normalize_newlines(raw, buf);
-        else if (!decode_refs(raw, false, buf))
-            buf = decode_text_slow(raw);
+        else
+            decode_refs(raw, false, buf);
         return buf;
     }
 

@@ -7,8 +7,7 @@
 //  2. otherwise the cut (link_html_cutter): the HTML5 tokenizer subset reads
 //     the bytes as a browser's tokenizer does and gives each tag, attribute,
 //     text run and comment as an exact byte span, so cuts remove source text
-//     and nothing is re-serialised (gumbo, far slower, is kept only for rare
-//     named references and the text fallback);
+//     and nothing is re-serialised;
 //  3. the safety net: the pre-scan runs again on the result, and if a URL
 //     that may not stay is still there (the tokenizer saw the markup
 //     differently from some client) the part becomes a text rendering

@@ -64,7 +64,7 @@ Ref read_ref(std::string_view s) {
     const bool semicolon = j < n && s[j] == ';';
     const std::string_view whole = s.substr(0, semicolon ? j + 1 : j);
     std::string decoded;
-    if (!html::decode_refs(whole, false, decoded)) decoded = html::decode_text_slow(whole);
+    html::decode_refs(whole, false, decoded);
     if (decoded == whole) return r;
     const std::size_t tail = literal_tail(decoded, whole);
     r.len = whole.size() - tail;

@@ -127,6 +127,15 @@ TEST(HtmlBounds, MillionTokens) {
     expect_refused(scan(kBadLink + "<p " + repeat("a ", 1000001) + ">"), "tokens");
 }
 
+// Text runs with a name outside the short table of references: each was
+// decoded by a gumbo parse of its own.
+TEST(HtmlBounds, ManyRunsWithReferences) {
+    const std::string html = repeat("&zz;&hearts;<b>", 200000);
+    EXPECT_EQ(html_to_text(html), repeat("&zz;\u2665", 200000));
+    expect_refused(scan(kBadLink + html), "nested deeper");
+    expect_within_bounds(scan(kBadLink + html, unbounded()));
+}
+
 // ---- nesting of every kind -----------------------------------------------------
 
 struct Deep {

@@ -210,7 +210,7 @@ const HtmlCase kHtmlCases[] = {
      "<p>Your parcel: <a href=\"https://www.ups.com/track?n=1Z&amp;l=en\">track</a> "
      "<img src=\"cid:logo@x\"></p>",
      false},
-    {"ignored_tag_goes_to_text",  // gumbo drops a stray <td>; the net sees its URL
+    {"ignored_tag_goes_to_text",  // the tree drops a stray <td>; the net sees its URL
      "<td style=\"background:url(https://evil.example/p.png)\">x</td>",
      "<html><body><pre>x</pre></body></html>", true},
     {"relative_and_fragment", "<a href=\"#top\">top</a><a href=\"faq.html\">faq</a>",
@@ -390,7 +390,7 @@ TEST(HtmlTokenizer, HostileMarkup) {
         // RCDATA: the markup is text, and so is the URL in it.
         {"<textarea><a href=\"https://evil.example/\">x</a></textarea>",
          "<textarea><a href=\"[link removed]\">x</a></textarea>"},
-        // A named reference outside the fast table (gumbo decodes it).
+        // A named reference outside the short table (the whole table decodes it).
         {"<p>&hearts; https://evil.example/</p>", "<p>\xE2\x99\xA5 [link removed]</p>"},
         // CDATA outside foreign content is a bogus comment ending at the first '>'.
         {"<p><![CDATA[ https://evil.example/ ]]></p>", "<p></p>"},
