@@ -108,13 +108,21 @@ std::string sha256_base64(std::string_view data) {
     return std::string(reinterpret_cast<char*>(b64), static_cast<std::size_t>(n));
 }
 
-// 1, 2 or 5 times a power of ten, at least `v` (and at least 1).
-double nice_max(double v) {
-    if (v <= 1) return 1;
-    const double p = std::pow(10.0, std::floor(std::log10(v)));
+// The top of a count axis: four steps of 1, 2 or 5 times a power of ten
+// (whole numbers, so every tick is a count), at least `v`.
+double axis_max(double v) {
+    const double step = v / 4;
+    if (step <= 1) return 4;
+    const double p = std::pow(10.0, std::floor(std::log10(step)));
     for (double m : {1.0, 2.0, 5.0, 10.0})
-        if (m * p >= v) return m * p;
-    return 10 * p;
+        if (m * p >= step) return 4 * m * p;
+    return 40 * p;
+}
+
+std::string count(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
 }
 
 struct Series {
@@ -125,7 +133,7 @@ struct Series {
 // The frame every chart shares: the <svg> with its title and description
 // (read by screen readers), horizontal grid lines and their labels.
 struct Frame {
-    double width = 720, height = 280, left = 48, right = 12, top = 12, bottom = 64;
+    double width = 720, height = 280, left = 48, right = 28, top = 12, bottom = 64;
     double plot_w() const { return width - left - right; }
     double plot_h() const { return height - top - bottom; }
 };
@@ -146,7 +154,7 @@ std::string grid(const Frame& f, double max) {
         out += "<line x1=\"" + fmt(f.left) + "\" x2=\"" + fmt(f.width - f.right) + "\" y1=\"" +
                fmt(y) + "\" y2=\"" + fmt(y) + "\" stroke=\"#ddd\"/>";
         out += "<text x=\"" + fmt(f.left - 6) + "\" y=\"" + fmt(y + 4) + "\" text-anchor=\"end\">" +
-               fmt(max * i / 4.0) + "</text>";
+               count(max * i / 4.0) + "</text>";
     }
     return out;
 }
@@ -176,7 +184,7 @@ std::string stacked_columns(const std::string& id, const std::string& title,
         for (const Series& s : series) sum += s.values[c];
         max = std::max(max, sum);
     }
-    max = nice_max(max);
+    max = axis_max(max);
     std::string out = svg_open(id, title, "stacked columns, one per day", f) + grid(f, max);
     const double band =
         f.plot_w() / static_cast<double>(std::max<std::size_t>(1, categories.size()));
@@ -190,7 +198,7 @@ std::string stacked_columns(const std::string& id, const std::string& title,
             out += "<rect class=\"bar\" x=\"" + fmt(x) + "\" y=\"" + fmt(y) + "\" width=\"" +
                    fmt(band * 0.7) + "\" height=\"" + fmt(h) + "\" fill=\"" +
                    kPalette[s % std::size(kPalette)] + "\"><title>" + escape(categories[c]) + " " +
-                   escape(series[s].name) + ": " + fmt(series[s].values[c]) + "</title></rect>";
+                   escape(series[s].name) + ": " + count(series[s].values[c]) + "</title></rect>";
         }
         if (categories.size() <= 16 || c % (categories.size() / 16 + 1) == 0)
             out += "<text x=\"" + fmt(x + band * 0.35) + "\" y=\"" + fmt(f.top + f.plot_h() + 14) +
@@ -206,7 +214,7 @@ std::string lines(const std::string& id, const std::string& title,
     double max = 0;
     for (const Series& s : series)
         for (double v : s.values) max = std::max(max, v);
-    max = nice_max(max);
+    max = axis_max(max);
     std::string out = svg_open(id, title, "one line per rule, refusals per day", f) + grid(f, max);
     const double step =
         categories.size() > 1 ? f.plot_w() / static_cast<double>(categories.size() - 1) : 0;
@@ -228,7 +236,7 @@ std::string lines(const std::string& id, const std::string& title,
             auto [x, y] = at(c, series[s].values[c]);
             out += "<circle class=\"point\" r=\"3\" cx=\"" + fmt(x) + "\" cy=\"" + fmt(y) +
                    "\" fill=\"" + color + "\"><title>" + escape(categories[c]) + " " +
-                   escape(series[s].name) + ": " + fmt(series[s].values[c]) + "</title></circle>";
+                   escape(series[s].name) + ": " + count(series[s].values[c]) + "</title></circle>";
         }
     }
     for (std::size_t c = 0; c < categories.size(); ++c)
@@ -253,13 +261,13 @@ std::string bars(const std::string& id, const std::string& title,
         for (const Series& s : series) sum += s.values[l];
         max = std::max(max, sum);
     }
-    max = nice_max(max);
+    max = axis_max(max);
     std::string out = svg_open(id, title, "horizontal bars, largest first", f);
     for (int i = 0; i <= 4; ++i) {
         const double x = f.left + f.plot_w() * i / 4.0;
         out += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(f.top) + "\" y2=\"" +
                fmt(f.top + f.plot_h()) + "\" stroke=\"#ddd\"/><text x=\"" + fmt(x) + "\" y=\"" +
-               fmt(f.top + f.plot_h() + 12) + "\" text-anchor=\"middle\">" + fmt(max * i / 4.0) +
+               fmt(f.top + f.plot_h() + 12) + "\" text-anchor=\"middle\">" + count(max * i / 4.0) +
                "</text>";
     }
     for (std::size_t l = 0; l < labels.size(); ++l) {
@@ -274,7 +282,7 @@ std::string bars(const std::string& id, const std::string& title,
             out += "<rect class=\"bar\" x=\"" + fmt(x) + "\" y=\"" + fmt(y) + "\" width=\"" +
                    fmt(w) + "\" height=\"16\" fill=\"" + kPalette[s % std::size(kPalette)] +
                    "\"><title>" + escape(labels[l]) + " " + escape(series[s].name) + ": " +
-                   fmt(series[s].values[l]) + "</title></rect>";
+                   count(series[s].values[l]) + "</title></rect>";
             x += w;
         }
     }
