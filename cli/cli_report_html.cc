@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cli/cli_report.h"
+#include "policy/rules/link_text.h"
 
 namespace mm::milter::report {
 namespace {
@@ -66,31 +67,9 @@ th[aria-sort=descending] button::after { content: " \25BC"; }
 .note { color: #555; margin: .2em 0; }
 )CSS";
 
+// The page quotes every attribute with '"', which html_escape escapes.
 std::string escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
+    return policy::link::html_escape(s);
 }
 
 std::string fmt(double v) {
@@ -129,6 +108,17 @@ struct Series {
     std::string name;
     std::vector<double> values;  // one per category
 };
+
+// The largest sum of the series at one of the n categories.
+double largest_stack(const std::vector<Series>& series, std::size_t n) {
+    double max = 0;
+    for (std::size_t c = 0; c < n; ++c) {
+        double sum = 0;
+        for (const Series& s : series) sum += s.values[c];
+        max = std::max(max, sum);
+    }
+    return max;
+}
 
 // The frame every chart shares: the <svg> with its title and description
 // (read by screen readers), horizontal grid lines and their labels.
@@ -178,13 +168,7 @@ std::string stacked_columns(const std::string& id, const std::string& title,
                             const std::vector<std::string>& categories,
                             const std::vector<Series>& series) {
     Frame f;
-    double max = 0;
-    for (std::size_t c = 0; c < categories.size(); ++c) {
-        double sum = 0;
-        for (const Series& s : series) sum += s.values[c];
-        max = std::max(max, sum);
-    }
-    max = axis_max(max);
+    const double max = axis_max(largest_stack(series, categories.size()));
     std::string out = svg_open(id, title, "stacked columns, one per day", f) + grid(f, max);
     const double band =
         f.plot_w() / static_cast<double>(std::max<std::size_t>(1, categories.size()));
@@ -255,13 +239,7 @@ std::string bars(const std::string& id, const std::string& title,
     f.left = 200;
     f.bottom = 40;
     f.height = f.top + f.bottom + 22 * static_cast<double>(std::max<std::size_t>(1, labels.size()));
-    double max = 0;
-    for (std::size_t l = 0; l < labels.size(); ++l) {
-        double sum = 0;
-        for (const Series& s : series) sum += s.values[l];
-        max = std::max(max, sum);
-    }
-    max = axis_max(max);
+    const double max = axis_max(largest_stack(series, labels.size()));
     std::string out = svg_open(id, title, "horizontal bars, largest first", f);
     for (int i = 0; i <= 4; ++i) {
         const double x = f.left + f.plot_w() * i / 4.0;
