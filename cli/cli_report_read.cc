@@ -109,16 +109,17 @@ Result<void> for_each_line(
     std::vector<char> buf(1 << 16);
     for (;;) {
         const int n = gzread(file.get(), buf.data(), static_cast<unsigned>(buf.size()));
-        if (n < 0) {
-            int code = 0;
+        if (n <= 0) {
+            // A stream cut short shows at its end as Z_BUF_ERROR, not as a failed read.
+            int code = Z_OK;
             const char* why = gzerror(file.get(), &code);
+            if (n == 0 && code == Z_OK) break;
             if (!line.empty()) {
                 if (auto r = each(line, ++line_no); !r) return r;
             }
             return fail(Errc::unavailable, path + ": after line " + std::to_string(line_no) + ": " +
                                                (why != nullptr ? why : "read error"));
         }
-        if (n == 0) break;
         std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
         while (!chunk.empty()) {
             const std::size_t nl = chunk.find('\n');

@@ -4,6 +4,8 @@
 // the JSON report is held whole against the figures the log was made with;
 // the text and HTML outputs against the same figures; --since/--until, a
 // gzip file cut short, an over-long line, and `report audit-id`.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -70,6 +72,7 @@ class ReportTest : public ::testing::Test {
 protected:
     void SetUp() override {
         write_file(dir_.file("hmac.key"), std::string(48, 'k') + "\n");
+        ::chmod(dir_.file("hmac.key").c_str(), 0600);
         write_file(config(),
                    "domain: marketplace.example\npolicy: policy.yaml\nstore: {path: store.db}\n"
                    "audit_log: audit.log\nhmac_key_file: hmac.key\n");
@@ -347,7 +350,7 @@ TEST_F(ReportTest, TextShowsTheSameFigures) {
                          "marketplace.optout 1"),
               std::string::npos)
         << r.out;
-    EXPECT_NE(r.out.find("s2                   2         1  2.0 h  2.0 h"), std::string::npos)
+    EXPECT_NE(r.out.find("s2                   2         1   2.0 h  2.0 h"), std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("3 link(s) removed from 2 message(s)"), std::string::npos);
 }
