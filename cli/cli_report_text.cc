@@ -60,6 +60,26 @@ json top_json(const TopCounter& counter, std::size_t n, const char* key_name) {
     return list;
 }
 
+// Text from the log as a terminal shows it, without control characters: a
+// rule detail may carry an escape sequence that came with a message.
+std::string terminal_safe(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f) {
+            out += '?';
+        } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
+            out += '?';  // a C1 control, U+0080..U+009F
+            ++i;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
 json seconds_json(std::optional<double> s) {
     return s ? json(*s) : json(nullptr);
 }
@@ -221,15 +241,17 @@ std::string render_text(const ReportData& data, const ReportOptions& options) {
     out << "\n";
     if (data.unknown_parties > 0)
         out << "lines naming a party the store does not know: " << data.unknown_parties << "\n";
-    for (const std::string& e : data.file_errors) out << "file error: " << e << "\n";
+    for (const std::string& e : data.file_errors) out << "file error: " << terminal_safe(e) << "\n";
     for (const BadLine& b : data.bad_examples)
-        out << "bad line: " << b.where << ": " << b.why << "\n";
+        out << "bad line: " << terminal_safe(b.where) << ": " << terminal_safe(b.why) << "\n";
     if (data.bad_lines > data.bad_examples.size())
         out << "(" << data.bad_lines - data.bad_examples.size() << " more bad lines)\n";
 
-    for (const Table& t : report_tables(data, options)) {
+    for (Table& t : report_tables(data, options)) {
+        for (auto& row : t.rows)
+            for (std::string& cell : row) cell = terminal_safe(cell);
         out << "\n== " << t.title << " ==\n";
-        if (!t.note.empty()) out << t.note << "\n";
+        if (!t.note.empty()) out << terminal_safe(t.note) << "\n";
         if (t.rows.empty()) {
             out << t.empty << "\n";
             continue;

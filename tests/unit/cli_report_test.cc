@@ -355,6 +355,20 @@ TEST_F(ReportTest, TextShowsTheSameFigures) {
     EXPECT_NE(r.out.find("3 link(s) removed from 2 message(s)"), std::string::npos);
 }
 
+TEST_F(ReportTest, TextKeepsControlCharactersFromMailOffTheTerminal) {
+    write_file(
+        dir_.file("esc.log"),
+        line("2026-03-04T00:00:00Z", Decision::modify,
+             {{"links.removed", "1 link(s): \x1b]0;owned\x07x\x1b[2J.example"}}, "s1", "b1"));
+    AuditReportArgs args;
+    args.files = {dir_.file("esc.log")};
+    Run r = run(args);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+    EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+    EXPECT_NE(r.out.find("?]0;owned?x?[2J.example"), std::string::npos) << r.out;
+}
+
 TEST_F(ReportTest, HtmlEscapesWhatCameFromMail) {
     AuditReportArgs args;
     args.format = "html";
