@@ -134,6 +134,12 @@ bool Flow::evaluate() {
                 qid(), static_cast<long long>(realtime_budget().count() / 1000), m_.message.size());
     out_.decision = out_.verdict.decision;
     out_.rules = out_.verdict.rules;
+    // The store failed while the message was judged (down, locked, a corrupt
+    // file): the 451 alone would not say why.
+    if (o_.log && out_.decision == Decision::tempfail)
+        for (const auto& hit : out_.rules)
+            if (hit.id == "store.unavailable")
+                log_msg(LOG_ERR, "%s: defer: cannot read the store: %s", qid(), hit.detail.c_str());
     return true;
 }
 

@@ -35,10 +35,12 @@ Result<void> find_delivery(const StageInput& in, Verdict& draft) {
                                                      ", judged as then"});
         return {};
     }
-    draft.delivery = alias::Delivery{.key = ctx.delivery_key,
-                                     .pair_id = in.pair->pair.id,
-                                     .created = now,
-                                     .expires = now + retry_window_s(ctx.policy.marketplace)};
+    alias::Delivery fresh;
+    fresh.key = ctx.delivery_key;
+    fresh.pair_id = in.pair->pair.id;
+    fresh.created = now;
+    fresh.expires = now + retry_window_s(ctx.policy.marketplace);
+    draft.delivery = std::move(fresh);
     return {};
 }
 

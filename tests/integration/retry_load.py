@@ -107,9 +107,12 @@ class Load:
     def _job(self, i: int) -> Job:
         pair, buyer, seller, oids = self.pairs[i % len(self.pairs)]
         token = _token(i)
-        oid = oids[(i // len(self.pairs)) % len(oids)] if i % 5 else None
-        about = f"order {oid}" if oid else "your listing"
-        if i % 3 == 0:
+        # Each pair's messages alternate between buyer and seller and cycle
+        # through its orders; every fifth is about no order.
+        turn = i // len(self.pairs)
+        oid = None if turn % 5 == 4 else oids[turn % len(oids)]
+        about = f"order {oid}" if oid else "listing"
+        if turn % 2 == 0:
             msg = make_message(from_=f"{buyer.name} <{buyer.address}>", to=pair["seller_alias"],
                                subject=f"Question about {about}",
                                body=f"Hello, when will it arrive?\nParcel reference {token}.")
@@ -184,7 +187,7 @@ def reconcile(h: Harness, outcomes: list, kills: int, seconds: float) -> dict:
         m = TOKEN_RE.search(d.raw.decode("utf-8", "replace"))
         at_sink[m.group(1) if m else "?"] += 1
         by_message_id[d.header("Message-ID") or "?"] += 1
-        from_addr = d.from_address()[1]
+        from_addr = d.from_address[1]
         if d.header("X-Marketplace-Audit") is None or not from_addr.endswith("@" + DOMAIN):
             unfiltered.append(d.summary())
     audit = _audit_by_id(h)

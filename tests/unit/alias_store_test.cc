@@ -834,7 +834,7 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedKeepingItsPairs) {
                        "DROP INDEX message_id_original; DROP TABLE message_id; "
                        "DROP TABLE orders; DROP TABLE threads; DROP TABLE important_uses; "
                        "DROP TABLE fingerprints; DROP TABLE response_log; "
-                       "PRAGMA user_version = 1"),
+                       "DROP TABLE deliveries; PRAGMA user_version = 1"),
                   SQLITE_OK);
     }
     store_ = open();

@@ -466,12 +466,13 @@ TEST_F(ThreadTest, VersionTwoDatabaseIsMigrated) {
         sqlite3* raw = nullptr;
         ASSERT_EQ(sqlite3_open_v2(path().c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
         RawDb db(raw);
-        ASSERT_EQ(sqlite3_exec(raw,
-                               "DROP TABLE orders; DROP TABLE threads; DROP TABLE important_uses; "
-                               "DROP TABLE fingerprints; DROP TABLE response_log; "
-                               "PRAGMA user_version = 2",
-                               nullptr, nullptr, nullptr),
-                  SQLITE_OK);
+        ASSERT_EQ(
+            sqlite3_exec(raw,
+                         "DROP TABLE orders; DROP TABLE threads; DROP TABLE important_uses; "
+                         "DROP TABLE fingerprints; DROP TABLE response_log; DROP TABLE deliveries; "
+                         "PRAGMA user_version = 2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
     }
     auto s = open_sqlite_store(path());
     ASSERT_TRUE(s.ok()) << s.error().message;
