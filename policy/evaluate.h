@@ -55,7 +55,7 @@ struct EvalContext {
     std::int64_t now = 0;
     // What tells this message from any other and its retries from none
     // (milter/delivery_key.h), 64 lowercase hex; "": a retry is judged afresh.
-    std::string delivery_key;
+    std::string delivery_key = {};
 };
 
 Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& context);

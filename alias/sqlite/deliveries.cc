@@ -10,6 +10,11 @@ namespace mm::alias::sqlite {
 
 namespace {
 
+// Errors name a delivery by the start of its key, as git names a commit.
+std::string short_key(const std::string& key) {
+    return key.substr(0, 12);
+}
+
 constexpr std::string_view kSelectDelivery =
     "SELECT key, pair_id, marketplace_id, outcome, created, expires FROM deliveries "
     "WHERE key = ?1 AND expires > ?2";
@@ -19,10 +24,6 @@ constexpr std::string_view kInsertDelivery =
 // An expired record with the key of a new one goes here too: its message is
 // judged afresh once its window is over.
 constexpr std::string_view kPruneDeliveries = "DELETE FROM deliveries WHERE expires <= ?1";
-
-std::string short_key(const std::string& key) {
-    return key.substr(0, 12);
-}
 
 }  // namespace
 

@@ -1489,3 +1489,16 @@ class HarnessTestCase(unittest.TestCase):
         self.assertTrue(result.queued, f"not queued: {result}")
         if rcpts is not None:
             self.assertEqual(sorted(result.accepted_rcpts), sorted(rcpts), f"{result}")
+
+
+class OnePairTestCase(HarnessTestCase):
+    """A HarnessTestCase with one buyer (bob), one seller (acme) and their
+    pair (cls.pair), provisioned once for the class."""
+
+    bob = Party("bob", "buyer", "bob@gmail.example", "Bob Buyer")
+    acme = Party("acme", "seller", "support@acme.example", "Acme Store")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pair = cls.h.provision(cls.bob, cls.acme)

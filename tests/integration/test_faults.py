@@ -24,8 +24,8 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmharness import (DOMAIN, Harness, HarnessTestCase, Party, make_message,  # noqa: E402
-                       unique_line, wait_for)
+from mmharness import (DOMAIN, Harness, HarnessTestCase, OnePairTestCase,  # noqa: E402
+                       make_message, unique_line, wait_for)
 from retry_load import Job, Load, RetryingClient  # noqa: E402
 
 SMALL_FS_SIZE = "16m"
@@ -114,15 +114,7 @@ def harness_on(where: str):
     return type(f"{where.capitalize()}FaultHarness", (FaultHarness,), {"small_fs": where})
 
 
-class FaultTestCase(HarnessTestCase):
-    bob = Party("bob", "buyer", "bob@gmail.example", "Bob Buyer")
-    acme = Party("acme", "seller", "support@acme.example", "Acme Store")
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pair = cls.h.provision(cls.bob, cls.acme)
-
+class FaultTestCase(OnePairTestCase):
     def job(self, subject: str = "Engraving colour") -> Job:
         alias = self.pair["buyer_alias"]
         token = unique_line()
@@ -134,6 +126,10 @@ class FaultTestCase(HarnessTestCase):
         with open(self.h.milter_stderr, "rb") as f:
             f.seek(offset)
             return f.read().decode("utf-8", "replace")
+
+    def wait_milter_log(self, text: str):
+        wait_for(lambda: text in self.milter_log_from(0), 10, f"{text!r} in the milter's log",
+                 on_timeout=self.h.milter_output)
 
     def milter_log_size(self) -> int:
         return os.path.getsize(self.h.milter_stderr)
@@ -148,8 +144,10 @@ class FaultTestCase(HarnessTestCase):
     def tempfailed_until_freed(self, before_fill=None, after_fill=None) -> list:
         """Fills the small filesystem, sends one message with a retrying
         client, waits for two 4xx answers, frees the space: the retry is
-        delivered, filtered.  Returns the replies the client got."""
+        delivered, filtered.  Returns the replies the client got and what
+        the milter logged meanwhile."""
         self.h.drain()
+        offset = self.milter_log_size()
         job = self.job()
         if before_fill:
             before_fill()
@@ -181,7 +179,7 @@ class FaultTestCase(HarnessTestCase):
         for code, text in out.replies[:-1]:
             self.assertTrue(400 <= code < 500 or code == 0, f"{code} {text}")
         self.assertDeliveredFiltered(job)
-        return out.replies
+        return out.replies, self.milter_log_from(offset)
 
 
 class FullSpoolTest(FaultTestCase):
@@ -189,7 +187,7 @@ class FullSpoolTest(FaultTestCase):
     harness_class = harness_on("spool")
 
     def test_full_spool_tempfails_then_flows(self):
-        replies = self.tempfailed_until_freed()
+        replies, _ = self.tempfailed_until_freed()
         self.assertTrue(any(code == 452 or code == 451 for code, _ in replies), replies)
 
 
@@ -198,8 +196,6 @@ class FullStoreTest(FaultTestCase):
     harness_class = harness_on("store")
 
     def test_full_store_tempfails_then_flows(self):
-        offset = self.milter_log_size()
-
         def shrink_wal():
             # A WAL that grew earlier is written again from its start without
             # new blocks: empty it (the milter stopped), so that the next
@@ -208,9 +204,8 @@ class FullStoreTest(FaultTestCase):
             with sqlite3.connect(self.h.store_path) as db:
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.h.start_milter()
-        replies = self.tempfailed_until_freed(before_fill=shrink_wal)
+        replies, log = self.tempfailed_until_freed(before_fill=shrink_wal)
         self.assertTrue(any(r[0] == 451 and "4.3.0" in r[1] for r in replies), replies)
-        log = self.milter_log_from(offset)
         self.assertRegex(log, r"(?i)(disk is full|database or disk is full|SQLITE_FULL)", log)
 
 
@@ -219,8 +214,6 @@ class FullAuditLogTest(FaultTestCase):
     harness_class = harness_on("audit")
 
     def test_full_audit_log_tempfails_then_flows(self):
-        offset = self.milter_log_size()
-
         def fresh_log():
             # The log's last page has room for a few lines on a full
             # filesystem: start an empty one (logrotate and a reload).
@@ -236,14 +229,12 @@ class FullAuditLogTest(FaultTestCase):
             out = RetryingClient(self.h.smtpd_port, tries=1).send(probe)
             if out.kind == "delivered":
                 self.assertDeliveredFiltered(probe)
-                self.assertIn("audit line not written, delivered as committed",
-                              self.milter_log_from(offset))
+                self.wait_milter_log("audit line not written, delivered as committed")
             else:
                 self.assertEqual(out.reply[0], 451, out)
-        replies = self.tempfailed_until_freed(before_fill=fresh_log,
-                                              after_fill=first_of_the_spell)
+        replies, log = self.tempfailed_until_freed(before_fill=fresh_log,
+                                                   after_fill=first_of_the_spell)
         self.assertTrue(any(r[0] == 451 and "4.3.0" in r[1] for r in replies), replies)
-        log = self.milter_log_from(offset)
         self.assertIn("messages are tempfailed until it takes lines again", log)
         # one line for the spell, not one per message
         self.assertEqual(log.count("messages are tempfailed until it takes lines again"), 1, log)
