@@ -9,6 +9,7 @@
 #include <gsf/gsf-utils.h>
 #include <qpdf/Buffer.hh>
 #include <qpdf/BufferInputSource.hh>
+#include <qpdf/Pipeline.hh>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFExc.hh>
 #include <qpdf/QPDFObjectHandle.hh>
@@ -20,6 +21,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <vector>
 
 #include "policy/limits.h"
@@ -255,6 +257,68 @@ std::optional<std::string> pdf_active_content(std::string_view bytes) {
         if (bytes.find("/Encrypt") != std::string_view::npos)
             return std::string("an encrypted PDF, which cannot be checked");
         return scan_damaged_pdf(bytes);
+    }
+}
+
+namespace {
+
+// Counts what a stream inflates to and stops it past a bound.
+class InflatedBytes final : public Pipeline {
+public:
+    explicit InflatedBytes(std::size_t left) : Pipeline("inflated bytes", nullptr), left_(left) {}
+    void write(unsigned char const*, size_t len) override {
+        if (len > left_) {
+            over_ = true;
+            throw std::length_error("over the bound");
+        }
+        left_ -= len;
+    }
+    void finish() override {}
+    bool over() const { return over_; }
+    std::size_t left() const { return left_; }
+
+private:
+    std::size_t left_;
+    bool over_ = false;
+};
+
+}  // namespace
+
+std::optional<std::string> pdf_text_hazard(std::string_view bytes, std::size_t max_inflated) {
+    try {
+        QPDF pdf;
+        pdf.setSuppressWarnings(true);
+        pdf.setAttemptRecovery(false);
+        pdf.processInputSource(std::make_shared<BudgetedInput>(bytes));
+        std::size_t left = max_inflated;
+        for (QPDFObjectHandle obj : pdf.getAllObjects()) {
+            if (!obj.isStream()) continue;
+            QPDFObjectHandle subtype = obj.getDict().getKey("/Subtype");
+            // Images are not decoded for text; every other stream may be
+            // interpreted (pages, forms, glyph procedures, patterns, fonts).
+            if (subtype.isName() && subtype.getName() == "/Image") continue;
+            InflatedBytes counter(left);
+            try {
+                obj.pipeStreamData(&counter, 0, qpdf_dl_generalized, true);
+            } catch (const LimitExceeded&) {
+                throw;
+            } catch (const std::exception&) {
+                // Undecodable data is no text to read; only the bound counts.
+            }
+            check_cpu_budget();
+            if (counter.over())
+                return "its streams inflate to more than " + std::to_string(max_inflated >> 20) +
+                       " MiB";
+            left = counter.left();
+        }
+        return std::nullopt;
+    } catch (const LimitExceeded&) {
+        throw;
+    } catch (const std::exception&) {
+        check_cpu_budget();  // qpdf may have made the budget's exception its own
+        if (bytes.find("/Encrypt") != std::string_view::npos)
+            return std::string("the PDF is password-protected");
+        return std::string("the PDF is damaged");
     }
 }
 

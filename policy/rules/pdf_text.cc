@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "policy/limits.h"
+#include "policy/rules/active_content.h"
 #include "policy/rules/document_text.h"
 
 namespace mm::policy::document_text_detail {
@@ -17,6 +18,10 @@ namespace {
 // that would be an attacker's log spam.  What it could not read shows as
 // pages without text or a document it cannot open.
 void quiet(const std::string&, void*) {}
+
+// What the extractor may interpret of one PDF, inflated: a text PDF of 50
+// full pages holds about 1 MiB, and the extractor's time grows with it.
+constexpr std::size_t kMaxInflatedStreams = 8u << 20;
 
 void silence_poppler() {
     static std::once_flag once;
@@ -29,6 +34,8 @@ DocumentText read_pdf_text(std::string_view bytes, const TextBounds& bounds) {
     silence_poppler();
     if (bytes.size() > static_cast<std::size_t>(INT_MAX))
         return {{}, false, "text not read: the file is too large for the PDF reader"};
+    if (auto why = pdf_text_hazard(bytes, kMaxInflatedStreams))
+        return {{}, false, "text not read: " + *why};
     // poppler reads the bytes in place: they outlive the document.
     std::unique_ptr<poppler::document> doc(
         poppler::document::load_from_raw_data(bytes.data(), static_cast<int>(bytes.size())));

@@ -95,6 +95,17 @@ TEST(DocumentTextTest, ThousandPagesStopAtThePageCapWithinTheBudget) {
     EXPECT_EQ(t.text.find("page 51 ."), std::string::npos);
 }
 
+// An extractor cannot be stopped inside a page, and its time grows with the
+// content it interprets: a PDF whose streams inflate past the bound is not
+// given to it.
+TEST(DocumentTextTest, PdfWhoseStreamsInflatePastTheBoundIsNotRead) {
+    std::string page;
+    while (page.size() < (9u << 20)) page += "Use code ABC123 at checkout, says line after line.\n";
+    const DocumentText t = read(DocumentKind::pdf, text_pdf({page}));
+    EXPECT_TRUE(t.text.empty());
+    EXPECT_EQ(t.note, "text not read: its streams inflate to more than 8 MiB");
+}
+
 TEST(DocumentTextTest, TimeAllowanceStopsBetweenPages) {
     int asked = 0;
     TextBounds bounds;

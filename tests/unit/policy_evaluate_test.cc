@@ -397,7 +397,7 @@ TEST_F(PolicyTest, PdfTextIsJudgedAndWhatIsNotReadIsAudited) {
     auto unread = std::find_if(delivered.rules.begin(), delivered.rules.end(),
                                [](const RuleHit& r) { return r.id == "attachment.text"; });
     ASSERT_NE(unread, delivered.rules.end());
-    EXPECT_EQ(unread->detail, "part 2 \"flyer.pdf\": text not read: the PDF reader cannot open it");
+    EXPECT_EQ(unread->detail, "part 2 \"flyer.pdf\": text not read: the PDF is damaged");
 }
 
 TEST_F(PolicyTest, OnlyAllowedHeadersAndThisPairsAliasesReachTheRecipient) {
