@@ -9,8 +9,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "tests/support/synthetic_files.h"
 #include "policy/evaluate.h"
+#include "tests/support/document_samples.h"
+#include "tests/support/synthetic_files.h"
 
 namespace {
 
@@ -134,6 +135,20 @@ std::string mime_110k() {
            base64(mm::bench::synthetic_pdf(75 * 1024)) + "--mix--\r\n";
 }
 
+// A PDF of 50 pages, each as full of text as it holds (108 lines of 180
+// characters): about 1 MB, every page's text read by the content rules.
+std::string text_pdf_50_pages() {
+    const std::string words =
+        "Brass table lamp B2 with linen shade, 230 V, E27 socket, ships within two days. ";
+    std::string line;
+    while (line.size() < 180) line += words;
+    line.resize(180);
+    std::vector<std::string> pages(50);
+    for (std::string& page : pages)
+        for (int i = 0; i < 108; ++i) page += line + "\n";
+    return mm::testing::text_pdf(pages);
+}
+
 void run(benchmark::State& state, const std::string& raw) {
     static const auto classifier = AttachmentClassifier::create().value();
     static const Policy policy = [] {
@@ -170,6 +185,9 @@ void BM_Mime110K(benchmark::State& s) {
 void BM_Pdf5M(benchmark::State& s) {
     run(s, with_attachment("catalogue.pdf", "application/pdf", mm::bench::synthetic_pdf(5u << 20)));
 }
+void BM_PdfText1M50Pages(benchmark::State& s) {
+    run(s, with_attachment("catalogue.pdf", "application/pdf", text_pdf_50_pages()));
+}
 void BM_ExeStrip(benchmark::State& s) {
     run(s, with_attachment("setup.exe", "application/octet-stream", mm::bench::synthetic_exe()));
 }
@@ -178,6 +196,7 @@ BENCHMARK(BM_Text4K);
 BENCHMARK(BM_Html40KLinks);
 BENCHMARK(BM_Mime110K);
 BENCHMARK(BM_Pdf5M)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PdfText1M50Pages)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ExeStrip);
 
 }  // namespace

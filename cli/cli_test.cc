@@ -59,7 +59,8 @@ void add_findings(const policy::ContentFindings& f, json& result) {
                                {"inline_image", a.inline_image},
                                {"kept", a.kept},
                                {"rule", a.rule_id},
-                               {"why", a.reason}});
+                               {"why", a.reason},
+                               {"text_note", a.text_note}});
     json links = json::array();
     for (const auto& l : f.links)
         links.push_back({{"url", l.url}, {"domain", l.domain}, {"why", l.reason}});

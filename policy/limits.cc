@@ -1,5 +1,6 @@
 #include "policy/limits.h"
 
+#include <algorithm>
 #include <ctime>
 #include <utility>
 
@@ -102,6 +103,18 @@ void check_cpu_budget() {
     if (scope == nullptr || scope->deadline_.count() == 0) return;
     if (thread_cpu_now() > scope->deadline_)
         throw BudgetExceeded(cpu_budget_refusal(scope->limits_.cpu_budget));
+}
+
+CpuAllowance::CpuAllowance(double share) {
+    const LimitScope* scope = t_scope;
+    if (scope == nullptr || scope->deadline_.count() == 0) return;
+    const auto now = thread_cpu_now();
+    const auto left = std::max(scope->deadline_ - now, std::chrono::nanoseconds(1));
+    deadline_ = now + std::chrono::duration_cast<std::chrono::nanoseconds>(left * share);
+}
+
+bool CpuAllowance::spent() const {
+    return deadline_.count() != 0 && thread_cpu_now() > deadline_;
 }
 
 }  // namespace mm::policy

@@ -126,6 +126,7 @@ public:
 private:
     friend const MessageLimits* active_limits();
     friend void check_cpu_budget();
+    friend class CpuAllowance;
     const MessageLimits limits_;
     std::chrono::nanoseconds deadline_{0};  // on the thread's CPU clock; 0: none
     const LimitScope* outer_;
@@ -137,5 +138,20 @@ const MessageLimits* active_limits();
 // Throws BudgetExceeded once this thread has used its scope's CPU budget.
 // One clock read (a system call): for loop points that do real work each.
 void check_cpu_budget();
+
+// A share of what is left of the scope's CPU budget when it is made, for
+// work that may stop early and be judged without the rest (the text of
+// attachments): a slow document then costs its own text, not the message's
+// delivery.  Without a scope or a budget it is never spent.  Belongs to the
+// thread that made it.
+class CpuAllowance {
+public:
+    // `share` of the budget left, in (0, 1].
+    explicit CpuAllowance(double share);
+    bool spent() const;
+
+private:
+    std::chrono::nanoseconds deadline_{0};  // on the thread's CPU clock; 0: none
+};
 
 }  // namespace mm::policy

@@ -97,9 +97,10 @@ Reasons find_reasons(const MarketplaceFacts& f, const MarketplacePolicy& p) {
         return r;
     }
     std::vector<std::string_view> texts;
-    texts.reserve(f.texts.size() + 1);
+    texts.reserve(f.texts.size() + f.document_texts.size() + 1);
     texts.push_back(f.subject);
     for (const std::string& t : f.texts) texts.push_back(t);
+    for (const std::string& t : f.document_texts) texts.push_back(t);
     const ContentRules& rules =
         p.contact_reasons ? *p.contact_reasons : *marketplace_detail::no_contact_reasons();
     std::string langs;

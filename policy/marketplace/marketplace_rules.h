@@ -62,6 +62,10 @@ struct MarketplaceFacts {
     bool is_reply = false;               // ThreadInfo.is_reply
     bool auto_reply = false;             // Verdict.auto_reply
     std::int64_t now = 0;                // unix seconds
+    // The text of document attachments (PDF, .docx, .odt), not copied: read
+    // for the contact reasons, not compared by the repeat rule (the same
+    // terms and conditions sent twice are no repeated message).
+    std::span<const std::string> document_texts = {};
 };
 
 struct MarketplaceDecision {

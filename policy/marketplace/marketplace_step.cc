@@ -26,6 +26,8 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
     }
     r.subject = findings->subject;
     r.texts = std::shared_ptr<const std::vector<std::string>>(findings, &findings->texts);
+    r.document_texts =
+        std::shared_ptr<const std::vector<std::string>>(findings, &findings->document_texts);
     if (const std::string* reason = message.find("X-Marketplace-Contact-Reason"))
         r.contact_reason_header = *reason;
     r.trusted_tooling = is_trusted_tooling(policy, envelope.client_addr, envelope.auth_sender);
@@ -59,7 +61,10 @@ Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
                            request.trusted_tooling,
                            request.is_reply,
                            request.auto_reply,
-                           request.now};
+                           request.now,
+                           request.document_texts
+                               ? std::span<const std::string>(*request.document_texts)
+                               : std::span<const std::string>()};
     MarketplaceDecision decision;
     const alias::ThreadEvent event{
         .pair_id = request.pair_id,

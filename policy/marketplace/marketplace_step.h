@@ -39,6 +39,7 @@ struct MarketplaceRequest {
     // The decoded text parts, shared with the verdict's findings rather than
     // copied (an HTML part can be megabytes).
     std::shared_ptr<const std::vector<std::string>> texts;
+    std::shared_ptr<const std::vector<std::string>> document_texts;  // likewise
     std::string contact_reason_header;
     bool trusted_tooling = false;
     bool is_reply = false;

@@ -14,6 +14,7 @@
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
 #include "policy/rewrite/header_privacy.h"
+#include "policy/rules/document_text.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -71,6 +72,10 @@ void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar* item
                           " (byte " + std::to_string(offset) + ")");
 }
 
+// Documents may take this share of the CPU budget that is left when the
+// first one is read; the rest stays for the message's other checks.
+constexpr double kDocumentTimeShare = 0.5;
+
 struct Leaf {
     GMimePart* part;
     GMimeMultipart* parent;  // null: the top part of `owner`
@@ -102,15 +107,71 @@ public:
         out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
 
         check_cpu_budget();
-        std::vector<std::string_view> views(subjects_.begin(), subjects_.end());
-        views.insert(views.end(), out_.texts.begin(), out_.texts.end());
-        if (opt_.policy.content.rules) out_.content_hits = opt_.policy.content.rules->scan(views);
+        if (opt_.policy.content.rules)
+            out_.content_hits = scan_every_text(*opt_.policy.content.rules);
     }
 
     bool changed() const { return changed_; }
     bool top_changed() const { return top_changed_; }
 
 private:
+    // At most one hit per rule, the message's own texts first.  Each
+    // attachment's text is scanned on its own, so that its hits can name it.
+    std::vector<ContentHit> scan_every_text(const ContentRules& rules) const {
+        std::vector<std::string_view> own(subjects_.begin(), subjects_.end());
+        for (std::size_t i = 0; i < out_.texts.size(); ++i)
+            if (sources_[i].empty()) own.push_back(out_.texts[i]);
+        std::vector<ContentHit> hits = rules.scan(own);
+        auto scan_attachment = [&](std::string_view text, const std::string& source) {
+            if (hits.size() >= rules.rules().size()) return;
+            for (ContentHit& hit : rules.scan({text})) {
+                if (std::any_of(hits.begin(), hits.end(),
+                                [&](const ContentHit& h) { return h.rule_id == hit.rule_id; }))
+                    continue;
+                hit.excerpt = source + ": " + hit.excerpt;
+                hits.push_back(std::move(hit));
+            }
+        };
+        for (std::size_t i = 0; i < out_.texts.size(); ++i)
+            if (!sources_[i].empty()) scan_attachment(out_.texts[i], sources_[i]);
+        for (std::size_t i = 0; i < out_.document_texts.size(); ++i)
+            scan_attachment(out_.document_texts[i], document_sources_[i]);
+        return hits;
+    }
+
+    // How an attachment is named in a hit's excerpt.
+    static std::string attachment_label(const AttachmentReport& rep) {
+        return rep.filename.empty() ? "part " + rep.path : rep.filename;
+    }
+
+    // The text of a kept document attachment, within attachments.text's
+    // bounds and a share of the CPU budget (what is not read is noted on
+    // the report, and the attachment judged without it).
+    void read_document(const Leaf& leaf, AttachmentReport& rep) {
+        const AttachmentPolicy::TextReading& bounds = opt_.policy.attachments.text;
+        const DocumentKind kind = document_kind(rep.detected_type);
+        if (!bounds.read || kind == DocumentKind::none) return;
+        if (document_chars_ >= bounds.max_message_chars) {
+            rep.text_note = "text not read: the message's attachments already gave " +
+                            std::to_string(bounds.max_message_chars) +
+                            " characters (attachments.text.max_message_chars)";
+            return;
+        }
+        check_cpu_budget();
+        if (!document_time_) document_time_.emplace(kDocumentTimeShare);
+        const TextBounds limits{
+            std::min(bounds.max_chars, bounds.max_message_chars - document_chars_),
+            bounds.max_pdf_pages, [this] { return document_time_->spent(); }};
+        auto whole = decode_to_body(leaf.part, spool_);
+        if (!whole) throw std::runtime_error("decoding an attachment: " + whole.error().message);
+        DocumentText read = read_document_text(kind, whole.value(), limits);
+        rep.text_note = std::move(read.note);
+        document_chars_ += read.chars;
+        if (read.text.empty()) return;
+        out_.document_texts.push_back(std::move(read.text));
+        document_sources_.push_back(attachment_label(rep));
+    }
+
     void collect(GMimeObject* obj, GMimeMultipart* parent, int index, GMimeMessage* owner,
                  const std::string& path, int depth) {
         if (obj == nullptr) return;
@@ -245,7 +306,9 @@ private:
         g_mime_part_set_content(part, content.get());
     }
 
-    void process_text(const Leaf& leaf, bool html, int& count) {
+    // `source` names an attachment whose text this is ("" for the
+    // message's own text).
+    void process_text(const Leaf& leaf, bool html, int& count, const std::string& source = {}) {
         check_cpu_budget();
         // A text part may not carry NUL bytes (RFC 2045 2.7), and GMime's
         // text ends at the first one: whatever followed it would escape every
@@ -271,6 +334,7 @@ private:
         std::string text = std::move(*decoded);
         bool part_changed = !html && judge_embedded_files(leaf, text, count);
         out_.texts.push_back(html ? html_to_text(text) : text);
+        sources_.push_back(source);
         // Content-IDs matter only to a part that names one (inline images).
         if (html && some_part_has_cid_) collect_cids(text);
         check_cpu_budget();
@@ -420,9 +484,11 @@ private:
         // bytes): the text rules too.
         if (judge(rep, v, count)) {
             if (renders_as_text(leaf))
-                process_text(leaf, is_html(leaf), count);
+                process_text(leaf, is_html(leaf), count, attachment_label(rep));
             else if (v.detected_type == "text/plain" || v.detected_type == "text/html")
-                process_text(leaf, v.detected_type == "text/html", count);
+                process_text(leaf, v.detected_type == "text/html", count, attachment_label(rep));
+            else
+                read_document(leaf, rep);
         }
         if (!rep.kept && opt_.policy.attachments.action == AttachmentPolicy::Action::strip)
             replace_with_notice(leaf, rep);
@@ -561,7 +627,11 @@ private:
     ContentFindings& out_;
     GMimeMessage* top_ = nullptr;
     std::vector<Leaf> leaves_;
-    std::vector<std::string> subjects_;  // of the message and of forwarded ones
+    std::vector<std::string> subjects_;          // of the message and of forwarded ones
+    std::vector<std::string> sources_;           // per out_.texts: the attachment, or ""
+    std::vector<std::string> document_sources_;  // per out_.document_texts
+    std::size_t document_chars_ = 0;             // read from documents so far
+    std::optional<CpuAllowance> document_time_;  // from the first document on
     std::set<std::string> cids_;
     bool changed_ = false;
     bool top_changed_ = false;

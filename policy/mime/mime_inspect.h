@@ -4,6 +4,9 @@
 // parser's warnings), walks every part (multiparts and message/rfc822
 // recursively, to policy.attachments.max_depth), and runs the rules:
 // attachments (type by bytes, limits), links, content rules and redaction.
+// The content rules read the subject, every text part and the text of the
+// document attachments that are kept (attachments.text); a hit in an
+// attachment's text names the attachment in its excerpt.
 // Parts that must go are replaced by a short text/plain notice; text parts
 // whose links or text change are re-encoded; every other part keeps its
 // bytes.  A new body is produced only when something changed.
@@ -44,6 +47,9 @@ struct AttachmentReport {
     bool inline_image = false;  // referenced by cid: from the HTML
     std::string rule_id;        // why not kept
     std::string reason;
+    // A kept document (PDF, .docx, .odt) whose text was not read, or not
+    // all of it: what was not read and why (document_text.h).
+    std::string text_note;
 };
 
 struct ContentFindings {
@@ -55,6 +61,9 @@ struct ContentFindings {
     std::vector<std::string> malformed;  // why the structure cannot be trusted
     std::string subject;                 // decoded
     std::vector<std::string> texts;      // every body text part, UTF-8 (HTML as text)
+    // The text of every kept PDF, .docx and .odt attachment (UTF-8), read
+    // by the content rules and contact reasons, not by the repeat rule.
+    std::vector<std::string> document_texts;
     std::uint64_t attachment_bytes = 0;  // decoded total, inline images included
     int forwarded_headers_removed = 0;   // from forwarded messages' own headers
     bool attachment_violation = false;   // some attachment is not allowed

@@ -9,6 +9,7 @@
 #include <gsf/gsf-utils.h>
 #include <qpdf/Buffer.hh>
 #include <qpdf/BufferInputSource.hh>
+#include <qpdf/Pipeline.hh>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFExc.hh>
 #include <qpdf/QPDFObjectHandle.hh>
@@ -20,6 +21,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <vector>
 
 #include "policy/limits.h"
@@ -213,49 +215,123 @@ std::optional<std::string> scan_damaged_pdf(std::string_view bytes) {
 
 }  // namespace
 
-std::optional<std::string> pdf_active_content(std::string_view bytes) {
+namespace {
+
+// Runs `read` on the PDF as qpdf opens it, without repairs (see
+// scan_damaged_pdf).  The CPU budget spent inside qpdf ends the call; any
+// other failure is `unreadable(encrypted)`.
+template <class Read, class Unreadable>
+std::optional<std::string> with_qpdf(std::string_view bytes, Read read, Unreadable unreadable) {
     try {
         QPDF pdf;
         pdf.setSuppressWarnings(true);
         pdf.setAttemptRecovery(false);
         pdf.processInputSource(std::make_shared<BudgetedInput>(bytes));
-        if (pdf.getObjectCount() > static_cast<size_t>(kMaxPdfObjects))
-            return std::string("a PDF with too many objects");
-        // Every indirect object, and the dictionaries and arrays written
-        // inside it (an annotation's /A action is usually direct), walked
-        // with a stack: a crafted file may nest them deeply.
-        std::size_t visited = 0;
-        std::vector<QPDFObjectHandle> pending;
-        for (QPDFObjectHandle obj : pdf.getAllObjects()) {
-            pending.push_back(obj);
-            while (!pending.empty()) {
-                QPDFObjectHandle o = pending.back();
-                pending.pop_back();
-                if (++visited > kMaxPdfNodes) return std::string("a PDF with too many objects");
-                if (o.isStream()) o = o.getDict();
-                if (o.isDictionary()) {
-                    if (auto why = active_key(o)) return "a PDF with " + *why;
-                    for (auto& [key, value] : o.ditems())
-                        if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
-                            pending.push_back(value);
-                } else if (o.isArray()) {
-                    for (auto& value : o.aitems())
-                        if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
-                            pending.push_back(value);
-                }
-            }
-        }
-        check_cpu_budget();  // in case qpdf swallowed it
-        return std::nullopt;
+        return read(pdf);
     } catch (const LimitExceeded&) {
         throw;
     } catch (const std::exception&) {
         check_cpu_budget();  // qpdf may have made the budget's exception its own
-        // Encrypted with a password, or damaged: see scan_damaged_pdf.
-        if (bytes.find("/Encrypt") != std::string_view::npos)
-            return std::string("an encrypted PDF, which cannot be checked");
-        return scan_damaged_pdf(bytes);
+        return unreadable(bytes.find("/Encrypt") != std::string_view::npos);
     }
+}
+
+}  // namespace
+
+std::optional<std::string> pdf_active_content(std::string_view bytes) {
+    return with_qpdf(
+        bytes,
+        [](QPDF& pdf) -> std::optional<std::string> {
+            if (pdf.getObjectCount() > static_cast<size_t>(kMaxPdfObjects))
+                return std::string("a PDF with too many objects");
+            // Every indirect object, and the dictionaries and arrays written
+            // inside it (an annotation's /A action is usually direct), walked
+            // with a stack: a crafted file may nest them deeply.
+            std::size_t visited = 0;
+            std::vector<QPDFObjectHandle> pending;
+            for (QPDFObjectHandle obj : pdf.getAllObjects()) {
+                pending.push_back(obj);
+                while (!pending.empty()) {
+                    QPDFObjectHandle o = pending.back();
+                    pending.pop_back();
+                    if (++visited > kMaxPdfNodes) return std::string("a PDF with too many objects");
+                    if (o.isStream()) o = o.getDict();
+                    if (o.isDictionary()) {
+                        if (auto why = active_key(o)) return "a PDF with " + *why;
+                        for (auto& [key, value] : o.ditems())
+                            if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
+                                pending.push_back(value);
+                    } else if (o.isArray()) {
+                        for (auto& value : o.aitems())
+                            if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
+                                pending.push_back(value);
+                    }
+                }
+            }
+            check_cpu_budget();  // in case qpdf swallowed it
+            return std::nullopt;
+        },
+        [&](bool encrypted) -> std::optional<std::string> {
+            // Encrypted with a password, or damaged: see scan_damaged_pdf.
+            if (encrypted) return std::string("an encrypted PDF, which cannot be checked");
+            return scan_damaged_pdf(bytes);
+        });
+}
+
+namespace {
+
+// Counts what a stream inflates to and stops it past a bound.
+class InflatedBytes final : public Pipeline {
+public:
+    explicit InflatedBytes(std::size_t left) : Pipeline("inflated bytes", nullptr), left_(left) {}
+    void write(unsigned char const*, size_t len) override {
+        if (len > left_) {
+            over_ = true;
+            throw std::length_error("over the bound");
+        }
+        left_ -= len;
+    }
+    void finish() override {}
+    bool over() const { return over_; }
+    std::size_t left() const { return left_; }
+
+private:
+    std::size_t left_;
+    bool over_ = false;
+};
+
+}  // namespace
+
+std::optional<std::string> pdf_text_hazard(std::string_view bytes, std::size_t max_inflated) {
+    return with_qpdf(
+        bytes,
+        [&](QPDF& pdf) -> std::optional<std::string> {
+            std::size_t left = max_inflated;
+            for (QPDFObjectHandle obj : pdf.getAllObjects()) {
+                if (!obj.isStream()) continue;
+                QPDFObjectHandle subtype = obj.getDict().getKey("/Subtype");
+                // Images are not decoded for text; every other stream may be
+                // interpreted (pages, forms, glyph procedures, patterns, fonts).
+                if (subtype.isName() && subtype.getName() == "/Image") continue;
+                InflatedBytes counter(left);
+                try {
+                    obj.pipeStreamData(&counter, 0, qpdf_dl_generalized, true);
+                } catch (const LimitExceeded&) {
+                    throw;
+                } catch (const std::exception&) {
+                    // Undecodable data is no text to read; only the bound counts.
+                }
+                check_cpu_budget();
+                if (counter.over())
+                    return "its streams inflate to more than " +
+                           std::to_string(max_inflated >> 20) + " MiB";
+                left = counter.left();
+            }
+            return std::nullopt;
+        },
+        [](bool encrypted) -> std::optional<std::string> {
+            return std::string(encrypted ? "the PDF is password-protected" : "the PDF is damaged");
+        });
 }
 
 }  // namespace mm::policy

@@ -11,6 +11,7 @@
 // BudgetExceeded).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,5 +29,13 @@ std::optional<std::string> ole2_active_content(std::string_view bytes);
 // open action that is not a plain page destination, additional-action
 // triggers, or a file qpdf cannot read), or nullopt.
 std::optional<std::string> pdf_active_content(std::string_view bytes);
+
+// Why a PDF's text must not be given to a text extractor, or nullopt: it
+// does not parse as it is (a damaged file is repaired differently by each
+// reader), or its streams other than images inflate to more than
+// `max_inflated` bytes.  A reader's time grows with the content it
+// interprets and cannot be stopped inside a page: a 50 KB file can inflate
+// to a page that costs it many seconds (bench/RESULTS.md).
+std::optional<std::string> pdf_text_hazard(std::string_view bytes, std::size_t max_inflated);
 
 }  // namespace mm::policy

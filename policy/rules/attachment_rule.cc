@@ -1,15 +1,9 @@
 #include "policy/rules/attachment_rule.h"
 
 #include <magic.h>
-#include <zip.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <condition_variable>
-#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -18,6 +12,7 @@
 #include <utility>
 
 #include "policy/rules/active_content.h"
+#include "policy/rules/zip_archive.h"
 #include "util/address.h"
 
 namespace mm::policy {
@@ -25,6 +20,7 @@ namespace {
 
 constexpr std::string_view kDocx =
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+constexpr std::string_view kOdt = "application/vnd.oasis.opendocument.text";
 constexpr std::string_view kOctet = "application/octet-stream";
 
 // libmagic decides on the first few KiB for every format we allow; 64 KiB
@@ -58,22 +54,6 @@ struct MagicClose {
 };
 using MagicPtr = std::unique_ptr<std::remove_pointer_t<magic_t>, MagicClose>;
 
-struct ZipClose {
-    // zip_discard, not zip_close: the archive is read-only and in memory.
-    void operator()(zip_t* z) const { zip_discard(z); }
-};
-using ZipPtr = std::unique_ptr<zip_t, ZipClose>;
-
-struct ZipSourceFree {
-    void operator()(zip_source_t* s) const { zip_source_free(s); }
-};
-using ZipSourcePtr = std::unique_ptr<zip_source_t, ZipSourceFree>;
-
-struct ZipFileClose {
-    void operator()(zip_file_t* f) const { zip_fclose(f); }
-};
-using ZipFilePtr = std::unique_ptr<zip_file_t, ZipFileClose>;
-
 // Extension -> the detected types it may carry.  A name whose extension is
 // not here disagrees with any content: mail clients open attachments by
 // name, so "notes.html" on text bytes is as dangerous as an HTML file.
@@ -82,10 +62,19 @@ struct TypeFamily {
     std::string_view detected;
 };
 constexpr TypeFamily kExtensions[] = {
-    {"pdf", "application/pdf"}, {"doc", "application/msword"}, {"docx", kDocx},
-    {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"},        {"jpe", "image/jpeg"},
-    {"jfif", "image/jpeg"},     {"png", "image/png"},          {"gif", "image/gif"},
-    {"webp", "image/webp"},     {"txt", "text/plain"},         {"text", "text/plain"},
+    {"pdf", "application/pdf"},
+    {"doc", "application/msword"},
+    {"docx", kDocx},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"jpe", "image/jpeg"},
+    {"jfif", "image/jpeg"},
+    {"png", "image/png"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"txt", "text/plain"},
+    {"text", "text/plain"},
+    {"odt", kOdt},
 };
 
 // Declared Content-Type -> detected type, including the aliases real mail
@@ -104,6 +93,7 @@ constexpr TypeFamily kDeclared[] = {
     {"image/gif", "image/gif"},
     {"image/webp", "image/webp"},
     {"text/plain", "text/plain"},
+    {kOdt, kOdt},
 };
 
 // Names and types that claim an OOXML word-processing document, so the bytes
@@ -190,22 +180,6 @@ struct OoxmlResult {
     std::string reason;
 };
 
-// Inflates at most `max` bytes of entry `index` into `out`; false if it cannot.
-bool read_entry(zip_t* z, zip_uint64_t index, zip_uint64_t max, std::string& out) {
-    ZipFilePtr f(zip_fopen_index(z, index, 0));
-    if (!f) return false;
-    out.assign(max, '\0');
-    zip_uint64_t got = 0;
-    while (got < max) {
-        zip_int64_t n = zip_fread(f.get(), out.data() + got, max - got);
-        if (n < 0) return false;
-        if (n == 0) break;
-        got += static_cast<zip_uint64_t>(n);
-    }
-    out.resize(got);
-    return true;
-}
-
 bool executable_magic(std::string_view head) {
     return starts_with(head, "MZ") ||
            starts_with(head,
@@ -215,52 +189,12 @@ bool executable_magic(std::string_view head) {
            starts_with(head, "\xca\xfe\xba\xbe") || starts_with(head, "#!");
 }
 
-struct FileClose {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileClose>;
-
-// A libzip source over decoded content: its buffer, or (spilled) a stdio
-// stream on a dup of its spool file.  Null if neither can be opened.
-ZipSourcePtr zip_source_of(std::string_view bytes, const MessageBody* whole) {
-    zip_error_t err;
-    zip_error_init(&err);
-    ZipSourcePtr src;
-    if (whole != nullptr && whole->spilled()) {
-        int fd = ::fcntl(whole->fd(), F_DUPFD_CLOEXEC, 0);
-        if (fd < 0)
-            throw std::runtime_error(std::string("cannot dup a spool file: ") +
-                                     std::strerror(errno));
-        FilePtr file(::fdopen(fd, "rb"));
-        if (!file) {
-            int e = errno;
-            ::close(fd);
-            throw std::runtime_error(std::string("cannot open a spool file: ") + std::strerror(e));
-        }
-        // libzip takes the FILE over on success.
-        src.reset(
-            zip_source_filep_create(file.get(), 0, static_cast<zip_int64_t>(whole->size()), &err));
-        if (src) file.release();
-    } else {
-        std::string_view data = whole != nullptr ? whole->memory() : bytes;
-        src.reset(zip_source_buffer_create(data.data(), data.size(), 0, &err));
-    }
-    zip_error_fini(&err);
-    return src;
-}
-
 // Whether the content is a WordprocessingML package without active content.
 // Names only come from the central directory and only the small parts we
 // need are inflated, with declared sizes bounded first (zip bombs).
 OoxmlResult inspect_ooxml(std::string_view bytes, const MessageBody* whole) {
-    ZipSourcePtr src = zip_source_of(bytes, whole);
-    if (!src) return {Ooxml::not_package, "cannot read the zip container"};
-    zip_error_t err;
-    zip_error_init(&err);
-    ZipPtr z(zip_open_from_source(src.get(), ZIP_RDONLY, &err));
-    zip_error_fini(&err);
+    ZipPtr z = open_zip(bytes, whole);
     if (!z) return {Ooxml::not_package, "not a readable zip archive"};
-    src.release();  // the archive owns the source from here on
 
     zip_int64_t count = zip_get_num_entries(z.get(), 0);
     if (count < 0) return {Ooxml::not_package, "not a readable zip archive"};
@@ -332,8 +266,63 @@ OoxmlResult inspect_ooxml(std::string_view bytes, const MessageBody* whole) {
     return {Ooxml::ok, {}};
 }
 
+// Whether an OpenDocument text is one without active content: no Basic or
+// script macros, and no entry whose first bytes are an executable or an OLE
+// object, whatever its name.  Bounded like the OOXML check.
+std::optional<std::string> odf_active_content(std::string_view bytes, const MessageBody* whole) {
+    ZipPtr z = open_zip(bytes, whole);
+    if (!z) return "not a readable zip archive";
+    const zip_int64_t count = zip_get_num_entries(z.get(), 0);
+    if (count < 0) return "not a readable zip archive";
+    if (count > kMaxZipEntries)
+        return "the archive has " + std::to_string(count) + " entries (more than " +
+               std::to_string(kMaxZipEntries) + ")";
+    zip_uint64_t total = 0;
+    bool has_content = false;
+    for (zip_int64_t i = 0; i < count; ++i) {
+        zip_stat_t st;
+        zip_stat_init(&st);
+        if (zip_stat_index(z.get(), static_cast<zip_uint64_t>(i), 0, &st) != 0 ||
+            !(st.valid & ZIP_STAT_NAME) || !(st.valid & ZIP_STAT_SIZE))
+            return "an entry of the archive cannot be read";
+        total += st.size;
+        if (st.size > kMaxZipUncompressed || total > kMaxZipUncompressed)
+            return "the archive inflates to more than " +
+                   std::to_string(kMaxZipUncompressed >> 20) + " MiB";
+        const std::string name = to_lower(st.name);
+        if (name == "content.xml") has_content = true;
+        if (starts_with(name, "basic/") || starts_with(name, "scripts/"))
+            return "it contains macros (" + std::string(st.name) + ")";
+        std::string head;
+        if (st.size != 0 &&
+            !read_entry(z.get(), static_cast<zip_uint64_t>(i), kEmbeddingSniff, head))
+            return "an entry of the archive cannot be read";
+        if (executable_magic(head))
+            return "it embeds an executable or OLE object (" + std::string(st.name) + ")";
+    }
+    if (!has_content) return "it has no content.xml";
+    return std::nullopt;
+}
+
 AttachmentVerdict refuse(std::string detected, std::string rule, std::string reason) {
     return {false, std::move(detected), std::move(rule), std::move(reason)};
+}
+
+// libzip needs the whole package (its central directory is at the end):
+// decoded once more into `whole`, into memory or a spool file, and only for
+// packages no larger than the policy lets through anyway (else the refusal).
+std::optional<AttachmentVerdict> whole_package(const AttachmentInput& input,
+                                               const AttachmentPolicy& policy,
+                                               const std::string& detected,
+                                               std::optional<MessageBody>& whole) {
+    const std::uint64_t size = std::max<std::uint64_t>(input.size, input.bytes.size());
+    if (size <= input.bytes.size()) return std::nullopt;
+    if (size > policy.max_file_bytes)
+        return refuse(detected, "attachment.size",
+                      "larger than " + std::to_string(policy.max_file_bytes) + " bytes");
+    if (!input.whole) throw std::logic_error("classify: a zip package given as a prefix only");
+    whole = input.whole();
+    return std::nullopt;
 }
 
 }  // namespace
@@ -432,19 +421,8 @@ AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
     // order; other writers' docx come out as application/zip or plain data.
     if (detected == kDocx ||
         (claims_docx && zip_bytes && (detected == "application/zip" || detected == kOctet))) {
-        // libzip needs the whole package (its central directory is at the
-        // end): decoded once more, into memory or a spool file, and only
-        // for zip packages no larger than the policy lets through anyway.
-        const std::uint64_t size = std::max<std::uint64_t>(input.size, input.bytes.size());
         std::optional<MessageBody> whole;
-        if (size > input.bytes.size()) {
-            if (size > policy.max_file_bytes)
-                return refuse(detected, "attachment.size",
-                              "larger than " + std::to_string(policy.max_file_bytes) + " bytes");
-            if (!input.whole)
-                throw std::logic_error("classify: a zip package given as a prefix only");
-            whole = input.whole();
-        }
+        if (auto too_big = whole_package(input, policy, detected, whole)) return *too_big;
         OoxmlResult r = inspect_ooxml(input.bytes, whole ? &*whole : nullptr);
         switch (r.kind) {
             case Ooxml::macro:
@@ -458,6 +436,16 @@ AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
                 detected = kDocx;
                 break;
         }
+    }
+    const bool claims_odt = ext == "odt" || declared == kOdt;
+    if (detected == kOdt ||
+        (claims_odt && zip_bytes && (detected == "application/zip" || detected == kOctet))) {
+        std::optional<MessageBody> whole;
+        if (auto too_big = whole_package(input, policy, detected, whole)) return *too_big;
+        if (auto why = odf_active_content(input.bytes, whole ? &*whole : nullptr))
+            return refuse(std::string(kOdt), "attachment.macro",
+                          "OpenDocument text refused: " + *why);
+        detected = kOdt;
     }
 
     if (std::find(policy.allowed_types.begin(), policy.allowed_types.end(), detected) ==
@@ -560,6 +548,32 @@ void load_action(const Entry& e, AttachmentPolicy& p) {
         error_at(e.value.Mark(), "unknown action '" + a + "' (expected strip or reject)");
 }
 
+using TKey = yaml::Key<AttachmentPolicy::TextReading>;
+
+void load_text_read(const Entry& e, AttachmentPolicy::TextReading& t) {
+    t.read = yaml::get_bool(e);
+}
+void load_text_max_chars(const Entry& e, AttachmentPolicy::TextReading& t) {
+    t.max_chars = static_cast<std::size_t>(yaml::get_int(e, 1, 10000000));
+}
+void load_text_max_message_chars(const Entry& e, AttachmentPolicy::TextReading& t) {
+    t.max_message_chars = static_cast<std::size_t>(yaml::get_int(e, 1, 100000000));
+}
+void load_text_max_pdf_pages(const Entry& e, AttachmentPolicy::TextReading& t) {
+    t.max_pdf_pages = static_cast<int>(yaml::get_int(e, 1, 10000));
+}
+
+constexpr TKey kTextKeys[] = {
+    {"read", false, load_text_read},
+    {"max_chars", false, load_text_max_chars},
+    {"max_message_chars", false, load_text_max_message_chars},
+    {"max_pdf_pages", false, load_text_max_pdf_pages},
+};
+
+void load_text(const Entry& e, AttachmentPolicy& p) {
+    yaml::load_section<AttachmentPolicy::TextReading>(e, kTextKeys, p.text);
+}
+
 constexpr AKey kAttachmentKeys[] = {
     {"allowed_types", false, load_allowed_types},
     {"max_total_bytes", false, load_max_total_bytes},
@@ -567,6 +581,7 @@ constexpr AKey kAttachmentKeys[] = {
     {"max_count", false, load_max_count},
     {"max_depth", false, load_max_depth},
     {"action", false, load_action},
+    {"text", false, load_text},
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 // thread-safe), loaded once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +40,15 @@ struct AttachmentPolicy {
     int max_count = 10;
     int max_depth = 8;  // nesting of multiparts / message/rfc822
     enum class Action { strip, reject } action = Action::strip;
+    // The text of the PDF, Word (.docx) and OpenDocument (.odt) attachments
+    // that pass, read for the content rules and contact reasons
+    // (document_text.h), within these bounds.
+    struct TextReading {
+        bool read = true;
+        std::size_t max_chars = 100000;          // characters of one attachment
+        std::size_t max_message_chars = 300000;  // of every attachment of a message
+        int max_pdf_pages = 50;                  // pages of one PDF
+    } text;
 };
 
 struct AttachmentInput {

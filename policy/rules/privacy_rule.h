@@ -17,7 +17,10 @@
 namespace mm::policy {
 
 struct RedactPolicy {
-    bool seller_to_buyer = false;  // redact in messages a seller sends
+    // Per direction: the marketplace's rules forbid sellers to give buyers an
+    // address or a number (on by default); a buyer giving theirs to a seller
+    // is the buyer's choice (off).
+    bool seller_to_buyer = true;   // redact in messages a seller sends
     bool buyer_to_seller = false;  // ... and in those a buyer sends
     bool emails = true;
     bool phones = true;

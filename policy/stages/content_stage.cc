@@ -35,6 +35,10 @@ void report(const ContentFindings& f, const EvalContext& ctx, std::vector<RuleHi
         rules.push_back({hit.rule_id, std::string(policy::to_string(hit.action)) + " " +
                                           hit.language + ": \"" + clean(hit.excerpt) + "\""});
     const bool strip = ctx.policy.attachments.action == AttachmentPolicy::Action::strip;
+    for (const auto& a : f.attachments)
+        if (!a.text_note.empty())
+            rules.push_back(
+                {"attachment.text", "part " + a.path + " \"" + a.filename + "\": " + a.text_note});
     for (const auto& a : f.attachments) {
         if (a.kept) continue;
         rules.push_back({a.rule_id, "part " + a.path + " \"" + a.filename + "\" " +

@@ -10,6 +10,8 @@
 #include "policy/evaluate.h"
 #include "policy/mime/gmime_ptr.h"
 #include "policy/rewrite/from_header.h"
+#include "tests/support/document_samples.h"
+#include "tests/support/synthetic_files.h"
 #include "tests/support/test_support.h"
 
 namespace mm::policy {
@@ -325,6 +327,77 @@ TEST_F(PolicyTest, AutoReplyIsRedactedWhateverTheDirectionFlags) {
         evaluate(envelope_for("bob@gmail.example", addr(pair_.seller_alias)), *plain, ctx());
     EXPECT_FALSE(v.auto_reply);
     EXPECT_FALSE(v.edits.body);
+}
+
+// The marketplace's rules: sellers may not give buyers an address or a
+// number; buyers may give sellers theirs.  So both the built-in policy and
+// etc/policy.yaml redact seller -> buyer and not buyer -> seller.
+TEST_F(PolicyTest, RedactionIsOnSellerToBuyerAndOffBuyerToSellerByDefault) {
+    auto committed = load_policy(std::string(MM_SOURCE_DIR) + "/etc/policy.yaml");
+    ASSERT_TRUE(committed) << committed.error().message;
+    const std::string body = "Call me on +49 30 1234 5678 or write to me@private.example\r\n";
+    for (const Policy& policy : {default_policy(), **committed}) {
+        policy_ = policy;
+        auto from_seller = parse_message(
+            "From: Acme <support@acme.example>\r\nSubject: Your order\r\n\r\n" + body);
+        auto from_buyer =
+            parse_message("From: Bob <bob@gmail.example>\r\nSubject: My order\r\n\r\n" + body);
+        ASSERT_TRUE(from_seller && from_buyer);
+        Verdict to_buyer = evaluate(envelope_for("support@acme.example", addr(pair_.buyer_alias)),
+                                    *from_seller, ctx());
+        EXPECT_EQ(to_buyer.decision, Decision::modify);
+        ASSERT_TRUE(to_buyer.edits.body);
+        EXPECT_EQ(to_buyer.edits.body->str().find("1234 5678"), std::string::npos);
+        EXPECT_EQ(to_buyer.edits.body->str().find("me@private.example"), std::string::npos);
+        EXPECT_TRUE(std::any_of(to_buyer.rules.begin(), to_buyer.rules.end(),
+                                [](const RuleHit& r) { return r.id == "privacy.redacted"; }));
+
+        Verdict to_seller = evaluate(envelope_for("bob@gmail.example", addr(pair_.seller_alias)),
+                                     *from_buyer, ctx());
+        EXPECT_EQ(to_seller.decision, Decision::modify);
+        EXPECT_FALSE(to_seller.edits.body);
+    }
+}
+
+// The text of a PDF attachment is judged like a text part, and the refusal's
+// audit detail names the file; a PDF whose text cannot be read is delivered
+// and the audit says its text was not read.
+TEST_F(PolicyTest, PdfTextIsJudgedAndWhatIsNotReadIsAudited) {
+    auto committed = load_policy(std::string(MM_SOURCE_DIR) + "/etc/policy.yaml");
+    ASSERT_TRUE(committed) << committed.error().message;
+    policy_ = **committed;
+    auto message_with = [](const std::string& pdf) {
+        gchar* b64 = g_base64_encode(reinterpret_cast<const guchar*>(pdf.data()), pdf.size());
+        std::string raw =
+            "From: Acme <support@acme.example>\r\nSubject: Spring\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+            "Content-Type: text/plain\r\n\r\nHello Bob, see the attached flyer.\r\n--b\r\n"
+            "Content-Type: application/pdf; name=\"flyer.pdf\"\r\n"
+            "Content-Disposition: attachment; filename=\"flyer.pdf\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n" +
+            std::string(b64) + "\r\n--b--\r\n";
+        g_free(b64);
+        return parse_message(raw);
+    };
+    const auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+    auto coupon = message_with(mm::testing::text_pdf({"Spring sale!\nUse code ABC123 today."}));
+    ASSERT_TRUE(coupon);
+    Verdict refused = evaluate(env, *coupon, ctx());
+    EXPECT_EQ(refused.decision, Decision::reject);
+    EXPECT_EQ(refused.smtp_code, "550");
+    auto promo = std::find_if(refused.rules.begin(), refused.rules.end(),
+                              [](const RuleHit& r) { return r.id == "promo.marketing"; });
+    ASSERT_NE(promo, refused.rules.end());
+    EXPECT_NE(promo->detail.find("\"flyer.pdf: "), std::string::npos) << promo->detail;
+
+    auto broken = message_with(mm::bench::synthetic_pdf(4096));
+    ASSERT_TRUE(broken);
+    Verdict delivered = evaluate(env, *broken, ctx());
+    EXPECT_EQ(delivered.decision, Decision::modify);
+    auto unread = std::find_if(delivered.rules.begin(), delivered.rules.end(),
+                               [](const RuleHit& r) { return r.id == "attachment.text"; });
+    ASSERT_NE(unread, delivered.rules.end());
+    EXPECT_EQ(unread->detail, "part 2 \"flyer.pdf\": text not read: the PDF is damaged");
 }
 
 TEST_F(PolicyTest, OnlyAllowedHeadersAndThisPairsAliasesReachTheRecipient) {

@@ -203,7 +203,7 @@ TEST(PrivacySection, ValidSection) {
     RedactPolicy p;
     ASSERT_EQ(load("privacy:\n"
                    "  redact:\n"
-                   "    seller_to_buyer: true\n"
+                   "    seller_to_buyer: false\n"
                    "    buyer_to_seller: true\n"
                    "    emails: false\n"
                    "    phones: true\n"
@@ -211,7 +211,7 @@ TEST(PrivacySection, ValidSection) {
                    "    marker: \"[removed]\"\n",
                    p),
               "");
-    EXPECT_TRUE(p.seller_to_buyer);
+    EXPECT_FALSE(p.seller_to_buyer);
     EXPECT_TRUE(p.buyer_to_seller);
     EXPECT_FALSE(p.emails);
     EXPECT_TRUE(p.phones);
@@ -221,7 +221,8 @@ TEST(PrivacySection, ValidSection) {
 
 TEST(PrivacySection, LeftOutKeysKeepTheDefaults) {
     RedactPolicy p;
-    ASSERT_EQ(load("privacy:\n  redact:\n    seller_to_buyer: true\n", p), "");
+    ASSERT_EQ(load("privacy:\n  redact:\n    emails: true\n", p), "");
+    // Sellers may not give buyers an address or a number; buyers may.
     EXPECT_TRUE(p.seller_to_buyer);
     EXPECT_FALSE(p.buyer_to_seller);
     EXPECT_TRUE(p.emails);
