@@ -561,15 +561,46 @@ void load_action(const Entry& e, AttachmentPolicy& p) {
 }
 
 constexpr AKey kAttachmentKeys[] = {
-    {"allowed_types", false, load_allowed_types},
-    {"max_total_bytes", false, load_max_total_bytes},
-    {"max_file_bytes", false, load_max_file_bytes},
-    {"max_count", false, load_max_count},
-    {"max_depth", false, load_max_depth},
-    {"action", false, load_action},
+    {"allowed_types",
+     false,
+     load_allowed_types,
+     {"list of MIME types (type/subtype)",
+      "PDF, Word (.doc, .docx), JPEG, PNG, GIF, WebP, text/plain",
+      "The types, as libmagic detects them from the bytes, that may pass. A name or declared type "
+      "that disagrees with the bytes is refused; .docx with macros, legacy Office files with VBA "
+      "and PDFs with JavaScript, launch actions or embedded files are refused whatever this list "
+      "says."}},
+    {"max_total_bytes",
+     false,
+     load_max_total_bytes,
+     {"integer, bytes (1-4294967296)", "10485760",
+      "Decoded bytes of all attachments; over it the message is refused with 552 5.3.4."}},
+    {"max_file_bytes",
+     false,
+     load_max_file_bytes,
+     {"integer, bytes (1-4294967296)", "10485760", "Decoded bytes of one attachment."}},
+    {"max_count",
+     false,
+     load_max_count,
+     {"integer (0-1000)", "10",
+      "Attachments per message (inline images referenced by the HTML not counted)."}},
+    {"max_depth",
+     false,
+     load_max_depth,
+     {"integer (1-64)", "8", "Nesting of multiparts and forwarded messages."}},
+    {"action",
+     false,
+     load_action,
+     {"strip | reject", "strip",
+      "An attachment not allowed: strip replaces the part by a short text notice naming the file "
+      "and why (every other part keeps its bytes); reject refuses the message with 550 5.7.1."}},
 };
 
 }  // namespace
+
+std::vector<yaml::KeyInfo> attachments_section_schema() {
+    return yaml::describe<AttachmentPolicy>(kAttachmentKeys);
+}
 
 void load_attachments_section(const yaml::Entry& e, AttachmentPolicy& out) {
     yaml::load_section<AttachmentPolicy>(e, kAttachmentKeys, out);
