@@ -63,7 +63,7 @@ std::string version_report() {
         {"ICU", icu_version()},
         {"libpsl", psl_version()},
         {"libidn2", idn2_check_version(nullptr)},
-        {"OpenSSL", OpenSSL_version(OPENSSL_VERSION)},
+        {"OpenSSL", OpenSSL_version(OPENSSL_VERSION_STRING)},
         {"libzip", zip_libzip_version()},
         {"libgsf", dotted(static_cast<unsigned>(libgsf_major_version),
                           static_cast<unsigned>(libgsf_minor_version),

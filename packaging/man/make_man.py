@@ -44,6 +44,14 @@ def keys_roff(keys):
     return '\n'.join(lines)
 
 
+def metavariable(cli11_type):
+    """CLI11's type names as a reader expects them: TEXT is a VALUE, a choice
+    shows its choices."""
+    if cli11_type.startswith('TEXT:'):
+        return cli11_type[len('TEXT:'):]
+    return {'TEXT': 'VALUE', 'INT': 'N', 'UINT': 'N', 'FLOAT': 'NUMBER'}.get(cli11_type, cli11_type)
+
+
 def option_label(opt):
     names = opt['names']
     if opt['positional']:
@@ -51,7 +59,7 @@ def option_label(opt):
     else:
         label = '\\fB' + roff(names.replace(',', ', ')) + '\\fR'
         if opt['type']:
-            label += ' \\fI' + roff(opt['type']) + '\\fR'
+            label += ' \\fI' + roff(metavariable(opt['type'])) + '\\fR'
     return label
 
 
@@ -59,7 +67,7 @@ def option_roff(opt):
     facts = []
     if opt['required']:
         facts.append('required')
-    if opt['repeatable']:
+    if opt['repeatable'] and 'repeatable' not in opt['description']:
         facts.append('repeatable')
     if opt['default']:
         facts.append('default ' + opt['default'])
