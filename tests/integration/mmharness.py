@@ -1452,12 +1452,17 @@ class HarnessTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.h = Harness(cls.harness_name, with_milter=cls.with_milter,
-                        config=cls.milter_config, policy=cls.policy_overrides,
-                        hide_client_received=cls.hide_client_received,
-                        milter_socket=cls.milter_socket, sasl_users=cls.sasl_users)
+        cls.h = cls.make_harness(cls.harness_name, with_milter=cls.with_milter,
+                                 config=cls.milter_config, policy=cls.policy_overrides,
+                                 hide_client_received=cls.hide_client_received,
+                                 milter_socket=cls.milter_socket, sasl_users=cls.sasl_users)
         cls.addClassCleanup(cls.h.stop)
         cls.h.start()
+
+    @classmethod
+    def make_harness(cls, *args, **kw) -> Harness:
+        """The class's harness; a test class with another MTA overrides it."""
+        return Harness(*args, **kw)
 
     @classmethod
     def tearDownClass(cls):
