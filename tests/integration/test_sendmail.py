@@ -14,6 +14,7 @@
 
 Skipped when the Sendmail packages cannot be fetched from Debian's archive."""
 
+import functools
 import os
 import re
 import sys
@@ -35,9 +36,7 @@ class SendmailTest(HarnessTestCase):
     bob = Party("bob", "buyer", "bob@gmail.example", "Bob Buyer")
     acme = Party("acme", "seller", "support@acme.example", "Acme Store")
 
-    @classmethod
-    def make_harness(cls, *args, **kw):
-        return SendmailHarness(*args, cache_dir=CACHE, **kw)
+    harness_class = functools.partial(SendmailHarness, cache_dir=CACHE)
 
     @classmethod
     def setUpClass(cls):
@@ -52,15 +51,11 @@ class SendmailTest(HarnessTestCase):
         self.h.drain()
 
     def test_rewrite_and_queue_id(self):
-        alias = self.pair["buyer_alias"]
-        msg = make_message(from_="Acme Support <support@acme.example>", to=alias,
-                           subject="Engraving colour", body=f"Blue or red? {unique_line()}",
-                           headers=[("Reply-To", "support@acme.example")])
-        r = self.h.send("support@acme.example", [alias], msg)
-        self.assertQueued(r, [alias])
+        r, d = self.send_one("support@acme.example", self.pair["buyer_alias"],
+                             "<orig-q1.sm@mx.acme.example>", display_name="Acme Support",
+                             headers=[("Reply-To", "support@acme.example")])
         # Sendmail's DATA reply: "250 2.0.0 <queue id> Message accepted for delivery"
         qid = re.search(r"2\.0\.0 (\S+) Message accepted", str(r.data[1])).group(1)
-        [d] = self.h.wait_delivered(1)
         self.assertEqual(d.rcpts, ["bob@gmail.example"])
         self.assertEqual(d.from_address[1], self.pair["seller_alias"])
         # Sendmail's own Received header, without its "from" clause
@@ -90,22 +85,24 @@ class SendmailTest(HarnessTestCase):
 
     def test_threading(self):
         s1 = "<orig-s1.sm@mx.acme.example>"
-        d1 = self.send_one("support@acme.example", self.pair["buyer_alias"], s1)
+        _, d1 = self.send_one("support@acme.example", self.pair["buyer_alias"], s1)
         m1 = d1.header("Message-ID").strip()
         self.assertNotEqual(m1, s1)
-        d2 = self.send_one("bob@gmail.example", self.pair["seller_alias"],
-                           "<orig-b1.sm@laptop.gmail.example>", in_reply_to=m1)
+        _, d2 = self.send_one("bob@gmail.example", self.pair["seller_alias"],
+                              "<orig-b1.sm@laptop.gmail.example>",
+                              headers=[("In-Reply-To", m1)])
         self.assertEqual(d2.rcpts, ["support@acme.example"])
         self.assertEqual(d2.header("In-Reply-To").strip(), s1)
 
-    def send_one(self, sender, alias, message_id, in_reply_to=None):
-        headers = [("In-Reply-To", in_reply_to)] if in_reply_to else []
-        msg = make_message(from_=sender, to=alias, subject="Engraving", headers=headers,
+    def send_one(self, sender, alias, message_id, headers=(), display_name=""):
+        """One message, queued and delivered: (Sendmail's replies, the delivery)."""
+        from_ = f"{display_name} <{sender}>" if display_name else sender
+        msg = make_message(from_=from_, to=alias, subject="Engraving", headers=headers,
                            body=f"Which colour? {unique_line()}", message_id=message_id)
         r = self.h.send(sender, [alias], msg)
         self.assertQueued(r, [alias])
         [d] = self.h.wait_delivered(1)
-        return d
+        return r, d
 
 
 if __name__ == "__main__":
