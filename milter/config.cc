@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "policy/yaml_schema.h"
@@ -137,93 +138,203 @@ std::optional<std::string> socket_problem(std::string_view spec) {
 // ---- the schema ----------------------------------------------------------
 
 constexpr Key kStoreKeys[] = {
-    {"type", false,
+    {"type",
+     false,
      [](const Entry& e, Build& b) {
          b.config.store.type = get_string(e);
          if (b.config.store.type != "sqlite")
              error_at(e.value.Mark(), e.name + ": unsupported store type '" + b.config.store.type +
                                           "' (expected sqlite)");
-     }},
-    {"path", true, [](const Entry& e, Build& b) { b.config.store.path = get_path(e, b); }},
-    {"busy_timeout_ms", false,
+     },
+     {"string: sqlite", "sqlite", "The store backend. SQLite is the only one so far."}},
+    {"path",
+     true,
+     [](const Entry& e, Build& b) { b.config.store.path = get_path(e, b); },
+     {"path", "",
+      "The SQLite database of parties, pairs, aliases, orders and thread state; created and "
+      "migrated at start. Its directory must be writable by the daemon user."}},
+    {"busy_timeout_ms",
+     false,
      [](const Entry& e, Build& b) {
          b.config.store.busy_timeout_ms = static_cast<int>(get_int(e, 0, 600000));
-     }},
-    {"synchronous", false,
+     },
+     {"integer, milliseconds (0-600000)", "5000",
+      "How long a lookup waits on a locked database before the message is tempfailed (451 "
+      "4.3.0)."}},
+    {"synchronous",
+     false,
      [](const Entry& e, Build& b) {
          const std::string v = get_string(e);
          if (v != "normal" && v != "full")
              error_at(e.value.Mark(),
                       e.name + ": unknown value '" + v + "' (expected normal or full)");
          b.config.store.sync_full = v == "full";
-     }},
+     },
+     {"normal | full", "normal",
+      "When commits reach the disk. normal: at WAL checkpoints; a power loss (not a crash of the "
+      "daemon) may lose the thread state and Message-ID mappings of the last moments, never the "
+      "database. full: an fsync per message."}},
 };
 
 constexpr Key kLimitsKeys[] = {
-    {"max_header_count", false,
+    {"max_header_count",
+     false,
      [](const Entry& e, Build& b) {
          b.config.limits.max_header_count = static_cast<std::size_t>(get_int(e, 1, 10000000));
-     }},
-    {"max_header_bytes", false,
+     },
+     {"integer (1-10000000)", "1000",
+      "Header fields of the message, counted as the MTA hands them over; past it none is kept and "
+      "the message is refused at its end. Also the bound of each MIME part's and forwarded "
+      "message's header."}},
+    {"max_header_bytes",
+     false,
      [](const Entry& e, Build& b) {
          b.config.limits.max_header_bytes = static_cast<std::size_t>(get_int(e, 1, 1LL << 30));
-     }},
-    {"max_mime_parts", false,
+     },
+     {"integer, bytes (1-1073741824)", "1048576",
+      "Bytes of those header fields (\"Name: value\" and line end summed); also of each part's "
+      "header, and of all parts' headers together."}},
+    {"max_mime_parts",
+     false,
      [](const Entry& e, Build& b) {
          b.config.limits.max_mime_parts = static_cast<std::size_t>(get_int(e, 1, 10000000));
-     }},
-    {"max_mime_depth", false,
+     },
+     {"integer (1-10000000)", "1000",
+      "MIME parts and forwarded messages below the top one, counted by a linear pass over the body "
+      "before the MIME parser builds anything."}},
+    {"max_mime_depth",
+     false,
      [](const Entry& e, Build& b) {
          b.config.limits.max_mime_depth = static_cast<std::size_t>(get_int(e, 1, 1000));
-     }},
-    {"cpu_budget_ms", false,
+     },
+     {"integer (1-1000)", "32",
+      "How deep multiparts and forwarded messages nest, counted by the same pass. The policy's "
+      "attachments.max_depth still applies on top of it."}},
+    {"cpu_budget_ms",
+     false,
      [](const Entry& e, Build& b) {
          b.config.limits.cpu_budget = std::chrono::milliseconds(get_int(e, 0, 3600000));
-     }},
-    {"over_budget_action", false,
+     },
+     {"integer, milliseconds (0-3600000)", "2000",
+      "CPU time one evaluation may use, checked at every MIME part and between the steps of each "
+      "text part; a message that needs more gets over_budget_action. 0: no budget."}},
+    {"over_budget_action",
+     false,
      [](const Entry& e, Build& b) {
          const std::string v = get_string(e);
          if (v != "reject" && v != "tempfail")
              error_at(e.value.Mark(),
                       e.name + ": unknown value '" + v + "' (expected reject or tempfail)");
          b.config.over_budget_tempfail = v == "tempfail";
-     }},
+     },
+     {"reject | tempfail", "reject",
+      "A message over cpu_budget_ms: reject (552 5.3.4) or tempfail (451 4.3.0, the MTA retries "
+      "later)."}},
+};
+
+// The facilities an MTA's neighbours log under: mail (Postfix and OpenDKIM's
+// default), daemon, or a local one the syslog daemon routes elsewhere.
+constexpr std::pair<std::string_view, int> kFacilities[] = {
+    {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+};
+
+constexpr Key kLogKeys[] = {
+    {"facility",
+     false,
+     [](const Entry& e, Build& b) {
+         const std::string v = get_string(e);
+         for (const auto& [name, facility] : kFacilities) {
+             if (v != name) continue;
+             b.config.log_facility = facility;
+             return;
+         }
+         error_at(e.value.Mark(), e.name + ": unknown facility '" + v +
+                                      "' (expected mail, daemon, user or local0 to local7)");
+     },
+     {"mail | daemon | user | local0-local7", "mail",
+      "The syslog facility of the daemon's log lines, as Postfix and OpenDKIM use mail. Lines "
+      "about one message start with its queue id (\"4XbQ1: reject: ...\"). Read at start only."}},
 };
 
 constexpr Key kTopLevel[] = {
-    {"socket", false,
+    {"socket",
+     false,
      [](const Entry& e, Build& b) {
          b.config.socket = get_nonempty_string(e);
          if (auto problem = socket_problem(b.config.socket))
              error_at(e.value.Mark(), "socket: " + *problem);
-     }},
-    {"domain", true,
+     },
+     {"libmilter socket: unix:/path, inet:PORT@HOST, inet6:PORT@HOST",
+      "unix:/run/marketplace-milter/milter.sock",
+      "Where the milter listens. Postfix writes an inet socket as inet:HOST:PORT in main.cf. "
+      "Prefer the unix socket: on an inet socket any local process can speak the milter protocol "
+      "and learn real addresses from the recipient edits. With a chrooted smtpd the socket must "
+      "lie inside the chroot."}},
+    {"domain",
+     true,
      [](const Entry& e, Build& b) {
          b.config.domain = to_lower(get_nonempty_string(e));
          if (!valid_hostname(b.config.domain))
              error_at(e.value.Mark(), "domain: invalid domain '" + e.value.Scalar() + "'");
-     }},
-    {"policy", true, [](const Entry& e, Build& b) { b.config.policy_path = get_path(e, b); }},
-    {"store", true, [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kStoreKeys, b); }},
-    {"audit_log", true,
+     },
+     {"domain name", "", "The marketplace mail domain; aliases are <16 hex digits>@domain."}},
+    {"policy",
+     true,
+     [](const Entry& e, Build& b) { b.config.policy_path = get_path(e, b); },
+     {"path", "", "The policy file, marketplace-milter-policy(5)."}},
+    {"store",
+     true,
+     [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kStoreKeys, b); },
+     {"mapping", "", "Where parties, pairs and aliases are stored.",
+      +[] { return yaml::describe<Build>(kStoreKeys); }}},
+    {"audit_log",
+     true,
      [](const Entry& e, Build& b) {
          b.config.audit_log = get_nonempty_string(e) == "-" ? "-" : get_path(e, b);
-     }},
-    {"hmac_key_file", true,
+     },
+     {"path, or - for stdout", "",
+      "The audit log: one JSON line per decision, with party ids, never real addresses. Reopened "
+      "on SIGUSR1 (reload) and SIGUSR2 (logrotate)."}},
+    {"hmac_key_file",
+     true,
      [](const Entry& e, Build& b) {
          b.config.hmac_key_file = get_path(e, b);
          b.key_file_mark = e.value.Mark();
-     }},
-    {"cache_ttl_ms", false,
+     },
+     {"path", "",
+      "The secret (at least 32 bytes; one trailing newline is ignored) for the HMAC of the "
+      "X-Marketplace-Audit header. Refused if readable by others or writable by group or others."}},
+    {"cache_ttl_ms",
+     false,
      [](const Entry& e, Build& b) {
          b.config.cache_ttl = std::chrono::milliseconds(get_int(e, 0, 86400000));
-     }},
-    {"milter_timeout", false,
+     },
+     {"integer, milliseconds (0-86400000)", "30000",
+      "How long aliases (with their parties) and orders, found or not, are cached in the daemon; a "
+      "change made with the command line reaches the daemon within this time. 0 disables the "
+      "cache."}},
+    {"milter_timeout",
+     false,
      [](const Entry& e, Build& b) {
          b.config.milter_timeout = static_cast<int>(get_int(e, 1, 86400));
-     }},
-    {"log_stderr", false, [](const Entry& e, Build& b) { b.config.log_stderr = get_bool(e); }},
-    {"socket_mode", false,
+     },
+     {"integer, seconds (1-86400)", "300",
+      "libmilter's I/O timeout towards the MTA. Keep it at least as long as Postfix's "
+      "milter_content_timeout."}},
+    {"log_stderr",
+     false,
+     [](const Entry& e, Build& b) { b.config.log_stderr = get_bool(e); },
+     {"true | false", "false",
+      "Also log to stderr, besides syslog (stderr alone when there is no /dev/log at start, e.g. "
+      "in a container)."}},
+    {"log",
+     false,
+     [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kLogKeys, b); },
+     {"mapping", "", "Logging to syslog.", +[] { return yaml::describe<Build>(kLogKeys); }}},
+    {"socket_mode",
+     false,
      [](const Entry& e, Build& b) {
          const std::string v = get_string(e);
          char* end = nullptr;
@@ -232,27 +343,59 @@ constexpr Key kTopLevel[] = {
              error_at(e.value.Mark(),
                       e.name + ": '" + v + "' is not an octal file mode (such as \"0660\")");
          b.config.socket_mode = static_cast<unsigned>(mode);
-     }},
-    {"spill_threshold_bytes", false,
+     },
+     {"octal file mode, quoted", "\"0660\"",
+      "Permissions of a unix socket. The MTA's user must be able to write to it: put postfix in "
+      "the daemon's group."}},
+    {"spill_threshold_bytes",
+     false,
      [](const Entry& e, Build& b) {
          b.config.spool.spill_threshold = static_cast<std::size_t>(get_int(e, 0, 1LL << 30));
-     }},
-    {"spool_dir", false,
-     [](const Entry& e, Build& b) { b.config.spool.spool_dir = get_path(e, b); }},
-    {"max_parallel_evaluations", false,
+     },
+     {"integer, bytes (0-1073741824)", "262144",
+      "Bodies larger than this go to an unnamed temporary file in spool_dir and are parsed from "
+      "it; 0 spools every body."}},
+    {"spool_dir",
+     false,
+     [](const Entry& e, Build& b) { b.config.spool.spool_dir = get_path(e, b); },
+     {"path", "/var/tmp",
+      "Directory for those files, on disk (not tmpfs). Checked at start and reload: a file must be "
+      "creatable there, else the daemon does not start and a reload keeps the old config. Full or "
+      "gone later: the message is tempfailed. The shipped config sets "
+      "/var/lib/marketplace-milter/spool."}},
+    {"max_parallel_evaluations",
+     false,
      [](const Entry& e, Build& b) {
          b.config.max_parallel_evaluations = static_cast<int>(get_int(e, 0, 4096));
-     }},
-    {"realtime_priority", false,
+     },
+     {"integer (0-4096)", "0",
+      "Messages evaluated at once; the rest wait at end of message (at most milter_timeout/2, then "
+      "451). 0: twice the CPUs, at least 2. Read at start only."}},
+    {"realtime_priority",
+     false,
      [](const Entry& e, Build& b) {
          b.config.realtime_priority = static_cast<int>(get_int(e, 0, 99));
-     }},
-    {"realtime_budget_ms", false,
+     },
+     {"integer (0-99)", "1",
+      "SCHED_FIFO priority for the end-of-message work on messages held in memory (up to "
+      "spill_threshold_bytes). Needs CAP_SYS_NICE or RLIMIT_RTPRIO (the unit sets LimitRTPRIO=1), "
+      "else logged and off. 0: off. Read at start only."}},
+    {"realtime_budget_ms",
+     false,
      [](const Entry& e, Build& b) {
          b.config.realtime_budget = std::chrono::milliseconds(get_int(e, 1, 10000));
-     }},
-    {"limits", false,
-     [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kLimitsKeys, b); }},
+     },
+     {"integer, milliseconds (1-10000)", "20",
+      "CPU time one end of message may use under realtime_priority; past it the message finishes "
+      "at the normal priority and the daemon logs so. Read at start only."}},
+    {"limits",
+     false,
+     [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kLimitsKeys, b); },
+     {"mapping", "",
+      "Bounds every message meets as it arrives and while it is evaluated; a message over one is "
+      "refused with the bound named (e.g. 552 5.3.4 ... (limit limits.max_header_count)) and one "
+      "audit line with the rule limits.<key>. Re-read on reload.",
+      +[] { return yaml::describe<Build>(kLimitsKeys); }}},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.
@@ -287,6 +430,10 @@ int parallel_evaluations(const Config& config) {
     // Evaluation is CPU-bound: more at once than the CPUs can run only adds
     // parse trees in memory, not throughput.
     return std::max(2, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+std::vector<yaml::KeyInfo> config_schema() {
+    return yaml::describe<Build>(kTopLevel);
 }
 
 Result<Config> load_config(const std::string& path) {

@@ -5,29 +5,37 @@
 // Unknown keys are errors: "marketplace-milter.yaml:7:3: unknown key ...".
 #pragma once
 
+#include <syslog.h>
+
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "alias/store_factory.h"
 #include "policy/limits.h"
 #include "policy/mime/message_body.h"
 #include "util/result.h"
 
+namespace mm::yaml {
+struct KeyInfo;
+}
+
 namespace mm::milter {
 
 struct Config {
-    std::string path;                            // the file this came from
+    std::string path;                                                 // the file this came from
     std::string socket = "unix:/run/marketplace-milter/milter.sock";  // libmilter socket spec
-    unsigned socket_mode = 0660;                 // permissions of a unix socket
-    std::string domain;                          // marketplace domain, lower case
+    unsigned socket_mode = 0660;  // permissions of a unix socket
+    std::string domain;           // marketplace domain, lower case
     alias::StoreConfig store;
     std::string policy_path;    // policy.yaml
     std::string audit_log;      // JSON lines; "-" for stdout
     std::string hmac_key_file;  // secret for the X-Marketplace-Audit HMAC
     std::string hmac_key;       // its contents, loaded by load_config
     std::chrono::milliseconds cache_ttl{30000};
-    int milter_timeout = 300;  // seconds, libmilter smfi_settimeout
-    bool log_stderr = false;   // also log to stderr (foreground / containers)
+    int milter_timeout = 300;     // seconds, libmilter smfi_settimeout
+    bool log_stderr = false;      // also log to stderr (foreground / containers)
+    int log_facility = LOG_MAIL;  // log.facility; read at start only
     // Message bodies over spool.spill_threshold bytes go to an unlinked file
     // in spool.spool_dir (spill_threshold_bytes, spool_dir).
     policy::SpoolOptions spool{256 * 1024, "/var/tmp"};
@@ -66,5 +74,8 @@ int parallel_evaluations(const Config& config);
 
 // Loads, validates and reads the HMAC key (which must be >= 32 bytes).
 Result<Config> load_config(const std::string& path);
+
+// The keys load_config accepts, with their documentation (policy/yaml_schema.h).
+std::vector<yaml::KeyInfo> config_schema();
 
 }  // namespace mm::milter

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -84,6 +85,13 @@ bool set_unix_socket_mode(const Config& config) {
     return true;
 }
 
+void reopen_logs(Service& service) {
+    if (auto r = service.reopen_logs(); r)
+        log_msg(LOG_INFO, "logs reopened");
+    else
+        log_msg(LOG_ERR, "cannot reopen the audit log: %s", r.error().message.c_str());
+}
+
 }  // namespace
 
 int run_daemon(const std::string& config_path) {
@@ -96,7 +104,7 @@ int run_daemon(const std::string& config_path) {
     }
     Service& service = *opened.value();
     const Config& config = service.runtime()->config;
-    log_open(config.log_stderr);
+    log_open(config.log_stderr, config.log_facility);
     if (const std::string off = enable_realtime(config.realtime_priority, config.realtime_budget);
         !off.empty())
         log_msg(config.realtime_priority > 0 ? LOG_WARNING : LOG_INFO,
@@ -108,18 +116,25 @@ int run_daemon(const std::string& config_path) {
                 config.realtime_priority, static_cast<long long>(config.realtime_budget.count()));
 
     // libmilter's own signal thread takes SIGHUP/SIGTERM as "stop" and SIGINT
-    // as "abort", so reload is SIGUSR1 (as in OpenDKIM).  Block it here, before
-    // any thread exists, so only the reloader ever receives it; SIGUSR2 is
-    // the reloader's private "exit" at shutdown.
+    // as "abort", so reload is SIGUSR1 (as in OpenDKIM) and SIGUSR2 only
+    // reopens the logs (logrotate), so that rotating the audit log never
+    // reloads a policy edited but not yet meant to go live.  Blocked here,
+    // before any thread exists, so only the signal thread ever receives them;
+    // at shutdown it gets SIGUSR2 with `stopping` set.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGUSR1);
     sigaddset(&signals, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    std::thread reloader([&service, signals] {
+    std::atomic<bool> stopping{false};
+    std::thread reloader([&service, &stopping, signals] {
         for (;;) {
             int sig = 0;
-            if (sigwait(&signals, &sig) != 0 || sig == SIGUSR2) return;
+            if (sigwait(&signals, &sig) != 0 || stopping.load()) return;
+            if (sig == SIGUSR2) {
+                reopen_logs(service);
+                continue;
+            }
             auto r = service.reload();
             if (r)
                 log_msg(LOG_INFO, "reloaded: policy version %s",
@@ -148,6 +163,7 @@ int run_daemon(const std::string& config_path) {
         sd_notify(0, "STOPPING=1");
         log_msg(LOG_INFO, "stopped");
     }
+    stopping.store(true);
     pthread_kill(reloader.native_handle(), SIGUSR2);
     reloader.join();
     return rc;

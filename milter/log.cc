@@ -13,7 +13,7 @@ bool g_syslog = true;
 
 }  // namespace
 
-void log_open(bool to_stderr) {
+void log_open(bool to_stderr, int facility) {
     // Without a syslog socket (a container, a test box) glibc tries to
     // connect again for every line: a socket and a failed connect per
     // message.  With stderr on, the lines go there alone; the next start
@@ -21,7 +21,7 @@ void log_open(bool to_stderr) {
     g_syslog = !to_stderr || access("/dev/log", F_OK) == 0;
     if (g_syslog) {
         openlog("marketplace-milter", LOG_PID | LOG_NDELAY | (to_stderr ? LOG_PERROR : 0),
-                LOG_MAIL);
+                facility);
     } else {
         log_msg(LOG_NOTICE, "no syslog socket (/dev/log): logging to stderr only");
     }

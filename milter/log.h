@@ -1,7 +1,6 @@
-// Logging to syslog (facility mail), optionally mirrored to stderr (stderr
-// alone when there is no syslog socket at start).  Lines
-// about one message start with its queue id, as Postfix and OpenDKIM do:
-// "4XbQ1: reject: ...".  Thread-safe (syslog is).
+// Logging to syslog (the config's log.facility, mail by default), optionally mirrored to stderr
+// (stderr alone when there is no syslog socket at start).  Lines about one message start with its
+// queue id, as Postfix and OpenDKIM do: "4XbQ1: reject: ...".  Thread-safe (syslog is).
 #pragma once
 
 #include <syslog.h>
@@ -10,7 +9,7 @@
 
 namespace mm::milter {
 
-void log_open(bool to_stderr);
+void log_open(bool to_stderr, int facility = LOG_MAIL);
 void log_msg(int priority, const char* format, ...) __attribute__((format(printf, 2, 3)));
 
 // What a line about one message starts with: its queue id, or "NOQUEUE"

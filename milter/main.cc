@@ -4,12 +4,15 @@
 #include <exception>
 
 #include "cli/cli.h"
+#include "milter/cli_reference.h"
 #include "milter/daemon.h"
+#include "milter/version.h"
+#include "milter_build_info.h"
 #include "policy/mime/gmime_ptr.h"
 
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/marketplace-milter/marketplace-milter.yaml";
+constexpr const char* kDefaultConfig = MM_DEFAULT_CONFIG;
 
 void add_party_options(CLI::App* cmd, mm::milter::PartyArgs& a, bool with_role) {
     cmd->add_option("--id", a.id, "party id")->required();
@@ -39,6 +42,9 @@ void add_party_options(CLI::App* cmd, mm::milter::PartyArgs& a, bool with_role) 
 int main(int argc, char** argv) {
     CLI::App app{"marketplace-milter: buyer-seller messaging through aliases, as a milter"};
     app.require_subcommand(1);
+    app.set_version_flag(
+        "--version", [] { return mm::milter::version_report(); },
+        "print the version, the git commit and the linked libraries' versions");
     std::string config = kDefaultConfig;
     auto config_option = [&config](CLI::App* cmd) {
         cmd->add_option("-c,--config", config, "daemon config file")->capture_default_str();
@@ -177,6 +183,16 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     report_rt->add_flag("--json", report_args.json, "JSON instead of a table");
+
+    // For the manual page (milter/cli_reference.h); hidden from --help.
+    app.add_flag_callback(
+           "--cli-reference",
+           [&app] {
+               std::puts(mm::milter::cli_reference_json(app).c_str());
+               throw CLI::Success();
+           },
+           "print the command line's subcommands and options as JSON")
+        ->group("");
 
     try {
         app.parse(argc, argv);

@@ -14,8 +14,8 @@
 #include "audit/audit.h"
 #include "milter/config.h"
 #include "milter/eval_gate.h"
-#include "policy/rules/attachment_rule.h"
 #include "policy/policy.h"
+#include "policy/rules/attachment_rule.h"
 
 namespace mm::milter {
 
@@ -42,6 +42,8 @@ public:
     // the error is returned.  Always reopens the audit log.  Store settings
     // and the socket are read at start only.
     Result<void> reload();
+    // Reopens the audit log only (logrotate's SIGUSR2); config and policy stay.
+    Result<void> reopen_logs() { return audit_->reopen(); }
 
 private:
     Service() = default;

@@ -64,6 +64,10 @@ struct Policy {
 // Unknown keys are errors, so a typo never silently disables a rule.
 Result<std::shared_ptr<const Policy>> load_policy(const std::string& path);
 
+// The keys load_policy accepts, with their documentation (yaml_schema.h):
+// what the manual page marketplace-milter-policy(5) is written from.
+std::vector<yaml::KeyInfo> policy_schema();
+
 // The defaults a policy file starts from (also used by tests).
 Policy default_policy();
 

@@ -122,9 +122,31 @@ void load_headers_remove(const Entry& e, Policy& p) {
 }
 
 constexpr Key kHeadersKeys[] = {
-    {"mode", false, load_headers_mode},
-    {"keep", false, load_headers_keep},
-    {"remove", false, load_headers_remove},
+    {"mode",
+     false,
+     load_headers_mode,
+     {"allow | block", "allow",
+      "allow: only the headers in keep pass, minus those in remove; everything else is removed, so "
+      "a header nobody thought of cannot leak. block: every header passes except those in remove "
+      "(which must then be written out; keep is not used). Whatever the lists say, From is "
+      "rewritten, To and Cc keep only the pair's aliases, Bcc and X-Marketplace-* are removed, "
+      "Message-ID, In-Reply-To and References pass (rewritten)."}},
+    {"keep",
+     false,
+     load_headers_keep,
+     {"list of header names; a trailing * matches a prefix",
+      "From, To, Cc, Subject, Date, MIME-Version, Content-*, In-Reply-To, References, Message-ID, "
+      "Auto-Submitted, X-Auto-Response-Suppress, Precedence, Importance, Priority, X-Priority, "
+      "Accept-Language",
+      "The headers that pass in allow mode (case does not matter). A list given replaces the "
+      "built-in one. X-Marketplace-* cannot be kept."}},
+    {"remove",
+     false,
+     load_headers_remove,
+     {"list of header names; a trailing * matches a prefix", "[]",
+      "The headers removed: in allow mode on top of those not kept, in block mode the only ones "
+      "removed. From, To, Cc, Message-ID, In-Reply-To and References cannot be listed (the milter "
+      "rewrites them)."}},
 };
 
 void load_headers(const Entry& e, Policy& p) {
@@ -169,8 +191,20 @@ void load_bounces_backscatter(const Entry& e, Policy& p) {
 }
 
 constexpr Key kBouncesKeys[] = {
-    {"action", false, load_bounces_action},
-    {"backscatter", false, load_bounces_backscatter},
+    {"action",
+     false,
+     load_bounces_action,
+     {"rewrite | quarantine | reject", "rewrite",
+      "A message with the null sender to an alias. rewrite: delivered to the alias owner with "
+      "every real address of the other side replaced by its alias and its mail hosts by the "
+      "marketplace domain (auto-replies redacted). quarantine: Postfix hold queue. reject: refused "
+      "with a 5xx reply."}},
+    {"backscatter",
+     false,
+     load_bounces_backscatter,
+     {"reject | quarantine", "reject",
+      "A bounce for a message the marketplace never delivered (its returned Message-ID is "
+      "unknown): reject (550 5.7.1) or quarantine."}},
 };
 
 void load_bounces(const Entry& e, Policy& p) {
@@ -190,7 +224,13 @@ void load_recipients_mixed(const Entry& e, Policy& p) {
 }
 
 constexpr Key kRecipientsKeys[] = {
-    {"mixed", false, load_recipients_mixed},
+    {"mixed",
+     false,
+     load_recipients_mixed,
+     {"separate | refuse", "separate",
+      "An alias and an address outside the marketplace in one transaction: separate defers the "
+      "later recipient with 452 4.5.3 (the client resends it on its own, nothing is lost); refuse "
+      "refuses it with 550 5.7.1."}},
 };
 
 void load_recipients(const Entry& e, Policy& p) {
@@ -210,7 +250,15 @@ void load_malformed_action(const Entry& e, Policy& p) {
 }
 
 constexpr Key kMalformedKeys[] = {
-    {"action", false, load_malformed_action},
+    {"action",
+     false,
+     load_malformed_action,
+     {"reject | strip", "reject",
+      "MIME that cannot be classified reliably (no boundary, conflicting Content-Type fields, "
+      "nesting past attachments.max_depth, NUL bytes in text, base64 going on after its padding, "
+      "HTML past links.max_html_nesting or max_html_tokens): reject refuses it with 550 5.6.0 "
+      "naming the reason; strip delivers it as far as it could be checked (such an attachment "
+      "removed, such a text cut at the padding)."}},
 };
 
 void load_malformed(const Entry& e, Policy& p) {
@@ -222,18 +270,64 @@ void load_malformed(const Entry& e, Policy& p) {
 // The content sections are declared beside their rules (attachment_rule.h,
 // link_rule.h, content_rule.h, privacy_rule.h).
 constexpr Key kSections[] = {
-    {"version", true, load_version},
-    {"headers", false, load_headers},
-    {"bounces", false, load_bounces},
-    {"attachments", false,
-     [](const Entry& e, Policy& p) { load_attachments_section(e, p.attachments); }},
-    {"links", false, [](const Entry& e, Policy& p) { load_links_section(e, p.links); }},
-    {"content", false, [](const Entry& e, Policy& p) { load_content_section(e, p.content); }},
-    {"privacy", false, [](const Entry& e, Policy& p) { load_privacy_section(e, p.redact); }},
-    {"recipients", false, load_recipients},
-    {"marketplace", false,
-     [](const Entry& e, Policy& p) { load_marketplace_section(e, p.marketplace); }},
-    {"malformed", false, load_malformed},
+    {"version",
+     true,
+     load_version,
+     {"string: letters, digits and . - _ : +, at most 64", "",
+      "Names the policy in every X-Marketplace-Audit header and audit log line; change it with "
+      "every change of the file."}},
+    {"headers",
+     false,
+     load_headers,
+     {"mapping", "", "Which of the sender's header fields reach the other side.",
+      +[] { return yaml::describe<Policy>(kHeadersKeys); }}},
+    {"bounces",
+     false,
+     load_bounces,
+     {"mapping", "", "Bounces (null sender) and auto-replies to an alias.",
+      +[] { return yaml::describe<Policy>(kBouncesKeys); }}},
+    {"attachments",
+     false,
+     [](const Entry& e, Policy& p) { load_attachments_section(e, p.attachments); },
+     {"mapping", "",
+      "Attachments, judged by their bytes (libmagic), never by name or declared type.",
+      attachments_section_schema}},
+    {"links",
+     false,
+     [](const Entry& e, Policy& p) { load_links_section(e, p.links); },
+     {"mapping", "",
+      "Links whose registrable domain is not allowed are removed (or the message refused); remote "
+      "images removed.",
+      links_section_schema}},
+    {"content",
+     false,
+     [](const Entry& e, Policy& p) { load_content_section(e, p.content); },
+     {"mapping", "",
+      "Text rules for what the marketplace forbids in a message (review requests, rewards, "
+      "promotions, referrals, opt-out language), matched in the subject and every text part.",
+      content_section_schema}},
+    {"privacy",
+     false,
+     [](const Entry& e, Policy& p) { load_privacy_section(e, p.redact); },
+     {"mapping", "", "Redaction of addresses and phone numbers in message text.",
+      privacy_section_schema}},
+    {"recipients",
+     false,
+     load_recipients,
+     {"mapping", "", "Transactions that mix an alias and outside recipients.",
+      +[] { return yaml::describe<Policy>(kRecipientsKeys); }}},
+    {"marketplace",
+     false,
+     [](const Entry& e, Policy& p) { load_marketplace_section(e, p.marketplace); },
+     {"mapping", "",
+      "Buyer-Seller Messaging rules enforced from the store: opt-out, critical messages, "
+      "[Important], unsolicited and repeated messages, vacation, FBA and gift-return orders.",
+      marketplace_section_schema}},
+    {"malformed",
+     false,
+     load_malformed,
+     {"mapping", "", "MIME that cannot be classified.",
+      +[] { return yaml::describe<Policy>(kMalformedKeys); }}},
 };
 
 }  // namespace
@@ -246,6 +340,10 @@ Policy default_policy() {
     p.bounce_backscatter = BackscatterAction::reject;
     p.content = empty_content_policy();
     return p;
+}
+
+std::vector<yaml::KeyInfo> policy_schema() {
+    return yaml::describe<Policy>(kSections);
 }
 
 Result<std::shared_ptr<const Policy>> load_policy(const std::string& path) {

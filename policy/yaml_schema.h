@@ -1,10 +1,16 @@
 // Declared YAML schemas with file:line:col errors, for policy.yaml and the
 // daemon config.
 //
-// A section is a table of Key<T> rows (name, required, loader); load_mapping
-// walks a mapping against it, so unknown and duplicate keys are errors and a
-// typo never silently disables a setting.  Loaders throw SchemaError at the
-// offending node; the file loader turns it into "FILE:LINE:COL: message".
+// A section is a table of Key<T> rows (name, required, loader, doc);
+// load_mapping walks a mapping against it, so unknown and duplicate keys are
+// errors and a typo never silently disables a setting.  Loaders throw
+// SchemaError at the offending node; the file loader turns it into
+// "FILE:LINE:COL: message".
+//
+// The same rows document the keys: describe() turns a table into KeyInfo
+// rows, from which the build writes the manual pages (packaging/man/), and a
+// test fails for a key the loader accepts without a type and description.
+// So a key cannot be added without its documentation.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -54,12 +60,38 @@ void expect_list(const Entry& e);
 // An entry for item `i` of a list, for per-item errors ("content.rules[2]").
 Entry list_item(const Entry& list, std::size_t i, const YAML::Node& item);
 
+struct KeyInfo;
+
+// What the manual says about one key.
+struct Doc {
+    std::string_view type = {};           // "string", "integer 0-600000", "list of strings" ...
+    std::string_view default_value = {};  // as written in the file; empty: required, or none
+    std::string_view description = {};    // one paragraph of plain text
+    // The keys of a mapping value (or of each mapping in a list), if any.
+    std::vector<KeyInfo> (*section)() = nullptr;
+};
+
+// A table row without its loader: what the documentation is built from.
+struct KeyInfo {
+    std::string_view name;
+    bool required = false;
+    Doc doc;
+};
+
 template <class T>
 struct Key {
     std::string_view name;
     bool required;
     void (*load)(const Entry& e, T& out);
+    Doc doc = {};
 };
+
+template <class T>
+std::vector<KeyInfo> describe(std::span<const Key<T>> keys) {
+    std::vector<KeyInfo> out;
+    for (const Key<T>& key : keys) out.push_back({key.name, key.required, key.doc});
+    return out;
+}
 
 // Walks `map` against `keys`.  `section` is "" at the top level, else the
 // enclosing dotted name.

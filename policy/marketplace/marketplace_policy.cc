@@ -140,8 +140,16 @@ void load_senders(const Entry& e, MarketplacePolicy::TrustedTooling& t) {
 }
 
 constexpr yaml::Key<MarketplacePolicy::TrustedTooling> kToolingKeys[] = {
-    {"clients", false, load_clients},
-    {"senders", false, load_senders},
+    {"clients",
+     false,
+     load_clients,
+     {"list of IP addresses or CIDR prefixes", "[]",
+      "Clients whose X-Marketplace-Contact-Reason header is believed."}},
+    {"senders",
+     false,
+     load_senders,
+     {"list of email addresses", "[]",
+      "Authenticated (SASL) senders whose X-Marketplace-Contact-Reason header is believed."}},
 };
 
 void load_tooling(const Entry& e, Draft& d) {
@@ -169,14 +177,62 @@ MM_MESSAGE_LOADER(gift_return)
 #undef MM_MESSAGE_LOADER
 
 constexpr yaml::Key<MarketplacePolicy::Messages> kMessageKeys[] = {
-    {"opted_out", false, load_message_opted_out},
-    {"vacation", false, load_message_vacation},
-    {"important_misuse", false, load_message_important_misuse},
-    {"important_quarantine", false, load_message_important_quarantine},
-    {"unsolicited_limit", false, load_message_unsolicited_limit},
-    {"repeat", false, load_message_repeat},
-    {"fba_reply_only", false, load_message_fba_reply_only},
-    {"gift_return", false, load_message_gift_return},
+    {"opted_out",
+     false,
+     load_message_opted_out,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "A seller message to a buyer who opted out of unsolicited messages. {order}, {tag}, {limit} "
+      "and {hours} are replaced by the order id, important_tag, unsolicited_per_order and "
+      "repeat_window_hours; the audit id is appended."}},
+    {"vacation",
+     false,
+     load_message_vacation,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "A new buyer writing to a seller whose messaging is off, when the seller set no away text. "
+      "{order}, {tag}, {limit} and {hours} are replaced by the order id, important_tag, "
+      "unsolicited_per_order and repeat_window_hours; the audit id is appended."}},
+    {"important_misuse",
+     false,
+     load_message_important_misuse,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "A message tagged with important_tag that is not critical. {order}, {tag}, {limit} and "
+      "{hours} are replaced by the order id, important_tag, unsolicited_per_order and "
+      "repeat_window_hours; the audit id is appended."}},
+    {"important_quarantine",
+     false,
+     load_message_important_quarantine,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "Why a seller's tagged message past important_daily_threshold is held. {order}, {tag}, "
+      "{limit} and {hours} are replaced by the order id, important_tag, unsolicited_per_order and "
+      "repeat_window_hours; the audit id is appended."}},
+    {"unsolicited_limit",
+     false,
+     load_message_unsolicited_limit,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "A seller message past unsolicited_per_order. {order}, {tag}, {limit} and {hours} are "
+      "replaced by the order id, important_tag, unsolicited_per_order and repeat_window_hours; the "
+      "audit id is appended."}},
+    {"repeat",
+     false,
+     load_message_repeat,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "The same text to the same buyer within repeat_window_hours. {order}, {tag}, {limit} and "
+      "{hours} are replaced by the order id, important_tag, unsolicited_per_order and "
+      "repeat_window_hours; the audit id is appended."}},
+    {"fba_reply_only",
+     false,
+     load_message_fba_reply_only,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "A seller starting a thread on an order the marketplace fulfilled (fba), without the "
+      "product-inquiry reason. {order}, {tag}, {limit} and {hours} are replaced by the order id, "
+      "important_tag, unsolicited_per_order and repeat_window_hours; the audit id is appended."}},
+    {"gift_return",
+     false,
+     load_message_gift_return,
+     {"string, one line", "built in (see the shipped policy.yaml)",
+      "A seller starting a conversation on a gift-return order. {order}, {tag}, {limit} and "
+      "{hours} are replaced by the order id, important_tag, unsolicited_per_order and "
+      "repeat_window_hours; the audit id is appended."}},
 };
 
 void load_messages(const Entry& e, Draft& d) {
@@ -218,9 +274,31 @@ void load_reason_language(const Entry& e, ReasonDraft& r) {
 }
 
 constexpr yaml::Key<ReasonDraft> kReasonLanguageKeys[] = {
-    {"en", false, load_reason_language}, {"de", false, load_reason_language},
-    {"fr", false, load_reason_language}, {"it", false, load_reason_language},
-    {"es", false, load_reason_language},
+    {"en",
+     false,
+     load_reason_language,
+     {"list of RE2 patterns", "",
+      "Patterns for English text, matched as content rule patterns are."}},
+    {"de",
+     false,
+     load_reason_language,
+     {"list of RE2 patterns", "",
+      "Patterns for German text, matched as content rule patterns are."}},
+    {"fr",
+     false,
+     load_reason_language,
+     {"list of RE2 patterns", "",
+      "Patterns for French text, matched as content rule patterns are."}},
+    {"it",
+     false,
+     load_reason_language,
+     {"list of RE2 patterns", "",
+      "Patterns for Italian text, matched as content rule patterns are."}},
+    {"es",
+     false,
+     load_reason_language,
+     {"list of RE2 patterns", "",
+      "Patterns for Spanish text, matched as content rule patterns are."}},
 };
 
 void load_reason_patterns(const Entry& e, ReasonDraft& r) {
@@ -228,10 +306,27 @@ void load_reason_patterns(const Entry& e, ReasonDraft& r) {
 }
 
 constexpr yaml::Key<ReasonDraft> kReasonKeys[] = {
-    {"id", true, load_reason_id},
-    {"description", false, load_reason_description},
-    {"critical", false, load_reason_critical},
-    {"patterns", false, load_reason_patterns},
+    {"id",
+     true,
+     load_reason_id,
+     {"string: letters, digits and . - _", "",
+      "The reason's name, as trusted tooling writes it in X-Marketplace-Contact-Reason."}},
+    {"description",
+     false,
+     load_reason_description,
+     {"string", "\"\"", "For people reading the file."}},
+    {"critical",
+     false,
+     load_reason_critical,
+     {"true | false", "false",
+      "A message about this reason, tagged with important_tag, reaches a buyer who opted out."}},
+    {"patterns",
+     false,
+     load_reason_patterns,
+     {"mapping of language to patterns", "",
+      "RE2 patterns per language (en, de, fr, it, es) that recognise the reason in the subject and "
+      "the text.",
+      +[] { return yaml::describe<ReasonDraft>(kReasonLanguageKeys); }}},
 };
 
 void load_reasons(const Entry& e, Draft& d) {
@@ -253,21 +348,85 @@ void load_reasons(const Entry& e, Draft& d) {
 }
 
 constexpr yaml::Key<Draft> kMarketplaceKeys[] = {
-    {"important_tag", false, load_tag},
-    {"important_action", false, load_action},
-    {"important_daily_threshold", false, load_threshold},
-    {"buyer_window_days", false, load_window_days},
-    {"exempt_order_kinds", false, load_exempt},
-    {"unsolicited_per_order", false, load_per_order},
-    {"repeat_window_hours", false, load_repeat_hours},
-    {"order_subject_regex", false, load_order_regex},
-    {"trusted_tooling", false, load_tooling},
-    {"contact_reasons", false, load_reasons},
-    {"fba_product_inquiry_reason", false, load_fba_reason},
-    {"messages", false, load_messages},
+    {"important_tag",
+     false,
+     load_tag,
+     {"string", "\"[Important]\"",
+      "The subject tag (anywhere, brackets required, case ignored) that marks a message as "
+      "critical."}},
+    {"important_action",
+     false,
+     load_action,
+     {"reject | quarantine | flag", "reject",
+      "A tagged message that is not critical: refused (550 5.7.1), held, or delivered with the "
+      "rule recorded (a buyer who opted out still does not get it)."}},
+    {"important_daily_threshold",
+     false,
+     load_threshold,
+     {"integer", "20",
+      "Tagged messages per seller and day (UTC) past which they are quarantined for review."}},
+    {"buyer_window_days",
+     false,
+     load_window_days,
+     {"integer, days", "30",
+      "A seller may answer a buyer who opted out when the buyer wrote in the thread within this "
+      "many days."}},
+    {"exempt_order_kinds",
+     false,
+     load_exempt,
+     {"list of order kinds: standard, handmade, custom, wine, gift-return",
+      "[handmade, custom, wine]", "Orders of these kinds are exempt from the opt-out."}},
+    {"unsolicited_per_order",
+     false,
+     load_per_order,
+     {"integer", "1",
+      "Seller messages per order that do not answer a buyer message, until the buyer writes again "
+      "(critical messages not counted)."}},
+    {"repeat_window_hours",
+     false,
+     load_repeat_hours,
+     {"integer, hours", "72",
+      "The same text (normalised: case, white space, quotes, greeting and signature ignored) to "
+      "the same buyer again within this time is refused. 0: off."}},
+    {"order_subject_regex",
+     false,
+     load_order_regex,
+     {"RE2 pattern", "\\b(\\d{3}-\\d{7}-\\d{7})\\b",
+      "Where the order id comes from without an X-Marketplace-Order header: the first match in the "
+      "Subject (its first capture group, if any)."}},
+    {"trusted_tooling",
+     false,
+     load_tooling,
+     {"mapping", "",
+      "Seller tooling whose X-Marketplace-Contact-Reason header (reason ids, comma-separated) is "
+      "believed instead of the patterns; from anyone else the header is ignored.",
+      +[] { return yaml::describe<MarketplacePolicy::TrustedTooling>(kToolingKeys); }}},
+    {"contact_reasons",
+     false,
+     load_reasons,
+     {"list of mappings",
+      "product_customisation, delivery_scheduling, shipping_address (critical), product_inquiry",
+      "What a seller message is about, recognised by patterns per language; each with the keys "
+      "below.",
+      +[] { return yaml::describe<ReasonDraft>(kReasonKeys); }}},
+    {"fba_product_inquiry_reason",
+     false,
+     load_fba_reason,
+     {"reason id, or \"\"", "product_inquiry",
+      "The contact reason that lets a seller start a thread on an order fulfilled by the "
+      "marketplace; it must be one of contact_reasons."}},
+    {"messages",
+     false,
+     load_messages,
+     {"mapping", "", "The refusal texts (one line each).",
+      +[] { return yaml::describe<MarketplacePolicy::Messages>(kMessageKeys); }}},
 };
 
 }  // namespace
+
+std::vector<yaml::KeyInfo> marketplace_section_schema() {
+    return yaml::describe<Draft>(kMarketplaceKeys);
+}
 
 void load_marketplace_section(const yaml::Entry& e, MarketplacePolicy& out) {
     MarketplacePolicy p = out;

@@ -104,5 +104,7 @@ struct MarketplacePolicy {
 // at the offending node (a bad pattern at its own line and column); `out` is
 // left as it was then.
 void load_marketplace_section(const yaml::Entry& e, MarketplacePolicy& out);
+// Its keys, documented (yaml_schema.h).
+std::vector<yaml::KeyInfo> marketplace_section_schema();
 
 }  // namespace mm::policy

@@ -564,10 +564,26 @@ void load_text_max_pdf_pages(const Entry& e, AttachmentPolicy::TextReading& t) {
 }
 
 constexpr TKey kTextKeys[] = {
-    {"read", false, load_text_read},
-    {"max_chars", false, load_text_max_chars},
-    {"max_message_chars", false, load_text_max_message_chars},
-    {"max_pdf_pages", false, load_text_max_pdf_pages},
+    {"read",
+     false,
+     load_text_read,
+     {"boolean", "true",
+      "Read the text of kept PDF, .docx and .odt attachments; off: attachments are judged by "
+      "type only."}},
+    {"max_chars",
+     false,
+     load_text_max_chars,
+     {"integer (1-10000000)", "100000",
+      "Characters read from one attachment; the rest is not read."}},
+    {"max_message_chars",
+     false,
+     load_text_max_message_chars,
+     {"integer (1-100000000)", "300000",
+      "Characters read from all the attachments of one message together."}},
+    {"max_pdf_pages",
+     false,
+     load_text_max_pdf_pages,
+     {"integer (1-10000)", "50", "Pages read from one PDF; later pages are not read."}},
 };
 
 void load_text(const Entry& e, AttachmentPolicy& p) {
@@ -575,16 +591,53 @@ void load_text(const Entry& e, AttachmentPolicy& p) {
 }
 
 constexpr AKey kAttachmentKeys[] = {
-    {"allowed_types", false, load_allowed_types},
-    {"max_total_bytes", false, load_max_total_bytes},
-    {"max_file_bytes", false, load_max_file_bytes},
-    {"max_count", false, load_max_count},
-    {"max_depth", false, load_max_depth},
-    {"action", false, load_action},
-    {"text", false, load_text},
+    {"allowed_types",
+     false,
+     load_allowed_types,
+     {"list of MIME types (type/subtype)",
+      "PDF, Word (.doc, .docx), JPEG, PNG, GIF, WebP, text/plain",
+      "The types, as libmagic detects them from the bytes, that may pass. A name or declared type "
+      "that disagrees with the bytes is refused; .docx with macros, legacy Office files with VBA "
+      "and PDFs with JavaScript, launch actions or embedded files are refused whatever this list "
+      "says."}},
+    {"max_total_bytes",
+     false,
+     load_max_total_bytes,
+     {"integer, bytes (1-4294967296)", "10485760",
+      "Decoded bytes of all attachments; over it the message is refused with 552 5.3.4."}},
+    {"max_file_bytes",
+     false,
+     load_max_file_bytes,
+     {"integer, bytes (1-4294967296)", "10485760", "Decoded bytes of one attachment."}},
+    {"max_count",
+     false,
+     load_max_count,
+     {"integer (0-1000)", "10",
+      "Attachments per message (inline images referenced by the HTML not counted)."}},
+    {"max_depth",
+     false,
+     load_max_depth,
+     {"integer (1-64)", "8", "Nesting of multiparts and forwarded messages."}},
+    {"action",
+     false,
+     load_action,
+     {"strip | reject", "strip",
+      "An attachment not allowed: strip replaces the part by a short text notice naming the file "
+      "and why (every other part keeps its bytes); reject refuses the message with 550 5.7.1."}},
+    {"text",
+     false,
+     load_text,
+     {"mapping", "see its keys",
+      "Reading the text of kept PDF, .docx and .odt attachments for the content rules and the "
+      "contact reasons.",
+      +[] { return yaml::describe<AttachmentPolicy::TextReading>(kTextKeys); }}},
 };
 
 }  // namespace
+
+std::vector<yaml::KeyInfo> attachments_section_schema() {
+    return yaml::describe<AttachmentPolicy>(kAttachmentKeys);
+}
 
 void load_attachments_section(const yaml::Entry& e, AttachmentPolicy& out) {
     yaml::load_section<AttachmentPolicy>(e, kAttachmentKeys, out);

@@ -97,5 +97,7 @@ private:
 
 // policy.yaml `attachments:` section.
 void load_attachments_section(const yaml::Entry& e, AttachmentPolicy& out);
+// Its keys, documented (yaml_schema.h).
+std::vector<yaml::KeyInfo> attachments_section_schema();
 
 }  // namespace mm::policy

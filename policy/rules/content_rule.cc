@@ -354,8 +354,41 @@ void load_language(const Entry& e, RuleDraft& d) {
 }
 
 constexpr yaml::Key<RuleDraft> kLanguageKeys[] = {
-    {"en", false, load_language}, {"de", false, load_language}, {"fr", false, load_language},
-    {"it", false, load_language}, {"es", false, load_language},
+    {"en",
+     false,
+     load_language,
+     {"list of RE2 patterns", "",
+      "Patterns for English text; the rule hits when any pattern of any language matches. Matching "
+      "ignores case and runs on normalised text (NFKC, zero-width characters removed, lookalike "
+      "letters and letter-spacing undone)."}},
+    {"de",
+     false,
+     load_language,
+     {"list of RE2 patterns", "",
+      "Patterns for German text; the rule hits when any pattern of any language matches. Matching "
+      "ignores case and runs on normalised text (NFKC, zero-width characters removed, lookalike "
+      "letters and letter-spacing undone)."}},
+    {"fr",
+     false,
+     load_language,
+     {"list of RE2 patterns", "",
+      "Patterns for French text; the rule hits when any pattern of any language matches. Matching "
+      "ignores case and runs on normalised text (NFKC, zero-width characters removed, lookalike "
+      "letters and letter-spacing undone)."}},
+    {"it",
+     false,
+     load_language,
+     {"list of RE2 patterns", "",
+      "Patterns for Italian text; the rule hits when any pattern of any language matches. Matching "
+      "ignores case and runs on normalised text (NFKC, zero-width characters removed, lookalike "
+      "letters and letter-spacing undone)."}},
+    {"es",
+     false,
+     load_language,
+     {"list of RE2 patterns", "",
+      "Patterns for Spanish text; the rule hits when any pattern of any language matches. Matching "
+      "ignores case and runs on normalised text (NFKC, zero-width characters removed, lookalike "
+      "letters and letter-spacing undone)."}},
 };
 
 void load_rule_patterns(const Entry& e, RuleDraft& d) {
@@ -364,10 +397,25 @@ void load_rule_patterns(const Entry& e, RuleDraft& d) {
 }
 
 constexpr yaml::Key<RuleDraft> kRuleKeys[] = {
-    {"id", true, load_rule_id},
-    {"description", false, load_rule_description},
-    {"action", true, load_rule_action},
-    {"patterns", true, load_rule_patterns},
+    {"id",
+     true,
+     load_rule_id,
+     {"string: letters, digits and . - _", "", "Named in the refusal and the audit record."}},
+    {"description",
+     false,
+     load_rule_description,
+     {"string", "\"\"", "For people reading the file."}},
+    {"action",
+     true,
+     load_rule_action,
+     {"reject | quarantine | flag", "",
+      "reject: 550 5.7.1 naming the rule and the audit id; quarantine: Postfix hold queue for "
+      "review; flag: delivered, the rule recorded in the audit record."}},
+    {"patterns",
+     true,
+     load_rule_patterns,
+     {"mapping of language to patterns", "", "RE2 patterns per language (en, de, fr, it, es).",
+      +[] { return yaml::describe<RuleDraft>(kLanguageKeys); }}},
 };
 
 void load_rules(const Entry& e, SectionDraft& s) {
@@ -395,10 +443,21 @@ void load_rules(const Entry& e, SectionDraft& s) {
 }
 
 constexpr yaml::Key<SectionDraft> kContentKeys[] = {
-    {"rules", true, load_rules},
+    {"rules",
+     true,
+     load_rules,
+     {"list of mappings",
+      "review.conditional, review.compensation, promo.marketing, referral.third_party, optout.link "
+      "(all reject)",
+      "The content rules, each with the keys below. A list given replaces the built-in rules.",
+      +[] { return yaml::describe<RuleDraft>(kRuleKeys); }}},
 };
 
 }  // namespace
+
+std::vector<yaml::KeyInfo> content_section_schema() {
+    return yaml::describe<SectionDraft>(kContentKeys);
+}
 
 void load_content_section(const yaml::Entry& e, ContentPolicy& out) {
     SectionDraft s;

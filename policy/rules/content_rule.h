@@ -82,6 +82,8 @@ struct ContentPolicy {
 // policy.yaml `content:` section (content.rules: [...]).  The default packs
 // live in etc/policy.yaml, where operators tune them; built in is "no rules".
 void load_content_section(const yaml::Entry& e, ContentPolicy& out);
+// Its keys, documented (yaml_schema.h).
+std::vector<yaml::KeyInfo> content_section_schema();
 ContentPolicy empty_content_policy();
 
 }  // namespace mm::policy

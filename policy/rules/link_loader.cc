@@ -9,6 +9,7 @@
 
 #include "policy/rules/link_rule.h"
 #include "policy/rules/link_url.h"
+#include "policy/rules/public_suffixes.h"
 #include "util/strings.h"
 
 namespace mm::policy {
@@ -32,7 +33,8 @@ std::string validate_domain(const YAML::Node& item, const std::string& where) {
     if (!a_label) bad(" (IDNA refuses it)");
     host = *a_label;
     if (link::ends_in_number(host)) bad(" (an IP address)");
-    if (host.find('.') == std::string::npos || psl_is_public_suffix(psl_builtin(), host.c_str()))
+    if (host.find('.') == std::string::npos ||
+        psl_is_public_suffix(public_suffixes(), host.c_str()))
         bad(" (a public suffix, which would allow every site under it)");
     return host;
 }
@@ -89,16 +91,50 @@ void load_max_html_tokens(const Entry& e, LinkPolicy& p) {
 }
 
 constexpr yaml::Key<LinkPolicy> kLinksKeys[] = {
-    {"allow_domains", false, load_allow_domains},
-    {"action", false, load_action},
-    {"text_marker", false, load_text_marker},
-    {"remove_remote_images", false, load_remove_remote_images},
-    {"unwrap_linked_images", false, load_unwrap_linked_images},
-    {"max_html_nesting", false, load_max_html_nesting},
-    {"max_html_tokens", false, load_max_html_tokens},
+    {"allow_domains",
+     false,
+     load_allow_domains,
+     {"list of registrable domains", "major parcel carriers' tracking sites",
+      "Links to these domains and their subdomains stay; the marketplace domain always does. IP "
+      "addresses and mixed-script lookalike hosts never do. A list given replaces the built-in "
+      "one."}},
+    {"action",
+     false,
+     load_action,
+     {"strip | reject", "strip",
+      "A link not allowed: strip removes it (in text it becomes text_marker, in HTML the attribute "
+      "is cut and the rest kept byte for byte); reject refuses the message with 550 5.7.1."}},
+    {"text_marker",
+     false,
+     load_text_marker,
+     {"string", "\"[link removed]\"", "What a removed link in text is replaced by."}},
+    {"remove_remote_images",
+     false,
+     load_remove_remote_images,
+     {"true | false", "true", "Remove images loaded from the network (tracking pixels)."}},
+    {"unwrap_linked_images",
+     false,
+     load_unwrap_linked_images,
+     {"true | false", "true", "An image wrapped in a link (a logo) loses the link."}},
+    {"max_html_nesting",
+     false,
+     load_max_html_nesting,
+     {"integer (100-100000)", "1000",
+      "An HTML part that needs cutting and nests deeper is treated as malformed "
+      "(malformed.action)."}},
+    {"max_html_tokens",
+     false,
+     load_max_html_tokens,
+     {"integer (10000-100000000)", "1000000",
+      "An HTML part that needs cutting and holds more tokens (tags, attributes, text runs, "
+      "comments) is treated as malformed."}},
 };
 
 }  // namespace
+
+std::vector<yaml::KeyInfo> links_section_schema() {
+    return yaml::describe<LinkPolicy>(kLinksKeys);
+}
 
 void load_links_section(const yaml::Entry& e, LinkPolicy& out) {
     yaml::load_section<LinkPolicy>(e, kLinksKeys, out);

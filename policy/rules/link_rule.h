@@ -106,5 +106,7 @@ LinkScan scan_html_links(std::string_view html, const LinkPolicy& policy,
 
 // policy.yaml `links:` section.
 void load_links_section(const yaml::Entry& e, LinkPolicy& out);
+// Its keys, documented (yaml_schema.h).
+std::vector<yaml::KeyInfo> links_section_schema();
 
 }  // namespace mm::policy

@@ -1,4 +1,5 @@
 #include "policy/rules/link_url.h"
+#include "policy/rules/public_suffixes.h"
 
 #include <idn2.h>
 #include <libpsl.h>
@@ -160,7 +161,7 @@ Judgement judge_host(const Context& cx, std::string_view authority, Use use) {
     if (ends_in_number(host)) return reject(host, "ip literal");
     if (!std::all_of(host.begin(), host.end(), is_host_char)) return reject(host, "invalid host");
 
-    const char* reg = psl_registrable_domain(psl_builtin(), host.c_str());
+    const char* reg = psl_registrable_domain(public_suffixes(), host.c_str());
     std::string domain = reg ? reg : host;
     bool own = ends_with_domain(host, cx.marketplace);
     if (use == Use::image && cx.policy.remove_remote_images && !own)
@@ -338,10 +339,10 @@ bool is_registrable_host(const Context& cx, std::string_view host) {
         h = a_label ? *a_label : std::string();
     }
     if (!h.empty() && !ends_in_number(h) && std::all_of(h.begin(), h.end(), is_host_char)) {
-        const char* reg = psl_registrable_domain(psl_builtin(), h.c_str());
+        const char* reg = psl_registrable_domain(public_suffixes(), h.c_str());
         const char* dot = reg ? std::strchr(reg, '.') : nullptr;
-        real = dot != nullptr &&
-               psl_is_public_suffix2(psl_builtin(), dot + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
+        real = dot != nullptr && psl_is_public_suffix2(public_suffixes(), dot + 1,
+                                                       PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
     }
     if (cx.hosts.map.size() < 4096) cx.hosts.map.emplace(key, Judgement{real, "", ""});
     return real;

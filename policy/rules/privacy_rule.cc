@@ -231,12 +231,29 @@ void load_marker(const Entry& e, RedactPolicy& p) {
 }
 
 constexpr RKey kRedactKeys[] = {
-    {"seller_to_buyer", false, load_seller_to_buyer},
-    {"buyer_to_seller", false, load_buyer_to_seller},
-    {"emails", false, load_emails},
-    {"phones", false, load_phones},
-    {"action", false, load_action},
-    {"marker", false, load_marker},
+    {"seller_to_buyer",
+     false,
+     load_seller_to_buyer,
+     {"true | false", "false", "Redact in messages sellers send."}},
+    {"buyer_to_seller",
+     false,
+     load_buyer_to_seller,
+     {"true | false", "false", "Redact in messages buyers send."}},
+    {"emails",
+     false,
+     load_emails,
+     {"true | false", "true", "Redact email addresses that are not marketplace aliases."}},
+    {"phones", false, load_phones, {"true | false", "true", "Redact phone numbers."}},
+    {"action",
+     false,
+     load_action,
+     {"redact | reject", "redact",
+      "redact replaces what was found by marker; reject refuses the message with 550 5.7.1."}},
+    {"marker",
+     false,
+     load_marker,
+     {"string, at most 100 characters, no control characters", "\"[redacted]\"",
+      "What a redacted address or number is replaced by."}},
 };
 
 void load_redact(const Entry& e, RedactPolicy& p) {
@@ -244,10 +261,19 @@ void load_redact(const Entry& e, RedactPolicy& p) {
 }
 
 constexpr RKey kPrivacyKeys[] = {
-    {"redact", false, load_redact},
+    {"redact",
+     false,
+     load_redact,
+     {"mapping", "",
+      "Addresses and phone numbers in message text. Auto-replies are always redacted.",
+      +[] { return yaml::describe<RedactPolicy>(kRedactKeys); }}},
 };
 
 }  // namespace
+
+std::vector<yaml::KeyInfo> privacy_section_schema() {
+    return yaml::describe<RedactPolicy>(kPrivacyKeys);
+}
 
 void load_privacy_section(const yaml::Entry& e, RedactPolicy& out) {
     yaml::load_section<RedactPolicy>(e, kPrivacyKeys, out);

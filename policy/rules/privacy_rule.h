@@ -68,5 +68,7 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
 
 // policy.yaml `privacy:` section (privacy.redact: {...}).
 void load_privacy_section(const yaml::Entry& e, RedactPolicy& out);
+// Its keys, documented (yaml_schema.h).
+std::vector<yaml::KeyInfo> privacy_section_schema();
 
 }  // namespace mm::policy

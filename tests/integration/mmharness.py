@@ -1178,6 +1178,12 @@ mkt-cleanup unix n      -       n       -       0       cleanup
             raise HarnessError("milter not running")
         self._milter.send_signal(signal.SIGUSR1)
 
+    def reopen_milter_logs(self):
+        """SIGUSR2: reopen the audit log only (logrotate's postrotate)."""
+        if not self.milter_running():
+            raise HarnessError("milter not running")
+        self._milter.send_signal(signal.SIGUSR2)
+
     def milter_output(self) -> str:
         return tail(self.milter_stderr, 200)
 

@@ -6,7 +6,9 @@
   the policy it runs, mail keeps flowing with it, and its log says why
   (file:line:col);
 - the audit log is reopened: after a rename (logrotate) a new audit.log is
-  created and gets the next line.
+  created and gets the next line;
+- SIGUSR2 (logrotate's postrotate) reopens the audit log and nothing else: a
+  policy edited in the meantime does not go live.
 
 Every wait polls with a deadline (the milter's output for "reloaded" /
 "reload failed", the sink, the audit log)."""
@@ -73,19 +75,23 @@ class ReloadTest(OnePairTestCase):
             f.seek(offset)
             return f.read().decode("utf-8", "replace")
 
-    def reload(self, expect_ok: bool) -> str:
-        """SIGUSR1, then waits for the milter's "reloaded" or "reload failed"
-        line; returns that line.  Fails if the outcome is not the expected one."""
+    def signal_and_wait(self, send, outcomes) -> str:
+        """send(), then waits for the milter's line with one of `outcomes`."""
         offset = self.milter_log_size()
-        self.h.reload_milter()
+        send()
 
         def outcome():
             for line in self.milter_log_since(offset).splitlines():
-                if "reloaded" in line or "reload failed" in line:
+                if any(o in line for o in outcomes):
                     return line
             return None
-        line = wait_for(outcome, 10, "the milter to log the reload's outcome",
+        return wait_for(outcome, 10, f"the milter to log one of {outcomes}",
                         on_timeout=self.h.milter_output)
+
+    def reload(self, expect_ok: bool) -> str:
+        """SIGUSR1, then waits for the milter's "reloaded" or "reload failed"
+        line; returns that line.  Fails if the outcome is not the expected one."""
+        line = self.signal_and_wait(self.h.reload_milter, ("reloaded", "reload failed"))
         if expect_ok:
             self.assertIn("reloaded", line, line)
         else:
@@ -158,15 +164,31 @@ class ReloadTest(OnePairTestCase):
         self.send_and_check("2026-11-24.10")
 
     def test_audit_log_reopened_after_rename(self):
+        self.check_rotation(lambda: self.reload(expect_ok=True), self.original_version)
+
+    def test_sigusr2_reopens_the_audit_log_only(self):
+        # an edited policy, not yet meant to go live: the rotation must not load it
+        self.write_policy(self.policy_with_version("2026-11-24.11"))
+
+        def reopen():
+            line = self.signal_and_wait(self.h.reopen_milter_logs,
+                                        ("logs reopened", "cannot reopen"))
+            self.assertIn("logs reopened", line)
+            self.assertTrue(self.h.milter_running(), self.h.milter_output())
+        self.check_rotation(reopen, self.original_version)
+
+    def check_rotation(self, reopen, expect_version):
+        """Renames audit.log as logrotate does, calls reopen(): the next line
+        goes to a new audit.log, the earlier ones stay in the rotated file."""
         audit = self.h.audit_log
         rotated = audit + ".1"
-        first = self.send_and_check(self.original_version)
+        first = self.send_and_check(expect_version)
         os.rename(audit, rotated)
         self.assertFalse(os.path.exists(audit))
-        self.reload(expect_ok=True)
-        wait_for(lambda: os.path.exists(audit), 10, "a new audit.log after the reload",
+        reopen()
+        wait_for(lambda: os.path.exists(audit), 10, "a new audit.log after the reopen",
                  on_timeout=self.h.milter_output)
-        line = self.send_and_check(self.original_version)  # reads the new audit.log
+        line = self.send_and_check(expect_version)  # reads the new audit.log
         with open(rotated) as f:
             old = f.read()
         self.assertIn(first["audit_id"], old, "the rotated file keeps the earlier lines")

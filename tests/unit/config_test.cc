@@ -90,6 +90,7 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(30000));
     EXPECT_EQ(c->milter_timeout, 300);
     EXPECT_FALSE(c->log_stderr);
+    EXPECT_EQ(c->log_facility, LOG_MAIL);
     EXPECT_EQ(c->spool.spill_threshold, 256u * 1024);
     EXPECT_EQ(c->spool.spool_dir, "/var/tmp");
     EXPECT_EQ(c->max_parallel_evaluations, 0);
@@ -121,6 +122,8 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "cache_ttl_ms: 0\n"
         "milter_timeout: 60\n"
         "log_stderr: true\n"
+        "log:\n"
+        "  facility: local3\n"
         "socket_mode: \"0666\"\n"
         "spill_threshold_bytes: 0\n"
         "spool_dir: spool\n"
@@ -149,6 +152,7 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
     EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(0));
     EXPECT_EQ(c->milter_timeout, 60);
     EXPECT_TRUE(c->log_stderr);
+    EXPECT_EQ(c->log_facility, LOG_LOCAL3);
     EXPECT_EQ(c->spool.spill_threshold, 0u);
     EXPECT_EQ(c->spool.spool_dir, dir_.file("spool"));  // relative to the config file
     EXPECT_EQ(c->max_parallel_evaluations, 3);
@@ -269,6 +273,9 @@ const ErrorCase kErrorCases[] = {
      "6:17: milter_timeout: expected an integer, got a list"},
     {"LogStderrYes", "", "log_stderr: yes\n",
      "6:13: log_stderr: expected true or false, got 'yes'"},
+    {"LogFacilityUnknown", "", "log:\n  facility: kern\n",
+     "7:13: log.facility: unknown facility 'kern' (expected mail, daemon, user or local0 to local7)"},
+    {"LogUnknownKey", "", "log:\n  level: info\n", "7:3: unknown key 'level' in 'log'"},
     {"MalformedFlowList", "", "socket: [inet:8891@127.0.0.1\n",
      "7:1: end of sequence flow not found"},
     {"SpillThresholdNegative", "", "spill_threshold_bytes: -1\n",
