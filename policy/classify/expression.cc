@@ -60,7 +60,7 @@ private:
     bool parse_unary(int depth, bool negated) {
         if (depth > kMaxDepth) return fail("nested too deeply");
         skip();
-        if (pos_ == s_.size()) return fail("expected a concept_id name, '!' or '('");
+        if (pos_ == s_.size()) return fail("expected a concept name, '!' or '('");
         char c = s_[pos_];
         if (c == '!') {
             ++pos_;
@@ -92,8 +92,8 @@ private:
             ++pos_;
         if (pos_ == b || !(s_[b] >= 'A' && s_[b] <= 'Z')) {
             if (pos_ < s_.size() && s_[pos_] >= 'a' && s_[pos_] <= 'z')
-                return fail("concept_id names are UPPER_SNAKE_CASE");
-            return fail("expected a concept_id name, '!' or '('");
+                return fail("concept names are UPPER_SNAKE_CASE");
+            return fail("expected a concept name, '!' or '('");
         }
         std::string name(s_.substr(b, pos_ - b));
         auto& names = out_.names_;
@@ -125,7 +125,7 @@ Expression Expression::parse(std::string_view text, ParseError* error) {
     ExpressionParser p(text, e);
     if (!p.run(error)) return Expression{};
     if (e.positive_ == 0) {
-        if (error != nullptr) *error = {0, "needs at least one concept_id outside '!'"};
+        if (error != nullptr) *error = {0, "needs at least one concept outside '!'"};
         return Expression{};
     }
     return e;

@@ -44,14 +44,13 @@ public:
     // Throws std::invalid_argument with the message (where included).
     void add(ConceptSource& c) {
         const std::string at = c.where.empty() ? "" : c.where + ": ";
-        if (!upper_snake(c.name))
-            fail(at + "concept_id '" + c.name + "': names are UPPER_SNAKE_CASE");
-        if (lx_.find(c.name) >= 0) fail(at + "concept_id '" + c.name + "' defined twice");
+        if (!upper_snake(c.name)) fail(at + "concept '" + c.name + "': names are UPPER_SNAKE_CASE");
+        if (lx_.find(c.name) >= 0) fail(at + "concept '" + c.name + "' defined twice");
         if (lx_.concepts_.size() == 0xFFFF) fail(at + "too many concepts");
         auto id = static_cast<std::uint16_t>(lx_.concepts_.size());
         if (c.listed != 0 || !c.entries.empty()) check_languages(c, at);
         if (c.entries.empty() && c.shapes.empty())
-            fail(at + "concept_id " + c.name + ": no words and no shapes");
+            fail(at + "concept " + c.name + ": no words and no shapes");
         lx_.concepts_.push_back({c.name, c.description, {}});
         for (const ConceptSource::Written& w : c.entries) add_entry(id, w, c.name);
         for (const ConceptSource::Shape& s : c.shapes) add_shape(id, s, c.name);
@@ -75,17 +74,17 @@ private:
         LangMask with_words = 0;
         for (const auto& w : c.entries) {
             if (!((lx_.languages_ >> w.lang) & 1u))
-                fail(w.where + ": concept_id " + c.name + ": language '" +
+                fail(w.where + ": concept " + c.name + ": language '" +
                      std::string(lang_code(w.lang)) + "' is not in languages");
             with_words |= static_cast<LangMask>(1u << w.lang);
         }
         for (Lang l = 0; l < kLangCount; ++l) {
             if (!((lx_.languages_ >> l) & 1u)) continue;
             if (!((c.listed >> l) & 1u))
-                fail(at + "concept_id " + c.name + ": language '" + std::string(lang_code(l)) +
-                     "' is missing (every concept_id with words lists every language)");
+                fail(at + "concept " + c.name + ": language '" + std::string(lang_code(l)) +
+                     "' is missing (every concept with words lists every language)");
             if (!((with_words >> l) & 1u))
-                fail(at + "concept_id " + c.name + ": language '" + std::string(lang_code(l)) +
+                fail(at + "concept " + c.name + ": language '" + std::string(lang_code(l)) +
                      "' is empty");
         }
     }
@@ -129,8 +128,8 @@ private:
 
     void add_entry(std::uint16_t concept_id, const ConceptSource::Written& w,
                    const std::string& name) {
-        const std::string at = (w.where.empty() ? "" : w.where + ": ") + "concept_id " + name +
-                               " " + std::string(lang_code(w.lang)) + " '" + w.text + "': ";
+        const std::string at = (w.where.empty() ? "" : w.where + ": ") + "concept " + name + " " +
+                               std::string(lang_code(w.lang)) + " '" + w.text + "': ";
         Lexicon::Entry e{concept_id, w.lang, {}, w.text};
         std::uint8_t gap = 0;
         std::string_view rest = w.text;
@@ -205,7 +204,7 @@ private:
                    const std::string& name) {
         auto re = std::make_unique<RE2>(s.regex, shape_options());
         if (!re->ok())
-            fail((s.where.empty() ? "" : s.where + ": ") + "concept_id " + name +
+            fail((s.where.empty() ? "" : s.where + ": ") + "concept " + name +
                  " shape: " + re->error());
         lx_.concepts_[concept_id].shapes.push_back(s.regex);
         lx_.shapes_.push_back(std::move(re));

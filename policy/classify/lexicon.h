@@ -62,7 +62,8 @@ struct ConceptMatch {
     std::uint16_t concept_id;
     Lang lang;  // kShape for a shape match
     std::uint32_t first, last;
-    std::uint32_t entry;  // index of the entry (or shape) that matched
+    std::uint32_t entry;       // index of the entry (or shape) that matched
+    std::uint32_t begin, end;  // bytes of the first token's text: the words as written
 };
 
 class Lexicon {

@@ -85,7 +85,8 @@ private:
             // One match per concept and token is enough for the rules.
             if (!out.empty() && out.back().first == t && out.back().concept_id == e.concept_id)
                 continue;
-            out.push_back({e.concept_id, e.lang, t, last, id});
+            out.push_back(
+                {e.concept_id, e.lang, t, last, id, doc_.tokens[t].begin, doc_.tokens[last].end});
         }
     }
 
@@ -129,7 +130,9 @@ private:
             const Entry& e = lx_.entries_[id];
             if (!((langs_ >> e.lang) & 1u) || !word_matches(e.words.front(), e.lang, t)) continue;
             std::uint32_t last = t;
-            if (rest_matches(e, t, last)) out.push_back({e.concept_id, e.lang, t, last, id});
+            if (rest_matches(e, t, last))
+                out.push_back({e.concept_id, e.lang, t, last, id, doc_.tokens[t].begin,
+                               doc_.tokens[last].end});
         }
     }
 
@@ -190,8 +193,9 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
                 std::uint32_t first = 0, last = 0;
                 if (span_tokens(doc, k, b, b + m.size(), first, last))
                     out.push_back({shape_concept_[static_cast<std::size_t>(s)],
-                                   ConceptMatch::kShape, first, last,
-                                   static_cast<std::uint32_t>(s)});
+                                   ConceptMatch::kShape, first, last, static_cast<std::uint32_t>(s),
+                                   static_cast<std::uint32_t>(b),
+                                   static_cast<std::uint32_t>(b + m.size())});
                 std::size_t next = b + std::max<std::size_t>(m.size(), 1);
                 if (next > text.size()) break;
                 input = text.substr(next);

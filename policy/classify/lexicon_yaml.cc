@@ -50,12 +50,12 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
     ConceptSource c;
     c.name = key.Scalar();
     c.where = where(file, key.Mark());
-    if (!value.IsMap()) throw Placed(value.Mark(), "concept_id " + c.name + ": expected a mapping");
+    if (!value.IsMap()) throw Placed(value.Mark(), "concept " + c.name + ": expected a mapping");
     for (auto it = value.begin(); it != value.end(); ++it) {
         const YAML::Node k = it->first;
         const YAML::Node v = it->second;
         const std::string name = k.Scalar();
-        const std::string what = "concept_id " + c.name + " " + name;
+        const std::string what = "concept " + c.name + " " + name;
         if (name == "description") {
             if (!v.IsScalar()) throw Placed(v.Mark(), what + ": expected a string");
             c.description = v.Scalar();
@@ -71,7 +71,7 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
             for (const auto& [text, node] : string_list(v, what))
                 c.entries.push_back({*lang, text, where(file, node.Mark())});
         } else {
-            throw Placed(k.Mark(), "concept_id " + c.name + ": unknown key '" + name +
+            throw Placed(k.Mark(), "concept " + c.name + ": unknown key '" + name +
                                        "' (expected description, shape or a language code)");
         }
     }

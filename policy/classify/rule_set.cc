@@ -80,7 +80,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Le
         Bound b;
         for (const std::string& name : rule.when.names()) {
             int id = lexicon->find(name);
-            if (id < 0) return failed("unknown concept_id '" + name + "'");
+            if (id < 0) return failed("unknown concept '" + name + "'");
             b.concepts.push_back(static_cast<std::uint16_t>(id));
         }
         out->bound_.push_back(std::move(b));
@@ -156,8 +156,8 @@ std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Document& doc,
         hit.rule = r;
         const Token& trigger = doc.tokens[p];
         hit.text = trigger.text;
-        hit.begin = trigger.begin;
-        hit.end = trigger.end;
+        hit.begin = at.m->begin;
+        hit.end = at.m->end;
         const std::uint64_t shown = present & rule.when.positive();
         for (std::size_t k = lo; k < hi; ++k) {
             const Local& l = local[k];
@@ -168,13 +168,12 @@ std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Document& doc,
             auto fc = std::find_if(hit.concepts.begin(), hit.concepts.end(),
                                    [&](const FiredConcept& c) { return c.name == name; });
             if (fc == hit.concepts.end()) fc = hit.concepts.insert(hit.concepts.end(), {name, {}});
-            const Token& first = doc.tokens[l.m->first];
-            const Token& last = doc.tokens[l.m->last];
+            const std::uint32_t text = doc.tokens[l.m->first].text;
             if (fc->words.size() < kWordsPerConcept)
-                fc->words.push_back({first.text, first.begin, last.end});
-            if (first.text == hit.text) {
-                hit.begin = std::min(hit.begin, first.begin);
-                hit.end = std::max(hit.end, last.end);
+                fc->words.push_back({text, l.m->begin, l.m->end});
+            if (text == hit.text) {
+                hit.begin = std::min(hit.begin, l.m->begin);
+                hit.end = std::max(hit.end, l.m->end);
             }
         }
         return hit;

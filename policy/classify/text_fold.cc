@@ -3,6 +3,7 @@
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
 #include <array>
 
@@ -51,49 +52,20 @@ const FoldTable& fold_table() {
 }
 
 void append_utf8(char32_t c, std::string& out) {
-    if (c < 0x80) {
-        out.push_back(static_cast<char>(c));
-    } else if (c < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
+    char buf[U8_MAX_LENGTH];
+    int32_t n = 0;
+    U8_APPEND_UNSAFE(buf, n, static_cast<UChar32>(c));
+    out.append(buf, static_cast<std::size_t>(n));
 }
 
 }  // namespace
 
 char32_t decode_utf8(std::string_view s, std::size_t i, std::size_t& length) {
-    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    auto cont = [&](std::size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
-    unsigned char c = b(i);
-    length = 1;
-    if (c < 0x80) return c;
-    if (c >= 0xC2 && c <= 0xDF && cont(i + 1)) {
-        length = 2;
-        return static_cast<char32_t>(((c & 0x1F) << 6) | (b(i + 1) & 0x3F));
-    }
-    if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2)) {
-        char32_t v = ((c & 0x0F) << 12) | ((b(i + 1) & 0x3F) << 6) | (b(i + 2) & 0x3F);
-        if (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF)) return 0xFFFD;
-        length = 3;
-        return v;
-    }
-    if (c >= 0xF0 && c <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
-        char32_t v = ((c & 0x07) << 18) | ((b(i + 1) & 0x3F) << 12) | ((b(i + 2) & 0x3F) << 6) |
-                     (b(i + 3) & 0x3F);
-        if (v < 0x10000 || v > 0x10FFFF) return 0xFFFD;
-        length = 4;
-        return v;
-    }
-    return 0xFFFD;
+    auto k = static_cast<int32_t>(i);
+    UChar32 c = 0;
+    U8_NEXT(s.data(), k, static_cast<int32_t>(s.size()), c);
+    length = static_cast<std::size_t>(k) - i;
+    return c < 0 ? 0xFFFD : static_cast<char32_t>(c);
 }
 
 bool is_word_char(char32_t c) {

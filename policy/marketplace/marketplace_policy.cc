@@ -232,6 +232,10 @@ constexpr yaml::Key<ReasonDraft> kReasonKeys[] = {
     {"description", false, load_reason_description},
     {"critical", false, load_reason_critical},
     {"patterns", false, load_reason_patterns},
+    {"when", false, [](const Entry& e, ReasonDraft& r) { load_rule_when(e, r.rule); }},
+    {"scope", false, [](const Entry& e, ReasonDraft& r) { load_rule_scope(e, r.rule); }},
+    {"window", false, [](const Entry& e, ReasonDraft& r) { load_rule_window(e, r.rule); }},
+    {"senders", false, [](const Entry& e, ReasonDraft& r) { load_rule_senders(e, r.rule); }},
 };
 
 void load_reasons(const Entry& e, Draft& d) {
@@ -288,8 +292,10 @@ void load_marketplace_section(const yaml::Entry& e, MarketplacePolicy& out) {
         p.critical_reasons.clear();
         for (ReasonDraft& r : *d.reasons) {
             if (r.critical) p.critical_reasons.push_back(r.rule.id);
-            // A reason without patterns is known only from the trusted header.
-            if (!r.rule.patterns.empty()) rules.push_back(std::move(r.rule));
+            // A reason without patterns or `when` is known only from the
+            // trusted header.
+            if (!r.rule.patterns.empty() || !r.rule.when.empty())
+                rules.push_back(std::move(r.rule));
         }
         auto compiled = ContentRules::compile(std::move(rules));
         if (!compiled)

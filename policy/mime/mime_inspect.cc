@@ -104,7 +104,13 @@ public:
         check_cpu_budget();
         std::vector<std::string_view> views(subjects_.begin(), subjects_.end());
         views.insert(views.end(), out_.texts.begin(), out_.texts.end());
-        if (opt_.policy.content.rules) out_.content_hits = opt_.policy.content.rules->scan(views);
+        if (opt_.policy.content.rules) {
+            ScanContext context;
+            context.subjects = subjects_.size();
+            context.sender =
+                opt_.direction == Direction::seller_to_buyer ? classify::kSeller : classify::kBuyer;
+            out_.content_hits = opt_.policy.content.rules->scan(views, context);
+        }
     }
 
     bool changed() const { return changed_; }
