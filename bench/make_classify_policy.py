@@ -5,7 +5,8 @@ without gaps, prefixes, suffixes, exact words, a few shapes) and ten content rul
 three contact reasons with `when:`.  Some entries are words of the bench's messages
 ("parcel", "warehouse", "offer", "track") so that matching and the windows do work.
 
-    bench/make_classify_policy.py OUTDIR && MM_POLICY=OUTDIR/policy.yaml build/bench/policy_bench
+    bench/make_classify_policy.py [--syllables] OUTDIR
+    MM_POLICY=OUTDIR/policy.yaml build/bench/policy_bench
 """
 import os
 import random
@@ -19,9 +20,21 @@ REAL = {"en": ["parcel", "warehouse", "offer", "track", "arrive", "friday", "ite
         "es": ["paquete"]}
 
 
-def word(rng):
-    c, v = "bcdfghklmnprstvz", "aeiou"
-    return "".join(rng.choice(c) + rng.choice(v) for _ in range(rng.randint(3, 5)))
+def word(rng, syllables=False):
+    """A made-up word: random letters (as spread over the alphabet as a real lexicon's
+    words), or with --syllables consonant-vowel pairs, whose few three-letter starts
+    collide with most short words of a text (the worst case for the token filter)."""
+    if syllables:
+        c, v = "bcdfghklmnprstvz", "aeiou"
+        return "".join(rng.choice(c) + rng.choice(v) for _ in range(rng.randint(3, 5)))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    while True:
+        w = "".join(rng.choice(letters) for _ in range(rng.randint(5, 9)))
+        if any(ch in "aeiou" for ch in w):
+            return w
+
+
+SYLLABLES = "--syllables" in sys.argv
 
 
 def entries(rng, lang, k):
@@ -29,18 +42,18 @@ def entries(rng, lang, k):
     real = REAL[lang]
     for i in range(20):
         kind = i % 10
-        if i < 2 and real:
-            out.append(real[(k * 2 + i) % len(real)])
+        if i == 0 and k < len(real):
+            out.append(real[k])  # each word of the messages in one concept, as in a real lexicon
         elif kind < 5:
-            out.append(word(rng))
+            out.append(word(rng, SYLLABLES))
         elif kind < 7:
-            out.append(word(rng) + " " + word(rng))
+            out.append(word(rng, SYLLABLES) + " " + word(rng, SYLLABLES))
         elif kind == 7:
-            out.append(word(rng) + " ... " + word(rng))
+            out.append(word(rng, SYLLABLES) + " ... " + word(rng, SYLLABLES))
         elif kind == 8:
-            out.append(word(rng) + "*" if i % 2 else "*" + word(rng))
+            out.append(word(rng, SYLLABLES) + "*" if i % 2 else "*" + word(rng, SYLLABLES))
         else:
-            out.append("=" + word(rng))
+            out.append("=" + word(rng, SYLLABLES))
     return out
 
 
@@ -74,4 +87,5 @@ def main(outdir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "build/classify-bench")
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(args[0] if args else "build/classify-bench")

@@ -175,6 +175,7 @@ bool span_tokens(const Document& doc, std::uint32_t text, std::size_t b, std::si
 std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const TextInput> texts,
                                          LangMask langs) const {
     std::vector<ConceptMatch> out;
+    out.reserve(64);
     Matcher(*this, doc, langs).run(out);
     if (!shape_set_) return out;
     const std::size_t words = out.size();

@@ -8,7 +8,9 @@ namespace {
 
 // Enough words to tell the languages apart; the rest of a long text would
 // only cost time.
-constexpr std::size_t kDetectTokens = 400;
+constexpr std::size_t kDetectTokens = 200;
+// No stopword is longer; longer tokens are not looked up.
+constexpr std::size_t kStopwordMaxBytes = 7;
 constexpr int kDetectMinStopwords = 4;
 // Words quoted per concept in an explanation.
 constexpr std::size_t kWordsPerConcept = 3;
@@ -51,7 +53,9 @@ LangMask detect_languages(const Document& doc, LangMask available) {
     int total = 0;
     const std::size_t n = std::min(doc.tokens.size(), kDetectTokens);
     for (std::size_t i = 0; i < n; ++i) {
-        LangMask m = stopword_langs(doc.folded_of(doc.tokens[i]));
+        const Token& t = doc.tokens[i];
+        if (t.fold_end - t.fold_begin > kStopwordMaxBytes) continue;
+        LangMask m = stopword_langs(doc.folded_of(t));
         if (m == 0) continue;
         ++total;
         for (Lang l = 0; l < kLangCount; ++l) count[l] += (m >> l) & 1;
@@ -98,15 +102,20 @@ std::vector<ConceptHit> RuleSet::match(std::span<const TextInput> texts,
     const LangMask langs = o.langs != 0 ? o.langs : detect_languages(doc, lexicon_->languages());
     const std::vector<ConceptMatch> matches = lexicon_->match(doc, texts, langs);
     if (matches.empty()) return hits;
+    // Each rule walks only its own concepts' matches.
+    std::vector<std::vector<std::uint32_t>> by_concept(lexicon_->concepts().size());
+    for (std::uint32_t i = 0; i < matches.size(); ++i)
+        by_concept[matches[i].concept_id].push_back(i);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
         if ((rules_[r].senders & o.sender) == 0) continue;
-        if (auto hit = fire(r, doc, matches)) hits.push_back(std::move(*hit));
+        if (auto hit = fire(r, doc, matches, by_concept)) hits.push_back(std::move(*hit));
     }
     return hits;
 }
 
-std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Document& doc,
-                                        const std::vector<ConceptMatch>& matches) const {
+std::optional<ConceptHit> RuleSet::fire(
+    std::size_t r, const Document& doc, const std::vector<ConceptMatch>& matches,
+    const std::vector<std::vector<std::uint32_t>>& by_concept) const {
     const ConceptRule& rule = rules_[r];
     const Bound& b = bound_[r];
     // The rule's matches, each with its expression bit.
@@ -117,12 +126,16 @@ std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Document& doc,
         bool counted = false;  // inside the window now
     };
     std::vector<Local> local;
-    for (const ConceptMatch& m : matches) {
-        auto it = std::find(b.concepts.begin(), b.concepts.end(), m.concept_id);
-        if (it == b.concepts.end()) continue;
-        local.push_back({&m, static_cast<std::uint8_t>(it - b.concepts.begin()),
-                         unit_of(doc.tokens[m.first], rule.scope), false});
-    }
+    for (std::size_t bit = 0; bit < b.concepts.size(); ++bit)
+        for (std::uint32_t i : by_concept[b.concepts[bit]]) {
+            const ConceptMatch& m = matches[i];
+            local.push_back({&m, static_cast<std::uint8_t>(bit),
+                             unit_of(doc.tokens[m.first], rule.scope), false});
+        }
+    if (local.empty()) return std::nullopt;
+    std::sort(local.begin(), local.end(), [](const Local& x, const Local& y) {
+        return x.m->first < y.m->first || (x.m->first == y.m->first && x.m < y.m);
+    });
     const auto window = static_cast<std::uint32_t>(rule.window);
     std::array<std::uint32_t, Expression::kMaxConcepts> count{};
     std::uint64_t present = 0;

@@ -84,7 +84,8 @@ private:
     };
     RuleSet() = default;
     std::optional<ConceptHit> fire(std::size_t r, const Document& doc,
-                                   const std::vector<ConceptMatch>& matches) const;
+                                   const std::vector<ConceptMatch>& matches,
+                                   const std::vector<std::vector<std::uint32_t>>& by_concept) const;
 
     std::shared_ptr<const Lexicon> lexicon_;
     std::vector<ConceptRule> rules_;
