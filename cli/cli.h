@@ -51,6 +51,18 @@ struct TestArgs {
 };
 int cmd_test(const std::string& config_path, const TestArgs& args);
 
+// `classify` (cli_classify.cc): the content rules' and contact reasons'
+// verdict per file; 0 whatever the verdict, 2 on a bad config or an
+// unreadable file (the other files are still classified).
+struct ClassifyArgs {
+    std::vector<std::string> files;
+    bool json = false;     // one JSON object per file and line
+    bool explain = false;  // concepts, words, excerpts
+    std::string lang;      // only this language's lexicon ("" = chosen per message)
+    std::string from;      // seller | buyer ("" = X-Direction, else seller)
+};
+int cmd_classify(const std::string& config_path, const ClassifyArgs& args);
+
 // `audit verify` (cli_audit.cc): prints each check; returns 0 valid, 1
 // invalid, 2 unreadable (config, message file, no X-Marketplace-Audit).
 struct AuditVerifyArgs {

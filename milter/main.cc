@@ -65,6 +65,17 @@ int main(int argc, char** argv) {
     test->add_option("--out", test_args.out, "write the message as it would be delivered");
     test->add_option("message", test_args.message, "message file (.eml), - for stdin")->required();
 
+    mm::milter::ClassifyArgs classify_args;
+    auto* classify = app.add_subcommand(
+        "classify", "the content rules' and contact reasons' verdict for messages or texts");
+    config_option(classify);
+    classify->add_flag("--json", classify_args.json, "one JSON object per file");
+    classify->add_flag("--explain", classify_args.explain, "concepts, words and excerpts");
+    classify->add_option("--lang", classify_args.lang,
+                         "scan with this language only (en, de, ...)");
+    classify->add_option("--from", classify_args.from, "seller | buyer (default: X-Direction)");
+    classify->add_option("files", classify_args.files, "message (.eml) or text files")->required();
+
     mm::milter::AuditVerifyArgs verify_args;
     auto* audit = app.add_subcommand("audit", "the audit trail");
     audit->require_subcommand(1);
@@ -206,6 +217,7 @@ int main(int argc, char** argv) {
         if (*run) return mm::milter::run_daemon(config);
         if (*check) return mm::milter::cmd_check(config);
         if (*test) return mm::milter::cmd_test(config, test_args);
+        if (*classify) return mm::milter::cmd_classify(config, classify_args);
         if (*audit_verify) return mm::milter::cmd_audit_verify(config, verify_args);
         if (*party_add) return mm::milter::cmd_party_add(config, party_args);
         if (*party_set) return mm::milter::cmd_party_set(config, party_args);

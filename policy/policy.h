@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/classify/lexicon.h"
 #include "policy/marketplace/marketplace_rules.h"
 #include "policy/rewrite/header_privacy.h"
 #include "policy/rules/attachment_rule.h"
@@ -58,6 +59,9 @@ struct Policy {
     // recipients.mixed); see RcptStage.
     MixedRecipients mixed_recipients = MixedRecipients::separate;
     MarketplacePolicy marketplace;
+    // The concepts `when:` expressions name (policy.yaml `concepts:`, a file
+    // relative to the policy or an inline mapping); null when not given.
+    std::shared_ptr<const classify::Lexicon> concepts;
 };
 
 // Loads and validates `path`.  Errors name the place: "policy.yaml:42:7: ...".

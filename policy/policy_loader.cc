@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/classify/lexicon_yaml.h"
 #include "policy/policy.h"
 #include "policy/yaml_schema.h"
 #include "util/address.h"
@@ -328,7 +329,49 @@ constexpr Key kSections[] = {
      load_malformed,
      {"mapping", "", "MIME that cannot be classified.",
       +[] { return yaml::describe<Policy>(kMalformedKeys); }}},
+    // Read by load_policy before the others (they bind to it).
+    {"concepts",
+     false,
+     [](const Entry&, Policy&) {},
+     {"file name or mapping", "",
+      "The concept lexicon the `when` expressions of content rules and contact reasons use: a file "
+      "relative to this one (concepts.yaml) or the same content inline. Its format is described "
+      "at the top of the shipped concepts.yaml."}},
 };
+
+// ---- concepts ------------------------------------------------------------
+//
+// `concepts:` is read before the other sections bind to it: a path (relative
+// to the policy file) or an inline mapping (policy/classify/lexicon_yaml.h).
+// Its errors are placed in the file that holds them.
+
+Result<std::shared_ptr<const classify::Lexicon>> load_concepts(const YAML::Node& node,
+                                                               const std::string& policy_path) {
+    if (node.IsMap()) return classify::load_lexicon(node, policy_path);
+    if (!node.IsScalar() || node.Scalar().empty())
+        return fail(Errc::invalid, yaml::where(policy_path, node.Mark()) +
+                                       "concepts: expected a file name or a mapping");
+    std::string file = node.Scalar();
+    if (file.front() != '/') {
+        const auto slash = policy_path.rfind('/');
+        if (slash != std::string::npos) file = policy_path.substr(0, slash + 1) + file;
+    }
+    return classify::load_lexicon_file(file);
+}
+
+// Binds every `when:` of content rules and contact reasons to the concepts;
+// an unknown concept is reported at its rule's `when`.
+void bind_concepts(Policy& p) {
+    auto bind = [&](std::shared_ptr<const ContentRules>& rules) {
+        if (!rules) return;
+        std::size_t bad = 0;
+        auto bound = ContentRules::with_concepts(*rules, p.concepts, &bad);
+        if (!bound) error_at(rules->rules()[bad].when_mark, bound.error().message);
+        rules = std::move(bound.value());
+    };
+    bind(p.content.rules);
+    bind(p.marketplace.contact_reasons);
+}
 
 }  // namespace
 
@@ -358,7 +401,13 @@ Result<std::shared_ptr<const Policy>> load_policy(const std::string& path) {
                 error_at(root.Mark(),
                          "expected a mapping of policy sections, got " +
                              std::string(root.IsNull() ? "an empty file" : type_name(root)));
+            if (const YAML::Node concepts = root["concepts"]) {
+                auto lexicon = load_concepts(concepts, path);
+                if (!lexicon) return lexicon.error();
+                policy->concepts = std::move(lexicon.value());
+            }
             yaml::load_mapping<Policy>(root, "", kSections, *policy);
+            bind_concepts(*policy);
         } catch (const yaml::SchemaError& e) {
             return fail(Errc::invalid, yaml::where(path, e.mark) + e.what());
         }

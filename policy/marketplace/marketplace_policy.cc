@@ -327,6 +327,27 @@ constexpr yaml::Key<ReasonDraft> kReasonKeys[] = {
       "RE2 patterns per language (en, de, fr, it, es) that recognise the reason in the subject and "
       "the text.",
       +[] { return yaml::describe<ReasonDraft>(kReasonLanguageKeys); }}},
+    {"when",
+     false,
+     [](const Entry& e, ReasonDraft& r) { load_rule_when(e, r.rule); },
+     {"expression over concepts", "",
+      "Concept names (concepts.yaml) combined with & (and), | (or), ! (not) and parentheses; the "
+      "rule hits where the expression holds within `window` words inside one `scope` unit."}},
+    {"scope",
+     false,
+     [](const Entry& e, ReasonDraft& r) { load_rule_scope(e, r.rule); },
+     {"sentence | paragraph | message", "paragraph",
+      "How far apart the concepts of `when` may be: one sentence, one paragraph, or the whole text "
+      "part (the subject is its own paragraph)."}},
+    {"window",
+     false,
+     [](const Entry& e, ReasonDraft& r) { load_rule_window(e, r.rule); },
+     {"integer, words (1-1000)", "30",
+      "The concepts of `when` must match within this many words of each other."}},
+    {"senders",
+     false,
+     [](const Entry& e, ReasonDraft& r) { load_rule_senders(e, r.rule); },
+     {"list of seller | buyer", "[seller, buyer]", "Whose messages the rule judges."}},
 };
 
 void load_reasons(const Entry& e, Draft& d) {
@@ -447,8 +468,10 @@ void load_marketplace_section(const yaml::Entry& e, MarketplacePolicy& out) {
         p.critical_reasons.clear();
         for (ReasonDraft& r : *d.reasons) {
             if (r.critical) p.critical_reasons.push_back(r.rule.id);
-            // A reason without patterns is known only from the trusted header.
-            if (!r.rule.patterns.empty()) rules.push_back(std::move(r.rule));
+            // A reason without patterns or `when` is known only from the
+            // trusted header.
+            if (!r.rule.patterns.empty() || !r.rule.when.empty())
+                rules.push_back(std::move(r.rule));
         }
         auto compiled = ContentRules::compile(std::move(rules));
         if (!compiled)

@@ -104,7 +104,10 @@ Reasons find_reasons(const MarketplaceFacts& f, const MarketplacePolicy& p) {
     const ContentRules& rules =
         p.contact_reasons ? *p.contact_reasons : *marketplace_detail::no_contact_reasons();
     std::string langs;
-    for (const ContentHit& h : rules.scan(texts)) {
+    ScanContext context;
+    context.subjects = 1;
+    context.sender = f.writer == alias::Role::seller ? classify::kSeller : classify::kBuyer;
+    for (const ContentHit& h : rules.scan(texts, context)) {
         r.ids.push_back(h.rule_id);
         if (langs.find(h.language) == std::string::npos)
             langs += (langs.empty() ? "" : ",") + h.language;

@@ -107,8 +107,13 @@ public:
         out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
 
         check_cpu_budget();
-        if (opt_.policy.content.rules)
-            out_.content_hits = scan_every_text(*opt_.policy.content.rules);
+        if (opt_.policy.content.rules) {
+            ScanContext context;
+            context.subjects = subjects_.size();
+            context.sender =
+                opt_.direction == Direction::seller_to_buyer ? classify::kSeller : classify::kBuyer;
+            out_.content_hits = scan_every_text(*opt_.policy.content.rules, context);
+        }
     }
 
     bool changed() const { return changed_; }
@@ -117,14 +122,17 @@ public:
 private:
     // At most one hit per rule, the message's own texts first.  Each
     // attachment's text is scanned on its own, so that its hits can name it.
-    std::vector<ContentHit> scan_every_text(const ContentRules& rules) const {
+    std::vector<ContentHit> scan_every_text(const ContentRules& rules,
+                                            const ScanContext& context) const {
         std::vector<std::string_view> own(subjects_.begin(), subjects_.end());
         for (std::size_t i = 0; i < out_.texts.size(); ++i)
             if (sources_[i].empty()) own.push_back(out_.texts[i]);
-        std::vector<ContentHit> hits = rules.scan(own);
+        std::vector<ContentHit> hits = rules.scan(own, context);
+        ScanContext attachment_context = context;
+        attachment_context.subjects = 0;
         auto scan_attachment = [&](std::string_view text, const std::string& source) {
             if (hits.size() >= rules.rules().size()) return;
-            for (ContentHit& hit : rules.scan({text})) {
+            for (ContentHit& hit : rules.scan({text}, attachment_context)) {
                 if (std::any_of(hits.begin(), hits.end(),
                                 [&](const ContentHit& h) { return h.rule_id == hit.rule_id; }))
                     continue;

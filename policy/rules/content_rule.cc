@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <optional>
 #include <span>
 #include <utility>
 
+#include "policy/rules/excerpt.h"
 #include "policy/rules/text_normalize.h"
 
 namespace mm::policy {
@@ -21,10 +23,6 @@ namespace {
 // DFA falling back to per-pattern matching at run time would be slow.
 constexpr int64_t kSetMaxMem = 32 << 20;
 constexpr int64_t kPatternMaxMem = 8 << 20;
-constexpr size_t kExcerptMaxChars = 120;
-// How far an excerpt may grow past the match to reach a word boundary, so a
-// match inside a megabyte of base64 does not pull the whole "word" along.
-constexpr size_t kWidenMaxBytes = 40;
 
 constexpr std::array<std::string_view, 5> kLanguages = {"en", "de", "fr", "it", "es"};
 
@@ -48,84 +46,6 @@ std::string pattern_name(size_t rule_index, const ContentRule& rule, size_t patt
            rule.patterns[pattern_index].language + " pattern " + std::to_string(in_language);
 }
 
-bool is_word_byte(unsigned char c) {
-    // Bytes >= 0x80 belong to multi-byte characters, nearly all letters in
-    // the languages we scan; treating them as word bytes also keeps the
-    // widened bounds on character boundaries.
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           c >= 0x80;
-}
-
-// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
-size_t utf8_length(std::string_view s, size_t i) {
-    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
-    unsigned char c = b(i);
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(i + 1) || !cont(i + 2)) return 0;
-        if (c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
-        if (c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogates
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
-        if (c == 0xF0 && b(i + 1) < 0x90) return 0;   // overlong
-        if (c == 0xF4 && b(i + 1) >= 0x90) return 0;  // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
-// The excerpt goes into SMTP replies and audit lines, which must not carry
-// CR/LF and must be valid UTF-8: whitespace and control runs become one
-// space, invalid bytes are dropped, and the result is cut at a character
-// (preferably word) boundary within kExcerptMaxChars characters.
-std::string make_excerpt(std::string_view text, size_t begin, size_t end) {
-    size_t limit = begin > kWidenMaxBytes ? begin - kWidenMaxBytes : 0;
-    while (begin > limit && is_word_byte(static_cast<unsigned char>(text[begin - 1]))) --begin;
-    limit = std::min(text.size(), end + kWidenMaxBytes);
-    while (end < limit && is_word_byte(static_cast<unsigned char>(text[end]))) ++end;
-
-    std::string out;
-    size_t chars = 0;
-    size_t last_space = std::string::npos;
-    bool truncated = false;
-    for (size_t i = begin; i < end;) {
-        size_t n = utf8_length(text, i);
-        if (n == 0) {
-            ++i;
-            continue;
-        }
-        auto c = static_cast<unsigned char>(text[i]);
-        if (n == 1 && (c <= 0x20 || c == 0x7F)) {
-            i += 1;
-            if (out.empty() || out.back() == ' ') continue;
-            if (chars == kExcerptMaxChars) {
-                truncated = true;
-                break;
-            }
-            last_space = out.size();
-            out.push_back(' ');
-            ++chars;
-            continue;
-        }
-        if (chars == kExcerptMaxChars) {
-            truncated = true;
-            break;
-        }
-        out.append(text.substr(i, n));
-        ++chars;
-        i += n;
-    }
-    // A cut word reads as a different word; drop it if that loses little.
-    if (truncated && last_space != std::string::npos && last_space > out.size() / 2)
-        out.resize(last_space);
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    return out;
-}
-
 // Why a rule does not compile; `pattern` is set when one pattern is to blame,
 // so the loader can point at that pattern's node.
 struct BuildError {
@@ -141,7 +61,12 @@ std::optional<BuildError> build_rule(size_t index, const ContentRule& rule,
     const std::string name = "content.rules[" + std::to_string(index) + "] (" + rule.id + ")";
     if (rule.id.empty())
         return BuildError{"content.rules[" + std::to_string(index) + "]: empty id", {}};
-    if (rule.patterns.empty()) return BuildError{name + ": no patterns", {}};
+    patterns.clear();
+    set.reset();
+    if (rule.patterns.empty()) {
+        if (rule.when.empty()) return BuildError{name + ": no patterns and no when", {}};
+        return std::nullopt;
+    }
     set = std::make_unique<RE2::Set>(pattern_options(kSetMaxMem), RE2::UNANCHORED);
     patterns.clear();
     for (size_t p = 0; p < rule.patterns.size(); ++p) {
@@ -186,6 +111,7 @@ Result<std::shared_ptr<const ContentRules>> ContentRules::compile(
                                                 "): duplicate rule id (also content.rules[" +
                                                 std::to_string(k) + "])");
         std::unique_ptr<Compiled> c = r < built.size() ? std::move(built[r]) : nullptr;
+        // A rule with `when` alone has no set.
         if (!c) {
             c = std::make_unique<Compiled>();
             if (auto err = build_rule(r, rule, c->set, c->patterns))
@@ -206,36 +132,65 @@ Result<std::shared_ptr<const ContentRules>> ContentRules::compile(
     return std::shared_ptr<const ContentRules>(std::move(out));
 }
 
-std::vector<ContentHit> ContentRules::scan(const std::vector<std::string_view>& texts) const {
+std::vector<ContentHit> ContentRules::scan(const std::vector<std::string_view>& texts,
+                                           const ScanContext& context) const {
+    // Both kinds of rule read the same normalised texts, made once.
+    std::vector<NormalizedText> normalized;
+    normalized.reserve(texts.size());
+    for (std::string_view t : texts) normalized.push_back(normalize_text(t, Normalize::words));
+    std::vector<ContentHit> hits = scan_patterns(texts, normalized);
+    if (!concepts_) return hits;
+    // A rule reports its pattern hit if it has one, else its concept hit.
+    for (ContentHit& h : scan_concepts(texts, normalized, context)) {
+        bool known = std::any_of(hits.begin(), hits.end(),
+                                 [&](const ContentHit& p) { return p.rule_id == h.rule_id; });
+        if (!known) hits.push_back(std::move(h));
+    }
+    std::stable_sort(hits.begin(), hits.end(), [&](const ContentHit& a, const ContentHit& b) {
+        return rule_index(a.rule_id) < rule_index(b.rule_id);
+    });
+    return hits;
+}
+
+std::size_t ContentRules::rule_index(std::string_view id) const {
+    for (std::size_t r = 0; r < rules_.size(); ++r)
+        if (rules_[r].id == id) return r;
+    return rules_.size();
+}
+
+std::vector<ContentHit> ContentRules::scan_patterns(
+    const std::vector<std::string_view>& texts,
+    const std::vector<NormalizedText>& normalized) const {
     std::vector<ContentHit> hits;
     // Rules match the normalised text (zero-width characters, look-alike
     // letters, letter spacing and digits for letters folded away); the
     // excerpt quotes the text as it was written.
     struct Candidate {
         std::size_t source;  // index into texts
-        NormalizedText text;
+        const NormalizedText& text;
     };
     std::vector<Candidate> candidates;
     candidates.reserve(texts.size());
-    auto consider = [&](std::size_t source, NormalizedText text) {
+    std::deque<NormalizedText> other_texts;  // the other readings (stable addresses)
+    auto consider = [&](std::size_t source, const NormalizedText& text) {
         if (any_) {
             // Out of memory on this text is not "no match": the rules decide.
             RE2::Set::ErrorInfo info{RE2::Set::kNoError};
             if (!any_->set->Match(text.text, nullptr, &info) && info.kind == RE2::Set::kNoError)
                 return;
         }
-        candidates.push_back({source, std::move(text)});
+        candidates.push_back({source, text});
     };
     for (std::size_t k = 0; k < texts.size(); ++k) {
-        NormalizedText n = normalize_text(texts[k], Normalize::words);
-        const std::vector<Reading> others = other_readings(n);
-        consider(k, std::move(n));
-        for (Reading reading : others)
-            consider(k, normalize_text(texts[k], Normalize::words, reading));
+        consider(k, normalized[k]);
+        for (Reading reading : other_readings(normalized[k]))
+            consider(k,
+                     other_texts.emplace_back(normalize_text(texts[k], Normalize::words, reading)));
     }
     std::vector<int> which;
     for (size_t r = 0; r < rules_.size() && !candidates.empty(); ++r) {
         const Compiled& c = *compiled_[r];
+        if (!c.set) continue;
         for (const Candidate& candidate : candidates) {
             const std::string_view text = candidate.text.text;
             // Without an index vector the DFA stops at the first match, which is
@@ -412,10 +367,32 @@ constexpr yaml::Key<RuleDraft> kRuleKeys[] = {
       "reject: 550 5.7.1 naming the rule and the audit id; quarantine: Postfix hold queue for "
       "review; flag: delivered, the rule recorded in the audit record."}},
     {"patterns",
-     true,
+     false,
      load_rule_patterns,
-     {"mapping of language to patterns", "", "RE2 patterns per language (en, de, fr, it, es).",
+     {"mapping of language to patterns", "",
+      "RE2 patterns per language (en, de, fr, it, es); the rule hits if they or `when` match.",
       +[] { return yaml::describe<RuleDraft>(kLanguageKeys); }}},
+    {"when",
+     false,
+     [](const Entry& e, RuleDraft& d) { load_rule_when(e, d.rule); },
+     {"expression over concepts", "",
+      "Concept names (concepts.yaml) combined with & (and), | (or), ! (not) and parentheses; the "
+      "rule hits where the expression holds within `window` words inside one `scope` unit."}},
+    {"scope",
+     false,
+     [](const Entry& e, RuleDraft& d) { load_rule_scope(e, d.rule); },
+     {"sentence | paragraph | message", "paragraph",
+      "How far apart the concepts of `when` may be: one sentence, one paragraph, or the whole text "
+      "part (the subject is its own paragraph)."}},
+    {"window",
+     false,
+     [](const Entry& e, RuleDraft& d) { load_rule_window(e, d.rule); },
+     {"integer, words (1-1000)", "30",
+      "The concepts of `when` must match within this many words of each other."}},
+    {"senders",
+     false,
+     [](const Entry& e, RuleDraft& d) { load_rule_senders(e, d.rule); },
+     {"list of seller | buyer", "[seller, buyer]", "Whose messages the rule judges."}},
 };
 
 void load_rules(const Entry& e, SectionDraft& s) {
@@ -426,6 +403,8 @@ void load_rules(const Entry& e, SectionDraft& s) {
         RuleDraft d;
         d.index = i;
         yaml::load_section<RuleDraft>(ie, kRuleKeys, d);
+        if (d.patterns.empty() && d.rule.when.empty())
+            error_at(item.Mark(), ie.name + ": needs patterns, when, or both");
         for (const RuleDraft& prev : s.rules)
             if (prev.rule.id == d.rule.id)
                 error_at(d.id_mark, ie.name + ": duplicate rule id '" + d.rule.id + "' (also " +

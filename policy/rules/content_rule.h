@@ -1,6 +1,12 @@
 // ContentRule: per-language RE2 patterns that refuse, quarantine or flag
 // review-for-reward, promotional, referral and opt-out content.
 //
+// A rule may instead (or as well) carry a `when:` expression over the
+// concepts of policy.yaml's `concepts:` (policy/classify/): it then also
+// fires where its concepts co-occur within `window` words inside its
+// `scope`, for the `senders` it names.  The rule hits if either hits; a
+// pattern hit is reported first.
+//
 // Each rule's patterns for all its languages are compiled at load into one
 // RE2::Set; scan() runs every set over each text (subject and the decoded
 // UTF-8 text of every text part) as normalize_text(Normalize::words) reads it
@@ -10,11 +16,14 @@
 // written.  Immutable after load and thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "policy/classify/lexicon.h"
+#include "policy/classify/rule_set.h"
 #include "policy/yaml_schema.h"
 #include "util/result.h"
 
@@ -24,6 +33,8 @@ class Set;
 }  // namespace re2
 
 namespace mm::policy {
+
+struct NormalizedText;
 
 struct ContentRule {
     enum class Action { reject, quarantine, flag };
@@ -35,7 +46,21 @@ struct ContentRule {
         std::string regex;
     };
     std::vector<Pattern> patterns;
+    // `when:` ("" = patterns only), checked against the concepts when the
+    // whole policy is loaded (ContentRules::with_concepts).
+    std::string when;
+    YAML::Mark when_mark;
+    classify::Scope scope = classify::Scope::paragraph;
+    int window = 30;
+    std::uint8_t senders = classify::kAnySender;
 };
+
+// The keys a rule with concepts adds (content.rules[] and
+// marketplace.contact_reasons[] share them): when, scope, window, senders.
+void load_rule_when(const yaml::Entry& e, ContentRule& rule);
+void load_rule_scope(const yaml::Entry& e, ContentRule& rule);
+void load_rule_window(const yaml::Entry& e, ContentRule& rule);
+void load_rule_senders(const yaml::Entry& e, ContentRule& rule);
 
 // "reject", "quarantine" or "flag", as written in policy.yaml.
 const char* to_string(ContentRule::Action a);
@@ -45,6 +70,27 @@ struct ContentHit {
     ContentRule::Action action;
     std::string language;
     std::string excerpt;  // the matching text as written, trimmed to ~120 characters
+    // A concept hit: each concept that fired with the words (as written)
+    // that expressed it; empty for a pattern hit.
+    struct Concept {
+        std::string name;
+        std::vector<std::string> words;
+    };
+    std::vector<Concept> concepts;
+};
+
+// `REVIEW="Bewertung" & REWARD="Gutschein"`, "" for a pattern hit.
+std::string explain_concepts(const ContentHit& hit);
+// The audit and `test` detail of a hit: `reject de: "excerpt"` for a pattern,
+// `reject de: REVIEW="Bewertung" & REWARD="Gutschein" — "… excerpt …"` for
+// concepts.
+std::string describe_hit(const ContentHit& hit);
+
+// What scan() knows of the texts beyond their bytes.
+struct ScanContext {
+    std::size_t subjects = 0;                    // the first `subjects` texts are subject lines
+    std::uint8_t sender = classify::kAnySender;  // classify::kSeller or kBuyer
+    classify::LangMask langs = 0;                // 0: chosen per message
 };
 
 class ContentRules {
@@ -59,20 +105,39 @@ public:
     // compiled here.
     static Result<std::shared_ptr<const ContentRules>> compile(
         std::vector<ContentRule> rules, std::vector<std::unique_ptr<Compiled>> built);
+    // The same rules with their `when:` expressions bound to `lexicon`;
+    // errors name the rule, and `bad_rule` its index.  Rules without `when`
+    // are unchanged; no rule with `when` needs no lexicon.
+    static Result<std::shared_ptr<const ContentRules>> with_concepts(
+        const ContentRules& base, std::shared_ptr<const classify::Lexicon> lexicon,
+        std::size_t* bad_rule);
     ~ContentRules();
     const std::vector<ContentRule>& rules() const { return rules_; }
     // At most one hit per rule (the first text that matches).
-    std::vector<ContentHit> scan(const std::vector<std::string_view>& texts) const;
+    std::vector<ContentHit> scan(const std::vector<std::string_view>& texts,
+                                 const ScanContext& context = {}) const;
 
 private:
     ContentRules() = default;
+    std::vector<ContentHit> scan_patterns(const std::vector<std::string_view>& texts,
+                                          const std::vector<NormalizedText>& normalized) const;
+    std::size_t rule_index(std::string_view id) const;
+    std::vector<ContentHit> scan_concepts(const std::vector<std::string_view>& texts,
+                                          const std::vector<NormalizedText>& normalized,
+                                          const ScanContext& context) const;
+    std::vector<ContentHit> match_concepts(const std::vector<std::string_view>& texts,
+                                           const std::vector<const NormalizedText*>& normalized,
+                                           const ScanContext& context) const;
     std::vector<ContentRule> rules_;
-    std::vector<std::unique_ptr<Compiled>> compiled_;
+    std::vector<std::shared_ptr<const Compiled>> compiled_;  // shared by with_concepts copies
+    // The rules with `when`, and for each of them its index in rules_.
+    std::shared_ptr<const classify::RuleSet> concepts_;
+    std::vector<std::size_t> concept_rule_;
     // Every rule's patterns in one set: a text it does not match needs none
     // of the rules' own passes.  Null when it would not compile within the
     // memory bound (the rules' own passes then run on every text).  Only
     // its set is used.
-    std::unique_ptr<Compiled> any_;
+    std::shared_ptr<const Compiled> any_;
 };
 
 struct ContentPolicy {

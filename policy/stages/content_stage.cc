@@ -31,9 +31,12 @@ void report(const ContentFindings& f, const EvalContext& ctx, std::vector<RuleHi
     // numbers themselves.
     RedactPolicy scrub;
     auto clean = [&](const std::string& s) { return redact_text(s, scrub, ctx.domain).text; };
-    for (const auto& hit : f.content_hits)
-        rules.push_back({hit.rule_id, std::string(policy::to_string(hit.action)) + " " +
-                                          hit.language + ": \"" + clean(hit.excerpt) + "\""});
+    for (auto hit : f.content_hits) {
+        hit.excerpt = clean(hit.excerpt);
+        for (auto& c : hit.concepts)
+            for (auto& w : c.words) w = clean(w);
+        rules.push_back({hit.rule_id, describe_hit(hit)});
+    }
     const bool strip = ctx.policy.attachments.action == AttachmentPolicy::Action::strip;
     for (const auto& a : f.attachments)
         if (!a.text_note.empty())

@@ -202,7 +202,7 @@ TEST(ContentRulesCompile, UnknownLanguageAndNoPatternsAreRefused) {
     EXPECT_EQ(r.error().message, "content.rules[0] (x) nl pattern 0: unknown language");
     auto e = ContentRules::compile({rule("y", {})});
     ASSERT_FALSE(e);
-    EXPECT_EQ(e.error().message, "content.rules[0] (y): no patterns");
+    EXPECT_EQ(e.error().message, "content.rules[0] (y): no patterns and no when");
 }
 
 TEST(ContentRulesCompile, EmptyPolicyScansToNothing) {
@@ -276,7 +276,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "content:\n"
                       "  rules:\n"
                       "    - {id: x, action: reject}\n",
-                      "3:7: missing required key 'patterns' in 'content.rules[0]'"},
+                      "3:7: content.rules[0]: needs patterns, when, or both"},
         YamlErrorCase{"BadId",
                       "content:\n"
                       "  rules:\n"

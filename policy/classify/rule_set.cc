@@ -1,0 +1,197 @@
+#include "policy/classify/rule_set.h"
+
+#include <algorithm>
+#include <array>
+
+namespace mm::classify {
+namespace {
+
+// Enough words to tell the languages apart; the rest of a long text would
+// only cost time.
+constexpr std::size_t kDetectTokens = 200;
+// No stopword is longer; longer tokens are not looked up.
+constexpr std::size_t kStopwordMaxBytes = 7;
+constexpr int kDetectMinStopwords = 4;
+// Words quoted per concept in an explanation.
+constexpr std::size_t kWordsPerConcept = 3;
+
+std::uint32_t unit_of(const Token& t, Scope s) {
+    switch (s) {
+        case Scope::sentence:
+            return t.sentence;
+        case Scope::paragraph:
+            return t.paragraph;
+        case Scope::message:
+            return t.message;
+    }
+    return t.paragraph;
+}
+
+}  // namespace
+
+const char* to_string(Scope s) {
+    switch (s) {
+        case Scope::sentence:
+            return "sentence";
+        case Scope::paragraph:
+            return "paragraph";
+        case Scope::message:
+            return "message";
+    }
+    return "paragraph";
+}
+
+std::optional<Scope> scope_from_string(std::string_view s) {
+    if (s == "sentence") return Scope::sentence;
+    if (s == "paragraph") return Scope::paragraph;
+    if (s == "message") return Scope::message;
+    return std::nullopt;
+}
+
+LangMask detect_languages(const Document& doc, LangMask available) {
+    std::array<int, kLangCount> count{};
+    int total = 0;
+    const std::size_t n = std::min(doc.tokens.size(), kDetectTokens);
+    for (std::size_t i = 0; i < n; ++i) {
+        const Token& t = doc.tokens[i];
+        if (t.fold_end - t.fold_begin > kStopwordMaxBytes) continue;
+        LangMask m = stopword_langs(doc.folded_of(t));
+        if (m == 0) continue;
+        ++total;
+        for (Lang l = 0; l < kLangCount; ++l) count[l] += (m >> l) & 1;
+    }
+    if (total < kDetectMinStopwords) return available;
+    const int best = *std::max_element(count.begin(), count.end());
+    LangMask out = 1u << 0;  // English
+    for (Lang l = 0; l < kLangCount; ++l)
+        if (count[l] > 0 && count[l] * 3 >= best) out |= static_cast<LangMask>(1u << l);
+    return out & available;
+}
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Lexicon> lexicon,
+                                                        std::vector<ConceptRule> rules,
+                                                        std::size_t* bad_rule) {
+    std::shared_ptr<RuleSet> out(new RuleSet());
+    for (std::size_t r = 0; r < rules.size(); ++r) {
+        const ConceptRule& rule = rules[r];
+        auto failed = [&](const std::string& why) {
+            if (bad_rule != nullptr) *bad_rule = r;
+            return fail(Errc::invalid, "rule " + rule.id + ": " + why);
+        };
+        if (!rule.when.ok()) return failed("no expression");
+        if (!lexicon) return failed("'when' needs concepts (policy.yaml `concepts:`)");
+        if (rule.window < 1) return failed("window must be at least 1");
+        Bound b;
+        for (const std::string& name : rule.when.names()) {
+            int id = lexicon->find(name);
+            if (id < 0) return failed("unknown concept '" + name + "'");
+            b.concepts.push_back(static_cast<std::uint16_t>(id));
+        }
+        out->bound_.push_back(std::move(b));
+    }
+    out->lexicon_ = std::move(lexicon);
+    out->rules_ = std::move(rules);
+    return std::shared_ptr<const RuleSet>(std::move(out));
+}
+
+std::vector<ConceptHit> RuleSet::match(std::span<const TextInput> texts,
+                                       const MatchOptions& o) const {
+    std::vector<ConceptHit> hits;
+    if (rules_.empty()) return hits;
+    const Document doc = tokenize(texts);
+    const LangMask langs = o.langs != 0 ? o.langs : detect_languages(doc, lexicon_->languages());
+    const std::vector<ConceptMatch> matches = lexicon_->match(doc, texts, langs);
+    if (matches.empty()) return hits;
+    // Each rule walks only its own concepts' matches.
+    std::vector<std::vector<std::uint32_t>> by_concept(lexicon_->concepts().size());
+    for (std::uint32_t i = 0; i < matches.size(); ++i)
+        by_concept[matches[i].concept_id].push_back(i);
+    for (std::size_t r = 0; r < rules_.size(); ++r) {
+        if ((rules_[r].senders & o.sender) == 0) continue;
+        if (auto hit = fire(r, doc, matches, by_concept)) hits.push_back(std::move(*hit));
+    }
+    return hits;
+}
+
+std::optional<ConceptHit> RuleSet::fire(
+    std::size_t r, const Document& doc, const std::vector<ConceptMatch>& matches,
+    const std::vector<std::vector<std::uint32_t>>& by_concept) const {
+    const ConceptRule& rule = rules_[r];
+    const Bound& b = bound_[r];
+    // The rule's matches, each with its expression bit.
+    struct Local {
+        const ConceptMatch* m;
+        std::uint8_t bit;
+        std::uint32_t unit;
+        bool counted = false;  // inside the window now
+    };
+    std::vector<Local> local;
+    for (std::size_t bit = 0; bit < b.concepts.size(); ++bit)
+        for (std::uint32_t i : by_concept[b.concepts[bit]]) {
+            const ConceptMatch& m = matches[i];
+            local.push_back({&m, static_cast<std::uint8_t>(bit),
+                             unit_of(doc.tokens[m.first], rule.scope), false});
+        }
+    if (local.empty()) return std::nullopt;
+    std::sort(local.begin(), local.end(), [](const Local& x, const Local& y) {
+        return x.m->first < y.m->first || (x.m->first == y.m->first && x.m < y.m);
+    });
+    const auto window = static_cast<std::uint32_t>(rule.window);
+    std::array<std::uint32_t, Expression::kMaxConcepts> count{};
+    std::uint64_t present = 0;
+    auto add = [&](Local& l) {
+        l.counted = true;
+        if (count[l.bit]++ == 0) present |= std::uint64_t{1} << l.bit;
+    };
+    auto remove = [&](Local& l) {
+        if (!l.counted) return;
+        l.counted = false;
+        if (--count[l.bit] == 0) present &= ~(std::uint64_t{1} << l.bit);
+    };
+    std::size_t lo = 0, hi = 0;
+    for (std::size_t i = 0; i < local.size(); ++i) {
+        const Local& at = local[i];
+        if (!((rule.when.positive() >> at.bit) & 1u)) continue;
+        const std::uint32_t p = at.m->first;
+        // Units only grow along the tokens: what lies in an earlier unit is
+        // passed over, never counted.
+        while (hi < local.size() &&
+               (local[hi].unit < at.unit ||
+                (local[hi].unit == at.unit && local[hi].m->first <= p + window))) {
+            if (local[hi].unit == at.unit) add(local[hi]);
+            ++hi;
+        }
+        while (lo < hi && (local[lo].unit != at.unit || local[lo].m->first + window < p))
+            remove(local[lo++]);
+        if (!rule.when.eval(present)) continue;
+
+        ConceptHit hit;
+        hit.rule = r;
+        const Token& trigger = doc.tokens[p];
+        hit.text = trigger.text;
+        hit.begin = at.m->begin;
+        hit.end = at.m->end;
+        const std::uint64_t shown = present & rule.when.positive();
+        for (std::size_t k = lo; k < hi; ++k) {
+            const Local& l = local[k];
+            if (!l.counted || !((shown >> l.bit) & 1u)) continue;
+            if (hit.language.empty() && l.m->lang != ConceptMatch::kShape)
+                hit.language = std::string(lang_code(l.m->lang));
+            const std::string& name = lexicon_->concepts()[l.m->concept_id].name;
+            auto fc = std::find_if(hit.concepts.begin(), hit.concepts.end(),
+                                   [&](const FiredConcept& c) { return c.name == name; });
+            if (fc == hit.concepts.end()) fc = hit.concepts.insert(hit.concepts.end(), {name, {}});
+            const std::uint32_t text = doc.tokens[l.m->first].text;
+            if (fc->words.size() < kWordsPerConcept)
+                fc->words.push_back({text, l.m->begin, l.m->end});
+            if (text == hit.text) {
+                hit.begin = std::min(hit.begin, l.m->begin);
+                hit.end = std::max(hit.end, l.m->end);
+            }
+        }
+        return hit;
+    }
+    return std::nullopt;
+}
+
+}  // namespace mm::classify

@@ -1,0 +1,144 @@
+#include "policy/classify/tokenizer.h"
+
+#include "policy/classify/text_fold.h"
+
+namespace mm::classify {
+namespace {
+
+bool ends_sentence(char c) {
+    return c == '.' || c == '!' || c == '?';
+}
+
+// After the '\n' at s[i]: whether only blanks stand before the next '\n'.
+bool empty_line_follows(std::string_view s, std::size_t i) {
+    for (std::size_t k = i + 1; k < s.size(); ++k) {
+        char c = s[k];
+        if (c == '\n') return true;
+        if (c != ' ' && c != '\t' && c != '\r') return false;
+    }
+    return false;
+}
+
+bool ascii_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Whether the character at s[i] is part of a word; `len` its length.
+// ASCII, nearly every byte of the texts, needs no decoding.
+bool word_at(std::string_view s, std::size_t i, std::size_t& len) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+        len = 1;
+        return ascii_word(c);
+    }
+    return is_word_char(decode_utf8(s, i, len));
+}
+
+struct Counters {
+    std::uint32_t sentence = 0, paragraph = 0, message = 0;
+    bool started = false;
+};
+
+void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counters& n,
+                  bool join_message) {
+    if (n.started) {
+        ++n.sentence;
+        ++n.paragraph;
+        if (!join_message) ++n.message;
+    }
+    n.started = true;
+    bool pending_sentence = false, pending_paragraph = false, any = false, ascii = true;
+    std::size_t start = std::string_view::npos;
+    auto close = [&](std::size_t end) {
+        if (start == std::string_view::npos) return;
+        if (any && pending_paragraph) {
+            ++n.paragraph;
+            ++n.sentence;
+        } else if (any && pending_sentence) {
+            ++n.sentence;
+        }
+        pending_sentence = pending_paragraph = false;
+        any = true;
+        Token t{};
+        t.text = index;
+        t.begin = static_cast<std::uint32_t>(start);
+        t.end = static_cast<std::uint32_t>(end);
+        t.fold_begin = static_cast<std::uint32_t>(doc.folded.size());
+        if (ascii) {
+            for (std::size_t k = start; k < end; ++k) {
+                auto c = static_cast<unsigned char>(s[k]);
+                doc.folded.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+            }
+        } else {
+            fold_word(s.substr(start, end - start), doc.folded);
+        }
+        t.fold_end = static_cast<std::uint32_t>(doc.folded.size());
+        t.sentence = n.sentence;
+        t.paragraph = n.paragraph;
+        t.message = n.message;
+        doc.tokens.push_back(t);
+        start = std::string_view::npos;
+    };
+    for (std::size_t i = 0; i < s.size();) {
+        // A run of ASCII letters and digits (most of any text) in one go.
+        if (start == std::string_view::npos && ascii_word(static_cast<unsigned char>(s[i]))) {
+            std::size_t e = i + 1;
+            while (e < s.size() && ascii_word(static_cast<unsigned char>(s[e]))) ++e;
+            if (e == s.size() || static_cast<unsigned char>(s[e]) < 0x80) {
+                start = i;
+                ascii = true;
+                close(e);
+                i = e;
+                continue;
+            }
+        }
+        std::size_t len = 1;
+        if (word_at(s, i, len)) {
+            if (start == std::string_view::npos) {
+                start = i;
+                ascii = true;
+            }
+            ascii = ascii && len == 1;
+            i += len;
+            continue;
+        }
+        close(i);
+        if (ends_sentence(s[i])) {
+            std::size_t next_len = 1;
+            bool word_next = i + 1 < s.size() && word_at(s, i + 1, next_len);
+            if (!word_next) pending_sentence = true;
+        } else if (s[i] == '\n' && empty_line_follows(s, i)) {
+            pending_paragraph = true;
+        }
+        i += len;
+    }
+    close(s.size());
+}
+
+}  // namespace
+
+Document tokenize(std::span<const TextInput> texts) {
+    Document doc;
+    std::size_t bytes = 0;
+    for (const TextInput& t : texts) bytes += t.text.size();
+    // About one word in six bytes of prose.
+    doc.tokens.reserve(bytes / 6 + 8);
+    doc.folded.reserve(bytes);
+    Counters n;
+    bool after_subject = false;
+    for (std::size_t k = 0; k < texts.size(); ++k) {
+        tokenize_one(texts[k].text, static_cast<std::uint32_t>(k), doc, n, after_subject);
+        after_subject = texts[k].subject;
+    }
+    return doc;
+}
+
+std::vector<std::string> fold_words(std::string_view text) {
+    const TextInput in{text, false};
+    Document doc = tokenize(std::span<const TextInput>(&in, 1));
+    std::vector<std::string> out;
+    for (const Token& t : doc.tokens) out.emplace_back(doc.folded_of(t));
+    return out;
+}
+
+}  // namespace mm::classify

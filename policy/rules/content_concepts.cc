@@ -1,0 +1,222 @@
+// The content rules' `when:` side: the keys that declare it, binding the
+// expressions to the policy's concepts, and the scan over them.
+#include <algorithm>
+#include <cctype>
+#include <deque>
+
+#include "policy/rules/content_rule.h"
+#include "policy/rules/excerpt.h"
+#include "policy/rules/text_normalize.h"
+
+namespace mm::policy {
+
+using yaml::Entry;
+using yaml::error_at;
+
+void load_rule_when(const Entry& e, ContentRule& rule) {
+    std::string text = yaml::get_nonempty_string(e);
+    classify::Expression::ParseError error;
+    if (!classify::Expression::parse(text, &error).ok()) {
+        // Point at the offending character when the scalar is on one line
+        // (a quoted scalar starts one column before its text).
+        YAML::Mark at = e.value.Mark();
+        if (text.find('\n') == std::string::npos) {
+            const bool quoted = e.value.Tag() == "!";
+            at.column += static_cast<int>(error.offset) + (quoted ? 1 : 0);
+        }
+        error_at(at, e.name + ": " + error.message + " in '" + text + "'");
+    }
+    rule.when = std::move(text);
+    rule.when_mark = e.value.Mark();
+}
+
+void load_rule_scope(const Entry& e, ContentRule& rule) {
+    const std::string s = yaml::get_string(e);
+    auto scope = classify::scope_from_string(s);
+    if (!scope)
+        error_at(e.value.Mark(),
+                 e.name + ": unknown scope '" + s + "' (expected sentence, paragraph or message)");
+    rule.scope = *scope;
+}
+
+void load_rule_window(const Entry& e, ContentRule& rule) {
+    rule.window = static_cast<int>(yaml::get_int(e, 1, 1000));
+}
+
+void load_rule_senders(const Entry& e, ContentRule& rule) {
+    std::uint8_t senders = 0;
+    for (const std::string& s : yaml::get_string_list(e, "a sender (seller or buyer)")) {
+        if (s == "seller")
+            senders |= classify::kSeller;
+        else if (s == "buyer")
+            senders |= classify::kBuyer;
+        else
+            error_at(e.value.Mark(),
+                     e.name + ": unknown sender '" + s + "' (expected seller or buyer)");
+    }
+    if (senders == 0) error_at(e.value.Mark(), e.name + ": empty (leave it out for both)");
+    rule.senders = senders;
+}
+
+Result<std::shared_ptr<const ContentRules>> ContentRules::with_concepts(
+    const ContentRules& base, std::shared_ptr<const classify::Lexicon> lexicon,
+    std::size_t* bad_rule) {
+    std::shared_ptr<ContentRules> out(new ContentRules());
+    out->rules_ = base.rules_;
+    out->compiled_ = base.compiled_;
+    out->any_ = base.any_;
+    std::vector<classify::ConceptRule> rules;
+    for (std::size_t r = 0; r < base.rules_.size(); ++r) {
+        const ContentRule& rule = base.rules_[r];
+        if (rule.when.empty()) continue;
+        if (!lexicon) {
+            if (bad_rule != nullptr) *bad_rule = r;
+            return fail(Errc::invalid,
+                        "rule " + rule.id + ": 'when' needs concepts (top-level `concepts:`)");
+        }
+        rules.push_back({rule.id, classify::Expression::parse(rule.when, nullptr), rule.scope,
+                         rule.window, rule.senders});
+        out->concept_rule_.push_back(r);
+    }
+    if (rules.empty()) return std::shared_ptr<const ContentRules>(std::move(out));
+    std::size_t bad = 0;
+    auto set = classify::RuleSet::compile(std::move(lexicon), std::move(rules), &bad);
+    if (!set) {
+        if (bad_rule != nullptr) *bad_rule = out->concept_rule_[bad];
+        return set.error();
+    }
+    out->concepts_ = std::move(set.value());
+    return std::shared_ptr<const ContentRules>(std::move(out));
+}
+
+namespace {
+
+constexpr std::size_t kContextWords = 3;
+constexpr std::size_t kContextMaxBytes = 60;
+
+bool word_byte(char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x80 || std::isalnum(u);
+}
+
+// [b, e) grown by up to kContextWords words each way (and the punctuation
+// that ends the last), so the words that fired read in their sentence.
+std::pair<std::size_t, std::size_t> with_context(std::string_view s, std::size_t b, std::size_t e) {
+    const std::size_t low = b > kContextMaxBytes ? b - kContextMaxBytes : 0;
+    for (std::size_t k = 0; k < kContextWords && b > low; ++k) {
+        while (b > low && !word_byte(s[b - 1])) --b;
+        while (b > low && word_byte(s[b - 1])) --b;
+    }
+    const std::size_t high = std::min(s.size(), e + kContextMaxBytes);
+    for (std::size_t k = 0; k < kContextWords && e < high; ++k) {
+        while (e < high && !word_byte(s[e])) ++e;
+        while (e < high && word_byte(s[e])) ++e;
+    }
+    while (e < high && (s[e] == '.' || s[e] == '!' || s[e] == '?')) ++e;
+    return {b, e};
+}
+
+// The excerpt of a concept hit: the words that fired in their context, one
+// piece per stretch of text, joined with " … " when they lie apart.
+std::string concept_excerpt(std::string_view source, const NormalizedText& n,
+                            const classify::ConceptHit& hit) {
+    auto [b, e] = n.source_span(hit.begin, hit.end);
+    if (e - b <= kExcerptMaxChars / 2) {
+        auto [cb, ce] = with_context(source, b, e);
+        return quote_words(source, cb, ce, kExcerptMaxChars);
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    for (const auto& c : hit.concepts)
+        for (const auto& w : c.words)
+            if (w.text == hit.text) spans.push_back(n.source_span(w.begin, w.end));
+    std::sort(spans.begin(), spans.end());
+    std::string out;
+    std::size_t covered = 0;
+    for (auto [wb, we] : spans) {
+        if (wb < covered) continue;
+        std::string piece = make_excerpt(source, wb > 20 ? wb - 20 : 0, we + 20, 40);
+        out += (out.empty() ? "… " : " … ") + piece;
+        covered = we + 20;
+    }
+    return out + " …";
+}
+
+}  // namespace
+
+std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::string_view>& texts,
+                                                    const std::vector<NormalizedText>& normalized,
+                                                    const ScanContext& context) const {
+    std::vector<const NormalizedText*> reading;
+    for (const NormalizedText& n : normalized) reading.push_back(&n);
+    std::vector<ContentHit> hits = match_concepts(texts, reading, context);
+    // Where normalisation had to guess ("a r e v i e w": "areview" or "a
+    // review"), each other reading is matched too; a rule hit by one counts.
+    std::vector<Reading> others;
+    for (const NormalizedText& n : normalized)
+        for (Reading r : other_readings(n))
+            if (std::none_of(others.begin(), others.end(), [&](const Reading& o) {
+                    return o.one == r.one && o.article_apart == r.article_apart;
+                }))
+                others.push_back(r);
+    std::deque<NormalizedText> alternatives;
+    for (const Reading& r : others) {
+        for (std::size_t k = 0; k < texts.size(); ++k) {
+            const auto theirs = other_readings(normalized[k]);
+            bool applies = std::any_of(theirs.begin(), theirs.end(), [&](const Reading& o) {
+                return o.one == r.one && o.article_apart == r.article_apart;
+            });
+            reading[k] =
+                applies ? &alternatives.emplace_back(normalize_text(texts[k], Normalize::words, r))
+                        : &normalized[k];
+        }
+        for (ContentHit& h : match_concepts(texts, reading, context))
+            if (std::none_of(hits.begin(), hits.end(),
+                             [&](const ContentHit& o) { return o.rule_id == h.rule_id; }))
+                hits.push_back(std::move(h));
+    }
+    return hits;
+}
+
+std::vector<ContentHit> ContentRules::match_concepts(
+    const std::vector<std::string_view>& texts,
+    const std::vector<const NormalizedText*>& normalized, const ScanContext& context) const {
+    std::vector<classify::TextInput> inputs;
+    inputs.reserve(texts.size());
+    for (std::size_t k = 0; k < texts.size(); ++k)
+        inputs.push_back({normalized[k]->text, k < context.subjects});
+    std::vector<ContentHit> hits;
+    for (const classify::ConceptHit& h :
+         concepts_->match(inputs, {context.langs, context.sender})) {
+        const ContentRule& rule = rules_[concept_rule_[h.rule]];
+        ContentHit hit{rule.id, rule.action, h.language, {}, {}};
+        hit.excerpt = concept_excerpt(texts[h.text], *normalized[h.text], h);
+        for (const classify::FiredConcept& c : h.concepts) {
+            ContentHit::Concept out{c.name, {}};
+            for (const auto& w : c.words) {
+                auto [b, e] = normalized[w.text]->source_span(w.begin, w.end);
+                out.words.push_back(quote_words(texts[w.text], b, e));
+            }
+            hit.concepts.push_back(std::move(out));
+        }
+        hits.push_back(std::move(hit));
+    }
+    return hits;
+}
+
+std::string explain_concepts(const ContentHit& hit) {
+    std::string out;
+    for (const ContentHit::Concept& c : hit.concepts) {
+        out += (out.empty() ? "" : " & ") + c.name + "=";
+        for (std::size_t i = 0; i < c.words.size(); ++i)
+            out += (i == 0 ? "\"" : ",\"") + c.words[i] + "\"";
+    }
+    return out;
+}
+
+std::string describe_hit(const ContentHit& hit) {
+    std::string out = std::string(to_string(hit.action)) + " " + hit.language + ": ";
+    if (!hit.concepts.empty()) out += explain_concepts(hit) + " — ";
+    return out + "\"" + hit.excerpt + "\"";
+}
+
+}  // namespace mm::policy
