@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,8 +75,8 @@ const char* kLeaky =
 struct RemovalCase {
     const char* label;
     HeaderPolicy policy;
-    // Header names left, in order; nullopt: every header of the message.
-    std::optional<std::vector<std::string>> kept;
+    std::vector<std::string> kept;  // header names left, in order
+    bool keeps_all = false;         // instead: every header of the message
 };
 std::ostream& operator<<(std::ostream& os, const RemovalCase& c) {
     return os << c.label;
@@ -101,7 +100,7 @@ TEST_P(RemovalTest, LeavesExactlyTheseHeaders) {
     const Message in = parse(kLeaky);
     auto edits = header_removals(in, GetParam().policy);
     for (const auto& e : edits) EXPECT_EQ(e.op, HeaderEdit::Op::remove);
-    EXPECT_EQ(names(applied(in, edits)), GetParam().kept.value_or(names(in)));
+    EXPECT_EQ(names(applied(in, edits)), GetParam().keeps_all ? names(in) : GetParam().kept);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -147,7 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
                      "Content-Language",
                      "Auto-Submitted",
                      "X-Priority"}},
-        RemovalCase{"block_empty_removes_nothing", block({}), std::nullopt}),
+        RemovalCase{"block_empty_removes_nothing", block({}), {}, true}),
     [](const auto& info) { return std::string(info.param.label); });
 
 TEST(HeaderRemovals, RepeatedNamesGoHighestIndexFirstWithTheCaseSeenFirst) {

@@ -167,14 +167,14 @@ TEST_F(MessageFlowTest, WhileTheAuditLogFailsNothingIsCommitted) {
     std::filesystem::remove(path);
     std::filesystem::create_symlink(audit_path(), path);
     ASSERT_TRUE(audit_->reopen());
-    MemorySink first_sink(b.clone(), env);
-    Sent first = run(b, env, first_sink);
+    std::unique_ptr<MemorySink> first_sink;
+    Sent first = send(b, first_sink);
     EXPECT_EQ(first.out.decision, Decision::tempfail);
     EXPECT_TRUE(first.out.audited);
     EXPECT_FALSE(audit_->failing());
     EXPECT_FALSE(thread(kOrder2).exists);
-    MemorySink retry_sink(b.clone(), env);
-    Sent retry = run(b, env, retry_sink);
+    std::unique_ptr<MemorySink> retry_sink;
+    Sent retry = send(b, retry_sink);
     EXPECT_EQ(retry.out.decision, Decision::modify);
     EXPECT_TRUE(retry.out.audited);
     EXPECT_TRUE(mapped(retry));

@@ -263,7 +263,7 @@ TEST_F(MessageFlowTest, DryRunEditsTheCopyAndCommitsNothing) {
 
     // The same message and envelope as apply_edits makes, with the audit header first.
     policy::Message expected = m.clone();
-    policy::Envelope expected_env = env;
+    policy::Envelope expected_env = envelope();
     policy::apply_edits(s.out.verdict.edits, expected, expected_env);
     std::vector<std::string> expected_rcpts;
     for (const auto& r : expected_env.recipients) expected_rcpts.push_back(r.address);

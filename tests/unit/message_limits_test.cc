@@ -134,8 +134,12 @@ TEST_P(ReadMessageCountTest, ReadsOrRefuses) {
         ASSERT_TRUE(m->over_limit);
         EXPECT_EQ(m->over_limit->rule.id, c.refused_by);
     }
-    if (c.headers) EXPECT_EQ(m->headers.size(), *c.headers);
-    if (c.body) EXPECT_EQ(m->body.str(), *c.body);
+    if (c.headers) {
+        EXPECT_EQ(m->headers.size(), *c.headers);
+    }
+    if (c.body) {
+        EXPECT_EQ(m->body.str(), *c.body);
+    }
 }
 
 const std::string kTwelveFields =
@@ -248,7 +252,7 @@ protected:
         flow_testing::Sent s = send(m, sink);
         audit_id_ = s.audit_id;
         reply_ = sink->reply() ? sink->reply()->code + " " + sink->reply()->xcode : "";
-        return s.out;
+        return std::move(s.out);
     }
     // The refusal as sent and as audited, naming `rule`.
     void expect_refused(const FlowOutcome& out, const std::string& code, const std::string& text,
