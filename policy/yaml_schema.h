@@ -10,10 +10,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/result.h"
@@ -53,6 +55,22 @@ void expect_map(const Entry& e);
 void expect_list(const Entry& e);
 // An entry for item `i` of a list, for per-item errors ("content.rules[2]").
 Entry list_item(const Entry& list, std::size_t i, const YAML::Node& item);
+
+// The value of a closed set that `e` names; else an error
+// "unknown WHAT 'x' (expected a, b or c)".
+[[noreturn]] void unknown_choice(const Entry& e, std::string_view what, const std::string& name,
+                                 const std::vector<std::string_view>& names);
+template <class E>
+E get_choice(const Entry& e, std::string_view what,
+             std::initializer_list<std::pair<std::string_view, E>> choices) {
+    const std::string name = get_string(e);
+    std::vector<std::string_view> names;
+    for (const auto& [n, value] : choices) {
+        if (n == name) return value;
+        names.push_back(n);
+    }
+    unknown_choice(e, what, name, names);
+}
 
 template <class T>
 struct Key {

@@ -208,13 +208,8 @@ void load_phones(const Entry& e, RedactPolicy& p) {
 }
 
 void load_action(const Entry& e, RedactPolicy& p) {
-    std::string a = yaml::get_string(e);
-    if (a == "redact")
-        p.action = RedactPolicy::Action::redact;
-    else if (a == "reject")
-        p.action = RedactPolicy::Action::reject;
-    else
-        error_at(e.value.Mark(), "unknown action '" + a + "' (expected redact or reject)");
+    using A = RedactPolicy::Action;
+    p.action = yaml::get_choice<A>(e, "action", {{"redact", A::redact}, {"reject", A::reject}});
 }
 
 // The marker goes into the message text: no control characters, so it cannot
