@@ -56,6 +56,12 @@ void expect_list(const Entry& e);
 // An entry for item `i` of a list, for per-item errors ("content.rules[2]").
 Entry list_item(const Entry& list, std::size_t i, const YAML::Node& item);
 
+// A Key's loader that sets the bool member `Member` of T.
+template <class T, bool T::*Member>
+void load_flag(const Entry& e, T& out) {
+    out.*Member = get_bool(e);
+}
+
 // The value of a closed set that `e` names; else an error
 // "unknown WHAT 'x' (expected a, b or c)".
 [[noreturn]] void unknown_choice(const Entry& e, std::string_view what, const std::string& name,

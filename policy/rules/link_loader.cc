@@ -69,14 +69,6 @@ void load_text_marker(const Entry& e, LinkPolicy& p) {
     p.text_marker = std::move(m);
 }
 
-void load_remove_remote_images(const Entry& e, LinkPolicy& p) {
-    p.remove_remote_images = yaml::get_bool(e);
-}
-
-void load_unwrap_linked_images(const Entry& e, LinkPolicy& p) {
-    p.unwrap_linked_images = yaml::get_bool(e);
-}
-
 // Bounds on the HTML the cut reads: a part past them is refused as
 // malformed (or replaced by the marker under malformed: strip), so a bound
 // set too low costs real mail; the floors keep it above any real message.
@@ -92,8 +84,8 @@ constexpr yaml::Key<LinkPolicy> kLinksKeys[] = {
     {"allow_domains", false, load_allow_domains},
     {"action", false, load_action},
     {"text_marker", false, load_text_marker},
-    {"remove_remote_images", false, load_remove_remote_images},
-    {"unwrap_linked_images", false, load_unwrap_linked_images},
+    {"remove_remote_images", false, yaml::load_flag<LinkPolicy, &LinkPolicy::remove_remote_images>},
+    {"unwrap_linked_images", false, yaml::load_flag<LinkPolicy, &LinkPolicy::unwrap_linked_images>},
     {"max_html_nesting", false, load_max_html_nesting},
     {"max_html_tokens", false, load_max_html_tokens},
 };

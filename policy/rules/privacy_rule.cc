@@ -194,19 +194,6 @@ using yaml::Entry;
 using yaml::error_at;
 using RKey = yaml::Key<RedactPolicy>;
 
-void load_seller_to_buyer(const Entry& e, RedactPolicy& p) {
-    p.seller_to_buyer = yaml::get_bool(e);
-}
-void load_buyer_to_seller(const Entry& e, RedactPolicy& p) {
-    p.buyer_to_seller = yaml::get_bool(e);
-}
-void load_emails(const Entry& e, RedactPolicy& p) {
-    p.emails = yaml::get_bool(e);
-}
-void load_phones(const Entry& e, RedactPolicy& p) {
-    p.phones = yaml::get_bool(e);
-}
-
 void load_action(const Entry& e, RedactPolicy& p) {
     using A = RedactPolicy::Action;
     p.action = yaml::get_choice<A>(e, "action", {{"redact", A::redact}, {"reject", A::reject}});
@@ -226,10 +213,10 @@ void load_marker(const Entry& e, RedactPolicy& p) {
 }
 
 constexpr RKey kRedactKeys[] = {
-    {"seller_to_buyer", false, load_seller_to_buyer},
-    {"buyer_to_seller", false, load_buyer_to_seller},
-    {"emails", false, load_emails},
-    {"phones", false, load_phones},
+    {"seller_to_buyer", false, yaml::load_flag<RedactPolicy, &RedactPolicy::seller_to_buyer>},
+    {"buyer_to_seller", false, yaml::load_flag<RedactPolicy, &RedactPolicy::buyer_to_seller>},
+    {"emails", false, yaml::load_flag<RedactPolicy, &RedactPolicy::emails>},
+    {"phones", false, yaml::load_flag<RedactPolicy, &RedactPolicy::phones>},
     {"action", false, load_action},
     {"marker", false, load_marker},
 };
