@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "util/hex.h"
+#include "util/utc_time.h"
 
 namespace mm::milter {
 namespace {
@@ -131,13 +132,9 @@ std::string rfc3339_now() {
     using namespace std::chrono;
     auto now = time_point_cast<milliseconds>(system_clock::now());
     auto ms = static_cast<int>(now.time_since_epoch().count() % 1000);
-    std::time_t secs = system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", ms < 0 ? 0 : ms);
-    return buf;
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03dZ", ms < 0 ? 0 : ms);
+    return format_utc(system_clock::to_time_t(now), "%Y-%m-%dT%H:%M:%S") + frac;
 }
 
 // Opens `path` for appending, creating it with mode 0640 (before umask).

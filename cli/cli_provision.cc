@@ -8,6 +8,7 @@
 #include "cli/cli_support.h"
 #include "milter/service.h"
 #include "util/address.h"
+#include "util/utc_time.h"
 
 namespace mm::milter {
 
@@ -30,12 +31,7 @@ json party_json(const alias::Party& p) {
 }
 
 std::string iso_time(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return format_utc(t, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 json pair_json(const alias::Pair& p, const std::string& domain) {

@@ -46,18 +46,24 @@ int main(int argc, char** argv) {
         "--version", [] { return mm::milter::version_report(); },
         "print the version, the git commit and the linked libraries' versions");
     std::string config = kDefaultConfig;
-    auto config_option = [&config](CLI::App* cmd) {
+    // A subcommand that reads the daemon config (-c).
+    auto command = [&config](CLI::App& parent, const char* name, const char* about) {
+        CLI::App* cmd = parent.add_subcommand(name, about);
         cmd->add_option("-c,--config", config, "daemon config file")->capture_default_str();
+        return cmd;
+    };
+    // A group of subcommands, one of which must be named.
+    auto group = [&app](const char* name, const char* about) {
+        CLI::App* g = app.add_subcommand(name, about);
+        g->require_subcommand(1);
+        return g;
     };
 
-    auto* run = app.add_subcommand("run", "run the milter daemon in the foreground");
-    config_option(run);
-    auto* check = app.add_subcommand("check", "validate config and policy, then exit");
-    config_option(check);
+    auto* run = command(app, "run", "run the milter daemon in the foreground");
+    auto* check = command(app, "check", "validate config and policy, then exit");
 
     mm::milter::TestArgs test_args;
-    auto* test = app.add_subcommand("test", "dry run: print the JSON verdict for one message");
-    config_option(test);
+    auto* test = command(app, "test", "dry run: print the JSON verdict for one message");
     test->add_option("--from", test_args.from, "envelope sender")->required();
     test->add_option("--rcpt", test_args.rcpts, "envelope recipient (repeatable)")->required();
     test->add_option("--client", test_args.client, "client address")->capture_default_str();
@@ -77,11 +83,9 @@ int main(int argc, char** argv) {
     classify->add_option("files", classify_args.files, "message (.eml) or text files")->required();
 
     mm::milter::AuditVerifyArgs verify_args;
-    auto* audit = app.add_subcommand("audit", "the audit trail");
-    audit->require_subcommand(1);
-    auto* audit_verify = audit->add_subcommand(
-        "verify", "check a delivered message's X-Marketplace-Audit against the message");
-    config_option(audit_verify);
+    auto* audit = group("audit", "the audit trail");
+    auto* audit_verify = command(
+        *audit, "verify", "check a delivered message's X-Marketplace-Audit against the message");
     audit_verify->add_option("--rcpt", verify_args.rcpts,
                              "envelope recipient (repeatable; default: Delivered-To, "
                              "X-Original-To, To)");
@@ -90,28 +94,21 @@ int main(int argc, char** argv) {
         ->required();
 
     mm::milter::PartyArgs party_args;
-    auto* party = app.add_subcommand("party", "provision buyers and sellers");
-    party->require_subcommand(1);
-    auto* party_add = party->add_subcommand("add", "add a party");
-    config_option(party_add);
+    auto* party = group("party", "provision buyers and sellers");
+    auto* party_add = command(*party, "add", "add a party");
     add_party_options(party_add, party_args, true);
     party_add->get_option("--address")->required();
-    auto* party_set = party->add_subcommand("set", "change a party");
-    config_option(party_set);
+    auto* party_set = command(*party, "set", "change a party");
     add_party_options(party_set, party_args, false);
-    auto* party_show = party->add_subcommand("show", "show a party");
-    config_option(party_show);
+    auto* party_show = command(*party, "show", "show a party");
     party_show->add_option("--id", party_args.id, "party id")->required();
 
     std::string buyer, seller, alias;
-    auto* pair = app.add_subcommand("pair", "create and show buyer/seller pairs");
-    pair->require_subcommand(1);
-    auto* pair_add = pair->add_subcommand("add", "create a pair and print both aliases");
-    config_option(pair_add);
+    auto* pair = group("pair", "create and show buyer/seller pairs");
+    auto* pair_add = command(*pair, "add", "create a pair and print both aliases");
     pair_add->add_option("--buyer", buyer, "buyer party id")->required();
     pair_add->add_option("--seller", seller, "seller party id")->required();
-    auto* pair_show = pair->add_subcommand("show", "show a pair by parties or by alias");
-    config_option(pair_show);
+    auto* pair_show = command(*pair, "show", "show a pair by parties or by alias");
     pair_show->add_option("--buyer", buyer, "buyer party id");
     pair_show->add_option("--seller", seller, "seller party id");
     pair_show->add_option("--alias", alias, "either alias of the pair");
@@ -124,23 +121,18 @@ int main(int argc, char** argv) {
                           "seller: the notice buyers get while messaging is off (\"\" removes it)");
 
     std::string optout_party, optout_value;
-    auto* optout = app.add_subcommand("optout", "buyers' opt-out of unsolicited seller messages");
-    optout->require_subcommand(1);
-    auto* optout_set = optout->add_subcommand("set", "set a buyer's opt-out");
-    config_option(optout_set);
+    auto* optout = group("optout", "buyers' opt-out of unsolicited seller messages");
+    auto* optout_set = command(*optout, "set", "set a buyer's opt-out");
     optout_set->add_option("--party", optout_party, "buyer party id")->required();
     optout_set->add_option("value", optout_value, "on or off")
         ->required()
         ->check(CLI::IsMember({"on", "off"}));
-    auto* optout_show = optout->add_subcommand("show", "show a buyer's opt-out");
-    config_option(optout_show);
+    auto* optout_show = command(*optout, "show", "show a buyer's opt-out");
     optout_show->add_option("--party", optout_party, "buyer party id")->required();
 
     mm::milter::OrderArgs order_args;
-    auto* order = app.add_subcommand("order", "record and show orders");
-    order->require_subcommand(1);
-    auto* order_add = order->add_subcommand("add", "record an order of a pair");
-    config_option(order_add);
+    auto* order = group("order", "record and show orders");
+    auto* order_add = command(*order, "add", "record an order of a pair");
     order_add->add_option("--id", order_args.id, "order id")->required();
     auto* order_pair = order_add->add_option("--pair", order_args.pair_id, "pair id");
     auto* order_buyer = order_add->add_option("--buyer", order_args.buyer, "buyer party id");
@@ -154,8 +146,7 @@ int main(int argc, char** argv) {
     order_add->add_option("--fulfilment", order_args.fulfilment, "fba or fbm")
         ->required()
         ->check(CLI::IsMember({"fba", "fbm"}));
-    auto* order_show = order->add_subcommand("show", "show an order");
-    config_option(order_show);
+    auto* order_show = command(*order, "show", "show an order");
     order_show->add_option("--id", order_args.id, "order id")->required();
 
     mm::milter::ReportArgs report_args;

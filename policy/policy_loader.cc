@@ -74,13 +74,8 @@ void load_version(const Entry& e, Policy& p) {
 // allow mode, its list an extra deny list.
 
 void load_headers_mode(const Entry& e, Policy& p) {
-    std::string mode = get_string(e);
-    if (mode == "allow")
-        p.headers.mode = HeaderPolicy::Mode::allow;
-    else if (mode == "block")
-        p.headers.mode = HeaderPolicy::Mode::block;
-    else
-        error_at(e.value.Mark(), "unknown mode '" + mode + "' (expected allow or block)");
+    p.headers.mode = yaml::get_choice<HeaderPolicy::Mode>(
+        e, "mode", {{"allow", HeaderPolicy::Mode::allow}, {"block", HeaderPolicy::Mode::block}});
 }
 
 // A header name, or a prefix: a name followed by '*'.
@@ -168,27 +163,16 @@ void load_headers(const Entry& e, Policy& p) {
 // ---- bounces -------------------------------------------------------------
 
 void load_bounces_action(const Entry& e, Policy& p) {
-    std::string action = get_string(e);
-    if (action == "rewrite")
-        p.bounce_action = BounceAction::rewrite;
-    else if (action == "quarantine")
-        p.bounce_action = BounceAction::quarantine;
-    else if (action == "reject")
-        p.bounce_action = BounceAction::reject;
-    else
-        error_at(e.value.Mark(),
-                 "unknown action '" + action + "' (expected rewrite, quarantine or reject)");
+    p.bounce_action = yaml::get_choice<BounceAction>(e, "action",
+                                                     {{"rewrite", BounceAction::rewrite},
+                                                      {"quarantine", BounceAction::quarantine},
+                                                      {"reject", BounceAction::reject}});
 }
 
 void load_bounces_backscatter(const Entry& e, Policy& p) {
-    std::string action = get_string(e);
-    if (action == "reject")
-        p.bounce_backscatter = BackscatterAction::reject;
-    else if (action == "quarantine")
-        p.bounce_backscatter = BackscatterAction::quarantine;
-    else
-        error_at(e.value.Mark(),
-                 "unknown backscatter action '" + action + "' (expected reject or quarantine)");
+    p.bounce_backscatter = yaml::get_choice<BackscatterAction>(
+        e, "backscatter action",
+        {{"reject", BackscatterAction::reject}, {"quarantine", BackscatterAction::quarantine}});
 }
 
 constexpr Key kBouncesKeys[] = {
@@ -215,13 +199,9 @@ void load_bounces(const Entry& e, Policy& p) {
 // ---- recipients ----------------------------------------------------------
 
 void load_recipients_mixed(const Entry& e, Policy& p) {
-    std::string action = get_string(e);
-    if (action == "separate")
-        p.mixed_recipients = MixedRecipients::separate;
-    else if (action == "refuse")
-        p.mixed_recipients = MixedRecipients::refuse;
-    else
-        error_at(e.value.Mark(), "unknown action '" + action + "' (expected separate or refuse)");
+    p.mixed_recipients = yaml::get_choice<MixedRecipients>(
+        e, "action",
+        {{"separate", MixedRecipients::separate}, {"refuse", MixedRecipients::refuse}});
 }
 
 constexpr Key kRecipientsKeys[] = {
@@ -241,13 +221,8 @@ void load_recipients(const Entry& e, Policy& p) {
 // ---- malformed -----------------------------------------------------------
 
 void load_malformed_action(const Entry& e, Policy& p) {
-    std::string action = get_string(e);
-    if (action == "reject")
-        p.malformed_action = MalformedAction::reject;
-    else if (action == "strip")
-        p.malformed_action = MalformedAction::strip;
-    else
-        error_at(e.value.Mark(), "unknown action '" + action + "' (expected reject or strip)");
+    p.malformed_action = yaml::get_choice<MalformedAction>(
+        e, "action", {{"reject", MalformedAction::reject}, {"strip", MalformedAction::strip}});
 }
 
 constexpr Key kMalformedKeys[] = {

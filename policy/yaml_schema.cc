@@ -20,6 +20,17 @@ void error_at(const YAML::Mark& mark, const std::string& message) {
     throw SchemaError(mark, message);
 }
 
+void unknown_choice(const Entry& e, std::string_view what, const std::string& name,
+                    const std::vector<std::string_view>& names) {
+    std::string expected;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (i > 0) expected += i + 1 == names.size() ? " or " : ", ";
+        expected += names[i];
+    }
+    error_at(e.value.Mark(),
+             "unknown " + std::string(what) + " '" + name + "' (expected " + expected + ")");
+}
+
 std::string where(const std::string& file, const YAML::Mark& mark) {
     int line = mark.is_null() ? 1 : mark.line + 1;
     int col = mark.is_null() ? 1 : mark.column + 1;

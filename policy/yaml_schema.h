@@ -16,10 +16,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/result.h"
@@ -77,6 +79,28 @@ struct KeyInfo {
     bool required = false;
     Doc doc;
 };
+
+// A Key's loader that sets the bool member `Member` of T.
+template <class T, bool T::*Member>
+void load_flag(const Entry& e, T& out) {
+    out.*Member = get_bool(e);
+}
+
+// The value of a closed set that `e` names; else an error
+// "unknown WHAT 'x' (expected a, b or c)".
+[[noreturn]] void unknown_choice(const Entry& e, std::string_view what, const std::string& name,
+                                 const std::vector<std::string_view>& names);
+template <class E>
+E get_choice(const Entry& e, std::string_view what,
+             std::initializer_list<std::pair<std::string_view, E>> choices) {
+    const std::string name = get_string(e);
+    std::vector<std::string_view> names;
+    for (const auto& [n, value] : choices) {
+        if (n == name) return value;
+        names.push_back(n);
+    }
+    unknown_choice(e, what, name, names);
+}
 
 template <class T>
 struct Key {

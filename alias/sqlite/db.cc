@@ -36,27 +36,32 @@ int exec_script(sqlite3* db, const char* sql) {
     return SQLITE_OK;
 }
 
-int query_text(sqlite3* db, const char* sql, std::string& out) {
+namespace {
+
+// Runs a constant single-row query and hands its row to `read`.
+template <class Read>
+int query_first(sqlite3* db, const char* sql, Read read) {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
     StmtPtr stmt(raw);
     if (rc != SQLITE_OK) return rc;
     rc = sqlite3_step(stmt.get());
     if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
-    const auto* p = sqlite3_column_text(stmt.get(), 0);
-    out = p == nullptr ? std::string() : reinterpret_cast<const char*>(p);
+    read(stmt.get());
     return SQLITE_OK;
 }
 
+}  // namespace
+
+int query_text(sqlite3* db, const char* sql, std::string& out) {
+    return query_first(db, sql, [&](sqlite3_stmt* s) {
+        const auto* p = sqlite3_column_text(s, 0);
+        out = p == nullptr ? std::string() : reinterpret_cast<const char*>(p);
+    });
+}
+
 int query_int(sqlite3* db, const char* sql, std::int64_t& out) {
-    sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-    StmtPtr stmt(raw);
-    if (rc != SQLITE_OK) return rc;
-    rc = sqlite3_step(stmt.get());
-    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
-    out = sqlite3_column_int64(stmt.get(), 0);
-    return SQLITE_OK;
+    return query_first(db, sql, [&](sqlite3_stmt* s) { out = sqlite3_column_int64(s, 0); });
 }
 
 std::int64_t unix_now() {
@@ -93,13 +98,9 @@ Failure Lease::error(int rc, const std::string& what) const {
 }
 
 Result<void> Lease::run(std::string_view sql, const char* what) {
-    auto prepared = prepare(sql);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-    }
-    if (rc != SQLITE_DONE) return error(rc, what);
+    auto rows = query(
+        sql, [](Stmt&) {}, [](const Stmt&) {}, what);
+    if (!rows) return rows.error();
     return {};
 }
 

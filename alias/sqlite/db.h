@@ -24,10 +24,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "alias/sqlite_store.h"
@@ -122,17 +125,77 @@ public:
     Failure error(int rc, const std::string& what) const;
     // Runs a parameterless cached statement to completion.
     Result<void> run(std::string_view sql, const char* what);
-    // Runs a write statement bound by `bind` (a callable taking Stmt&) to
-    // completion.
+
+    // The statement for `sql` bound by `bind` (a callable taking Stmt&) and
+    // stepped once: SQLite's result code, for the writes whose callers map
+    // the constraint codes they expect.
     template <class Bind>
-    Result<void> exec(std::string_view sql, Bind bind, const std::string& what) {
+    Result<int> step(std::string_view sql, Bind bind) {
         auto prepared = prepare(sql);
         if (!prepared) return prepared.error();
         Stmt s(*prepared);
         bind(s);
-        int rc = s.step();
-        if (rc != SQLITE_DONE) return error(rc, what);
+        return s.step();
+    }
+    // Runs a write statement bound by `bind` to completion.
+    template <class Bind>
+    Result<void> exec(std::string_view sql, Bind bind, const std::string& what) {
+        auto rc = step(sql, bind);
+        if (!rc) return rc.error();
+        if (*rc != SQLITE_DONE) return error(*rc, what);
         return {};
+    }
+
+    enum class Rows { all, first };
+    // Runs the query `sql` bound by `bind` and calls `row` (taking const
+    // Stmt&, returning void or Result<void>) on each row, or on the first
+    // only; the number of rows read.  A failure of `row` ends the query.
+    template <class Bind, class Row>
+    Result<int> query(std::string_view sql, Bind bind, Row row, const std::string& what,
+                      Rows rows = Rows::all) {
+        auto prepared = prepare(sql);
+        if (!prepared) return prepared.error();
+        Stmt s(*prepared);
+        bind(s);
+        int count = 0;
+        int rc;
+        while ((rc = s.step()) == SQLITE_ROW) {
+            if constexpr (std::is_void_v<std::invoke_result_t<Row, const Stmt&>>) {
+                row(std::as_const(s));
+            } else {
+                if (auto r = row(std::as_const(s)); !r) return r.error();
+            }
+            ++count;
+            if (rows == Rows::first) return count;
+        }
+        if (rc != SQLITE_DONE) return error(rc, what);
+        return count;
+    }
+    // The first row of a query as made by `read` (taking const Stmt&,
+    // returning T or Result<T>); nullopt when there is none.
+    template <class T, class Bind, class Read>
+    Result<std::optional<T>> query_one(std::string_view sql, Bind bind, Read read,
+                                       const std::string& what) {
+        std::optional<T> out;
+        auto rows = query(
+            sql, bind,
+            [&](const Stmt& s) -> Result<void> {
+                Result<T> r = read(s);
+                if (!r) return r.error();
+                out = std::move(r.value());
+                return {};
+            },
+            what, Rows::first);
+        if (!rows) return rows.error();
+        return out;
+    }
+    // Whether the query returns a row.
+    template <class Bind>
+    Result<bool> exists(std::string_view sql, Bind bind, const std::string& what) {
+        auto rows = query(
+            sql, bind, [](const Stmt&) {}, what, Rows::first);
+        if (!rows) return rows.error();
+        return *rows > 0;
     }
 
 private:

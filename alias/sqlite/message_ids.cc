@@ -26,45 +26,43 @@ Result<std::optional<MessageIdRecord>> select_message_id(Database& db, std::stri
                                                          Bind bind, const std::string& what) {
     auto lease = db.acquire();
     if (!lease) return lease.error();
-    auto prepared = lease->prepare(sql);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    bind(s);
-    int rc = s.step();
-    if (rc == SQLITE_DONE) return std::optional<MessageIdRecord>();
-    if (rc != SQLITE_ROW) return lease->error(rc, what);
-    MessageIdRecord r;
-    r.marketplace_id = s.column_text(0);
-    r.original_id = s.column_text(1);
-    r.pair_id = s.column_int64(2);
-    const std::string role = s.column_text(3);
-    auto parsed = parse_role(role);
-    if (!parsed)
-        return db.bad_row("message id '" + r.marketplace_id + "' has sender role '" + role + "'");
-    r.sender_role = *parsed;
-    r.created = s.column_int64(4);
-    return std::optional<MessageIdRecord>(std::move(r));
+    return lease->query_one<MessageIdRecord>(
+        sql, bind,
+        [&](const Stmt& s) -> Result<MessageIdRecord> {
+            MessageIdRecord r;
+            r.marketplace_id = s.column_text(0);
+            r.original_id = s.column_text(1);
+            r.pair_id = s.column_int64(2);
+            const std::string role = s.column_text(3);
+            auto parsed = parse_role(role);
+            if (!parsed)
+                return db.bad_row("message id '" + r.marketplace_id + "' has sender role '" + role +
+                                  "'");
+            r.sender_role = *parsed;
+            r.created = s.column_int64(4);
+            return r;
+        },
+        what);
 }
 
 }  // namespace
 
 Result<void> insert_message_id(Lease& lease, const MessageIdRecord& record) {
     if (auto r = validate_message_id_record(record); !r) return r;
-    auto prepared = lease.prepare(kInsertMessageId);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc = s.text(1, record.marketplace_id)
-                 .text(2, record.original_id)
-                 .int64(3, record.pair_id)
-                 .text(4, to_string(record.sender_role))
-                 .int64(5, record.created != 0 ? record.created : unix_now())
-                 .step();
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+    auto rc = lease.step(kInsertMessageId, [&](Stmt& s) {
+        s.text(1, record.marketplace_id)
+            .text(2, record.original_id)
+            .int64(3, record.pair_id)
+            .text(4, to_string(record.sender_role))
+            .int64(5, record.created != 0 ? record.created : unix_now());
+    });
+    if (!rc) return rc.error();
+    if (*rc == SQLITE_CONSTRAINT_PRIMARYKEY || *rc == SQLITE_CONSTRAINT_UNIQUE)
         return fail(Errc::conflict, "message id '" + record.marketplace_id + "' exists already");
-    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+    if (*rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return fail(Errc::not_found, "pair " + std::to_string(record.pair_id) + " not found");
-    if (rc != SQLITE_DONE)
-        return lease.error(rc, "record message id '" + record.marketplace_id + "'");
+    if (*rc != SQLITE_DONE)
+        return lease.error(*rc, "record message id '" + record.marketplace_id + "'");
     return {};
 }
 

@@ -63,41 +63,38 @@ Pair read_pair(const Stmt& s) {
 }
 
 Result<void> insert_senders(Lease& lease, const Party& p) {
-    auto prepared = lease.prepare(kInsertSender);
-    if (!prepared) return prepared.error();
     for (const auto& sender : p.senders) {
-        Stmt s(*prepared);
-        int rc = s.text(1, p.id).text(2, sender).step();
-        if (rc != SQLITE_DONE) return lease.error(rc, "add sender of party '" + p.id + "'");
+        if (auto r = lease.exec(
+                kInsertSender, [&](Stmt& s) { s.text(1, p.id).text(2, sender); },
+                "add sender of party '" + p.id + "'");
+            !r)
+            return r;
     }
     return {};
 }
 
 // The role of party `id`, nullopt if there is none.
 Result<std::optional<Role>> role_of(Lease& lease, const std::string& id) {
-    auto prepared = lease.prepare(kSelectRole);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc = s.text(1, id).step();
-    if (rc == SQLITE_DONE) return std::optional<Role>();
-    if (rc != SQLITE_ROW) return lease.error(rc, "find party '" + id + "'");
-    auto role = parse_role(s.column_text(0));
-    if (!role) return lease.database().bad_row("party '" + id + "' has an unknown role");
-    return std::optional<Role>(*role);
+    return lease.query_one<Role>(
+        kSelectRole, [&](Stmt& s) { s.text(1, id); },
+        [&](const Stmt& s) -> Result<Role> {
+            auto role = parse_role(s.column_text(0));
+            if (!role) return lease.database().bad_row("party '" + id + "' has an unknown role");
+            return *role;
+        },
+        "find party '" + id + "'");
 }
 
 // Runs a pair query whose parameters are `params`, in order.
 Result<std::optional<Pair>> select_pair(Lease& lease, std::string_view sql,
                                         std::initializer_list<std::string_view> params) {
-    auto prepared = lease.prepare(sql);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int index = 0;
-    for (auto param : params) s.text(++index, param);
-    int rc = s.step();
-    if (rc == SQLITE_DONE) return std::optional<Pair>();
-    if (rc != SQLITE_ROW) return lease.error(rc, "find pair");
-    return std::optional<Pair>(read_pair(s));
+    return lease.query_one<Pair>(
+        sql,
+        [&](Stmt& s) {
+            int index = 0;
+            for (auto param : params) s.text(++index, param);
+        },
+        read_pair, "find pair");
 }
 
 // Fails unless both parties exist with the roles their place in the pair needs.
@@ -127,90 +124,84 @@ Result<bool> insert_pair(Lease& lease, Pair& pair) {
         return fail(Errc::internal, std::string("cannot generate an alias: ") + e.what());
     }
     if (pair.buyer_alias == pair.seller_alias) return false;
-    {
-        // Both columns share one alias space: an alias must not appear in
-        // either column of any pair.
-        auto prepared = lease.prepare(kAliasTaken);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        int rc = s.text(1, pair.buyer_alias).text(2, pair.seller_alias).step();
-        if (rc == SQLITE_ROW) return false;
-        if (rc != SQLITE_DONE) return lease.error(rc, "check alias");
-    }
-    auto prepared = lease.prepare(kInsertPair);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc = s.text(1, pair.buyer_id)
-                 .text(2, pair.seller_id)
-                 .text(3, pair.buyer_alias)
-                 .text(4, pair.seller_alias)
-                 .int64(5, pair.created)
-                 .step();
-    if (rc == SQLITE_CONSTRAINT_UNIQUE) return false;  // an alias collision after all
-    if (rc != SQLITE_DONE) return lease.error(rc, "add pair");
+    // Both columns share one alias space: an alias must not appear in
+    // either column of any pair.
+    auto taken = lease.exists(
+        kAliasTaken, [&](Stmt& s) { s.text(1, pair.buyer_alias).text(2, pair.seller_alias); },
+        "check alias");
+    if (!taken) return taken.error();
+    if (*taken) return false;
+    auto rc = lease.step(kInsertPair, [&](Stmt& s) {
+        s.text(1, pair.buyer_id)
+            .text(2, pair.seller_id)
+            .text(3, pair.buyer_alias)
+            .text(4, pair.seller_alias)
+            .int64(5, pair.created);
+    });
+    if (!rc) return rc.error();
+    if (*rc == SQLITE_CONSTRAINT_UNIQUE) return false;  // an alias collision after all
+    if (*rc != SQLITE_DONE) return lease.error(*rc, "add pair");
     pair.id = sqlite3_last_insert_rowid(lease.db());
     return true;
+}
+
+// Validates `party`, then runs `write` (its row) and adds its senders in
+// one write transaction.
+template <class Write>
+Result<void> write_party(Database& db, const Party& party, Write write) {
+    auto valid = validated_party(party);
+    if (!valid) return valid.error();
+    const Party& p = *valid;
+
+    auto lease = db.acquire();
+    if (!lease) return lease.error();
+    Transaction tx(*lease);
+    if (auto r = tx.begin(true); !r) return r;
+    if (auto r = write(*lease, p); !r) return r;
+    if (auto r = insert_senders(*lease, p); !r) return r;
+    return tx.commit();
 }
 
 }  // namespace
 
 Result<void> add_party(Database& db, const Party& party) {
-    auto valid = validated_party(party);
-    if (!valid) return valid.error();
-    const Party& p = *valid;
-
-    auto lease = db.acquire();
-    if (!lease) return lease.error();
-    Transaction tx(*lease);
-    if (auto r = tx.begin(true); !r) return r;
-    {
-        auto prepared = lease->prepare(kInsertParty);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        int rc = s.text(1, p.id)
-                     .text(2, to_string(p.role))
-                     .text(3, p.address)
-                     .text(4, p.display_name)
-                     .text(5, attributes_json(p.attributes))
-                     .int64(6, unix_now())
-                     .step();
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+    return write_party(db, party, [](Lease& lease, const Party& p) -> Result<void> {
+        auto rc = lease.step(kInsertParty, [&](Stmt& s) {
+            s.text(1, p.id)
+                .text(2, to_string(p.role))
+                .text(3, p.address)
+                .text(4, p.display_name)
+                .text(5, attributes_json(p.attributes))
+                .int64(6, unix_now());
+        });
+        if (!rc) return rc.error();
+        if (*rc == SQLITE_CONSTRAINT_PRIMARYKEY || *rc == SQLITE_CONSTRAINT_UNIQUE)
             return fail(Errc::conflict, "party '" + p.id + "' exists already");
-        if (rc != SQLITE_DONE) return lease->error(rc, "add party '" + p.id + "'");
-    }
-    if (auto r = insert_senders(*lease, p); !r) return r;
-    return tx.commit();
+        if (*rc != SQLITE_DONE) return lease.error(*rc, "add party '" + p.id + "'");
+        return {};
+    });
 }
 
 Result<void> update_party(Database& db, const Party& party) {
-    auto valid = validated_party(party);
-    if (!valid) return valid.error();
-    const Party& p = *valid;
-
-    auto lease = db.acquire();
-    if (!lease) return lease.error();
-    Transaction tx(*lease);
-    if (auto r = tx.begin(true); !r) return r;
-    {
-        auto prepared = lease->prepare(kUpdateParty);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        int rc = s.text(1, p.id)
-                     .text(2, p.address)
-                     .text(3, p.display_name)
-                     .text(4, attributes_json(p.attributes))
-                     .step();
-        if (rc != SQLITE_DONE) return lease->error(rc, "update party '" + p.id + "'");
-        if (sqlite3_changes(lease->db()) == 0)
+    return write_party(db, party, [](Lease& lease, const Party& p) -> Result<void> {
+        if (auto r = lease.exec(
+                kUpdateParty,
+                [&](Stmt& s) {
+                    s.text(1, p.id)
+                        .text(2, p.address)
+                        .text(3, p.display_name)
+                        .text(4, attributes_json(p.attributes));
+                },
+                "update party '" + p.id + "'");
+            !r)
+            return r;
+        if (sqlite3_changes(lease.db()) == 0)
             return fail(Errc::not_found, "party '" + p.id + "' not found");
-    }
-    if (auto r = lease->exec(
+        // The senders are replaced: write_party adds the new ones.
+        return lease.exec(
             kDeleteSenders, [&](Stmt& s) { s.text(1, p.id); },
             "replace senders of party '" + p.id + "'");
-        !r)
-        return r;
-    if (auto r = insert_senders(*lease, p); !r) return r;
-    return tx.commit();
+    });
 }
 
 Result<std::optional<Party>> find_party(Database& db, const std::string& id) {
@@ -219,44 +210,37 @@ Result<std::optional<Party>> find_party(Database& db, const std::string& id) {
     // One read transaction: party, senders and attributes from one snapshot.
     Transaction tx(*lease);
     if (auto r = tx.begin(false); !r) return r.error();
-    auto what = [&id] { return "find party '" + id + "'"; };
+    const std::string what = "find party '" + id + "'";
+    auto by_id = [&](Stmt& s) { s.text(1, id); };
 
-    Party p;
-    p.id = id;
-    {
-        auto prepared = lease->prepare(kSelectParty);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        int rc = s.text(1, id).step();
-        if (rc == SQLITE_DONE) return std::optional<Party>();
-        if (rc != SQLITE_ROW) return lease->error(rc, what());
-        const std::string role = s.column_text(0);
-        auto parsed = parse_role(role);
-        if (!parsed) return db.bad_row("party '" + id + "' has role '" + role + "'");
-        p.role = *parsed;
-        p.address = s.column_text(1);
-        p.display_name = s.column_text(2);
-    }
-    {
-        auto prepared = lease->prepare(kSelectSenders);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        s.text(1, id);
-        int rc;
-        while ((rc = s.step()) == SQLITE_ROW) p.senders.push_back(s.column_text(0));
-        if (rc != SQLITE_DONE) return lease->error(rc, what());
-    }
-    {
-        auto prepared = lease->prepare(kSelectAttributes);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        s.text(1, id);
-        int rc;
-        while ((rc = s.step()) == SQLITE_ROW) p.attributes[s.column_text(0)] = s.column_text(1);
-        if (rc != SQLITE_DONE) return lease->error(rc, what());
-    }
+    auto found = lease->query_one<Party>(
+        kSelectParty, by_id,
+        [&](const Stmt& s) -> Result<Party> {
+            const std::string role = s.column_text(0);
+            auto parsed = parse_role(role);
+            if (!parsed) return db.bad_row("party '" + id + "' has role '" + role + "'");
+            Party p;
+            p.id = id;
+            p.role = *parsed;
+            p.address = s.column_text(1);
+            p.display_name = s.column_text(2);
+            return p;
+        },
+        what);
+    if (!found || !*found) return found;
+    Party& p = **found;
+    if (auto r = lease->query(
+            kSelectSenders, by_id, [&](const Stmt& s) { p.senders.push_back(s.column_text(0)); },
+            what);
+        !r)
+        return r.error();
+    if (auto r = lease->query(
+            kSelectAttributes, by_id,
+            [&](const Stmt& s) { p.attributes[s.column_text(0)] = s.column_text(1); }, what);
+        !r)
+        return r.error();
     if (auto r = tx.commit(); !r) return r.error();
-    return std::optional<Party>(std::move(p));
+    return found;
 }
 
 Result<Pair> add_pair(Database& db, const std::string& buyer_id, const std::string& seller_id) {

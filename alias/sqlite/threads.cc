@@ -2,13 +2,13 @@
 #include "alias/sqlite/threads.h"
 
 #include <algorithm>
-#include <ctime>
 #include <exception>
 #include <string_view>
 
 #include "alias/sqlite/deliveries.h"
 #include "alias/sqlite/message_ids.h"
 #include "alias/validation.h"
+#include "util/utc_time.h"
 
 namespace mm::alias::sqlite {
 
@@ -58,12 +58,7 @@ constexpr std::string_view kSelectResponseTimes =
 
 // The UTC day of `t` as YYYY-MM-DD (the [Important] counter's key).
 std::string utc_day(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return format_utc(t, "%Y-%m-%d");
 }
 
 std::int64_t window_start(const ThreadEvent& e) {
@@ -77,23 +72,24 @@ std::string thread_name(std::int64_t pair_id, const std::string& order_id) {
 // The thread row into `st` (st.exists stays false if there is none).
 Result<void> read_thread_row(Lease& lease, const ThreadEvent& e, ThreadState& st,
                              const std::string& what) {
-    auto prepared = lease.prepare(kSelectThread);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc = s.int64(1, e.pair_id).text(2, e.order_id).step();
-    if (rc == SQLITE_DONE) return {};
-    if (rc != SQLITE_ROW) return lease.error(rc, what);
-    const std::string role = s.column_text(0);
-    auto parsed = parse_role(role);
-    if (!parsed)
-        return lease.database().bad_row("thread of pair " + std::to_string(e.pair_id) +
-                                        " started by '" + role + "'");
-    st.exists = true;
-    st.started_by = *parsed;
-    st.created = s.column_int64(1);
-    st.last_buyer_at = s.column_int64(2);
-    st.last_seller_at = s.column_int64(3);
-    st.unsolicited_since_buyer = static_cast<int>(s.column_int64(4));
+    auto rows = lease.query(
+        kSelectThread, [&](Stmt& s) { s.int64(1, e.pair_id).text(2, e.order_id); },
+        [&](const Stmt& s) -> Result<void> {
+            const std::string role = s.column_text(0);
+            auto parsed = parse_role(role);
+            if (!parsed)
+                return lease.database().bad_row("thread of pair " + std::to_string(e.pair_id) +
+                                                " started by '" + role + "'");
+            st.exists = true;
+            st.started_by = *parsed;
+            st.created = s.column_int64(1);
+            st.last_buyer_at = s.column_int64(2);
+            st.last_seller_at = s.column_int64(3);
+            st.unsolicited_since_buyer = static_cast<int>(s.column_int64(4));
+            return {};
+        },
+        what, Lease::Rows::first);
+    if (!rows) return rows.error();
     return {};
 }
 
@@ -104,26 +100,21 @@ Result<ThreadState> load_thread(Lease& lease, const ThreadEvent& e) {
     st.pair_id = e.pair_id;
     st.order_id = e.order_id;
     if (auto r = read_thread_row(lease, e, st, what); !r) return r.error();
-    {
-        auto prepared = lease.prepare(kSelectFingerprints);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        s.text(1, e.seller_id).text(2, e.buyer_id).int64(3, window_start(e));
-        int rc;
-        while ((rc = s.step()) == SQLITE_ROW)
-            st.recent_fingerprints.emplace_back(s.column_text(0), s.column_int64(1));
-        if (rc != SQLITE_DONE) return lease.error(rc, what);
-    }
-    {
-        auto prepared = lease.prepare(kSelectImportant);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        int rc = s.text(1, e.seller_id).text(2, utc_day(e.now)).step();
-        if (rc == SQLITE_ROW)
-            st.important_today = static_cast<int>(s.column_int64(0));
-        else if (rc != SQLITE_DONE)
-            return lease.error(rc, what);
-    }
+    if (auto r = lease.query(
+            kSelectFingerprints,
+            [&](Stmt& s) { s.text(1, e.seller_id).text(2, e.buyer_id).int64(3, window_start(e)); },
+            [&](const Stmt& s) {
+                st.recent_fingerprints.emplace_back(s.column_text(0), s.column_int64(1));
+            },
+            what);
+        !r)
+        return r.error();
+    if (auto r = lease.query(
+            kSelectImportant, [&](Stmt& s) { s.text(1, e.seller_id).text(2, utc_day(e.now)); },
+            [&](const Stmt& s) { st.important_today = static_cast<int>(s.column_int64(0)); }, what,
+            Lease::Rows::first);
+        !r)
+        return r.error();
     return st;
 }
 
@@ -137,21 +128,20 @@ Result<void> upsert_thread(Lease& lease, const ThreadEvent& e, const ThreadUpdat
                            const std::string& what) {
     const bool buyer = u.writer == Role::buyer;
     const bool buyer_message = buyer && u.counts_as_buyer_message;
-    auto prepared = lease.prepare(kUpsertThread);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc = s.int64(1, e.pair_id)
-                 .text(2, e.order_id)
-                 .text(3, to_string(u.writer))
-                 .int64(4, e.now)
-                 .int64(5, buyer_message ? e.now : 0)
-                 .int64(6, buyer ? 0 : e.now)
-                 .int64(7, buyer_message ? 1 : 0)
-                 .int64(8, !buyer && u.unsolicited ? 1 : 0)
-                 .step();
-    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+    auto rc = lease.step(kUpsertThread, [&](Stmt& s) {
+        s.int64(1, e.pair_id)
+            .text(2, e.order_id)
+            .text(3, to_string(u.writer))
+            .int64(4, e.now)
+            .int64(5, buyer_message ? e.now : 0)
+            .int64(6, buyer ? 0 : e.now)
+            .int64(7, buyer_message ? 1 : 0)
+            .int64(8, !buyer && u.unsolicited ? 1 : 0);
+    });
+    if (!rc) return rc.error();
+    if (*rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return fail(Errc::not_found, "pair " + std::to_string(e.pair_id) + " not found");
-    if (rc != SQLITE_DONE) return lease.error(rc, what);
+    if (*rc != SQLITE_DONE) return lease.error(*rc, what);
     return {};
 }
 
@@ -191,13 +181,10 @@ Result<void> write_thread(Lease& lease, const ThreadEvent& e, const ThreadUpdate
 }
 
 Result<void> check_pair_exists(Lease& lease, std::int64_t pair_id) {
-    auto prepared = lease.prepare(kSelectPairExists);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc = s.int64(1, pair_id).step();
-    if (rc == SQLITE_DONE)
-        return fail(Errc::not_found, "pair " + std::to_string(pair_id) + " not found");
-    if (rc != SQLITE_ROW) return lease.error(rc, "find pair");
+    auto found = lease.exists(
+        kSelectPairExists, [&](Stmt& s) { s.int64(1, pair_id); }, "find pair");
+    if (!found) return found.error();
+    if (!*found) return fail(Errc::not_found, "pair " + std::to_string(pair_id) + " not found");
     return {};
 }
 
@@ -210,41 +197,37 @@ Result<void> add_order(Database& db, const Order& order) {
     Transaction tx(*lease);
     if (auto r = tx.begin(true); !r) return r;
     if (auto r = check_pair_exists(*lease, order.pair_id); !r) return r;
-    {
-        auto prepared = lease->prepare(kInsertOrder);
-        if (!prepared) return prepared.error();
-        Stmt s(*prepared);
-        int rc = s.text(1, order.id)
-                     .int64(2, order.pair_id)
-                     .text(3, order.kind)
-                     .text(4, order.fulfilment)
-                     .int64(5, order.created != 0 ? order.created : unix_now())
-                     .step();
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
-            return fail(Errc::conflict, "order '" + order.id + "' exists already");
-        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-            return fail(Errc::not_found, "pair " + std::to_string(order.pair_id) + " not found");
-        if (rc != SQLITE_DONE) return lease->error(rc, "add order '" + order.id + "'");
-    }
+    auto rc = lease->step(kInsertOrder, [&](Stmt& s) {
+        s.text(1, order.id)
+            .int64(2, order.pair_id)
+            .text(3, order.kind)
+            .text(4, order.fulfilment)
+            .int64(5, order.created != 0 ? order.created : unix_now());
+    });
+    if (!rc) return rc.error();
+    if (*rc == SQLITE_CONSTRAINT_PRIMARYKEY || *rc == SQLITE_CONSTRAINT_UNIQUE)
+        return fail(Errc::conflict, "order '" + order.id + "' exists already");
+    if (*rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return fail(Errc::not_found, "pair " + std::to_string(order.pair_id) + " not found");
+    if (*rc != SQLITE_DONE) return lease->error(*rc, "add order '" + order.id + "'");
     return tx.commit();
 }
 
 Result<std::optional<Order>> find_order(Database& db, const std::string& id) {
     auto lease = db.acquire();
     if (!lease) return lease.error();
-    auto prepared = lease->prepare(kSelectOrder);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    int rc = s.text(1, id).step();
-    if (rc == SQLITE_DONE) return std::optional<Order>();
-    if (rc != SQLITE_ROW) return lease->error(rc, "find order '" + id + "'");
-    Order o;
-    o.id = s.column_text(0);
-    o.pair_id = s.column_int64(1);
-    o.kind = s.column_text(2);
-    o.fulfilment = s.column_text(3);
-    o.created = s.column_int64(4);
-    return std::optional<Order>(std::move(o));
+    return lease->query_one<Order>(
+        kSelectOrder, [&](Stmt& s) { s.text(1, id); },
+        [](const Stmt& s) {
+            Order o;
+            o.id = s.column_text(0);
+            o.pair_id = s.column_int64(1);
+            o.kind = s.column_text(2);
+            o.fulfilment = s.column_text(3);
+            o.created = s.column_int64(4);
+            return o;
+        },
+        "find order '" + id + "'");
 }
 
 Result<ThreadUpdate> apply_thread_event(Database& db, const ThreadEvent& event,
@@ -289,20 +272,18 @@ Result<std::vector<ResponseTime>> response_times(Database& db, const std::string
                                                  std::int64_t since) {
     auto lease = db.acquire();
     if (!lease) return lease.error();
-    auto prepared = lease->prepare(kSelectResponseTimes);
-    if (!prepared) return prepared.error();
-    Stmt s(*prepared);
-    s.text(1, seller_id).int64(2, since);
     std::vector<ResponseTime> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-        ResponseTime t;
-        t.seller_id = s.column_text(0);
-        t.buyer_message_at = s.column_int64(1);
-        t.first_reply_at = s.column_int64(2);
-        out.push_back(std::move(t));
-    }
-    if (rc != SQLITE_DONE) return lease->error(rc, "read response times");
+    auto rows = lease->query(
+        kSelectResponseTimes, [&](Stmt& s) { s.text(1, seller_id).int64(2, since); },
+        [&](const Stmt& s) {
+            ResponseTime t;
+            t.seller_id = s.column_text(0);
+            t.buyer_message_at = s.column_int64(1);
+            t.first_reply_at = s.column_int64(2);
+            out.push_back(std::move(t));
+        },
+        "read response times");
+    if (!rows) return rows.error();
     return out;
 }
 

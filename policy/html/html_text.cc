@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <string>
+#include <vector>
 
 #include "policy/html/html_tokenizer.h"
 
@@ -34,17 +36,75 @@ bool is_block(std::string_view lower) {
     return it != keys.end() && *it == key;
 }
 
+// Where decoded text comes from: [src_b, src_e) of the text node starting
+// at `node`, byte for byte when `copied`.
+struct Origin {
+    std::size_t src_b, src_e, node;
+    bool copied;
+};
+
+// The character reference at s[0] == '&': its source length (0: the '&' is
+// text) and what it decodes to, as decode_refs reads it in text.
+struct Ref {
+    std::size_t len = 0;
+    std::string text;
+};
+
+// How many bytes at the end of `decoded` are `raw`'s own, copied: what a
+// reference decoded to never ends in its name's letters or ';'.
+std::size_t literal_tail(std::string_view decoded, std::string_view raw) {
+    std::size_t k = 0;
+    while (k + 1 < decoded.size() && k + 2 < raw.size() &&
+           decoded[decoded.size() - 1 - k] == raw[raw.size() - 1 - k])
+        ++k;
+    return k;
+}
+
+Ref read_ref(std::string_view s) {
+    Ref r;
+    const std::size_t n = s.size();
+    std::size_t j = 1;
+    if (j < n && s[j] == '#') {
+        ++j;
+        const bool hex = j < n && (s[j] == 'x' || s[j] == 'X');
+        if (hex) ++j;
+        const std::size_t digits = j;
+        while (j < n && (hex ? html::hex_value(s[j]) >= 0 : (s[j] >= '0' && s[j] <= '9'))) ++j;
+        if (j == digits) return r;
+        if (j < n && s[j] == ';') ++j;
+        html::decode_refs(s.substr(0, j), false, r.text);
+        r.len = j;
+        return r;
+    }
+    while (j < n && html::is_ascii_alnum(s[j])) ++j;
+    if (j == 1) return r;
+    const bool semicolon = j < n && s[j] == ';';
+    const std::string_view whole = s.substr(0, semicolon ? j + 1 : j);
+    std::string decoded;
+    html::decode_refs(whole, false, decoded);
+    if (decoded == whole) return r;
+    const std::size_t tail = literal_tail(decoded, whole);
+    r.len = whole.size() - tail;
+    r.text = decoded.substr(0, decoded.size() - tail);
+    return r;
+}
+
+// The one renderer.  `Mapped` keeps the source map as it goes: text runs
+// are then decoded reference by reference, each with its origin; without
+// it a run is decoded whole, which is what the content rules' hot path wants.
+template <bool Mapped>
 class TextRenderer {
 public:
-    // `nested`: the content of a conditional comment (whose own conditional
-    // comments are not read again: the recursion is one level deep, whatever
-    // the input).
-    TextRenderer(std::string_view html, const LinkNote& note, bool nested = false)
-        : html_(html), tok_(html), note_(note), nested_(nested) {
+    // `base`: where `html` starts in the part (for the map).  `nested`: the
+    // content of a conditional comment (whose own conditional comments are
+    // not read again: the recursion is one level deep, whatever the input).
+    TextRenderer(std::string_view html, const LinkNote& note, std::size_t base = 0,
+                 bool nested = false)
+        : html_(html), tok_(html), note_(note), base_(base), nested_(nested) {
         out_.reserve(html.size() / 2);
     }
 
-    std::string run() {
+    void run() {
         html::Token t;
         while (tok_.next(t)) {
             switch (t.kind) {
@@ -62,8 +122,7 @@ public:
                 case html::TokKind::cdata:
                     if (skip_depth_ > 0 && tok_.in_foreign()) break;
                     skip_depth_ = 0;
-                    html::normalize_newlines(html_.substr(t.inner_b, t.inner_e - t.inner_b), buf_);
-                    append(buf_, pre_depth_ > 0);
+                    decode(t.inner_b, t.inner_e, false, pre_depth_ > 0);
                     break;
                 case html::TokKind::comment:
                     conditional_comment(t);
@@ -73,9 +132,11 @@ public:
             }
         }
         end_link();
-        while (!out_.empty() && (out_.back() == ' ' || out_.back() == '\n')) out_.pop_back();
-        return std::move(out_);
+        while (!out_.empty() && (out_.back() == ' ' || out_.back() == '\n')) pop();
     }
+
+    std::string take_text() { return std::move(out_); }
+    MappedText take_mapped() { return {std::move(out_), std::move(pieces_)}; }
 
 private:
     // The tag's name in lower case; "" when longer than any name we look for.
@@ -154,32 +215,79 @@ private:
         if (open == std::string_view::npos) return;
         std::size_t close = c.rfind("<![endif]");
         if (close == std::string_view::npos || close < open + 2) close = c.size();
-        std::string inner = TextRenderer(c.substr(open + 2, close - open - 2), note_, true).run();
-        if (inner.empty()) return;
+        TextRenderer inner(c.substr(open + 2, close - open - 2), note_, base_ + t.b + open + 2,
+                           true);
+        inner.run();
+        if (inner.out_.empty()) return;
         if (!out_.empty() && out_.back() != ' ' && out_.back() != '\n') out_.push_back(' ');
-        out_ += inner;
+        if constexpr (Mapped) {
+            const std::size_t shift = out_.size();
+            for (TextPiece p : inner.pieces_) {
+                p.out_b += shift;
+                p.out_e += shift;
+                pieces_.push_back(p);
+            }
+        }
+        out_ += inner.out_;
         out_.push_back(' ');
     }
 
     void text(const html::Token& t) {
-        std::string_view raw = html_.substr(t.b, t.e - t.b);
         const bool is_raw = t.b == raw_b_;
         const bool verbatim = pre_depth_ > 0 || (is_raw && raw_verbatim_);
         raw_b_ = std::string_view::npos;
-        std::string_view decoded = raw;
-        if (t.refs && html::has_any<'&', '\r'>(raw)) {
-            html::decode_refs(raw, false, buf_);
-            decoded = buf_;
-        } else if (!t.refs && html::has_any<'\r'>(raw)) {
-            html::normalize_newlines(raw, buf_);
-            decoded = buf_;
-        }
-        append(decoded, verbatim);
+        decode(t.b, t.e, t.refs, verbatim);
     }
 
-    // Appends decoded text: NULs dropped, U+00A0 as a space, whitespace runs
-    // collapsed unless `verbatim`.  Runs of other bytes are copied whole.
-    void append(std::string_view s, bool verbatim) {
+    // Appends html_[b, e) decoded (references when `refs`, CR and CRLF as
+    // LF).
+    void decode(std::size_t b, std::size_t e, bool refs, bool verbatim) {
+        const std::string_view raw = html_.substr(b, e - b);
+        if constexpr (Mapped) {
+            decode_mapped(raw, b, refs, verbatim);
+        } else {
+            std::string_view decoded = raw;
+            if (refs && html::has_any<'&', '\r'>(raw)) {
+                html::decode_refs(raw, false, buf_);
+                decoded = buf_;
+            } else if (!refs && html::has_any<'\r'>(raw)) {
+                html::normalize_newlines(raw, buf_);
+                decoded = buf_;
+            }
+            append(decoded, Origin{}, verbatim);
+        }
+    }
+
+    // decode() run by run, each with its origin.
+    void decode_mapped(std::string_view raw, std::size_t b, bool refs, bool verbatim) {
+        const std::size_t at = base_ + b;
+        std::size_t i = 0;
+        while (i < raw.size()) {
+            std::size_t j = i;
+            while (j < raw.size() && raw[j] != '\r' && !(refs && raw[j] == '&')) ++j;
+            if (j > i) append(raw.substr(i, j - i), {at + i, at + j, at, true}, verbatim);
+            if (j == raw.size()) break;
+            if (raw[j] == '\r') {
+                std::size_t len = j + 1 < raw.size() && raw[j + 1] == '\n' ? 2 : 1;
+                append("\n", {at + j, at + j + len, at, false}, verbatim);
+                i = j + len;
+                continue;
+            }
+            Ref ref = read_ref(raw.substr(j));
+            if (ref.len == 0) {
+                append("&", {at + j, at + j + 1, at, true}, verbatim);
+                i = j + 1;
+                continue;
+            }
+            append(ref.text, {at + j, at + j + ref.len, at, false}, verbatim);
+            i = j + ref.len;
+        }
+    }
+
+    // Appends decoded text whose origin is `o`: NULs dropped, U+00A0 as a
+    // space, whitespace runs collapsed unless `verbatim`.  Runs of other
+    // bytes are copied whole.
+    void append(std::string_view s, const Origin& o, bool verbatim) {
         auto special = [](char c) {
             auto u = static_cast<unsigned char>(c);
             return u <= 0x20 || u == 0xC2;
@@ -189,14 +297,14 @@ private:
         while (i < n) {
             std::size_t j = i;
             while (j < n && !special(s[j])) ++j;
-            out_.append(s.data() + i, j - i);
+            emit(s.substr(i, j - i), o, i);
             if (j >= n) break;
             char c = s[j];
             i = j + 1;
             bool space = c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
             if (c == '\xC2') {
                 if (i >= n || s[i] != '\xA0') {
-                    out_.push_back(c);
+                    emit_char(c, o, j, true, i);
                     continue;
                 }
                 ++i;
@@ -204,31 +312,89 @@ private:
                 space = true;
             }
             if (c == '\0') continue;
+            const bool same = i == j + 1;
             if (verbatim) {
-                out_.push_back(c == '\r' || c == '\f' ? '\n' : c);
+                const char v = c == '\r' || c == '\f' ? '\n' : c;
+                emit_char(v, o, j, same && v == c, i);
                 continue;
             }
             if (space) {
-                if (!out_.empty() && out_.back() != ' ' && out_.back() != '\n') out_.push_back(' ');
+                if (!out_.empty() && out_.back() != ' ' && out_.back() != '\n')
+                    emit_char(' ', o, j, same && c == ' ', i);
                 continue;
             }
+            emit_char(c, o, j, true, i);
+        }
+    }
+
+    // Appends `bytes`, copied from [from, from + size) of a run whose origin
+    // is `o`.
+    void emit(std::string_view bytes, const Origin& o, std::size_t from) {
+        if constexpr (Mapped) {
+            record(bytes, o, from, from + bytes.size(), true);
+        } else {
+            out_.append(bytes);
+        }
+    }
+
+    // Appends `c`, decoded from [from, to) of a run whose origin is `o`: the
+    // same byte when `same`.
+    void emit_char(char c, const Origin& o, std::size_t from, bool same, std::size_t to) {
+        if constexpr (Mapped) {
+            record(std::string_view(&c, 1), o, from, to, same);
+        } else {
             out_.push_back(c);
         }
     }
 
+    void record(std::string_view bytes, const Origin& o, std::size_t from, std::size_t to,
+                bool same) {
+        if (bytes.empty()) return;
+        const std::size_t out_b = out_.size();
+        out_.append(bytes);
+        const bool copied = o.copied && same;
+        const std::size_t src_b = o.copied ? o.src_b + from : o.src_b;
+        const std::size_t src_e = o.copied ? o.src_b + to : o.src_e;
+        if (copied && !pieces_.empty()) {
+            TextPiece& last = pieces_.back();
+            if (last.copied && last.node == o.node && last.out_e == out_b && last.src_e == src_b) {
+                last.out_e = out_.size();
+                last.src_e = src_e;
+                return;
+            }
+        }
+        pieces_.push_back({out_b, out_.size(), src_b, src_e, o.node, copied});
+    }
+
+    void pop() {
+        out_.pop_back();
+        if constexpr (Mapped) {
+            if (pieces_.empty() || pieces_.back().out_e <= out_.size()) return;
+            TextPiece& last = pieces_.back();
+            if (last.out_e - last.out_b == 1) {
+                pieces_.pop_back();
+                return;
+            }
+            --last.out_e;
+            if (last.copied) --last.src_e;
+        }
+    }
+
     void line_break() {
-        while (!out_.empty() && out_.back() == ' ') out_.pop_back();
+        while (!out_.empty() && out_.back() == ' ') pop();
         if (!out_.empty() && out_.back() != '\n') out_.push_back('\n');
     }
 
     std::string_view html_;
     html::Tokenizer tok_;
     const LinkNote& note_;
+    std::size_t base_ = 0;  // where html_ starts in the part
     bool nested_ = false;
     bool link_open_ = false;  // an <a> is open (only tracked with a note)
     bool has_href_ = false;
     std::string_view href_;
     std::string out_;
+    std::vector<TextPiece> pieces_;  // only when Mapped
     std::string buf_;
     char name_[16];
     int pre_depth_ = 0;
@@ -242,7 +408,62 @@ private:
 
 std::string html_to_text(std::string_view html, const LinkNote& note) {
     if (html.empty()) return {};
-    return TextRenderer(html, note).run();
+    TextRenderer<false> r(html, note);
+    r.run();
+    return r.take_text();
+}
+
+MappedText html_to_mapped_text(std::string_view html) {
+    static const LinkNote kNoNote;
+    TextRenderer<true> r(html, kNoNote);
+    r.run();
+    return r.take_mapped();
+}
+
+std::vector<SourceRange> source_ranges(const MappedText& r, std::size_t b, std::size_t e) {
+    std::vector<SourceRange> out;
+    std::size_t node = std::string::npos;
+    auto it = std::upper_bound(r.pieces.begin(), r.pieces.end(), b,
+                               [](std::size_t v, const TextPiece& p) { return v < p.out_e; });
+    for (; it != r.pieces.end() && it->out_b < e; ++it) {
+        const TextPiece& p = *it;
+        std::size_t sb = p.src_b, se = p.src_e;
+        if (p.copied) {
+            sb = p.src_b + (std::max(b, p.out_b) - p.out_b);
+            se = p.src_b + (std::min(e, p.out_e) - p.out_b);
+        }
+        if (p.node == node && !out.empty()) {
+            out.back().e = std::max(out.back().e, se);
+        } else {
+            out.push_back({sb, se});
+            node = p.node;
+        }
+    }
+    return out;
+}
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out.push_back(c);
+        }
+    }
+    return out;
 }
 
 }  // namespace mm::policy

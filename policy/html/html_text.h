@@ -18,11 +18,18 @@
 // tag emits nothing.  Linear in the input and without recursion on its
 // nesting (one pass over tokens; the only nested pass is the content of a
 // conditional comment, which is not read for further conditional comments).
+//
+// html_to_mapped_text is the same rendering (one renderer makes both) with a
+// source map: every rendered byte mapped back to the source bytes of the
+// text node that shows it, so that redaction (rules/privacy_html.cc) can
+// replace in the HTML what it finds in the reader's text.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mm::policy {
 
@@ -32,5 +39,33 @@ namespace mm::policy {
 using LinkNote = std::function<std::string(std::string_view raw_href)>;
 
 std::string html_to_text(std::string_view html, const LinkNote& note = {});
+
+// Rendered bytes [out_b, out_e) came from HTML bytes [src_b, src_e) of the
+// text node starting at `node`; one to one when `copied`, else as a whole
+// (a character reference, a CRLF, a collapsed space).
+struct TextPiece {
+    std::size_t out_b, out_e;
+    std::size_t src_b, src_e;
+    std::size_t node;
+    bool copied;
+};
+
+struct MappedText {
+    std::string text;  // equal to html_to_text(html)
+    std::vector<TextPiece> pieces;
+};
+
+MappedText html_to_mapped_text(std::string_view html);
+
+struct SourceRange {
+    std::size_t b, e;
+};
+
+// The HTML bytes that show rendered [b, e), one range per text node, in
+// source order; empty when none do.
+std::vector<SourceRange> source_ranges(const MappedText& r, std::size_t b, std::size_t e);
+
+// Text as HTML source (for markers and renderings put into HTML).
+std::string html_escape(std::string_view s);
 
 }  // namespace mm::policy

@@ -539,13 +539,8 @@ void load_max_depth(const Entry& e, AttachmentPolicy& p) {
 }
 
 void load_action(const Entry& e, AttachmentPolicy& p) {
-    std::string a = yaml::get_string(e);
-    if (a == "strip")
-        p.action = AttachmentPolicy::Action::strip;
-    else if (a == "reject")
-        p.action = AttachmentPolicy::Action::reject;
-    else
-        error_at(e.value.Mark(), "unknown action '" + a + "' (expected strip or reject)");
+    using A = AttachmentPolicy::Action;
+    p.action = yaml::get_choice<A>(e, "action", {{"strip", A::strip}, {"reject", A::reject}});
 }
 
 using TKey = yaml::Key<AttachmentPolicy::TextReading>;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/html/html_nesting.h"
+#include "policy/html/html_text.h"
 #include "policy/html/html_tokenizer.h"
 #include "policy/rules/link_attr.h"
 #include "policy/rules/link_prescan.h"

@@ -71,14 +71,6 @@ void load_text_marker(const Entry& e, LinkPolicy& p) {
     p.text_marker = std::move(m);
 }
 
-void load_remove_remote_images(const Entry& e, LinkPolicy& p) {
-    p.remove_remote_images = yaml::get_bool(e);
-}
-
-void load_unwrap_linked_images(const Entry& e, LinkPolicy& p) {
-    p.unwrap_linked_images = yaml::get_bool(e);
-}
-
 // Bounds on the HTML the cut reads: a part past them is refused as
 // malformed (or replaced by the marker under malformed: strip), so a bound
 // set too low costs real mail; the floors keep it above any real message.
@@ -110,11 +102,11 @@ constexpr yaml::Key<LinkPolicy> kLinksKeys[] = {
      {"string", "\"[link removed]\"", "What a removed link in text is replaced by."}},
     {"remove_remote_images",
      false,
-     load_remove_remote_images,
+     yaml::load_flag<LinkPolicy, &LinkPolicy::remove_remote_images>,
      {"true | false", "true", "Remove images loaded from the network (tracking pixels)."}},
     {"unwrap_linked_images",
      false,
-     load_unwrap_linked_images,
+     yaml::load_flag<LinkPolicy, &LinkPolicy::unwrap_linked_images>,
      {"true | false", "true", "An image wrapped in a link (a logo) loses the link."}},
     {"max_html_nesting",
      false,

@@ -42,9 +42,6 @@ LinkScan scan_text(const Context& cx, std::string_view text, std::string_view ma
 // a closing bracket that has no opener inside it: both belong to the prose.
 std::size_t trim_url_end(std::string_view url);
 
-// Text as HTML source (for markers and renderings put into HTML).
-std::string html_escape(std::string_view s);
-
 // The RE2 alternative for a bare domain up to the '/', '?' or '#' after it
 // (the host in its capture group, with the port), after a character that
 // cannot be part of a URL or at the start; its rest is found by bare_url_end.

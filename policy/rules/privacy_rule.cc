@@ -194,27 +194,9 @@ using yaml::Entry;
 using yaml::error_at;
 using RKey = yaml::Key<RedactPolicy>;
 
-void load_seller_to_buyer(const Entry& e, RedactPolicy& p) {
-    p.seller_to_buyer = yaml::get_bool(e);
-}
-void load_buyer_to_seller(const Entry& e, RedactPolicy& p) {
-    p.buyer_to_seller = yaml::get_bool(e);
-}
-void load_emails(const Entry& e, RedactPolicy& p) {
-    p.emails = yaml::get_bool(e);
-}
-void load_phones(const Entry& e, RedactPolicy& p) {
-    p.phones = yaml::get_bool(e);
-}
-
 void load_action(const Entry& e, RedactPolicy& p) {
-    std::string a = yaml::get_string(e);
-    if (a == "redact")
-        p.action = RedactPolicy::Action::redact;
-    else if (a == "reject")
-        p.action = RedactPolicy::Action::reject;
-    else
-        error_at(e.value.Mark(), "unknown action '" + a + "' (expected redact or reject)");
+    using A = RedactPolicy::Action;
+    p.action = yaml::get_choice<A>(e, "action", {{"redact", A::redact}, {"reject", A::reject}});
 }
 
 // The marker goes into the message text: no control characters, so it cannot
@@ -233,17 +215,21 @@ void load_marker(const Entry& e, RedactPolicy& p) {
 constexpr RKey kRedactKeys[] = {
     {"seller_to_buyer",
      false,
-     load_seller_to_buyer,
-     {"true | false", "false", "Redact in messages sellers send."}},
+     yaml::load_flag<RedactPolicy, &RedactPolicy::seller_to_buyer>,
+     {"true | false", "true",
+      "Redact in messages sellers send (sellers may not give buyers their addresses or numbers)."}},
     {"buyer_to_seller",
      false,
-     load_buyer_to_seller,
+     yaml::load_flag<RedactPolicy, &RedactPolicy::buyer_to_seller>,
      {"true | false", "false", "Redact in messages buyers send."}},
     {"emails",
      false,
-     load_emails,
+     yaml::load_flag<RedactPolicy, &RedactPolicy::emails>,
      {"true | false", "true", "Redact email addresses that are not marketplace aliases."}},
-    {"phones", false, load_phones, {"true | false", "true", "Redact phone numbers."}},
+    {"phones",
+     false,
+     yaml::load_flag<RedactPolicy, &RedactPolicy::phones>,
+     {"true | false", "true", "Redact phone numbers."}},
     {"action",
      false,
      load_action,

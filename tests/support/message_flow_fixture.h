@@ -113,6 +113,15 @@ private:
     std::unique_ptr<sqlite3, DbClose> db_;
 };
 
+// The buyer "bob" and the seller "acme" (kSeller), and their pair.
+inline void add_bob_and_acme(alias::Store& store, alias::Pair& pair) {
+    ASSERT_TRUE(store.add_party({"bob", alias::Role::buyer, "bob@gmail.example", "Bob", {}, {}}));
+    ASSERT_TRUE(store.add_party({"acme", alias::Role::seller, kSeller, "Acme Store", {}, {}}));
+    auto added = store.add_pair("bob", "acme");
+    ASSERT_TRUE(added);
+    pair = *added;
+}
+
 struct Sent {
     FlowOutcome out;
     std::string audit_id;
@@ -128,13 +137,7 @@ protected:
         auto store = alias::open_sqlite_store(db_path(), 50);
         ASSERT_TRUE(store) << store.error().message;
         store_ = std::shared_ptr<alias::Store>(std::move(store.value()));
-        ASSERT_TRUE(
-            store_->add_party({"bob", alias::Role::buyer, "bob@gmail.example", "Bob", {}, {}}));
-        ASSERT_TRUE(
-            store_->add_party({"acme", alias::Role::seller, kSeller, "Acme Store", {}, {}}));
-        auto pair = store_->add_pair("bob", "acme");
-        ASSERT_TRUE(pair);
-        pair_ = *pair;
+        ASSERT_NO_FATAL_FAILURE(add_bob_and_acme(*store_, pair_));
         ASSERT_TRUE(store_->add_order({kOrder, pair_.id, "standard", "fbm", kNow - 86400}));
         directory_ = std::make_unique<alias::AliasDirectory>(store_, std::chrono::milliseconds(0));
         auto log = AuditLog::open(audit_path());
@@ -147,6 +150,7 @@ protected:
 
     Runtime runtime() const {
         Runtime rt;
+        rt.config = config_;
         rt.config.domain = kDomain;
         rt.config.hmac_key = kKey;
         rt.policy = policy_;
@@ -190,11 +194,16 @@ protected:
                                  {.commit = !dry, .log = false, .now = kNow});
         return s;
     }
-    Sent send(const std::string& subject, const std::string& text, const std::string& id) {
-        const policy::Message m = message(subject, text, id);
+    // `m` to the buyer's alias through a MemorySink that `sink` keeps (the
+    // copy as delivered, the reply it was told).
+    Sent send(const policy::Message& m, std::unique_ptr<MemorySink>& sink, bool dry = false) {
         const policy::Envelope e = envelope();
-        MemorySink sink(m.clone(), e);
-        return run(m, e, sink);
+        sink = std::make_unique<MemorySink>(m.clone(), e);
+        return run(m, e, *sink, dry);
+    }
+    Sent send(const std::string& subject, const std::string& text, const std::string& id) {
+        std::unique_ptr<MemorySink> sink;
+        return send(message(subject, text, id), sink);
     }
 
     bool mapped(const Sent& s) {
@@ -233,6 +242,7 @@ protected:
     }
 
     mm::testing::TempDir dir_;
+    Config config_;  // the daemon settings a test changes (its limits, say)
     std::shared_ptr<policy::Policy> policy_;
     std::shared_ptr<alias::Store> store_;
     alias::Pair pair_;

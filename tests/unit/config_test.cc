@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "milter/config.h"
@@ -59,6 +61,55 @@ std::string base_config(const std::string& omit, const std::string& extra) {
     return text + extra;
 }
 
+// Every setting of a loaded config as text, by its name: a test states what
+// it expects of a whole config as one table, and a failure names the setting.
+std::map<std::string, std::string> settings(const Config& c) {
+    auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+    auto octal = [](unsigned mode) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%04o", mode);
+        return std::string(buf);
+    };
+    return {
+        {"path", c.path},
+        {"domain", c.domain},
+        {"policy_path", c.policy_path},
+        {"store.type", c.store.type},
+        {"store.path", c.store.path},
+        {"store.busy_timeout_ms", std::to_string(c.store.busy_timeout_ms)},
+        {"store.sync_full", flag(c.store.sync_full)},
+        {"socket_mode", octal(c.socket_mode)},
+        {"audit_log", c.audit_log},
+        {"hmac_key_file", c.hmac_key_file},
+        {"hmac_key", c.hmac_key},
+        {"socket", c.socket},
+        {"cache_ttl_ms", std::to_string(c.cache_ttl.count())},
+        {"milter_timeout", std::to_string(c.milter_timeout)},
+        {"log_stderr", flag(c.log_stderr)},
+        {"spool.spill_threshold", std::to_string(c.spool.spill_threshold)},
+        {"spool.spool_dir", c.spool.spool_dir},
+        {"max_parallel_evaluations", std::to_string(c.max_parallel_evaluations)},
+        {"realtime_priority", std::to_string(c.realtime_priority)},
+        {"realtime_budget_ms", std::to_string(c.realtime_budget.count())},
+        {"limits.max_header_count", std::to_string(c.limits.max_header_count)},
+        {"limits.max_header_bytes", std::to_string(c.limits.max_header_bytes)},
+        {"limits.max_mime_parts", std::to_string(c.limits.max_mime_parts)},
+        {"limits.max_mime_depth", std::to_string(c.limits.max_mime_depth)},
+        {"limits.cpu_budget_ms", std::to_string(c.limits.cpu_budget.count())},
+        {"over_budget_tempfail", flag(c.over_budget_tempfail)},
+    };
+}
+
+// One assertion a row of `expected`.
+void expect_settings(const Config& c, const std::map<std::string, std::string>& expected) {
+    const auto actual = settings(c);
+    for (const auto& [name, value] : expected) {
+        auto it = actual.find(name);
+        ASSERT_NE(it, actual.end()) << "no setting " << name;
+        EXPECT_EQ(it->second, value) << name;
+    }
+}
+
 class ConfigTest : public ::testing::Test {
 protected:
     void SetUp() override { write_key(dir_.file("hmac.key"), kKey + "\n"); }
@@ -75,34 +126,36 @@ protected:
 TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
     auto c = load_config(config_file(base_config("", "")));
     ASSERT_TRUE(c) << c.error().message;
-    EXPECT_EQ(c->path, dir_.file("marketplace-milter.yaml"));
-    EXPECT_EQ(c->domain, "marketplace.example");
-    EXPECT_EQ(c->policy_path, dir_.file("policy.yaml"));
-    EXPECT_EQ(c->store.type, "sqlite");
-    EXPECT_EQ(c->store.path, dir_.file("store.db"));
-    EXPECT_EQ(c->store.busy_timeout_ms, 5000);
-    EXPECT_FALSE(c->store.sync_full);
-    EXPECT_EQ(c->socket_mode, 0660u);
-    EXPECT_EQ(c->audit_log, dir_.file("audit.log"));
-    EXPECT_EQ(c->hmac_key_file, dir_.file("hmac.key"));
-    EXPECT_EQ(c->hmac_key, kKey);  // trailing newline stripped
-    EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
-    EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(30000));
-    EXPECT_EQ(c->milter_timeout, 300);
-    EXPECT_FALSE(c->log_stderr);
+    expect_settings(*c, {
+                            {"path", dir_.file("marketplace-milter.yaml")},
+                            {"domain", "marketplace.example"},
+                            {"policy_path", dir_.file("policy.yaml")},
+                            {"store.type", "sqlite"},
+                            {"store.path", dir_.file("store.db")},
+                            {"store.busy_timeout_ms", "5000"},
+                            {"store.sync_full", "false"},
+                            {"socket_mode", "0660"},
+                            {"audit_log", dir_.file("audit.log")},
+                            {"hmac_key_file", dir_.file("hmac.key")},
+                            {"hmac_key", kKey},  // trailing newline stripped
+                            {"socket", "unix:/run/marketplace-milter/milter.sock"},
+                            {"cache_ttl_ms", "30000"},
+                            {"milter_timeout", "300"},
+                            {"log_stderr", "false"},
+                            {"spool.spill_threshold", std::to_string(256 * 1024)},
+                            {"spool.spool_dir", "/var/tmp"},
+                            {"max_parallel_evaluations", "0"},
+                            {"realtime_priority", "1"},
+                            {"realtime_budget_ms", "20"},
+                            {"limits.max_header_count", "1000"},
+                            {"limits.max_header_bytes", "1048576"},
+                            {"limits.max_mime_parts", "1000"},
+                            {"limits.max_mime_depth", "32"},
+                            {"limits.cpu_budget_ms", "2000"},
+                            {"over_budget_tempfail", "false"},
+                        });
     EXPECT_EQ(c->log_facility, LOG_MAIL);
-    EXPECT_EQ(c->spool.spill_threshold, 256u * 1024);
-    EXPECT_EQ(c->spool.spool_dir, "/var/tmp");
-    EXPECT_EQ(c->max_parallel_evaluations, 0);
     EXPECT_GE(parallel_evaluations(*c), 2);
-    EXPECT_EQ(c->realtime_priority, 1);
-    EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(20));
-    EXPECT_EQ(c->limits.max_header_count, 1000u);
-    EXPECT_EQ(c->limits.max_header_bytes, 1048576u);
-    EXPECT_EQ(c->limits.max_mime_parts, 1000u);
-    EXPECT_EQ(c->limits.max_mime_depth, 32u);
-    EXPECT_EQ(c->limits.cpu_budget, std::chrono::milliseconds(2000));
-    EXPECT_FALSE(c->over_budget_tempfail);
 }
 
 TEST_F(ConfigTest, FullConfigWithEveryKey) {
@@ -139,32 +192,35 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "  over_budget_action: tempfail\n";
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
-    EXPECT_EQ(c->socket, "unix:/run/marketplace-milter/milter.sock");
-    EXPECT_EQ(c->socket_mode, 0666u);
-    EXPECT_EQ(c->domain, "marketplace.example");
-    EXPECT_EQ(c->policy_path, dir_.file("rules/policy.yaml"));
-    EXPECT_EQ(c->store.path, "/var/lib/marketplace-milter/store.db");
-    EXPECT_EQ(c->store.busy_timeout_ms, 250);
-    EXPECT_TRUE(c->store.sync_full);
-    EXPECT_EQ(c->audit_log, "-");
-    EXPECT_EQ(c->hmac_key_file, dir_.file("keys/audit.key"));
-    EXPECT_EQ(c->hmac_key, kKey);  // "\r\n" stripped
-    EXPECT_EQ(c->cache_ttl, std::chrono::milliseconds(0));
-    EXPECT_EQ(c->milter_timeout, 60);
-    EXPECT_TRUE(c->log_stderr);
+    expect_settings(*c, {
+                            {"socket", "unix:/run/marketplace-milter/milter.sock"},
+                            {"socket_mode", "0666"},
+                            {"domain", "marketplace.example"},
+                            {"policy_path", dir_.file("rules/policy.yaml")},
+                            {"store.path", "/var/lib/marketplace-milter/store.db"},
+                            {"store.busy_timeout_ms", "250"},
+                            {"store.sync_full", "true"},
+                            {"audit_log", "-"},
+                            {"hmac_key_file", dir_.file("keys/audit.key")},
+                            {"hmac_key", kKey},  // "\r\n" stripped
+                            {"cache_ttl_ms", "0"},
+                            {"milter_timeout", "60"},
+                            {"log_stderr", "true"},
+                            {"spool.spill_threshold", "0"},
+                            // relative to the config file
+                            {"spool.spool_dir", dir_.file("spool")},
+                            {"max_parallel_evaluations", "3"},
+                            {"realtime_priority", "0"},
+                            {"realtime_budget_ms", "5"},
+                            {"limits.max_header_count", "500"},
+                            {"limits.max_header_bytes", "65536"},
+                            {"limits.max_mime_parts", "200"},
+                            {"limits.max_mime_depth", "10"},
+                            {"limits.cpu_budget_ms", "0"},
+                            {"over_budget_tempfail", "true"},
+                        });
     EXPECT_EQ(c->log_facility, LOG_LOCAL3);
-    EXPECT_EQ(c->spool.spill_threshold, 0u);
-    EXPECT_EQ(c->spool.spool_dir, dir_.file("spool"));  // relative to the config file
-    EXPECT_EQ(c->max_parallel_evaluations, 3);
     EXPECT_EQ(parallel_evaluations(*c), 3);
-    EXPECT_EQ(c->realtime_priority, 0);
-    EXPECT_EQ(c->realtime_budget, std::chrono::milliseconds(5));
-    EXPECT_EQ(c->limits.max_header_count, 500u);
-    EXPECT_EQ(c->limits.max_header_bytes, 65536u);
-    EXPECT_EQ(c->limits.max_mime_parts, 200u);
-    EXPECT_EQ(c->limits.max_mime_depth, 10u);
-    EXPECT_EQ(c->limits.cpu_budget, std::chrono::milliseconds(0));
-    EXPECT_TRUE(c->over_budget_tempfail);
 }
 
 TEST_F(ConfigTest, RelativeConfigPathResolvesAgainstItsDirectoryNotTheCwd) {

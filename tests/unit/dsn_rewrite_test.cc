@@ -326,15 +326,21 @@ Message-ID: <0123456789abcdef01234567@marketplace.example>
 Hello, which colour would you like for the engraving?
 )";
 
+// A report rewritten with a new body, returning the message the
+// marketplace delivered (kReturnedId).
+void expect_rewritten_report_of_ours(const DsnRewrite& r) {
+    EXPECT_TRUE(r.is_dsn);
+    ASSERT_TRUE(r.new_body);
+    ASSERT_TRUE(r.returned_message_id);
+    EXPECT_EQ(*r.returned_message_id, kReturnedId);
+}
+
 TEST(DsnRewrite, PostfixReportLosesTheBuyersAddressAndHostsAndKeepsTheStatus) {
     ensure_gmime();
     Message in = parse(with_aliases(kPostfixDsn));
     DsnRewrite r = rewrite_dsn(in, seller_side(), kDomain);
-    EXPECT_TRUE(r.is_dsn);
+    ASSERT_NO_FATAL_FAILURE(expect_rewritten_report_of_ours(r));
     EXPECT_FALSE(r.backscatter);
-    ASSERT_TRUE(r.new_body);
-    ASSERT_TRUE(r.returned_message_id);
-    EXPECT_EQ(*r.returned_message_id, kReturnedId);
 
     Message out = applied(in, r);
     const std::string all = everything(out);
@@ -449,10 +455,7 @@ TEST(DsnRewrite, ExchangeReportWithReturnedMessageIsClean) {
     ensure_gmime();
     Message in = parse(with_aliases(exchange_dsn()));
     DsnRewrite r = rewrite_dsn(in, seller_side(), kDomain);
-    EXPECT_TRUE(r.is_dsn);
-    ASSERT_TRUE(r.new_body);
-    ASSERT_TRUE(r.returned_message_id);
-    EXPECT_EQ(*r.returned_message_id, kReturnedId);
+    ASSERT_NO_FATAL_FAILURE(expect_rewritten_report_of_ours(r));
 
     Message out = applied(in, r);
     const std::string all = everything(out);

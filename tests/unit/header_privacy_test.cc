@@ -76,6 +76,7 @@ struct RemovalCase {
     const char* label;
     HeaderPolicy policy;
     std::vector<std::string> kept;  // header names left, in order
+    bool keeps_all = false;         // instead: every header of the message
 };
 std::ostream& operator<<(std::ostream& os, const RemovalCase& c) {
     return os << c.label;
@@ -99,7 +100,7 @@ TEST_P(RemovalTest, LeavesExactlyTheseHeaders) {
     const Message in = parse(kLeaky);
     auto edits = header_removals(in, GetParam().policy);
     for (const auto& e : edits) EXPECT_EQ(e.op, HeaderEdit::Op::remove);
-    EXPECT_EQ(names(applied(in, edits)), GetParam().kept);
+    EXPECT_EQ(names(applied(in, edits)), GetParam().keeps_all ? names(in) : GetParam().kept);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -145,34 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
                      "Content-Language",
                      "Auto-Submitted",
                      "X-Priority"}},
-        RemovalCase{"block_empty_removes_nothing",
-                    block({}),
-                    {"Return-Path",
-                     "Received",
-                     "Received",
-                     "Received-SPF",
-                     "Authentication-Results",
-                     "DKIM-Signature",
-                     "ARC-Seal",
-                     "ARC-Message-Signature",
-                     "From",
-                     "To",
-                     "Subject",
-                     "Date",
-                     "Message-ID",
-                     "List-Unsubscribe",
-                     "X-Mailer",
-                     "User-Agent",
-                     "Reply-To",
-                     "Thread-Index",
-                     "Thread-Topic",
-                     "X-Marketplace-Audit",
-                     "MIME-Version",
-                     "Content-Type",
-                     "Content-Transfer-Encoding",
-                     "Content-Language",
-                     "Auto-Submitted",
-                     "X-Priority"}}),
+        RemovalCase{"block_empty_removes_nothing", block({}), {}, true}),
     [](const auto& info) { return std::string(info.param.label); });
 
 TEST(HeaderRemovals, RepeatedNamesGoHighestIndexFirstWithTheCaseSeenFirst) {
@@ -186,15 +160,23 @@ TEST(HeaderRemovals, RepeatedNamesGoHighestIndexFirstWithTheCaseSeenFirst) {
 }
 
 TEST(HeaderRemovals, PatternsAndPassing) {
-    EXPECT_TRUE(header_pattern_matches("content-*", "Content-Type"));
-    EXPECT_TRUE(header_pattern_matches("content-*", "content-"));
-    EXPECT_FALSE(header_pattern_matches("content-*", "Content"));
-    EXPECT_TRUE(header_pattern_matches("subject", "SUBJECT"));
-    EXPECT_FALSE(header_pattern_matches("subject", "Subject2"));
-    EXPECT_TRUE(header_passes(HeaderPolicy{}, "Bcc"));  // owned by recipient_header_edits
-    EXPECT_TRUE(header_passes(HeaderPolicy{}, "In-Reply-To"));
-    EXPECT_FALSE(header_passes(HeaderPolicy{}, "Thread-Topic"));
-    EXPECT_FALSE(header_passes(HeaderPolicy{}, "Resent-From"));
+    const struct {
+        const char* pattern;
+        const char* name;
+        bool matches;
+    } patterns[] = {
+        {"content-*", "Content-Type", true}, {"content-*", "content-", true},
+        {"content-*", "Content", false},     {"subject", "SUBJECT", true},
+        {"subject", "Subject2", false},
+    };
+    for (const auto& p : patterns)
+        EXPECT_EQ(header_pattern_matches(p.pattern, p.name), p.matches)
+            << p.pattern << " " << p.name;
+    // By the default policy; Bcc is owned by recipient_header_edits.
+    for (const char* name : {"Bcc", "In-Reply-To"})
+        EXPECT_TRUE(header_passes(HeaderPolicy{}, name)) << name;
+    for (const char* name : {"Thread-Topic", "Resent-From"})
+        EXPECT_FALSE(header_passes(HeaderPolicy{}, name)) << name;
 }
 
 // ---- recipient_header_edits -------------------------------------------------

@@ -4,12 +4,11 @@
 
 #include "policy/mime/embedded_payloads.h"
 #include "policy/mime/mime_inspect.h"
+#include "tests/support/mime_inspect_fixture.h"
 #include "tests/support/synthetic_files.h"
 
 namespace mm::policy {
 namespace {
-
-constexpr const char* kDomain = "marketplace.example";
 
 std::string uuencode(const std::string& data, const std::string& name) {
     std::string out = "begin 644 " + name + "\r\n";
@@ -50,18 +49,8 @@ std::string yencode(const std::string& data, const std::string& name) {
     return out + "\r\n=yend size=" + std::to_string(data.size()) + "\r\n";
 }
 
-class HostileMimeTest : public ::testing::Test {
+class HostileMimeTest : public inspect_testing::InspectTest {
 protected:
-    ContentFindings inspect(const std::string& raw) {
-        auto m = parse_message(raw);
-        EXPECT_TRUE(m);
-        return inspect_content(*m, {policy_, *classifier_, kDomain, Direction::seller_to_buyer});
-    }
-    static std::string mixed(const std::string& parts) {
-        return "From: a@acme.example\r\nSubject: hello\r\nMIME-Version: 1.0\r\n"
-               "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
-               parts + "--b1--\r\n";
-    }
     static std::string part(const std::string& headers, const std::string& body) {
         return "--b1\r\n" + headers + "\r\n\r\n" + body + "\r\n";
     }
@@ -70,10 +59,6 @@ protected:
             if (!a.kept) return &a;
         return nullptr;
     }
-
-    Policy policy_ = default_policy();
-    std::shared_ptr<const AttachmentClassifier> classifier_ =
-        AttachmentClassifier::create().value();
 };
 
 // ---- text parts that are attachments --------------------------------------

@@ -67,22 +67,21 @@ private:
 
 TEST_F(MessageFlowTest, AuditHeaderIsBoundToTheCopyAsDelivered) {
     const policy::Message m = message(kSubject, "Your parcel is on its way.", "m");
-    const policy::Envelope env = envelope();
-    MemorySink sink(m.clone(), env);
-    Sent s = run(m, env, sink, true);
+    std::unique_ptr<MemorySink> sink;
+    Sent s = send(m, sink, true);
     ASSERT_EQ(s.out.decision, Decision::modify);
-    const std::string header = audit_header_of(sink);
-    const BoundFields as_delivered = delivered(sink);
+    const std::string header = audit_header_of(*sink);
+    const BoundFields as_delivered = delivered(*sink);
     AuditCheck c = check_audit_header(header, kKey, as_delivered);
     EXPECT_TRUE(c.valid());
     EXPECT_EQ(c.audit_id, s.audit_id);
     // The Message-ID and recipient after rewriting, not as received.
     EXPECT_NE(as_delivered.message_id, "<m@acme.example>");
-    EXPECT_EQ(as_delivered.message_id, canonical_field(*sink.message().find("Message-ID")));
+    EXPECT_EQ(as_delivered.message_id, canonical_field(*sink->message().find("Message-ID")));
     EXPECT_EQ(as_delivered.recipients, "bob@gmail.example");
 
     // The same header with another body, Message-ID or recipient.
-    policy::Message other = sink.message().clone();
+    policy::Message other = sink->message().clone();
     std::string body = other.body.str();
     body[body.find("parcel")] = 'P';
     other.body = policy::MessageBody(body);
@@ -102,17 +101,16 @@ TEST_F(MessageFlowTest, AuditHeaderIsBoundToTheCopyAsDelivered) {
 TEST_F(MessageFlowTest, AuditHeaderBindsTheReplacedBody) {
     const policy::Message m =
         message(kSubject, "Your parcel is on its way, see https://elsewhere.example/shop", "m");
-    const policy::Envelope env = envelope();
-    MemorySink sink(m.clone(), env);
-    Sent s = run(m, env, sink, true);
+    std::unique_ptr<MemorySink> sink;
+    Sent s = send(m, sink, true);
     ASSERT_EQ(s.out.decision, Decision::modify);
     ASSERT_TRUE(s.out.verdict.edits.body) << "the link is cut";
-    const BoundFields as_delivered = delivered(sink);
-    EXPECT_TRUE(check_audit_header(audit_header_of(sink), kKey, as_delivered).valid());
+    const BoundFields as_delivered = delivered(*sink);
+    EXPECT_TRUE(check_audit_header(audit_header_of(*sink), kKey, as_delivered).valid());
     BoundFields received = as_delivered;
     received.body_sha256 = body_sha256(m.body);
     ASSERT_NE(received.body_sha256, as_delivered.body_sha256);
-    EXPECT_FALSE(check_audit_header(audit_header_of(sink), kKey, received).valid());
+    EXPECT_FALSE(check_audit_header(audit_header_of(*sink), kKey, received).valid());
 }
 
 // ---- an audit log that fails ------------------------------------------------
@@ -126,17 +124,16 @@ TEST_F(MessageFlowTest, ARefusalWhoseAuditLineFailsIsTempfailed) {
                  spells += h == AuditLog::Health::failing;
              }).value();
     const policy::Message m = message(kSubject, "A second note about the same order.", "m2");
-    const policy::Envelope env = envelope();
-    MemorySink sink(m.clone(), env);
-    Sent s = run(m, env, sink);
+    std::unique_ptr<MemorySink> sink;
+    Sent s = send(m, sink);
     EXPECT_EQ(s.out.verdict.decision, Decision::reject);
     EXPECT_EQ(s.out.decision, Decision::tempfail);
     EXPECT_EQ(s.out.reply,
               "451 4.3.0 Temporary failure in the marketplace filter, try again later (audit " +
                   s.audit_id + ")");
-    ASSERT_TRUE(sink.reply());
-    EXPECT_EQ(sink.reply()->code, "451");
-    EXPECT_EQ(sink.reply()->xcode, "4.3.0");
+    ASSERT_TRUE(sink->reply());
+    EXPECT_EQ(sink->reply()->code, "451");
+    EXPECT_EQ(sink->reply()->xcode, "4.3.0");
     ASSERT_TRUE(has_rule(s.out, "audit.unavailable"));
     EXPECT_EQ(s.out.rules.back().detail,
               "audit log /dev/full: cannot write: No space left on device");
@@ -163,9 +160,8 @@ TEST_F(MessageFlowTest, WhileTheAuditLogFailsNothingIsCommitted) {
 
     const std::string subject2 = std::string("Your order ") + kOrder2;
     const policy::Message b = message(subject2, "Your second parcel is on its way.", "b");
-    const policy::Envelope env = envelope();
-    MemorySink sink(b.clone(), env);
-    Sent s = run(b, env, sink);
+    std::unique_ptr<MemorySink> sink;
+    Sent s = send(b, sink);
     EXPECT_EQ(s.out.verdict.decision, Decision::modify);
     EXPECT_EQ(s.out.decision, Decision::tempfail);
     EXPECT_EQ(s.out.smtp_code, "451");
@@ -178,14 +174,14 @@ TEST_F(MessageFlowTest, WhileTheAuditLogFailsNothingIsCommitted) {
     std::filesystem::remove(path);
     std::filesystem::create_symlink(audit_path(), path);
     ASSERT_TRUE(audit_->reopen());
-    MemorySink first_sink(b.clone(), env);
-    Sent first = run(b, env, first_sink);
+    std::unique_ptr<MemorySink> first_sink;
+    Sent first = send(b, first_sink);
     EXPECT_EQ(first.out.decision, Decision::tempfail);
     EXPECT_TRUE(first.out.audited);
     EXPECT_FALSE(audit_->failing());
     EXPECT_FALSE(thread(kOrder2).exists);
-    MemorySink retry_sink(b.clone(), env);
-    Sent retry = run(b, env, retry_sink);
+    std::unique_ptr<MemorySink> retry_sink;
+    Sent retry = send(b, retry_sink);
     EXPECT_EQ(retry.out.decision, Decision::modify);
     EXPECT_TRUE(retry.out.audited);
     EXPECT_TRUE(mapped(retry));

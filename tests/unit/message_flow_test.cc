@@ -242,9 +242,8 @@ TEST_F(MessageFlowTest, AHeaderOverLibmiltersLimitTempfails) {
                             std::string(70 * 1024, 'p') +
                             "\"\r\n\r\nSee https://elsewhere.example/shop for more.\r\n";
     const policy::Message m = policy::parse_message(raw).value();
-    const policy::Envelope env = envelope();
-    MemorySink sink(m.clone(), env);
-    Sent s = run(m, env, sink, true);
+    std::unique_ptr<MemorySink> sink;
+    Sent s = send(m, sink, true);
     ASSERT_TRUE(s.out.verdict.edits.body) << "the link is cut";
     EXPECT_EQ(s.out.verdict.decision, Decision::modify);
     EXPECT_EQ(s.out.decision, Decision::tempfail);
@@ -255,9 +254,8 @@ TEST_F(MessageFlowTest, AHeaderOverLibmiltersLimitTempfails) {
 // A dry run (`test`) edits its copy like the daemon but writes nothing.
 TEST_F(MessageFlowTest, DryRunEditsTheCopyAndCommitsNothing) {
     const policy::Message m = message(kSubject, "Your parcel is on its way.", "m");
-    const policy::Envelope env = envelope();
-    MemorySink sink(m.clone(), env);
-    Sent s = run(m, env, sink, true);
+    std::unique_ptr<MemorySink> sink;
+    Sent s = send(m, sink, true);
     EXPECT_EQ(s.out.decision, Decision::modify);
     EXPECT_FALSE(mapped(s));
     EXPECT_FALSE(thread().exists);
@@ -265,7 +263,7 @@ TEST_F(MessageFlowTest, DryRunEditsTheCopyAndCommitsNothing) {
 
     // The same message and envelope as apply_edits makes, with the audit header first.
     policy::Message expected = m.clone();
-    policy::Envelope expected_env = env;
+    policy::Envelope expected_env = envelope();
     policy::apply_edits(s.out.verdict.edits, expected, expected_env);
     std::vector<std::string> expected_rcpts;
     for (const auto& r : expected_env.recipients) expected_rcpts.push_back(r.address);
@@ -274,10 +272,10 @@ TEST_F(MessageFlowTest, DryRunEditsTheCopyAndCommitsNothing) {
         expected.headers.begin(),
         {"X-Marketplace-Audit", audit_header_value(s.audit_id, Decision::modify, s.out.rules,
                                                    policy_->version, bound, kKey)});
-    EXPECT_EQ(policy::serialize(sink.message()), policy::serialize(expected));
-    EXPECT_EQ(sink.envelope().sender_raw, expected_env.sender_raw);
-    ASSERT_EQ(sink.envelope().recipients.size(), 1u);
-    EXPECT_EQ(sink.envelope().recipients[0].address, "bob@gmail.example");
+    EXPECT_EQ(policy::serialize(sink->message()), policy::serialize(expected));
+    EXPECT_EQ(sink->envelope().sender_raw, expected_env.sender_raw);
+    ASSERT_EQ(sink->envelope().recipients.size(), 1u);
+    EXPECT_EQ(sink->envelope().recipients[0].address, "bob@gmail.example");
 }
 
 // ---- MemorySink: what libmilter refuses ------------------------------------

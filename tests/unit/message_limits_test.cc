@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "policy/message.h"
 #include "policy/policy.h"
 #include "policy/rules/active_content.h"
+#include "tests/support/message_flow_fixture.h"
 #include "tests/support/test_support.h"
 
 namespace mm::milter {
@@ -66,9 +68,7 @@ TEST(HeaderTally, CountsFieldsAndBytesAndStopsAtTheFirstBound) {
     MessageLimits l;
     l.max_header_count = 3;
     policy::HeaderTally tally(l);
-    EXPECT_TRUE(tally.add(10));
-    EXPECT_TRUE(tally.add(10));
-    EXPECT_TRUE(tally.add(10));
+    for (int field = 1; field <= 3; ++field) EXPECT_TRUE(tally.add(10)) << "field " << field;
     EXPECT_FALSE(tally.exceeded());
     EXPECT_FALSE(tally.add(10));
     ASSERT_TRUE(tally.exceeded());
@@ -109,47 +109,54 @@ protected:
     mm::testing::TempDir dir_;
 };
 
-TEST_F(ReadMessageTest, WithinTheBoundsTheMessageIsReadWhole) {
+// A message read under a bound on its header count, and what is read.
+struct CountCase {
+    const char* name;
+    std::string raw;
+    std::size_t max_header_count;
+    const char* refused_by;  // the rule, or nullptr: read
+    std::optional<std::size_t> headers;
+    std::optional<std::string> body;
+};
+
+class ReadMessageCountTest : public ReadMessageTest,
+                             public ::testing::WithParamInterface<CountCase> {};
+
+TEST_P(ReadMessageCountTest, ReadsOrRefuses) {
+    const CountCase& c = GetParam();
     MessageLimits l;
-    l.max_header_count = 12;
-    const std::string raw = "Subject: hi\r\n" + fields(10) + "To: a@b.example\r\n\r\nbody\r\n";
-    auto m = read(raw, l);
+    l.max_header_count = c.max_header_count;
+    auto m = read(c.raw, l);
     ASSERT_TRUE(m) << m.error().message;
-    EXPECT_FALSE(m->over_limit);
-    EXPECT_EQ(m->headers.size(), 12u);
-    EXPECT_EQ(m->body.str(), "body\r\n");
+    if (c.refused_by == nullptr) {
+        EXPECT_FALSE(m->over_limit);
+    } else {
+        ASSERT_TRUE(m->over_limit);
+        EXPECT_EQ(m->over_limit->rule.id, c.refused_by);
+    }
+    if (c.headers) {
+        EXPECT_EQ(m->headers.size(), *c.headers);
+    }
+    if (c.body) {
+        EXPECT_EQ(m->body.str(), *c.body);
+    }
 }
 
-TEST_F(ReadMessageTest, OneFieldTooManyIsRefused) {
-    MessageLimits l;
-    l.max_header_count = 11;
-    const std::string raw = "Subject: hi\r\n" + fields(10) + "To: a@b.example\r\n\r\nbody\r\n";
-    auto m = read(raw, l);
-    ASSERT_TRUE(m) << m.error().message;
-    ASSERT_TRUE(m->over_limit);
-    EXPECT_EQ(m->over_limit->rule.id, "limits.max_header_count");
-    EXPECT_TRUE(m->headers.empty());
-    EXPECT_TRUE(m->body.empty());
-}
+const std::string kTwelveFields =
+    "Subject: hi\r\n" + fields(10) + "To: a@b.example\r\n\r\nbody\r\n";
 
-TEST_F(ReadMessageTest, FoldedLinesBelongToTheirField) {
-    MessageLimits l;
-    l.max_header_count = 2;
-    const std::string raw = "Subject: a\r\n b\r\n\tc\r\nTo: x@y.example\r\n folded\r\n\r\nbody";
-    auto m = read(raw, l);
-    ASSERT_TRUE(m) << m.error().message;
-    EXPECT_FALSE(m->over_limit);
-    EXPECT_EQ(m->headers.size(), 2u);
-}
-
-TEST_F(ReadMessageTest, ALastFieldWithoutLineEndCounts) {
-    MessageLimits l;
-    l.max_header_count = 1;
-    auto m = read("Subject: hi\r\nTo: a@b.example", l);
-    ASSERT_TRUE(m) << m.error().message;
-    ASSERT_TRUE(m->over_limit);
-    EXPECT_EQ(m->over_limit->rule.id, "limits.max_header_count");
-}
+INSTANTIATE_TEST_SUITE_P(
+    ReadMessage, ReadMessageCountTest,
+    ::testing::Values(CountCase{"WithinTheBoundsTheMessageIsReadWhole", kTwelveFields, 12, nullptr,
+                                12, "body\r\n"},
+                      CountCase{"OneFieldTooManyIsRefused", kTwelveFields, 11,
+                                "limits.max_header_count", 0, ""},
+                      CountCase{"FoldedLinesBelongToTheirField",
+                                "Subject: a\r\n b\r\n\tc\r\nTo: x@y.example\r\n folded\r\n\r\nbody",
+                                2, nullptr, 2, std::nullopt},
+                      CountCase{"ALastFieldWithoutLineEndCounts", "Subject: hi\r\nTo: a@b.example",
+                                1, "limits.max_header_count", std::nullopt, std::nullopt}),
+    [](const ::testing::TestParamInfo<CountCase>& info) { return std::string(info.param.name); });
 
 TEST_F(ReadMessageTest, AFieldLargerThanTheByteBoundIsRefusedBeforeItEnds) {
     MessageLimits l;
@@ -224,33 +231,13 @@ TEST(CpuBudget, DamagedPdfIsAnsweredWithinTheBudget) {
 
 // ---- through the end of message ----------------------------------------------
 
-class LimitsFlowTest : public ::testing::Test {
+// The end-of-message fixture, with the message's head chosen by each test
+// and the refusal's reply as the sink was told it.
+class LimitsFlowTest : public flow_testing::MessageFlowTest {
 protected:
-    void SetUp() override {
-        auto loaded = policy::load_policy(std::string(MM_SOURCE_DIR) + "/etc/policy.yaml");
-        ASSERT_TRUE(loaded) << loaded.error().message;
-        policy_ = std::make_shared<policy::Policy>(**loaded);
-        auto store = alias::open_sqlite_store(dir_.file("store.db"), 50);
-        ASSERT_TRUE(store) << store.error().message;
-        store_ = std::shared_ptr<alias::Store>(std::move(store.value()));
-        ASSERT_TRUE(
-            store_->add_party({"bob", alias::Role::buyer, "bob@gmail.example", "Bob", {}, {}}));
-        ASSERT_TRUE(
-            store_->add_party({"acme", alias::Role::seller, kSeller, "Acme Store", {}, {}}));
-        auto pair = store_->add_pair("bob", "acme");
-        ASSERT_TRUE(pair);
-        alias_ = pair->buyer_alias + "@" + kDomain;
-        directory_ = std::make_unique<alias::AliasDirectory>(store_, std::chrono::milliseconds(0));
-        auto log = AuditLog::open(dir_.file("audit.log"));
-        ASSERT_TRUE(log) << log.error().message;
-        audit_ = std::move(log.value());
-        rt_.config.domain = kDomain;
-        rt_.config.hmac_key = kKey;
-        rt_.policy = policy_;
-    }
-
     std::string head(const std::string& content_type) const {
-        return "From: Acme Store <support@acme.example>\r\nTo: <" + alias_ +
+        return "From: Acme Store <support@acme.example>\r\nTo: <" + pair_.buyer_alias + "@" +
+               kDomain +
                ">\r\nSubject: About your order\r\nMessage-ID: <m@acme.example>\r\n"
                "Content-Type: " +
                content_type + "\r\n";
@@ -260,31 +247,12 @@ protected:
         EXPECT_TRUE(parsed);
         return std::move(parsed.value());
     }
-    policy::Envelope envelope() {
-        policy::Envelope e;
-        e.client_addr = "192.0.2.7";
-        e.sender_raw = std::string("<") + kSeller + ">";
-        e.sender = kSeller;
-        policy::RcptStage stage(*directory_, kDomain, policy_->mixed_recipients);
-        EXPECT_EQ(stage.add(e, "<" + alias_ + ">").kind, policy::RcptOutcome::Kind::accepted);
-        return e;
-    }
     FlowOutcome run(const policy::Message& m) {
-        const policy::Envelope e = envelope();
-        MemorySink sink(m.clone(), e);
-        audit_id_ = new_audit_id();
-        FlowOutcome out = run_message_flow({*directory_, *classifier_, &gate_, audit_.get()},
-                                           {rt_, e, m, audit_id_, "4XbQ1", "192.0.2.7"}, sink,
-                                           {.commit = true, .log = false});
-        reply_ = sink.reply() ? sink.reply()->code + " " + sink.reply()->xcode : "";
-        return out;
-    }
-    std::vector<nlohmann::json> audit_lines() const {
-        std::ifstream in(dir_.file("audit.log"));
-        std::vector<nlohmann::json> lines;
-        for (std::string line; std::getline(in, line);)
-            lines.push_back(nlohmann::json::parse(line));
-        return lines;
+        std::unique_ptr<MemorySink> sink;
+        flow_testing::Sent s = send(m, sink);
+        audit_id_ = s.audit_id;
+        reply_ = sink->reply() ? sink->reply()->code + " " + sink->reply()->xcode : "";
+        return std::move(s.out);
     }
     // The refusal as sent and as audited, naming `rule`.
     void expect_refused(const FlowOutcome& out, const std::string& code, const std::string& text,
@@ -302,17 +270,18 @@ protected:
         ASSERT_EQ(lines[0]["rules"].size(), 1u);
         EXPECT_EQ(lines[0]["rules"][0]["id"], rule);
     }
+    // Real work for every rule under a 1 ms CPU budget: refused with `code`.
+    FlowOutcome over_cpu_budget(const std::string& code) {
+        config_.limits.cpu_budget = std::chrono::milliseconds(1);
+        FlowOutcome out =
+            run(message(head("multipart/mixed; boundary=b") + "\r\n" + text_parts(800)));
+        expect_refused(
+            out, code,
+            "Message too complex to check within the time limit (limit limits.cpu_budget_ms)",
+            "limits.cpu_budget_ms");
+        return out;
+    }
 
-    mm::testing::TempDir dir_;
-    std::shared_ptr<policy::Policy> policy_;
-    std::shared_ptr<alias::Store> store_;
-    std::string alias_;
-    std::unique_ptr<alias::AliasDirectory> directory_;
-    std::shared_ptr<const policy::AttachmentClassifier> classifier_ =
-        policy::AttachmentClassifier::create().value();
-    EvaluationGate gate_{1};
-    std::unique_ptr<AuditLog> audit_;
-    Runtime rt_;
     std::string audit_id_;
     std::string reply_;
 };
@@ -337,7 +306,7 @@ TEST_F(LimitsFlowTest, AHeaderOverTheBoundAsItArrivedIsRefusedUnevaluated) {
 }
 
 TEST_F(LimitsFlowTest, TooManyMimePartsAreRefusedBeforeTheParse) {
-    rt_.config.limits.max_mime_parts = 20;
+    config_.limits.max_mime_parts = 20;
     FlowOutcome out = run(message(head("multipart/mixed; boundary=b") + "\r\n" + text_parts(21)));
     EXPECT_EQ(out.decision, Decision::reject);
     expect_refused(out, "552 5.3.4",
@@ -346,7 +315,7 @@ TEST_F(LimitsFlowTest, TooManyMimePartsAreRefusedBeforeTheParse) {
 }
 
 TEST_F(LimitsFlowTest, NestingTooDeepIsRefused) {
-    rt_.config.limits.max_mime_depth = 3;
+    config_.limits.max_mime_depth = 3;
     std::string body;
     for (int i = 1; i <= 4; ++i)
         body += "--b" + std::to_string(i) + "\r\nContent-Type: multipart/mixed; boundary=b" +
@@ -360,26 +329,17 @@ TEST_F(LimitsFlowTest, NestingTooDeepIsRefused) {
 }
 
 TEST_F(LimitsFlowTest, OverTheCpuBudgetIsRefusedAndTheSlotGivenBack) {
-    rt_.config.limits.cpu_budget = std::chrono::milliseconds(1);
-    FlowOutcome out = run(message(head("multipart/mixed; boundary=b") + "\r\n" + text_parts(800)));
-    EXPECT_EQ(out.decision, Decision::reject);
-    expect_refused(
-        out, "552 5.3.4",
-        "Message too complex to check within the time limit (limit limits.cpu_budget_ms)",
-        "limits.cpu_budget_ms");
-    // The gate has one slot: the evaluation gave it back.
-    EXPECT_TRUE(gate_.acquire(std::chrono::milliseconds(0)));
+    EXPECT_EQ(over_cpu_budget("552 5.3.4").decision, Decision::reject);
+    // Every slot of the gate is free: the evaluation gave its back.
+    auto p1 = gate_.acquire(std::chrono::milliseconds(0));
+    auto p2 = gate_.acquire(std::chrono::milliseconds(0));
+    EXPECT_TRUE(p1);
+    EXPECT_TRUE(p2);
 }
 
 TEST_F(LimitsFlowTest, OverTheCpuBudgetTempfailsWhenConfigured) {
-    rt_.config.limits.cpu_budget = std::chrono::milliseconds(1);
-    rt_.config.over_budget_tempfail = true;
-    FlowOutcome out = run(message(head("multipart/mixed; boundary=b") + "\r\n" + text_parts(800)));
-    EXPECT_EQ(out.decision, Decision::tempfail);
-    expect_refused(
-        out, "451 4.3.0",
-        "Message too complex to check within the time limit (limit limits.cpu_budget_ms)",
-        "limits.cpu_budget_ms");
+    config_.over_budget_tempfail = true;
+    EXPECT_EQ(over_cpu_budget("451 4.3.0").decision, Decision::tempfail);
 }
 
 // ---- through `marketplace-milter test` ---------------------------------------
@@ -393,13 +353,9 @@ protected:
         ::chmod(dir_.file("hmac.key").c_str(), 0600);
         auto store = alias::open_sqlite_store(dir_.file("store.db"), 1000);
         ASSERT_TRUE(store) << store.error().message;
-        ASSERT_TRUE(
-            (*store)->add_party({"bob", alias::Role::buyer, "bob@gmail.example", "Bob", {}, {}}));
-        ASSERT_TRUE(
-            (*store)->add_party({"acme", alias::Role::seller, kSeller, "Acme Store", {}, {}}));
-        auto pair = (*store)->add_pair("bob", "acme");
-        ASSERT_TRUE(pair);
-        alias_ = pair->buyer_alias + "@" + kDomain;
+        alias::Pair pair;
+        ASSERT_NO_FATAL_FAILURE(flow_testing::add_bob_and_acme(**store, pair));
+        alias_ = pair.buyer_alias + "@" + kDomain;
     }
 
     // `marketplace-milter test` with `limits` as the config's limits: section.

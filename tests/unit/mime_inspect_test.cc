@@ -3,12 +3,13 @@
 
 #include "policy/html/html_text.h"
 #include "policy/mime/mime_inspect.h"
+#include "tests/support/mime_inspect_fixture.h"
 #include "tests/support/synthetic_files.h"
 
 namespace mm::policy {
 namespace {
 
-constexpr const char* kDomain = "marketplace.example";
+using inspect_testing::kDomain;
 
 // A minimal PDF that libmagic recognises, base64-encoded on one line.
 const std::string kPdfB64 =
@@ -31,17 +32,11 @@ std::string exe_b64() {
     return out;
 }
 
-class MimeInspectTest : public ::testing::Test {
+class MimeInspectTest : public inspect_testing::InspectTest {
 protected:
-    ContentFindings inspect(const std::string& raw) {
-        auto m = parse_message(raw);
-        EXPECT_TRUE(m);
-        return inspect_content(*m, {policy_, *classifier_, kDomain, Direction::seller_to_buyer});
-    }
+    // With a preamble before the first part.
     static std::string mixed(const std::string& parts) {
-        return "From: a@acme.example\r\nSubject: hello\r\nMIME-Version: 1.0\r\n"
-               "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\npreamble\r\n" +
-               parts + "--b1--\r\n";
+        return InspectTest::mixed("preamble\r\n" + parts);
     }
     static std::string text_part(const std::string& body) {
         return "--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" + body + "\r\n";
@@ -52,10 +47,6 @@ protected:
                "\"\r\nContent-Disposition: attachment; filename=\"" + name +
                "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64 + "\r\n";
     }
-
-    Policy policy_ = default_policy();
-    std::shared_ptr<const AttachmentClassifier> classifier_ =
-        AttachmentClassifier::create().value();
 };
 
 TEST_F(MimeInspectTest, CleanMessageIsNotReserialised) {

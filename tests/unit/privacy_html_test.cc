@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "policy/html/html_text.h"
-#include "policy/rules/privacy_html.h"
 #include "policy/rules/privacy_rule.h"
 
 namespace mm::policy {
@@ -80,10 +79,10 @@ std::string escaped(const std::string& s) {
 }
 
 void expect_mapping_is_exact(const std::string& html) {
-    const privacy::Rendering r = privacy::render_mapped(html);
+    const MappedText r = html_to_mapped_text(html);
     EXPECT_EQ(r.text, html_to_text(html)) << escaped(html);
     std::size_t last = 0;
-    for (const privacy::Piece& p : r.pieces) {
+    for (const TextPiece& p : r.pieces) {
         ASSERT_LE(last, p.out_b) << html;
         ASSERT_LT(p.out_b, p.out_e) << html;
         ASSERT_LE(p.out_e, r.text.size()) << html;
@@ -182,9 +181,9 @@ TEST(MappedRendering, EqualsHtmlToTextOnRandomMarkup) {
 
 TEST(MappedRendering, SourceRangesStopAtTags) {
     const std::string html = "<b>+49</b> <i>170</i> 1234567";
-    const privacy::Rendering r = privacy::render_mapped(html);
+    const MappedText r = html_to_mapped_text(html);
     ASSERT_EQ(r.text, "+49 170 1234567");
-    std::vector<privacy::Range> ranges = privacy::source_ranges(r, 0, r.text.size());
+    std::vector<SourceRange> ranges = source_ranges(r, 0, r.text.size());
     ASSERT_EQ(ranges.size(), 4u);
     EXPECT_EQ(html.substr(ranges[0].b, ranges[0].e - ranges[0].b), "+49");
     EXPECT_EQ(html.substr(ranges[1].b, ranges[1].e - ranges[1].b), " ");
