@@ -111,7 +111,11 @@ public:
             ScanContext context;
             context.subjects = subjects_.size();
             context.sender =
-                opt_.direction == Direction::seller_to_buyer ? classify::kSeller : classify::kBuyer;
+                // A bounce or an auto-reply speaks for nobody: every rule judges it,
+                // the seller-only ones too.
+                opt_.delivery_report || opt_.force_redact      ? classify::kAnySender
+                : opt_.direction == Direction::seller_to_buyer ? classify::kSeller
+                                                               : classify::kBuyer;
             out_.content_hits = scan_every_text(*opt_.policy.content.rules, context);
         }
     }

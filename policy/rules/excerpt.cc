@@ -86,6 +86,9 @@ std::string one_line(std::string_view text, size_t begin, size_t end, size_t max
 }  // namespace
 
 std::string make_excerpt(std::string_view text, size_t begin, size_t end, size_t max_chars) {
+    // Callers widen a match by a margin that may run past either end.
+    end = std::min(end, text.size());
+    begin = std::min(begin, end);
     size_t limit = begin > kWidenMaxBytes ? begin - kWidenMaxBytes : 0;
     while (begin > limit && is_word_byte(static_cast<unsigned char>(text[begin - 1]))) --begin;
     limit = std::min(text.size(), end + kWidenMaxBytes);
