@@ -52,7 +52,9 @@ const Policy& committed() {
     return *policy;
 }
 
-const ContentPolicy& committed_policy() { return committed().content; }
+const ContentPolicy& committed_policy() {
+    return committed().content;
+}
 
 bool valid_utf8(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
