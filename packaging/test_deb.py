@@ -77,7 +77,7 @@ class Layout:
             f'{prefix}/share/man/man5/{NAME}.yaml.5', f'{prefix}/share/man/man5/{NAME}-policy.5',
             f'{prefix}/share/doc/{NAME}/examples/postfix/main.cf.snippet',
         ]
-        self.conffiles = [self.config, f'{self.confdir}/policy.yaml',
+        self.conffiles = [self.config, f'{self.confdir}/policy.yaml', f'{self.confdir}/concepts.yaml',
                           f'{sysconf}/logrotate.d/{NAME}']
 
 

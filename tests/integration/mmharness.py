@@ -1058,6 +1058,9 @@ mkt-cleanup unix n      -       n       -       0       cleanup
         if not os.path.exists(policy_src):
             raise HarnessError(f"{policy_src} missing")
         shutil.copy(policy_src, os.path.join(mdir, "policy.yaml"))
+        # policy.yaml names its concepts file beside it (concepts: concepts.yaml).
+        shutil.copy(os.path.join(self.repo_root, "etc", "concepts.yaml"),
+                    os.path.join(mdir, "concepts.yaml"))
         if self.policy_overrides:
             self.set_policy_values(self.policy_overrides)
         key = os.path.join(mdir, "hmac.key")

@@ -94,6 +94,7 @@ run_one() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/mm-proto-$name-XXXXXX")
   port=$(free_port) || return 1
   cp "$repo/etc/policy.yaml" "$tmp/policy.yaml"
+  cp "$repo/etc/concepts.yaml" "$tmp/concepts.yaml"
   python3 -c 'import secrets; print(secrets.token_hex(32))' > "$tmp/hmac.key"
   chmod 600 "$tmp/hmac.key"
   cfg=$tmp/marketplace-milter.yaml

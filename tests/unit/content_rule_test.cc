@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "policy/policy.h"
 #include "policy/rules/content_rule.h"
 
 namespace mm::policy {
@@ -40,16 +41,19 @@ std::string load_content(const std::string& text, ContentPolicy& out) {
     return "";
 }
 
-// The policy is parsed once: the corpus tests share it.
-const ContentPolicy& committed_policy() {
-    static const ContentPolicy policy = [] {
-        ContentPolicy p;
-        std::string err =
-            load_content(read_all(fs::path(MM_SOURCE_DIR) / "etc" / "policy.yaml"), p);
-        if (!err.empty()) throw std::runtime_error("etc/policy.yaml content: " + err);
-        return p;
+// The committed policy as the daemon loads it (its rules bound to the
+// concepts of etc/concepts.yaml), parsed once: the corpus tests share it.
+const Policy& committed() {
+    static const std::shared_ptr<const Policy> policy = [] {
+        auto p = load_policy((fs::path(MM_SOURCE_DIR) / "etc" / "policy.yaml").string());
+        if (!p) throw std::runtime_error("etc/policy.yaml: " + p.error().message);
+        return p.value();
     }();
-    return policy;
+    return *policy;
+}
+
+const ContentPolicy& committed_policy() {
+    return committed().content;
 }
 
 bool valid_utf8(std::string_view s) {
@@ -154,11 +158,17 @@ TEST(ContentCorpusShape, EveryRuleHasTwoPositivesAndNegativesPerLanguage) {
     }
 }
 
+// Every committed rule speaks all five languages: through its `when:`
+// (the concepts loader refuses a concept that lacks a language) or through
+// patterns in each of them.
 TEST(ContentPolicy, CommittedPacksAreLoadedAndTagTheirLanguage) {
     const auto& rules = committed_policy().rules->rules();
-    ASSERT_GE(rules.size(), 5u);
+    ASSERT_GE(rules.size(), 6u);
+    ASSERT_TRUE(committed().concepts);
+    EXPECT_EQ(committed().concepts->languages(), classify::kAllLangs);
     for (const ContentRule& r : rules) {
         EXPECT_EQ(r.action, ContentRule::Action::reject) << r.id;
+        if (!r.when.empty()) continue;
         for (const char* lang : {"en", "de", "fr", "it", "es"})
             EXPECT_TRUE(std::any_of(r.patterns.begin(), r.patterns.end(),
                                     [&](const auto& p) { return p.language == lang; }))

@@ -349,6 +349,8 @@ protected:
     void SetUp() override {
         std::filesystem::copy_file(std::string(MM_SOURCE_DIR) + "/etc/policy.yaml",
                                    dir_.file("policy.yaml"));
+        std::filesystem::copy_file(std::string(MM_SOURCE_DIR) + "/etc/concepts.yaml",
+                                   dir_.file("concepts.yaml"));
         write_file(dir_.file("hmac.key"), kKey + "\n");
         ::chmod(dir_.file("hmac.key").c_str(), 0600);
         auto store = alias::open_sqlite_store(dir_.file("store.db"), 1000);
