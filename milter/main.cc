@@ -72,9 +72,8 @@ int main(int argc, char** argv) {
     test->add_option("message", test_args.message, "message file (.eml), - for stdin")->required();
 
     mm::milter::ClassifyArgs classify_args;
-    auto* classify = app.add_subcommand(
-        "classify", "the content rules' and contact reasons' verdict for messages or texts");
-    config_option(classify);
+    auto* classify = command(
+        app, "classify", "the content rules' and contact reasons' verdict for messages or texts");
     classify->add_flag("--json", classify_args.json, "one JSON object per file");
     classify->add_flag("--explain", classify_args.explain, "concepts, words and excerpts");
     classify->add_option("--lang", classify_args.lang,
@@ -151,9 +150,9 @@ int main(int argc, char** argv) {
 
     mm::milter::ReportArgs report_args;
     mm::milter::AuditReportArgs audit_report;
-    auto* report = app.add_subcommand(
-        "report", "the audit log for security teams: decisions, rules, sellers (text|json|html)");
-    config_option(report);
+    auto* report =
+        command(app, "report",
+                "the audit log for security teams: decisions, rules, sellers (text|json|html)");
     report->add_option("--since", audit_report.since, "from this day (YYYY-MM-DD, UTC)");
     report->add_option("--until", audit_report.until, "through this day (YYYY-MM-DD, UTC)");
     report->add_option("--format", audit_report.format, "text, json or html")
@@ -168,15 +167,14 @@ int main(int argc, char** argv) {
                        "its rotated files)");
     std::string audit_id;
     std::vector<std::string> audit_id_files;
-    auto* report_id = report->add_subcommand(
-        "audit-id", "every audit line of one message, across rotated files (JSON)");
-    config_option(report_id);
+    auto* report_id = command(*report, "audit-id",
+                              "every audit line of one message, across rotated files (JSON)");
     report_id->add_option("id", audit_id, "the audit id (X-Marketplace-Audit id=, SMTP reply)")
         ->required();
     report_id->add_option("files", audit_id_files, "audit log files (default: as report)");
-    auto* report_rt = report->add_subcommand(
-        "response-times", "per seller: median and p90 first-reply time, share answered in time");
-    config_option(report_rt);
+    auto* report_rt =
+        command(*report, "response-times",
+                "per seller: median and p90 first-reply time, share answered in time");
     report_rt->add_option("--seller", report_args.seller, "only this seller");
     report_rt->add_option("--since", report_args.since, "buyer messages from this day (UTC)");
     report_rt
