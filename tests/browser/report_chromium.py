@@ -83,7 +83,8 @@ def write_log(path):
 
 
 def make_fixture(binary, repo, work):
-    shutil.copy(os.path.join(repo, "etc", "policy.yaml"), os.path.join(work, "policy.yaml"))
+    for name in ("policy.yaml", "concepts.yaml"):  # policy.yaml names concepts.yaml beside it
+        shutil.copy(os.path.join(repo, "etc", name), os.path.join(work, name))
     key = os.path.join(work, "hmac.key")
     with open(key, "w") as f:
         f.write("ab" * 32 + "\n")

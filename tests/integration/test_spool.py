@@ -99,14 +99,14 @@ class SpoolCorpusTest(test_mime.MimeCorpusTest):
         pdf = pdf_bytes(3 << 20)
         sender, alias, owner = self.route("apple_mail_pdf.eml")
         msg = pdf_message(sender, alias, pdf,
-                          b"Invoice attached. Cheaper at https://deals.example/offer today.")
+                          b"Invoice attached. Instructions at https://files.example/manual.")
         self.assertQueued(self.h.send(sender, [alias], msg), [alias])
         [d] = self.h.wait_delivered(1)
         self.assertEqual(d.rcpts, [owner])
         got = {p.get_filename(): p for _, p in test_mime.leaves(test_mime.parse(d.raw))}
         self.assertIn("invoice.pdf", got, d.summary())
         self.assertTrue(test_mime.decoded(got["invoice.pdf"]) == pdf, "PDF bytes changed")
-        self.assertNotIn(b"deals.example", d.raw)
+        self.assertNotIn(b"files.example", d.raw)
         self.assertIn("Invoice attached.", test_mime.all_text(test_mime.parse(d.raw)))
 
     def test_spool_dir_gone_at_runtime_tempfails(self):
