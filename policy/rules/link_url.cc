@@ -349,9 +349,16 @@ bool is_registrable_host(const Context& cx, std::string_view host) {
 }
 
 Context make_context(const LinkPolicy& policy, const std::string& marketplace_domain) {
-    std::string md = to_lower(marketplace_domain);
-    if (auto a = to_a_label(md)) md = *a;
-    return Context{policy, std::move(md), HostCache{}};
+    // Every message names the same domain; IDNA on it cost as much as the
+    // rest of a short text's link scan.
+    thread_local std::string last_domain, last_label;
+    if (marketplace_domain != last_domain || last_domain.empty()) {
+        std::string md = to_lower(marketplace_domain);
+        if (auto a = to_a_label(md)) md = *a;
+        last_domain = marketplace_domain;
+        last_label = std::move(md);
+    }
+    return Context{policy, last_label, HostCache{}};
 }
 
 }  // namespace mm::policy::link
