@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "cli/cli_report.h"
-#include "policy/html/html_text.h"
+#include "policy/rules/link_text.h"
 
 namespace mm::milter::report {
 namespace {
@@ -69,7 +69,7 @@ th[aria-sort=descending] button::after { content: " \25BC"; }
 
 // The page quotes every attribute with '"', which html_escape escapes.
 std::string escape(std::string_view s) {
-    return policy::html_escape(s);
+    return policy::link::html_escape(s);
 }
 
 std::string fmt(double v) {

@@ -52,10 +52,6 @@ int main(int argc, char** argv) {
         cmd->add_option("-c,--config", config, "daemon config file")->capture_default_str();
         return cmd;
     };
-    // -c on a subcommand made elsewhere (a group's members, `classify`).
-    auto config_option = [&config](CLI::App* cmd) {
-        cmd->add_option("-c,--config", config, "daemon config file")->capture_default_str();
-    };
     // A group of subcommands, one of which must be named.
     auto group = [&app](const char* name, const char* about) {
         CLI::App* g = app.add_subcommand(name, about);
