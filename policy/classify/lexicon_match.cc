@@ -24,14 +24,25 @@ public:
 private:
     std::string_view folded(std::uint32_t t) const { return doc_.folded_of(doc_.tokens[t]); }
 
-    std::string_view stem(Lang l, std::uint32_t t) {
+    // A word's stem in one language and the entries whose first word it is,
+    // computed once per call for every token that spells the word.
+    struct Stemmed {
+        std::string stem;
+        const std::vector<std::uint32_t>* entries = nullptr;  // in stems_
+    };
+
+    const Stemmed& stemmed(Lang l, std::uint32_t t) {
         std::string_view word = folded(t);
         auto& memo = memo_[l];
         auto it = memo.find(word);
         if (it != memo.end()) return it->second;
-        std::string_view s = stemmers_.stem(l, word);
-        return memo.emplace(word, std::string(s)).first->second;
+        Stemmed out{std::string(stemmers_.stem(l, word)), nullptr};
+        lang_key(l, out.stem);
+        if (auto e = lx_.stems_.find(key_); e != lx_.stems_.end()) out.entries = &e->second;
+        return memo.emplace(word, std::move(out)).first->second;
     }
+
+    std::string_view stem(Lang l, std::uint32_t t) { return stemmed(l, t).stem; }
 
     bool word_matches(const Word& w, Lang l, std::uint32_t t) {
         std::string_view f = folded(t);
@@ -75,8 +86,12 @@ private:
     void try_entries(const Index& index, std::string_view key, std::uint32_t t, bool check_first,
                      std::vector<ConceptMatch>& out) {
         auto it = index.find(key);
-        if (it == index.end()) return;
-        for (std::uint32_t id : it->second) {
+        if (it != index.end()) try_entries(it->second, t, check_first, out);
+    }
+
+    void try_entries(const std::vector<std::uint32_t>& ids, std::uint32_t t, bool check_first,
+                     std::vector<ConceptMatch>& out) {
+        for (std::uint32_t id : ids) {
             const Entry& e = lx_.entries_[id];
             if (!((langs_ >> e.lang) & 1u)) continue;
             if (check_first && !word_matches(e.words.front(), e.lang, t)) continue;
@@ -103,8 +118,7 @@ private:
                 if (!((langs_ >> l) & 1u)) continue;
                 lang_key(l, f);
                 try_entries(lx_.exact_, key_, t, false, out);
-                lang_key(l, stem(l, t));
-                try_entries(lx_.stems_, key_, t, false, out);
+                if (const auto* ids = stemmed(l, t).entries) try_entries(*ids, t, false, out);
             }
             return;
         }
@@ -121,8 +135,7 @@ private:
         const LangMask stem_langs = head & langs_;
         for (Lang l = 0; stem_langs != 0 && l < kLangCount; ++l) {
             if (!((stem_langs >> l) & 1u)) continue;
-            lang_key(l, stem(l, t));
-            try_entries(lx_.stems_, key_, t, false, out);
+            if (const auto* ids = stemmed(l, t).entries) try_entries(*ids, t, false, out);
         }
         if (f.size() >= 4 && (lx_.tail_filter_[filter_slot(f.substr(f.size() - 3))] & 1u))
             try_entries(lx_.suffixes_, f.substr(f.size() - 4), t, true, out);
@@ -140,7 +153,7 @@ private:
     const Document& doc_;
     LangMask langs_;
     Stemmers stemmers_;
-    std::unordered_map<std::string_view, std::string> memo_[kLangCount];
+    std::unordered_map<std::string_view, Stemmed> memo_[kLangCount];
     std::string key_;
 };
 

@@ -54,8 +54,9 @@ LangMask detect_languages(const Document& doc, LangMask available) {
     const std::size_t n = std::min(doc.tokens.size(), kDetectTokens);
     for (std::size_t i = 0; i < n; ++i) {
         const Token& t = doc.tokens[i];
-        if (t.fold_end - t.fold_begin > kStopwordMaxBytes) continue;
-        LangMask m = stopword_langs(doc.folded_of(t));
+        const std::string_view folded = doc.folded_of(t);
+        if (folded.size() > kStopwordMaxBytes) continue;
+        LangMask m = stopword_langs(folded);
         if (m == 0) continue;
         ++total;
         for (Lang l = 0; l < kLangCount; ++l) count[l] += (m >> l) & 1;

@@ -1,5 +1,7 @@
 #include "policy/classify/tokenizer.h"
 
+#include <array>
+
 #include "policy/classify/text_fold.h"
 
 namespace mm::classify {
@@ -19,8 +21,17 @@ bool empty_line_follows(std::string_view s, std::size_t i) {
     return false;
 }
 
+// ASCII bytes: a word character (bit 0), an upper-case letter (bit 1).
+constexpr std::array<std::uint8_t, 256> kAscii = [] {
+    std::array<std::uint8_t, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = 1;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = 3;
+    for (int c = '0'; c <= '9'; ++c) t[c] = 1;
+    return t;
+}();
+
 bool ascii_word(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return (kAscii[c] & 1u) != 0;
 }
 
 // Whether the character at s[i] is part of a word; `len` its length.
@@ -48,6 +59,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
     }
     n.started = true;
     bool pending_sentence = false, pending_paragraph = false, any = false, ascii = true;
+    bool upper = true;  // whether an ASCII token may hold upper case
     std::size_t start = std::string_view::npos;
     auto close = [&](std::size_t end) {
         if (start == std::string_view::npos) return;
@@ -64,7 +76,9 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         t.begin = static_cast<std::uint32_t>(start);
         t.end = static_cast<std::uint32_t>(end);
         t.fold_begin = static_cast<std::uint32_t>(doc.folded.size());
-        if (ascii) {
+        if (ascii && !upper) {
+            t.in_text = true;
+        } else if (ascii) {
             for (std::size_t k = start; k < end; ++k) {
                 auto c = static_cast<unsigned char>(s[k]);
                 doc.folded.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
@@ -82,11 +96,17 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
     for (std::size_t i = 0; i < s.size();) {
         // A run of ASCII letters and digits (most of any text) in one go.
         if (start == std::string_view::npos && ascii_word(static_cast<unsigned char>(s[i]))) {
-            std::size_t e = i + 1;
-            while (e < s.size() && ascii_word(static_cast<unsigned char>(s[e]))) ++e;
+            std::size_t e = i;
+            unsigned bits = 0;
+            for (; e < s.size(); ++e) {
+                const unsigned b = kAscii[static_cast<unsigned char>(s[e])];
+                if (b == 0) break;
+                bits |= b;
+            }
             if (e == s.size() || static_cast<unsigned char>(s[e]) < 0x80) {
                 start = i;
                 ascii = true;
+                upper = (bits & 2u) != 0;
                 close(e);
                 i = e;
                 continue;
@@ -96,7 +116,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         if (word_at(s, i, len)) {
             if (start == std::string_view::npos) {
                 start = i;
-                ascii = true;
+                ascii = upper = true;
             }
             ascii = ascii && len == 1;
             i += len;
@@ -120,10 +140,12 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
 Document tokenize(std::span<const TextInput> texts) {
     Document doc;
     std::size_t bytes = 0;
-    for (const TextInput& t : texts) bytes += t.text.size();
+    for (const TextInput& t : texts) {
+        bytes += t.text.size();
+        doc.texts.push_back(t.text);
+    }
     // About one word in six bytes of prose.
     doc.tokens.reserve(bytes / 6 + 8);
-    doc.folded.reserve(bytes);
     Counters n;
     bool after_subject = false;
     for (std::size_t k = 0; k < texts.size(); ++k) {

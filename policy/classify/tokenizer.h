@@ -28,14 +28,19 @@ struct TextInput {
 struct Token {
     std::uint32_t text;                  // index into the inputs
     std::uint32_t begin, end;            // bytes of that text
-    std::uint32_t fold_begin, fold_end;  // bytes of Document::folded
+    std::uint32_t fold_begin, fold_end;  // bytes of Document::folded (unless in_text)
     std::uint32_t sentence, paragraph, message;
+    // The folded form is the word as written (lower-case ASCII, what the
+    // normalised texts mostly are): [begin, end) of the text, not copied.
+    bool in_text = false;
 };
 
 struct Document {
     std::vector<Token> tokens;
-    std::string folded;  // every token's folded form, one after the other
+    std::vector<std::string_view> texts;  // the inputs' texts
+    std::string folded;                   // the other tokens' folded forms, one after the other
     std::string_view folded_of(const Token& t) const {
+        if (t.in_text) return texts[t.text].substr(t.begin, t.end - t.begin);
         return std::string_view(folded).substr(t.fold_begin, t.fold_end - t.fold_begin);
     }
 };

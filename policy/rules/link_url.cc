@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -252,7 +253,13 @@ std::string scheme_of(std::string_view u, std::size_t& len) {
 
 }  // namespace
 
-std::optional<std::string> to_a_label(const std::string& host) {
+namespace {
+
+// Longer names are no DNS names; they are converted each time.
+constexpr std::size_t kCachedHostMaxBytes = 253;
+constexpr std::size_t kCachedHosts = 1024;
+
+std::optional<std::string> idna_a_label(const std::string& host) {
     // Browsers refuse to load a host IDNA refuses, and a refused host is
     // never allowed either.
     for (int flags : {IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL, IDN2_NFC_INPUT | IDN2_TRANSITIONAL}) {
@@ -262,6 +269,21 @@ std::optional<std::string> to_a_label(const std::string& host) {
         if (rc == IDN2_OK && owned) return to_lower(owned.get());
     }
     return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> to_a_label(const std::string& host) {
+    // Messages name the same few hosts again and again (the marketplace's
+    // own, carriers, shops), and libidn2 costs more than the rest of a
+    // link's judgement: each thread remembers the answers.
+    if (host.size() > kCachedHostMaxBytes) return idna_a_label(host);
+    thread_local std::unordered_map<std::string, std::optional<std::string>> known;
+    if (auto it = known.find(host); it != known.end()) return it->second;
+    std::optional<std::string> a = idna_a_label(host);
+    if (known.size() >= kCachedHosts) known.clear();
+    known.emplace(host, a);
+    return a;
 }
 
 bool ends_in_number(std::string_view host) {

@@ -64,10 +64,14 @@ RedactResult redact_html(std::string_view html, const RedactPolicy& policy,
                          const std::string& marketplace_domain, const std::string* rendered) {
     RedactResult out;
     bool unmapped = false;
-    std::string edited =
-        rendered != nullptr && !shows_something(*rendered, policy, marketplace_domain)
-            ? std::string(html)
-            : redact_text_nodes(html, policy, marketplace_domain, out, unmapped);
+    // Most parts show nothing to redact: the plain rendering (cheaper than
+    // the mapped one, and the same text) says so, and only a part that does
+    // show something is rendered again with its source map.
+    const bool nothing_shown = !shows_something(
+        rendered != nullptr ? *rendered : html_to_text(html), policy, marketplace_domain);
+    std::string edited = nothing_shown
+                             ? std::string(html)
+                             : redact_text_nodes(html, policy, marketplace_domain, out, unmapped);
     // Attribute values (mailto:, title), comments and hidden text, read as
     // they are in the source.
     RedactResult raw = redact_text(edited, policy, marketplace_domain);

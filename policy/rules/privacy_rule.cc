@@ -116,7 +116,8 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
     // Every address, aliases included, is found first: digits inside an
     // address ("order-0301234567@...") are never a phone number.
     std::vector<Span> spans;
-    {
+    // The pattern needs an '@': most texts have none and skip its scan.
+    if (text.find('@') != std::string_view::npos) {
         re2::StringPiece m[2];
         std::size_t pos = 0;
         while (pos < text.size() &&
@@ -133,18 +134,26 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
         re2::StringPiece m[4];
         std::size_t pos = 0;
         std::vector<Span> phones;
+        // The match alone first: most candidates (digits glued to letters in
+        // tracking numbers and URLs) fail stands_alone(), and only the ones
+        // left need the groups, which cost RE2 a second, slower engine.  The
+        // groups of the same span anchored at both ends are those of the
+        // unanchored match (the pattern has no assertions on its context).
         while (pos < text.size() &&
-               phone_re().Match(input, pos, text.size(), RE2::UNANCHORED, m, 4)) {
+               phone_re().Match(input, pos, text.size(), RE2::UNANCHORED, m, 1)) {
             auto begin = static_cast<std::size_t>(m[0].data() - text.data());
             auto end = begin + m[0].size();
-            Shape shape = m[1].data()   ? Shape::international
-                          : m[2].data() ? Shape::north_american
-                                        : Shape::national;
             bool in_email = std::any_of(spans.begin(), spans.end(), [&](const Span& s) {
                 return begin < s.end && s.begin < end;
             });
+            auto shape = [&] {
+                phone_re().Match(input, begin, end, RE2::ANCHOR_BOTH, m, 4);
+                return m[1].data()   ? Shape::international
+                       : m[2].data() ? Shape::north_american
+                                     : Shape::national;
+            };
             if (!in_email && stands_alone(text, begin, end) &&
-                plausible_phone(text.substr(begin, end - begin), shape)) {
+                plausible_phone(text.substr(begin, end - begin), shape())) {
                 phones.push_back({begin, end, "phone", true});
                 pos = end;
             } else {
