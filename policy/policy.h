@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "policy/marketplace/marketplace_rules.h"
+#include "policy/rewrite/authentication_results.h"
 #include "policy/rewrite/header_privacy.h"
 #include "policy/rules/attachment_rule.h"
 #include "policy/rules/content_rule.h"
@@ -58,6 +59,9 @@ struct Policy {
     // recipients.mixed); see RcptStage.
     MixedRecipients mixed_recipients = MixedRecipients::separate;
     MarketplacePolicy marketplace;
+    // Which Authentication-Results to believe, and whether a party's mail
+    // must pass SPF or DKIM aligned with its address (authentication_results.h).
+    AuthenticationPolicy authentication;
 };
 
 // Loads and validates `path`.  Errors name the place: "policy.yaml:42:7: ...".

@@ -121,16 +121,26 @@ void load_headers_remove(const Entry& e, Policy& p) {
     }
 }
 
+// content_ids: rewrite | keep (mime/content_ids.h); keep by default in block mode.
+void load_headers_content_ids(const Entry& e, Policy& p) {
+    const std::string value = get_string(e);
+    if (value != "rewrite" && value != "keep")
+        error_at(e.value.Mark(), "unknown value '" + value + "' (expected rewrite or keep)");
+    p.headers.neutral_content_ids = value == "rewrite";
+}
+
 constexpr Key kHeadersKeys[] = {
     {"mode", false, load_headers_mode},
     {"keep", false, load_headers_keep},
     {"remove", false, load_headers_remove},
+    {"content_ids", false, load_headers_content_ids},
 };
 
 void load_headers(const Entry& e, Policy& p) {
     yaml::load_section<Policy>(e, kHeadersKeys, p);
     if (p.headers.mode != HeaderPolicy::Mode::block) return;
     const YAML::Node section = e.value;
+    if (!section["content_ids"]) p.headers.neutral_content_ids = false;
     for (auto it = section.begin(); it != section.end(); ++it) {
         const YAML::Node k = it->first;
         if (k.Scalar() == "keep")
@@ -217,6 +227,52 @@ void load_malformed(const Entry& e, Policy& p) {
     yaml::load_section<Policy>(e, kMalformedKeys, p);
 }
 
+// ---- authentication ------------------------------------------------------
+
+// authentication: {trusted_authserv_ids: [...], require_alignment: on|off,
+// action: reject|quarantine}.  Alignment without a trusted id could never
+// pass: refused at load.
+void load_auth_ids(const Entry& e, Policy& p) {
+    p.authentication.trusted_authserv_ids.clear();
+    for (const std::string& id : get_string_list(e, "an authserv-id")) {
+        if (id.empty() || id.find_first_of(" \t;()\"") != std::string::npos)
+            error_at(e.value.Mark(), e.name + ": '" + id + "' is not an authserv-id");
+        p.authentication.trusted_authserv_ids.push_back(to_lower(id));
+    }
+}
+
+void load_auth_alignment(const Entry& e, Policy& p) {
+    const std::string value = e.value.IsScalar() ? e.value.Scalar() : std::string();
+    if (value == "on" || value == "off")
+        p.authentication.require_alignment = value == "on";
+    else
+        p.authentication.require_alignment = get_bool(e);
+}
+
+void load_auth_action(const Entry& e, Policy& p) {
+    const std::string action = get_string(e);
+    if (action == "reject")
+        p.authentication.action = AuthenticationPolicy::Action::reject;
+    else if (action == "quarantine")
+        p.authentication.action = AuthenticationPolicy::Action::quarantine;
+    else
+        error_at(e.value.Mark(), "unknown action '" + action + "' (expected reject or quarantine)");
+}
+
+constexpr Key kAuthenticationKeys[] = {
+    {"trusted_authserv_ids", false, load_auth_ids},
+    {"require_alignment", false, load_auth_alignment},
+    {"action", false, load_auth_action},
+};
+
+void load_authentication(const Entry& e, Policy& p) {
+    yaml::load_section<Policy>(e, kAuthenticationKeys, p);
+    if (p.authentication.require_alignment && p.authentication.trusted_authserv_ids.empty())
+        error_at(e.value.Mark(), e.name +
+                                     ": require_alignment needs trusted_authserv_ids (the MTA "
+                                     "whose Authentication-Results are believed)");
+}
+
 // ---- the top level -------------------------------------------------------
 
 // The content sections are declared beside their rules (attachment_rule.h,
@@ -234,6 +290,7 @@ constexpr Key kSections[] = {
     {"marketplace", false,
      [](const Entry& e, Policy& p) { load_marketplace_section(e, p.marketplace); }},
     {"malformed", false, load_malformed},
+    {"authentication", false, load_authentication},
 };
 
 }  // namespace

@@ -198,6 +198,74 @@ TEST_F(PolicyTest, SellerToBuyerIsRewrittenBothWays) {
     EXPECT_TRUE(has_rule("headers.forged_marketplace"));
 }
 
+// ---- sender authenticity (policy.yaml authentication:) ----------------------
+
+class AuthenticationTest : public PolicyTest {
+protected:
+    void SetUp() override {
+        PolicyTest::SetUp();
+        policy_.authentication = {
+            {"mx.marketplace.example"}, true, AuthenticationPolicy::Action::reject};
+    }
+    Verdict judge(const std::string& fields) {
+        auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+        auto msg = parse_message("Received: from mail.acme.example by mx\r\n" + fields +
+                                 "From: support@acme.example\r\nSubject: Your order\r\n\r\n"
+                                 "Your parcel left today.\r\n");
+        EXPECT_TRUE(msg);
+        return evaluate(env, *msg, ctx());
+    }
+    static bool has_rule(const Verdict& v, const std::string& id) {
+        return std::any_of(v.rules.begin(), v.rules.end(),
+                           [&](const RuleHit& r) { return r.id == id; });
+    }
+};
+
+TEST_F(AuthenticationTest, AlignedPassFromTheTrustedMtaIsDelivered) {
+    Verdict v = judge(
+        "Authentication-Results: mx.marketplace.example; dkim=pass header.d=acme.example\r\n");
+    EXPECT_EQ(v.decision, Decision::modify);
+    EXPECT_TRUE(has_rule(v, "auth.aligned"));
+}
+
+TEST_F(AuthenticationTest, ForgedPassIsRefused) {
+    Verdict v = judge(
+        "Authentication-Results: mx.marketplace.example; spf=fail "
+        "smtp.mailfrom=support@acme.example\r\n"
+        "Authentication-Results: mx.evil.example; dkim=pass header.d=acme.example\r\n");
+    EXPECT_EQ(v.decision, Decision::reject);
+    EXPECT_EQ(v.smtp_code, "550");
+    EXPECT_EQ(v.enhanced_code, "5.7.1");
+    EXPECT_NE(v.reply_text.find("auth.alignment"), std::string::npos);
+    EXPECT_TRUE(has_rule(v, "auth.alignment"));
+}
+
+TEST_F(AuthenticationTest, QuarantineWhenThePolicySaysSo) {
+    policy_.authentication.action = AuthenticationPolicy::Action::quarantine;
+    EXPECT_EQ(judge("").decision, Decision::quarantine);
+}
+
+// Kept by the header policy: only the trusted fields are delivered.
+TEST_F(AuthenticationTest, UntrustedFieldsAreNeverDelivered) {
+    policy_.headers.keep.push_back("authentication-results");
+    policy_.authentication.require_alignment = false;
+    auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+    auto msg = parse_message(
+        "Authentication-Results: mx.marketplace.example; dkim=pass header.d=acme.example\r\n"
+        "Authentication-Results: mx.evil.example; dkim=pass header.d=acme.example\r\n"
+        "Authentication-Results: mx.marketplace.example (; dkim=pass\r\n"
+        "From: support@acme.example\r\n\r\nHello\r\n");
+    ASSERT_TRUE(msg);
+    Verdict v = evaluate(env, *msg, ctx());
+    EXPECT_EQ(v.decision, Decision::modify);
+    EXPECT_TRUE(has_rule(v, "auth.untrusted"));
+    Message out = msg->clone();
+    Envelope env_out = env;
+    apply_edits(v.edits, out, env_out);
+    ASSERT_EQ(out.count("Authentication-Results"), 1);
+    EXPECT_EQ(out.find("Authentication-Results")->find("mx.marketplace.example; dkim=pass"), 0u);
+}
+
 TEST_F(PolicyTest, RepeatedHeadersAreRemovedHighestIndexFirst) {
     auto env = envelope_for("bob@gmail.example", addr(pair_.seller_alias));
     auto msg = parse_message(
