@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/message.h"
 #include "policy/mime/gmime_ptr.h"
+#include "policy/message.h"
 #include "policy/verdict.h"
 
 namespace mm::policy {
