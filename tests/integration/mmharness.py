@@ -1427,6 +1427,28 @@ def reap_stale_harnesses():
 # unittest integration
 
 
+_AUDIT_FIELDS_RE = re.compile(r"decision=(?P<decision>[a-z]+); rules=(?P<rules>[^;]*);")
+
+
+def audit_decision_and_rules(header_value: str) -> Optional[tuple]:
+    """(decision, [rule ids]) of an X-Marketplace-Audit value; None if unreadable."""
+    m = _AUDIT_FIELDS_RE.search(re.sub(r"\s+", " ", header_value))
+    if m is None:
+        return None
+    return m.group("decision"), [x.strip() for x in m.group("rules").split(",") if x.strip()]
+
+
+def add_test_per_entry(cls, entries, run: str):
+    """One test method per entry name (file.eml -> test_file) that calls
+    cls.<run>(name): a corpus checked message by message."""
+    for name in entries:
+        def test(self, name=name):
+            getattr(self, run)(name)
+        test.__name__ = "test_" + name.rsplit(".", 1)[0]
+        test.__doc__ = name
+        setattr(cls, test.__name__, test)
+
+
 class HarnessTestCase(unittest.TestCase):
     """Base class: one Harness per test class (started in setUpClass).
 

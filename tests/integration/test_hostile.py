@@ -18,7 +18,6 @@ both directions (expected.yaml says so).
 
 import json
 import os
-import re
 import sys
 import tempfile
 import unittest
@@ -27,7 +26,8 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mmharness import REPO_ROOT, Delivery, HarnessTestCase, Party, privacy_violations  # noqa: E402
+from mmharness import (REPO_ROOT, Delivery, HarnessTestCase, Party,  # noqa: E402
+                       add_test_per_entry, audit_decision_and_rules, privacy_violations)
 
 HOSTILE_DIR = os.path.join(REPO_ROOT, "tests", "data", "hostile")
 sys.path.insert(0, HOSTILE_DIR)
@@ -38,7 +38,6 @@ with open(os.path.join(HOSTILE_DIR, "expected.yaml"), encoding="utf-8") as _f:
 
 SELLER = Party("acme", "seller", make_hostile.SELLER, "Acme Store")
 BUYER = Party("bob", "buyer", make_hostile.BUYER, "Bob Buyer")
-AUDIT_RE = re.compile(r"decision=(?P<decision>[a-z]+); rules=(?P<rules>[^;]*);")
 
 
 def message_bytes(name: str, alias: str) -> bytes:
@@ -131,10 +130,10 @@ class HostileCorpusTest(HarnessTestCase):
         self.assertEqual(d.rcpts, [owner], d.summary())
         audit = d.headers("X-Marketplace-Audit")
         self.assertEqual(len(audit), 1, f"{name}: {audit}")
-        m = AUDIT_RE.search(re.sub(r"\s+", " ", audit[0]))
-        self.assertIsNotNone(m, audit[0])
-        self.assertEqual(m.group("decision"), exp["decision"], audit[0])
-        rules = [x.strip() for x in m.group("rules").split(",") if x.strip()]
+        read = audit_decision_and_rules(audit[0])
+        self.assertIsNotNone(read, audit[0])
+        decision, rules = read
+        self.assertEqual(decision, exp["decision"], audit[0])
         for rid in exp["rules"]:
             # A rule repeated many times may be summarised ("attachment.type*3000").
             self.assertTrue(any(x.startswith(rid) for x in rules),
@@ -142,18 +141,7 @@ class HostileCorpusTest(HarnessTestCase):
         self.assert_absent(name, exp, d.file_bytes, "delivered by Postfix")
 
 
-def _add_tests():
-    for name in EXPECTED:
-        stem = name.rsplit(".", 1)[0]
-
-        def test(self, name=name):
-            self.run_message(name)
-        test.__name__ = f"test_{stem}"
-        test.__doc__ = f"{name}: {EXPECTED[name]['decision']}"
-        setattr(HostileCorpusTest, test.__name__, test)
-
-
-_add_tests()
+add_test_per_entry(HostileCorpusTest, EXPECTED, "run_message")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import email.policy
 import json
 import os
 import quopri
-import re
 import sys
 import tempfile
 import unittest
@@ -34,7 +33,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from mmharness import (DOMAIN, REPO_ROOT, Delivery, HarnessTestCase, Party,  # noqa: E402
-                       privacy_violations)
+                       add_test_per_entry, audit_decision_and_rules, privacy_violations)
 
 CORPUS_DIR = os.path.join(REPO_ROOT, "tests", "data", "messages")
 sys.path.insert(0, CORPUS_DIR)
@@ -46,7 +45,6 @@ with open(os.path.join(CORPUS_DIR, "expected.json"), encoding="utf-8") as _f:
 SELLER = Party("acme", "seller", make_corpus.SELLER, "Acme Store")
 BUYER = Party("bob", "buyer", make_corpus.BUYER, "Bob Buyer")
 PLACEHOLDER = make_corpus.PLACEHOLDER.encode()
-AUDIT_RULES_RE = re.compile(r"decision=(?P<decision>[a-z]+); rules=(?P<rules>[^;]*);")
 
 
 # --------------------------------------------------------------------------
@@ -372,27 +370,16 @@ class MimeCorpusTest(CorpusChecks, HarnessTestCase):
         self.assertEqual(d.rcpts, [owner], d.summary())
         audit = d.headers("X-Marketplace-Audit")
         self.assertEqual(len(audit), 1, f"{name}: {audit}")
-        m = AUDIT_RULES_RE.search(re.sub(r"\s+", " ", audit[0]))
-        self.assertIsNotNone(m, audit[0])
-        self.assertEqual(m.group("decision"), exp["decision"], audit[0])
-        audit_rules = [x.strip() for x in m.group("rules").split(",") if x.strip()]
+        read = audit_decision_and_rules(audit[0])
+        self.assertIsNotNone(read, audit[0])
+        decision, audit_rules = read
+        self.assertEqual(decision, exp["decision"], audit[0])
         for rid in exp["rules_include"]:
             self.assertIn(rid, audit_rules, audit[0])
         self.check_delivered_message(name, data, d.raw, "delivered by Postfix")
 
 
-def _add_corpus_tests():
-    for name in EXPECTED:
-        stem = name.rsplit(".", 1)[0]
-
-        def test(self, name=name):
-            self.run_corpus_message(name)
-        test.__name__ = f"test_{stem}"
-        test.__doc__ = f"{name}: {EXPECTED[name]['decision']}"
-        setattr(MimeCorpusTest, test.__name__, test)
-
-
-_add_corpus_tests()
+add_test_per_entry(MimeCorpusTest, EXPECTED, "run_corpus_message")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ markup) are built by the functions in GENERATED, called by the test.
 import base64
 import os
 import struct
+import sys
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "attachments"))
+import make_samples  # noqa: E402  (its PE header and PDF writer)
 SELLER = "owner@acme-hostile.example"
 BUYER = "shopper@buyer-hostile.example"
 STRANGER = "mallory@evil-hostile.example"
@@ -39,14 +42,7 @@ def b64(data: bytes) -> str:
 
 
 def pe_exe() -> bytes:
-    dos = bytearray(64)
-    dos[0:2] = b"MZ"
-    struct.pack_into("<I", dos, 60, 64)
-    coff = struct.pack("<HHIIIHH", 0x14C, 0, 0, 0, 0, 0xE0, 0x0102)
-    opt = bytearray(0xE0)
-    struct.pack_into("<H", opt, 0, 0x10B)
-    struct.pack_into("<H", opt, 68, 2)
-    return bytes(dos) + b"PE\x00\x00" + coff + bytes(opt) + b"\x90" * 512
+    return make_samples.pe_exe() + b"\x90" * 512
 
 
 def uuencode(data: bytes, name: str) -> str:
@@ -110,20 +106,11 @@ def ole2_with_macros() -> bytes:
 
 
 def pdf_with_javascript() -> bytes:
-    objs = [b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
-            b"<< /S /JavaScript /JS (app.launchURL\\('https://evil-hostile.example/'\\);) >>"]
-    out, offsets = b"%PDF-1.4\n", []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
+    return make_samples.pdf_from_objects([
+        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+        b"<< /S /JavaScript /JS (app.launchURL\\('https://evil-hostile.example/'\\);) >>"])
 
 
 def mixed(subject, parts, sender=SELLER, extra=""):
