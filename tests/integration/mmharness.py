@@ -1500,6 +1500,36 @@ class HarnessTestCase(unittest.TestCase):
         self.assertEqual(got_code, code, f"{result}")
         self.assertIn(enhanced, text, f"{result}")
 
+    def send_and_check_verdict(self, name: str, data: bytes, sender: str, alias: str,
+                               owner: str, *, decision: str, code: str = "",
+                               enhanced: str = "5.", rules=()) -> Optional[Delivery]:
+        """Sends `data` from `sender` to `alias`.  A refusal (decision reject)
+        comes at DATA with `code` and `enhanced`, names one of `rules` and
+        delivers nothing (returns None); otherwise one message reaches
+        `owner` whose audit header says `decision` and names every rule (as
+        a prefix: a rule repeated many times may be summarised), returned."""
+        r = self.h.send(sender, [alias], data)
+        if decision == "reject":
+            self.assertRefused(r, int(code), enhanced, stages=("data",))
+            if rules:
+                text = r.data[1]
+                self.assertTrue(any(f"rule {rid}" in text for rid in rules),
+                                f"{name}: refusal does not name {list(rules)}: {text!r}")
+            self.h.assert_nothing_delivered()
+            return None
+        self.assertQueued(r, [alias])
+        [d] = self.h.wait_delivered(1)
+        self.assertEqual(d.rcpts, [owner], d.summary())
+        audit = d.headers("X-Marketplace-Audit")
+        self.assertEqual(len(audit), 1, f"{name}: {audit}")
+        read = audit_decision_and_rules(audit[0])
+        self.assertIsNotNone(read, audit[0])
+        self.assertEqual(read[0], decision, audit[0])
+        for rid in rules:
+            self.assertTrue(any(x.startswith(rid) for x in read[1]),
+                            f"{name}: {rid} not in {audit[0]}")
+        return d
+
     def assertTempfailed(self, result: SendResult):
         ref = result.refusal()
         self.assertIsNotNone(ref, f"expected a 4xx, but it was queued: {result}")
