@@ -38,15 +38,26 @@ std::string percent_decoded(std::string_view s) {
     return out;
 }
 
-bool under_domain(std::string_view id, std::string_view domain) {
+// The part after '@' names a host when it ends in a top-level domain (all
+// letters): Gmail's "ii_lq7x1k2m0", Apple's UUIDs and Outlook's
+// "image001.png@01DB3D9A.5E6F7A80" name none and keep their bytes.
+bool names_a_host(std::string_view id, std::string_view domain) {
     const std::size_t at = id.rfind('@');
-    return at != std::string_view::npos && iequals(id.substr(at + 1), domain);
+    if (at == std::string_view::npos) return false;
+    std::string_view host = id.substr(at + 1);
+    while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    if (iequals(host, domain)) return false;
+    const std::size_t dot = host.rfind('.');
+    if (dot == std::string_view::npos || host.size() - dot - 1 < 2) return false;
+    for (char c : host.substr(dot + 1))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+    return true;
 }
 
 }  // namespace
 
 std::optional<std::string> ContentIdRenamer::add(std::string_view id) {
-    if (id.empty() || under_domain(id, domain_)) return std::nullopt;
+    if (!names_a_host(id, domain_)) return std::nullopt;
     auto [it, inserted] = ids_.try_emplace(to_lower(id));
     if (inserted) it->second = random_hex(12) + "@" + domain_;
     return it->second;

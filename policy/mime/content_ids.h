@@ -5,7 +5,9 @@
 // Content-ID fields, multipart/related's `start` and the HTML's cid: URLs
 // (RFC 2392) are rewritten with the same map, so every image still shows.
 //
-// An id already under the marketplace domain keeps its name.  New ids are
+// An id that names no host (no '@', or no top-level domain after it: Gmail's,
+// Apple's and Outlook's ids) or one under the marketplace domain keeps its
+// name, so such messages keep their bytes.  New ids are
 // random (util/hex.h): nothing of the old one can be read back from them.
 // Not thread-safe (one per message).
 #pragma once

@@ -21,12 +21,15 @@ TEST(ContentIdRenamer, SenderHostIdsGetNeutralOnes) {
     EXPECT_EQ(r.add("PART1.06090408.01060107@laptop.seller-home.example"), a);  // same id
     EXPECT_NE(r.add("part2@laptop.seller-home.example"), a);
     EXPECT_FALSE(r.add("logo@marketplace.example"));  // already neutral
+    EXPECT_FALSE(r.add("ii_lq7x1k2m0"));              // names no host
+    EXPECT_FALSE(r.add("image001.png@01DB3D9A.5E6F7A80"));
     EXPECT_FALSE(r.renamed("unknown@x.example"));
 }
 
 TEST(ContentIdRenamer, CidUrlsFollowInEveryForm) {
     ContentIdRenamer r(kDomain);
     const std::string id = *r.add("img 1@host.example");
+    ASSERT_TRUE(r.add("other@elsewhere.example"));
     std::string html =
         "<img src=\"cid:img%201@host.example\"><img src='CID:img%201@HOST.example'>"
         "<div style=\"background:url(cid:img%201@host.example)\"></div>"
