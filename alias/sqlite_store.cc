@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "alias/sqlite/db.h"
+#include "alias/sqlite/deliveries.h"
 #include "alias/sqlite/message_ids.h"
 #include "alias/sqlite/parties.h"
 #include "alias/sqlite/schema.h"
@@ -60,6 +61,15 @@ public:
     Result<std::optional<MessageIdRecord>> find_by_original(
         std::int64_t pair_id, Role sender_role, const std::string& original_id) override {
         return sqlite::find_by_original(db_, pair_id, sender_role, original_id);
+    }
+
+    Result<std::optional<Delivery>> find_delivery(const std::string& key,
+                                                  std::int64_t now) override {
+        return sqlite::find_delivery(db_, key, now);
+    }
+    Result<void> record_delivery(const Delivery& delivery,
+                                 const MessageIdRecord* message_id) override {
+        return sqlite::record_delivery(db_, delivery, message_id);
     }
 
     Result<void> add_order(const Order& order) override { return sqlite::add_order(db_, order); }

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "alias/delivery.h"
 #include "alias/message_id.h"
 #include "alias/party.h"
 #include "alias/thread_state.h"
@@ -86,6 +87,24 @@ public:
         std::int64_t pair_id, Role sender_role, const std::string& original_id) = 0;
 };
 
+// Committed messages, for the MTA's retries (delivery.h).
+class DeliveryStore {
+public:
+    virtual ~DeliveryStore() = default;
+
+    // The delivery recorded under `key` that expires after `now`.
+    virtual Result<std::optional<Delivery>> find_delivery(const std::string& key,
+                                                          std::int64_t now) = 0;
+    // Records the delivery and, if given, its Message-ID mapping (as
+    // record_message_id does) in one transaction; expired deliveries are
+    // pruned in it.  Fails with conflict if the key is recorded already
+    // (nothing is written: the mapping went in with it), invalid if the key
+    // is not 64 lowercase hex characters or expires is not after created,
+    // not_found if the pair does not exist.
+    virtual Result<void> record_delivery(const Delivery& delivery,
+                                         const MessageIdRecord* message_id) = 0;
+};
+
 // Orders (thread_state.h).
 class OrderStore {
 public:
@@ -128,7 +147,11 @@ public:
     //
     // event.message_id, if set, is recorded (as record_message_id does) in the
     // same transaction when the update is written: one write per delivered
-    // message instead of two.
+    // message instead of two.  event.delivery, if set on commit, is recorded
+    // (as record_delivery does) in the same transaction whenever anything is
+    // written, read after decide returns (decide fills its outcome); if its
+    // key is recorded already, decide is not called, nothing is written and
+    // the call fails with conflict: the message was committed before.
     virtual Result<ThreadUpdate> apply_thread_event(const ThreadEvent& event,
                                                     const ThreadDecide& decide) = 0;
 };
@@ -147,6 +170,7 @@ public:
 // A backend: every concern above, on one database.
 class Store : public PartyStore,
               public MessageIdStore,
+              public DeliveryStore,
               public OrderStore,
               public ThreadStore,
               public ResponseLog {};

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "alias/delivery.h"
 #include "alias/message_id.h"
 #include "alias/party.h"
 
@@ -74,6 +75,10 @@ struct ThreadEvent {
     bool commit = false;  // false: a dry run, which reads only
     // Recorded in the same transaction when the update is written; not owned.
     const MessageIdRecord* message_id = nullptr;
+    // The message's identity for retries (delivery.h): recorded on commit
+    // whenever anything is written, after decide has filled its outcome; a
+    // key recorded before fails the call with conflict.  Not owned.
+    Delivery* delivery = nullptr;
 };
 
 // The marketplace rules as the store runs them: the update one message makes

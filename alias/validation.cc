@@ -67,6 +67,23 @@ Result<void> validate_message_id_record(const MessageIdRecord& record) {
     return {};
 }
 
+Result<void> validate_delivery(const Delivery& delivery) {
+    const bool hex = delivery.key.size() == 64 &&
+                     std::all_of(delivery.key.begin(), delivery.key.end(), [](char c) {
+                         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                     });
+    if (!hex)
+        return fail(Errc::invalid, "delivery key '" + delivery.key +
+                                       "' is malformed (expected 64 lowercase hex characters)");
+    if (!valid_message_id(delivery.marketplace_id))
+        return fail(Errc::invalid, "delivery " + delivery.key.substr(0, 12) + ": message id '" +
+                                       delivery.marketplace_id + "' is malformed");
+    if (delivery.created != 0 && delivery.expires <= delivery.created)
+        return fail(Errc::invalid,
+                    "delivery " + delivery.key.substr(0, 12) + " expires before it was created");
+    return {};
+}
+
 Result<void> validate_order(const Order& order) {
     if (!valid_id(order.id))
         return fail(Errc::invalid,

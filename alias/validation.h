@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "alias/delivery.h"
 #include "alias/message_id.h"
 #include "alias/party.h"
 #include "alias/thread_state.h"
@@ -25,6 +26,10 @@ bool valid_message_id(const std::string& id);
 
 // invalid unless the marketplace id is non-empty and both ids are valid.
 Result<void> validate_message_id_record(const MessageIdRecord& record);
+
+// invalid unless the key is 64 lowercase hex characters, the Message-ID is
+// valid and the record expires after it was created.
+Result<void> validate_delivery(const Delivery& delivery);
 
 // invalid unless the id, kind and fulfilment are ones Order allows.
 Result<void> validate_order(const Order& order);

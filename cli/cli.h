@@ -4,6 +4,7 @@
 // 1 anything else (store unavailable, internal error).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -83,6 +84,24 @@ struct ReportArgs {
     bool json = false;
 };
 int cmd_report_response_times(const std::string& config_path, const ReportArgs& args);
+
+// `report` over the audit log (cli_report*.cc): text, JSON or one HTML page.
+// Files: the config's audit_log and its rotated siblings unless named; read
+// oldest first.  Returns 0 (bad lines and cut gzip streams are counted in
+// the report), 2 bad arguments or no log, 1 store failure or unwritable --out.
+struct AuditReportArgs {
+    std::string since;            // YYYY-MM-DD (UTC), inclusive; "" = from the start
+    std::string until;            // YYYY-MM-DD (UTC), inclusive; "" = to the end
+    std::string format = "text";  // text | json | html
+    std::string out;              // "" = stdout
+    std::size_t top = 20;         // rows of each top-N list
+    std::vector<std::string> files;
+};
+int cmd_report(const std::string& config_path, const AuditReportArgs& args);
+// `report audit-id ID`: every audit line of one message, across the files,
+// as JSON.  0 found, 2 not found (or no log), 1 unreadable.
+int cmd_report_audit_id(const std::string& config_path, const std::string& audit_id,
+                        std::vector<std::string> files);
 
 // "YYYY-MM-DD" as unix seconds at 00:00 UTC; nullopt if malformed or not a
 // calendar date.

@@ -142,8 +142,30 @@ int main(int argc, char** argv) {
     order_show->add_option("--id", order_args.id, "order id")->required();
 
     mm::milter::ReportArgs report_args;
-    auto* report = app.add_subcommand("report", "reports from the store");
-    report->require_subcommand(1);
+    mm::milter::AuditReportArgs audit_report;
+    auto* report = app.add_subcommand(
+        "report", "the audit log for security teams: decisions, rules, sellers (text|json|html)");
+    config_option(report);
+    report->add_option("--since", audit_report.since, "from this day (YYYY-MM-DD, UTC)");
+    report->add_option("--until", audit_report.until, "through this day (YYYY-MM-DD, UTC)");
+    report->add_option("--format", audit_report.format, "text, json or html")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"text", "json", "html"}));
+    report->add_option("--out", audit_report.out, "write the report to this file");
+    report->add_option("--top", audit_report.top, "rows of each top list")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    report->add_option("files", audit_report.files,
+                       "audit log files, gzip or plain (default: the config's audit_log and "
+                       "its rotated files)");
+    std::string audit_id;
+    std::vector<std::string> audit_id_files;
+    auto* report_id = report->add_subcommand(
+        "audit-id", "every audit line of one message, across rotated files (JSON)");
+    config_option(report_id);
+    report_id->add_option("id", audit_id, "the audit id (X-Marketplace-Audit id=, SMTP reply)")
+        ->required();
+    report_id->add_option("files", audit_id_files, "audit log files (default: as report)");
     auto* report_rt = report->add_subcommand(
         "response-times", "per seller: median and p90 first-reply time, share answered in time");
     config_option(report_rt);
@@ -179,6 +201,8 @@ int main(int argc, char** argv) {
         if (*order_add) return mm::milter::cmd_order_add(config, order_args);
         if (*order_show) return mm::milter::cmd_order_show(config, order_args.id);
         if (*report_rt) return mm::milter::cmd_report_response_times(config, report_args);
+        if (*report_id) return mm::milter::cmd_report_audit_id(config, audit_id, audit_id_files);
+        if (*report) return mm::milter::cmd_report(config, audit_report);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "marketplace-milter: internal error: %s\n", e.what());
         return 1;

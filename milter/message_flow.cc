@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "milter/delivery_key.h"
 #include "milter/log.h"
 #include "policy/evaluate.h"
 #include "policy/limits.h"
@@ -106,8 +107,13 @@ bool Flow::evaluate() {
         tempfail({"evaluation.busy", "no evaluation slot came free"}, kFilterBusy);
         return false;
     }
-    policy::EvalContext ctx{*rt_.policy,           rt_.config.domain, s_.classifier,
-                            &s_.directory.store(), &s_.directory,     o_.now};
+    policy::EvalContext ctx{*rt_.policy,
+                            rt_.config.domain,
+                            s_.classifier,
+                            &s_.directory.store(),
+                            &s_.directory,
+                            o_.now,
+                            delivery_key(m_.envelope, m_.message, rt_.config.hmac_key)};
     try {
         const policy::LimitScope limits(rt_.config.limits);
         out_.verdict = policy::evaluate(m_.envelope, m_.message, ctx);
@@ -128,6 +134,12 @@ bool Flow::evaluate() {
                 qid(), static_cast<long long>(realtime_budget().count() / 1000), m_.message.size());
     out_.decision = out_.verdict.decision;
     out_.rules = out_.verdict.rules;
+    // The store failed while the message was judged (down, locked, a corrupt
+    // file): the 451 alone would not say why.
+    if (o_.log && out_.decision == Decision::tempfail)
+        for (const auto& hit : out_.rules)
+            if (hit.id == "store.unavailable")
+                log_msg(LOG_ERR, "%s: defer: cannot read the store: %s", qid(), hit.detail.c_str());
     return true;
 }
 
@@ -168,13 +180,18 @@ bool Flow::audit_ready() {
     return false;
 }
 
-// The Message-ID mapping and the marketplace state go in one transaction, so
-// a retry after any failure here finds both untouched.
+// The Message-ID mapping, the marketplace state and the delivery go in one
+// transaction, so a retry after any failure here finds all untouched, and
+// one after the commit (the reply lost) finds the delivery and is judged as
+// this message was.
 void Flow::commit() {
     const policy::Verdict& v = out_.verdict;
     if (v.marketplace) return commit_marketplace();
-    if (!v.message_id_record) return;
-    auto committed = policy::commit_message_id(s_.directory.store(), *v.message_id_record);
+    // A retry's mapping went in with its first attempt.
+    if (!v.message_id_record || v.retry) return;
+    alias::Store& store = s_.directory.store();
+    auto committed = v.delivery ? store.record_delivery(*v.delivery, &*v.message_id_record)
+                                : policy::commit_message_id(store, *v.message_id_record);
     if (committed) return;
     if (o_.log)
         log_msg(LOG_ERR, "%s: cannot record the Message-ID mapping: %s", qid(),
@@ -187,8 +204,15 @@ void Flow::commit() {
 // unsolicited message since the read-only run).
 void Flow::commit_marketplace() {
     const policy::Verdict& v = out_.verdict;
-    auto d = policy::run_marketplace(s_.directory.store(), *v.marketplace, rt_.policy->marketplace,
-                                     true, v.message_id_record ? &*v.message_id_record : nullptr);
+    // A retry replays what its first attempt committed; one whose first
+    // attempt committed only the mapping (judged otherwise then) is judged
+    // afresh and recorded no second time.
+    std::optional<alias::Delivery> delivery = v.delivery;
+    if (v.retry && delivery && delivery->outcome.empty()) delivery.reset();
+    auto d =
+        policy::run_marketplace(s_.directory.store(), *v.marketplace, rt_.policy->marketplace, true,
+                                v.message_id_record && !v.retry ? &*v.message_id_record : nullptr,
+                                delivery ? &*delivery : nullptr);
     if (!d) {
         if (o_.log)
             log_msg(LOG_ERR, "%s: cannot record the marketplace state: %s", qid(),

@@ -53,6 +53,9 @@ struct EvalContext {
     alias::AliasDirectory* directory = nullptr;
     // Unix seconds for the marketplace rules; 0: the current time.
     std::int64_t now = 0;
+    // What tells this message from any other and its retries from none
+    // (milter/delivery_key.h), 64 lowercase hex; "": a retry is judged afresh.
+    std::string delivery_key = {};
 };
 
 Verdict evaluate(const Envelope& envelope, const Message& message, const EvalContext& context);

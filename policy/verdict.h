@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "alias/delivery.h"
 #include "alias/message_id.h"
 #include "policy/mime/message_body.h"
 #include "policy/thread_info.h"
@@ -72,6 +73,13 @@ struct Verdict {
     // was given or the message is not between the parties of a pair.
     std::optional<alias::MessageIdRecord> message_id_record;
     ThreadInfo thread;
+    // The message's identity for the MTA's retries (alias/delivery.h), set
+    // with message_id_record when the caller gave a delivery key: to record
+    // when committing, or, when `retry`, the commit of an earlier attempt of
+    // this same message, whose Message-ID it reuses and whose marketplace
+    // judgement it replays.
+    std::optional<alias::Delivery> delivery;
+    bool retry = false;
     // What the milter commits through the marketplace rules once the message
     // is delivered (marketplace_step.h); null when the rules did not run.
     std::shared_ptr<const MarketplaceRequest> marketplace;

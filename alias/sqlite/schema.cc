@@ -103,6 +103,19 @@ CREATE TABLE response_log (
 CREATE UNIQUE INDEX response_log_open ON response_log (pair_id) WHERE first_reply_at IS NULL;
 CREATE INDEX response_log_seller ON response_log (seller_id, buyer_message_at);
 )sql",
+    // 4: committed messages by their delivery key (delivery.h), so that the
+    // MTA's retry of one is judged as it was; pruned once expired.
+    R"sql(
+CREATE TABLE deliveries (
+    key            TEXT    PRIMARY KEY NOT NULL,
+    pair_id        INTEGER NOT NULL REFERENCES pair (id) ON DELETE CASCADE,
+    marketplace_id TEXT    NOT NULL DEFAULT '',
+    outcome        TEXT    NOT NULL DEFAULT '',
+    created        INTEGER NOT NULL,
+    expires        INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX deliveries_expires ON deliveries (expires);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -1,6 +1,7 @@
 // The SQLite schema and its migrations, by PRAGMA user_version: 1 parties
 // and pairs, 2 the Message-ID mapping, 3 orders, threads, [Important]
-// counters, fingerprints and the response-time log.
+// counters, fingerprints and the response-time log, 4 committed messages
+// (deliveries, for the MTA's retries).
 #pragma once
 
 #include "alias/sqlite/db.h"

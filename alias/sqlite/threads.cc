@@ -6,6 +6,7 @@
 #include <exception>
 #include <string_view>
 
+#include "alias/sqlite/deliveries.h"
 #include "alias/sqlite/message_ids.h"
 #include "alias/validation.h"
 
@@ -253,6 +254,14 @@ Result<ThreadUpdate> apply_thread_event(Database& db, const ThreadEvent& event,
     if (!lease) return lease.error();
     Transaction tx(*lease);
     if (auto r = tx.begin(event.commit); !r) return r.error();
+    Delivery* delivery = event.commit ? event.delivery : nullptr;
+    if (delivery != nullptr) {
+        auto recorded = delivery_recorded(*lease, delivery->key, event.now);
+        if (!recorded) return recorded.error();
+        if (*recorded)
+            return fail(Errc::conflict,
+                        "delivery " + delivery->key.substr(0, 12) + " was committed before");
+    }
     auto state = load_thread(*lease, event);
     if (!state) return state.error();
     ThreadUpdate update;
@@ -270,6 +279,8 @@ Result<ThreadUpdate> apply_thread_event(Database& db, const ThreadEvent& event,
         // threshold even when every misuse is refused.
         if (auto r = count_important(*lease, event, "count [Important] use"); !r) return r.error();
     }
+    if (delivery != nullptr && (update.allowed || update.important_used))
+        if (auto r = insert_delivery(*lease, *delivery, event.now); !r) return r.error();
     if (auto r = tx.commit(); !r) return r.error();
     return update;
 }

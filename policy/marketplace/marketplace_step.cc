@@ -1,5 +1,6 @@
 #include "policy/marketplace/marketplace_step.h"
 
+#include "policy/marketplace/retry.h"
 #include "policy/mime/mime_inspect.h"
 
 namespace mm::policy {
@@ -37,7 +38,15 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
 Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
                                             const MarketplaceRequest& request,
                                             const MarketplacePolicy& policy, bool commit,
-                                            const alias::MessageIdRecord* message_id) {
+                                            const alias::MessageIdRecord* message_id,
+                                            alias::Delivery* delivery) {
+    if (delivery != nullptr && !delivery->outcome.empty()) {
+        auto replayed = decode_outcome(delivery->outcome);
+        if (!replayed)
+            return fail(Errc::internal,
+                        "delivery " + delivery->key.substr(0, 12) + ": unreadable outcome");
+        return std::move(*replayed);
+    }
     MarketplaceFacts facts{request.sender.role,
                            request.sender,
                            request.recipient,
@@ -61,9 +70,11 @@ Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
         .repeat_window_s = static_cast<std::int64_t>(policy.repeat_window_hours) * 3600,
         .commit = commit,
         .message_id = message_id,
+        .delivery = commit ? delivery : nullptr,
     };
     auto update = store.apply_thread_event(event, [&](const alias::ThreadState& state) {
         decision = decide(facts, state, policy);
+        if (event.delivery != nullptr) event.delivery->outcome = encode_outcome(decision);
         return decision.update;
     });
     if (!update) return update.error();

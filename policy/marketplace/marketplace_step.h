@@ -60,11 +60,17 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
                                                const FindOrder& find_order, std::int64_t now);
 
 // `message_id`: recorded in the same store transaction if the message is
-// allowed (see ThreadStore::apply_thread_event).
+// allowed (see ThreadStore::apply_thread_event).  `delivery` (retry.h): a
+// Delivery found with an outcome is replayed (the store is not asked and
+// nothing is written); otherwise, on commit, it is recorded with this
+// decision as its outcome.  A message committed by another attempt since it
+// was evaluated fails with conflict (the caller tempfails; the next retry
+// finds the delivery).
 Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
                                             const MarketplaceRequest& request,
                                             const MarketplacePolicy& policy, bool commit,
-                                            const alias::MessageIdRecord* message_id = nullptr);
+                                            const alias::MessageIdRecord* message_id = nullptr,
+                                            alias::Delivery* delivery = nullptr);
 
 // Adds the decision's rule hits to the verdict and turns a refusal,
 // quarantine or internal failure into the verdict's decision.

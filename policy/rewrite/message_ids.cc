@@ -193,11 +193,12 @@ std::vector<std::string> parse_message_ids(const std::string& value) {
 }
 
 Result<MessageIdPlan> plan_message_ids(const Message& message, const alias::ResolvedAlias& pair,
-                                       const std::string& domain, alias::MessageIdStore& store) {
+                                       const std::string& domain, alias::MessageIdStore& store,
+                                       const std::string& reuse_id) {
     MessageIdPlan plan;
     std::string header_value;
     try {
-        header_value = new_message_id(domain);
+        header_value = reuse_id.empty() ? new_message_id(domain) : "<" + reuse_id + ">";
     } catch (const std::exception& e) {
         return fail(Errc::internal, std::string("cannot generate a Message-ID: ") + e.what());
     }

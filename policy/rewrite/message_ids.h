@@ -51,9 +51,12 @@ struct MessageIdPlan {
 };
 
 // `pair` is the recipient's ResolvedAlias (owner = recipient, counterpart =
-// sender); `domain` the marketplace domain.
+// sender); `domain` the marketplace domain.  `reuse_id` (without brackets):
+// the marketplace id an earlier attempt of this message was committed with
+// (a retry keeps it); "": a fresh one.
 Result<MessageIdPlan> plan_message_ids(const Message& message, const alias::ResolvedAlias& pair,
-                                       const std::string& domain, alias::MessageIdStore& store);
+                                       const std::string& domain, alias::MessageIdStore& store,
+                                       const std::string& reuse_id = {});
 
 // Writes the record; call once the message will be delivered.
 Result<void> commit_message_id(alias::MessageIdStore& store, const alias::MessageIdRecord& record);

@@ -1463,12 +1463,13 @@ class HarnessTestCase(unittest.TestCase):
     sasl_users: dict = {}         # {login: password} for SMTP AUTH (Harness)
     hide_client_received = True
     milter_socket = "inet"
+    harness_class = Harness       # a subclass changes where things live (test_faults)
     h: Harness
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.h = Harness(cls.harness_name, with_milter=cls.with_milter,
+        cls.h = cls.harness_class(cls.harness_name, with_milter=cls.with_milter,
                         config=cls.milter_config, policy=cls.policy_overrides,
                         hide_client_received=cls.hide_client_received,
                         milter_socket=cls.milter_socket, sasl_users=cls.sasl_users)
@@ -1540,3 +1541,16 @@ class HarnessTestCase(unittest.TestCase):
         self.assertTrue(result.queued, f"not queued: {result}")
         if rcpts is not None:
             self.assertEqual(sorted(result.accepted_rcpts), sorted(rcpts), f"{result}")
+
+
+class OnePairTestCase(HarnessTestCase):
+    """A HarnessTestCase with one buyer (bob), one seller (acme) and their
+    pair (cls.pair), provisioned once for the class."""
+
+    bob = Party("bob", "buyer", "bob@gmail.example", "Bob Buyer")
+    acme = Party("acme", "seller", "support@acme.example", "Acme Store")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pair = cls.h.provision(cls.bob, cls.acme)

@@ -17,7 +17,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmharness import HarnessTestCase, Party, crlf, make_message  # noqa: E402
+from mmharness import OnePairTestCase, crlf, make_message  # noqa: E402
 
 BUYER_HOSTS = ("mx.gmail.example", "mailstore1.gmail.example", "192.0.2.31", "192.0.2.25")
 
@@ -98,16 +98,8 @@ def all_text(d) -> str:
     return "\n".join(out).lower()
 
 
-class BouncesTest(HarnessTestCase):
+class BouncesTest(OnePairTestCase):
     harness_name = "bounces"
-
-    bob = Party("bob", "buyer", "bob@gmail.example", "Bob Buyer")
-    acme = Party("acme", "seller", "support@acme.example", "Acme Store")
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pair = cls.h.provision(cls.bob, cls.acme)
 
     def setUp(self):
         self.h.drain()

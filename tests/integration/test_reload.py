@@ -17,22 +17,18 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmharness import HarnessTestCase, Party, make_message, unique_line, wait_for  # noqa: E402
+from mmharness import OnePairTestCase, make_message, unique_line, wait_for  # noqa: E402
 
 AUDIT_POLICY_RE = re.compile(r"; policy=([^;]+); hmac=[0-9a-f]{64}$")
 VERSION_RE = re.compile(r'^version:.*$', re.M)
 
 
-class ReloadTest(HarnessTestCase):
+class ReloadTest(OnePairTestCase):
     harness_name = "reload"
-
-    bob = Party("bob", "buyer", "bob@gmail.example", "Bob Buyer")
-    acme = Party("acme", "seller", "support@acme.example", "Acme Store")
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pair = cls.h.provision(cls.bob, cls.acme)
         cls.policy_path = cls.h.p("milter", "policy.yaml")
         with open(cls.policy_path) as f:
             cls.original_policy = f.read()

@@ -46,6 +46,15 @@ public:
         return inner_->find_by_original(pair_id, role, original);
     }
 
+    Result<std::optional<alias::Delivery>> find_delivery(const std::string& key,
+                                                         std::int64_t now) override {
+        return inner_->find_delivery(key, now);
+    }
+    Result<void> record_delivery(const alias::Delivery& d,
+                                 const alias::MessageIdRecord* message_id) override {
+        return inner_->record_delivery(d, message_id);
+    }
+
     Result<void> add_order(const alias::Order& order) override { return inner_->add_order(order); }
     Result<std::optional<alias::Order>> find_order(const std::string& id) override {
         return inner_->find_order(id);

@@ -495,7 +495,7 @@ TEST_F(StoreTest, ReopeningKeepsDataAndMigrationsAreIdempotent) {
         EXPECT_EQ((*party)->address, "bob@gmail.example");
     }
     auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "3");
+    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "4");
     EXPECT_EQ(query_text(db.get(), "PRAGMA journal_mode"), "wal");
     EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "1");
 }
@@ -834,7 +834,7 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedKeepingItsPairs) {
                        "DROP INDEX message_id_original; DROP TABLE message_id; "
                        "DROP TABLE orders; DROP TABLE threads; DROP TABLE important_uses; "
                        "DROP TABLE fingerprints; DROP TABLE response_log; "
-                       "PRAGMA user_version = 1"),
+                       "DROP TABLE deliveries; PRAGMA user_version = 1"),
                   SQLITE_OK);
     }
     store_ = open();
@@ -846,7 +846,7 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedKeepingItsPairs) {
                         message_record(pair->id, Role::buyer, "0004@m.example", "o@gmail.example"))
                     .ok());
     auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "3");
+    EXPECT_EQ(query_text(db.get(), "PRAGMA user_version"), "4");
     EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM message_id"), "1");
 }
 

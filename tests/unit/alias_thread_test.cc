@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -465,20 +466,117 @@ TEST_F(ThreadTest, VersionTwoDatabaseIsMigrated) {
         sqlite3* raw = nullptr;
         ASSERT_EQ(sqlite3_open_v2(path().c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
         RawDb db(raw);
-        ASSERT_EQ(sqlite3_exec(raw,
-                               "DROP TABLE orders; DROP TABLE threads; DROP TABLE important_uses; "
-                               "DROP TABLE fingerprints; DROP TABLE response_log; "
-                               "PRAGMA user_version = 2",
-                               nullptr, nullptr, nullptr),
-                  SQLITE_OK);
+        ASSERT_EQ(
+            sqlite3_exec(raw,
+                         "DROP TABLE orders; DROP TABLE threads; DROP TABLE important_uses; "
+                         "DROP TABLE fingerprints; DROP TABLE response_log; DROP TABLE deliveries; "
+                         "PRAGMA user_version = 2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
     }
     auto s = open_sqlite_store(path());
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(s).value();
-    EXPECT_EQ(query_text(path(), "PRAGMA user_version"), "3");
+    EXPECT_EQ(query_text(path(), "PRAGMA user_version"), "4");
     ASSERT_TRUE(store_->add_order(Order{"o-1", pair_, "gift-return", "fbm", kT0}).ok());
     apply(buyer_message(), kT0);
     EXPECT_TRUE(peek(kT0).exists);
+}
+
+// --- Deliveries (delivery.h) ---------------------------------------------------------------------
+
+Delivery delivery(std::int64_t pair_id, char fill, std::int64_t created = kT0) {
+    return Delivery{
+        std::string(64, fill), pair_id, "d-" + std::string(1, fill) + "@mp.example", "", created,
+        created + kWindow};
+}
+
+TEST_F(ThreadTest, DeliveryIsRecordedWithTheOutcomeDecideGaveUntilItExpires) {
+    Delivery d = delivery(pair_, 'a');
+    const MessageIdRecord rec = mapping(pair_, "d1");
+    ThreadEvent e{pair_, "o1", "b1", "s1", kT0, kWindow, true, &rec, &d};
+    auto r = store_->apply_thread_event(e, [&](const ThreadState&) {
+        d.outcome = "first judgement";
+        return seller_message(true, "fp");
+    });
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    auto found = store_->find_delivery(d.key, kT0 + 1);
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ((*found)->outcome, "first judgement");
+    EXPECT_EQ((*found)->marketplace_id, d.marketplace_id);
+    EXPECT_EQ((*found)->pair_id, pair_);
+    EXPECT_EQ((*found)->created, kT0);
+    found = store_->find_delivery(d.key, kT0 + kWindow);
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(found->has_value());
+}
+
+TEST_F(ThreadTest, CommittedDeliveryRefusesASecondCommitWithoutDecidingOrWriting) {
+    Delivery d = delivery(pair_, 'b');
+    ThreadEvent e{pair_, "o1", "b1", "s1", kT0, kWindow, true, nullptr, &d};
+    ASSERT_TRUE(
+        store_->apply_thread_event(e, [](const ThreadState&) { return seller_message(true, "fp"); })
+            .ok());
+    bool decided = false;
+    e.now = kT0 + 60;
+    auto again = store_->apply_thread_event(e, [&](const ThreadState&) {
+        decided = true;
+        return seller_message(true, "fp");
+    });
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, Errc::conflict);
+    EXPECT_FALSE(decided);
+    const ThreadState st = peek(kT0 + 60);
+    EXPECT_EQ(st.unsolicited_since_buyer, 1);
+    EXPECT_EQ(st.recent_fingerprints.size(), 1u);
+    // A dry run with the delivery is not a commit: it reads as always.
+    e.commit = false;
+    EXPECT_TRUE(
+        store_->apply_thread_event(e, [](const ThreadState&) { return ThreadUpdate{}; }).ok());
+}
+
+TEST_F(ThreadTest, RefusedEventRecordsADeliveryOnlyWhenItCountedImportant) {
+    Delivery plain = delivery(pair_, 'c');
+    Delivery important = delivery(pair_, 'd');
+    for (Delivery* d : {&plain, &important}) {
+        ThreadEvent e{pair_, "o1", "b1", "s1", kT0, kWindow, true, nullptr, d};
+        auto r = store_->apply_thread_event(e, [&](const ThreadState&) {
+            ThreadUpdate u = seller_message(true, "fp", d == &important);
+            u.allowed = false;
+            return u;
+        });
+        ASSERT_TRUE(r.ok()) << r.error().message;
+    }
+    EXPECT_FALSE(store_->find_delivery(plain.key, kT0)->has_value());
+    EXPECT_TRUE(store_->find_delivery(important.key, kT0)->has_value());
+}
+
+TEST_F(ThreadTest, RecordDeliveryWritesTheMappingOnceAndPrunesExpiredOnes) {
+    const Delivery old = delivery(pair_, 'e', kT0 - 10 * kWindow);
+    ASSERT_TRUE(store_->record_delivery(old, nullptr).ok());
+    const Delivery d = delivery(pair_, 'f', static_cast<std::int64_t>(std::time(nullptr)));
+    const MessageIdRecord rec = mapping(pair_, "d2");
+    ASSERT_TRUE(store_->record_delivery(d, &rec).ok());
+    EXPECT_TRUE(store_->find_message_id(rec.marketplace_id)->has_value());
+    const MessageIdRecord other = mapping(pair_, "d3");
+    auto again = store_->record_delivery(d, &other);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, Errc::conflict);
+    EXPECT_FALSE(store_->find_message_id(other.marketplace_id)->has_value());
+    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM deliveries"), "1");
+}
+
+TEST_F(ThreadTest, DeliveryWithAMalformedKeyIsInvalid) {
+    Delivery d = delivery(pair_, 'A');
+    auto r = store_->record_delivery(d, nullptr);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::invalid);
+    d = delivery(pair_, 'a');
+    d.expires = d.created;
+    EXPECT_EQ(store_->record_delivery(d, nullptr).error().code, Errc::invalid);
+    d = delivery(pair_ + 100, 'a');
+    EXPECT_EQ(store_->record_delivery(d, nullptr).error().code, Errc::not_found);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "audit/audit_line.h"
 #include "tests/support/test_support.h"
 #include "util/hex.h"
 
@@ -416,6 +417,56 @@ TEST(AuditJson, HostileInputStaysOneParsableLine) {
     EXPECT_EQ(j["reply"], std::string("nul\0byte \"quoted\" \\ \t tab", 25));
     EXPECT_EQ(j["rules"][0]["id"], "rule\n2");
     EXPECT_EQ(j["rules"][1]["detail"], "caf\xc3\xa9");
+}
+
+// ---- the line read back (audit_line.h) -----------------------------------
+
+TEST(AuditLine, ReadsBackWhatTheWriterWrote) {
+    const AuditRecord r = sample_record();
+    auto back = parse_audit_line(audit_json_line(r));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->audit_id, r.audit_id);
+    EXPECT_EQ(back->queue_id, r.queue_id);
+    EXPECT_EQ(back->client, r.client_addr);
+    EXPECT_EQ(back->decision, r.decision);
+    EXPECT_EQ(back->reply, r.smtp_reply);
+    ASSERT_EQ(back->rules.size(), r.rules.size());
+    EXPECT_EQ(back->rules[0].id, r.rules[0].id);
+    EXPECT_EQ(back->rules[1].detail, r.rules[1].detail);
+    EXPECT_EQ(back->sender_party, r.sender_party);
+    EXPECT_EQ(back->recipient_party, r.recipient_party);
+    EXPECT_EQ(back->policy_version, r.policy_version);
+    EXPECT_EQ(back->size, r.size);
+    EXPECT_EQ(back->elapsed_us, r.elapsed_us);
+    EXPECT_EQ(back->milter_us, r.milter_us);
+    EXPECT_EQ(back->milter_cpu_us, r.milter_cpu_us);
+    EXPECT_EQ(back->day.size(), 10u);
+}
+
+TEST(AuditLine, SaysWhatIsWrongWithABadLine) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"{\"time\": \"2026", "not JSON"},
+        {"[1]", "not a JSON object"},
+        {"{\"time\": \"yesterday\"}", "not RFC 3339"},
+        {"{\"time\": \"2026-03-01T00:00:00Z\"}", "no field 'decision'"},
+        {"{\"time\": \"2026-03-01T00:00:00Z\", \"decision\": \"drop\"}", "unknown decision"},
+    };
+    for (const auto& [text, why] : cases) {
+        SCOPED_TRACE(text);
+        auto r = parse_audit_line(text);
+        ASSERT_FALSE(r);
+        EXPECT_NE(r.error().message.find(why), std::string::npos) << r.error().message;
+    }
+}
+
+TEST(AuditLine, Rfc3339TimesWithFractionsAndOffsets) {
+    std::int64_t ms = 0;
+    ASSERT_TRUE(parse_rfc3339_ms("1970-01-01T00:00:01.5Z", ms));
+    EXPECT_EQ(ms, 1500);
+    ASSERT_TRUE(parse_rfc3339_ms("1970-01-01T01:00:00+01:00", ms));
+    EXPECT_EQ(ms, 0);
+    EXPECT_FALSE(parse_rfc3339_ms("2026-02-30T00:00:00Z", ms));
+    EXPECT_FALSE(parse_rfc3339_ms("2026-03-01 00:00:00", ms));
 }
 
 // ---- AuditLog ------------------------------------------------------------

@@ -41,6 +41,13 @@ public:
                                                                    const std::string&) override {
         boom();
     }
+    Result<std::optional<alias::Delivery>> find_delivery(const std::string&,
+                                                         std::int64_t) override {
+        boom();
+    }
+    Result<void> record_delivery(const alias::Delivery&, const alias::MessageIdRecord*) override {
+        boom();
+    }
     Result<void> add_order(const alias::Order&) override { boom(); }
     Result<std::optional<alias::Order>> find_order(const std::string&) override { boom(); }
     Result<alias::ThreadUpdate> apply_thread_event(const alias::ThreadEvent&,
