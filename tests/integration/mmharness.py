@@ -1505,8 +1505,8 @@ class HarnessTestCase(unittest.TestCase):
                                owner: str, *, decision: str, code: str = "",
                                enhanced: str = "5.", rules=()) -> Optional[Delivery]:
         """Sends `data` from `sender` to `alias`.  A refusal (decision reject)
-        comes at DATA with `code` and `enhanced`, names one of `rules` and
-        delivers nothing (returns None); otherwise one message reaches
+        comes at DATA with `code` and `enhanced`, names one of `rules` ("rule
+        X", or "limit X" for a limit) and delivers nothing (returns None); otherwise one message reaches
         `owner` whose audit header says `decision` and names every rule (as
         a prefix: a rule repeated many times may be summarised), returned."""
         r = self.h.send(sender, [alias], data)
@@ -1514,7 +1514,8 @@ class HarnessTestCase(unittest.TestCase):
             self.assertRefused(r, int(code), enhanced, stages=("data",))
             if rules:
                 text = r.data[1]
-                self.assertTrue(any(f"rule {rid}" in text for rid in rules),
+                self.assertTrue(any(f"{kind} {rid}" in text
+                                    for rid in rules for kind in ("rule", "limit")),
                                 f"{name}: refusal does not name {list(rules)}: {text!r}")
             self.h.assert_nothing_delivered()
             return None

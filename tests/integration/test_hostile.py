@@ -69,7 +69,7 @@ class HostileCorpusTest(HarnessTestCase):
 
     def route(self, exp: dict) -> tuple:
         """(envelope sender, alias written to, real address it reaches)."""
-        sender = {"seller": SELLER.address, "buyer": BUYER.address, "null": ""}[exp["from"]]
+        sender = {"seller": SELLER.address, "buyer": BUYER.address, "<>": ""}[exp["from"]]
         if exp["to"] == "buyer":
             return sender, self.pair["buyer_alias"], BUYER.address
         return sender, self.pair["seller_alias"], SELLER.address
@@ -105,8 +105,8 @@ class HostileCorpusTest(HarnessTestCase):
             self.assertIn(rid, ids, ctx)
         if exp["decision"] == "reject":
             self.assertEqual(v.get("smtp_code"), exp["code"], ctx)
-            self.assertTrue(any(f"(rule {rid})" in v.get("smtp_reply", "")
-                                for rid in exp["rules"]), ctx)
+            self.assertTrue(any(f"({kind} {rid})" in v.get("smtp_reply", "")
+                                for rid in exp["rules"] for kind in ("rule", "limit")), ctx)
             self.assertFalse(os.path.exists(out), f"{name}: --out written for a refusal")
             return
         with open(out, "rb") as f:

@@ -164,7 +164,8 @@ def messages() -> dict:
                          ).replace("\n", "\r\n").encode("latin-1")
     m["binhex.eml"] = mixed("Mac file", [(TEXT, "(This file must be converted with BinHex 4.0)\n"
                                           ":$f*TEQKPH#jdCA0-B@jQ9%9B9!!!!!!!!!!!!!!!!!!!!!!!!!!!:")])
-    m["uuencode_in_html.eml"] = mixed("Tool", [(HTML, "<p>Run this:</p><pre>" + uuencode(
+    # Other words than uuencode_exe's: the same text twice is a repeat.
+    m["uuencode_in_html.eml"] = mixed("Tool", [(HTML, "<p>The installer:</p><pre>" + uuencode(
         exe, "setup.exe").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         + "</pre>")])
     m["bare_domain_link.eml"] = mixed("Deal", [(TEXT, "Have a look at acme-hostile-shop.com/deal "
@@ -211,9 +212,9 @@ def messages() -> dict:
     return m
 
 
-def thousands_of_stripped_parts(n=3000) -> bytes:
+def stripped_parts(n: int) -> bytes:
     """n tiny executables: one attachment.type hit each, and an audit header
-    that must stay within libmilter's bound."""
+    that must stay within libmilter's bound (issue 14, item 11)."""
     parts = [(TEXT, "Many files.")]
     small = b64(pe_exe()[:128])
     for i in range(n):
@@ -227,7 +228,10 @@ def deep_markup_bomb(depth=200_000) -> bytes:
                                + "<a href=\"https://evil-hostile.example/\">x</a>")])
 
 
-GENERATED = {"thousands_of_stripped_parts": thousands_of_stripped_parts,
+# Just under limits.max_mime_parts (1000 in etc/policy.yaml), every part
+# stripped; and thousands, refused by that limit before any is judged.
+GENERATED = {"stripped_parts_under_the_limit": lambda: stripped_parts(990),
+             "thousands_of_parts": lambda: stripped_parts(3000),
              "deep_markup_bomb": deep_markup_bomb}
 
 
