@@ -1449,6 +1449,31 @@ def add_test_per_entry(cls, entries, run: str):
         setattr(cls, test.__name__, test)
 
 
+def load_corpus(subdir: str, generator: str, manifest: str) -> tuple:
+    """(directory, generator module, manifest) of the corpus in
+    tests/data/<subdir>: messages to the generator's PLACEHOLDER, from its
+    SELLER to its BUYER, each with its verdict in the manifest (JSON, or
+    YAML read with python3-yaml)."""
+    import importlib
+    directory = os.path.join(REPO_ROOT, "tests", "data", subdir)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    module = importlib.import_module(generator)
+    with open(os.path.join(directory, manifest), encoding="utf-8") as f:
+        if manifest.endswith(".json"):
+            expected = json.load(f)
+        else:
+            import yaml
+            expected = yaml.safe_load(f)
+    return directory, module, expected
+
+
+def corpus_parties(module) -> tuple:
+    """(seller, buyer) Parties of a corpus generator's SELLER and BUYER."""
+    return (Party("acme", "seller", module.SELLER, "Acme Store"),
+            Party("bob", "buyer", module.BUYER, "Bob Buyer"))
+
+
 class HarnessTestCase(unittest.TestCase):
     """Base class: one Harness per test class (started in setUpClass).
 
@@ -1542,6 +1567,26 @@ class HarnessTestCase(unittest.TestCase):
         self.assertTrue(result.queued, f"not queued: {result}")
         if rcpts is not None:
             self.assertEqual(sorted(result.accepted_rcpts), sorted(rcpts), f"{result}")
+
+
+class CorpusTestCase(HarnessTestCase):
+    """A corpus of messages between one pair (test_mime, test_hostile): the
+    class attributes `seller` and `buyer` (corpus_parties) are provisioned
+    once as `pair`, `outdir` takes `test --out` files, and each test starts
+    with the milter running and the sink drained."""
+    seller: Party
+    buyer: Party
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pair = cls.h.provision(cls.buyer, cls.seller)
+        cls.outdir = tempfile.mkdtemp(prefix="out-", dir=cls.h.dir)
+
+    def setUp(self):
+        if not self.h.milter_running():
+            self.h.start_milter()
+        self.h.drain()
 
 
 class OnePairTestCase(HarnessTestCase):

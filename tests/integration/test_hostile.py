@@ -19,25 +19,15 @@ both directions (expected.yaml says so).
 import json
 import os
 import sys
-import tempfile
 import unittest
-
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mmharness import (REPO_ROOT, Delivery, HarnessTestCase, Party,  # noqa: E402
-                       add_test_per_entry, privacy_violations)
+from mmharness import (CorpusTestCase, Delivery, add_test_per_entry,  # noqa: E402
+                       corpus_parties, load_corpus, privacy_violations)
 
-HOSTILE_DIR = os.path.join(REPO_ROOT, "tests", "data", "hostile")
-sys.path.insert(0, HOSTILE_DIR)
-import make_hostile  # noqa: E402
-
-with open(os.path.join(HOSTILE_DIR, "expected.yaml"), encoding="utf-8") as _f:
-    EXPECTED = yaml.safe_load(_f)
-
-SELLER = Party("acme", "seller", make_hostile.SELLER, "Acme Store")
-BUYER = Party("bob", "buyer", make_hostile.BUYER, "Bob Buyer")
+HOSTILE_DIR, make_hostile, EXPECTED = load_corpus("hostile", "make_hostile", "expected.yaml")
+SELLER, BUYER = corpus_parties(make_hostile)
 
 
 def message_bytes(name: str, alias: str) -> bytes:
@@ -50,22 +40,12 @@ def message_bytes(name: str, alias: str) -> bytes:
     return data.replace(make_hostile.PLACEHOLDER.encode(), alias.encode())
 
 
-class HostileCorpusTest(HarnessTestCase):
+class HostileCorpusTest(CorpusTestCase):
     harness_name = "hostile"
     policy_overrides = {"privacy.redact.seller_to_buyer": True,
                         "privacy.redact.buyer_to_seller": True}
     maxDiff = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pair = cls.h.provision(BUYER, SELLER)
-        cls.outdir = tempfile.mkdtemp(prefix="out-", dir=cls.h.dir)
-
-    def setUp(self):
-        if not self.h.milter_running():
-            self.h.start_milter()
-        self.h.drain()
+    seller, buyer = SELLER, BUYER
 
     def route(self, exp: dict) -> tuple:
         """(envelope sender, alias written to, real address it reaches)."""

@@ -27,23 +27,15 @@ import json
 import os
 import quopri
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mmharness import (DOMAIN, REPO_ROOT, Delivery, HarnessTestCase, Party,  # noqa: E402
-                       add_test_per_entry, privacy_violations)
+from mmharness import (DOMAIN, CorpusTestCase, Delivery, add_test_per_entry,  # noqa: E402
+                       corpus_parties, load_corpus, privacy_violations)
 
-CORPUS_DIR = os.path.join(REPO_ROOT, "tests", "data", "messages")
-sys.path.insert(0, CORPUS_DIR)
-import make_corpus  # noqa: E402
-
-with open(os.path.join(CORPUS_DIR, "expected.json"), encoding="utf-8") as _f:
-    EXPECTED = json.load(_f)
-
-SELLER = Party("acme", "seller", make_corpus.SELLER, "Acme Store")
-BUYER = Party("bob", "buyer", make_corpus.BUYER, "Bob Buyer")
+CORPUS_DIR, make_corpus, EXPECTED = load_corpus("messages", "make_corpus", "expected.json")
+SELLER, BUYER = corpus_parties(make_corpus)
 PLACEHOLDER = make_corpus.PLACEHOLDER.encode()
 
 
@@ -300,20 +292,10 @@ class CorpusFilesTest(unittest.TestCase):
 # through `test` and through Postfix
 
 
-class MimeCorpusTest(CorpusChecks, HarnessTestCase):
+class MimeCorpusTest(CorpusChecks, CorpusTestCase):
     harness_name = "mime"
     maxDiff = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pair = cls.h.provision(BUYER, SELLER)
-        cls.outdir = tempfile.mkdtemp(prefix="out-", dir=cls.h.dir)
-
-    def setUp(self):
-        if not self.h.milter_running():
-            self.h.start_milter()
-        self.h.drain()
+    seller, buyer = SELLER, BUYER
 
     def route(self, name: str) -> tuple:
         """(envelope sender, alias written to, real address it reaches)."""

@@ -2,6 +2,8 @@
 // is an attachment, files encoded inside text, names that disagree.
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "policy/mime/embedded_payloads.h"
 #include "policy/mime/mime_inspect.h"
 #include "policy/rules/link_text.h"
@@ -141,13 +143,19 @@ TEST_F(HostileMimeTest, YencExecutableInTextIsStripped) {
     EXPECT_EQ(f.new_body->str().find("=ybegin"), std::string::npos);
 }
 
-TEST_F(HostileMimeTest, BinHexInTextIsRefused) {
-    auto f = inspect(mixed(part("Content-Type: text/plain",
-                                "(This file must be converted with BinHex 4.0)\r\n"
-                                ":$f*TEQKPH#jdCA0-B@jQ9%9B9!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!:\r\n")));
-    const AttachmentReport* a = refused(f);
-    ASSERT_NE(a, nullptr);
-    EXPECT_EQ(a->rule_id, "attachment.encoded");
+// In HTML as in plain text (there in a <pre>, as a reader sees it).
+TEST_F(HostileMimeTest, BinHexInTextOrHtmlIsRefused) {
+    const std::string binhex =
+        "(This file must be converted with BinHex 4.0)\r\n"
+        ":$f*TEQKPH#jdCA0-B@jQ9%9B9!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!:\r\n";
+    for (const auto& [type, body] : {std::pair<std::string, std::string>{"text/plain", binhex},
+                                     {"text/html", "<pre>" + binhex + "</pre>"}}) {
+        SCOPED_TRACE(type);
+        auto f = inspect(mixed(part("Content-Type: " + type, body)));
+        const AttachmentReport* a = refused(f);
+        ASSERT_NE(a, nullptr);
+        EXPECT_EQ(a->rule_id, "attachment.encoded");
+    }
 }
 
 TEST_F(HostileMimeTest, UuencodedAllowedTypeIsKept) {
@@ -200,16 +208,6 @@ TEST_F(HostileMimeTest, YencExecutableInHtmlLinesIsStripped) {
     EXPECT_EQ(a->filename, "tool.exe");
     ASSERT_TRUE(f.new_body);
     EXPECT_EQ(f.new_body->str().find("=ybegin"), std::string::npos);
-}
-
-TEST_F(HostileMimeTest, BinHexInHtmlIsRefused) {
-    auto f = inspect(mixed(part("Content-Type: text/html",
-                                "<pre>(This file must be converted with BinHex 4.0)\r\n"
-                                ":$f*TEQKPH#jdCA0-B@jQ9%9B9!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!:\r\n"
-                                "</pre>")));
-    const AttachmentReport* a = refused(f);
-    ASSERT_NE(a, nullptr);
-    EXPECT_EQ(a->rule_id, "attachment.encoded");
 }
 
 // Markup is not text: a tag that happens to read "begin 644" in its source

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "alias/alias_directory.h"
 #include "alias/sqlite_store.h"
@@ -206,19 +207,25 @@ protected:
         PolicyTest::SetUp();
         policy_.authentication = {
             {"mx.marketplace.example"}, true, AuthenticationPolicy::Action::reject};
+        env_ = envelope_for("support@acme.example", addr(pair_.buyer_alias));
     }
+    // The seller's message with `fields` (kept in msg_) to the buyer.
     Verdict judge(const std::string& fields) {
-        auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
         auto msg = parse_message("Received: from mail.acme.example by mx\r\n" + fields +
                                  "From: support@acme.example\r\nSubject: Your order\r\n\r\n"
                                  "Your parcel left today.\r\n");
         EXPECT_TRUE(msg);
-        return evaluate(env, *msg, ctx());
+        if (!msg) return {};
+        msg_.emplace(std::move(*msg));
+        return evaluate(env_, *msg_, ctx());
     }
     static bool has_rule(const Verdict& v, const std::string& id) {
         return std::any_of(v.rules.begin(), v.rules.end(),
                            [&](const RuleHit& r) { return r.id == id; });
     }
+
+    Envelope env_;
+    std::optional<Message> msg_;
 };
 
 TEST_F(AuthenticationTest, AlignedPassFromTheTrustedMtaIsDelivered) {
@@ -249,18 +256,15 @@ TEST_F(AuthenticationTest, QuarantineWhenThePolicySaysSo) {
 TEST_F(AuthenticationTest, UntrustedFieldsAreNeverDelivered) {
     policy_.headers.keep.push_back("authentication-results");
     policy_.authentication.require_alignment = false;
-    auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
-    auto msg = parse_message(
+    Verdict v = judge(
         "Authentication-Results: mx.marketplace.example; dkim=pass header.d=acme.example\r\n"
         "Authentication-Results: mx.evil.example; dkim=pass header.d=acme.example\r\n"
-        "Authentication-Results: mx.marketplace.example (; dkim=pass\r\n"
-        "From: support@acme.example\r\n\r\nHello\r\n");
-    ASSERT_TRUE(msg);
-    Verdict v = evaluate(env, *msg, ctx());
+        "Authentication-Results: mx.marketplace.example (; dkim=pass\r\n");
+    ASSERT_TRUE(msg_);
     EXPECT_EQ(v.decision, Decision::modify);
     EXPECT_TRUE(has_rule(v, "auth.untrusted"));
-    Message out = msg->clone();
-    Envelope env_out = env;
+    Message out = msg_->clone();
+    Envelope env_out = env_;
     apply_edits(v.edits, out, env_out);
     ASSERT_EQ(out.count("Authentication-Results"), 1);
     EXPECT_EQ(out.find("Authentication-Results")->find("mx.marketplace.example; dkim=pass"), 0u);
