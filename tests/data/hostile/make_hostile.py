@@ -223,15 +223,24 @@ def stripped_parts(n: int) -> bytes:
     return mixed("Files", parts)
 
 
+def encoded_files(parts: int, per_part: int) -> bytes:
+    """Text parts full of small uuencoded executables: thousands of
+    attachment.type hits within the part limit, one audit header."""
+    blocks = "".join(uuencode(pe_exe()[:200], f"f{i}.exe") for i in range(per_part))
+    return mixed("Files", [(TEXT, f"Files {k}:\n" + blocks) for k in range(parts)])
+
+
 def deep_markup_bomb(depth=200_000) -> bytes:
     return mixed("Catalogue", [(HTML, "<svg>" + "<script>" * depth + "x" + "</script>" * depth
                                + "<a href=\"https://evil-hostile.example/\">x</a>")])
 
 
 # Just under limits.max_mime_parts (1000 in etc/policy.yaml), every part
-# stripped; and thousands, refused by that limit before any is judged.
+# stripped; thousands, refused by that limit before any is judged; and 4,800
+# encoded files in 80 parts (the audit header counts them per rule).
 GENERATED = {"stripped_parts_under_the_limit": lambda: stripped_parts(990),
              "thousands_of_parts": lambda: stripped_parts(3000),
+             "encoded_files_in_many_parts": lambda: encoded_files(80, 60),
              "deep_markup_bomb": deep_markup_bomb}
 
 
