@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "util/hex.h"
 #include "util/utc_time.h"
@@ -159,6 +160,47 @@ bool write_all(int fd, std::string_view data, size_t& written) {
     return true;
 }
 
+// The rules= list: every hit in order while that stays short; past
+// kMaxListedRuleBytes each id once, in order of its first hit, with its
+// count ("attachment.type*4800"), and past kMaxRuleSummaryBytes the ids that
+// do not fit as "+N".  Thousands of stripped parts or encoded files would
+// otherwise push the header past what libmilter sends (65535 bytes) and the
+// message would be tempfailed on every retry; the audit line keeps every hit.
+constexpr std::size_t kMaxListedRuleBytes = 4096;
+constexpr std::size_t kMaxRuleSummaryBytes = 8192;
+
+std::string header_rule_ids(const std::vector<policy::RuleHit>& rules) {
+    std::string ids;
+    for (const auto& r : rules) {
+        if (!ids.empty()) ids += ',';
+        ids += header_safe(r.id, ",");
+        if (ids.size() > kMaxListedRuleBytes) break;
+    }
+    if (ids.size() <= kMaxListedRuleBytes) return ids.empty() ? "none" : ids;
+    std::vector<std::pair<std::string, std::size_t>> counted;
+    for (const auto& r : rules) {
+        std::string id = header_safe(r.id, ",");
+        auto it = std::find_if(counted.begin(), counted.end(),
+                               [&](const auto& c) { return c.first == id; });
+        if (it == counted.end())
+            counted.emplace_back(std::move(id), 1);
+        else
+            ++it->second;
+    }
+    ids.clear();
+    std::size_t shown = 0;
+    for (const auto& [id, n] : counted) {
+        std::string entry = n == 1 ? id : id + "*" + std::to_string(n);
+        if (ids.size() + entry.size() + 1 > kMaxRuleSummaryBytes) break;
+        if (!ids.empty()) ids += ',';
+        ids += entry;
+        ++shown;
+    }
+    if (shown < counted.size())
+        ids += (ids.empty() ? "+" : ",+") + std::to_string(counted.size() - shown);
+    return ids;
+}
+
 }  // namespace
 
 std::string new_audit_id() {
@@ -169,15 +211,11 @@ std::string audit_header_value(const std::string& audit_id, policy::Decision dec
                                const std::vector<policy::RuleHit>& rules,
                                const std::string& policy_version, const BoundFields& bound,
                                const std::string& key) {
-    std::string ids;
-    for (const auto& r : rules) {
-        if (!ids.empty()) ids += ',';
-        ids += header_safe(r.id, ",");
-    }
-    std::string value =
-        "id=" + header_safe(audit_id) + "; decision=" + policy::to_string(decision) +
-        "; rules=" + (ids.empty() ? "none" : ids) + "; bind=" + bind_value(bound, key) +
-        "; policy=" + header_safe(policy_version);
+    const std::string ids = header_rule_ids(rules);
+    std::string value = "id=" + header_safe(audit_id) +
+                        "; decision=" + policy::to_string(decision) + "; rules=" + ids +
+                        "; bind=" + bind_value(bound, key) +
+                        "; policy=" + header_safe(policy_version);
     std::string mac = hmac_sha256_hex(key, value);
     value += kHmacSep;
     value += mac;

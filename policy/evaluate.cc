@@ -15,15 +15,16 @@ using stages::StageResult;
 // and a stage may read what an earlier one left in the draft (the pair's
 // parties, the thread, the findings).
 constexpr Stage kStages[] = {
-    stages::strip_forged_headers,       // every message, ours or not
-    stages::identify_pair,              // stops for mail that is not the marketplace's
-    stages::handle_null_sender,         // bounces; an auto-reply goes on
-    stages::rewrite_sender,             // envelope and From:
-    stages::apply_header_allow_list,    // header_privacy.h
-    stages::rewrite_recipient_headers,  // To/Cc
-    stages::map_message_ids,            // message_ids.h
-    stages::inspect,                    // mime_inspect.h
-    stages::run_marketplace_rules,      // marketplace_step.h
+    stages::strip_forged_headers,         // every message, ours or not
+    stages::identify_pair,                // stops for mail that is not the marketplace's
+    stages::check_sender_authentication,  // Authentication-Results (opt-in)
+    stages::handle_null_sender,           // bounces; an auto-reply goes on
+    stages::rewrite_sender,               // envelope and From:
+    stages::apply_header_allow_list,      // header_privacy.h
+    stages::rewrite_recipient_headers,    // To/Cc
+    stages::map_message_ids,              // message_ids.h
+    stages::inspect,                      // mime_inspect.h
+    stages::run_marketplace_rules,        // marketplace_step.h
 };
 
 int precedence(Decision d) {

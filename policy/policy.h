@@ -9,6 +9,7 @@
 
 #include "policy/classify/lexicon.h"
 #include "policy/marketplace/marketplace_rules.h"
+#include "policy/rewrite/authentication_results.h"
 #include "policy/rewrite/header_privacy.h"
 #include "policy/rules/attachment_rule.h"
 #include "policy/rules/content_rule.h"
@@ -62,6 +63,9 @@ struct Policy {
     // The concepts `when:` expressions name (policy.yaml `concepts:`, a file
     // relative to the policy or an inline mapping); null when not given.
     std::shared_ptr<const classify::Lexicon> concepts;
+    // Which Authentication-Results to believe, and whether a party's mail
+    // must pass SPF or DKIM aligned with its address (authentication_results.h).
+    AuthenticationPolicy authentication;
 };
 
 // Loads and validates `path`.  Errors name the place: "policy.yaml:42:7: ...".

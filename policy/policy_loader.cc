@@ -117,6 +117,14 @@ void load_headers_remove(const Entry& e, Policy& p) {
     }
 }
 
+// content_ids: rewrite | keep (mime/content_ids.h); keep by default in block mode.
+void load_headers_content_ids(const Entry& e, Policy& p) {
+    const std::string value = get_string(e);
+    if (value != "rewrite" && value != "keep")
+        error_at(e.value.Mark(), "unknown value '" + value + "' (expected rewrite or keep)");
+    p.headers.neutral_content_ids = value == "rewrite";
+}
+
 constexpr Key kHeadersKeys[] = {
     {"mode",
      false,
@@ -143,12 +151,19 @@ constexpr Key kHeadersKeys[] = {
       "The headers removed: in allow mode on top of those not kept, in block mode the only ones "
       "removed. From, To, Cc, Message-ID, In-Reply-To and References cannot be listed (the milter "
       "rewrites them)."}},
+    {"content_ids",
+     false,
+     load_headers_content_ids,
+     {"rewrite | keep", "rewrite (keep in block mode)",
+      "Inline parts' Content-IDs that name the sender's host, and the HTML's cid: references to "
+      "them, renamed to neutral ids under the marketplace domain."}},
 };
 
 void load_headers(const Entry& e, Policy& p) {
     yaml::load_section<Policy>(e, kHeadersKeys, p);
     if (p.headers.mode != HeaderPolicy::Mode::block) return;
     const YAML::Node section = e.value;
+    if (!section["content_ids"]) p.headers.neutral_content_ids = false;
     for (auto it = section.begin(); it != section.end(); ++it) {
         const YAML::Node k = it->first;
         if (k.Scalar() == "keep")
@@ -241,6 +256,65 @@ void load_malformed(const Entry& e, Policy& p) {
     yaml::load_section<Policy>(e, kMalformedKeys, p);
 }
 
+// ---- authentication ------------------------------------------------------
+
+// authentication: {trusted_authserv_ids: [...], require_alignment: on|off,
+// action: reject|quarantine}.  Alignment without a trusted id could never
+// pass: refused at load.
+void load_auth_ids(const Entry& e, Policy& p) {
+    p.authentication.trusted_authserv_ids.clear();
+    for (const std::string& id : get_string_list(e, "an authserv-id")) {
+        if (id.empty() || id.find_first_of(" \t;()\"") != std::string::npos)
+            error_at(e.value.Mark(), e.name + ": '" + id + "' is not an authserv-id");
+        p.authentication.trusted_authserv_ids.push_back(to_lower(id));
+    }
+}
+
+void load_auth_alignment(const Entry& e, Policy& p) {
+    const std::string value = e.value.IsScalar() ? e.value.Scalar() : std::string();
+    if (value == "on" || value == "off")
+        p.authentication.require_alignment = value == "on";
+    else
+        p.authentication.require_alignment = get_bool(e);
+}
+
+void load_auth_action(const Entry& e, Policy& p) {
+    const std::string action = get_string(e);
+    if (action == "reject")
+        p.authentication.action = AuthenticationPolicy::Action::reject;
+    else if (action == "quarantine")
+        p.authentication.action = AuthenticationPolicy::Action::quarantine;
+    else
+        error_at(e.value.Mark(), "unknown action '" + action + "' (expected reject or quarantine)");
+}
+
+constexpr Key kAuthenticationKeys[] = {
+    {"trusted_authserv_ids",
+     false,
+     load_auth_ids,
+     {"list of authserv-ids", "[]",
+      "The Authentication-Results fields to believe (those the receiving MTA adds); every other "
+      "one is removed."}},
+    {"require_alignment",
+     false,
+     load_auth_alignment,
+     {"on | off", "off",
+      "on: a party's mail must carry a trusted SPF or DKIM pass aligned with its address's domain "
+      "(needs trusted_authserv_ids)."}},
+    {"action",
+     false,
+     load_auth_action,
+     {"reject | quarantine", "reject", "What a message failing require_alignment gets."}},
+};
+
+void load_authentication(const Entry& e, Policy& p) {
+    yaml::load_section<Policy>(e, kAuthenticationKeys, p);
+    if (p.authentication.require_alignment && p.authentication.trusted_authserv_ids.empty())
+        error_at(e.value.Mark(), e.name +
+                                     ": require_alignment needs trusted_authserv_ids (the MTA "
+                                     "whose Authentication-Results are believed)");
+}
+
 // ---- the top level -------------------------------------------------------
 
 // The content sections are declared beside their rules (attachment_rule.h,
@@ -312,6 +386,13 @@ constexpr Key kSections[] = {
       "The concept lexicon the `when` expressions of content rules and contact reasons use: a file "
       "relative to this one (concepts.yaml) or the same content inline. Its format is described "
       "at the top of the shipped concepts.yaml."}},
+    {"authentication",
+     false,
+     load_authentication,
+     {"mapping", "",
+      "Opt-in sender authenticity: which Authentication-Results to believe, and whether a "
+      "party's mail must pass SPF or DKIM aligned with its address.",
+      +[] { return yaml::describe<Policy>(kAuthenticationKeys); }}},
 };
 
 // ---- concepts ------------------------------------------------------------

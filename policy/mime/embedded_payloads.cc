@@ -4,6 +4,9 @@
 #include <cctype>
 #include <optional>
 
+#include "policy/html/html_text.h"
+#include "policy/rules/link_text.h"
+
 namespace mm::policy {
 namespace {
 
@@ -253,6 +256,35 @@ std::vector<EmbeddedPayload> find_embedded_payloads(std::string_view text, std::
         out.push_back(std::move(*found));
     }
     return out;
+}
+
+std::string apply_payload_cuts(std::string_view text, const std::vector<PayloadCut>& cuts) {
+    std::string out;
+    out.reserve(text.size());
+    std::size_t copied = 0;
+    for (const PayloadCut& c : cuts) {
+        out.append(text.substr(copied, c.begin - copied));
+        out += c.notice;
+        copied = c.end;
+    }
+    out.append(text.substr(copied));
+    return out;
+}
+
+std::string apply_payload_cuts_to_html(std::string_view html, const std::vector<PayloadCut>& cuts) {
+    const MappedText rendering = html_to_mapped_text(html);
+    std::vector<PayloadCut> source;
+    for (const PayloadCut& c : cuts) {
+        const std::vector<SourceRange> ranges = source_ranges(rendering, c.begin, c.end);
+        for (std::size_t k = 0; k < ranges.size(); ++k) {
+            // A text node may show the end of one block and the start of the next.
+            const std::size_t b =
+                source.empty() ? ranges[k].b : std::max(ranges[k].b, source.back().end);
+            if (b >= ranges[k].e) continue;
+            source.push_back({b, ranges[k].e, k == 0 ? html_escape(c.notice) : std::string()});
+        }
+    }
+    return apply_payload_cuts(html, source);
 }
 
 }  // namespace mm::policy

@@ -38,4 +38,20 @@ inline constexpr std::size_t kMaxEmbeddedPayloads = 64;
 // Every block in `text`, in order.  `keep` bounds EmbeddedPayload::head.
 std::vector<EmbeddedPayload> find_embedded_payloads(std::string_view text, std::size_t keep);
 
+// A refused block [begin, end) of the text it was found in, and the notice
+// the reader sees in its place (plain text).
+struct PayloadCut {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    std::string notice;
+};
+
+// `text` with each cut replaced by its notice; cuts in order, disjoint.
+std::string apply_payload_cuts(std::string_view text, const std::vector<PayloadCut>& cuts);
+
+// The same for cuts found in the rendering of `html` (html_to_text): the
+// markup that shows a block loses its text (the notice, escaped, in the
+// first text node), the tags between stay.
+std::string apply_payload_cuts_to_html(std::string_view html, const std::vector<PayloadCut>& cuts);
+
 }  // namespace mm::policy

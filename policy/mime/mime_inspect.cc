@@ -10,6 +10,7 @@
 
 #include "policy/html/html_text.h"
 #include "policy/limits.h"
+#include "policy/mime/content_ids.h"
 #include "policy/mime/embedded_payloads.h"
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
@@ -96,6 +97,7 @@ public:
             out_.subject = subject;
         }
         collect(g_mime_message_get_mime_part(message), nullptr, 0, message, "1", 0);
+        if (opt_.policy.headers.neutral_content_ids) rename_content_ids();
         for (const Leaf& leaf : leaves_)
             if (!is_body_text(leaf) && g_mime_object_get_content_id(GMIME_OBJECT(leaf.part)))
                 some_part_has_cid_ = true;
@@ -196,6 +198,8 @@ private:
         }
         if (GMIME_IS_MULTIPART(obj)) {
             auto* mp = GMIME_MULTIPART(obj);
+            if (g_mime_object_get_content_type_parameter(obj, "start") != nullptr)
+                related_.push_back(obj);
             int n = g_mime_multipart_get_count(mp);
             for (int i = 0; i < n; ++i)
                 collect(
@@ -344,8 +348,12 @@ private:
             return;
         }
         std::string text = std::move(*decoded);
-        bool part_changed = !html && judge_embedded_files(leaf, text, count);
-        out_.texts.push_back(html ? html_to_text(text) : text);
+        // An HTML part is read as its reader sees it: files encoded in a
+        // <pre> or in lines ended by <br> are extracted by clients too.
+        std::string seen = html ? html_to_text(text) : std::string();
+        bool part_changed = judge_embedded_files(leaf, html ? seen : text, html, text, count);
+        if (part_changed && html) seen = html_to_text(text);
+        out_.texts.push_back(html ? std::move(seen) : text);
         sources_.push_back(source);
         // Content-IDs matter only to a part that names one (inline images).
         if (html && some_part_has_cid_) collect_cids(text);
@@ -386,6 +394,7 @@ private:
                 }
             }
         }
+        if (html && renamer_ && rewrite_cid_urls(text, *renamer_) > 0) part_changed = true;
         if (part_changed) {
             replace_text(leaf, text);
         } else if (reencode) {
@@ -454,7 +463,27 @@ private:
         static const RE2 cid(R"((?i)\bcid:([^"'\s>)]+))");
         re2::StringPiece in(html);
         std::string id;
-        while (RE2::FindAndConsume(&in, cid, &id)) cids_.insert(to_lower(id));
+        while (RE2::FindAndConsume(&in, cid, &id)) {
+            const auto renamed = renamer_ ? renamer_->renamed(id) : std::nullopt;
+            cids_.insert(to_lower(renamed ? *renamed : id));
+        }
+    }
+
+    // Content-IDs that name the sender's host become neutral ones
+    // (content_ids.h) before any part is judged; the HTML's cid: URLs follow
+    // in process_text.
+    void rename_content_ids() {
+        renamer_.emplace(opt_.domain);
+        for (const Leaf& leaf : leaves_) {
+            if (!rename_content_id(*renamer_, GMIME_OBJECT(leaf.part))) continue;
+            ++out_.content_ids_rewritten;
+            mark_changed(leaf);
+        }
+        for (GMimeObject* related : related_) {
+            if (!rename_start_parameter(*renamer_, related)) continue;
+            changed_ = true;
+            if (related == g_mime_message_get_mime_part(top_)) top_changed_ = true;
+        }
     }
 
     void process_attachment(const Leaf& leaf, int& count) {
@@ -551,17 +580,17 @@ private:
         return rep.kept;
     }
 
-    // Files encoded inside a plain text (embedded_payloads.h) are what
-    // clients extract as attachments: judged as such, and under `strip` a
-    // refused one is cut out of the text with a notice in its place.
-    // Returns true if the text changed.
-    bool judge_embedded_files(const Leaf& leaf, std::string& text, int& count) {
+    // Files encoded inside a text (embedded_payloads.h), found in `seen` (the
+    // text, or what an HTML part shows), are what clients extract as
+    // attachments: judged as such, and under `strip` a refused one is cut
+    // out of `text` with a notice in its place.  Returns true if it changed.
+    bool judge_embedded_files(const Leaf& leaf, std::string_view seen, bool html, std::string& text,
+                              int& count) {
         std::vector<EmbeddedPayload> blocks =
-            find_embedded_payloads(text, AttachmentClassifier::kSniffBytes);
+            find_embedded_payloads(seen, AttachmentClassifier::kSniffBytes);
         if (blocks.empty()) return false;
         const bool strip = opt_.policy.attachments.action == AttachmentPolicy::Action::strip;
-        std::string out;
-        std::size_t copied = 0;
+        std::vector<PayloadCut> cuts;
         int n = 0;
         for (const EmbeddedPayload& b : blocks) {
             AttachmentReport rep;
@@ -578,7 +607,7 @@ private:
                 v = {false, "application/mac-binhex40", "attachment.encoded",
                      "a BinHex file in the text cannot be checked"};
             } else {
-                const std::string_view block(text.data() + b.begin, b.end - b.begin);
+                const std::string_view block = seen.substr(b.begin, b.end - b.begin);
                 AttachmentInput input{rep.filename, "application/octet-stream", b.head, b.size, {}};
                 input.whole = [block, max = opt_.policy.attachments.max_file_bytes]() {
                     auto again = find_embedded_payloads(block, max + 1);
@@ -586,18 +615,16 @@ private:
                 };
                 v = opt_.classifier.classify(input, opt_.policy.attachments);
             }
-            if (!judge(rep, v, count) && strip) {
-                out.append(text, copied, b.begin - copied);
-                out += "[The attachment \"" + (rep.filename.empty() ? "(unnamed)" : rep.filename) +
-                       "\" (" + rep.detected_type +
-                       ") was removed by the marketplace: " + rep.reason + ".]\r\n";
-                copied = b.end;
-            }
+            if (!judge(rep, v, count) && strip)
+                cuts.push_back({b.begin, b.end,
+                                "[The attachment \"" +
+                                    (rep.filename.empty() ? "(unnamed)" : rep.filename) + "\" (" +
+                                    rep.detected_type +
+                                    ") was removed by the marketplace: " + rep.reason + ".]\r\n"});
             out_.attachments.push_back(std::move(rep));
         }
-        if (copied == 0) return false;
-        out.append(text, copied, std::string::npos);
-        text = std::move(out);
+        if (cuts.empty()) return false;
+        text = html ? apply_payload_cuts_to_html(text, cuts) : apply_payload_cuts(text, cuts);
         return true;
     }
 
@@ -644,7 +671,9 @@ private:
     std::vector<std::string> document_sources_;  // per out_.document_texts
     std::size_t document_chars_ = 0;             // read from documents so far
     std::optional<CpuAllowance> document_time_;  // from the first document on
-    std::set<std::string> cids_;
+    std::set<std::string> cids_;                 // as renamed
+    std::optional<ContentIdRenamer> renamer_;
+    std::vector<GMimeObject*> related_;  // multiparts with a start parameter
     bool changed_ = false;
     bool top_changed_ = false;
     bool some_part_has_cid_ = false;

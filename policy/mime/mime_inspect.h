@@ -66,6 +66,7 @@ struct ContentFindings {
     std::vector<std::string> document_texts;
     std::uint64_t attachment_bytes = 0;  // decoded total, inline images included
     int forwarded_headers_removed = 0;   // from forwarded messages' own headers
+    int content_ids_rewritten = 0;       // Content-IDs that named the sender's host
     bool attachment_violation = false;   // some attachment is not allowed
     bool size_violation = false;         // total over max_total_bytes
     // Set only when the body changed: the new body and the top-level header

@@ -70,6 +70,11 @@ struct HeaderPolicy {
     // Block mode: the headers removed (same syntax).  Allow mode: an extra
     // deny list applied after `keep` (a header in both is removed).
     std::vector<std::string> remove;
+    // Inline parts' Content-IDs (and the HTML's cid: URLs) rewritten to
+    // neutral ids under the marketplace domain (policy/mime/content_ids.h):
+    // clients make them from the sender's host name.  Off by default in
+    // block mode, like every other header that is not listed.
+    bool neutral_content_ids = true;
 
     bool operator==(const HeaderPolicy&) const = default;
 };

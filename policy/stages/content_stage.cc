@@ -57,6 +57,9 @@ void report(const ContentFindings& f, const EvalContext& ctx, std::vector<RuleHi
         rules.push_back(
             {"links.removed", std::to_string(f.links_removed) + " link(s): " + domains});
     }
+    if (f.content_ids_rewritten != 0)
+        rules.push_back({"headers.content_id", std::to_string(f.content_ids_rewritten) +
+                                                   " Content-ID(s) under the marketplace domain"});
     if (!f.redactions.empty()) {
         int emails = 0, phones = 0;
         for (const auto& r : f.redactions) (r.kind == "email" ? emails : phones)++;

@@ -83,9 +83,10 @@ StageResult judge_content(const StageInput& input, const Message& message, bool 
                           Verdict& draft);
 
 // The stages, in the order evaluate() walks them (evaluate.cc, kStages).
-StageResult strip_forged_headers(const StageInput& input, Verdict& draft);       // headers_stage
-StageResult identify_pair(const StageInput& input, Verdict& draft);              // addresses_stage
-StageResult handle_null_sender(const StageInput& input, Verdict& draft);         // bounce_stage
+StageResult strip_forged_headers(const StageInput& input, Verdict& draft);  // headers_stage
+StageResult identify_pair(const StageInput& input, Verdict& draft);         // addresses_stage
+StageResult check_sender_authentication(const StageInput& input, Verdict& draft);  // auth_stage
+StageResult handle_null_sender(const StageInput& input, Verdict& draft);           // bounce_stage
 StageResult rewrite_sender(const StageInput& input, Verdict& draft);             // addresses_stage
 StageResult apply_header_allow_list(const StageInput& input, Verdict& draft);    // headers_stage
 StageResult rewrite_recipient_headers(const StageInput& input, Verdict& draft);  // addresses_stage

@@ -1436,6 +1436,53 @@ def reap_stale_harnesses():
 # unittest integration
 
 
+_AUDIT_FIELDS_RE = re.compile(r"decision=(?P<decision>[a-z]+); rules=(?P<rules>[^;]*);")
+
+
+def audit_decision_and_rules(header_value: str) -> Optional[tuple]:
+    """(decision, [rule ids]) of an X-Marketplace-Audit value; None if unreadable."""
+    m = _AUDIT_FIELDS_RE.search(re.sub(r"\s+", " ", header_value))
+    if m is None:
+        return None
+    return m.group("decision"), [x.strip() for x in m.group("rules").split(",") if x.strip()]
+
+
+def add_test_per_entry(cls, entries, run: str):
+    """One test method per entry name (file.eml -> test_file) that calls
+    cls.<run>(name): a corpus checked message by message."""
+    for name in entries:
+        def test(self, name=name):
+            getattr(self, run)(name)
+        test.__name__ = "test_" + name.rsplit(".", 1)[0]
+        test.__doc__ = name
+        setattr(cls, test.__name__, test)
+
+
+def load_corpus(subdir: str, generator: str, manifest: str) -> tuple:
+    """(directory, generator module, manifest) of the corpus in
+    tests/data/<subdir>: messages to the generator's PLACEHOLDER, from its
+    SELLER to its BUYER, each with its verdict in the manifest (JSON, or
+    YAML read with python3-yaml)."""
+    import importlib
+    directory = os.path.join(REPO_ROOT, "tests", "data", subdir)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    module = importlib.import_module(generator)
+    with open(os.path.join(directory, manifest), encoding="utf-8") as f:
+        if manifest.endswith(".json"):
+            expected = json.load(f)
+        else:
+            import yaml
+            expected = yaml.safe_load(f)
+    return directory, module, expected
+
+
+def corpus_parties(module) -> tuple:
+    """(seller, buyer) Parties of a corpus generator's SELLER and BUYER."""
+    return (Party("acme", "seller", module.SELLER, "Acme Store"),
+            Party("bob", "buyer", module.BUYER, "Bob Buyer"))
+
+
 class HarnessTestCase(unittest.TestCase):
     """Base class: one Harness per test class (started in setUpClass).
 
@@ -1488,6 +1535,37 @@ class HarnessTestCase(unittest.TestCase):
         self.assertEqual(got_code, code, f"{result}")
         self.assertIn(enhanced, text, f"{result}")
 
+    def send_and_check_verdict(self, name: str, data: bytes, sender: str, alias: str,
+                               owner: str, *, decision: str, code: str = "",
+                               enhanced: str = "5.", rules=()) -> Optional[Delivery]:
+        """Sends `data` from `sender` to `alias`.  A refusal (decision reject)
+        comes at DATA with `code` and `enhanced`, names one of `rules` ("rule
+        X", or "limit X" for a limit) and delivers nothing (returns None); otherwise one message reaches
+        `owner` whose audit header says `decision` and names every rule (as
+        a prefix: a rule repeated many times may be summarised), returned."""
+        r = self.h.send(sender, [alias], data)
+        if decision == "reject":
+            self.assertRefused(r, int(code), enhanced, stages=("data",))
+            if rules:
+                text = r.data[1]
+                self.assertTrue(any(f"{kind} {rid}" in text
+                                    for rid in rules for kind in ("rule", "limit")),
+                                f"{name}: refusal does not name {list(rules)}: {text!r}")
+            self.h.assert_nothing_delivered()
+            return None
+        self.assertQueued(r, [alias])
+        [d] = self.h.wait_delivered(1)
+        self.assertEqual(d.rcpts, [owner], d.summary())
+        audit = d.headers("X-Marketplace-Audit")
+        self.assertEqual(len(audit), 1, f"{name}: {audit}")
+        read = audit_decision_and_rules(audit[0])
+        self.assertIsNotNone(read, audit[0])
+        self.assertEqual(read[0], decision, audit[0])
+        for rid in rules:
+            self.assertTrue(any(x.startswith(rid) for x in read[1]),
+                            f"{name}: {rid} not in {audit[0]}")
+        return d
+
     def assertTempfailed(self, result: SendResult):
         ref = result.refusal()
         self.assertIsNotNone(ref, f"expected a 4xx, but it was queued: {result}")
@@ -1498,6 +1576,26 @@ class HarnessTestCase(unittest.TestCase):
         self.assertTrue(result.queued, f"not queued: {result}")
         if rcpts is not None:
             self.assertEqual(sorted(result.accepted_rcpts), sorted(rcpts), f"{result}")
+
+
+class CorpusTestCase(HarnessTestCase):
+    """A corpus of messages between one pair (test_mime, test_hostile): the
+    class attributes `seller` and `buyer` (corpus_parties) are provisioned
+    once as `pair`, `outdir` takes `test --out` files, and each test starts
+    with the milter running and the sink drained."""
+    seller: Party
+    buyer: Party
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pair = cls.h.provision(cls.buyer, cls.seller)
+        cls.outdir = tempfile.mkdtemp(prefix="out-", dir=cls.h.dir)
+
+    def setUp(self):
+        if not self.h.milter_running():
+            self.h.start_milter()
+        self.h.drain()
 
 
 class OnePairTestCase(HarnessTestCase):

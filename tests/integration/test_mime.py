@@ -26,27 +26,17 @@ import email.policy
 import json
 import os
 import quopri
-import re
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mmharness import (DOMAIN, REPO_ROOT, Delivery, HarnessTestCase, Party,  # noqa: E402
-                       privacy_violations)
+from mmharness import (DOMAIN, CorpusTestCase, Delivery, add_test_per_entry,  # noqa: E402
+                       corpus_parties, load_corpus, privacy_violations)
 
-CORPUS_DIR = os.path.join(REPO_ROOT, "tests", "data", "messages")
-sys.path.insert(0, CORPUS_DIR)
-import make_corpus  # noqa: E402
-
-with open(os.path.join(CORPUS_DIR, "expected.json"), encoding="utf-8") as _f:
-    EXPECTED = json.load(_f)
-
-SELLER = Party("acme", "seller", make_corpus.SELLER, "Acme Store")
-BUYER = Party("bob", "buyer", make_corpus.BUYER, "Bob Buyer")
+CORPUS_DIR, make_corpus, EXPECTED = load_corpus("messages", "make_corpus", "expected.json")
+SELLER, BUYER = corpus_parties(make_corpus)
 PLACEHOLDER = make_corpus.PLACEHOLDER.encode()
-AUDIT_RULES_RE = re.compile(r"decision=(?P<decision>[a-z]+); rules=(?P<rules>[^;]*);")
 
 
 # --------------------------------------------------------------------------
@@ -302,20 +292,10 @@ class CorpusFilesTest(unittest.TestCase):
 # through `test` and through Postfix
 
 
-class MimeCorpusTest(CorpusChecks, HarnessTestCase):
+class MimeCorpusTest(CorpusChecks, CorpusTestCase):
     harness_name = "mime"
     maxDiff = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pair = cls.h.provision(BUYER, SELLER)
-        cls.outdir = tempfile.mkdtemp(prefix="out-", dir=cls.h.dir)
-
-    def setUp(self):
-        if not self.h.milter_running():
-            self.h.start_milter()
-        self.h.drain()
+    seller, buyer = SELLER, BUYER
 
     def route(self, name: str) -> tuple:
         """(envelope sender, alias written to, real address it reaches)."""
@@ -358,41 +338,16 @@ class MimeCorpusTest(CorpusChecks, HarnessTestCase):
 
     def check_postfix(self, name, data, sender, alias, owner):
         exp = EXPECTED[name]
-        r = self.h.send(sender, [alias], data)
-        if exp["decision"] == "reject":
-            self.assertRefused(r, int(exp["smtp_code"]), exp["enhanced_code"], stages=("data",))
-            if exp["rules_include"]:
-                text = r.data[1]
-                self.assertTrue(any(f"rule {rid}" in text for rid in exp["rules_include"]),
-                                f"{name}: refusal does not name {exp['rules_include']}: {text!r}")
-            self.h.assert_nothing_delivered()
-            return
-        self.assertQueued(r, [alias])
-        [d] = self.h.wait_delivered(1)
-        self.assertEqual(d.rcpts, [owner], d.summary())
-        audit = d.headers("X-Marketplace-Audit")
-        self.assertEqual(len(audit), 1, f"{name}: {audit}")
-        m = AUDIT_RULES_RE.search(re.sub(r"\s+", " ", audit[0]))
-        self.assertIsNotNone(m, audit[0])
-        self.assertEqual(m.group("decision"), exp["decision"], audit[0])
-        audit_rules = [x.strip() for x in m.group("rules").split(",") if x.strip()]
-        for rid in exp["rules_include"]:
-            self.assertIn(rid, audit_rules, audit[0])
-        self.check_delivered_message(name, data, d.raw, "delivered by Postfix")
+        d = self.send_and_check_verdict(name, data, sender, alias, owner,
+                                        decision=exp["decision"],
+                                        code=exp.get("smtp_code", ""),
+                                        enhanced=exp.get("enhanced_code", "5."),
+                                        rules=exp["rules_include"])
+        if d is not None:
+            self.check_delivered_message(name, data, d.raw, "delivered by Postfix")
 
 
-def _add_corpus_tests():
-    for name in EXPECTED:
-        stem = name.rsplit(".", 1)[0]
-
-        def test(self, name=name):
-            self.run_corpus_message(name)
-        test.__name__ = f"test_{stem}"
-        test.__doc__ = f"{name}: {EXPECTED[name]['decision']}"
-        setattr(MimeCorpusTest, test.__name__, test)
-
-
-_add_corpus_tests()
+add_test_per_entry(MimeCorpusTest, EXPECTED, "run_corpus_message")
 
 
 if __name__ == "__main__":

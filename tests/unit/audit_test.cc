@@ -111,6 +111,28 @@ TEST(AuditHeader, FormatAndHmac) {
     EXPECT_TRUE(verify_audit_header(v, kKey));
 }
 
+// Thousands of stripped parts: each id once with its count, in order of its
+// first hit, and a header libmilter still sends (at most 65535 bytes).
+TEST(AuditHeader, ManyHitsAreCountedPerRule) {
+    std::vector<RuleHit> hits{{"alias.rewrite", "x"}};
+    for (int i = 0; i < 5000; ++i) hits.push_back({"attachment.type", "part"});
+    hits.push_back({"links.removed", "y"});
+    for (int i = 0; i < 3000; ++i) hits.push_back({"attachment.encoded", "part"});
+    const std::string v = header("0123456789abcdef", Decision::modify, hits, "v1");
+    EXPECT_NE(v.find("; rules=alias.rewrite,attachment.type*5000,links.removed,"
+                     "attachment.encoded*3000; bind="),
+              std::string::npos)
+        << v;
+    EXPECT_TRUE(verify_audit_header(v, kKey));
+    // A policy with thousands of rule ids of its own: the list is cut.
+    std::vector<RuleHit> many;
+    for (int i = 0; i < 20000; ++i) many.push_back({"content.rule" + std::to_string(i), "z"});
+    const std::string cut = header("0123456789abcdef", Decision::modify, many, "v1");
+    EXPECT_LT(cut.size(), 16384u);
+    EXPECT_NE(cut.find(",+"), std::string::npos);
+    EXPECT_TRUE(verify_audit_header(cut, kKey));
+}
+
 TEST(AuditHeader, BindHoldsOneKeyedTagPerField) {
     const std::string bind = bind_value(kBound, kKey);
     EXPECT_TRUE(std::regex_match(

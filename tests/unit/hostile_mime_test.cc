@@ -2,6 +2,9 @@
 // is an attachment, files encoded inside text, names that disagree.
 #include <gtest/gtest.h>
 
+#include <utility>
+
+#include "policy/html/html_text.h"
 #include "policy/mime/embedded_payloads.h"
 #include "policy/mime/mime_inspect.h"
 #include "tests/support/mime_inspect_fixture.h"
@@ -125,13 +128,19 @@ TEST_F(HostileMimeTest, YencExecutableInTextIsStripped) {
     EXPECT_EQ(f.new_body->str().find("=ybegin"), std::string::npos);
 }
 
-TEST_F(HostileMimeTest, BinHexInTextIsRefused) {
-    auto f = inspect(mixed(part("Content-Type: text/plain",
-                                "(This file must be converted with BinHex 4.0)\r\n"
-                                ":$f*TEQKPH#jdCA0-B@jQ9%9B9!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!:\r\n")));
-    const AttachmentReport* a = refused(f);
-    ASSERT_NE(a, nullptr);
-    EXPECT_EQ(a->rule_id, "attachment.encoded");
+// In HTML as in plain text (there in a <pre>, as a reader sees it).
+TEST_F(HostileMimeTest, BinHexInTextOrHtmlIsRefused) {
+    const std::string binhex =
+        "(This file must be converted with BinHex 4.0)\r\n"
+        ":$f*TEQKPH#jdCA0-B@jQ9%9B9!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!:\r\n";
+    for (const auto& [type, body] : {std::pair<std::string, std::string>{"text/plain", binhex},
+                                     {"text/html", "<pre>" + binhex + "</pre>"}}) {
+        SCOPED_TRACE(type);
+        auto f = inspect(mixed(part("Content-Type: " + type, body)));
+        const AttachmentReport* a = refused(f);
+        ASSERT_NE(a, nullptr);
+        EXPECT_EQ(a->rule_id, "attachment.encoded");
+    }
 }
 
 TEST_F(HostileMimeTest, UuencodedAllowedTypeIsKept) {
@@ -145,6 +154,52 @@ TEST_F(HostileMimeTest, UuencodedAllowedTypeIsKept) {
 TEST_F(HostileMimeTest, ProseStartingWithBeginIsNotAFile) {
     auto f = inspect(mixed(part("Content-Type: text/plain",
                                 "begin 100 meters from the depot, then turn left.\r\nThanks")));
+    EXPECT_TRUE(f.attachments.empty());
+    EXPECT_FALSE(f.new_body);
+}
+
+// In HTML the files are looked for in what the reader sees: a <pre>, or
+// lines ended by <br>, whatever the character references.
+TEST_F(HostileMimeTest, UuencodedExecutableInHtmlIsStripped) {
+    const std::string exe = mm::bench::synthetic_exe(600);
+    auto f = inspect(
+        mixed(part("Content-Type: text/html", "<html><body><p>Please run the tool:</p><pre>" +
+                                                  html_escape(uuencode(exe, "tool.exe")) +
+                                                  "</pre><p>Bye</p></body></html>")));
+    const AttachmentReport* a = refused(f);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->filename, "tool.exe");
+    EXPECT_EQ(a->size, exe.size());
+    ASSERT_TRUE(f.new_body);
+    const std::string body = f.new_body->str();
+    EXPECT_EQ(body.find("begin 644"), std::string::npos);
+    EXPECT_NE(body.find("was removed by the marketplace"), std::string::npos);
+    EXPECT_NE(body.find("Please run the tool"), std::string::npos);
+    EXPECT_NE(body.find("Bye"), std::string::npos);
+}
+
+TEST_F(HostileMimeTest, YencExecutableInHtmlLinesIsStripped) {
+    const std::string exe = mm::bench::synthetic_exe(600);
+    std::string lines = html_escape(yencode(exe, "tool.exe"));
+    std::string html = "<div>";
+    for (std::size_t at = 0; at < lines.size();) {
+        const std::size_t nl = lines.find("\r\n", at);
+        html += lines.substr(at, nl - at) + "<br>\r\n";
+        at = nl + 2;
+    }
+    auto f = inspect(mixed(part("Content-Type: text/html", html + "</div>")));
+    const AttachmentReport* a = refused(f);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->filename, "tool.exe");
+    ASSERT_TRUE(f.new_body);
+    EXPECT_EQ(f.new_body->str().find("=ybegin"), std::string::npos);
+}
+
+// Markup is not text: a tag that happens to read "begin 644" in its source
+// is nothing a reader sees.
+TEST_F(HostileMimeTest, HtmlWithoutEncodedFilesIsNotChanged) {
+    auto f = inspect(mixed(
+        part("Content-Type: text/html", "<p title=\"begin 644 x.exe\">Thanks for the order.</p>")));
     EXPECT_TRUE(f.attachments.empty());
     EXPECT_FALSE(f.new_body);
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "alias/alias_directory.h"
 #include "alias/sqlite_store.h"
@@ -198,6 +199,77 @@ TEST_F(PolicyTest, SellerToBuyerIsRewrittenBothWays) {
     EXPECT_TRUE(has_rule("alias.rewrite"));
     EXPECT_TRUE(has_rule("headers.identity"));
     EXPECT_TRUE(has_rule("headers.forged_marketplace"));
+}
+
+// ---- sender authenticity (policy.yaml authentication:) ----------------------
+
+class AuthenticationTest : public PolicyTest {
+protected:
+    void SetUp() override {
+        PolicyTest::SetUp();
+        policy_.authentication = {
+            {"mx.marketplace.example"}, true, AuthenticationPolicy::Action::reject};
+        env_ = envelope_for("support@acme.example", addr(pair_.buyer_alias));
+    }
+    // The seller's message with `fields` (kept in msg_) to the buyer.
+    Verdict judge(const std::string& fields) {
+        auto msg = parse_message("Received: from mail.acme.example by mx\r\n" + fields +
+                                 "From: support@acme.example\r\nSubject: Your order\r\n\r\n"
+                                 "Your parcel left today.\r\n");
+        EXPECT_TRUE(msg);
+        if (!msg) return {};
+        msg_.emplace(std::move(*msg));
+        return evaluate(env_, *msg_, ctx());
+    }
+    static bool has_rule(const Verdict& v, const std::string& id) {
+        return std::any_of(v.rules.begin(), v.rules.end(),
+                           [&](const RuleHit& r) { return r.id == id; });
+    }
+
+    Envelope env_;
+    std::optional<Message> msg_;
+};
+
+TEST_F(AuthenticationTest, AlignedPassFromTheTrustedMtaIsDelivered) {
+    Verdict v = judge(
+        "Authentication-Results: mx.marketplace.example; dkim=pass header.d=acme.example\r\n");
+    EXPECT_EQ(v.decision, Decision::modify);
+    EXPECT_TRUE(has_rule(v, "auth.aligned"));
+}
+
+TEST_F(AuthenticationTest, ForgedPassIsRefused) {
+    Verdict v = judge(
+        "Authentication-Results: mx.marketplace.example; spf=fail "
+        "smtp.mailfrom=support@acme.example\r\n"
+        "Authentication-Results: mx.evil.example; dkim=pass header.d=acme.example\r\n");
+    EXPECT_EQ(v.decision, Decision::reject);
+    EXPECT_EQ(v.smtp_code, "550");
+    EXPECT_EQ(v.enhanced_code, "5.7.1");
+    EXPECT_NE(v.reply_text.find("auth.alignment"), std::string::npos);
+    EXPECT_TRUE(has_rule(v, "auth.alignment"));
+}
+
+TEST_F(AuthenticationTest, QuarantineWhenThePolicySaysSo) {
+    policy_.authentication.action = AuthenticationPolicy::Action::quarantine;
+    EXPECT_EQ(judge("").decision, Decision::quarantine);
+}
+
+// Kept by the header policy: only the trusted fields are delivered.
+TEST_F(AuthenticationTest, UntrustedFieldsAreNeverDelivered) {
+    policy_.headers.keep.push_back("authentication-results");
+    policy_.authentication.require_alignment = false;
+    Verdict v = judge(
+        "Authentication-Results: mx.marketplace.example; dkim=pass header.d=acme.example\r\n"
+        "Authentication-Results: mx.evil.example; dkim=pass header.d=acme.example\r\n"
+        "Authentication-Results: mx.marketplace.example (; dkim=pass\r\n");
+    ASSERT_TRUE(msg_);
+    EXPECT_EQ(v.decision, Decision::modify);
+    EXPECT_TRUE(has_rule(v, "auth.untrusted"));
+    Message out = msg_->clone();
+    Envelope env_out = env_;
+    apply_edits(v.edits, out, env_out);
+    ASSERT_EQ(out.count("Authentication-Results"), 1);
+    EXPECT_EQ(out.find("Authentication-Results")->find("mx.marketplace.example; dkim=pass"), 0u);
 }
 
 TEST_F(PolicyTest, RepeatedHeadersAreRemovedHighestIndexFirst) {

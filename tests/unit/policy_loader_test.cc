@@ -93,6 +93,20 @@ TEST_F(PolicyLoaderTest, BlockModeUsesTheRemoveList) {
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ((*p)->headers.mode, HeaderPolicy::Mode::block);
     EXPECT_EQ((*p)->headers.remove, (std::vector<std::string>{"received", "arc-*"}));
+    EXPECT_FALSE((*p)->headers.neutral_content_ids);  // block mode: only what is listed
+}
+
+TEST_F(PolicyLoaderTest, ContentIdsRewrittenByDefaultAndOnRequest) {
+    auto allow = load_policy(policy_file("version: v\n"));
+    ASSERT_TRUE(allow) << allow.error().message;
+    EXPECT_TRUE((*allow)->headers.neutral_content_ids);
+    auto kept = load_policy(policy_file("version: v\nheaders: {content_ids: keep}\n"));
+    ASSERT_TRUE(kept) << kept.error().message;
+    EXPECT_FALSE((*kept)->headers.neutral_content_ids);
+    auto block = load_policy(policy_file(
+        "version: v\nheaders: {mode: block, remove: [Received], content_ids: rewrite}\n"));
+    ASSERT_TRUE(block) << block.error().message;
+    EXPECT_TRUE((*block)->headers.neutral_content_ids);
 }
 
 TEST_F(PolicyLoaderTest, BounceAndMalformedActionsLoad) {
@@ -186,6 +200,8 @@ const ErrorCase kErrorCases[] = {
      "2:1: unknown key 'header'"},
     {"UnknownKeyInSection", "version: x\nheaders:\n  remove: [X-Mailer]\n  allow: [Subject]\n",
      "4:3: unknown key 'allow' in 'headers'"},
+    {"ContentIdsTypo", "version: x\nheaders: {content_ids: drop}\n",
+     "2:24: unknown value 'drop' (expected rewrite or keep)"},
     {"UnknownHeaderMode", "version: x\nheaders: {mode: deny}\n",
      "2:17: unknown mode 'deny' (expected allow or block)"},
     {"BlockModeWithoutRemoveList", "version: x\nheaders:\n  mode: block\n",
