@@ -74,7 +74,7 @@ RedactResult redact_html(std::string_view html, const RedactPolicy& policy,
                              : redact_text_nodes(html, policy, marketplace_domain, out, unmapped);
     // Attribute values (mailto:, title), comments and hidden text, read as
     // they are in the source.
-    RedactResult raw = redact_text(edited, policy, marketplace_domain);
+    RedactResult raw = redact_text(edited, policy, marketplace_domain, RedactSource::markup);
     out.redactions.insert(out.redactions.end(), raw.redactions.begin(), raw.redactions.end());
     if (out.redactions.empty() && !unmapped) {
         out.text = std::string(html);

@@ -7,6 +7,7 @@
 
 #include "policy/rules/text_normalize.h"
 #include "util/address.h"
+#include "util/strings.h"
 
 namespace mm::policy {
 namespace {
@@ -109,7 +110,8 @@ struct Span {
 }  // namespace
 
 std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
-                                        const std::string& marketplace_domain) {
+                                        const std::string& marketplace_domain,
+                                        RedactSource source) {
     const std::string alias_domain = to_lower(marketplace_domain);
     const re2::StringPiece input(text.data(), text.size());
 
@@ -126,7 +128,10 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
             auto end = begin + m[0].size();
             std::string domain = to_lower(std::string_view(m[1].data(), m[1].size()));
             bool alias = !alias_domain.empty() && domain == alias_domain;
-            spans.push_back({begin, end, "email", policy.emails && !alias});
+            const bool part_url = source == RedactSource::markup && begin >= 4 &&
+                                  (iequals(text.substr(begin - 4, 4), "cid:") ||
+                                   iequals(text.substr(begin - 4, 4), "mid:"));
+            spans.push_back({begin, end, "email", policy.emails && !alias && !part_url});
             pos = end;
         }
     }
@@ -173,10 +178,11 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
 }
 
 RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
-                         const std::string& marketplace_domain) {
+                         const std::string& marketplace_domain, RedactSource source) {
     RedactResult out;
     const NormalizedText n = normalize_text(text, Normalize::characters);
-    const std::vector<RedactSpan> spans = find_redactions(n.text, policy, marketplace_domain);
+    const std::vector<RedactSpan> spans =
+        find_redactions(n.text, policy, marketplace_domain, source);
     if (spans.empty()) {
         out.text = std::string(text);
         return out;

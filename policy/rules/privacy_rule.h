@@ -41,8 +41,13 @@ struct RedactResult {
 // Addresses in `marketplace_domain` (aliases) are kept.  What a match
 // covers in `text` as given is replaced, invisible characters inside it
 // included.
+// What a text is: words a reader sees, or HTML source read as it is.  In
+// source a `cid:` or `mid:` URL names a MIME part or a message, not a
+// mailbox (an inline image's id looks like part1.abc@host): it is kept.
+enum class RedactSource { text, markup };
 RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
-                         const std::string& marketplace_domain);
+                         const std::string& marketplace_domain,
+                         RedactSource source = RedactSource::text);
 
 // The same for an HTML part (privacy_html.cc).  Matches are found in the text
 // a reader sees and replaced in the text nodes that show them: the first
@@ -64,7 +69,8 @@ struct RedactSpan {
     const char* kind;  // "email" or "phone"
 };
 std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
-                                        const std::string& marketplace_domain);
+                                        const std::string& marketplace_domain,
+                                        RedactSource source = RedactSource::text);
 
 // policy.yaml `privacy:` section (privacy.redact: {...}).
 void load_privacy_section(const yaml::Entry& e, RedactPolicy& out);

@@ -156,7 +156,7 @@ def messages() -> dict:
     m["text_attachment_links.eml"] = mixed("Your invoice", [
         (TEXT, "Thanks for your order."),
         (TEXT + '; name="terms.txt"\nContent-Disposition: attachment; filename="terms.txt"',
-         "Cheaper next time: https://acme-hostile-shop.example/deal")])
+         "Our terms, in full: https://acme-hostile-shop.example/terms")])
     m["uuencode_exe.eml"] = mixed("Tool", [(TEXT, "Run this:\n" + uuencode(exe, "setup.exe"))])
     # yEnc is 8-bit: its bytes are the file's plus 42, not UTF-8.
     m["yenc_exe.eml"] = (head("Tool") + "Content-Type: text/plain; charset=iso-8859-1\n"
