@@ -107,6 +107,20 @@ struct Span {
     bool replace;
 };
 
+// Whether the address-shaped id at `begin` is an image's cid: source
+// (src="cid:…", url(cid:…)): the id names the part the HTML shows, not a
+// mailbox, and a reader never sees it.  A cid: URL anywhere else, a link's
+// href above all, a client shows on hover: it is redacted as an address.
+bool names_inline_image(std::string_view text, std::size_t begin) {
+    if (begin < 4 || !iequals(text.substr(begin - 4, 4), "cid:")) return false;
+    std::size_t p = begin - 4;
+    if (p > 0 && (text[p - 1] == '"' || text[p - 1] == '\'')) --p;
+    for (std::string_view lead : {"src=", "url("})
+        if (p >= lead.size() && iequals(text.substr(p - lead.size(), lead.size()), lead))
+            return true;
+    return false;
+}
+
 }  // namespace
 
 std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
@@ -128,10 +142,8 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
             auto end = begin + m[0].size();
             std::string domain = to_lower(std::string_view(m[1].data(), m[1].size()));
             bool alias = !alias_domain.empty() && domain == alias_domain;
-            const bool part_url = source == RedactSource::markup && begin >= 4 &&
-                                  (iequals(text.substr(begin - 4, 4), "cid:") ||
-                                   iequals(text.substr(begin - 4, 4), "mid:"));
-            spans.push_back({begin, end, "email", policy.emails && !alias && !part_url});
+            const bool image = source == RedactSource::markup && names_inline_image(text, begin);
+            spans.push_back({begin, end, "email", policy.emails && !alias && !image});
             pos = end;
         }
     }

@@ -42,8 +42,8 @@ struct RedactResult {
 // covers in `text` as given is replaced, invisible characters inside it
 // included.
 // What a text is: words a reader sees, or HTML source read as it is.  In
-// source a `cid:` or `mid:` URL names a MIME part or a message, not a
-// mailbox (an inline image's id looks like part1.abc@host): it is kept.
+// source an image's `cid:` source names a MIME part, not a mailbox (an
+// inline image's id looks like part1.abc@host): it is kept.
 enum class RedactSource { text, markup };
 RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
                          const std::string& marketplace_domain,

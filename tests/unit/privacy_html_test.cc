@@ -346,13 +346,15 @@ TEST(RedactHtmlParts, HostileMarkupNeverLeavesANumberShown) {
 }
 
 // An inline image's Content-ID looks like an address; redacting the cid: URL
-// would break the image.  The same words shown to the reader are redacted.
+// would break the image.  The same words shown to the reader, or a link's
+// cid: href (shown on hover), are redacted.
 TEST(RedactHtml, CidUrlsAreNotAddresses) {
     RedactPolicy policy;
     const std::string html =
         "<p>The box:</p><img src=\"cid:part1.abc@sender-host.example\" alt=box>"
-        "<p>write to cid:john@mail.example</p>";
+        "<p>write to cid:john@mail.example</p><a href=\"cid:jane@mail.example\">me</a>";
     const RedactResult r = redact_html(html, policy, kDomain);
+    EXPECT_EQ(r.text.find("jane@mail.example"), std::string::npos) << r.text;
     EXPECT_NE(r.text.find("src=\"cid:part1.abc@sender-host.example\""), std::string::npos)
         << r.text;
     EXPECT_EQ(r.text.find("john@mail.example"), std::string::npos) << r.text;
