@@ -220,6 +220,8 @@ int repeat(const std::string& name, long n) {
         raw = html_40k();
     else if (name == "Mime110K")
         raw = mime_110k();
+    else if (name == "ExeStrip")
+        raw = with_attachment("setup.exe", "application/octet-stream", mm::bench::synthetic_exe());
     else
         return 2;
     const Evaluation e(raw);
@@ -252,7 +254,7 @@ BENCHMARK(BM_ExeStrip);
 int main(int argc, char** argv) {
     if (argc == 4 && std::string(argv[1]) == "--repeat") {
         const int rc = repeat(argv[2], std::strtol(argv[3], nullptr, 10));
-        if (rc != 0) std::fprintf(stderr, "--repeat: Text4K, Html40KLinks or Mime110K\n");
+        if (rc != 0) std::fprintf(stderr, "--repeat: Text4K, Html40KLinks, Mime110K or ExeStrip\n");
         return rc;
     }
     benchmark::Initialize(&argc, argv);

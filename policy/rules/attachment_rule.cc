@@ -1,11 +1,7 @@
 #include "policy/rules/attachment_rule.h"
 
-#include <magic.h>
-
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -23,36 +19,12 @@ constexpr std::string_view kDocx =
 constexpr std::string_view kOdt = "application/vnd.oasis.opendocument.text";
 constexpr std::string_view kOctet = "application/octet-stream";
 
-// libmagic decides on the first few KiB for every format we allow; 64 KiB
-// also covers OOXML, where it has to walk local zip headers past
-// [Content_Types].xml and _rels/ to find word/.  Beyond that it only costs
-// time (random bytes are its slowest case).
-constexpr std::size_t kMagicPrefix = 64 * 1024;
-static_assert(AttachmentClassifier::kSniffBytes >= kMagicPrefix + 4,
-              "a prefix must show where the UTF-8 character at the cut ends");
-
-// magic_t is not thread-safe; this many handles serve concurrent callers and
-// the rest wait.  A handle costs a mapping of the compiled database.
-constexpr std::size_t kPoolSize = 4;
-
-// How every handle is opened, and what detect() asks for content of each kind
-// (binary_flags).  The flags are set per call on a leased handle, so no call
-// sees another's.
-constexpr int kMagicFlags = MAGIC_MIME_TYPE | MAGIC_ERROR;
-constexpr int kBinaryFlags = kMagicFlags | MAGIC_NO_CHECK_ENCODING;
-constexpr int kOpaqueFlags = kBinaryFlags | MAGIC_NO_CHECK_TEXT;
-
 // Zip-bomb bounds for the OOXML check: a real letter has a few dozen entries
 // and inflates to a few times its size.
 constexpr zip_int64_t kMaxZipEntries = 1000;
 constexpr zip_uint64_t kMaxZipUncompressed = 256u << 20;
 constexpr zip_uint64_t kMaxContentTypesBytes = 1u << 20;
 constexpr std::size_t kEmbeddingSniff = 8;
-
-struct MagicClose {
-    void operator()(magic_t m) const { magic_close(m); }
-};
-using MagicPtr = std::unique_ptr<std::remove_pointer_t<magic_t>, MagicClose>;
 
 // Extension -> the detected types it may carry.  A name whose extension is
 // not here disagrees with any content: mail clients open attachments by
@@ -133,45 +105,6 @@ std::string extension_of(std::string_view name) {
 
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.starts_with(prefix);
-}
-
-// Cuts `n` back to a UTF-8 character boundary, so that truncating a text
-// attachment does not turn it into "binary data" for libmagic.
-std::size_t utf8_boundary(std::string_view bytes, std::size_t n) {
-    if (n >= bytes.size()) return bytes.size();
-    std::size_t back = 0;
-    while (back < 3 && n - back > 0 && (static_cast<unsigned char>(bytes[n - back]) & 0xC0) == 0x80)
-        ++back;
-    return n - back;
-}
-
-// The flags that give libmagic's answer for `bytes` without the work that
-// cannot change it.  libmagic 5.x (file_buffer) first asks file_encoding
-// whether the first `encoding_max` bytes are text: ASCII (or UTF-7), UTF-8 with
-// or without a BOM, UTF-32 or UTF-16 with a BOM, ISO-8859, extended ASCII, or,
-// converted from EBCDIC, ASCII or ISO-8859.  On binary data that costs a buffer
-// of four bytes per byte and an EBCDIC copy of the whole prefix: three quarters
-// of the instructions and ~25 of the ~55 us libmagic spends on a 64 KiB PDF
-// prefix.  A NUL byte fails every one of those tests but UTF-16/32, and those
-// need a BOM at the start; with a NUL and no such BOM the answer is "not text"
-// before it is asked, and MAGIC_NO_CHECK_ENCODING, which only puts "not text"
-// in place of the answer, cannot change the result.  When a byte other than NUL
-// follows the NUL, the last test (ascmagic: trailing NULs trimmed,
-// file_encoding again) fails as well, so MAGIC_NO_CHECK_TEXT skips it: the
-// result is application/octet-stream either way.  Text, and text padded with
-// NULs, keep every test.  attachment_rule_test holds the result to a handle
-// with every test on (DetectBinaryShortcut), so a libmagic that reasons
-// otherwise fails there.
-int binary_flags(std::string_view bytes, std::size_t encoding_max) {
-    // The BOMs of UTF-16 LE (and UTF-32 LE, FF FE 00 00), UTF-16 BE and
-    // UTF-32 BE: text that is mostly NUL bytes.
-    if (bytes.starts_with("\xff\xfe") || bytes.starts_with("\xfe\xff") ||
-        bytes.starts_with(std::string_view("\0\0\xfe\xff", 4)))
-        return kMagicFlags;
-    const std::size_t nul = bytes.substr(0, encoding_max).find('\0');
-    if (nul == std::string_view::npos) return kMagicFlags;
-    if (bytes.find_first_not_of('\0', nul) == std::string_view::npos) return kBinaryFlags;
-    return kOpaqueFlags;
 }
 
 enum class Ooxml { ok, not_package, macro, too_big };
@@ -327,82 +260,19 @@ std::optional<AttachmentVerdict> whole_package(const AttachmentInput& input,
 
 }  // namespace
 
-struct AttachmentClassifier::Pool {
-    // Blocks while every handle is lent out.
-    MagicPtr take() {
-        std::unique_lock lock(mu);
-        freed.wait(lock, [&] { return !idle.empty(); });
-        MagicPtr m = std::move(idle.back());
-        idle.pop_back();
-        return m;
-    }
-    void give(MagicPtr m) {
-        {
-            std::lock_guard lock(mu);
-            idle.push_back(std::move(m));
-        }
-        freed.notify_one();
-    }
-
-    std::mutex mu;
-    std::condition_variable freed;
-    std::vector<MagicPtr> idle;
-};
-
-AttachmentClassifier::AttachmentClassifier() : pool_(std::make_unique<Pool>()) {}
+AttachmentClassifier::AttachmentClassifier() = default;
 AttachmentClassifier::~AttachmentClassifier() = default;
 
 Result<std::shared_ptr<const AttachmentClassifier>> AttachmentClassifier::create() {
+    auto detector = TypeDetector::create();
+    if (!detector) return detector.error();
     std::shared_ptr<AttachmentClassifier> c(new AttachmentClassifier());
-    // All handles up front: a failure shows at start-up, never mid-message.
-    for (std::size_t i = 0; i < kPoolSize; ++i) {
-        MagicPtr m(magic_open(kMagicFlags));
-        if (!m) return fail(Errc::internal, "libmagic: magic_open failed");
-        if (magic_load(m.get(), nullptr) != 0) {
-            const char* why = magic_error(m.get());
-            return fail(Errc::internal, std::string("libmagic: cannot load the magic database: ") +
-                                            (why ? why : "unknown error"));
-        }
-        // detect() switches between these; a libmagic that refuses one
-        // should fail here, not in a message.
-        for (int flags : {kOpaqueFlags, kBinaryFlags, kMagicFlags})
-            if (magic_setflags(m.get(), flags) != 0)
-                return fail(Errc::internal, "libmagic: magic_setflags failed");
-        if (i == 0) {
-            // binary_flags must look where file_encoding looks.
-            std::size_t max = 0;
-            if (magic_getparam(m.get(), MAGIC_PARAM_ENCODING_MAX, &max) != 0)
-                return fail(Errc::internal, "libmagic: cannot read MAGIC_PARAM_ENCODING_MAX");
-            c->encoding_max_ = max;
-        }
-        c->pool_->idle.push_back(std::move(m));
-    }
+    c->detector_ = std::move(detector).value();
     return std::shared_ptr<const AttachmentClassifier>(std::move(c));
 }
 
 std::string AttachmentClassifier::detect(std::string_view bytes) const {
-    std::size_t n = utf8_boundary(bytes, std::min(bytes.size(), kMagicPrefix));
-    // Gives the handle back however this call ends.
-    struct Lease {
-        Pool& pool;
-        MagicPtr handle;
-        ~Lease() { pool.give(std::move(handle)); }
-    } lease{*pool_, pool_->take()};
-    const std::string_view prefix = bytes.substr(0, n);
-    // Every call sets its own flags: the handle may come from a call that
-    // took the shortcut.  (create() tried each set, so this does not fail.)
-    if (magic_setflags(lease.handle.get(), binary_flags(prefix, encoding_max_)) != 0)
-        throw std::runtime_error("libmagic: magic_setflags failed");
-    const char* type = magic_buffer(lease.handle.get(), prefix.data(), prefix.size());
-    // Unknown is treated as opaque data, which no policy should allow.
-    if (type == nullptr) return std::string(kOctet);
-    std::string detected = to_lower(type);
-    // libmagic's CSV test calls any text with a comma on every line text/csv
-    // (a buyer's list.txt, most prose): that is a guess about plain text, not
-    // another type.  (MAGIC_NO_CHECK_CSV instead makes every text file cost
-    // ~1 ms in the soft-magic tests it would skip.)
-    if (detected == "text/csv") return "text/plain";
-    return detected;
+    return detector_->detect(bytes);
 }
 
 AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "policy/mime/message_body.h"
+#include "policy/rules/type_detect.h"
 #include "policy/yaml_schema.h"
 #include "util/result.h"
 
@@ -78,10 +79,9 @@ public:
     static Result<std::shared_ptr<const AttachmentClassifier>> create();
     ~AttachmentClassifier();
 
-    // How much of a long content classify() needs in AttachmentInput::bytes:
-    // libmagic's 64 KiB, plus a few bytes to see where a UTF-8 character
-    // cut at 64 KiB ends (a cut character makes text look like binary).
-    static constexpr std::size_t kSniffBytes = 64 * 1024 + 8;
+    // How much of a long content classify() needs in AttachmentInput::bytes
+    // (type_detect.h).
+    static constexpr std::size_t kSniffBytes = TypeDetector::kSniffBytes;
 
     // The detected MIME type of `bytes` (libmagic on a bounded prefix).
     std::string detect(std::string_view bytes) const;
@@ -90,9 +90,7 @@ public:
 
 private:
     AttachmentClassifier();
-    struct Pool;
-    std::unique_ptr<Pool> pool_;
-    std::size_t encoding_max_ = 0;  // libmagic's MAGIC_PARAM_ENCODING_MAX
+    std::unique_ptr<TypeDetector> detector_;
 };
 
 // policy.yaml `attachments:` section.

@@ -414,6 +414,96 @@ TEST(DetectBinaryShortcut, EverySampleKeepsItsType) {
     EXPECT_EQ(seen, expected.size());
 }
 
+// The common-types database (type_detect.h) answers only where the full one
+// gives the same answer: PE files of every subsystem, machine and header
+// placement, and the common headers followed by anything.
+std::string pe_variant(unsigned subsystem, unsigned machine, unsigned lfanew, unsigned magic,
+                       unsigned characteristics) {
+    std::string pe = workloads_exe();
+    pe.replace(0x80, 0x200, std::string(0x200, '\0'));
+    put32(pe, 0x3C, lfanew);
+    // An e_lfanew past the end of the bytes points nowhere.
+    if (lfanew >= 0x100000) return pe;
+    if (lfanew + 0x100 > pe.size()) pe.resize(lfanew + 0x100, '\0');
+    pe.replace(lfanew, 4, std::string("PE\0\0", 4));
+    put16(pe, lfanew + 4, machine);
+    put16(pe, lfanew + 6, 1);
+    put16(pe, lfanew + 20, magic == 0x20B ? 0xF0 : 0xE0);
+    put16(pe, lfanew + 22, characteristics);
+    put16(pe, lfanew + 24, magic);
+    put16(pe, lfanew + 24 + 68, subsystem);
+    return pe;
+}
+
+TEST(DetectCommonTypes, PortableExecutablesAgreeWithTheFullScan) {
+    std::size_t named = 0;
+    for (unsigned subsystem : {0u, 1u, 2u, 3u, 7u, 9u, 10u, 11u, 12u, 13u, 14u, 16u, 99u})
+        for (unsigned machine : {0x14Cu, 0x8664u, 0x1C0u, 0xAA64u, 0x200u, 0u})
+            for (unsigned lfanew : {0x20u, 0x3Cu, 0x40u, 0x80u, 0x400u, 0x10000u, 0xFFFFFFF0u})
+                for (unsigned characteristics : {0x0102u, 0x2102u, 0x0001u})
+                    for (unsigned magic : {0x10Bu, 0x20Bu, 0x107u}) {
+                        const std::string pe =
+                            pe_variant(subsystem, machine, lfanew, magic, characteristics);
+                        const std::string got = classifier().detect(pe);
+                        EXPECT_EQ(got, full_scan().detect(pe))
+                            << "subsystem " << subsystem << " machine " << machine << " lfanew "
+                            << lfanew << " magic " << magic;
+                        named += got == "application/vnd.microsoft.portable-executable";
+                    }
+    EXPECT_GT(named, 0u);
+}
+
+TEST(DetectCommonTypes, CommonHeadersFollowedByAnythingAgreeWithTheFullScan) {
+    const std::vector<std::string> heads = {
+        std::string("\x89PNG\r\n\x1a\n", 8),
+        std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16),
+        "\xff\xd8\xff\xe0",
+        "\xff\xd8\xff\xe1",
+        "\xff\xd8",
+        std::string("\xff\xd8\xff\0", 4),
+        "\xff\xd8\xff\xdb",
+        "\xff\xd8\xff\xff",
+        "\xff\xd8\xff",
+        "GIF87a",
+        "GIF88a",
+        "GIF8",
+        "GIF89a",
+        std::string("RIFF\0\0\0\0WEBPVP8 ", 16),
+        std::string("RIFF\0\0\0\0WAVEfmt ", 16),
+        std::string("RIFF\xff\xff\xff\xffWEBPVP8X", 16),
+        std::string("RIFF\0\0\0\0WEBP", 12),
+        std::string("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\0\0\0\0\0", 24),
+        std::string("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x01\0\0\0\x01\0\x08\x06", 26),
+        "%PDF-1.7\n",
+        "%PDF-",
+        "%PDF-2.0\r",
+        "%PDF",
+        "MZ",
+    };
+    const std::vector<std::string> tails = {
+        std::string(1, '\0'),
+        std::string(40000, '\0'),
+        random_bytes(3000, 11),
+        random_bytes(70000, 12),
+        prose(2000),
+        prose(2000) + std::string(1, '\0') + "x",
+        std::string(257, '\0') + "ustar\0" + std::string(300, '\0'),
+        std::string(32769, '\0') + "CD001" + std::string(64, '\0'),
+        "\x1f\x8b\x08" + random_bytes(100, 13),
+        "PK\x03\x04" + random_bytes(200, 14),
+        std::string("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) + random_bytes(600, 15),
+        "\x7f"
+        "ELF" +
+            random_bytes(200, 16),
+    };
+    for (std::size_t h = 0; h < heads.size(); ++h)
+        for (std::size_t t = 0; t < tails.size(); ++t) {
+            const std::string bytes = heads[h] + tails[t];
+            EXPECT_EQ(classifier().detect(bytes), full_scan().detect(bytes))
+                << "head " << h << " tail " << t;
+        }
+}
+
 TEST(DetectBinaryShortcut, MixturesAgreeWithTheFullScan) {
     // Text, high bytes, control bytes, BOMs and NULs in random order and
     // amounts, around the places the shortcut decides on.
@@ -434,6 +524,11 @@ TEST(DetectBinaryShortcut, MixturesAgreeWithTheFullScan) {
         "%PDF-1.4\n",
         "MZ",
         "PK\x03\x04",
+        std::string("\x89PNG\r\n\x1a\n", 8),
+        "\xff\xd8\xff\xe0",
+        "GIF89a",
+        std::string("RIFF\0\0\0\0WEBP", 12),
+        std::string("PE\0\0", 4),
         "{\"order\": [1, 2, 3]}\n",
         "a,b,c\n1,2,3\n",
         ebcdic("HELLO WORLD.\n"),
