@@ -111,7 +111,7 @@ Result<ListenAddress> parse_listen(std::string_view spec) {
                                        " (expected IP:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)");
     };
     const auto colon = spec.rfind(':');
-    if (colon == std::string_view::npos) return bad("no port");
+    if (colon == std::string_view::npos || spec.ends_with(']')) return bad("no port");
     std::string_view host = spec.substr(0, colon);
     const std::string_view port = spec.substr(colon + 1);
     const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';

@@ -216,12 +216,20 @@ std::string escape_label_value(std::string_view value) {
 std::string format_value(double v) {
     if (std::isnan(v)) return "NaN";
     if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-    char buf[64];
-    // Counts up to 2^53 are exact in a double and print as integers.
-    const auto [end, ec] = std::abs(v) < 9007199254740992.0 && v == std::trunc(v)
-                               ? std::to_chars(buf, buf + sizeof buf, static_cast<long long>(v))
-                               : std::to_chars(buf, buf + sizeof buf, v);
-    return ec == std::errc() ? std::string(buf, end) : "NaN";
+    char buf[128];
+    char* const last = buf + sizeof buf;
+    const double a = std::abs(v);
+    std::to_chars_result r;
+    // Counts up to 2^53 are exact in a double and print as integers; other
+    // values in plain decimals (bucket bounds read as written: 0.0005, not
+    // 5e-04) unless too small or large for that.
+    if (a < 9007199254740992.0 && v == std::trunc(v))
+        r = std::to_chars(buf, last, static_cast<long long>(v));
+    else if (a >= 1e-6 && a < 1e21)
+        r = std::to_chars(buf, last, v, std::chars_format::fixed);
+    else
+        r = std::to_chars(buf, last, v);
+    return r.ec == std::errc() ? std::string(buf, r.ptr) : "NaN";
 }
 
 }  // namespace mm::metrics

@@ -137,6 +137,7 @@ TEST(MetricsListen, MalformedAddressesSayWhy) {
     EXPECT_EQ(parse_listen("localhost:9464").error().message,
               "'localhost:9464': 'localhost' is not an IPv4 address (no host names)" + forms);
     EXPECT_EQ(parse_listen("9464").error().message, "'9464': no port" + forms);
+    EXPECT_EQ(parse_listen("[::1]").error().message, "'[::1]': no port" + forms);
     EXPECT_EQ(parse_listen("127.0.0.1:").error().message,
               "'127.0.0.1:': port '' is not a number from 0 to 65535" + forms);
     EXPECT_EQ(parse_listen("127.0.0.1:-1").error().message,

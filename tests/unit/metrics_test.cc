@@ -110,7 +110,10 @@ TEST(MetricsTextFormat, Values) {
     EXPECT_EQ(format_value(0), "0");
     EXPECT_EQ(format_value(42), "42");
     EXPECT_EQ(format_value(-3), "-3");
-    EXPECT_EQ(format_value(18446744073709551615.0), "1.8446744073709552e+19");
+    EXPECT_EQ(format_value(18446744073709551615.0), "18446744073709551616");
+    EXPECT_EQ(format_value(1e21), "1e+21");
+    EXPECT_EQ(format_value(1.5e-7), "1.5e-07");
+    EXPECT_EQ(format_value(0.1 + 0.2), "0.30000000000000004");  // reads back the same
     EXPECT_EQ(format_value(1764975600), "1764975600");
     EXPECT_EQ(format_value(1764975600.25), "1764975600.25");
     EXPECT_EQ(format_value(0.0005), "0.0005");
