@@ -273,7 +273,7 @@ constexpr Key kMetricsKeys[] = {
                       e.name + ": " +
                           (where ? "port 0 is not a port to scrape" : where.error().message));
      },
-     {"IP:PORT, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\"", "\"\" (off)",
+     {"IP:PORT, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\"", "",
       "Serve Prometheus metrics over HTTP at GET /metrics on this address (IP literals only). "
       "Empty or absent: no endpoint. A non-loopback address is refused unless allow_remote is "
       "true. If the address cannot be bound the daemon does not start. Read at start only."}},

@@ -11,12 +11,15 @@ real Postfix.
   evaluation gate show the traffic;
 - SIGUSR1 counts a reload (ok, or failed for a broken policy) and a good one
   sets the time of the last success;
-- only GET /metrics is served.
+- only GET /metrics is served; an address in use stops the start, a
+  non-loopback one is a config error without metrics.allow_remote.
 
 The last scrape is printed (stderr), so a run shows what an operator sees."""
 
 import os
 import re
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -25,8 +28,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmharness import (DOMAIN, HarnessTestCase, Party, free_port, make_message,  # noqa: E402
-                       unique_line, wait_for)
+from mmharness import (DOMAIN, HarnessError, HarnessTestCase, Party, free_port,  # noqa: E402
+                       make_message, unique_line, wait_for)
 
 PREFIX = "marketplace_milter_"
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -270,6 +273,41 @@ class MetricsTest(HarnessTestCase):
         self.assertEqual(status, 405)
         status, _, body = self.get("/metrics", method="HEAD")
         self.assertEqual((status, body), (200, ""))
+
+    def test_address_in_use_stops_the_start(self):
+        taken = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", taken))
+            s.listen(1)
+            self.h.kill_milter(sig=15)
+            try:
+                with self.assertRaises(HarnessError) as caught:
+                    self.h.start_milter(metrics={"listen": f"127.0.0.1:{taken}"})
+                self.assertIn(f"metrics.listen: cannot listen on 127.0.0.1:{taken}",
+                              str(caught.exception))
+                self.assertIn("exited with status 1", str(caught.exception))
+            finally:
+                self.h.kill_milter()
+                self.h.start_milter()  # the class's config again
+        self.assertEqual(self.get()[0], 200)
+
+    def test_remote_address_needs_allow_remote(self):
+        config = self.h.p("milter", "remote.yaml")
+        with open(self.h.milter_config) as f:
+            text = f.read()
+        text = re.sub(r"^metrics: .*$", 'metrics: {listen: "0.0.0.0:9464"}', text, flags=re.M)
+        with open(config, "w") as f:
+            f.write(text)
+        out = subprocess.run([self.h.binary, "check", "-c", config], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("metrics.listen: 0.0.0.0:9464 is not a loopback address", out.stderr)
+        with open(config, "w") as f:
+            f.write(text.replace('listen: "0.0.0.0:9464"}',
+                                 'listen: "0.0.0.0:9464", allow_remote: true}'))
+        out = subprocess.run([self.h.binary, "check", "-c", config], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
 
 if __name__ == "__main__":
