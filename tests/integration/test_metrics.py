@@ -9,6 +9,8 @@ real Postfix.
   decisions by decision, rule hits by rule, the time histogram's buckets,
   count and sum from the lines' milter_us; the store, its caches and the
   evaluation gate show the traffic;
+- an end of message over realtime_budget_ms is counted (where SCHED_FIFO
+  is permitted);
 - SIGUSR1 counts a reload (ok, or failed for a broken policy) and a good one
   sets the time of the last success;
 - only GET /metrics is served; an address in use stops the start, a
@@ -276,6 +278,30 @@ class MetricsTest(HarnessTestCase):
         s3, _ = self.scrape()
         self.assertEqual(self.value(s3, "reloads_total", result="ok"), ok0 + 2)
         self.assertGreater(self.value(s3, "last_reload_success_timestamp_seconds"), stamp)
+
+    def test_realtime_budget_overrun_counted(self):
+        """An end of message over realtime_budget_ms (test_core's message:
+        ~240 KB of text with links, held in memory) is counted."""
+        with open(self.h.milter_stderr, errors="replace") as f:
+            m = re.search(r"end of message runs at normal priority: (.*not permitted.*)", f.read())
+        if m:
+            self.skipTest(f"realtime scheduling not available here: {m.group(1)}")
+        alias = self.pair["buyer_alias"]
+        words = " ".join(f"see https://docs{i}.example.org/page and word{i}" for i in range(4000))
+        self.h.restart_milter(realtime_budget_ms=1)
+        try:
+            before = self.value(self.scrape()[0], "realtime_budget_overruns_total")
+            msg = make_message(from_="Acme Support <support@acme.example>", to=alias,
+                               subject="Long manual", body=words + "\n" + unique_line())
+            self.assertQueued(self.h.send("support@acme.example", [alias], msg))
+            self.h.wait_delivered(1)
+            with open(self.h.milter_stderr, errors="replace") as f:
+                if "finished at normal priority" not in f.read():
+                    self.skipTest("the message did not use up its realtime budget here")
+            self.assertGreaterEqual(
+                self.value(self.scrape()[0], "realtime_budget_overruns_total"), before + 1)
+        finally:
+            self.h.restart_milter()
 
     def test_only_get_metrics_is_served(self):
         for path in ("/", "/metrics/", "/index.html"):
