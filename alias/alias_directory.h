@@ -37,6 +37,13 @@ public:
 
     Store& store() { return *store_; }
 
+    // The caches' hits and misses since start (the daemon's metrics).
+    struct CacheStats {
+        TtlCacheStats aliases;
+        TtlCacheStats orders;
+    };
+    CacheStats cache_stats() const { return {aliases_.stats(), orders_.stats()}; }
+
 private:
     Result<std::optional<ResolvedAlias>> load(const std::string& local);
 

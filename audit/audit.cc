@@ -299,6 +299,12 @@ AuditLog::~AuditLog() {
 }
 
 Result<void> AuditLog::write(const AuditRecord& record) {
+    auto written = write_line(record);
+    if (observer_) observer_(record, written.ok());
+    return written;
+}
+
+Result<void> AuditLog::write_line(const AuditRecord& record) {
     std::string line = audit_json_line(record);
     line += '\n';
     std::lock_guard lock(mu_);

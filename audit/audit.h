@@ -99,6 +99,12 @@ public:
     // line did not go in whole; after a partial line the next one starts on
     // a line of its own.
     Result<void> write(const AuditRecord& record);
+    // Called after every write with the record and whether the line went in
+    // (the daemon's metrics count decisions there, so they agree with the
+    // log).  Outside the log's lock, on the writer's thread: it must be
+    // thread-safe.  Set before the first write, never changed after.
+    using Observer = std::function<void(const AuditRecord&, bool written)>;
+    void set_observer(Observer observer) { observer_ = std::move(observer); }
     // The last write failed: a caller about to commit state it cannot take
     // back asks first.
     bool failing() const { return failing_.load(std::memory_order_relaxed); }
@@ -108,9 +114,11 @@ private:
     AuditLog(std::string path, Reporter reporter)
         : path_(std::move(path)), reporter_(std::move(reporter)) {}
     void report(Health health, const std::string& detail);
+    Result<void> write_line(const AuditRecord& record);
 
     std::string path_;
     Reporter reporter_;
+    Observer observer_;
     std::mutex mu_;
     int fd_ = -1;
     bool torn_ = false;  // a failed write left part of a line; guarded by mu_

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "milter/metrics_server.h"
 #include "policy/yaml_schema.h"
 #include "util/address.h"
 #include "util/file.h"
@@ -61,6 +62,7 @@ struct Build {
     Config config;
     fs::path dir;              // directory of the config file, absolute
     YAML::Mark key_file_mark;  // where hmac_key_file was given
+    YAML::Mark listen_mark;    // where metrics.listen was given
 };
 using Key = yaml::Key<Build>;
 
@@ -258,6 +260,44 @@ constexpr Key kLogKeys[] = {
       "about one message start with its queue id (\"4XbQ1: reject: ...\"). Read at start only."}},
 };
 
+constexpr Key kMetricsKeys[] = {
+    {"listen",
+     false,
+     [](const Entry& e, Build& b) {
+         b.config.metrics.listen = get_string(e);
+         b.listen_mark = e.value.Mark();
+         if (b.config.metrics.listen.empty()) return;
+         auto where = parse_listen(b.config.metrics.listen);
+         if (!where || where->port == 0)
+             error_at(e.value.Mark(),
+                      e.name + ": " +
+                          (where ? "port 0 is not a port to scrape" : where.error().message));
+     },
+     {"IP:PORT, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\"", "",
+      "Serve Prometheus metrics over HTTP at GET /metrics on this address (IP literals only). "
+      "Empty or absent: no endpoint. A non-loopback address is refused unless allow_remote is "
+      "true. If the address cannot be bound the daemon does not start. Read at start only."}},
+    {"allow_remote",
+     false,
+     [](const Entry& e, Build& b) { b.config.metrics.allow_remote = get_bool(e); },
+     {"true | false", "false",
+      "Allow a listen address other than loopback. The endpoint has no authentication and the "
+      "numbers tell whoever reads them the mail volume and which rules fire: firewall it."}},
+};
+
+// metrics.listen off loopback only when allow_remote says so (in either
+// order of the two keys).
+void load_metrics(const Entry& e, Build& b) {
+    yaml::load_section<Build>(e, kMetricsKeys, b);
+    const auto& m = b.config.metrics;
+    if (m.listen.empty() || m.allow_remote) return;
+    if (auto where = parse_listen(m.listen); where && !where->loopback)
+        error_at(b.listen_mark, "metrics.listen: " + m.listen +
+                                    " is not a loopback address; the endpoint has no "
+                                    "authentication (set metrics.allow_remote: true to listen "
+                                    "there anyway)");
+}
+
 constexpr Key kTopLevel[] = {
     {"socket",
      false,
@@ -396,6 +436,14 @@ constexpr Key kTopLevel[] = {
       "refused with the bound named (e.g. 552 5.3.4 ... (limit limits.max_header_count)) and one "
       "audit line with the rule limits.<key>. Re-read on reload.",
       +[] { return yaml::describe<Build>(kLimitsKeys); }}},
+    {"metrics",
+     false,
+     load_metrics,
+     {"mapping", "",
+      "The Prometheus endpoint: decisions by outcome and by rule, time in the filter, the "
+      "evaluation gate, the store and its caches, reloads (README.md, \"Metrics\"). Off unless "
+      "listen is set.",
+      +[] { return yaml::describe<Build>(kMetricsKeys); }}},
 };
 
 // Reads the HMAC key; one trailing newline ("\n" or "\r\n") is not part of it.

@@ -54,6 +54,12 @@ struct Config {
     // A message over limits.cpu_budget: refused (552 5.3.4), or tempfailed
     // (451 4.3.0) so the MTA retries it.
     bool over_budget_tempfail = false;
+    // The Prometheus endpoint (milter/metrics_server.h); listen empty: off.
+    // Read at start only.
+    struct Metrics {
+        std::string listen;         // IP:PORT, checked by parse_listen
+        bool allow_remote = false;  // a listen address that is not loopback
+    } metrics;
 
     // The `limits:` defaults: Postfix's own header bounds are per field
     // (header_size_limit 102400) and per hop count (hopcount_limit 50);

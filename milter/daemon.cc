@@ -20,6 +20,7 @@
 
 #include "milter/callbacks.h"
 #include "milter/log.h"
+#include "milter/metrics_server.h"
 #include "milter/realtime.h"
 #include "policy/mime/gmime_ptr.h"
 
@@ -92,6 +93,24 @@ void reopen_logs(Service& service) {
         log_msg(LOG_ERR, "cannot reopen the audit log: %s", r.error().message.c_str());
 }
 
+// The endpoint metrics.listen asks for, or none; a failure to listen stops
+// the start, as the milter socket's does: the operator asked for it.
+Result<std::unique_ptr<MetricsServer>> start_metrics(Service& service) {
+    const Config::Metrics& m = service.runtime()->config.metrics;
+    if (m.listen.empty()) return std::unique_ptr<MetricsServer>();
+    auto where = parse_listen(m.listen);
+    if (!where) return fail(Errc::invalid, "metrics.listen: " + where.error().message);
+    if (!where->loopback)
+        log_msg(LOG_WARNING,
+                "metrics on %s, not a loopback address (metrics.allow_remote): the endpoint has "
+                "no authentication",
+                m.listen.c_str());
+    MilterMetrics& metrics = service.metrics();
+    auto server = MetricsServer::start(*where, [&metrics] { return metrics.render(); });
+    if (server) log_msg(LOG_INFO, "metrics: http://%s/metrics", m.listen.c_str());
+    return server;
+}
+
 }  // namespace
 
 int run_daemon(const std::string& config_path) {
@@ -126,6 +145,11 @@ int run_daemon(const std::string& config_path) {
     sigaddset(&signals, SIGUSR1);
     sigaddset(&signals, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    auto metrics = start_metrics(service);
+    if (!metrics) {
+        log_msg(LOG_ERR, "%s", metrics.error().message.c_str());
+        return 1;
+    }
     std::atomic<bool> stopping{false};
     std::thread reloader([&service, &stopping, signals] {
         for (;;) {

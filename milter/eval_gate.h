@@ -7,6 +7,8 @@
 // before the MTA's milter timeout).
 //
 // Thread-safe.  A Permit gives its slot back when it goes out of scope.
+// load() says how many slots are taken and how many evaluations wait (the
+// daemon's metrics).
 #pragma once
 
 #include <chrono>
@@ -19,7 +21,7 @@ namespace mm::milter {
 
 class EvaluationGate {
 public:
-    explicit EvaluationGate(int slots) : free_(slots > 0 ? slots : 1) {}
+    explicit EvaluationGate(int slots) : slots_(slots > 0 ? slots : 1), free_(slots_) {}
 
     class Permit {
     public:
@@ -39,9 +41,21 @@ public:
     // A slot, or nothing if none came free within `timeout`.
     std::optional<Permit> acquire(std::chrono::milliseconds timeout) {
         std::unique_lock lock(mu_);
-        if (!freed_.wait_for(lock, timeout, [&] { return free_ > 0; })) return std::nullopt;
+        ++waiting_;
+        const bool got = freed_.wait_for(lock, timeout, [&] { return free_ > 0; });
+        --waiting_;
+        if (!got) return std::nullopt;
         --free_;
         return std::optional<Permit>(std::in_place, this);
+    }
+
+    struct Load {
+        int in_flight = 0;  // slots taken
+        int queued = 0;     // evaluations waiting for one
+    };
+    Load load() {
+        std::lock_guard lock(mu_);
+        return {slots_ - free_, waiting_};
     }
 
 private:
@@ -55,7 +69,9 @@ private:
 
     std::mutex mu_;
     std::condition_variable freed_;
+    const int slots_;
     int free_;
+    int waiting_ = 0;
 };
 
 }  // namespace mm::milter

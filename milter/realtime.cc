@@ -21,6 +21,8 @@ int g_normal_policy = SCHED_OTHER;
 std::atomic<long> g_budget_ns{0};
 // Set by the budget's signal handler on the thread it interrupts.
 thread_local volatile std::sig_atomic_t t_budget_spent = 0;
+// Counted when a section ends, not in the handler.
+std::atomic<std::uint64_t> g_overruns{0};
 
 int budget_signal() {
     return SIGRTMIN;
@@ -132,6 +134,10 @@ RealtimeSection::RealtimeSection(bool wanted) {
     if (!raised_) thread_timer().disarm();
 }
 
+std::uint64_t realtime_budget_overruns() {
+    return g_overruns.load(std::memory_order_relaxed);
+}
+
 bool RealtimeSection::budget_spent() const {
     return raised_ && t_budget_spent != 0;
 }
@@ -139,6 +145,7 @@ bool RealtimeSection::budget_spent() const {
 RealtimeSection::~RealtimeSection() {
     if (!raised_) return;
     thread_timer().disarm();
+    if (t_budget_spent != 0) g_overruns.fetch_add(1, std::memory_order_relaxed);
     set_normal();
 }
 

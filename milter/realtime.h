@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace mm::milter {
@@ -35,6 +36,9 @@ std::chrono::microseconds realtime_budget();
 
 // Whether enable_realtime succeeded.
 bool realtime_enabled();
+
+// Sections that used up their budget since start (the daemon's metrics).
+std::uint64_t realtime_budget_overruns();
 
 // Raises the calling thread to SCHED_FIFO for its lifetime or until it has
 // used the budget, when `wanted` and realtime is enabled; restores the normal

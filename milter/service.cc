@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+
 #include "milter/log.h"
 
 namespace mm::milter {
@@ -24,6 +26,11 @@ void report_audit_health(AuditLog::Health health, const std::string& detail) {
         log_msg(LOG_ERR, "%s: messages are tempfailed until it takes lines again", detail.c_str());
     else
         log_msg(LOG_NOTICE, "%s", detail.c_str());
+}
+
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
@@ -52,12 +59,20 @@ Result<std::unique_ptr<Service>> Service::open(const std::string& config_path) {
 
     std::unique_ptr<Service> service(new Service());
     service->config_path_ = config_path;
+    service->store_ = std::make_shared<alias::CountingStore>(std::move(store.value()));
     service->directory_ =
-        std::make_unique<alias::AliasDirectory>(std::move(store.value()), (*rt)->config.cache_ttl);
+        std::make_unique<alias::AliasDirectory>(service->store_, (*rt)->config.cache_ttl);
     service->audit_ = std::move(audit.value());
     service->classifier_ = std::move(classifier.value());
     service->gate_ = std::make_unique<EvaluationGate>(parallel_evaluations((*rt)->config));
     service->runtime_ = std::move(rt.value());
+    service->metrics_ = std::make_unique<MilterMetrics>();
+    service->metrics_->watch(*service->gate_, *service->store_, *service->directory_);
+    service->metrics_->loaded(unix_now());
+    service->audit_->set_observer(
+        [m = service->metrics_.get()](const AuditRecord& r, bool written) {
+            m->audited(r, written);
+        });
     return service;
 }
 
@@ -67,6 +82,12 @@ std::shared_ptr<const Runtime> Service::runtime() const {
 }
 
 Result<void> Service::reload() {
+    auto r = reload_files();
+    metrics_->reloaded(r.ok(), unix_now());
+    return r;
+}
+
+Result<void> Service::reload_files() {
     auto reopened = audit_->reopen();
     auto rt = load_runtime(config_path_);
     if (!rt) return rt.error();

@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "milter/config.h"
 #include "milter/eval_gate.h"
+#include "milter/metrics.h"
 #include "policy/policy.h"
 #include "policy/rules/attachment_rule.h"
 
@@ -37,16 +38,21 @@ public:
     AuditLog& audit() { return *audit_; }
     // Bounds concurrent evaluations (max_parallel_evaluations, read at start).
     EvaluationGate& evaluation_gate() { return *gate_; }
+    // Counts every audit line, the store's calls, the gate and reloads
+    // (milter/metrics.h), whether or not an endpoint serves them.
+    MilterMetrics& metrics() { return *metrics_; }
 
     // Re-reads config and policy; on any error the running snapshot stays and
-    // the error is returned.  Always reopens the audit log.  Store settings
-    // and the socket are read at start only.
+    // the error is returned.  Always reopens the audit log.  Store settings,
+    // the socket and the metrics endpoint are read at start only.  Counted
+    // in the metrics by its result.
     Result<void> reload();
     // Reopens the audit log only (logrotate's SIGUSR2); config and policy stay.
     Result<void> reopen_logs() { return audit_->reopen(); }
 
 private:
     Service() = default;
+    Result<void> reload_files();
     std::string config_path_;
     mutable std::mutex mu_;
     std::shared_ptr<const Runtime> runtime_;
@@ -54,6 +60,8 @@ private:
     std::shared_ptr<const policy::AttachmentClassifier> classifier_;
     std::unique_ptr<AuditLog> audit_;
     std::unique_ptr<EvaluationGate> gate_;
+    std::shared_ptr<alias::CountingStore> store_;
+    std::unique_ptr<MilterMetrics> metrics_;
 };
 
 }  // namespace mm::milter

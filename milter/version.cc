@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "milter/metrics_server.h"
 #include "milter_build_info.h"
 #include "policy/rules/public_suffixes.h"
 
@@ -69,6 +70,7 @@ std::string version_report() {
                           static_cast<unsigned>(libgsf_minor_version),
                           static_cast<unsigned>(libgsf_micro_version))},
         {"qpdf", qpdf_get_qpdf_version()},
+        {"libmicrohttpd", metrics_library_version()},
         {"yaml-cpp", MM_YAMLCPP_VERSION " (built with)"},
     };
     std::string out = "marketplace-milter " MM_VERSION " (git " MM_GIT_COMMIT ")";

@@ -4,11 +4,14 @@
 // working set is back within one TTL.  A ttl or max_entries of 0 disables it:
 // get() misses and put() drops.  The mutex is held only around the map, so a
 // caller loads a missing value (from a store, say) without holding it.
+// Hits and misses are counted (relaxed atomics) for the daemon's metrics.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -16,6 +19,11 @@
 #include <utility>
 
 namespace mm {
+
+struct TtlCacheStats {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+};
 
 template <class Value>
 class TtlCache {
@@ -25,14 +33,11 @@ public:
 
     bool enabled() const { return ttl_.count() > 0 && max_entries_ > 0; }
 
+    // A disabled cache misses every lookup: each one goes to the store.
     std::optional<Value> get(const std::string& key) {
-        if (!enabled()) return std::nullopt;
-        std::lock_guard lock(mu_);
-        auto it = map_.find(key);
-        if (it == map_.end()) return std::nullopt;
-        if (std::chrono::steady_clock::now() < it->second.expires) return it->second.value;
-        map_.erase(it);
-        return std::nullopt;
+        auto found = find(key);
+        (found ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+        return found;
     }
 
     void put(const std::string& key, Value value) {
@@ -43,7 +48,21 @@ public:
         map_.insert_or_assign(key, Entry{std::move(value), expires});
     }
 
+    TtlCacheStats stats() const {
+        return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed)};
+    }
+
 private:
+    std::optional<Value> find(const std::string& key) {
+        if (!enabled()) return std::nullopt;
+        std::lock_guard lock(mu_);
+        auto it = map_.find(key);
+        if (it == map_.end()) return std::nullopt;
+        if (std::chrono::steady_clock::now() < it->second.expires) return it->second.value;
+        map_.erase(it);
+        return std::nullopt;
+    }
+
     struct Entry {
         Value value;
         std::chrono::steady_clock::time_point expires;
@@ -52,6 +71,8 @@ private:
     const std::size_t max_entries_;
     std::mutex mu_;
     std::unordered_map<std::string, Entry> map_;
+    std::atomic<std::uint64_t> hits_{0};
+    std::atomic<std::uint64_t> misses_{0};
 };
 
 }  // namespace mm

@@ -97,6 +97,8 @@ std::map<std::string, std::string> settings(const Config& c) {
         {"limits.max_mime_depth", std::to_string(c.limits.max_mime_depth)},
         {"limits.cpu_budget_ms", std::to_string(c.limits.cpu_budget.count())},
         {"over_budget_tempfail", flag(c.over_budget_tempfail)},
+        {"metrics.listen", c.metrics.listen},
+        {"metrics.allow_remote", flag(c.metrics.allow_remote)},
     };
 }
 
@@ -189,7 +191,10 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "  max_mime_parts: 200\n"
         "  max_mime_depth: 10\n"
         "  cpu_budget_ms: 0\n"
-        "  over_budget_action: tempfail\n";
+        "  over_budget_action: tempfail\n"
+        "metrics:\n"
+        "  listen: \"[::1]:9464\"\n"
+        "  allow_remote: false\n";
     auto c = load_config(config_file(text));
     ASSERT_TRUE(c) << c.error().message;
     expect_settings(*c, {
@@ -218,6 +223,8 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
                             {"limits.max_mime_depth", "10"},
                             {"limits.cpu_budget_ms", "0"},
                             {"over_budget_tempfail", "true"},
+                            {"metrics.listen", "[::1]:9464"},
+                            {"metrics.allow_remote", "false"},
                         });
     EXPECT_EQ(c->log_facility, LOG_LOCAL3);
     EXPECT_EQ(parallel_evaluations(*c), 3);
@@ -355,11 +362,52 @@ const ErrorCase kErrorCases[] = {
     {"LimitsOverBudgetUnknown", "", "limits:\n  over_budget_action: bounce\n",
      "7:23: limits.over_budget_action: unknown value 'bounce' (expected reject or tempfail)"},
     {"LimitsIsAScalar", "", "limits: 5\n", "6:9: limits: expected a mapping, got a scalar"},
+    {"MetricsNotLoopback", "", "metrics:\n  listen: 0.0.0.0:9464\n",
+     "7:11: metrics.listen: 0.0.0.0:9464 is not a loopback address; the endpoint has no "
+     "authentication (set metrics.allow_remote: true to listen there anyway)"},
+    {"MetricsNotLoopbackV6", "", "metrics: {allow_remote: false, listen: \"[2001:db8::1]:9464\"}\n",
+     "6:40: metrics.listen: [2001:db8::1]:9464 is not a loopback address; the endpoint has no "
+     "authentication (set metrics.allow_remote: true to listen there anyway)"},
+    {"MetricsHostName", "", "metrics:\n  listen: localhost:9464\n",
+     "7:11: metrics.listen: 'localhost:9464': 'localhost' is not an IPv4 address (no host names) "
+     "(expected IP:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)"},
+    {"MetricsNoPort", "", "metrics:\n  listen: 127.0.0.1\n",
+     "7:11: metrics.listen: '127.0.0.1': no port (expected IP:PORT, e.g. 127.0.0.1:9464 or "
+     "[::1]:9464)"},
+    {"MetricsBadPort", "", "metrics:\n  listen: 127.0.0.1:99999\n",
+     "7:11: metrics.listen: '127.0.0.1:99999': port '99999' is not a number from 0 to 65535 "
+     "(expected IP:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)"},
+    {"MetricsPortZero", "", "metrics:\n  listen: 127.0.0.1:0\n",
+     "7:11: metrics.listen: port 0 is not a port to scrape"},
+    {"MetricsIPv6WithoutBrackets", "", "metrics:\n  listen: \"::1:9464\"\n",
+     "7:11: metrics.listen: '::1:9464': an IPv6 address goes in brackets (expected IP:PORT, e.g. "
+     "127.0.0.1:9464 or [::1]:9464)"},
+    {"MetricsUnknownKey", "", "metrics:\n  port: 9464\n",
+     "7:3: unknown key 'port' in 'metrics'"},
 };
 // clang-format on
 
 INSTANTIATE_TEST_SUITE_P(Errors, ConfigErrorTest, ::testing::ValuesIn(kErrorCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(ConfigTest, MetricsOffByDefaultAndRemoteOnlyWhenAllowed) {
+    auto off = load_config(config_file(base_config("", "")));
+    ASSERT_TRUE(off) << off.error().message;
+    expect_settings(*off, {{"metrics.listen", ""}, {"metrics.allow_remote", "false"}});
+    auto empty = load_config(config_file(base_config("", "metrics: {listen: \"\"}\n")));
+    ASSERT_TRUE(empty) << empty.error().message;
+    expect_settings(*empty, {{"metrics.listen", ""}});
+    // allow_remote after listen: the check waits for the whole section.
+    auto remote = load_config(
+        config_file(base_config("", "metrics:\n  listen: 0.0.0.0:9464\n  allow_remote: true\n")));
+    ASSERT_TRUE(remote) << remote.error().message;
+    expect_settings(*remote,
+                    {{"metrics.listen", "0.0.0.0:9464"}, {"metrics.allow_remote", "true"}});
+    auto loopback =
+        load_config(config_file(base_config("", "metrics: {listen: 127.1.2.3:9464}\n")));
+    ASSERT_TRUE(loopback) << loopback.error().message;
+    expect_settings(*loopback, {{"metrics.listen", "127.1.2.3:9464"}});
+}
 
 TEST_F(ConfigTest, TopLevelMustBeAMapping) {
     std::string path = config_file("- socket\n- domain\n");
