@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "alias/postgres/pg.h"
@@ -121,17 +122,16 @@ std::string redact_dsn(const std::string& dsn) {
     // libpq's parse message may quote the string, password included.
     if (err != nullptr) PQfreemem(err);
     if (options == nullptr) return "(unparsable dsn)";
+    // Only what names the server and the role, in this order; never the
+    // password or anything else a DSN may carry.
+    constexpr std::string_view kShown[] = {"host", "hostaddr", "port", "dbname", "user", "sslmode"};
     std::string out;
-    for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-        if (o->val == nullptr || *o->val == '\0') continue;
-        const std::string key = o->keyword;
-        // Only what names the server and the role; never the password or
-        // anything else a DSN may carry.
-        if (key != "host" && key != "hostaddr" && key != "port" && key != "dbname" &&
-            key != "user" && key != "sslmode")
-            continue;
-        if (!out.empty()) out += ' ';
-        out += key + "=" + o->val;
+    for (auto key : kShown) {
+        for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+            if (key != o->keyword || o->val == nullptr || *o->val == '\0') continue;
+            if (!out.empty()) out += ' ';
+            out += std::string(key) + "=" + o->val;
+        }
     }
     PQconninfoFree(options);
     return out;

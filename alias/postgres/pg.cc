@@ -61,15 +61,22 @@ bool stale(Connection& c) {
     if (PQtransactionStatus(conn) != PQTRANS_IDLE) return true;
     const int fd = PQsocket(conn);
     if (fd < 0) return true;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) > 0) {
-        if (PQconsumeInput(conn) == 0) return true;
+    // A server going away sends an error, then closes: the first read takes
+    // the message (parsed by PQisBusy, as a notice), a later one the end.
+    for (int reads = 0; reads < 4; ++reads) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) break;
+        if (PQconsumeInput(conn) == 0 || PQisBusy(conn) != 0) return true;
         // A notification (LISTEN is never used here) or a notice: drained.
         while (PGnotify* n = PQnotifies(conn)) PQfreemem(n);
-        if (PQstatus(conn) != CONNECTION_OK || PQisBusy(conn) != 0) return true;
+        if (PQstatus(conn) != CONNECTION_OK) return true;
     }
     return false;
 }
+
+// Notices (CREATE TABLE IF NOT EXISTS skipping, a server's goodbye) are not
+// errors; libpq's default prints them on stderr, which is the daemon's log.
+void ignore_notice(void*, const char*) {}
 
 }  // namespace
 
@@ -245,6 +252,7 @@ Result<std::unique_ptr<Connection>> Database::connect() {
     if (!conn) return fail(Errc::unavailable, "postgres store '" + label_ + "': out of memory");
     if (PQstatus(conn.get()) != CONNECTION_OK)
         return error("", PQerrorMessage(conn.get()), "connect");
+    PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
     // The server cancels what runs longer (SQLSTATE 57014): the caller gets
     // unavailable and the message is tempfailed.  SET takes no parameters;
     // the value is a number from the config.  Blocking: the server has just

@@ -1,5 +1,7 @@
-// Unit tests for alias/: parties, alias generation, the SQLite store and the
-// store factory.  Each test works in its own temp dir (removed afterwards).
+// Unit tests for alias/: parties, alias generation, the store contract on
+// both backends (SQLite and PostgreSQL, tests/support/store_backends.h), the
+// SQLite file itself and the store factory.  Each test works on a fresh
+// database (removed afterwards).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -12,12 +14,14 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "alias/alias_generator.h"
 #include "alias/party.h"
 #include "alias/sqlite_store.h"
 #include "alias/store_factory.h"
+#include "tests/support/store_backends.h"
 #include "tests/support/test_support.h"
 
 namespace mm::alias {
@@ -75,7 +79,38 @@ std::string query_text(sqlite3* db, const std::string& sql) {
     return out;
 }
 
-class StoreTest : public ::testing::Test {
+// The contract on one backend: a fresh database per test.
+class BackendTest : public ::testing::Test {
+protected:
+    void open_backend(const std::string& kind) {
+        backend_ = mm::testing::make_backend(kind);
+        if (!backend_) GTEST_SKIP() << "no PostgreSQL test server (MM_TEST_PG_DIR)";
+        store_ = open();
+    }
+    std::unique_ptr<Store> open(int timeout_ms = 5000) { return backend_->open(timeout_ms); }
+    bool postgres() const { return backend_->is_postgres(); }
+
+    // Adds buyer "b1" and seller "s1".
+    void add_both() {
+        ASSERT_TRUE(store_->add_party(buyer("b1")).ok());
+        ASSERT_TRUE(store_->add_party(seller("s1")).ok());
+    }
+
+    std::unique_ptr<mm::testing::StoreBackend> backend_;
+    std::unique_ptr<Store> store_;  // after backend_: closed before its database goes
+};
+
+class StoreTest : public BackendTest, public ::testing::WithParamInterface<const char*> {
+protected:
+    void SetUp() override { open_backend(GetParam()); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(mm::testing::kStoreBackends),
+                         [](const auto& info) { return std::string(info.param); });
+
+// What only the SQLite file has: WAL, checkpoints, file locks, PRAGMA
+// user_version.
+class SqliteStoreTest : public ::testing::Test {
 protected:
     void SetUp() override { store_ = open(); }
 
@@ -143,7 +178,7 @@ TEST(AliasGeneratorTest, LooksLikeAliasIsStrict) {
 
 // --- Parties in the store --------------------------------------------------------------------
 
-TEST_F(StoreTest, PartyRoundTripWithSendersAndAttributes) {
+TEST_P(StoreTest, PartyRoundTripWithSendersAndAttributes) {
     Party p = seller("acme-1");
     p.address = "<Support@ACME.example>";
     p.display_name = "Acme \"Best\" Store \xc3\xa9";
@@ -194,7 +229,7 @@ TEST_F(StoreTest, PartyRoundTripWithSendersAndAttributes) {
 // checkpoint's fsync); the store's own thread copies the WAL into the
 // database file.  Far less than SQLite's automatic 1000-page threshold is
 // written here, so only that thread can make the database file grow.
-TEST_F(StoreTest, BackgroundCheckpointMovesTheWalIntoTheDatabase) {
+TEST_F(SqliteStoreTest, BackgroundCheckpointMovesTheWalIntoTheDatabase) {
     const auto db_size = [&] { return std::filesystem::file_size(path()); };
     const auto before = db_size();
     for (int i = 0; i < 400; ++i) {
@@ -208,13 +243,13 @@ TEST_F(StoreTest, BackgroundCheckpointMovesTheWalIntoTheDatabase) {
     EXPECT_GE(db_size(), before + 80000) << "the WAL was not checkpointed";
 }
 
-TEST_F(StoreTest, FindUnknownPartyIsNullopt) {
+TEST_P(StoreTest, FindUnknownPartyIsNullopt) {
     auto found = store_->find_party("nobody");
     ASSERT_TRUE(found.ok());
     EXPECT_FALSE(found->has_value());
 }
 
-TEST_F(StoreTest, DuplicatePartyIdIsConflictAndKeepsTheOriginal) {
+TEST_P(StoreTest, DuplicatePartyIdIsConflictAndKeepsTheOriginal) {
     Party first = buyer("b1");
     first.senders = {"bob@work.example"};
     ASSERT_TRUE(store_->add_party(first).ok());
@@ -233,7 +268,7 @@ TEST_F(StoreTest, DuplicatePartyIdIsConflictAndKeepsTheOriginal) {
     EXPECT_EQ((*found)->senders, std::vector<std::string>{"bob@work.example"});
 }
 
-TEST_F(StoreTest, UpdateUnknownPartyIsNotFound) {
+TEST_P(StoreTest, UpdateUnknownPartyIsNotFound) {
     auto r = store_->update_party(buyer("ghost"));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::not_found);
@@ -242,7 +277,7 @@ TEST_F(StoreTest, UpdateUnknownPartyIsNotFound) {
     EXPECT_FALSE(found->has_value());
 }
 
-TEST_F(StoreTest, UpdateWithMalformedInputIsInvalidAndChangesNothing) {
+TEST_P(StoreTest, UpdateWithMalformedInputIsInvalidAndChangesNothing) {
     Party p = buyer("b1");
     p.senders = {"bob@work.example"};
     ASSERT_TRUE(store_->add_party(p).ok());
@@ -264,11 +299,15 @@ struct MalformedParty {
     friend void PrintTo(const MalformedParty& m, std::ostream* os) { *os << m.name; }
 };
 
-class MalformedPartyTest : public StoreTest,
-                           public ::testing::WithParamInterface<MalformedParty> {};
+class MalformedPartyTest
+    : public BackendTest,
+      public ::testing::WithParamInterface<std::tuple<const char*, MalformedParty>> {
+protected:
+    void SetUp() override { open_backend(std::get<0>(GetParam())); }
+};
 
 TEST_P(MalformedPartyTest, IsInvalidAndNothingIsWritten) {
-    const Party& p = GetParam().party;
+    const Party& p = std::get<1>(GetParam()).party;
     auto r = store_->add_party(p);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::invalid) << r.error().message;
@@ -277,9 +316,8 @@ TEST_P(MalformedPartyTest, IsInvalidAndNothingIsWritten) {
     ASSERT_TRUE(found.ok());
     EXPECT_FALSE(found->has_value());
     // Nothing at all was written, not even a sender row.
-    auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party"), "0");
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party_sender"), "0");
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM party"), "0");
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM party_sender"), "0");
 }
 
 MalformedParty with(const char* name, Party p) {
@@ -307,35 +345,41 @@ Party with_sender(std::string sender) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, MalformedPartyTest,
-    ::testing::Values(
-        with("EmptyId", with_id("")), with("IdWithSpace", with_id("a b")),
-        with("IdWithSlash", with_id("a/b")), with("IdWithQuote", with_id("a'b")),
-        with("IdTooLong", with_id(std::string(65, 'a'))), with("IdNonAscii", with_id("b\xc3\xa9")),
-        with("EmptyAddress", with_address("")),
-        with("AddressWithoutAt", with_address("bob.gmail.example")),
-        with("AddressWithSpace", with_address("bob smith@gmail.example")),
-        with("AddressWithCrLf", with_address("bob@gmail.example\r\nBcc: x@y.example")),
-        with("AddressBadDomain", with_address("bob@-gmail.example")),
-        with("NameWithCr", with_name("Bob\rSmith")), with("NameWithLf", with_name("Bob\nSmith")),
-        with("NameWithNul", with_name(std::string("Bob\0Smith", 9))),
-        with("MalformedSender", with_sender("not-an-address")),
-        with("SenderWithLf", with_sender("x@y.example\n"))),
-    [](const ::testing::TestParamInfo<MalformedParty>& info) { return info.param.name; });
+    ::testing::Combine(
+        ::testing::ValuesIn(mm::testing::kStoreBackends),
+        ::testing::Values(
+            with("EmptyId", with_id("")), with("IdWithSpace", with_id("a b")),
+            with("IdWithSlash", with_id("a/b")), with("IdWithQuote", with_id("a'b")),
+            with("IdTooLong", with_id(std::string(65, 'a'))),
+            with("IdNonAscii", with_id("b\xc3\xa9")), with("EmptyAddress", with_address("")),
+            with("AddressWithoutAt", with_address("bob.gmail.example")),
+            with("AddressWithSpace", with_address("bob smith@gmail.example")),
+            with("AddressWithCrLf", with_address("bob@gmail.example\r\nBcc: x@y.example")),
+            with("AddressBadDomain", with_address("bob@-gmail.example")),
+            with("NameWithCr", with_name("Bob\rSmith")),
+            with("NameWithLf", with_name("Bob\nSmith")),
+            with("NameWithNul", with_name(std::string("Bob\0Smith", 9))),
+            with("MalformedSender", with_sender("not-an-address")),
+            with("SenderWithLf", with_sender("x@y.example\n")))),
+    [](const auto& info) {
+        return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param).name;
+    });
 
-TEST_F(StoreTest, FailureHalfwayThroughAWriteLeavesNothingHalfWritten) {
+TEST_P(StoreTest, FailureHalfwayThroughAWriteLeavesNothingHalfWritten) {
     Party p = buyer("b1");
     p.senders = {"bob@work.example"};
     ASSERT_TRUE(store_->add_party(p).ok());
-    {
-        // Make the database refuse one sender row, after the party row and
-        // the other senders are already written inside the transaction.
-        auto db = open_raw(path());
-        ASSERT_EQ(exec(db.get(),
-                       "CREATE TRIGGER refuse_boom BEFORE INSERT ON party_sender "
-                       "WHEN NEW.address = 'boom@fail.example' "
-                       "BEGIN SELECT RAISE(ABORT, 'refused'); END"),
-                  SQLITE_OK);
-    }
+    // Make the database refuse one sender row, after the party row and the
+    // other senders are already written inside the transaction.
+    ASSERT_TRUE(backend_->exec(
+        postgres() ? "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                     "BEGIN IF NEW.address = 'boom@fail.example' THEN RAISE 'refused'; END IF; "
+                     "RETURN NEW; END $$; "
+                     "CREATE TRIGGER refuse_boom BEFORE INSERT ON party_sender "
+                     "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+                   : "CREATE TRIGGER refuse_boom BEFORE INSERT ON party_sender "
+                     "WHEN NEW.address = 'boom@fail.example' "
+                     "BEGIN SELECT RAISE(ABORT, 'refused'); END"));
 
     Party fresh = buyer("b2", "carol@gmail.example");
     fresh.senders = {"carol@work.example", "boom@fail.example"};
@@ -353,14 +397,13 @@ TEST_F(StoreTest, FailureHalfwayThroughAWriteLeavesNothingHalfWritten) {
     EXPECT_EQ((*found)->address, "bob@gmail.example");
     EXPECT_EQ((*found)->senders, std::vector<std::string>{"bob@work.example"});
 
-    auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party"), "1");
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party_sender"), "1");
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM party"), "1");
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM party_sender"), "1");
     // The store's connections are usable afterwards (no transaction left open).
     EXPECT_TRUE(store_->add_party(buyer("b3", "dave@gmail.example")).ok());
 }
 
-TEST_F(StoreTest, LongestValidIdIsAccepted) {
+TEST_P(StoreTest, LongestValidIdIsAccepted) {
     Party p = buyer(std::string(64, 'a'));
     EXPECT_TRUE(store_->add_party(p).ok());
     EXPECT_TRUE(store_->add_party(buyer("A.b_c-9")).ok());
@@ -368,7 +411,7 @@ TEST_F(StoreTest, LongestValidIdIsAccepted) {
 
 // --- Pairs -----------------------------------------------------------------------------------
 
-TEST_F(StoreTest, AddPairGivesTwoDistinctAliasesFoundFromEitherSide) {
+TEST_P(StoreTest, AddPairGivesTwoDistinctAliasesFoundFromEitherSide) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok()) << pair.error().message;
@@ -401,7 +444,7 @@ TEST_F(StoreTest, AddPairGivesTwoDistinctAliasesFoundFromEitherSide) {
     EXPECT_FALSE(unknown->has_value());
 }
 
-TEST_F(StoreTest, AddPairWithUnknownPartyIsNotFound) {
+TEST_P(StoreTest, AddPairWithUnknownPartyIsNotFound) {
     add_both();
     auto r = store_->add_pair("ghost", "s1");
     ASSERT_FALSE(r.ok());
@@ -409,11 +452,10 @@ TEST_F(StoreTest, AddPairWithUnknownPartyIsNotFound) {
     r = store_->add_pair("b1", "ghost");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::not_found);
-    auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "0");
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM pair"), "0");
 }
 
-TEST_F(StoreTest, AddPairWithWrongRolesIsInvalid) {
+TEST_P(StoreTest, AddPairWithWrongRolesIsInvalid) {
     add_both();
     ASSERT_TRUE(store_->add_party(buyer("b2", "carol@gmail.example")).ok());
     for (auto [b, s] : {std::pair{"s1", "b1"}, std::pair{"b1", "b2"}, std::pair{"s1", "s1"}}) {
@@ -421,11 +463,10 @@ TEST_F(StoreTest, AddPairWithWrongRolesIsInvalid) {
         ASSERT_FALSE(r.ok()) << b << " " << s;
         EXPECT_EQ(r.error().code, Errc::invalid) << r.error().message;
     }
-    auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "0");
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM pair"), "0");
 }
 
-TEST_F(StoreTest, DuplicatePairIsConflictAndKeepsItsAliases) {
+TEST_P(StoreTest, DuplicatePairIsConflictAndKeepsItsAliases) {
     add_both();
     auto first = store_->add_pair("b1", "s1");
     ASSERT_TRUE(first.ok());
@@ -438,7 +479,7 @@ TEST_F(StoreTest, DuplicatePairIsConflictAndKeepsItsAliases) {
     EXPECT_EQ((*found)->seller_alias, first->seller_alias);
 }
 
-TEST_F(StoreTest, EveryAliasIsUniqueAcrossPairs) {
+TEST_P(StoreTest, EveryAliasIsUniqueAcrossPairs) {
     std::set<std::string> aliases;
     ASSERT_TRUE(store_->add_party(seller("s1")).ok());
     ASSERT_TRUE(store_->add_party(seller("s2", "sales@shop.example")).ok());
@@ -478,7 +519,7 @@ TEST(AliasSecrecyTest, AliasesAreNotDerivedFromTheParties) {
 
 // --- The database file -----------------------------------------------------------------------
 
-TEST_F(StoreTest, ReopeningKeepsDataAndMigrationsAreIdempotent) {
+TEST_F(SqliteStoreTest, ReopeningKeepsDataAndMigrationsAreIdempotent) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
@@ -500,7 +541,7 @@ TEST_F(StoreTest, ReopeningKeepsDataAndMigrationsAreIdempotent) {
     EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"), "1");
 }
 
-TEST_F(StoreTest, SchemaNewerThanTheProgramIsUnavailable) {
+TEST_F(SqliteStoreTest, SchemaNewerThanTheProgramIsUnavailable) {
     store_.reset();
     {
         auto db = open_raw(path());
@@ -541,7 +582,7 @@ TEST(SqliteStoreFileTest, MemoryDatabaseIsRefused) {
     EXPECT_EQ(r.error().code, Errc::invalid);
 }
 
-TEST_F(StoreTest, ExclusiveLockElsewhereMakesOpenUnavailableAfterTheBusyTimeout) {
+TEST_F(SqliteStoreTest, ExclusiveLockElsewhereMakesOpenUnavailableAfterTheBusyTimeout) {
     add_both();
     store_.reset();  // our connections closed: another process may now lock the file
 
@@ -569,7 +610,7 @@ TEST_F(StoreTest, ExclusiveLockElsewhereMakesOpenUnavailableAfterTheBusyTimeout)
     EXPECT_EQ((*party)->display_name, "Bob");
 }
 
-TEST_F(StoreTest, WriteLockElsewhereMakesWritesUnavailableWhileReadsContinue) {
+TEST_F(SqliteStoreTest, WriteLockElsewhereMakesWritesUnavailableWhileReadsContinue) {
     add_both();
     store_ = open(100);
     ASSERT_NE(store_, nullptr);
@@ -604,7 +645,7 @@ TEST_F(StoreTest, WriteLockElsewhereMakesWritesUnavailableWhileReadsContinue) {
 
 // --- Concurrency -----------------------------------------------------------------------------
 
-TEST_F(StoreTest, ConcurrentLookupsAndAddsSucceed) {
+TEST_P(StoreTest, ConcurrentLookupsAndAddsSucceed) {
     add_both();
     auto shared = store_->add_pair("b1", "s1");
     ASSERT_TRUE(shared.ok());
@@ -637,14 +678,12 @@ TEST_F(StoreTest, ConcurrentLookupsAndAddsSucceed) {
     for (auto& th : threads) th.join();
     EXPECT_EQ(failures.load(), 0);
 
-    auto db = open_raw(path());
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM party"),
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM party"),
               std::to_string(2 + kThreads * kRounds));
-    EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM pair"),
-              std::to_string(1 + kThreads * kRounds));
+    EXPECT_EQ(backend_->query("SELECT count(*) FROM pair"), std::to_string(1 + kThreads * kRounds));
 }
 
-TEST_F(StoreTest, MoreThreadsThanPooledConnectionsWaitTheirTurn) {
+TEST_P(StoreTest, MoreThreadsThanPooledConnectionsWaitTheirTurn) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
@@ -684,7 +723,7 @@ TEST(StoreFactoryTest, UnknownTypeIsInvalid) {
     auto store = make_store(config);
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.error().code, Errc::invalid);
-    EXPECT_EQ(store.error().message, "unknown store type 'redis' (expected sqlite)");
+    EXPECT_EQ(store.error().message, "unknown store type 'redis' (expected sqlite or postgres)");
 }
 
 TEST(StoreFactoryTest, SqliteWithoutPathIsInvalid) {
@@ -707,7 +746,7 @@ MessageIdRecord message_record(std::int64_t pair_id, Role sender, const std::str
     return r;
 }
 
-TEST_F(StoreTest, MessageIdRecordRoundTrips) {
+TEST_P(StoreTest, MessageIdRecordRoundTrips) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
@@ -738,7 +777,7 @@ TEST_F(StoreTest, MessageIdRecordRoundTrips) {
     EXPECT_EQ((*empty)->sender_role, Role::buyer);
 }
 
-TEST_F(StoreTest, MessageIdCreatedDefaultsToNow) {
+TEST_P(StoreTest, MessageIdCreatedDefaultsToNow) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
@@ -754,7 +793,7 @@ TEST_F(StoreTest, MessageIdCreatedDefaultsToNow) {
     EXPECT_GE((*found)->created, before);
 }
 
-TEST_F(StoreTest, MessageIdDuplicateIsConflictAndUnknownPairNotFound) {
+TEST_P(StoreTest, MessageIdDuplicateIsConflictAndUnknownPairNotFound) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
@@ -770,7 +809,7 @@ TEST_F(StoreTest, MessageIdDuplicateIsConflictAndUnknownPairNotFound) {
     EXPECT_EQ(orphan.error().code, Errc::not_found);
 }
 
-TEST_F(StoreTest, MalformedMessageIdsAreInvalid) {
+TEST_P(StoreTest, MalformedMessageIdsAreInvalid) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
@@ -788,7 +827,7 @@ TEST_F(StoreTest, MalformedMessageIdsAreInvalid) {
     }
 }
 
-TEST_F(StoreTest, FindByOriginalIsPerPairAndRoleAndReturnsTheNewest) {
+TEST_P(StoreTest, FindByOriginalIsPerPairAndRoleAndReturnsTheNewest) {
     add_both();
     ASSERT_TRUE(store_->add_party(buyer("b2", "carol@gmail.example")).ok());
     auto pair = store_->add_pair("b1", "s1");
@@ -822,7 +861,7 @@ TEST_F(StoreTest, FindByOriginalIsPerPairAndRoleAndReturnsTheNewest) {
     EXPECT_FALSE(unknown->has_value());
 }
 
-TEST_F(StoreTest, VersionOneDatabaseIsMigratedKeepingItsPairs) {
+TEST_F(SqliteStoreTest, VersionOneDatabaseIsMigratedKeepingItsPairs) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
@@ -850,7 +889,7 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedKeepingItsPairs) {
     EXPECT_EQ(query_text(db.get(), "SELECT count(*) FROM message_id"), "1");
 }
 
-TEST_F(StoreTest, MessageIdCallsAreUnavailableWhileTheDatabaseIsLockedForWrites) {
+TEST_F(SqliteStoreTest, MessageIdCallsAreUnavailableWhileTheDatabaseIsLockedForWrites) {
     add_both();
     auto pair = store_->add_pair("b1", "s1");
     ASSERT_TRUE(pair.ok());
