@@ -221,6 +221,9 @@ Failure Database::error(const std::string& sqlstate, const std::string& text,
     std::string message =
         "postgres store '" + label_ + "': " + what + ": " + one_line(text.c_str());
     if (!sqlstate.empty()) message += " (SQLSTATE " + sqlstate + ")";
+    // Text that is not UTF-8 (a display name typed in another encoding):
+    // an answer about the input, as the contract's other input rules.
+    if (sqlstate == "22021") return fail(Errc::invalid, std::move(message));
     const std::string cls = sqlstate.substr(0, 2);
     for (auto internal : kInternalClasses)
         if (cls == internal) return fail(Errc::internal, std::move(message));

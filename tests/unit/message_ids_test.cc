@@ -284,12 +284,18 @@ TEST_P(MessageIdsTest, MissingMessageIdGetsOne) {
 }
 
 TEST_P(MessageIdsTest, MalformedOriginalMessageIdIsReplacedAndNotKept) {
-    for (const std::string bad : {"garbage with spaces", "<>", "<\"quoted local\"@acme.example>"}) {
+    // Not UTF-8: PostgreSQL's text refuses it, and no client can show it.
+    for (const std::string bad : {"garbage with spaces", "<>", "<\"quoted local\"@acme.example>",
+                                  "<bad\xff\xfe@acme.example>"}) {
         auto plan = plan_message_ids(message(bad), to_buyer(pair_, bob_), kDomain, *store_);
         ASSERT_TRUE(plan) << bad;
         EXPECT_EQ(plan->record.original_id, "") << bad;
         EXPECT_TRUE(commit_message_id(*store_, plan->record)) << bad;
     }
+    // ... nor is it looked up when a reply names it.
+    auto plan = plan_message_ids(message("<ok@acme.example>", "<bad\xff@gmail.example>"),
+                                 to_buyer(pair_, bob_), kDomain, *store_);
+    ASSERT_TRUE(plan) << plan.error().message;
 }
 
 TEST_P(MessageIdsTest, ExtraMessageIdAndReferenceFieldsAreRemoved) {
