@@ -155,15 +155,14 @@ constexpr Key kStoreKeys[] = {
      [](const Entry& e, Build& b) { b.config.store.path = get_path(e, b); },
      {"path", "",
       "sqlite (required): the SQLite database of parties, pairs, aliases, orders and thread state; "
-      "created and "
-      "migrated at start. Its directory must be writable by the daemon user."}},
+      "created and migrated at start. Its directory must be writable by the daemon user."}},
     {"busy_timeout_ms",
      false,
      [](const Entry& e, Build& b) {
          b.config.store.busy_timeout_ms = static_cast<int>(get_int(e, 0, 600000));
      },
      {"integer, milliseconds (0-600000)", "5000",
-      "How long a lookup waits on a locked database before the message is tempfailed (451 "
+      "sqlite: how long a lookup waits on a locked database before the message is tempfailed (451 "
       "4.3.0)."}},
     {"synchronous",
      false,
@@ -175,7 +174,8 @@ constexpr Key kStoreKeys[] = {
          b.config.store.sync_full = v == "full";
      },
      {"normal | full", "normal",
-      "When commits reach the disk. normal: at WAL checkpoints; a power loss (not a crash of the "
+      "sqlite: when commits reach the disk. normal: at WAL checkpoints; a power loss (not a crash "
+      "of the "
       "daemon) may lose the thread state and Message-ID mappings of the last moments, never the "
       "database. full: an fsync per message."}},
     {"dsn",
