@@ -5,13 +5,16 @@
 - the database stopped mid-run: mail is tempfailed (451 4.3.0 with the audit
   id), never accepted unfiltered; once it is back, the sender's retry is
   delivered, filtered, and nothing is lost;
-- the daemon refuses to start on a database `migrate` has not prepared.
+- the daemon refuses to start on a database `migrate` has not prepared;
+- two hosts (two Postfix, two milters) on one database: one order's
+  unsolicited seller message sent through both at once passes once.
 
 The module runs a PostgreSQL of its own (tests/support/pg_server in a temp
 directory), so stopping it disturbs no other test.
 """
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -129,6 +132,43 @@ class PostgresStoreTest(HarnessTestCase):
         self.assertTrue(d.from_address[1].endswith("@" + DOMAIN), d.summary())
         tempfailed = [line for line in self.h.audit_lines() if line.get("decision") == "tempfail"]
         self.assertTrue(tempfailed)
+
+    def test_two_hosts_pass_one_orders_unsolicited_message_once(self):
+        other = Harness("postgres-host2", config=self.milter_config).start()
+        self.addCleanup(other.stop)
+        pair = self.h.provision(Party("dave", "buyer", "dave@mail.example", "Dave"),
+                                Party("mill", "seller", "sales@mill.example", "Mill"))
+        alias = pair["buyer_alias"]
+        for round_ in range(3):
+            with self.subTest(round=round_):
+                oid = f"402-{random.randrange(10**7):07d}-{random.randrange(10**7):07d}"
+                self.h.cli_json("order", "add", "--id", oid, "--pair", str(pair["pair_id"]),
+                                "--kind", "standard", "--fulfilment", "fbm")
+                barrier = threading.Barrier(2)
+                results = [None, None]
+
+                def send(i, port):
+                    msg = make_message(
+                        from_="Mill <sales@mill.example>", to=alias,
+                        subject=f"Your order {oid} ({i})",
+                        body=f"Your order {oid} left the mill today ({unique_line()}, host {i}).")
+                    barrier.wait(30)
+                    results[i] = smtp_send(port, "sales@mill.example", [alias], msg)
+
+                threads = [threading.Thread(target=send, args=(i, port))
+                           for i, port in enumerate((self.h.smtpd_port, other.smtpd_port))]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(120)
+                summary = "\n".join(str(r) for r in results)
+                queued = [r for r in results if r.queued]
+                self.assertEqual(len(queued), 1, summary)
+                [refused] = [r for r in results if not r.queued]
+                self.assertEqual(refused.refusal()[1], 550, summary)
+                # marketplace.unsolicited_limit names the order; a repeat would not
+                self.assertIn("unsolicited", refused.refusal()[2], summary)
+                self.assertIn(oid, refused.refusal()[2], summary)
 
     def test_daemon_refuses_an_unmigrated_database(self):
         config = self.h.p("milter", "unmigrated.yaml")
