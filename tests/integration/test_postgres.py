@@ -81,12 +81,15 @@ class PostgresStoreTest(HarnessTestCase):
         sqlite = Harness("postgres-twin").start()
         try:
             on_sqlite = scenario(sqlite)
+            # SQLite migrates whenever it opens: migrate says so.
+            self.assertEqual(sqlite.cli_json("migrate")["migrated_at_open"], True)
         finally:
             sqlite.stop()
         self.assertEqual(on_postgres, on_sqlite)
         codes = [code for code, _, _ in on_postgres]
         self.assertIn(250, codes)
         self.assertEqual(codes[-2:], [550, 550], on_postgres)
+        self.assertEqual(self.h.cli_json("migrate")["from"], 4)  # a second run changes nothing
 
     def test_database_down_tempfails_and_the_retry_is_delivered(self):
         pair = self.h.provision(Party("carol", "buyer", "carol@mail.example", "Carol"),
