@@ -44,7 +44,7 @@ int wait_socket(PGconn* c, short events, steady_clock::time_point deadline) {
     const int fd = PQsocket(c);
     if (fd < 0) return -1;
     for (;;) {
-        const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
+        const auto left = std::chrono::ceil<milliseconds>(deadline - steady_clock::now());
         if (left.count() <= 0) return 0;
         pollfd p{fd, events, 0};
         const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 60000)));
@@ -238,32 +238,52 @@ Failure Database::bad_row(const std::string& what) const {
 
 Result<std::unique_ptr<Connection>> Database::connect() {
     const int timeout_ms = std::max(0, config_.statement_timeout_ms);
-    // libpq counts whole seconds and takes less than 2 as 2.
-    const std::string connect_timeout = std::to_string(std::max(2, (timeout_ms + 999) / 1000));
     // Entries before dbname (the DSN, expanded) are defaults the DSN may
     // override; the passfile of the config comes after and wins.
-    std::vector<const char*> keys = {"connect_timeout", "application_name", "dbname"};
-    std::vector<const char*> values = {connect_timeout.c_str(), "marketplace-milter",
-                                       config_.dsn.c_str()};
+    std::vector<const char*> keys = {"application_name", "dbname"};
+    std::vector<const char*> values = {"marketplace-milter", config_.dsn.c_str()};
     if (!config_.passfile.empty()) {
         keys.push_back("passfile");
         values.push_back(config_.passfile.c_str());
     }
     keys.push_back(nullptr);
     values.push_back(nullptr);
-    ConnPtr conn(PQconnectdbParams(keys.data(), values.data(), 1));
+    // Asynchronous, so that a server that accepts and then says nothing
+    // holds the caller no longer than the timeout (libpq's connect_timeout
+    // counts whole seconds, at least 2, and only when connecting blocks).
+    const auto deadline = steady_clock::now() + milliseconds(std::max(timeout_ms, 1));
+    ConnPtr conn(PQconnectStartParams(keys.data(), values.data(), 1));
     if (!conn) return fail(Errc::unavailable, "postgres store '" + label_ + "': out of memory");
-    if (PQstatus(conn.get()) != CONNECTION_OK)
-        return error("", PQerrorMessage(conn.get()), "connect");
+    for (auto polled = PGRES_POLLING_WRITING; polled != PGRES_POLLING_OK;) {
+        if (polled == PGRES_POLLING_FAILED || PQstatus(conn.get()) == CONNECTION_BAD)
+            return error("", PQerrorMessage(conn.get()), "connect");
+        const int w =
+            wait_socket(conn.get(), polled == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        if (w == 0)
+            return error("", "no answer within " + std::to_string(timeout_ms) + " ms", "connect");
+        if (w < 0) return error("", PQerrorMessage(conn.get()), "connect");
+        polled = PQconnectPoll(conn.get());
+    }
     PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
     // The server cancels what runs longer (SQLSTATE 57014): the caller gets
     // unavailable and the message is tempfailed.  SET takes no parameters;
-    // the value is a number from the config.  Blocking: the server has just
-    // answered the connection.
+    // the value is a number from the config.
     const std::string set = "SET statement_timeout = " + std::to_string(timeout_ms);
-    ResultPtr r(PQexec(conn.get(), set.c_str()));
-    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
-        return error("", r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn.get()),
+    if (PQsendQuery(conn.get(), set.c_str()) == 0)
+        return error("", PQerrorMessage(conn.get()), "set statement_timeout");
+    ResultPtr last;
+    for (;;) {
+        while (PQisBusy(conn.get()) != 0) {
+            if (wait_socket(conn.get(), POLLIN, deadline + kClientGrace) <= 0 ||
+                PQconsumeInput(conn.get()) == 0)
+                return error("", "no answer", "set statement_timeout");
+        }
+        ResultPtr r(PQgetResult(conn.get()));
+        if (!r) break;
+        last = std::move(r);
+    }
+    if (!last || PQresultStatus(last.get()) != PGRES_COMMAND_OK)
+        return error("", last ? PQresultErrorMessage(last.get()) : PQerrorMessage(conn.get()),
                      "set statement_timeout");
     auto c = std::make_unique<Connection>();
     c->conn = std::move(conn);

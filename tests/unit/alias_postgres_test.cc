@@ -5,9 +5,13 @@
 // password kept out of messages, and a server stopped and restarted under
 // a store (a private server of the test's own).  The contract both backends
 // share is tested in alias_store_test.cc and alias_thread_test.cc.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -301,6 +305,32 @@ TEST(PostgresDsnTest, ConnectionFailureIsUnavailableWithoutThePassword) {
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.error().code, Errc::invalid);
     EXPECT_EQ(bad.error().message.find("pw-never-shown"), std::string::npos);
+}
+
+TEST(PostgresDsnTest, ServerThatNeverAnswersFailsTheCallWithinTheTimeout) {
+    // A socket that listens and never accepts: the kernel completes the
+    // handshake, then nothing ever answers the startup message.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(fd, 8), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const std::string dsn =
+        "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " dbname=x user=milter";
+    const auto start = steady_clock::now();
+    auto r = open_postgres_store(PostgresConfig{dsn, "", 2, 300}, PostgresOpen::check);
+    const auto waited = steady_clock::now() - start;
+    ::close(fd);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::unavailable);
+    EXPECT_NE(r.error().message.find("no answer within 300 ms"), std::string::npos)
+        << r.error().message;
+    EXPECT_GE(waited, milliseconds(300));
+    EXPECT_LT(waited, milliseconds(1500));  // libpq's connect_timeout: 2 s at least
 }
 
 TEST_F(PostgresTest, FactoryChecksByDefaultAndMigratesWhenAsked) {
