@@ -38,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, HERE)
-from mmharness import Harness, HarnessError, Party, free_port, port_accepts, tail, wait_for  # noqa: E402
+from mmharness import (Harness, HarnessError, Party, PgServer, free_port,  # noqa: E402
+                       port_accepts, tail, wait_for)
 import peers  # noqa: E402
 import workloads  # noqa: E402
 
@@ -812,6 +813,9 @@ def parse_args():
     ap.add_argument("--milter-socket", choices=("unix", "inet"), default="unix",
                     help="how Postfix reaches marketplace-milter (default unix, as for "
                          "MIMEDefang; inet = TCP loopback)")
+    ap.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the milter's store: sqlite (default) or postgres (a throwaway "
+                         "PostgreSQL in the work directory, tests/support/pg_server)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a marketplace-milter.yaml setting for this run, e.g. "
                          "realtime_priority=0 (repeatable; integers stay integers)")
@@ -880,6 +884,7 @@ def main() -> int:
     peer_objs: dict = {}
     h: Optional[BenchHarness] = None
     bench: Optional[Bench] = None
+    pg: Optional[PgServer] = None
     started = time.monotonic()
     args.commit = git_commit()  # now: the tree may change while the benchmark runs
     try:
@@ -894,9 +899,16 @@ def main() -> int:
                       flush=True)
         milters = {m: (peer_objs[m].milter if m in peer_objs else "")
                    for m in args.modes if m != "marketplace"}
+        store = {}
+        if args.store == "postgres":
+            # A fresh database per run on a server kept in the work directory;
+            # the harness migrates it before the daemon starts.
+            pg = PgServer(os.path.join(args.workdir, "postgres"))
+            pg.start()
+            store = {"store": {"type": "postgres", "dsn": pg.database()}}
         h = BenchHarness("bench", binary=args.binary, workdir=os.path.join(args.workdir, "run"),
                          keep=True, mode_milters=milters, milter_socket=args.milter_socket,
-                         config=args.milter_settings)
+                         config={**args.milter_settings, **store})
         h.start()
         pair = h.provision(BUYER, SELLER)
         sender, recipient = BUYER.address, pair["seller_alias"]
@@ -915,6 +927,8 @@ def main() -> int:
             h.stop()
         for p in peer_objs.values():
             p.stop()
+        if pg is not None:
+            pg.stop()
         meter.leave()
 
 
@@ -993,7 +1007,8 @@ def build_report(h, args, table, checks, mem_lines, field, meter, elapsed, runs)
            f"- {args.rounds} round(s), modes {', '.join(args.modes)} alternating "
            f"(order reversed every round); {args.sessions} sessions; {ns}; "
            f"sizes {', '.join(f'{w} {s} B' for w, s in sizes.items())}",
-           f"- milter binary {binary}, reached over {args.milter_socket} socket"
+           f"- milter binary {binary}, reached over {args.milter_socket} socket; "
+           f"store {args.store}"
            + "".join(f"; {k}: {v}" for k, v in args.milter_settings.items()),
            f"- CPU ms/msg: {meter.source}; box CPU: /proc/stat, whole machine "
            f"(other work included); milter time from the audit log's "

@@ -19,6 +19,10 @@ int exit_code(const Failure& f);
 int report_failure(const Failure& f);  // prints "marketplace-milter: msg", returns exit_code
 
 int cmd_check(const std::string& config_path);
+// `migrate`: applies the store's missing schema versions (PostgreSQL, under
+// an advisory lock; SQLite migrates whenever it opens) and prints the
+// versions before and after as JSON.
+int cmd_migrate(const std::string& config_path);
 
 struct PartyArgs {
     std::string id;

@@ -4,8 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "alias/alias_directory.h"
+#include "alias/store_factory.h"
 #include "cli/cli.h"
 #include "cli/cli_support.h"
+#include "milter/config.h"
 #include "milter/service.h"
 #include "util/address.h"
 #include "util/utc_time.h"
@@ -92,6 +94,21 @@ int cmd_check(const std::string& config_path) {
     std::printf("%s: ok (socket %s, domain %s, policy %s version %s)\n", config_path.c_str(),
                 c.socket.c_str(), c.domain.c_str(), c.policy_path.c_str(),
                 (*rt)->policy->version.c_str());
+    return 0;
+}
+
+int cmd_migrate(const std::string& config_path) {
+    auto config = load_config(config_path);
+    if (!config) return report_failure(config.error());
+    auto migrated = alias::migrate_store(config->store);
+    if (!migrated) return report_failure(migrated.error());
+    if (config->store.type == "sqlite")
+        print({{"store", "sqlite"}, {"path", config->store.path}, {"migrated_at_open", true}});
+    else
+        print({{"store", config->store.type},
+               {"dsn", alias::redact_dsn(config->store.postgres.dsn)},
+               {"from", migrated->from},
+               {"to", migrated->to}});
     return 0;
 }
 

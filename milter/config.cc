@@ -144,24 +144,27 @@ constexpr Key kStoreKeys[] = {
      false,
      [](const Entry& e, Build& b) {
          b.config.store.type = get_string(e);
-         if (b.config.store.type != "sqlite")
+         if (b.config.store.type != "sqlite" && b.config.store.type != "postgres")
              error_at(e.value.Mark(), e.name + ": unsupported store type '" + b.config.store.type +
-                                          "' (expected sqlite)");
+                                          "' (expected sqlite or postgres)");
      },
-     {"string: sqlite", "sqlite", "The store backend. SQLite is the only one so far."}},
+     {"sqlite | postgres", "sqlite",
+      "The store backend. sqlite: one file, one host. postgres: one database shared by several "
+      "MTA hosts; its schema is applied by `marketplace-milter migrate -c CONFIG`, and checked, "
+      "never changed, when the daemon starts."}},
     {"path",
-     true,
+     false,
      [](const Entry& e, Build& b) { b.config.store.path = get_path(e, b); },
      {"path", "",
-      "The SQLite database of parties, pairs, aliases, orders and thread state; created and "
-      "migrated at start. Its directory must be writable by the daemon user."}},
+      "sqlite (required): the SQLite database of parties, pairs, aliases, orders and thread state; "
+      "created and migrated at start. Its directory must be writable by the daemon user."}},
     {"busy_timeout_ms",
      false,
      [](const Entry& e, Build& b) {
          b.config.store.busy_timeout_ms = static_cast<int>(get_int(e, 0, 600000));
      },
      {"integer, milliseconds (0-600000)", "5000",
-      "How long a lookup waits on a locked database before the message is tempfailed (451 "
+      "sqlite: how long a lookup waits on a locked database before the message is tempfailed (451 "
       "4.3.0)."}},
     {"synchronous",
      false,
@@ -173,10 +176,59 @@ constexpr Key kStoreKeys[] = {
          b.config.store.sync_full = v == "full";
      },
      {"normal | full", "normal",
-      "When commits reach the disk. normal: at WAL checkpoints; a power loss (not a crash of the "
+      "sqlite: when commits reach the disk. normal: at WAL checkpoints; a power loss (not a crash "
+      "of the "
       "daemon) may lose the thread state and Message-ID mappings of the last moments, never the "
       "database. full: an fsync per message."}},
+    {"dsn",
+     false,
+     [](const Entry& e, Build& b) { b.config.store.postgres.dsn = get_nonempty_string(e); },
+     {"libpq connection string or postgresql:// URI", "",
+      "postgres (required): the database, e.g. \"host=db.example port=5432 dbname=marketplace "
+      "user=milter sslmode=verify-full\". Keep the password out of it: use passfile. Never "
+      "logged with its password."}},
+    {"passfile",
+     false,
+     [](const Entry& e, Build& b) { b.config.store.postgres.passfile = get_path(e, b); },
+     {"path", "~/.pgpass of the daemon user",
+      "postgres: libpq's password file (host:port:database:user:password lines, mode 0600)."}},
+    {"pool",
+     false,
+     [](const Entry& e, Build& b) {
+         b.config.store.postgres.pool = static_cast<int>(get_int(e, 1, 1000));
+     },
+     {"integer (1-1000)", "max_parallel_evaluations",
+      "postgres: connections to the database at most; a lookup that finds them all busy waits up "
+      "to statement_timeout_ms, then the message is tempfailed (451 4.3.0)."}},
+    {"statement_timeout_ms",
+     false,
+     [](const Entry& e, Build& b) {
+         b.config.store.postgres.statement_timeout_ms = static_cast<int>(get_int(e, 1, 600000));
+     },
+     {"integer, milliseconds (1-600000)", "5000",
+      "postgres: the server's statement_timeout on every connection, and how long a call waits "
+      "for a free connection; over it the message is tempfailed (451 4.3.0)."}},
 };
+
+// What the store section needs besides each key on its own: the keys of
+// its type, and none of the other type's.
+void check_store(const Entry& e, const Build& b) {
+    const alias::StoreConfig& s = b.config.store;
+    const YAML::Node& map = e.value;
+    const bool postgres = s.type == "postgres";
+    static const char* const sqlite_keys[] = {"path", "busy_timeout_ms", "synchronous"};
+    static const char* const postgres_keys[] = {"dsn", "passfile", "pool", "statement_timeout_ms"};
+    const std::span<const char* const> others =
+        postgres ? std::span<const char* const>(sqlite_keys) : postgres_keys;
+    for (const char* key : others)
+        if (map[key])
+            error_at(map[key].Mark(),
+                     e.name + "." + key + ": not a setting of store type " + s.type);
+    if (postgres && s.postgres.dsn.empty())
+        error_at(map.Mark(), "missing required key 'dsn' in '" + e.name + "' (type postgres)");
+    if (!postgres && s.path.empty())
+        error_at(map.Mark(), "missing required key 'path' in '" + e.name + "'");
+}
 
 constexpr Key kLimitsKeys[] = {
     {"max_header_count",
@@ -326,7 +378,10 @@ constexpr Key kTopLevel[] = {
      {"path", "", "The policy file, marketplace-milter-policy(5)."}},
     {"store",
      true,
-     [](const Entry& e, Build& b) { yaml::load_section<Build>(e, kStoreKeys, b); },
+     [](const Entry& e, Build& b) {
+         yaml::load_section<Build>(e, kStoreKeys, b);
+         check_store(e, b);
+     },
      {"mapping", "", "Where parties, pairs and aliases are stored.",
       +[] { return yaml::describe<Build>(kStoreKeys); }}},
     {"audit_log",
@@ -500,6 +555,10 @@ Result<Config> load_config(const std::string& path) {
                              std::string(root.IsNull() ? "an empty file" : type_name(root)));
             yaml::load_mapping<Build>(root, "", kTopLevel, b);
             load_key(b);
+            // One connection per evaluation slot: the commit of every message
+            // evaluated at once gets one without waiting.
+            if (b.config.store.postgres.pool <= 0)
+                b.config.store.postgres.pool = parallel_evaluations(b.config);
         } catch (const yaml::SchemaError& e) {
             return fail(Errc::invalid, yaml::where(path, e.mark) + e.what());
         }

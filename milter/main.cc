@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
 
     auto* run = command(app, "run", "run the milter daemon in the foreground");
     auto* check = command(app, "check", "validate config and policy, then exit");
+    auto* migrate = command(app, "migrate", "bring the store's schema to this version, then exit");
 
     mm::milter::TestArgs test_args;
     auto* test = command(app, "test", "dry run: print the JSON verdict for one message");
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
         mm::policy::ensure_gmime();
         if (*run) return mm::milter::run_daemon(config);
         if (*check) return mm::milter::cmd_check(config);
+        if (*migrate) return mm::milter::cmd_migrate(config);
         if (*test) return mm::milter::cmd_test(config, test_args);
         if (*classify) return mm::milter::cmd_classify(config, classify_args);
         if (*audit_verify) return mm::milter::cmd_audit_verify(config, verify_args);

@@ -25,13 +25,18 @@ using ReferencesPtr = std::unique_ptr<GMimeReferences, ReferencesFree>;
 
 // An id we are willing to store or pass on: no white space, control
 // characters or angle brackets (GMime returns quoted local parts with their
-// spaces, and "<>" as an empty id), short enough for one header line.
+// spaces, and "<>" as an empty id), short enough for one header line, and
+// UTF-8 (a store may keep ids as text in that encoding: PostgreSQL refuses
+// anything else, and the message would be tempfailed on every retry).
 bool usable_id(std::string_view id) {
     return !id.empty() && id.size() <= kMaxReferencesChars &&
-           std::none_of(id.begin(), id.end(), [](char c) {
-               auto u = static_cast<unsigned char>(c);
-               return u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == '"' || c == '\\';
-           });
+           std::none_of(id.begin(), id.end(),
+                        [](char c) {
+                            auto u = static_cast<unsigned char>(c);
+                            return u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == '"' ||
+                                   c == '\\';
+                        }) &&
+           g_utf8_validate(id.data(), static_cast<gssize>(id.size()), nullptr);
 }
 
 bool in_domain(std::string_view id, const std::string& domain) {

@@ -665,6 +665,54 @@ def _install_signal_handlers():
             pass
 
 
+# ---------------------------------------------------------------------------
+# a PostgreSQL of one's own, for a milter with a postgres store
+# ---------------------------------------------------------------------------
+
+PG_SERVER = os.path.join(REPO_ROOT, "tests", "support", "pg_server")
+
+
+def postgres_available() -> bool:
+    """Whether Debian's PostgreSQL server (scripts/bootstrap) is installed."""
+    root = "/usr/lib/postgresql"
+    return os.path.isdir(root) and any(
+        os.access(os.path.join(root, v, "bin", "initdb"), os.X_OK) for v in os.listdir(root))
+
+
+class PgServer:
+    """A throwaway PostgreSQL in a temp directory; `database()` makes a
+    fresh database owned by the milter's role and returns its DSN."""
+
+    def __init__(self, directory: Optional[str] = None):
+        self.dir = directory or tempfile.mkdtemp(prefix="mm-it-pg-",
+                                                 dir=os.environ.get("MM_TMPDIR"))
+        self.base_dsn = ""
+
+    def run(self, command: str):
+        subprocess.run([PG_SERVER, command, self.dir], check=True, capture_output=True,
+                       timeout=180)
+
+    def start(self):
+        self.run("start")
+        with open(os.path.join(self.dir, "dsn")) as f:
+            self.base_dsn = f.read().strip()
+
+    def stop(self):
+        self.run("stop")
+
+    def database(self) -> str:
+        name = f"mm_it_{secrets.token_hex(4)}"
+        subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-qAt", self.base_dsn, "-c",
+                        f"CREATE DATABASE {name}"], check=True, capture_output=True, timeout=60)
+        return f"{self.base_dsn} dbname={name}"
+
+    def remove(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Harness:
     """A private Postfix + smtp-sink + milter world in one directory.
 
@@ -808,6 +856,8 @@ class Harness:
             self._start_sink()
             if self.with_milter:
                 self._write_milter_files()
+                if self.milter_settings()["store"].get("type") == "postgres":
+                    self.cli("migrate")  # as an operator does: the daemon never migrates
                 self.start_milter()
             elif os.access(self.binary, os.X_OK) and os.path.exists(
                     os.path.join(self.repo_root, "etc", "policy.yaml")):
@@ -1100,7 +1150,9 @@ mkt-cleanup unix n      -       n       -       0       cleanup
         if self.milter_socket == "unix":
             s["socket_mode"] = "0666"  # smtpd runs as postfix; the directory is private
         for k, v in {**self.config_overrides, **overrides}.items():
-            if isinstance(v, dict) and isinstance(s.get(k), dict):
+            # A section of another store type replaces the SQLite one whole.
+            if (isinstance(v, dict) and isinstance(s.get(k), dict)
+                    and v.get("type", s[k].get("type")) == s[k].get("type")):
                 s[k] = {**s[k], **v}
             else:
                 s[k] = v

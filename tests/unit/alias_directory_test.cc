@@ -1,6 +1,6 @@
-// Unit tests for alias/alias_directory: resolving aliases through the SQLite
-// store, and the TTL cache in front of it.  Each test works in its own temp
-// dir (removed afterwards).
+// Unit tests for alias/alias_directory: resolving aliases through the store,
+// on both backends (tests/support/store_backends.h), and the TTL cache in
+// front of it.  Each test works on a fresh database (removed afterwards).
 //
 // The store is wrapped in a ProbeStore that counts calls and can be switched
 // to fail as an unreachable database does (Errc::unavailable).  A real lock
@@ -19,6 +19,7 @@
 #include "alias/alias_directory.h"
 #include "alias/sqlite_store.h"
 #include "tests/support/fake_store.h"
+#include "tests/support/store_backends.h"
 #include "tests/support/test_support.h"
 
 namespace mm::alias {
@@ -55,12 +56,14 @@ public:
     }
 };
 
-class DirectoryTest : public ::testing::Test {
+class DirectoryTest : public ::testing::TestWithParam<const char*> {
 protected:
     void SetUp() override {
-        auto store = open_sqlite_store(dir_.file("alias.db"), 100);
-        ASSERT_TRUE(store.ok()) << store.error().message;
-        probe_ = std::make_shared<ProbeStore>(std::move(store).value());
+        backend_ = mm::testing::make_backend(GetParam());
+        if (!backend_) GTEST_SKIP() << "no PostgreSQL test server (MM_TEST_PG_DIR)";
+        auto store = backend_->open(backend_->is_postgres() ? 5000 : 100);
+        ASSERT_NE(store, nullptr);
+        probe_ = std::make_shared<ProbeStore>(std::move(store));
 
         Party b;
         b.id = "b1";
@@ -94,12 +97,15 @@ protected:
         return r.ok() && r->has_value();
     }
 
-    mm::testing::TempDir dir_;
-    std::shared_ptr<ProbeStore> probe_;
+    std::unique_ptr<mm::testing::StoreBackend> backend_;
+    std::shared_ptr<ProbeStore> probe_;  // after backend_: closed before its database goes
     Pair pair_;
 };
 
-TEST_F(DirectoryTest, BuyerAliasReachesTheBuyerFromTheSeller) {
+INSTANTIATE_TEST_SUITE_P(Backends, DirectoryTest, ::testing::ValuesIn(mm::testing::kStoreBackends),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST_P(DirectoryTest, BuyerAliasReachesTheBuyerFromTheSeller) {
     AliasDirectory dir(probe_, 60s);
     auto r = dir.resolve(pair_.buyer_alias);
     ASSERT_TRUE(r.ok()) << r.error().message;
@@ -113,7 +119,7 @@ TEST_F(DirectoryTest, BuyerAliasReachesTheBuyerFromTheSeller) {
     EXPECT_EQ(a.counterpart_alias(), pair_.seller_alias);
 }
 
-TEST_F(DirectoryTest, SellerAliasReachesTheSellerFromTheBuyer) {
+TEST_P(DirectoryTest, SellerAliasReachesTheSellerFromTheBuyer) {
     AliasDirectory dir(probe_, 60s);
     auto r = dir.resolve(pair_.seller_alias);
     ASSERT_TRUE(r.ok()) << r.error().message;
@@ -126,7 +132,7 @@ TEST_F(DirectoryTest, SellerAliasReachesTheSellerFromTheBuyer) {
     EXPECT_EQ(a.counterpart_alias(), pair_.buyer_alias);
 }
 
-TEST_F(DirectoryTest, AliasIsCaseInsensitive) {
+TEST_P(DirectoryTest, AliasIsCaseInsensitive) {
     AliasDirectory dir(probe_, 60s);
     std::string upper = pair_.buyer_alias;
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -135,7 +141,7 @@ TEST_F(DirectoryTest, AliasIsCaseInsensitive) {
     EXPECT_EQ((*r)->owner.id, "b1");
 }
 
-TEST_F(DirectoryTest, UnknownAliasIsNulloptAndTheAnswerIsCached) {
+TEST_P(DirectoryTest, UnknownAliasIsNulloptAndTheAnswerIsCached) {
     AliasDirectory dir(probe_, 60s);
     auto r = dir.resolve("0123456789abcdef");
     ASSERT_TRUE(r.ok());
@@ -148,7 +154,7 @@ TEST_F(DirectoryTest, UnknownAliasIsNulloptAndTheAnswerIsCached) {
     EXPECT_EQ(probe_->calls, calls);  // negative answer from the cache
 }
 
-TEST_F(DirectoryTest, NonAliasStringsAreNulloptWithoutAStoreLookup) {
+TEST_P(DirectoryTest, NonAliasStringsAreNulloptWithoutAStoreLookup) {
     AliasDirectory dir(probe_, 0ms);
     probe_->down = true;  // would fail if it were asked
     for (const char* local : {"postmaster", "", "bob", "0123456789abcdeg", "0123456789abcde",
@@ -160,7 +166,7 @@ TEST_F(DirectoryTest, NonAliasStringsAreNulloptWithoutAStoreLookup) {
     EXPECT_EQ(probe_->calls, 0);
 }
 
-TEST_F(DirectoryTest, CacheHitDoesNotNeedTheStore) {
+TEST_P(DirectoryTest, CacheHitDoesNotNeedTheStore) {
     AliasDirectory dir(probe_, 1h);
     auto first = dir.resolve(pair_.buyer_alias);
     ASSERT_TRUE(first.ok() && first->has_value());
@@ -180,7 +186,7 @@ TEST_F(DirectoryTest, CacheHitDoesNotNeedTheStore) {
     EXPECT_EQ(other.error().code, Errc::unavailable);
 }
 
-TEST_F(DirectoryTest, TtlZeroAsksTheStoreEveryTimeAndSurfacesItsFailure) {
+TEST_P(DirectoryTest, TtlZeroAsksTheStoreEveryTimeAndSurfacesItsFailure) {
     AliasDirectory dir(probe_, 0ms);
     ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
     const int calls = probe_->calls;
@@ -194,7 +200,7 @@ TEST_F(DirectoryTest, TtlZeroAsksTheStoreEveryTimeAndSurfacesItsFailure) {
     EXPECT_EQ(r.error().code, Errc::unavailable);
 }
 
-TEST_F(DirectoryTest, FailuresAreNeverCached) {
+TEST_P(DirectoryTest, FailuresAreNeverCached) {
     AliasDirectory dir(probe_, 1h);
     probe_->down = true;
     auto r = dir.resolve(pair_.buyer_alias);
@@ -208,7 +214,7 @@ TEST_F(DirectoryTest, FailuresAreNeverCached) {
     EXPECT_EQ((*r)->owner.id, "b1");
 }
 
-TEST_F(DirectoryTest, EntriesExpireAfterTheTtl) {
+TEST_P(DirectoryTest, EntriesExpireAfterTheTtl) {
     AliasDirectory dir(probe_, 20ms);
     ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
     // The entry expires at most 20 ms after the first resolve returned.
@@ -223,7 +229,7 @@ TEST_F(DirectoryTest, EntriesExpireAfterTheTtl) {
     EXPECT_GT(probe_->calls, calls);
 }
 
-TEST_F(DirectoryTest, CacheSizeIsBounded) {
+TEST_P(DirectoryTest, CacheSizeIsBounded) {
     AliasDirectory dir(probe_, 1h, /*max_entries=*/2);
     ASSERT_TRUE(dir.resolve(pair_.buyer_alias).ok());
     ASSERT_TRUE(dir.resolve(pair_.seller_alias).ok());
@@ -237,7 +243,7 @@ TEST_F(DirectoryTest, CacheSizeIsBounded) {
     EXPECT_GT(probe_->calls, calls);  // had to ask the store again
 }
 
-TEST_F(DirectoryTest, ConcurrentResolvesAgree) {
+TEST_P(DirectoryTest, ConcurrentResolvesAgree) {
     AliasDirectory dir(probe_, 50ms);
     std::atomic<int> wrong{0};
     std::vector<std::thread> threads;
@@ -255,7 +261,7 @@ TEST_F(DirectoryTest, ConcurrentResolvesAgree) {
     EXPECT_EQ(wrong.load(), 0);
 }
 
-TEST_F(DirectoryTest, FoundOrdersAreCachedAndServedWithTheStoreDown) {
+TEST_P(DirectoryTest, FoundOrdersAreCachedAndServedWithTheStoreDown) {
     const Order order = order_of_pair("123-1234567-1234567", "handmade");
     ASSERT_TRUE(probe_->add_order(order).ok());
     AliasDirectory dir(probe_, 1h);
@@ -271,7 +277,7 @@ TEST_F(DirectoryTest, FoundOrdersAreCachedAndServedWithTheStoreDown) {
     EXPECT_EQ(probe_->calls, calls);
 }
 
-TEST_F(DirectoryTest, AnOrderMissIsCachedForTheTtl) {
+TEST_P(DirectoryTest, AnOrderMissIsCachedForTheTtl) {
     // A message naming a junk order id costs one store lookup per TTL.
     AliasDirectory dir(probe_, 1h);
     const Order order = order_of_pair("123-0000000-0000000");
@@ -283,7 +289,7 @@ TEST_F(DirectoryTest, AnOrderMissIsCachedForTheTtl) {
     EXPECT_EQ(probe_->calls, calls);
 }
 
-TEST_F(DirectoryTest, AnOrderStoredAfterAMissIsFoundOnceTheMissExpires) {
+TEST_P(DirectoryTest, AnOrderStoredAfterAMissIsFoundOnceTheMissExpires) {
     AliasDirectory dir(probe_, 20ms);
     const Order order = order_of_pair("123-0000000-0000000");
     EXPECT_FALSE(found(dir, order.id));
@@ -295,7 +301,7 @@ TEST_F(DirectoryTest, AnOrderStoredAfterAMissIsFoundOnceTheMissExpires) {
     EXPECT_TRUE(found(dir, order.id));
 }
 
-TEST_F(DirectoryTest, OrderLookupFailuresAreNeverCachedAndTtlZeroAsksEveryTime) {
+TEST_P(DirectoryTest, OrderLookupFailuresAreNeverCachedAndTtlZeroAsksEveryTime) {
     const Order order = order_of_pair("123-7654321-7654321");
     ASSERT_TRUE(probe_->add_order(order).ok());
 

@@ -1,6 +1,8 @@
-// Unit tests for the marketplace state in the SQLite store (thread_state.h):
-// orders, threads, unsolicited counting, fingerprints, [Important] counts,
-// the response-time log, dry runs and concurrent events on one thread.
+// Unit tests for the marketplace state in the store (thread_state.h), on
+// both backends (tests/support/store_backends.h): orders, threads,
+// unsolicited counting, fingerprints, [Important] counts, the response-time
+// log, dry runs and concurrent events on one thread; and what only the
+// SQLite file has (its write lock, its migrations).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -14,6 +16,7 @@
 
 #include "alias/sqlite_store.h"
 #include "alias/thread_state.h"
+#include "tests/support/store_backends.h"
 #include "tests/support/test_support.h"
 
 namespace mm::alias {
@@ -27,21 +30,6 @@ struct DbClose {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
 using RawDb = std::unique_ptr<sqlite3, DbClose>;
-
-std::string query_text(const std::string& path, const std::string& sql) {
-    sqlite3* raw = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
-    RawDb db(raw);
-    std::string out;
-    sqlite3_exec(
-        raw, sql.c_str(),
-        [](void* arg, int, char** values, char**) {
-            *static_cast<std::string*>(arg) = values[0] ? values[0] : "NULL";
-            return 0;
-        },
-        &out, nullptr);
-    return out;
-}
 
 ThreadUpdate buyer_message() {
     ThreadUpdate u;
@@ -62,12 +50,13 @@ ThreadUpdate seller_message(bool unsolicited, std::string fingerprint = "",
     return u;
 }
 
-class ThreadTest : public ::testing::Test {
+class ThreadTest : public ::testing::TestWithParam<const char*> {
 protected:
     void SetUp() override {
-        auto s = open_sqlite_store(path());
-        ASSERT_TRUE(s.ok()) << s.error().message;
-        store_ = std::move(s).value();
+        backend_ = mm::testing::make_backend(GetParam());
+        if (!backend_) GTEST_SKIP() << "no PostgreSQL test server (MM_TEST_PG_DIR)";
+        store_ = backend_->open(5000);
+        ASSERT_NE(store_, nullptr);
         Party b;
         b.id = "b1";
         b.role = Role::buyer;
@@ -82,7 +71,12 @@ protected:
         ASSERT_TRUE(pair.ok());
         pair_ = pair->id;
     }
-    std::string path() const { return dir_.file("alias.db"); }
+    // The first column of the rows of `sql`, joined by ','.
+    std::string query(const std::string& sql) { return backend_->query(sql); }
+    // The SQLite file (SqliteThreadTest only).
+    std::string path() const {
+        return static_cast<const mm::testing::SqliteBackend&>(*backend_).path();
+    }
 
     // Applies `u` (decided without looking) and returns the state it saw.
     ThreadState apply(const ThreadUpdate& u, std::int64_t now, const std::string& order = "o1",
@@ -101,14 +95,22 @@ protected:
         return apply(ThreadUpdate{}, now, order, false);
     }
 
-    mm::testing::TempDir dir_;
-    std::unique_ptr<Store> store_;
+    std::unique_ptr<mm::testing::StoreBackend> backend_;
+    std::unique_ptr<Store> store_;  // after backend_: closed before its database goes
     std::int64_t pair_ = 0;
 };
 
+INSTANTIATE_TEST_SUITE_P(Backends, ThreadTest, ::testing::ValuesIn(mm::testing::kStoreBackends),
+                         [](const auto& info) { return std::string(info.param); });
+
+// What only the SQLite file has: its write lock, PRAGMA user_version.
+class SqliteThreadTest : public ThreadTest {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteThreadTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return std::string(info.param); });
+
 // --- Orders --------------------------------------------------------------------------------------
 
-TEST_F(ThreadTest, OrderRoundTrip) {
+TEST_P(ThreadTest, OrderRoundTrip) {
     Order o{"123-1234567-1234567", pair_, "wine", "fba", kT0};
     ASSERT_TRUE(store_->add_order(o).ok());
     auto found = store_->find_order("123-1234567-1234567");
@@ -123,7 +125,7 @@ TEST_F(ThreadTest, OrderRoundTrip) {
     EXPECT_FALSE(none->has_value());
 }
 
-TEST_F(ThreadTest, OrderErrors) {
+TEST_P(ThreadTest, OrderErrors) {
     Order o{"o-1", pair_, "standard", "fbm", 0};
     ASSERT_TRUE(store_->add_order(o).ok());
     auto created = store_->find_order("o-1");
@@ -146,12 +148,12 @@ TEST_F(ThreadTest, OrderErrors) {
         ASSERT_FALSE(b.ok()) << bad.id << " " << bad.kind << " " << bad.fulfilment;
         EXPECT_EQ(b.error().code, Errc::invalid);
     }
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM orders"), "1");
+    EXPECT_EQ(query("SELECT count(*) FROM orders"), "1");
 }
 
 // --- Threads -------------------------------------------------------------------------------------
 
-TEST_F(ThreadTest, NewThreadIsCreatedByTheFirstWriter) {
+TEST_P(ThreadTest, NewThreadIsCreatedByTheFirstWriter) {
     ThreadState before = peek(kT0);
     EXPECT_FALSE(before.exists);
     EXPECT_EQ(before.pair_id, pair_);
@@ -175,7 +177,7 @@ TEST_F(ThreadTest, NewThreadIsCreatedByTheFirstWriter) {
     EXPECT_EQ(st.unsolicited_since_buyer, 0);
 }
 
-TEST_F(ThreadTest, ThreadsArePerOrder) {
+TEST_P(ThreadTest, ThreadsArePerOrder) {
     apply(buyer_message(), kT0, "o1");
     EXPECT_TRUE(peek(kT0, "o1").exists);
     EXPECT_FALSE(peek(kT0, "o2").exists);
@@ -186,7 +188,7 @@ TEST_F(ThreadTest, ThreadsArePerOrder) {
     EXPECT_EQ(st.started_by, Role::seller);
 }
 
-TEST_F(ThreadTest, UnsolicitedCountsUpAndABuyerMessageResetsIt) {
+TEST_P(ThreadTest, UnsolicitedCountsUpAndABuyerMessageResetsIt) {
     apply(buyer_message(), kT0);
     apply(seller_message(false), kT0 + 1);  // the answer is solicited
     EXPECT_EQ(peek(kT0 + 2).unsolicited_since_buyer, 0);
@@ -198,7 +200,7 @@ TEST_F(ThreadTest, UnsolicitedCountsUpAndABuyerMessageResetsIt) {
     EXPECT_EQ(peek(kT0 + 7).unsolicited_since_buyer, 0);
 }
 
-TEST_F(ThreadTest, BuyerAutoReplyDoesNotCountAsABuyerMessage) {
+TEST_P(ThreadTest, BuyerAutoReplyDoesNotCountAsABuyerMessage) {
     apply(seller_message(true), kT0);
     ThreadUpdate auto_reply = buyer_message();
     auto_reply.counts_as_buyer_message = false;
@@ -206,16 +208,16 @@ TEST_F(ThreadTest, BuyerAutoReplyDoesNotCountAsABuyerMessage) {
     ThreadState st = peek(kT0 + 2);
     EXPECT_EQ(st.last_buyer_at, 0);
     EXPECT_EQ(st.unsolicited_since_buyer, 1);
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM response_log"), "0");
+    EXPECT_EQ(query("SELECT count(*) FROM response_log"), "0");
 }
 
-TEST_F(ThreadTest, RefusedUpdateWritesNothingButTheImportantCount) {
+TEST_P(ThreadTest, RefusedUpdateWritesNothingButTheImportantCount) {
     ThreadUpdate refused = seller_message(true, "h1", true);
     refused.allowed = false;
     apply(refused, kT0);
     EXPECT_FALSE(peek(kT0).exists);
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM fingerprints"), "0");
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "0");
+    EXPECT_EQ(query("SELECT count(*) FROM fingerprints"), "0");
+    EXPECT_EQ(query("SELECT count(*) FROM threads"), "0");
     // Misuse of [Important] is refused every time and must still add up to the
     // daily threshold (policy/marketplace/marketplace_rules.h contract).
     EXPECT_EQ(peek(kT0 + 1).important_today, 1);
@@ -225,7 +227,7 @@ TEST_F(ThreadTest, RefusedUpdateWritesNothingButTheImportantCount) {
     EXPECT_EQ(peek(kT0 + 3).important_today, 1);
 }
 
-TEST_F(ThreadTest, DryRunWritesNothingButSeesTheState) {
+TEST_P(ThreadTest, DryRunWritesNothingButSeesTheState) {
     apply(buyer_message(), kT0);
     apply(seller_message(true, "h1", true), kT0 + 1, "o1", /*commit=*/false);
     apply(buyer_message(), kT0 + 2, "o2", /*commit=*/false);
@@ -234,12 +236,12 @@ TEST_F(ThreadTest, DryRunWritesNothingButSeesTheState) {
     EXPECT_TRUE(st.recent_fingerprints.empty());
     EXPECT_EQ(st.important_today, 0);
     EXPECT_FALSE(peek(kT0 + 3, "o2").exists);
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "1");
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM response_log"), "1");
-    EXPECT_EQ(query_text(path(), "SELECT first_reply_at FROM response_log"), "NULL");
+    EXPECT_EQ(query("SELECT count(*) FROM threads"), "1");
+    EXPECT_EQ(query("SELECT count(*) FROM response_log"), "1");
+    EXPECT_EQ(query("SELECT first_reply_at FROM response_log"), "NULL");
 }
 
-TEST_F(ThreadTest, ReturnsTheUpdateDecided) {
+TEST_P(ThreadTest, ReturnsTheUpdateDecided) {
     auto r =
         store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true},
                                    [](const ThreadState&) { return seller_message(true, "abc"); });
@@ -259,7 +261,7 @@ MessageIdRecord mapping(std::int64_t pair_id, const std::string& id) {
     return r;
 }
 
-TEST_F(ThreadTest, MessageIdRecordedInTheSameTransactionWhenAllowed) {
+TEST_P(ThreadTest, MessageIdRecordedInTheSameTransactionWhenAllowed) {
     const MessageIdRecord rec = mapping(pair_, "m1");
     auto r =
         store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true, &rec},
@@ -271,7 +273,7 @@ TEST_F(ThreadTest, MessageIdRecordedInTheSameTransactionWhenAllowed) {
     EXPECT_EQ((*found)->original_id, rec.original_id);
 }
 
-TEST_F(ThreadTest, MessageIdNotRecordedWhenRefusedOrDryRun) {
+TEST_P(ThreadTest, MessageIdNotRecordedWhenRefusedOrDryRun) {
     const MessageIdRecord refused = mapping(pair_, "m2");
     auto r = store_->apply_thread_event(
         ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true, &refused}, [](const ThreadState&) {
@@ -284,10 +286,10 @@ TEST_F(ThreadTest, MessageIdNotRecordedWhenRefusedOrDryRun) {
     r = store_->apply_thread_event(ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, false, &dry},
                                    [](const ThreadState&) { return seller_message(false, "abc"); });
     ASSERT_TRUE(r.ok());
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM message_id"), "0");
+    EXPECT_EQ(query("SELECT count(*) FROM message_id"), "0");
 }
 
-TEST_F(ThreadTest, DuplicateMessageIdFailsTheWholeEvent) {
+TEST_P(ThreadTest, DuplicateMessageIdFailsTheWholeEvent) {
     const MessageIdRecord rec = mapping(pair_, "m4");
     ASSERT_TRUE(store_->record_message_id(rec).ok());
     auto r =
@@ -298,16 +300,16 @@ TEST_F(ThreadTest, DuplicateMessageIdFailsTheWholeEvent) {
     EXPECT_FALSE(peek(kT0).exists);  // rolled back: the thread was not written
 }
 
-TEST_F(ThreadTest, UnknownPairIsNotFoundOnCommit) {
+TEST_P(ThreadTest, UnknownPairIsNotFoundOnCommit) {
     auto r =
         store_->apply_thread_event(ThreadEvent{pair_ + 42, "o1", "b1", "s1", kT0, kWindow, true},
                                    [](const ThreadState&) { return buyer_message(); });
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::not_found);
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM threads"), "0");
+    EXPECT_EQ(query("SELECT count(*) FROM threads"), "0");
 }
 
-TEST_F(ThreadTest, DecideThrowingIsInternalAndWritesNothing) {
+TEST_P(ThreadTest, DecideThrowingIsInternalAndWritesNothing) {
     auto r = store_->apply_thread_event(
         ThreadEvent{pair_, "o1", "b1", "s1", kT0, kWindow, true},
         [](const ThreadState&) -> ThreadUpdate { throw std::runtime_error("boom"); });
@@ -318,7 +320,7 @@ TEST_F(ThreadTest, DecideThrowingIsInternalAndWritesNothing) {
 
 // --- Fingerprints and [Important] ---------------------------------------------------------------
 
-TEST_F(ThreadTest, FingerprintsInsideTheWindowAreSeenOlderOnesPruned) {
+TEST_P(ThreadTest, FingerprintsInsideTheWindowAreSeenOlderOnesPruned) {
     apply(seller_message(true, "h1"), kT0);
     apply(seller_message(true, "h2"), kT0 + 100, "o2");  // any thread of this seller→buyer
     ThreadState st = peek(kT0 + 200);
@@ -330,14 +332,14 @@ TEST_F(ThreadTest, FingerprintsInsideTheWindowAreSeenOlderOnesPruned) {
     st = peek(kT0 + kWindow + 50);
     ASSERT_EQ(st.recent_fingerprints.size(), 1u);
     EXPECT_EQ(st.recent_fingerprints[0].first, "h2");
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM fingerprints"), "2");
+    EXPECT_EQ(query("SELECT count(*) FROM fingerprints"), "2");
 
     // A write prunes what is out of the window.
     apply(seller_message(true, "h3"), kT0 + kWindow + 60);
-    EXPECT_EQ(query_text(path(), "SELECT group_concat(hash) FROM fingerprints"), "h2,h3");
+    EXPECT_EQ(query("SELECT hash FROM fingerprints ORDER BY at"), "h2,h3");
 }
 
-TEST_F(ThreadTest, FingerprintsAreSellerToBuyer) {
+TEST_P(ThreadTest, FingerprintsAreSellerToBuyer) {
     Party b2;
     b2.id = "b2";
     b2.role = Role::buyer;
@@ -358,7 +360,7 @@ TEST_F(ThreadTest, FingerprintsAreSellerToBuyer) {
     EXPECT_EQ(peek(kT0 + 1).recent_fingerprints.size(), 1u);
 }
 
-TEST_F(ThreadTest, ImportantIsCountedPerSellerPerUtcDay) {
+TEST_P(ThreadTest, ImportantIsCountedPerSellerPerUtcDay) {
     const std::int64_t midnight = kT0 - 12 * 3600 + kDay;  // 2024-05-02T00:00:00Z
     apply(seller_message(true, "", true), kT0, "o1");
     apply(seller_message(true, "", true), kT0 + 5, "o2");  // any order
@@ -368,13 +370,13 @@ TEST_F(ThreadTest, ImportantIsCountedPerSellerPerUtcDay) {
     EXPECT_EQ(peek(midnight).important_today, 0);  // a new UTC day
     apply(seller_message(true, "", true), midnight + 1);
     EXPECT_EQ(peek(midnight + 2).important_today, 1);
-    EXPECT_EQ(query_text(path(), "SELECT group_concat(day || '=' || count) FROM important_uses"),
+    EXPECT_EQ(query("SELECT day || '=' || count FROM important_uses ORDER BY day"),
               "2024-05-01=2,2024-05-02=1");
 }
 
 // --- Response times ------------------------------------------------------------------------------
 
-TEST_F(ThreadTest, ResponseLogOpensOnBuyerMessageAndClosesOnTheFirstReply) {
+TEST_P(ThreadTest, ResponseLogOpensOnBuyerMessageAndClosesOnTheFirstReply) {
     apply(buyer_message(), kT0);
     apply(buyer_message(), kT0 + 60);        // still open: the first one counts
     apply(buyer_message(), kT0 + 70, "o2");  // one open entry per pair, not per thread
@@ -410,7 +412,7 @@ TEST_F(ThreadTest, ResponseLogOpensOnBuyerMessageAndClosesOnTheFirstReply) {
 
 // --- Concurrency ---------------------------------------------------------------------------------
 
-TEST_F(ThreadTest, ConcurrentEventsOnOneThreadAllowExactlyOne) {
+TEST_P(ThreadTest, ConcurrentEventsOnOneThreadAllowExactlyOne) {
     constexpr int kThreads = 8;
     std::atomic<int> allowed{0}, failed{0};
     std::atomic<bool> go{false};
@@ -441,7 +443,7 @@ TEST_F(ThreadTest, ConcurrentEventsOnOneThreadAllowExactlyOne) {
     EXPECT_EQ(peek(kT0 + 100).unsolicited_since_buyer, 1);
 }
 
-TEST_F(ThreadTest, WriteLockElsewhereMakesEventsUnavailableAndDryRunsStillWork) {
+TEST_P(SqliteThreadTest, WriteLockElsewhereMakesEventsUnavailableAndDryRunsStillWork) {
     store_.reset();
     auto s = open_sqlite_store(path(), 100);
     ASSERT_TRUE(s.ok());
@@ -460,7 +462,7 @@ TEST_F(ThreadTest, WriteLockElsewhereMakesEventsUnavailableAndDryRunsStillWork) 
     ASSERT_EQ(sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
 }
 
-TEST_F(ThreadTest, VersionTwoDatabaseIsMigrated) {
+TEST_P(SqliteThreadTest, VersionTwoDatabaseIsMigrated) {
     store_.reset();
     {
         sqlite3* raw = nullptr;
@@ -477,7 +479,7 @@ TEST_F(ThreadTest, VersionTwoDatabaseIsMigrated) {
     auto s = open_sqlite_store(path());
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(s).value();
-    EXPECT_EQ(query_text(path(), "PRAGMA user_version"), "4");
+    EXPECT_EQ(query("PRAGMA user_version"), "4");
     ASSERT_TRUE(store_->add_order(Order{"o-1", pair_, "gift-return", "fbm", kT0}).ok());
     apply(buyer_message(), kT0);
     EXPECT_TRUE(peek(kT0).exists);
@@ -491,7 +493,7 @@ Delivery delivery(std::int64_t pair_id, char fill, std::int64_t created = kT0) {
         created + kWindow};
 }
 
-TEST_F(ThreadTest, DeliveryIsRecordedWithTheOutcomeDecideGaveUntilItExpires) {
+TEST_P(ThreadTest, DeliveryIsRecordedWithTheOutcomeDecideGaveUntilItExpires) {
     Delivery d = delivery(pair_, 'a');
     const MessageIdRecord rec = mapping(pair_, "d1");
     ThreadEvent e{pair_, "o1", "b1", "s1", kT0, kWindow, true, &rec, &d};
@@ -512,7 +514,7 @@ TEST_F(ThreadTest, DeliveryIsRecordedWithTheOutcomeDecideGaveUntilItExpires) {
     EXPECT_FALSE(found->has_value());
 }
 
-TEST_F(ThreadTest, CommittedDeliveryRefusesASecondCommitWithoutDecidingOrWriting) {
+TEST_P(ThreadTest, CommittedDeliveryRefusesASecondCommitWithoutDecidingOrWriting) {
     Delivery d = delivery(pair_, 'b');
     ThreadEvent e{pair_, "o1", "b1", "s1", kT0, kWindow, true, nullptr, &d};
     ASSERT_TRUE(
@@ -536,7 +538,7 @@ TEST_F(ThreadTest, CommittedDeliveryRefusesASecondCommitWithoutDecidingOrWriting
         store_->apply_thread_event(e, [](const ThreadState&) { return ThreadUpdate{}; }).ok());
 }
 
-TEST_F(ThreadTest, RefusedEventRecordsADeliveryOnlyWhenItCountedImportant) {
+TEST_P(ThreadTest, RefusedEventRecordsADeliveryOnlyWhenItCountedImportant) {
     Delivery plain = delivery(pair_, 'c');
     Delivery important = delivery(pair_, 'd');
     for (Delivery* d : {&plain, &important}) {
@@ -552,7 +554,7 @@ TEST_F(ThreadTest, RefusedEventRecordsADeliveryOnlyWhenItCountedImportant) {
     EXPECT_TRUE(store_->find_delivery(important.key, kT0)->has_value());
 }
 
-TEST_F(ThreadTest, RecordDeliveryWritesTheMappingOnceAndPrunesExpiredOnes) {
+TEST_P(ThreadTest, RecordDeliveryWritesTheMappingOnceAndPrunesExpiredOnes) {
     const Delivery old = delivery(pair_, 'e', kT0 - 10 * kWindow);
     ASSERT_TRUE(store_->record_delivery(old, nullptr).ok());
     const Delivery d = delivery(pair_, 'f', static_cast<std::int64_t>(std::time(nullptr)));
@@ -564,10 +566,10 @@ TEST_F(ThreadTest, RecordDeliveryWritesTheMappingOnceAndPrunesExpiredOnes) {
     ASSERT_FALSE(again.ok());
     EXPECT_EQ(again.error().code, Errc::conflict);
     EXPECT_FALSE(store_->find_message_id(other.marketplace_id)->has_value());
-    EXPECT_EQ(query_text(path(), "SELECT count(*) FROM deliveries"), "1");
+    EXPECT_EQ(query("SELECT count(*) FROM deliveries"), "1");
 }
 
-TEST_F(ThreadTest, DeliveryWithAMalformedKeyIsInvalid) {
+TEST_P(ThreadTest, DeliveryWithAMalformedKeyIsInvalid) {
     Delivery d = delivery(pair_, 'A');
     auto r = store_->record_delivery(d, nullptr);
     ASSERT_FALSE(r.ok());

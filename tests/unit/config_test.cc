@@ -230,6 +230,28 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
     EXPECT_EQ(parallel_evaluations(*c), 3);
 }
 
+TEST_F(ConfigTest, PostgresStoreWithItsKeysAndThePoolDefaultingToTheEvaluationSlots) {
+    const std::string store =
+        "store:\n"
+        "  type: postgres\n"
+        "  dsn: host=db.example dbname=marketplace user=milter\n"
+        "  passfile: pgpass\n"
+        "  statement_timeout_ms: 750\n";
+    auto c =
+        load_config(config_file(base_config("store", store + "max_parallel_evaluations: 6\n")));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->store.type, "postgres");
+    EXPECT_EQ(c->store.postgres.dsn, "host=db.example dbname=marketplace user=milter");
+    EXPECT_EQ(c->store.postgres.passfile, dir_.file("pgpass"));  // relative to the config file
+    EXPECT_EQ(c->store.postgres.statement_timeout_ms, 750);
+    EXPECT_EQ(c->store.postgres.pool, 6);
+    EXPECT_TRUE(c->store.path.empty());
+
+    c = load_config(config_file(base_config("store", store + "  pool: 3\n")));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->store.postgres.pool, 3);
+}
+
 TEST_F(ConfigTest, RelativeConfigPathResolvesAgainstItsDirectoryNotTheCwd) {
     std::string path = config_file(base_config("", ""));
     auto cwd = std::filesystem::current_path();
@@ -309,11 +331,19 @@ const ErrorCase kErrorCases[] = {
     {"SocketUnixTooLong", "", "socket: unix:/" + std::string(120, 'x') + "\n",
      "6:9: socket: unix socket path is too long (121 bytes, max 107)"},
     {"StoreTypeUnsupported", "store", "store:\n  type: postgresql\n  path: x.db\n",
-     "6:9: store.type: unsupported store type 'postgresql' (expected sqlite)"},
+     "6:9: store.type: unsupported store type 'postgresql' (expected sqlite or postgres)"},
     {"StoreUnknownKey", "store", "store:\n  path: x.db\n  pth: y.db\n",
      "7:3: unknown key 'pth' in 'store'"},
     {"StoreMissingPath", "store", "store:\n  type: sqlite\n",
      "6:3: missing required key 'path' in 'store'"},
+    {"StorePostgresMissingDsn", "store", "store:\n  type: postgres\n",
+     "6:3: missing required key 'dsn' in 'store' (type postgres)"},
+    {"StorePostgresWithPath", "store", "store:\n  type: postgres\n  dsn: dbname=x\n  path: x.db\n",
+     "8:9: store.path: not a setting of store type postgres"},
+    {"StoreSqliteWithDsn", "store", "store:\n  path: x.db\n  dsn: dbname=x\n",
+     "7:8: store.dsn: not a setting of store type sqlite"},
+    {"StorePoolZero", "store", "store:\n  type: postgres\n  dsn: dbname=x\n  pool: 0\n",
+     "8:9: store.pool: 0 is out of range (1 to 1000)"},
     {"StoreIsAScalar", "store", "store: sqlite\n", "5:8: store: expected a mapping, got a scalar"},
     {"StoreWithoutValue", "store", "store:\n", "5:1: store: missing value"},
     {"BusyTimeoutNegative", "store", "store:\n  path: x.db\n  busy_timeout_ms: -1\n",
