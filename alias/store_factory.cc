@@ -1,6 +1,7 @@
 // make_store: the Store backend named by the config.
 #include "alias/store_factory.h"
 
+#include "alias/postgres/change_listener.h"
 #include "alias/sqlite_store.h"
 
 namespace mm::alias {
@@ -13,6 +14,23 @@ Result<std::shared_ptr<Store>> make_store(const StoreConfig& config) {
         return std::shared_ptr<Store>(std::move(store).value());
     }
     return fail(Errc::invalid, "unknown store type '" + config.type + "' (expected sqlite)");
+}
+
+Result<std::unique_ptr<StoreTransfer>> make_store_transfer(const StoreConfig& config) {
+    if (config.type == "sqlite") return open_sqlite_transfer(config.path, config.busy_timeout_ms);
+    return fail(Errc::invalid, "store type '" + config.type + "' has no export/import yet");
+}
+
+Result<std::unique_ptr<ChangeFeed>> make_change_feed(const StoreConfig& config,
+                                                     OnStoreChange on_change,
+                                                     OnFeedEvent on_event) {
+    if (config.type != "postgres") return std::unique_ptr<ChangeFeed>();
+    postgres::ChangeListenerOptions options;
+    options.dsn = config.dsn;
+    auto listener = postgres::ChangeListener::start(std::move(options), std::move(on_change),
+                                                    std::move(on_event));
+    if (!listener) return listener.error();
+    return std::unique_ptr<ChangeFeed>(std::move(listener).value());
 }
 
 }  // namespace mm::alias

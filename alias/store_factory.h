@@ -5,6 +5,8 @@
 #include <string>
 
 #include "alias/store.h"
+#include "alias/store_changes.h"
+#include "alias/store_transfer.h"
 
 namespace mm::alias {
 
@@ -13,11 +15,23 @@ struct StoreConfig {
     std::string path;             // sqlite: database file
     int busy_timeout_ms = 5000;   // sqlite: how long to wait for a lock
     bool sync_full = false;       // sqlite: fsync every commit (synchronous = FULL)
+    std::string dsn;              // postgres: libpq connection string (may hold a password)
 };
 
 // type "sqlite" opens (and migrates) the SQLite database at `path`; any other
 // type fails with invalid.
 
 Result<std::shared_ptr<Store>> make_store(const StoreConfig& config);
+
+// The whole-store transfer (store_transfer.h) of the configured store, on
+// connections of its own.
+Result<std::unique_ptr<StoreTransfer>> make_store_transfer(const StoreConfig& config);
+
+// The configured store's ChangeFeed (store_changes.h), started: type
+// "postgres" listens on kStoreChangedChannel; "sqlite" has none (null: one
+// host, the caches' TTL alone).  Fails with invalid if the DSN does not
+// parse.
+Result<std::unique_ptr<ChangeFeed>> make_change_feed(const StoreConfig& config,
+                                                     OnStoreChange on_change, OnFeedEvent on_event);
 
 }  // namespace mm::alias
