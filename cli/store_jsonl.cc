@@ -82,7 +82,10 @@ public:
     Result<void> read_header() {
         auto j = read_line();
         if (!j) return j.error();
-        if (!*j) return bad("empty file: no header");
+        if (!*j) {
+            line_ = 1;
+            return bad("empty file: no header");
+        }
         const json& h = **j;
         if (!h.is_object() || h.value("format", json()) != kStoreFormat)
             return bad(std::string("not a header: expected {\"format\": \"") + kStoreFormat +
