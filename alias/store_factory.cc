@@ -2,6 +2,7 @@
 #include "alias/store_factory.h"
 
 #include "alias/postgres/change_listener.h"
+#include "alias/postgres/transfer.h"
 #include "alias/sqlite_store.h"
 
 namespace mm::alias {
@@ -18,6 +19,7 @@ Result<std::shared_ptr<Store>> make_store(const StoreConfig& config) {
 
 Result<std::unique_ptr<StoreTransfer>> make_store_transfer(const StoreConfig& config) {
     if (config.type == "sqlite") return open_sqlite_transfer(config.path, config.busy_timeout_ms);
+    if (config.type == "postgres") return postgres::open_postgres_transfer(config.dsn);
     return fail(Errc::invalid, "store type '" + config.type + "' has no export/import yet");
 }
 
