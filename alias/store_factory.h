@@ -11,7 +11,7 @@
 namespace mm::alias {
 
 struct StoreConfig {
-    std::string type = "sqlite";  // sqlite (postgresql later)
+    std::string type = "sqlite";  // sqlite | postgres
     std::string path;             // sqlite: database file
     int busy_timeout_ms = 5000;   // sqlite: how long to wait for a lock
     bool sync_full = false;       // sqlite: fsync every commit (synchronous = FULL)
@@ -24,7 +24,8 @@ struct StoreConfig {
 Result<std::shared_ptr<Store>> make_store(const StoreConfig& config);
 
 // The whole-store transfer (store_transfer.h) of the configured store, on
-// connections of its own.
+// connections of its own: SQLite at `path` (created and migrated if need
+// be), PostgreSQL at `dsn` (migrated by the operator).
 Result<std::unique_ptr<StoreTransfer>> make_store_transfer(const StoreConfig& config);
 
 // The configured store's ChangeFeed (store_changes.h), started: type

@@ -119,11 +119,12 @@ public:
     // Every table's rows from one snapshot (see RowSink).
     virtual Result<void> export_rows(RowSink& sink) = 0;
     // Every row of `source` into this store, in one transaction: all or
-    // nothing.  Fails with conflict if any table holds a row, invalid if a row
-    // is malformed, comes after a later table's rows, or breaks a constraint
-    // (a duplicate key, a missing parent), unavailable if the store's schema
-    // version is not kTransferSchemaVersion, invalid if `expected` (when given) is not the number
-    // of rows of each table after the import.  Sequences move past the imported ids.
+    // nothing.  Fails with conflict if any table holds a row; invalid if a
+    // row is malformed, comes after a later table's rows or breaks a
+    // constraint (a duplicate key, a missing parent), or if `expected` (when
+    // given) is not the number of rows of each table after the import;
+    // unavailable if the store's schema version is not kTransferSchemaVersion.
+    // Sequences move past the imported ids.
     virtual Result<void> import_rows(RowSource& source, const TableCounts* expected) = 0;
     // The rows of each table now.
     virtual Result<TableCounts> count_rows() = 0;
