@@ -24,16 +24,24 @@ nlohmann::ordered_json counts_json(const alias::TableCounts& counts) {
     return out;
 }
 
-Result<std::unique_ptr<alias::StoreTransfer>> open_transfer(const std::string& config_path) {
+// `exporting`: a SQLite file that is not there is a mistyped path, not an
+// empty store to create and export.
+Result<std::unique_ptr<alias::StoreTransfer>> open_transfer(const std::string& config_path,
+                                                            bool exporting) {
     auto rt = load_runtime(config_path);
     if (!rt) return rt.error();
-    return alias::make_store_transfer((*rt)->config.store);
+    const alias::StoreConfig& store = (*rt)->config.store;
+    std::error_code ec;
+    if (exporting && store.type == "sqlite" && !std::filesystem::exists(store.path, ec))
+        return fail(Errc::not_found, config_path + ": store.path: sqlite database '" + store.path +
+                                         "' does not exist: nothing to export");
+    return alias::make_store_transfer(store);
 }
 
 }  // namespace
 
 int cmd_export(const std::string& config_path, const std::string& out_path) {
-    auto transfer = open_transfer(config_path);
+    auto transfer = open_transfer(config_path, true);
     if (!transfer) return report_failure(transfer.error());
     if (out_path.empty() || out_path == "-") {
         auto written = export_jsonl(**transfer, std::cout);
@@ -63,7 +71,7 @@ int cmd_export(const std::string& config_path, const std::string& out_path) {
 }
 
 int cmd_import(const std::string& config_path, const std::string& in_path) {
-    auto transfer = open_transfer(config_path);
+    auto transfer = open_transfer(config_path, false);
     if (!transfer) return report_failure(transfer.error());
     Result<alias::TableCounts> imported = fail(Errc::internal, "");
     if (in_path.empty() || in_path == "-") {

@@ -126,6 +126,13 @@ class TransferCliTest(unittest.TestCase):
                 header = json.loads(b.cli("export").stdout.splitlines()[0])
                 self.assertEqual(sum(header["counts"].values()), 0, "rows were imported")
 
+    def test_exporting_a_store_that_does_not_exist_fails(self):
+        b = self.fresh("missing")
+        r = b.cli("export", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"does not exist: nothing to export", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(b.dir, "milter", "store.db")))
+
     def test_cli_reference_lists_the_subcommands(self):
         ref = json.loads(subprocess.run([self.a.binary, "--cli-reference"],
                                         capture_output=True, check=True).stdout)
