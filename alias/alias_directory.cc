@@ -18,16 +18,24 @@ Result<std::optional<ResolvedAlias>> AliasDirectory::resolve(const std::string& 
     // so junk recipients cannot fill it).
     if (!looks_like_alias(key)) return std::optional<ResolvedAlias>();
     if (auto cached = aliases_.get(key)) return std::move(*cached);
+    const auto generation = aliases_.generation();
     auto loaded = load(key);
-    if (loaded && aliases_.enabled()) aliases_.put(key, *loaded);  // failures are never cached
+    // Failures are never cached.
+    if (loaded && aliases_.enabled()) aliases_.put(key, *loaded, generation);
     return loaded;
 }
 
 Result<std::optional<Order>> AliasDirectory::find_order(const std::string& id) {
     if (auto cached = orders_.get(id)) return std::move(*cached);
+    const auto generation = orders_.generation();
     auto found = store_->find_order(id);
-    if (found && orders_.enabled()) orders_.put(id, *found);  // failures are never cached
+    if (found && orders_.enabled()) orders_.put(id, *found, generation);
     return found;
+}
+
+void AliasDirectory::invalidate() {
+    aliases_.clear();
+    orders_.clear();
 }
 
 Result<std::optional<ResolvedAlias>> AliasDirectory::load(const std::string& local) {

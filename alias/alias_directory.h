@@ -9,6 +9,12 @@
 // alias is answered nullopt without touching the store.  Each cache holds at
 // most `max_entries` answers and is emptied when it would grow past that.
 // Thread-safe (util/ttl_cache.h: no lock is held across a store call).
+//
+// invalidate() empties both caches at once: a store shared by several hosts
+// calls it through its ChangeFeed (store_changes.h) when any of them changes
+// a party, pair or order, so the change is seen within the feed's delay
+// instead of `ttl`.  An answer loaded before the invalidation is not cached
+// after it.
 #pragma once
 
 #include <chrono>
@@ -43,6 +49,8 @@ public:
         TtlCacheStats orders;
     };
     CacheStats cache_stats() const { return {aliases_.stats(), orders_.stats()}; }
+    // Forgets every cached answer (any thread).
+    void invalidate();
 
 private:
     Result<std::optional<ResolvedAlias>> load(const std::string& local);

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "alias/store.h"
+#include "alias/store_transfer.h"
 
 namespace mm::alias {
 
@@ -39,5 +40,10 @@ enum class SqliteSync { normal, full };
 Result<std::unique_ptr<Store>> open_sqlite_store(
     const std::string& path, int busy_timeout_ms = 5000, SqliteSync sync = SqliteSync::normal,
     std::chrono::milliseconds checkpoint_interval = kSqliteCheckpointInterval);
+
+// The whole-store transfer (store_transfer.h) of the database at `path`,
+// opened and migrated as open_sqlite_store() does, on its own connections.
+Result<std::unique_ptr<StoreTransfer>> open_sqlite_transfer(const std::string& path,
+                                                            int busy_timeout_ms = 5000);
 
 }  // namespace mm::alias

@@ -1,6 +1,8 @@
 // make_store: the Store backend named by the config.
 #include "alias/store_factory.h"
 
+#include "alias/postgres/change_listener.h"
+#include "alias/postgres/transfer.h"
 #include "alias/sqlite_store.h"
 
 namespace mm::alias {
@@ -44,6 +46,25 @@ Result<SchemaMigration> migrate_store(const StoreConfig& config) {
     if (!store) return store.error();
     // SQLite migrates at open; what it found before is not kept.
     return SchemaMigration{-1, -1};
+}
+
+Result<std::unique_ptr<StoreTransfer>> make_store_transfer(const StoreConfig& config) {
+    if (config.type == "sqlite") return open_sqlite_transfer(config.path, config.busy_timeout_ms);
+    if (config.type == "postgres") return postgres::open_postgres_transfer(config.postgres.dsn, config.postgres.passfile);
+    return fail(Errc::invalid, "store type '" + config.type + "' has no export/import yet");
+}
+
+Result<std::unique_ptr<ChangeFeed>> make_change_feed(const StoreConfig& config,
+                                                     OnStoreChange on_change,
+                                                     OnFeedEvent on_event) {
+    if (config.type != "postgres") return std::unique_ptr<ChangeFeed>();
+    postgres::ChangeListenerOptions options;
+    options.dsn = config.postgres.dsn;
+    options.passfile = config.postgres.passfile;
+    auto listener = postgres::ChangeListener::start(std::move(options), std::move(on_change),
+                                                    std::move(on_event));
+    if (!listener) return listener.error();
+    return std::unique_ptr<ChangeFeed>(std::move(listener).value());
 }
 
 }  // namespace mm::alias

@@ -6,6 +6,8 @@
 
 #include "alias/postgres_store.h"
 #include "alias/store.h"
+#include "alias/store_changes.h"
+#include "alias/store_transfer.h"
 
 namespace mm::alias {
 
@@ -34,5 +36,17 @@ Result<std::shared_ptr<Store>> make_store(const StoreConfig& config,
 // `marketplace-milter migrate`: the schema versions before and after (SQLite:
 // after opening, both the current version).
 Result<SchemaMigration> migrate_store(const StoreConfig& config);
+
+// The whole-store transfer (store_transfer.h) of the configured store, on
+// connections of its own: SQLite at `path` (created and migrated if need
+// be), PostgreSQL at `postgres.dsn` (migrated by the operator).
+Result<std::unique_ptr<StoreTransfer>> make_store_transfer(const StoreConfig& config);
+
+// The configured store's ChangeFeed (store_changes.h), started: type
+// "postgres" listens on kStoreChangedChannel; "sqlite" has none (null: one
+// host, the caches' TTL alone).  Fails with invalid if the DSN does not
+// parse.
+Result<std::unique_ptr<ChangeFeed>> make_change_feed(const StoreConfig& config,
+                                                     OnStoreChange on_change, OnFeedEvent on_event);
 
 }  // namespace mm::alias

@@ -119,6 +119,15 @@ int cmd_report(const std::string& config_path, const AuditReportArgs& args);
 int cmd_report_audit_id(const std::string& config_path, const std::string& audit_id,
                         std::vector<std::string> files);
 
+// `export` and `import` (cli_transfer.cc): the whole store as JSON Lines
+// (store_jsonl.h).  export writes to `out_path` ("" or "-": stdout) and then
+// prints the counts; import reads `in_path` ("" or "-": stdin) into an empty
+// store, all or nothing, and prints the counts.  2 on a bad file (the
+// message names FILE:LINE), a store that is not empty or of another schema
+// version; 1 store unavailable.
+int cmd_export(const std::string& config_path, const std::string& out_path);
+int cmd_import(const std::string& config_path, const std::string& in_path);
+
 // "YYYY-MM-DD" as unix seconds at 00:00 UTC; nullopt if malformed or not a
 // calendar date.
 std::optional<std::int64_t> parse_utc_date(const std::string& s);

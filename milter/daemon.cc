@@ -124,6 +124,10 @@ int run_daemon(const std::string& config_path) {
     Service& service = *opened.value();
     const Config& config = service.runtime()->config;
     log_open(config.log_stderr, config.log_facility);
+    if (auto feed = service.start_change_feed(); !feed) {
+        log_msg(LOG_ERR, "%s", feed.error().message.c_str());
+        return 2;
+    }
     if (const std::string off = enable_realtime(config.realtime_priority, config.realtime_budget);
         !off.empty())
         log_msg(config.realtime_priority > 0 ? LOG_WARNING : LOG_INFO,

@@ -185,6 +185,14 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     report_rt->add_flag("--json", report_args.json, "JSON instead of a table");
 
+    // The whole store as JSON Lines: moving it between backends, backups.
+    std::string transfer_file;
+    auto* store_export = command(app, "export", "write the whole store as JSON Lines");
+    store_export->add_option("--out", transfer_file, "write to this file instead of stdout");
+    auto* store_import =
+        command(app, "import", "read an export into an empty store (all or nothing)");
+    store_import->add_option("file", transfer_file, "the export (JSON Lines), - for stdin");
+
     // For the manual page (milter/cli_reference.h); hidden from --help.
     app.add_flag_callback(
            "--cli-reference",
@@ -222,6 +230,8 @@ int main(int argc, char** argv) {
         if (*report_rt) return mm::milter::cmd_report_response_times(config, report_args);
         if (*report_id) return mm::milter::cmd_report_audit_id(config, audit_id, audit_id_files);
         if (*report) return mm::milter::cmd_report(config, audit_report);
+        if (*store_export) return mm::milter::cmd_export(config, transfer_file);
+        if (*store_import) return mm::milter::cmd_import(config, transfer_file);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "marketplace-milter: internal error: %s\n", e.what());
         return 1;

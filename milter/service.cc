@@ -76,6 +76,35 @@ Result<std::unique_ptr<Service>> Service::open(const std::string& config_path) {
     return service;
 }
 
+Result<void> Service::start_change_feed() {
+    if (changes_) return {};
+    alias::AliasDirectory* directory = directory_.get();
+    auto feed = alias::make_change_feed(
+        runtime()->config.store, [directory](std::string_view) { directory->invalidate(); },
+        [](alias::FeedEvent event, const std::string& detail) {
+            switch (event) {
+                case alias::FeedEvent::connected:
+                    log_msg(LOG_INFO, "store change feed: listening; caches emptied");
+                    break;
+                case alias::FeedEvent::dropped:
+                    log_msg(LOG_WARNING,
+                            "store change feed lost (%s): caches emptied, changes made meanwhile "
+                            "are seen within cache_ttl_ms; reconnecting",
+                            detail.c_str());
+                    break;
+                case alias::FeedEvent::connect_failed:
+                    log_msg(LOG_WARNING,
+                            "store change feed: cannot connect (%s); retrying, changes are seen "
+                            "within cache_ttl_ms meanwhile",
+                            detail.c_str());
+                    break;
+            }
+        });
+    if (!feed) return feed.error();
+    changes_ = std::move(feed).value();
+    return {};
+}
+
 std::shared_ptr<const Runtime> Service::runtime() const {
     std::lock_guard lock(mu_);
     return runtime_;

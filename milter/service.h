@@ -50,6 +50,12 @@ public:
     // Reopens the audit log only (logrotate's SIGUSR2); config and policy stay.
     Result<void> reopen_logs() { return audit_->reopen(); }
 
+    // Starts the store's change feed (alias/store_changes.h), if the backend
+    // has one (postgres): any change a host makes empties the directory's
+    // caches.  Called once logging is set up, since the feed logs from its
+    // own thread.  Fails with invalid if the feed's settings are wrong.
+    Result<void> start_change_feed();
+
 private:
     Service() = default;
     Result<void> reload_files();
@@ -62,6 +68,8 @@ private:
     std::unique_ptr<EvaluationGate> gate_;
     std::shared_ptr<alias::CountingStore> store_;
     std::unique_ptr<MilterMetrics> metrics_;
+    // After directory_: stopped before the directory it empties goes.
+    std::unique_ptr<alias::ChangeFeed> changes_;
 };
 
 }  // namespace mm::milter

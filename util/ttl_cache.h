@@ -5,6 +5,10 @@
 // get() misses and put() drops.  The mutex is held only around the map, so a
 // caller loads a missing value (from a store, say) without holding it.
 // Hits and misses are counted (relaxed atomics) for the daemon's metrics.
+//
+// clear() empties it and starts a new generation: a value loaded before the
+// clear (generation() read before the load) and put after it is dropped, so
+// a load racing an invalidation cannot bring the old answer back.
 #pragma once
 
 #include <algorithm>
@@ -40,16 +44,32 @@ public:
         return found;
     }
 
-    void put(const std::string& key, Value value) {
+    void put(const std::string& key, Value value) { put(key, std::move(value), generation()); }
+
+    // Puts `value`, loaded when the generation was `loaded_in`, unless the
+    // cache was cleared since.
+    void put(const std::string& key, Value value, std::uint64_t loaded_in) {
         if (!enabled()) return;
         const auto expires = std::chrono::steady_clock::now() + ttl_;
         std::lock_guard lock(mu_);
+        if (loaded_in != generation_) return;
         if (map_.size() >= max_entries_) map_.clear();
         map_.insert_or_assign(key, Entry{std::move(value), expires});
     }
 
     TtlCacheStats stats() const {
         return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed)};
+    }
+
+    std::uint64_t generation() {
+        std::lock_guard lock(mu_);
+        return generation_;
+    }
+
+    void clear() {
+        std::lock_guard lock(mu_);
+        map_.clear();
+        ++generation_;
     }
 
 private:
@@ -73,6 +93,7 @@ private:
     std::unordered_map<std::string, Entry> map_;
     std::atomic<std::uint64_t> hits_{0};
     std::atomic<std::uint64_t> misses_{0};
+    std::uint64_t generation_ = 0;  // guarded by mu_
 };
 
 }  // namespace mm
