@@ -19,9 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct ResultClear {
-    void operator()(PGresult* r) const { PQclear(r); }
-};
 struct NotifyFree {
     void operator()(PGnotify* n) const { PQfreemem(n); }
 };
@@ -135,7 +132,7 @@ void ChangeListener::run() {
     }
 }
 
-ChangeListener::ConnPtr ChangeListener::connect(std::string& error) {
+ConnPtr ChangeListener::connect(std::string& error) {
     // Earlier keywords are defaults the DSN (expanded from dbname, after
     // them) may override: keepalives find a connection that died silently.
     std::vector<const char*> keys = {"keepalives", "keepalives_idle", "keepalives_interval",
@@ -202,7 +199,7 @@ bool ChangeListener::listen(PGconn* conn, std::string& error) {
     }
     bool ok = true;
     while (PGresult* raw = PQgetResult(conn)) {
-        std::unique_ptr<PGresult, ResultClear> result(raw);
+        ResultPtr result(raw);
         if (PQresultStatus(raw) != PGRES_COMMAND_OK) {
             error = "LISTEN failed: " + std::string(PQresultErrorMessage(raw));
             ok = false;
@@ -227,7 +224,7 @@ std::string ChangeListener::serve(PGconn* conn) {
         // Nothing is asked on this connection, so a result is the server's
         // error as it closes it: drained here, the next read sees the end.
         while (PQisBusy(conn) == 0) {
-            std::unique_ptr<PGresult, ResultClear> result(PQgetResult(conn));
+            ResultPtr result(PQgetResult(conn));
             if (!result) break;
         }
     }

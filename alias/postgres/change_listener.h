@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "alias/postgres/handles.h"
 #include "alias/store_changes.h"
 #include "util/result.h"
 
@@ -57,10 +58,6 @@ public:
     bool listening() const override { return listening_.load(); }
 
 private:
-    struct ConnClose {
-        void operator()(PGconn* c) const { PQfinish(c); }
-    };
-    using ConnPtr = std::unique_ptr<PGconn, ConnClose>;
     enum class Wait { ready, woken, timeout, failed };
     // The eventfd that stops the thread, closed with the listener.
     class WakeFd {

@@ -34,19 +34,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "alias/postgres/handles.h"
 #include "alias/postgres_store.h"
 #include "util/result.h"
 
 namespace mm::alias::postgres {
-
-struct ConnFinish {
-    void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultClear {
-    void operator()(PGresult* r) const { PQclear(r); }
-};
-using ConnPtr = std::unique_ptr<PGconn, ConnFinish>;
-using ResultPtr = std::unique_ptr<PGresult, ResultClear>;
 
 // SQLSTATEs the queries map to answers about the input.
 inline constexpr std::string_view kUniqueViolation = "23505";

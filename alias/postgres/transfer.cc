@@ -4,6 +4,8 @@
 // types.
 #include "alias/postgres/transfer.h"
 
+#include "alias/postgres/handles.h"
+
 #include <libpq-fe.h>
 
 #include <charconv>
@@ -13,15 +15,6 @@
 namespace mm::alias::postgres {
 
 namespace {
-
-struct ConnClose {
-    void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultClear {
-    void operator()(PGresult* r) const { PQclear(r); }
-};
-using ConnPtr = std::unique_ptr<PGconn, ConnClose>;
-using ResultPtr = std::unique_ptr<PGresult, ResultClear>;
 
 void ignore_notice(void*, const char*) {}
 

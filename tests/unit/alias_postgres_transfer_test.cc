@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "alias/postgres/handles.h"
 #include "alias/postgres/transfer.h"
 #include "alias/postgres_store.h"
 #include "alias/sqlite_store.h"
@@ -27,16 +28,8 @@ namespace mm::milter {
 namespace {
 
 using namespace flow_testing;
-
-
-struct ConnClose {
-    void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultClear {
-    void operator()(PGresult* r) const { PQclear(r); }
-};
-using Conn = std::unique_ptr<PGconn, ConnClose>;
-using PgResult = std::unique_ptr<PGresult, ResultClear>;
+using Conn = alias::postgres::ConnPtr;
+using PgResult = alias::postgres::ResultPtr;
 
 Conn connect(const std::string& dsn) {
     Conn c(PQconnectdb(dsn.c_str()));

@@ -31,6 +31,7 @@
 
 #include "alias/alias_directory.h"
 #include "alias/postgres/change_listener.h"
+#include "alias/postgres/handles.h"
 #include "alias/sqlite_store.h"
 #include "alias/store_factory.h"
 #include "tests/support/test_support.h"
@@ -43,13 +44,7 @@ using Clock = std::chrono::steady_clock;
 using postgres::ChangeListener;
 using postgres::ChangeListenerOptions;
 
-struct ConnClose {
-    void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultClear {
-    void operator()(PGresult* r) const { PQclear(r); }
-};
-using Conn = std::unique_ptr<PGconn, ConnClose>;
+using Conn = postgres::ConnPtr;
 
 Conn connect(const std::string& dsn) {
     Conn c(PQconnectdb(dsn.c_str()));
@@ -58,7 +53,7 @@ Conn connect(const std::string& dsn) {
 }
 
 void exec(PGconn* c, const std::string& sql) {
-    std::unique_ptr<PGresult, ResultClear> r(PQexec(c, sql.c_str()));
+    postgres::ResultPtr r(PQexec(c, sql.c_str()));
     EXPECT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << sql << ": " << PQerrorMessage(c);
 }
 
