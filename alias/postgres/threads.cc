@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "alias/postgres/queries.h"
+#include "alias/thread_keys.h"
 #include "alias/validation.h"
 #include "util/utc_time.h"
 
@@ -66,19 +67,6 @@ constexpr std::string_view kSelectResponseTimes =
     "SELECT seller_id, buyer_message_at, coalesce(first_reply_at, 0) FROM response_log "
     "WHERE ($1 = '' OR seller_id = $1) AND buyer_message_at >= $2::bigint "
     "ORDER BY seller_id COLLATE \"C\", buyer_message_at, id";
-
-// The UTC day of `t` as YYYY-MM-DD (the [Important] counter's key).
-std::string utc_day(std::int64_t t) {
-    return format_utc(t, "%Y-%m-%d");
-}
-
-std::int64_t window_start(const ThreadEvent& e) {
-    return e.now - std::max<std::int64_t>(0, e.repeat_window_s);
-}
-
-std::string thread_name(std::int64_t pair_id, const std::string& order_id) {
-    return "thread of pair " + std::to_string(pair_id) + " order '" + order_id + "'";
-}
 
 // apply_thread_event's first half, inside its transaction.
 Result<ThreadState> load_thread(Lease& lease, const ThreadEvent& e) {

@@ -7,6 +7,7 @@
 
 #include "alias/sqlite/deliveries.h"
 #include "alias/sqlite/message_ids.h"
+#include "alias/thread_keys.h"
 #include "alias/validation.h"
 #include "util/utc_time.h"
 
@@ -55,19 +56,6 @@ constexpr std::string_view kSelectResponseTimes =
     "SELECT seller_id, buyer_message_at, coalesce(first_reply_at, 0) FROM response_log "
     "WHERE (?1 = '' OR seller_id = ?1) AND buyer_message_at >= ?2 "
     "ORDER BY seller_id, buyer_message_at, id";
-
-// The UTC day of `t` as YYYY-MM-DD (the [Important] counter's key).
-std::string utc_day(std::int64_t t) {
-    return format_utc(t, "%Y-%m-%d");
-}
-
-std::int64_t window_start(const ThreadEvent& e) {
-    return e.now - std::max<std::int64_t>(0, e.repeat_window_s);
-}
-
-std::string thread_name(std::int64_t pair_id, const std::string& order_id) {
-    return "thread of pair " + std::to_string(pair_id) + " order '" + order_id + "'";
-}
 
 // The thread row into `st` (st.exists stays false if there is none).
 Result<void> read_thread_row(Lease& lease, const ThreadEvent& e, ThreadState& st,
