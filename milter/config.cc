@@ -436,7 +436,7 @@ std::vector<yaml::KeyInfo> config_schema() {
     return yaml::describe<Build>(kTopLevel);
 }
 
-Result<Config> load_config(const std::string& path) {
+Result<Config> load_config(const std::string& path, KeyFile key) {
     try {
         auto loaded = yaml::load_file(path, kMaxConfigBytes);
         if (!loaded) return loaded.error();
@@ -451,7 +451,7 @@ Result<Config> load_config(const std::string& path) {
                          "expected a mapping of settings, got " +
                              std::string(root.IsNull() ? "an empty file" : type_name(root)));
             yaml::load_mapping<Build>(root, "", kTopLevel, b);
-            load_key(b);
+            if (key == KeyFile::read) load_key(b);
         } catch (const yaml::SchemaError& e) {
             return fail(Errc::invalid, yaml::where(path, e.mark) + e.what());
         }
