@@ -64,7 +64,7 @@ Result<Classification> classify_input(const policy::Policy& policy,
         c.direction == policy::Direction::seller_to_buyer ? classify::kSeller : classify::kBuyer;
     c.content = options.langs == 0 ? f.content_hits : policy.content.rules->scan(texts, context);
     if (policy.marketplace.contact_reasons)
-        c.reasons = policy.marketplace.contact_reasons->scan(texts, context);
+        c.reasons = policy.marketplace.contact_reasons->scan(texts, context, f.scans.get());
     c.important_tag =
         !policy.marketplace.important_tag.empty() &&
         to_lower(c.subject).find(to_lower(policy.marketplace.important_tag)) != std::string::npos;

@@ -56,14 +56,17 @@ struct TestArgs {
 int cmd_test(const std::string& config_path, const TestArgs& args);
 
 // `classify` (cli_classify.cc): the content rules' and contact reasons'
-// verdict per file; 0 whatever the verdict, 2 on a bad config or an
-// unreadable file (the other files are still classified).
+// verdict per file; 0 whatever the verdict, 2 on a bad config or policy or
+// an unreadable file (the other files are still classified).  With `policy`
+// set the daemon config is not read; otherwise the config's policy is used
+// and its HMAC key file is not read (nothing is signed).
 struct ClassifyArgs {
     std::vector<std::string> files;
     bool json = false;     // one JSON object per file and line
     bool explain = false;  // concepts, words, excerpts
     std::string lang;      // only this language's lexicon ("" = chosen per message)
     std::string from;      // seller | buyer ("" = X-Direction, else seller)
+    std::string policy;    // a policy.yaml to use instead of the config's
 };
 int cmd_classify(const std::string& config_path, const ClassifyArgs& args);
 

@@ -37,19 +37,29 @@ Result<ClassifyOptions> classify_options(const ClassifyArgs& args) {
     return o;
 }
 
+// The policy alone, or the config's without its key: classifying signs
+// nothing, and an operator trying wording need not be able to read the key.
+Result<std::shared_ptr<const policy::Policy>> classify_policy(const std::string& config_path,
+                                                              const ClassifyArgs& args) {
+    if (!args.policy.empty()) return policy::load_policy(args.policy);
+    auto rt = load_runtime(config_path, KeyFile::skip);
+    if (!rt) return rt.error();
+    return (*rt)->policy;
+}
+
 }  // namespace
 
 int cmd_classify(const std::string& config_path, const ClassifyArgs& args) {
     auto options = classify_options(args);
     if (!options) return report_failure(options.error());
-    auto rt = load_runtime(config_path);
-    if (!rt) return report_failure(rt.error());
+    auto policy = classify_policy(config_path, args);
+    if (!policy) return report_failure(policy.error());
     auto classifier = policy::AttachmentClassifier::create();
     if (!classifier) return report_failure(classifier.error());
     int rc = 0;
     for (const std::string& file : args.files) {
         auto text = read_file(file);
-        auto c = text ? classify_input(*(*rt)->policy, **classifier, text.value(), *options)
+        auto c = text ? classify_input(**policy, **classifier, text.value(), *options)
                       : Result<Classification>(text.error());
         if (!c) {
             rc = report_failure(c.error());

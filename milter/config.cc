@@ -539,7 +539,7 @@ std::vector<yaml::KeyInfo> config_schema() {
     return yaml::describe<Build>(kTopLevel);
 }
 
-Result<Config> load_config(const std::string& path) {
+Result<Config> load_config(const std::string& path, KeyFile key) {
     try {
         auto loaded = yaml::load_file(path, kMaxConfigBytes);
         if (!loaded) return loaded.error();
@@ -554,7 +554,7 @@ Result<Config> load_config(const std::string& path) {
                          "expected a mapping of settings, got " +
                              std::string(root.IsNull() ? "an empty file" : type_name(root)));
             yaml::load_mapping<Build>(root, "", kTopLevel, b);
-            load_key(b);
+            if (key == KeyFile::read) load_key(b);
             // One connection per evaluation slot: the commit of every message
             // evaluated at once gets one without waiting.
             if (b.config.store.postgres.pool <= 0)

@@ -78,8 +78,13 @@ struct Config {
 // max_parallel_evaluations with 0 resolved: twice the CPUs, at least 2.
 int parallel_evaluations(const Config& config);
 
-// Loads, validates and reads the HMAC key (which must be >= 32 bytes).
-Result<Config> load_config(const std::string& path);
+// Whether load_config reads the HMAC key: `classify` and other tools that
+// sign nothing run as operators who may not be able to read it.
+enum class KeyFile { read, skip };
+
+// Loads, validates and reads the HMAC key (which must be >= 32 bytes) unless
+// told to skip it (hmac_key stays empty).
+Result<Config> load_config(const std::string& path, KeyFile key = KeyFile::read);
 
 // The keys load_config accepts, with their documentation (policy/yaml_schema.h).
 std::vector<yaml::KeyInfo> config_schema();

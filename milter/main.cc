@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
     classify->add_option("--lang", classify_args.lang,
                          "scan with this language only (en, de, ...)");
     classify->add_option("--from", classify_args.from, "seller | buyer (default: X-Direction)");
+    classify->add_option("--policy", classify_args.policy,
+                         "policy file to use instead of the config's (the config is not read)");
     classify->add_option("files", classify_args.files, "message (.eml) or text files")->required();
 
     mm::milter::AuditVerifyArgs verify_args;

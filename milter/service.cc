@@ -35,8 +35,8 @@ double unix_now() {
 
 }  // namespace
 
-Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path) {
-    auto config = load_config(config_path);
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path, KeyFile key) {
+    auto config = load_config(config_path, key);
     if (!config) return config.error();
     auto policy = policy::load_policy(config->policy_path);
     if (!policy) return policy.error();

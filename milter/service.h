@@ -26,7 +26,8 @@ struct Runtime {
 };
 
 // Loads the config and the policy it names; errors carry file:line:col.
-Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path);
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::string& config_path,
+                                                    KeyFile key = KeyFile::read);
 
 class Service {
 public:

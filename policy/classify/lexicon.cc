@@ -178,7 +178,13 @@ private:
             case Lexicon::Kind::stem:
             case Lexicon::Kind::exact: {
                 bool stem = first.kind == Lexicon::Kind::stem;
-                (stem ? lx_.stems_ : lx_.exact_)[lang_key].push_back(id);
+                if (stem && e.words.size() > 1 && e.words[1].kind == Lexicon::Kind::stem &&
+                    e.words[1].gap == 0) {
+                    lx_.pairs_[pair_key(lang_key, e.words[1].key)].push_back(id);
+                    lx_.pair_heads_.insert(lang_key);
+                } else {
+                    (stem ? lx_.stems_ : lx_.exact_)[lang_key].push_back(id);
+                }
                 if (first.key.size() < 3)
                     lx_.short_keys_ = true;
                 else

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "policy/classify/language.h"
@@ -121,7 +122,12 @@ private:
     std::vector<Entry> entries_;
     // First words by kind: stems and exact words keyed by language byte +
     // key; prefixes by their first 4 bytes; suffixes by their last 4.
-    Index stems_, exact_, prefixes_, suffixes_;
+    // Phrases whose second word is a stem right after the first ("your
+    // review", "our website": dozens share a first word) are keyed by both
+    // stems instead (pair_key), so a token tries only the phrases its next
+    // word can complete; pair_heads_ holds their first words' keys.
+    Index stems_, exact_, prefixes_, suffixes_, pairs_;
+    std::unordered_set<std::string, ViewHash, std::equal_to<>> pair_heads_;
     std::vector<std::uint32_t> contains_;
     // Bits per hash of a token's first 3 bytes (last 3 for suffixes): the
     // languages with a stem starting so (bits 0-4), exact words (bit 5),
@@ -136,6 +142,15 @@ private:
     std::vector<std::unique_ptr<re2::RE2>> shapes_;
     std::vector<std::uint16_t> shape_concept_;
 };
+
+// The pairs_ key of a first word's key (language byte + stem) and the
+// second word's stem.
+inline std::string pair_key(std::string_view first, std::string_view second) {
+    std::string key(first);
+    key.push_back('\x1f');
+    key.append(second);
+    return key;
+}
 
 // The 16-bit filter slot of three bytes.
 inline std::uint32_t filter_slot(std::string_view three) {

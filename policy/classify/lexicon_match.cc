@@ -29,17 +29,27 @@ private:
     struct Stemmed {
         std::string stem;
         const std::vector<std::uint32_t>* entries = nullptr;  // in stems_
+        bool pair_head = false;                               // first word of phrases in pairs_
     };
 
     const Stemmed& stemmed(Lang l, std::uint32_t t) {
+        // A phrase's later words ask for the stem of the same token once per
+        // entry tried ("your" begins dozens): after the first, no hashing.
+        std::vector<const Stemmed*>& known = by_token_[l];
+        if (known.empty()) known.assign(doc_.tokens.size(), nullptr);
+        if (const Stemmed* s = known[t]) return *s;
         std::string_view word = folded(t);
         auto& memo = memo_[l];
         auto it = memo.find(word);
-        if (it != memo.end()) return it->second;
-        Stemmed out{std::string(stemmers_.stem(l, word)), nullptr};
-        lang_key(l, out.stem);
-        if (auto e = lx_.stems_.find(key_); e != lx_.stems_.end()) out.entries = &e->second;
-        return memo.emplace(word, std::move(out)).first->second;
+        if (it == memo.end()) {
+            Stemmed out{std::string(stemmers_.stem(l, word)), nullptr};
+            lang_key(l, out.stem);
+            if (auto e = lx_.stems_.find(key_); e != lx_.stems_.end()) out.entries = &e->second;
+            out.pair_head = lx_.pair_heads_.find(key_) != lx_.pair_heads_.end();
+            it = memo.emplace(word, std::move(out)).first;
+        }
+        known[t] = &it->second;
+        return it->second;
     }
 
     std::string_view stem(Lang l, std::uint32_t t) { return stemmed(l, t).stem; }
@@ -98,11 +108,32 @@ private:
             std::uint32_t last = t;
             if (!rest_matches(e, t, last)) continue;
             // One match per concept and token is enough for the rules.
-            if (!out.empty() && out.back().first == t && out.back().concept_id == e.concept_id)
-                continue;
+            if (matched_here(out, t, e.concept_id)) continue;
             out.push_back(
                 {e.concept_id, e.lang, t, last, id, doc_.tokens[t].begin, doc_.tokens[last].end});
         }
+    }
+
+    static bool matched_here(const std::vector<ConceptMatch>& out, std::uint32_t t,
+                             std::uint16_t concept_id) {
+        for (auto m = out.rbegin(); m != out.rend() && m->first == t; ++m)
+            if (m->concept_id == concept_id) return true;
+        return false;
+    }
+
+    // The entries whose first word is token t's stem in language l: those
+    // of stems_, and those of pairs_ the next token completes.
+    void try_stem_entries(Lang l, std::uint32_t t, std::vector<ConceptMatch>& out) {
+        const Stemmed& s = stemmed(l, t);
+        if (s.entries != nullptr) try_entries(*s.entries, t, false, out);
+        if (!s.pair_head || t + 1 >= doc_.tokens.size() ||
+            doc_.tokens[t + 1].sentence != doc_.tokens[t].sentence)
+            return;
+        const Stemmed& next = stemmed(l, t + 1);
+        lang_key(l, s.stem);
+        key_.push_back('\x1f');
+        key_.append(next.stem);
+        try_entries(lx_.pairs_, key_, t, false, out);
     }
 
     void lang_key(Lang l, std::string_view key) {
@@ -118,7 +149,7 @@ private:
                 if (!((langs_ >> l) & 1u)) continue;
                 lang_key(l, f);
                 try_entries(lx_.exact_, key_, t, false, out);
-                if (const auto* ids = stemmed(l, t).entries) try_entries(*ids, t, false, out);
+                try_stem_entries(l, t, out);
             }
             return;
         }
@@ -135,7 +166,7 @@ private:
         const LangMask stem_langs = head & langs_;
         for (Lang l = 0; stem_langs != 0 && l < kLangCount; ++l) {
             if (!((stem_langs >> l) & 1u)) continue;
-            if (const auto* ids = stemmed(l, t).entries) try_entries(*ids, t, false, out);
+            try_stem_entries(l, t, out);
         }
         if (f.size() >= 4 && (lx_.tail_filter_[filter_slot(f.substr(f.size() - 3))] & 1u))
             try_entries(lx_.suffixes_, f.substr(f.size() - 4), t, true, out);
@@ -154,6 +185,7 @@ private:
     LangMask langs_;
     Stemmers stemmers_;
     std::unordered_map<std::string_view, Stemmed> memo_[kLangCount];
+    std::vector<const Stemmed*> by_token_[kLangCount];  // into memo_ (nodes do not move)
     std::string key_;
 };
 

@@ -95,28 +95,41 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Le
     return std::shared_ptr<const RuleSet>(std::move(out));
 }
 
+Analysis analyse(std::shared_ptr<const Lexicon> lexicon, std::span<const TextInput> texts,
+                 LangMask langs) {
+    Analysis a;
+    a.doc = tokenize(texts);
+    a.langs = langs != 0 ? langs : detect_languages(a.doc, lexicon->languages());
+    a.matches = lexicon->match(a.doc, texts, a.langs);
+    a.lexicon = std::move(lexicon);
+    if (a.matches.empty()) return a;
+    // Each rule walks only its own concepts' matches.
+    a.by_concept.resize(a.lexicon->concepts().size());
+    for (std::uint32_t i = 0; i < a.matches.size(); ++i)
+        a.by_concept[a.matches[i].concept_id].push_back(i);
+    return a;
+}
+
 std::vector<ConceptHit> RuleSet::match(std::span<const TextInput> texts,
                                        const MatchOptions& o) const {
+    if (rules_.empty()) return {};
+    return match(analyse(lexicon_, texts, o.langs), o.sender);
+}
+
+std::vector<ConceptHit> RuleSet::match(const Analysis& a, std::uint8_t sender) const {
     std::vector<ConceptHit> hits;
-    if (rules_.empty()) return hits;
-    const Document doc = tokenize(texts);
-    const LangMask langs = o.langs != 0 ? o.langs : detect_languages(doc, lexicon_->languages());
-    const std::vector<ConceptMatch> matches = lexicon_->match(doc, texts, langs);
-    if (matches.empty()) return hits;
-    // Each rule walks only its own concepts' matches.
-    std::vector<std::vector<std::uint32_t>> by_concept(lexicon_->concepts().size());
-    for (std::uint32_t i = 0; i < matches.size(); ++i)
-        by_concept[matches[i].concept_id].push_back(i);
+    if (a.matches.empty() || a.lexicon != lexicon_) return hits;
     for (std::size_t r = 0; r < rules_.size(); ++r) {
-        if ((rules_[r].senders & o.sender) == 0) continue;
-        if (auto hit = fire(r, doc, matches, by_concept)) hits.push_back(std::move(*hit));
+        if ((rules_[r].senders & sender) == 0) continue;
+        if (auto hit = fire(r, a)) hits.push_back(std::move(*hit));
     }
     return hits;
 }
 
-std::optional<ConceptHit> RuleSet::fire(
-    std::size_t r, const Document& doc, const std::vector<ConceptMatch>& matches,
-    const std::vector<std::vector<std::uint32_t>>& by_concept) const {
+std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Analysis& a) const {
+    const Document& doc = a.doc;
+    const std::vector<ConceptMatch>& matches = a.matches;
+    const std::vector<std::vector<std::uint32_t>>& by_concept = a.by_concept;
     const ConceptRule& rule = rules_[r];
     const Bound& b = bound_[r];
     // The rule's matches, each with its expression bit.

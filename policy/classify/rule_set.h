@@ -5,8 +5,9 @@
 // tokenizer.h) when, at the position p of a match of one of its positive
 // concepts, its expression is true over the concepts matched within
 // `window` tokens of p inside that unit.  Work per message: one tokenizer
-// pass, one hash look-up per token and kind (Lexicon::match), then per rule
-// one pass over the matches with a sliding window.  Immutable after
+// pass, one hash look-up per token and kind (Lexicon::match), both shared by
+// every rule set on the lexicon (Analysis), then per rule one pass over the
+// matches with a sliding window.  Immutable after
 // compile(); match() is thread-safe.
 #pragma once
 
@@ -60,6 +61,23 @@ struct ConceptHit {
     std::uint32_t begin = 0, end = 0;  // from the first to the last word that fired
 };
 
+// What every rule set bound to one lexicon reads of a document: its
+// tokens, the languages chosen, the concept matches.  Made once per
+// message's texts (analyse) and matched by any number of rule sets on that
+// lexicon: the content rules and the contact reasons read the same seller
+// text.  Holds views of the texts, which must outlive it.
+struct Analysis {
+    std::shared_ptr<const Lexicon> lexicon;
+    Document doc;
+    LangMask langs = 0;
+    std::vector<ConceptMatch> matches;
+    std::vector<std::vector<std::uint32_t>> by_concept;  // concept id -> indexes of matches
+};
+
+// `langs` 0: chosen per message (detect_languages).
+Analysis analyse(std::shared_ptr<const Lexicon> lexicon, std::span<const TextInput> texts,
+                 LangMask langs);
+
 // Languages whose lexicons a message is scanned with: the ones its
 // stopwords point to (any with at least a third of the best one's count),
 // English always (its words turn up in every language's marketplace mail),
@@ -75,17 +93,19 @@ public:
                                                           std::size_t* bad_rule = nullptr);
     const std::vector<ConceptRule>& rules() const { return rules_; }
     const Lexicon& lexicon() const { return *lexicon_; }
+    const std::shared_ptr<const Lexicon>& shared_lexicon() const { return lexicon_; }
     // At most one hit per rule, in rule order.
     std::vector<ConceptHit> match(std::span<const TextInput> texts, const MatchOptions& o) const;
+    // The same over an analysis made with this rule set's lexicon (of
+    // another lexicon: no hits).
+    std::vector<ConceptHit> match(const Analysis& a, std::uint8_t sender) const;
 
 private:
     struct Bound {
         std::vector<std::uint16_t> concepts;  // expression bit i -> concept id
     };
     RuleSet() = default;
-    std::optional<ConceptHit> fire(std::size_t r, const Document& doc,
-                                   const std::vector<ConceptMatch>& matches,
-                                   const std::vector<std::vector<std::uint32_t>>& by_concept) const;
+    std::optional<ConceptHit> fire(std::size_t r, const Analysis& a) const;
 
     std::shared_ptr<const Lexicon> lexicon_;
     std::vector<ConceptRule> rules_;

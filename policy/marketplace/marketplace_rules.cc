@@ -107,7 +107,7 @@ Reasons find_reasons(const MarketplaceFacts& f, const MarketplacePolicy& p) {
     ScanContext context;
     context.subjects = 1;
     context.sender = f.writer == alias::Role::seller ? classify::kSeller : classify::kBuyer;
-    for (const ContentHit& h : rules.scan(texts, context)) {
+    for (const ContentHit& h : rules.scan(texts, context, f.scans)) {
         r.ids.push_back(h.rule_id);
         if (langs.find(h.language) == std::string::npos)
             langs += (langs.empty() ? "" : ",") + h.language;

@@ -35,6 +35,7 @@
 #include "alias/thread_state.h"
 #include "policy/marketplace/marketplace_policy.h"
 #include "policy/message.h"
+#include "policy/rules/text_scans.h"
 #include "policy/verdict.h"
 
 namespace mm::policy {
@@ -66,6 +67,8 @@ struct MarketplaceFacts {
     // for the contact reasons, not compared by the repeat rule (the same
     // terms and conditions sent twice are no repeated message).
     std::span<const std::string> document_texts = {};
+    // Where the texts' scans are shared (ContentFindings::scans), or null.
+    TextScans* scans = nullptr;
 };
 
 struct MarketplaceDecision {

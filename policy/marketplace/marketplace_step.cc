@@ -28,6 +28,7 @@ Result<MarketplaceRequest> marketplace_request(const Envelope& envelope, const M
     r.texts = std::shared_ptr<const std::vector<std::string>>(findings, &findings->texts);
     r.document_texts =
         std::shared_ptr<const std::vector<std::string>>(findings, &findings->document_texts);
+    r.scans = findings->scans;
     if (const std::string* reason = message.find("X-Marketplace-Contact-Reason"))
         r.contact_reason_header = *reason;
     r.trusted_tooling = is_trusted_tooling(policy, envelope.client_addr, envelope.auth_sender);
@@ -64,7 +65,8 @@ Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
                            request.now,
                            request.document_texts
                                ? std::span<const std::string>(*request.document_texts)
-                               : std::span<const std::string>()};
+                               : std::span<const std::string>(),
+                           request.scans.get()};
     MarketplaceDecision decision;
     const alias::ThreadEvent event{
         .pair_id = request.pair_id,

@@ -40,6 +40,9 @@ struct MarketplaceRequest {
     // copied (an HTML part can be megabytes).
     std::shared_ptr<const std::vector<std::string>> texts;
     std::shared_ptr<const std::vector<std::string>> document_texts;  // likewise
+    // The findings' scans: the contact reasons reuse what the content rules
+    // made of the same texts.
+    std::shared_ptr<TextScans> scans;
     std::string contact_reason_header;
     bool trusted_tooling = false;
     bool is_reply = false;

@@ -133,7 +133,7 @@ private:
         std::vector<std::string_view> own(subjects_.begin(), subjects_.end());
         for (std::size_t i = 0; i < out_.texts.size(); ++i)
             if (sources_[i].empty()) own.push_back(out_.texts[i]);
-        std::vector<ContentHit> hits = rules.scan(own, context);
+        std::vector<ContentHit> hits = rules.scan(own, context, out_.scans.get());
         ScanContext attachment_context = context;
         attachment_context.subjects = 0;
         auto scan_attachment = [&](std::string_view text, const std::string& source) {

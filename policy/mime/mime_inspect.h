@@ -31,6 +31,7 @@
 #include "policy/rules/content_rule.h"
 #include "policy/rules/link_rule.h"
 #include "policy/rules/privacy_rule.h"
+#include "policy/rules/text_scans.h"
 #include "policy/verdict.h"
 
 namespace mm::policy {
@@ -64,6 +65,9 @@ struct ContentFindings {
     // The text of every kept PDF, .docx and .odt attachment (UTF-8), read
     // by the content rules and contact reasons, not by the repeat rule.
     std::vector<std::string> document_texts;
+    // The texts as the content rules read them, kept for the contact
+    // reasons of the marketplace step (which reads the same texts).
+    std::shared_ptr<TextScans> scans = std::make_shared<TextScans>();
     std::uint64_t attachment_bytes = 0;  // decoded total, inline images included
     int forwarded_headers_removed = 0;   // from forwarded messages' own headers
     int content_ids_rewritten = 0;       // Content-IDs that named the sender's host

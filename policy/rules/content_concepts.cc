@@ -7,6 +7,7 @@
 #include "policy/rules/content_rule.h"
 #include "policy/rules/excerpt.h"
 #include "policy/rules/text_normalize.h"
+#include "policy/rules/text_scans.h"
 
 namespace mm::policy {
 
@@ -144,11 +145,14 @@ std::string concept_excerpt(std::string_view source, const NormalizedText& n,
 }  // namespace
 
 std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::string_view>& texts,
-                                                    const std::vector<NormalizedText>& normalized,
+                                                    const ScannedTexts& scanned,
+                                                    const classify::Analysis& analysis,
                                                     const ScanContext& context) const {
+    const std::vector<NormalizedText>& normalized = scanned.normalized;
     std::vector<const NormalizedText*> reading;
     for (const NormalizedText& n : normalized) reading.push_back(&n);
-    std::vector<ContentHit> hits = match_concepts(texts, reading, context);
+    std::vector<ContentHit> hits =
+        concept_hits(texts, reading, concepts_->match(analysis, context.sender));
     // Where normalisation had to guess ("a r e v i e w": "areview" or "a
     // review"), each other reading is matched too; a rule hit by one counts.
     std::vector<Reading> others;
@@ -160,6 +164,7 @@ std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::strin
                 others.push_back(r);
     std::deque<NormalizedText> alternatives;
     for (const Reading& r : others) {
+        std::vector<classify::TextInput> inputs;
         for (std::size_t k = 0; k < texts.size(); ++k) {
             const auto theirs = other_readings(normalized[k]);
             bool applies = std::any_of(theirs.begin(), theirs.end(), [&](const Reading& o) {
@@ -168,8 +173,10 @@ std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::strin
             reading[k] =
                 applies ? &alternatives.emplace_back(normalize_text(texts[k], Normalize::words, r))
                         : &normalized[k];
+            inputs.push_back({reading[k]->text, k < context.subjects});
         }
-        for (ContentHit& h : match_concepts(texts, reading, context))
+        const auto found = concepts_->match(inputs, {context.langs, context.sender});
+        for (ContentHit& h : concept_hits(texts, reading, found))
             if (std::none_of(hits.begin(), hits.end(),
                              [&](const ContentHit& o) { return o.rule_id == h.rule_id; }))
                 hits.push_back(std::move(h));
@@ -177,16 +184,12 @@ std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::strin
     return hits;
 }
 
-std::vector<ContentHit> ContentRules::match_concepts(
+std::vector<ContentHit> ContentRules::concept_hits(
     const std::vector<std::string_view>& texts,
-    const std::vector<const NormalizedText*>& normalized, const ScanContext& context) const {
-    std::vector<classify::TextInput> inputs;
-    inputs.reserve(texts.size());
-    for (std::size_t k = 0; k < texts.size(); ++k)
-        inputs.push_back({normalized[k]->text, k < context.subjects});
+    const std::vector<const NormalizedText*>& normalized,
+    const std::vector<classify::ConceptHit>& found) const {
     std::vector<ContentHit> hits;
-    for (const classify::ConceptHit& h :
-         concepts_->match(inputs, {context.langs, context.sender})) {
+    for (const classify::ConceptHit& h : found) {
         const ContentRule& rule = rules_[concept_rule_[h.rule]];
         ContentHit hit{rule.id, rule.action, h.language, {}, {}};
         hit.excerpt = concept_excerpt(texts[h.text], *normalized[h.text], h);

@@ -14,6 +14,7 @@
 
 #include "policy/rules/excerpt.h"
 #include "policy/rules/text_normalize.h"
+#include "policy/rules/text_scans.h"
 
 namespace mm::policy {
 namespace {
@@ -133,15 +134,19 @@ Result<std::shared_ptr<const ContentRules>> ContentRules::compile(
 }
 
 std::vector<ContentHit> ContentRules::scan(const std::vector<std::string_view>& texts,
-                                           const ScanContext& context) const {
-    // Both kinds of rule read the same normalised texts, made once.
-    std::vector<NormalizedText> normalized;
-    normalized.reserve(texts.size());
-    for (std::string_view t : texts) normalized.push_back(normalize_text(t, Normalize::words));
+                                           const ScanContext& context, TextScans* scans) const {
+    // Both kinds of rule read the same normalised texts, made once (and
+    // once per message when the caller shares `scans`).
+    const std::shared_ptr<const classify::Lexicon> none;
+    const auto& lexicon = concepts_ ? concepts_->shared_lexicon() : none;
+    const TextScans::Found found = scans != nullptr
+                                       ? scans->get(texts, context.subjects, context.langs, lexicon)
+                                       : scan_once(texts, context.subjects, context.langs, lexicon);
+    const std::vector<NormalizedText>& normalized = found.texts->normalized;
     std::vector<ContentHit> hits = scan_patterns(texts, normalized);
     if (!concepts_) return hits;
     // A rule reports its pattern hit if it has one, else its concept hit.
-    for (ContentHit& h : scan_concepts(texts, normalized, context)) {
+    for (ContentHit& h : scan_concepts(texts, *found.texts, *found.analysis, context)) {
         bool known = std::any_of(hits.begin(), hits.end(),
                                  [&](const ContentHit& p) { return p.rule_id == h.rule_id; });
         if (!known) hits.push_back(std::move(h));

@@ -35,6 +35,8 @@ class Set;
 namespace mm::policy {
 
 struct NormalizedText;
+struct ScannedTexts;
+class TextScans;
 
 struct ContentRule {
     enum class Action { reject, quarantine, flag };
@@ -113,9 +115,11 @@ public:
         std::size_t* bad_rule);
     ~ContentRules();
     const std::vector<ContentRule>& rules() const { return rules_; }
-    // At most one hit per rule (the first text that matches).
+    // At most one hit per rule (the first text that matches).  With
+    // `scans`, the texts' normalisation and concept analysis are taken from
+    // it, or made and left there for the next scan of the same texts.
     std::vector<ContentHit> scan(const std::vector<std::string_view>& texts,
-                                 const ScanContext& context = {}) const;
+                                 const ScanContext& context = {}, TextScans* scans = nullptr) const;
 
 private:
     ContentRules() = default;
@@ -123,11 +127,12 @@ private:
                                           const std::vector<NormalizedText>& normalized) const;
     std::size_t rule_index(std::string_view id) const;
     std::vector<ContentHit> scan_concepts(const std::vector<std::string_view>& texts,
-                                          const std::vector<NormalizedText>& normalized,
+                                          const ScannedTexts& scanned,
+                                          const classify::Analysis& analysis,
                                           const ScanContext& context) const;
-    std::vector<ContentHit> match_concepts(const std::vector<std::string_view>& texts,
-                                           const std::vector<const NormalizedText*>& normalized,
-                                           const ScanContext& context) const;
+    std::vector<ContentHit> concept_hits(const std::vector<std::string_view>& texts,
+                                         const std::vector<const NormalizedText*>& normalized,
+                                         const std::vector<classify::ConceptHit>& found) const;
     std::vector<ContentRule> rules_;
     std::vector<std::shared_ptr<const Compiled>> compiled_;  // shared by with_concepts copies
     // The rules with `when`, and for each of them its index in rules_.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "cli/classify_message.h"
 #include "cli/cli.h"
 #include "policy/policy.h"
+#include "policy/rules/text_scans.h"
 #include "tests/support/test_support.h"
 
 namespace mm::policy {
@@ -114,6 +116,45 @@ TEST_F(ClassifyPolicy, ContactReasonFromConceptsOrPatterns) {
     EXPECT_TRUE(reasons.scan({"", "Thanks for your order"}, {1, classify::kSeller, 0}).empty());
 }
 
+// The content rules and the contact reasons read a seller's text once: the
+// contact reasons find the content rules' normalised texts and concept
+// analysis in the message's TextScans, and judge exactly as a scan of their
+// own would.
+TEST_F(ClassifyPolicy, ContactReasonsReuseTheContentRulesScan) {
+    auto p = load();
+    const std::vector<std::string_view> texts{
+        "[Important] delivery",
+        "When are you at home for the delivery? Leave a review and get a voucher."};
+    const ScanContext seller{1, classify::kSeller, 0};
+    TextScans scans;
+    auto content = p->content.rules->scan(texts, seller, &scans);
+    ASSERT_EQ(content.size(), 1u);
+    EXPECT_EQ(content[0].rule_id, "review.compensation");
+
+    const auto first = scans.get(texts, 1, 0, p->concepts);
+    const auto again = scans.get(texts, 1, 0, p->concepts);
+    EXPECT_EQ(first.texts, again.texts);
+    EXPECT_EQ(first.analysis, again.analysis);
+    ASSERT_NE(first.analysis, nullptr);
+    EXPECT_EQ(first.analysis->lexicon, p->concepts);
+
+    const auto& reasons = *p->marketplace.contact_reasons;
+    auto shared = reasons.scan(texts, seller, &scans);
+    auto alone = reasons.scan(texts, seller);
+    ASSERT_EQ(shared.size(), 1u);
+    ASSERT_EQ(alone.size(), 1u);
+    EXPECT_EQ(shared[0].rule_id, "delivery_scheduling");
+    EXPECT_EQ(describe_hit(shared[0]), describe_hit(alone[0]));
+    // Still one analysis of these texts; other texts, another subject count
+    // or a forced language are scans of their own.
+    EXPECT_EQ(scans.get(texts, 1, 0, p->concepts).analysis, first.analysis);
+    EXPECT_NE(scans.get(texts, 0, 0, p->concepts).texts, first.texts);
+    EXPECT_NE(scans.get(texts, 1, classify::LangMask{1}, p->concepts).analysis, first.analysis);
+    const std::vector<std::string_view> other{"[Important] delivery", "Thanks for your order"};
+    EXPECT_TRUE(reasons.scan(other, seller, &scans).empty());
+    EXPECT_EQ(reasons.scan(texts, seller, &scans).size(), 1u);
+}
+
 TEST_F(ClassifyPolicy, ScopeSentenceKeepsTheRuleInOneSentence) {
     auto p = load();
     const auto scan = [&](std::string_view t) {
@@ -201,7 +242,7 @@ TEST_F(ClassifyCli, JsonPerFileAndExitCodes) {
               "Subject: [Important] your delivery\nX-Direction: seller-to-buyer\n\n"
               "When are you at home for the delivery?\n");
     ::testing::internal::CaptureStdout();
-    int rc = milter::cmd_classify(cfg, {{msg}, true, true, "", ""});
+    int rc = milter::cmd_classify(cfg, {{msg}, true, true, "", "", ""});
     std::string out = ::testing::internal::GetCapturedStdout();
     ASSERT_EQ(rc, 0) << out;
     auto j = nlohmann::json::parse(out);
@@ -213,17 +254,49 @@ TEST_F(ClassifyCli, JsonPerFileAndExitCodes) {
 
     const std::string text = write("t.txt", "Leave a review and get a voucher");
     ::testing::internal::CaptureStdout();
-    EXPECT_EQ(milter::cmd_classify(cfg, {{text}, true, false, "", "buyer"}), 0);
+    EXPECT_EQ(milter::cmd_classify(cfg, {{text}, true, false, "", "buyer", ""}), 0);
     EXPECT_EQ(nlohmann::json::parse(::testing::internal::GetCapturedStdout())["refused"], false);
     ::testing::internal::CaptureStdout();
-    EXPECT_EQ(milter::cmd_classify(cfg, {{text}, true, false, "", "seller"}), 0);
+    EXPECT_EQ(milter::cmd_classify(cfg, {{text}, true, false, "", "seller", ""}), 0);
     EXPECT_EQ(nlohmann::json::parse(::testing::internal::GetCapturedStdout())["refused"], true);
 
     ::testing::internal::CaptureStderr();
-    EXPECT_EQ(milter::cmd_classify(cfg, {{dir_.file("missing.eml")}, true, false, "", ""}), 2);
-    EXPECT_EQ(milter::cmd_classify(cfg, {{text}, true, false, "xx", ""}), 2);
-    EXPECT_EQ(milter::cmd_classify(dir_.file("nope.yaml"), {{text}, true, false, "", ""}), 2);
+    EXPECT_EQ(milter::cmd_classify(cfg, {{dir_.file("missing.eml")}, true, false, "", "", ""}), 2);
+    EXPECT_EQ(milter::cmd_classify(cfg, {{text}, true, false, "xx", "", ""}), 2);
+    EXPECT_EQ(milter::cmd_classify(dir_.file("nope.yaml"), {{text}, true, false, "", "", ""}), 2);
     ::testing::internal::GetCapturedStderr();
+}
+
+// An operator tries wording with the policy alone: no daemon config, no key.
+TEST_F(ClassifyCli, PolicyAloneNeedsNoConfig) {
+    const std::string policy = policy_file();
+    const std::string text = write("t.txt", "Leave a review and get a voucher");
+    milter::ClassifyArgs args{{text}, true, false, "", "seller", policy};
+    ::testing::internal::CaptureStdout();
+    ASSERT_EQ(milter::cmd_classify(dir_.file("no-such-config.yaml"), args), 0);
+    auto j = nlohmann::json::parse(::testing::internal::GetCapturedStdout());
+    EXPECT_EQ(j["refused"], true);
+    EXPECT_EQ(j["content_rules"][0]["rule"], "review.compensation");
+
+    args.policy = dir_.file("no-such-policy.yaml");
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(milter::cmd_classify(dir_.file("no-such-config.yaml"), args), 2);
+    EXPECT_NE(::testing::internal::GetCapturedStderr().find("no-such-policy.yaml"),
+              std::string::npos);
+}
+
+// A config whose key file the operator cannot read (or that is not there)
+// still gives its policy to `classify`; `check` still insists on the key.
+TEST_F(ClassifyCli, ConfigWithoutItsKeyFile) {
+    const std::string cfg = config();
+    ASSERT_EQ(::unlink(dir_.file("hmac.key").c_str()), 0);
+    const std::string text = write("t.txt", "Leave a review and get a voucher");
+    ::testing::internal::CaptureStdout();
+    ASSERT_EQ(milter::cmd_classify(cfg, {{text}, true, false, "", "seller", ""}), 0);
+    EXPECT_EQ(nlohmann::json::parse(::testing::internal::GetCapturedStdout())["refused"], true);
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(milter::cmd_check(cfg), 2);
+    EXPECT_NE(::testing::internal::GetCapturedStderr().find("hmac_key_file"), std::string::npos);
 }
 
 TEST_F(ClassifyCli, CheckRejectsABadLexicon) {
