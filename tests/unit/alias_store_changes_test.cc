@@ -201,7 +201,7 @@ TEST(ChangeFeedFactoryTest, SqliteHasNoFeedAndABadDsnIsRefusedWithoutEchoingIt) 
 
     StoreConfig pg;
     pg.type = "postgres";
-    pg.dsn = "password=hunter2 this is not a dsn";
+    pg.postgres.dsn = "password=hunter2 this is not a dsn";
     auto bad = make_change_feed(pg, [](std::string_view) {}, {});
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, Errc::invalid);
