@@ -238,16 +238,17 @@ class TwoHostsTest(HarnessTestCase):
         # 2. The whole server stops: tempfails, nothing delivered.
         self.pg.stop()
         try:
+            to_seller = pair["seller_alias"]
             for _ in range(2):
-                r = self.probe(self.h, seller, alias, oid)
-                # a message that passes when filtered is tempfailed too
-                to_seller = pair["seller_alias"]
-                msg = make_message(from_=f"{buyer.name} <{buyer.address}>", to=to_seller,
-                                   subject=f"Re: Your order {oid}",
-                                   body=f"Thanks, when will it arrive? {unique_line()}")
-                for r in (r, smtp_send(self.h.smtpd_port, buyer.address, [to_seller], msg)):
-                    self.assertEqual(verdict_of(r), "tempfail", r)
-                    _, _, text = r.refusal()
+                # the seller's probe, refused when filtered, and the buyer's
+                # answer, delivered when filtered: both tempfailed
+                answer = make_message(from_=f"{buyer.name} <{buyer.address}>", to=to_seller,
+                                      subject=f"Re: Your order {oid}",
+                                      body=f"Thanks, when will it arrive? {unique_line()}")
+                for result in (self.probe(self.h, seller, alias, oid),
+                               smtp_send(self.h.smtpd_port, buyer.address, [to_seller], answer)):
+                    self.assertEqual(verdict_of(result), "tempfail", result)
+                    _, _, text = result.refusal()
                     self.assertIn("4.3.0", text)
                     self.assertRegex(text, AUDIT_ID_IN_REPLY)
             wait_for(lambda: self.feed_log("store change feed lost") > lost0 + 1
