@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -161,7 +163,7 @@ private:
     // The text of a kept document attachment, within attachments.text's
     // bounds and a share of the CPU budget (what is not read is noted on
     // the report, and the attachment judged without it).
-    void read_document(const Leaf& leaf, AttachmentReport& rep) {
+    void read_document(AttachmentReport& rep, const std::function<const MessageBody&()>& whole) {
         const AttachmentPolicy::TextReading& bounds = opt_.policy.attachments.text;
         const DocumentKind kind = document_kind(rep.detected_type);
         if (!bounds.read || kind == DocumentKind::none) return;
@@ -176,9 +178,7 @@ private:
         const TextBounds limits{
             std::min(bounds.max_chars, bounds.max_message_chars - document_chars_),
             bounds.max_pdf_pages, [this] { return document_time_->spent(); }};
-        auto whole = decode_to_body(leaf.part, spool_);
-        if (!whole) throw std::runtime_error("decoding an attachment: " + whole.error().message);
-        DocumentText read = read_document_text(kind, whole.value(), limits);
+        DocumentText read = read_document_text(kind, whole(), limits);
         rep.text_note = std::move(read.note);
         document_chars_ += read.chars;
         if (read.text.empty()) return;
@@ -506,11 +506,16 @@ private:
         rep.inline_image = cid != nullptr && cids_.count(to_lower(cid)) > 0;
 
         AttachmentInput input{rep.filename, rep.declared_type, decoded.head, decoded.size, {}};
-        input.whole = [this, part = leaf.part]() {
-            auto whole = decode_to_body(part, spool_);
-            if (!whole)
-                throw std::runtime_error("decoding an attachment: " + whole.error().message);
-            return std::move(whole.value());
+        input.whole = [this, part = leaf.part,
+                       decoded =
+                           std::make_shared<std::optional<MessageBody>>()]() -> const MessageBody& {
+            if (!*decoded) {
+                auto whole = decode_to_body(part, spool_);
+                if (!whole)
+                    throw std::runtime_error("decoding an attachment: " + whole.error().message);
+                decoded->emplace(std::move(whole.value()));
+            }
+            return **decoded;
         };
         if (opt_.delivery_report && is_report_part(rep.declared_type)) input.declared_type.clear();
         AttachmentVerdict v = classify_every_name(input, names);
@@ -529,7 +534,7 @@ private:
             else if (v.detected_type == "text/plain" || v.detected_type == "text/html")
                 process_text(leaf, v.detected_type == "text/html", count, attachment_label(rep));
             else
-                read_document(leaf, rep);
+                read_document(rep, input.whole);
         }
         if (!rep.kept && opt_.policy.attachments.action == AttachmentPolicy::Action::strip)
             replace_with_notice(leaf, rep);
@@ -609,9 +614,15 @@ private:
             } else {
                 const std::string_view block = seen.substr(b.begin, b.end - b.begin);
                 AttachmentInput input{rep.filename, "application/octet-stream", b.head, b.size, {}};
-                input.whole = [block, max = opt_.policy.attachments.max_file_bytes]() {
-                    auto again = find_embedded_payloads(block, max + 1);
-                    return MessageBody(again.empty() ? std::string() : again.front().head);
+                input.whole =
+                    [block, max = opt_.policy.attachments.max_file_bytes,
+                     decoded =
+                         std::make_shared<std::optional<MessageBody>>()]() -> const MessageBody& {
+                    if (!*decoded) {
+                        auto again = find_embedded_payloads(block, max + 1);
+                        decoded->emplace(again.empty() ? std::string() : again.front().head);
+                    }
+                    return **decoded;
                 };
                 v = opt_.classifier.classify(input, opt_.policy.attachments);
             }

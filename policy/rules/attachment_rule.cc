@@ -242,19 +242,19 @@ AttachmentVerdict refuse(std::string detected, std::string rule, std::string rea
 }
 
 // libzip needs the whole package (its central directory is at the end):
-// decoded once more into `whole`, into memory or a spool file, and only for
-// packages no larger than the policy lets through anyway (else the refusal).
+// `whole` points at it, decoded once more (AttachmentInput::whole) into memory or a spool file, and
+// only for packages no larger than the policy lets through anyway (else the refusal).
 std::optional<AttachmentVerdict> whole_package(const AttachmentInput& input,
                                                const AttachmentPolicy& policy,
                                                const std::string& detected,
-                                               std::optional<MessageBody>& whole) {
+                                               const MessageBody*& whole) {
     const std::uint64_t size = std::max<std::uint64_t>(input.size, input.bytes.size());
     if (size <= input.bytes.size()) return std::nullopt;
     if (size > policy.max_file_bytes)
         return refuse(detected, "attachment.size",
                       "larger than " + std::to_string(policy.max_file_bytes) + " bytes");
     if (!input.whole) throw std::logic_error("classify: a zip package given as a prefix only");
-    whole = input.whole();
+    whole = &input.whole();
     return std::nullopt;
 }
 
@@ -291,9 +291,9 @@ AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
     // order; other writers' docx come out as application/zip or plain data.
     if (detected == kDocx ||
         (claims_docx && zip_bytes && (detected == "application/zip" || detected == kOctet))) {
-        std::optional<MessageBody> whole;
+        const MessageBody* whole = nullptr;
         if (auto too_big = whole_package(input, policy, detected, whole)) return *too_big;
-        OoxmlResult r = inspect_ooxml(input.bytes, whole ? &*whole : nullptr);
+        OoxmlResult r = inspect_ooxml(input.bytes, whole);
         switch (r.kind) {
             case Ooxml::macro:
                 return refuse(std::string(kDocx), "attachment.macro",
@@ -310,9 +310,9 @@ AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
     const bool claims_odt = ext == "odt" || declared == kOdt;
     if (detected == kOdt ||
         (claims_odt && zip_bytes && (detected == "application/zip" || detected == kOctet))) {
-        std::optional<MessageBody> whole;
+        const MessageBody* whole = nullptr;
         if (auto too_big = whole_package(input, policy, detected, whole)) return *too_big;
-        if (auto why = odf_active_content(input.bytes, whole ? &*whole : nullptr))
+        if (auto why = odf_active_content(input.bytes, whole))
             return refuse(std::string(kOdt), "attachment.macro",
                           "OpenDocument text refused: " + *why);
         detected = kOdt;

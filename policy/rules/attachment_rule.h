@@ -60,10 +60,13 @@ struct AttachmentInput {
     std::string_view bytes;
     // The decoded size; 0 (or bytes.size()) when `bytes` is all of it.
     std::uint64_t size = 0;
-    // Decodes the whole content, for the one check that needs it (libzip
-    // reads an OOXML package's central directory at its end).  Needed when
-    // `bytes` is a prefix; may throw std::runtime_error (spool I/O).
-    std::function<MessageBody()> whole = nullptr;
+    // The whole decoded content, for the checks that need it (libzip reads
+    // an OOXML package's central directory at its end; PDF and OLE2 active
+    // content).  Needed when `bytes` is a prefix; decodes on the first call
+    // and returns the same content, owned by the caller, on every later one
+    // (a part judged under two names, then read for its text, is decoded
+    // once).  May throw std::runtime_error (spool I/O).
+    std::function<const MessageBody&()> whole = nullptr;
 };
 
 struct AttachmentVerdict {
