@@ -127,8 +127,9 @@ std::vector<std::pair<std::string, const SellerStats*>> sellers_by_refusals(
     return v;
 }
 
-std::vector<Table> report_tables(const ReportData& data, const ReportOptions& options) {
-    std::vector<Table> out;
+namespace {
+
+Table per_day_table(const ReportData& data) {
     Table days{"per-day", "Decisions per day", "one audit line per decision", {"day"}, {false},
                {},        "(no records)"};
     for (Decision d : kDecisions) {
@@ -143,8 +144,10 @@ std::vector<Table> report_tables(const ReportData& data, const ReportOptions& op
         row.push_back(num(c.total()));
         days.rows.push_back(std::move(row));
     }
-    out.push_back(std::move(days));
+    return days;
+}
 
+Table rules_table(const ReportData& data) {
     Table rules{"rules",
                 "Refusals, strips and quarantines by rule",
                 "refused, quarantined, tempfailed: lines the rule decided; stripped: delivered "
@@ -155,8 +158,10 @@ std::vector<Table> report_tables(const ReportData& data, const ReportOptions& op
     for (const auto& [id, c] : rules_by_weight(data))
         rules.rows.push_back({id, num(c.refused), num(c.stripped), num(c.quarantined),
                               num(c.tempfailed), num(c.hits)});
-    out.push_back(std::move(rules));
+    return rules;
+}
 
+Table sellers_refused_table(const ReportData& data, std::size_t top) {
     Table sellers{"sellers-refused",
                   "Top sellers refused",
                   "messages the seller sent",
@@ -164,13 +169,15 @@ std::vector<Table> report_tables(const ReportData& data, const ReportOptions& op
                   {false, true, true, true, false},
                   {}};
     auto refused = sellers_by_refusals(data);
-    for (std::size_t i = 0; i < refused.size() && i < options.top; ++i) {
+    for (std::size_t i = 0; i < refused.size() && i < top; ++i) {
         const SellerStats& s = *refused[i].second;
         sellers.rows.push_back({refused[i].first, num(s.refused), num(s.sent), num(s.quarantined),
                                 rules_text(s.refused_by_rule)});
     }
-    out.push_back(std::move(sellers));
+    return sellers;
+}
 
+Table important_table(const ReportData& data) {
     Table important{"important",
                     "[Important] use and misuse per seller",
                     "tagged = critical + misuse; over threshold: held for the daily number",
@@ -181,20 +188,10 @@ std::vector<Table> report_tables(const ReportData& data, const ReportOptions& op
         if (s.tagged > 0 || s.over_threshold > 0)
             important.rows.push_back(
                 {id, num(s.tagged), num(s.critical), num(s.misuse), num(s.over_threshold)});
-    out.push_back(std::move(important));
+    return important;
+}
 
-    Table stripped = top_table("attachments-stripped", "Attachment types stripped", "detected type",
-                               data.attachments_stripped, options.top);
-    out.push_back(std::move(stripped));
-    out.push_back(top_table("attachments-refused", "Attachment types in refused messages",
-                            "detected type", data.attachments_refused, options.top));
-    Table links =
-        top_table("link-domains", "Link domains removed", "domain", data.link_domains, options.top);
-    links.note = num(data.links_removed) + " link(s) removed from " +
-                 num(data.messages_with_links_removed) + " message(s)" +
-                 (links.note.empty() ? "" : "; " + links.note);
-    out.push_back(std::move(links));
-
+Table tempfail_causes_table(const ReportData& data) {
     Table causes{"tempfails",
                  "Tempfails and their causes",
                  num(data.totals.of(Decision::tempfail)) + " tempfail(s)",
@@ -207,10 +204,10 @@ std::vector<Table> report_tables(const ReportData& data, const ReportOptions& op
         return a.second != b.second ? a.second > b.second : a.first < b.first;
     });
     for (const auto& [cause, n] : cv) causes.rows.push_back({cause, num(n)});
-    out.push_back(std::move(causes));
-    out.push_back(top_table("tempfail-details", "Tempfail details", "rule: detail",
-                            data.tempfail_details, options.top));
+    return causes;
+}
 
+Table response_times_table(const ReportData& data) {
     Table response{"response-times",
                    "Response times per seller",
                    "first reply to a delivered buyer message that waited for one",
@@ -222,7 +219,31 @@ std::vector<Table> report_tables(const ReportData& data, const ReportOptions& op
             response.rows.push_back({id, num(s.buyer_messages), num(s.answered),
                                      hours_text(s.reply_seconds.percentile(0.5)),
                                      hours_text(s.reply_seconds.percentile(0.9))});
-    out.push_back(std::move(response));
+    return response;
+}
+
+}  // namespace
+
+std::vector<Table> report_tables(const ReportData& data, const ReportOptions& options) {
+    std::vector<Table> out;
+    out.push_back(per_day_table(data));
+    out.push_back(rules_table(data));
+    out.push_back(sellers_refused_table(data, options.top));
+    out.push_back(important_table(data));
+    out.push_back(top_table("attachments-stripped", "Attachment types stripped", "detected type",
+                            data.attachments_stripped, options.top));
+    out.push_back(top_table("attachments-refused", "Attachment types in refused messages",
+                            "detected type", data.attachments_refused, options.top));
+    Table links =
+        top_table("link-domains", "Link domains removed", "domain", data.link_domains, options.top);
+    links.note = num(data.links_removed) + " link(s) removed from " +
+                 num(data.messages_with_links_removed) + " message(s)" +
+                 (links.note.empty() ? "" : "; " + links.note);
+    out.push_back(std::move(links));
+    out.push_back(tempfail_causes_table(data));
+    out.push_back(top_table("tempfail-details", "Tempfail details", "rule: detail",
+                            data.tempfail_details, options.top));
+    out.push_back(response_times_table(data));
     return out;
 }
 
@@ -277,36 +298,39 @@ std::string render_text(const ReportData& data, const ReportOptions& options) {
     return out.str();
 }
 
-std::string render_json(const ReportData& data, const ReportOptions& options) {
-    json j;
-    j["period"] = {{"since", options.since.empty() ? json(nullptr) : json(options.since)},
-                   {"until", options.until.empty() ? json(nullptr) : json(options.until)},
-                   {"first", data.records ? json(iso_ms(data.first_ms)) : json(nullptr)},
-                   {"last", data.records ? json(iso_ms(data.last_ms)) : json(nullptr)}};
+namespace {
+
+json input_json(const ReportData& data) {
     json bad = json::array();
     for (const BadLine& b : data.bad_examples) bad.push_back({{"where", b.where}, {"why", b.why}});
-    j["input"] = {{"files", data.files},
-                  {"file_errors", data.file_errors},
-                  {"lines", data.lines},
-                  {"records", data.records},
-                  {"outside_dates", data.outside_dates},
-                  {"bad_lines", data.bad_lines},
-                  {"bad_examples", bad},
-                  {"unknown_parties", data.unknown_parties}};
-    auto counts = [](const DecisionCounts& c) {
-        json o;
-        for (Decision d : kDecisions) o[policy::to_string(d)] = c.of(d);
-        o["total"] = c.total();
-        return o;
-    };
-    j["decisions"] = counts(data.totals);
+    return {{"files", data.files},
+            {"file_errors", data.file_errors},
+            {"lines", data.lines},
+            {"records", data.records},
+            {"outside_dates", data.outside_dates},
+            {"bad_lines", data.bad_lines},
+            {"bad_examples", bad},
+            {"unknown_parties", data.unknown_parties}};
+}
+
+json counts_json(const DecisionCounts& c) {
+    json o;
+    for (Decision d : kDecisions) o[policy::to_string(d)] = c.of(d);
+    o["total"] = c.total();
+    return o;
+}
+
+json per_day_json(const ReportData& data) {
     json days = json::array();
     for (const auto& [day, c] : data.per_day) {
         json o = {{"day", day}};
-        o.update(counts(c));
+        o.update(counts_json(c));
         days.push_back(std::move(o));
     }
-    j["per_day"] = std::move(days);
+    return days;
+}
+
+json rules_json(const ReportData& data) {
     json rules = json::array();
     for (const auto& [id, c] : rules_by_weight(data))
         rules.push_back({{"rule", id},
@@ -315,14 +339,13 @@ std::string render_json(const ReportData& data, const ReportOptions& options) {
                          {"quarantined", c.quarantined},
                          {"tempfailed", c.tempfailed},
                          {"hits", c.hits}});
-    j["rules"] = std::move(rules);
-    json refusals = json::array();
-    for (const auto& [day, by_rule] : data.refusals_per_day)
-        refusals.push_back({{"day", day}, {"rules", by_rule}});
-    j["refusals_per_day"] = std::move(refusals);
+    return rules;
+}
+
+json sellers_refused_json(const ReportData& data, std::size_t top) {
     json sellers = json::array();
     auto refused = sellers_by_refusals(data);
-    for (std::size_t i = 0; i < refused.size() && i < options.top; ++i) {
+    for (std::size_t i = 0; i < refused.size() && i < top; ++i) {
         const SellerStats& s = *refused[i].second;
         sellers.push_back({{"seller", refused[i].first},
                            {"refused", s.refused},
@@ -330,7 +353,26 @@ std::string render_json(const ReportData& data, const ReportOptions& options) {
                            {"quarantined", s.quarantined},
                            {"rules", s.refused_by_rule}});
     }
-    j["sellers_refused"] = std::move(sellers);
+    return sellers;
+}
+
+}  // namespace
+
+std::string render_json(const ReportData& data, const ReportOptions& options) {
+    json j;
+    j["period"] = {{"since", options.since.empty() ? json(nullptr) : json(options.since)},
+                   {"until", options.until.empty() ? json(nullptr) : json(options.until)},
+                   {"first", data.records ? json(iso_ms(data.first_ms)) : json(nullptr)},
+                   {"last", data.records ? json(iso_ms(data.last_ms)) : json(nullptr)}};
+    j["input"] = input_json(data);
+    j["decisions"] = counts_json(data.totals);
+    j["per_day"] = per_day_json(data);
+    j["rules"] = rules_json(data);
+    json refusals = json::array();
+    for (const auto& [day, by_rule] : data.refusals_per_day)
+        refusals.push_back({{"day", day}, {"rules", by_rule}});
+    j["refusals_per_day"] = std::move(refusals);
+    j["sellers_refused"] = sellers_refused_json(data, options.top);
     json important = json::array();
     json response = json::array();
     for (const auto& [id, s] : data.sellers) {

@@ -76,6 +76,50 @@ void add_findings(const policy::ContentFindings& f, json& result) {
     result["body_changed"] = f.body_changed;
 }
 
+// The RCPT stage for every --rcpt: the refused ones as the JSON shows them,
+// and the first refusal (the answer when every recipient is refused).
+struct Recipients {
+    json refused = json::array();
+    std::optional<policy::RcptOutcome> first_refusal;
+};
+
+Recipients add_recipients(policy::RcptStage& stage, policy::Envelope& envelope,
+                          const std::vector<std::string>& rcpts, const std::string& audit_id) {
+    Recipients r;
+    for (const auto& rcpt : rcpts) {
+        auto out = stage.add(envelope, "<" + normalize_address(rcpt) + ">");
+        using Kind = policy::RcptOutcome::Kind;
+        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) continue;
+        r.refused.push_back({{"recipient", rcpt},
+                             {"smtp_code", out.smtp_code},
+                             {"enhanced_code", out.enhanced_code},
+                             {"smtp_reply", out.smtp_code + " " + out.enhanced_code + " " +
+                                                with_audit_id(out.reply_text, audit_id)},
+                             {"rule", {{"id", out.rule.id}, {"detail", out.rule.detail}}}});
+        if (!r.first_refusal) r.first_refusal = std::move(out);
+    }
+    return r;
+}
+
+// The end-of-message flow's decision and what it found.
+void add_outcome(const FlowOutcome& out, json& result) {
+    const policy::Verdict& v = out.verdict;
+    result["decision"] = policy::to_string(out.decision);
+    result["smtp_code"] = out.smtp_code;
+    result["enhanced_code"] = out.enhanced_code;
+    result["smtp_reply"] = out.reply;
+    result["rules"] = rules_json(out.rules);
+    result["sender_party"] = v.sender_party;
+    result["recipient_party"] = v.recipient_party;
+    if (v.findings) add_findings(*v.findings, result);
+    if (v.thread.is_reply)
+        result["thread"] = {
+            {"answers", v.thread.answers_marketplace_id},
+            {"answers_sender",
+             v.thread.answers_sender_role ? alias::to_string(*v.thread.answers_sender_role) : ""},
+            {"thread", v.thread.thread_marketplace_id}};
+}
+
 }  // namespace
 
 int cmd_test(const std::string& config_path, const TestArgs& args) {
@@ -101,20 +145,8 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
 
     policy::RcptStage rcpt_stage(directory, runtime.config.domain,
                                  runtime.policy->mixed_recipients);
-    json refused = json::array();
-    std::optional<policy::RcptOutcome> first_refusal;
-    for (const auto& rcpt : args.rcpts) {
-        auto out = rcpt_stage.add(envelope, "<" + normalize_address(rcpt) + ">");
-        using Kind = policy::RcptOutcome::Kind;
-        if (out.kind == Kind::not_ours || out.kind == Kind::accepted) continue;
-        refused.push_back({{"recipient", rcpt},
-                           {"smtp_code", out.smtp_code},
-                           {"enhanced_code", out.enhanced_code},
-                           {"smtp_reply", out.smtp_code + " " + out.enhanced_code + " " +
-                                              with_audit_id(out.reply_text, audit_id)},
-                           {"rule", {{"id", out.rule.id}, {"detail", out.rule.detail}}}});
-        if (!first_refusal) first_refusal = std::move(out);
-    }
+    const Recipients recipients = add_recipients(rcpt_stage, envelope, args.rcpts, audit_id);
+    const json& refused = recipients.refused;
 
     json result;
     result["decision"] = nullptr;  // first in the output; set below
@@ -123,7 +155,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     result["refused_recipients"] = refused;
     if (envelope.recipients.empty()) {
         // Every recipient was refused at RCPT: the message would never reach DATA.
-        const auto& r = first_refusal.value();
+        const auto& r = recipients.first_refusal.value();
         const bool temporary = r.smtp_code[0] == '4';
         result["decision"] = temporary ? "tempfail" : "reject";
         result["smtp_code"] = r.smtp_code;
@@ -142,21 +174,7 @@ int cmd_test(const std::string& config_path, const TestArgs& args) {
     const FlowOutcome out = run_message_flow(
         {directory, **classifier}, {runtime, envelope, message, audit_id, "", args.client}, sink,
         {.commit = false, .log = false});
-    const policy::Verdict& v = out.verdict;
-    result["decision"] = policy::to_string(out.decision);
-    result["smtp_code"] = out.smtp_code;
-    result["enhanced_code"] = out.enhanced_code;
-    result["smtp_reply"] = out.reply;
-    result["rules"] = rules_json(out.rules);
-    result["sender_party"] = v.sender_party;
-    result["recipient_party"] = v.recipient_party;
-    if (v.findings) add_findings(*v.findings, result);
-    if (v.thread.is_reply)
-        result["thread"] = {
-            {"answers", v.thread.answers_marketplace_id},
-            {"answers_sender",
-             v.thread.answers_sender_role ? alias::to_string(*v.thread.answers_sender_role) : ""},
-            {"thread", v.thread.thread_marketplace_id}};
+    add_outcome(out, result);
 
     const bool delivered = out.delivered();
     const policy::Envelope& sent = delivered ? sink.envelope() : envelope;

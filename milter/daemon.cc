@@ -111,6 +111,40 @@ Result<std::unique_ptr<MetricsServer>> start_metrics(Service& service) {
     return server;
 }
 
+// End of message under SCHED_FIFO where the config asks for it; the log
+// says which it got.
+void start_realtime(const Config& config) {
+    if (const std::string off = enable_realtime(config.realtime_priority, config.realtime_budget);
+        !off.empty())
+        log_msg(config.realtime_priority > 0 ? LOG_WARNING : LOG_INFO,
+                "end of message runs at normal priority: %s", off.c_str());
+    else
+        log_msg(LOG_INFO,
+                "end of message runs under SCHED_FIFO priority %d for messages held in "
+                "memory, at most %lld ms of CPU each",
+                config.realtime_priority, static_cast<long long>(config.realtime_budget.count()));
+}
+
+// The signal thread's loop: SIGUSR1 reloads, SIGUSR2 reopens the logs, until
+// `stopping` is set.
+void handle_signals(Service& service, const std::atomic<bool>& stopping, sigset_t signals) {
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0 || stopping.load()) return;
+        if (sig == SIGUSR2) {
+            reopen_logs(service);
+            continue;
+        }
+        auto r = service.reload();
+        if (r)
+            log_msg(LOG_INFO, "reloaded: policy version %s",
+                    service.runtime()->policy->version.c_str());
+        else
+            log_msg(LOG_ERR, "reload failed, keeping the running config and policy: %s",
+                    r.error().message.c_str());
+    }
+}
+
 }  // namespace
 
 int run_daemon(const std::string& config_path) {
@@ -128,15 +162,7 @@ int run_daemon(const std::string& config_path) {
         log_msg(LOG_ERR, "%s", feed.error().message.c_str());
         return 2;
     }
-    if (const std::string off = enable_realtime(config.realtime_priority, config.realtime_budget);
-        !off.empty())
-        log_msg(config.realtime_priority > 0 ? LOG_WARNING : LOG_INFO,
-                "end of message runs at normal priority: %s", off.c_str());
-    else
-        log_msg(LOG_INFO,
-                "end of message runs under SCHED_FIFO priority %d for messages held in "
-                "memory, at most %lld ms of CPU each",
-                config.realtime_priority, static_cast<long long>(config.realtime_budget.count()));
+    start_realtime(config);
 
     // libmilter's own signal thread takes SIGHUP/SIGTERM as "stop" and SIGINT
     // as "abort", so reload is SIGUSR1 (as in OpenDKIM) and SIGUSR2 only
@@ -155,23 +181,8 @@ int run_daemon(const std::string& config_path) {
         return 1;
     }
     std::atomic<bool> stopping{false};
-    std::thread reloader([&service, &stopping, signals] {
-        for (;;) {
-            int sig = 0;
-            if (sigwait(&signals, &sig) != 0 || stopping.load()) return;
-            if (sig == SIGUSR2) {
-                reopen_logs(service);
-                continue;
-            }
-            auto r = service.reload();
-            if (r)
-                log_msg(LOG_INFO, "reloaded: policy version %s",
-                        service.runtime()->policy->version.c_str());
-            else
-                log_msg(LOG_ERR, "reload failed, keeping the running config and policy: %s",
-                        r.error().message.c_str());
-        }
-    });
+    std::thread reloader(
+        [&service, &stopping, signals] { handle_signals(service, stopping, signals); });
 
     smfiDesc desc = make_filter(&service);
     int rc = 1;

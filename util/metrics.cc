@@ -42,6 +42,24 @@ void sample(std::string& out, const std::string& name, std::string_view labels, 
     out += '\n';
 }
 
+// The text format's one escaping rule: backslash and newline always, the
+// double quote only where the text sits between quotes (label values).
+std::string escape(std::string_view text, bool quote) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        if (c == '"' && quote)
+            out += "\\\"";
+        else if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
 std::string label_pair(const std::string& label, std::string_view value) {
     return label + "=\"" + escape_label_value(value) + "\"";
 }
@@ -184,33 +202,11 @@ std::string Registry::render() const {
 }
 
 std::string escape_help(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
-    return out;
+    return escape(text, false);
 }
 
 std::string escape_label_value(std::string_view value) {
-    std::string out;
-    out.reserve(value.size());
-    for (const char c : value) {
-        if (c == '"')
-            out += "\\\"";
-        else if (c == '\\')
-            out += "\\\\";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
-    return out;
+    return escape(value, true);
 }
 
 std::string format_value(double v) {

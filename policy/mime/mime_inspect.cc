@@ -16,6 +16,9 @@
 #include "policy/mime/embedded_payloads.h"
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
+#include "policy/mime/mime_parts.h"
+#include "policy/mime/parser_warnings.h"
+#include "policy/mime/part_content.h"
 #include "policy/rewrite/header_privacy.h"
 #include "policy/rules/document_text.h"
 #include "util/address.h"
@@ -23,69 +26,9 @@
 namespace mm::policy {
 namespace {
 
-std::string printable(std::string_view s, std::size_t max = 100) {
-    std::string out;
-    for (char c : s) {
-        if (out.size() >= max) break;
-        out.push_back((c == '\r' || c == '\n' || c == '\t' || c == '\0') ? ' ' : c);
-    }
-    return out;
-}
-
-// Parser issues after which the tree GMime built may differ from what a mail
-// client shows: the message cannot be classified reliably.  Benign issues
-// (duplicated headers, raw 8-bit or bad RFC 2047 in headers) are tolerated.
-const char* critical_issue(GMimeParserWarning code) {
-    switch (code) {
-        case GMIME_CRIT_INVALID_HEADER_NAME:
-            return "invalid header name";
-        case GMIME_CRIT_CONFLICTING_HEADER:
-            return "conflicting MIME headers";
-        case GMIME_CRIT_CONFLICTING_PARAMETER:
-            return "conflicting MIME parameters";
-        case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
-            return "multipart without boundary";
-        case GMIME_CRIT_NESTING_OVERFLOW:
-            return "MIME nesting too deep";
-        case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
-            return "part without headers or content";
-        case GMIME_WARN_MALFORMED_MULTIPART:
-            return "multipart with no parts (boundary not found)";
-        case GMIME_WARN_TRUNCATED_MESSAGE:
-            return "truncated message";
-        case GMIME_WARN_MALFORMED_MESSAGE:
-            return "malformed message";
-        default:
-            return nullptr;
-    }
-}
-
-void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar* item, gpointer user) {
-    const char* what = critical_issue(code);
-    if (what == nullptr) return;
-    // Two different Content-Type (or -Transfer-Encoding) headers let a
-    // client and this filter see different structures; two From or Reply-To
-    // headers do not change the MIME tree (and are rewritten or removed).
-    if (code == GMIME_CRIT_CONFLICTING_HEADER &&
-        (item == nullptr || !iequals(std::string_view(item).substr(0, 8), "content-")))
-        return;
-    auto* issues = static_cast<std::vector<std::string>*>(user);
-    if (issues->size() < 16)
-        issues->push_back(std::string(what) + (item ? std::string(" ") + printable(item, 60) : "") +
-                          " (byte " + std::to_string(offset) + ")");
-}
-
 // Documents may take this share of the CPU budget that is left when the
 // first one is read; the rest stays for the message's other checks.
 constexpr double kDocumentTimeShare = 0.5;
-
-struct Leaf {
-    GMimePart* part;
-    GMimeMultipart* parent;  // null: the top part of `owner`
-    int index;
-    GMimeMessage* owner;
-    std::string path;
-};
 
 class Inspector {
 public:
@@ -100,13 +43,13 @@ public:
         }
         collect(g_mime_message_get_mime_part(message), nullptr, 0, message, "1", 0);
         if (opt_.policy.headers.neutral_content_ids) rename_content_ids();
-        for (const Leaf& leaf : leaves_)
+        for (const MimeLeaf& leaf : leaves_)
             if (!is_body_text(leaf) && g_mime_object_get_content_id(GMIME_OBJECT(leaf.part)))
                 some_part_has_cid_ = true;
         int count = 0;
-        for (const Leaf& leaf : leaves_)
+        for (const MimeLeaf& leaf : leaves_)
             if (is_body_text(leaf)) process_text(leaf, is_html(leaf), count);
-        for (const Leaf& leaf : leaves_)
+        for (const MimeLeaf& leaf : leaves_)
             if (!is_body_text(leaf)) process_attachment(leaf, count);
         out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
 
@@ -237,94 +180,15 @@ private:
         }
     }
 
-    static bool is_report_part(const std::string& type) {
-        return type == "message/delivery-status" || type == "message/global-delivery-status" ||
-               type == "text/rfc822-headers" || type == "message/global-headers" ||
-               type == "message/global";
-    }
-
-    // A part a mail client shows as text or HTML, whatever its disposition
-    // or name: clients render text attachments inline, links clickable.
-    static bool renders_as_text(const Leaf& leaf) {
-        auto* obj = GMIME_OBJECT(leaf.part);
-        if (!GMIME_IS_TEXT_PART(obj)) return false;
-        std::string type = lower_mime_type(obj);
-        return type == "text/plain" || type == "text/html";
-    }
-
-    static bool is_html(const Leaf& leaf) {
-        return lower_mime_type(GMIME_OBJECT(leaf.part)) == "text/html";
-    }
-
-    // The message's own text: judged by the text rules only.  A text part
-    // with a name or an attachment disposition is judged as an attachment
-    // and by the text rules.
-    static bool is_body_text(const Leaf& leaf) {
-        if (!renders_as_text(leaf)) return false;
-        GMimeContentDisposition* d = g_mime_object_get_content_disposition(GMIME_OBJECT(leaf.part));
-        if (d != nullptr && g_mime_content_disposition_is_attachment(d)) return false;
-        return part_names(leaf.part).empty();
-    }
-
-    // Every name a client may show or save the part under: the
-    // Content-Disposition filename and the Content-Type name (GMime decodes
-    // RFC 2231 and RFC 2047 in both).  Distinct names only, disposition first.
-    static std::vector<std::string> part_names(GMimePart* part) {
-        std::vector<std::string> names;
-        for (const char* n :
-             {g_mime_object_get_content_disposition_parameter(GMIME_OBJECT(part), "filename"),
-              g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "name")})
-            if (n != nullptr && *n != '\0' &&
-                std::none_of(names.begin(), names.end(), [&](const auto& x) { return x == n; }))
-                names.emplace_back(n);
-        return names;
-    }
-
     bool redact_enabled() const {
         const RedactPolicy& r = opt_.policy.redact;
         if (opt_.force_redact) return true;
         return opt_.direction == Direction::seller_to_buyer ? r.seller_to_buyer : r.buyer_to_seller;
     }
 
-    // The part's text as UTF-8, as g_mime_text_part_get_text gives it, from
-    // its decoded bytes (no NUL: process_text removed them).  Bytes that are
-    // already that text (no charset, UTF-8 or US-ASCII, valid) are taken as
-    // they are: get_text would copy them through an iconv UTF-8 -> UTF-8
-    // filter, 8% of an HTML message's cost.
-    static std::optional<std::string> part_text(GMimePart* part, std::string bytes) {
-        const char* charset =
-            g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
-        const bool utf8 =
-            charset != nullptr && (iequals(charset, "utf-8") || iequals(charset, "utf8"));
-        if (!GMIME_IS_TEXT_PART(GMIME_OBJECT(part))) {
-            // An attachment whose bytes are text: shown as UTF-8 by clients
-            // that guess, so judged as that.
-            if (g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
-                return bytes;
-            GCharPtr valid(g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
-            return std::string(valid.get());
-        }
-        if (charset == nullptr) return bytes;
-        if (utf8 && g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
-            return bytes;
-        if (iequals(charset, "us-ascii") && is_ascii(bytes)) return bytes;
-        GCharPtr raw(g_mime_text_part_get_text(GMIME_TEXT_PART(part)));
-        if (!raw) return std::nullopt;
-        return std::string(raw.get());
-    }
-
-    // The part's content becomes `bytes` as they are; the part's transfer
-    // encoding applies when it is written.
-    static void set_decoded_content(GMimePart* part, std::string_view bytes) {
-        GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size()));
-        GPtr<GMimeDataWrapper> content(
-            g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
-        g_mime_part_set_content(part, content.get());
-    }
-
     // `source` names an attachment whose text this is ("" for the
     // message's own text).
-    void process_text(const Leaf& leaf, bool html, int& count, const std::string& source = {}) {
+    void process_text(const MimeLeaf& leaf, bool html, int& count, const std::string& source = {}) {
         check_cpu_budget();
         // A text part may not carry NUL bytes (RFC 2045 2.7), and GMime's
         // text ends at the first one: whatever followed it would escape every
@@ -359,25 +223,8 @@ private:
         if (html && some_part_has_cid_) collect_cids(text);
         check_cpu_budget();
 
-        LinkScan links =
-            html ? scan_html_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty)
-                 : scan_text_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty);
-        bool links_cut = false;
-        if (!links.over_limit.empty()) {
-            // Not read to the end, so not checked: never delivered as it was.
-            out_.malformed.push_back("part " + leaf.path + ": " + links.over_limit);
-            out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
-            out_.links_removed += links.removed_count;
-            text = std::move(links.text);
-            part_changed = links_cut = true;
-        } else if (links.changed()) {
-            out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
-            out_.links_removed += links.removed_count;
-            if (opt_.policy.links.action == LinkPolicy::Action::strip) {
-                text = std::move(links.text);
-                part_changed = links_cut = true;
-            }
-        }
+        const bool links_cut = cut_links(leaf, html, text);
+        if (links_cut) part_changed = true;
         check_cpu_budget();
         if (redact_enabled()) {
             // An HTML part is redacted in what its reader sees; the rendering
@@ -402,61 +249,28 @@ private:
         }
     }
 
-    // Sets the new text while keeping the charset and the transfer encoding
-    // the part had, so a client that trusts a <meta charset> in the HTML or
-    // expected quoted-printable still reads it right.  Only when the text
-    // cannot be expressed in the old charset does it become UTF-8.
-    void replace_text(const Leaf& leaf, const std::string& text) {
-        if (!GMIME_IS_TEXT_PART(GMIME_OBJECT(leaf.part))) {
-            set_decoded_content(leaf.part, text);
-            mark_changed(leaf);
-            return;
-        }
-        GMimeContentEncoding enc = g_mime_part_get_content_encoding(leaf.part);
-        if (!set_text_in_original_charset(leaf.part, text) && !set_ascii_text(leaf.part, text))
-            g_mime_text_part_set_text(GMIME_TEXT_PART(leaf.part), text.c_str());
-        if ((enc == GMIME_CONTENT_ENCODING_7BIT || enc == GMIME_CONTENT_ENCODING_DEFAULT) &&
-            !is_ascii(text))
-            enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
-        if (enc != GMIME_CONTENT_ENCODING_DEFAULT) g_mime_part_set_content_encoding(leaf.part, enc);
-        mark_changed(leaf);
-    }
-
-    // g_mime_text_part_set_text for ASCII text, without its charset scan
-    // (g_mime_charset_step, 10% of an HTML message's cost): for ASCII it
-    // sets charset=us-ascii, the bytes as they are and, unless the part is
-    // already base64/QP/uuencoded, the best encoding GMime finds for them.
-    static bool set_ascii_text(GMimePart* part, const std::string& text) {
-        if (!is_ascii(text) || std::memchr(text.data(), '\0', text.size()) != nullptr) return false;
-        g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "us-ascii");
-        set_decoded_content(part, text);
-        if (g_mime_part_get_content_encoding(part) <= GMIME_CONTENT_ENCODING_BINARY)
-            g_mime_part_set_content_encoding(
-                part, g_mime_part_get_best_content_encoding(part, GMIME_ENCODING_CONSTRAINT_7BIT));
-        return true;
-    }
-
-    static bool set_text_in_original_charset(GMimePart* part, const std::string& utf8) {
-        const char* charset = g_mime_text_part_get_charset(GMIME_TEXT_PART(part));
-        if (charset == nullptr || iequals(charset, "utf-8") || iequals(charset, "us-ascii"))
+    // The links of the part's `text` found and reported; true when `text`
+    // lost some (links.action strip, or too many links to read them all).
+    bool cut_links(const MimeLeaf& leaf, bool html, std::string& text) {
+        LinkScan links =
+            html ? scan_html_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty)
+                 : scan_text_links(text, opt_.policy.links, opt_.domain, Unchanged::leave_empty);
+        const bool over_limit = !links.over_limit.empty();
+        if (over_limit)
+            // Not read to the end, so not checked: never delivered as it was.
+            out_.malformed.push_back("part " + leaf.path + ": " + links.over_limit);
+        else if (!links.changed())
             return false;
-        iconv_t cd = g_mime_iconv_open(charset, "UTF-8");
-        if (cd == reinterpret_cast<iconv_t>(-1)) return false;
-        GCharPtr converted(g_mime_iconv_strndup(cd, utf8.data(), utf8.size()));
-        g_mime_iconv_close(cd);
-        if (!converted) return false;
-        // A lossy conversion would change the words we just judged: refuse it.
-        cd = g_mime_iconv_open("UTF-8", charset);
-        if (cd == reinterpret_cast<iconv_t>(-1)) return false;
-        GCharPtr back(g_mime_iconv_strndup(cd, converted.get(), std::strlen(converted.get())));
-        g_mime_iconv_close(cd);
-        if (!back || utf8 != back.get()) return false;
-        GPtr<GMimeStream> stream(
-            g_mime_stream_mem_new_with_buffer(converted.get(), std::strlen(converted.get())));
-        GPtr<GMimeDataWrapper> content(
-            g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
-        g_mime_part_set_content(part, content.get());
+        out_.links.insert(out_.links.end(), links.removed.begin(), links.removed.end());
+        out_.links_removed += links.removed_count;
+        if (!over_limit && opt_.policy.links.action != LinkPolicy::Action::strip) return false;
+        text = std::move(links.text);
         return true;
+    }
+
+    void replace_text(const MimeLeaf& leaf, const std::string& text) {
+        set_part_text(leaf.part, text);
+        mark_changed(leaf);
     }
 
     void collect_cids(const std::string& html) {
@@ -474,7 +288,7 @@ private:
     // in process_text.
     void rename_content_ids() {
         renamer_.emplace(opt_.domain);
-        for (const Leaf& leaf : leaves_) {
+        for (const MimeLeaf& leaf : leaves_) {
             if (!rename_content_id(*renamer_, GMIME_OBJECT(leaf.part))) continue;
             ++out_.content_ids_rewritten;
             mark_changed(leaf);
@@ -486,7 +300,7 @@ private:
         }
     }
 
-    void process_attachment(const Leaf& leaf, int& count) {
+    void process_attachment(const MimeLeaf& leaf, int& count) {
         check_cpu_budget();
         GMimeObject* obj = GMIME_OBJECT(leaf.part);
         AttachmentReport rep;
@@ -537,7 +351,7 @@ private:
                 read_document(rep, input.whole);
         }
         if (!rep.kept && opt_.policy.attachments.action == AttachmentPolicy::Action::strip)
-            replace_with_notice(leaf, rep);
+            remove_attachment(leaf, rep);
         out_.attachments.push_back(std::move(rep));
     }
 
@@ -589,8 +403,8 @@ private:
     // text, or what an HTML part shows), are what clients extract as
     // attachments: judged as such, and under `strip` a refused one is cut
     // out of `text` with a notice in its place.  Returns true if it changed.
-    bool judge_embedded_files(const Leaf& leaf, std::string_view seen, bool html, std::string& text,
-                              int& count) {
+    bool judge_embedded_files(const MimeLeaf& leaf, std::string_view seen, bool html,
+                              std::string& text, int& count) {
         std::vector<EmbeddedPayload> blocks =
             find_embedded_payloads(seen, AttachmentClassifier::kSniffBytes);
         if (blocks.empty()) return false;
@@ -627,11 +441,7 @@ private:
                 v = opt_.classifier.classify(input, opt_.policy.attachments);
             }
             if (!judge(rep, v, count) && strip)
-                cuts.push_back({b.begin, b.end,
-                                "[The attachment \"" +
-                                    (rep.filename.empty() ? "(unnamed)" : rep.filename) + "\" (" +
-                                    rep.detected_type +
-                                    ") was removed by the marketplace: " + rep.reason + ".]\r\n"});
+                cuts.push_back({b.begin, b.end, "[" + removal_sentence(rep) + ".]\r\n"});
             out_.attachments.push_back(std::move(rep));
         }
         if (cuts.empty()) return false;
@@ -639,33 +449,19 @@ private:
         return true;
     }
 
-    void replace_with_notice(const Leaf& leaf, const AttachmentReport& rep) {
-        GPtr<GMimeTextPart> notice(g_mime_text_part_new_with_subtype("plain"));
-        std::string text = "The attachment \"" +
-                           (rep.filename.empty() ? std::string("(unnamed)") : rep.filename) +
-                           "\" (" + rep.detected_type +
-                           ") was removed by the marketplace: " + rep.reason + ".\r\n";
-        g_mime_text_part_set_text(notice.get(), text.c_str());
-        g_mime_part_set_content_encoding(
-            GMIME_PART(notice.get()),
-            is_ascii(text) ? GMIME_CONTENT_ENCODING_7BIT : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
-        g_mime_object_set_disposition(GMIME_OBJECT(notice.get()), "inline");
-        if (leaf.parent != nullptr) {
-            // The multipart takes its own reference; the replaced part comes
-            // back to us with one we must drop.
-            GPtr<GMimeObject> old(
-                g_mime_multipart_replace(leaf.parent, leaf.index, GMIME_OBJECT(notice.get())));
-        } else {
-            g_mime_message_set_mime_part(leaf.owner, GMIME_OBJECT(notice.get()));
-        }
+    // What is said where a refused attachment was.
+    static std::string removal_sentence(const AttachmentReport& rep) {
+        return "The attachment \"" +
+               (rep.filename.empty() ? std::string("(unnamed)") : rep.filename) + "\" (" +
+               rep.detected_type + ") was removed by the marketplace: " + rep.reason;
+    }
+
+    void remove_attachment(const MimeLeaf& leaf, const AttachmentReport& rep) {
+        replace_with_notice(leaf, removal_sentence(rep) + ".\r\n");
         mark_changed(leaf);
     }
 
-    static std::string padding_finding(const Leaf& leaf) {
-        return "part " + leaf.path + ": base64 data after the padding ('=')";
-    }
-
-    void mark_changed(const Leaf& leaf) {
+    void mark_changed(const MimeLeaf& leaf) {
         changed_ = true;
         // Only the outer message's own part carries the message's Content-*
         // headers; a forwarded message's part is inside the body.
@@ -676,7 +472,7 @@ private:
     const SpoolOptions& spool_;
     ContentFindings& out_;
     GMimeMessage* top_ = nullptr;
-    std::vector<Leaf> leaves_;
+    std::vector<MimeLeaf> leaves_;
     std::vector<std::string> subjects_;          // of the message and of forwarded ones
     std::vector<std::string> sources_;           // per out_.texts: the attachment, or ""
     std::vector<std::string> document_sources_;  // per out_.document_texts

@@ -432,6 +432,63 @@ bool is_report(GMimeObject* top) {
            (iequals(rt, "delivery-status") || iequals(rt, "global-delivery-status"));
 }
 
+// Hosts of the other side: whoever sent the bounce and relayed it here.
+void add_sender_hosts(const Message& message, Scrubber& scrub) {
+    if (const std::string* from = message.find("From")) {
+        std::string a = first_address(*from);
+        if (!a.empty()) scrub.add_host(std::string(domain_part(a)));
+    }
+    static const RE2 trace(R"((?i)\b(?:from|by)\s+([A-Za-z0-9.\-]+))");
+    for (const auto& h : message.headers) {
+        if (!iequals(h.name, "Received")) continue;
+        re2::StringPiece in(h.value);
+        std::string host;
+        while (RE2::FindAndConsume(&in, trace, &host)) scrub.add_host(host);
+    }
+}
+
+struct HeaderCounts {
+    int removed_trace = 0;
+    int scrubbed = 0;
+};
+
+// The bounce's own header: From becomes the marketplace's mailer daemon, the
+// trace goes, every other field is scrubbed of the other side's addresses
+// and hosts.  The MIME fields are left to the body's rewriting.
+HeaderCounts rewrite_top_headers(const Message& message, Scrubber& scrub,
+                                 std::vector<HeaderEdit>& edits) {
+    const std::string from = "Mail Delivery System <MAILER-DAEMON@" + scrub.domain() + ">";
+    HeaderCounts counts;
+    for (const HeaderName& h : header_names(message)) {
+        const std::string name = to_lower(h.name);
+        const auto count = static_cast<int>(h.positions.size());
+        if (name == "from") {
+            for (int i = count; i >= 2; --i)
+                edits.push_back({HeaderEdit::Op::remove, h.name, i, {}});
+            edits.push_back({HeaderEdit::Op::change, h.name, 1, from});
+            continue;
+        }
+        // X-Marketplace-* is removed by the caller in any case.
+        if (is_content_header(name) || name == "mime-version" || name.starts_with("x-marketplace-"))
+            continue;
+        if (name == "received" || name == "dkim-signature" || name.starts_with("arc-") ||
+            name == "x-google-dkim-signature") {
+            for (int i = count; i >= 1; --i)
+                edits.push_back({HeaderEdit::Op::remove, h.name, i, {}});
+            counts.removed_trace += count;
+            continue;
+        }
+        for (int i = 1; i <= count; ++i) {
+            std::string value = message.headers[h.positions[i - 1]].value;
+            if (scrub.scrub(value, name != "message-id") == 0) continue;
+            ++counts.scrubbed;
+            edits.push_back({HeaderEdit::Op::change, h.name, i, value});
+        }
+    }
+    if (message.count("From") == 0) edits.push_back({HeaderEdit::Op::add, "From", 1, from});
+    return counts;
+}
+
 }  // namespace
 
 DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
@@ -446,18 +503,7 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
     if (!out.is_dsn) return out;
 
     Scrubber scrub(pair, domain);
-    // Hosts of the other side: whoever sent the bounce and relayed it here.
-    if (const std::string* from = message.find("From")) {
-        std::string a = first_address(*from);
-        if (!a.empty()) scrub.add_host(std::string(domain_part(a)));
-    }
-    static const RE2 trace(R"((?i)\b(?:from|by)\s+([A-Za-z0-9.\-]+))");
-    for (const auto& h : message.headers) {
-        if (!iequals(h.name, "Received")) continue;
-        re2::StringPiece in(h.value);
-        std::string host;
-        while (RE2::FindAndConsume(&in, trace, &host)) scrub.add_host(host);
-    }
+    add_sender_hosts(message, scrub);
 
     Rewriter rw(scrub, out);
     if (top != nullptr) {
@@ -465,37 +511,7 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
         rw.run();
     }
 
-    // Top-level headers.
-    const std::string from = "Mail Delivery System <MAILER-DAEMON@" + scrub.domain() + ">";
-    int removed_trace = 0, scrubbed = 0;
-    for (const HeaderName& h : header_names(message)) {
-        const std::string name = to_lower(h.name);
-        const auto count = static_cast<int>(h.positions.size());
-        if (name == "from") {
-            for (int i = count; i >= 2; --i)
-                out.header_edits.push_back({HeaderEdit::Op::remove, h.name, i, {}});
-            out.header_edits.push_back({HeaderEdit::Op::change, h.name, 1, from});
-            continue;
-        }
-        // X-Marketplace-* is removed by the caller in any case.
-        if (is_content_header(name) || name == "mime-version" || name.starts_with("x-marketplace-"))
-            continue;
-        if (name == "received" || name == "dkim-signature" || name.starts_with("arc-") ||
-            name == "x-google-dkim-signature") {
-            for (int i = count; i >= 1; --i)
-                out.header_edits.push_back({HeaderEdit::Op::remove, h.name, i, {}});
-            removed_trace += count;
-            continue;
-        }
-        for (int i = 1; i <= count; ++i) {
-            std::string value = message.headers[h.positions[i - 1]].value;
-            if (scrub.scrub(value, name != "message-id") == 0) continue;
-            ++scrubbed;
-            out.header_edits.push_back({HeaderEdit::Op::change, h.name, i, value});
-        }
-    }
-    if (message.count("From") == 0)
-        out.header_edits.push_back({HeaderEdit::Op::add, "From", 1, from});
+    const HeaderCounts headers = rewrite_top_headers(message, scrub, out.header_edits);
 
     if (rw.changed()) {
         out.new_body = write_body(top, message.body.options(), message.body.size());
@@ -517,9 +533,10 @@ DsnRewrite rewrite_dsn(const Message& message, const alias::ResolvedAlias& pair,
     if (rw.replacements > 0)
         out.notes.push_back(std::to_string(rw.replacements) +
                             " address/host mention(s) replaced in the body");
-    if (removed_trace > 0)
-        out.notes.push_back(std::to_string(removed_trace) + " trace header(s) removed");
-    if (scrubbed > 0) out.notes.push_back(std::to_string(scrubbed) + " header(s) scrubbed");
+    if (headers.removed_trace > 0)
+        out.notes.push_back(std::to_string(headers.removed_trace) + " trace header(s) removed");
+    if (headers.scrubbed > 0)
+        out.notes.push_back(std::to_string(headers.scrubbed) + " header(s) scrubbed");
     if (!out.returned_message_id) out.notes.push_back("no returned headers");
     return out;
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "alias/postgres/handles.h"
 #include "alias/postgres_store.h"
 #include "alias/sqlite_store.h"
 #include "tests/support/test_support.h"
@@ -99,10 +100,7 @@ inline std::string postgres_test_dsn() {
     return dsn;
 }
 
-struct PgFinish {
-    void operator()(PGconn* c) const { PQfinish(c); }
-};
-using PgConn = std::unique_ptr<PGconn, PgFinish>;
+using PgConn = alias::postgres::ConnPtr;
 
 // A connection of the test's own, to inspect the database or to hold locks
 // against the store as another host would.
@@ -115,19 +113,14 @@ inline PgConn pg_connect(const std::string& dsn) {
 // Runs `sql` on `c`: the first column of its rows joined by ',', NULL as
 // "NULL", "ERROR: ..." when it fails.
 inline std::string pg_query(PGconn* c, const std::string& sql) {
-    PGresult* r = PQexec(c, sql.c_str());
-    std::string out;
-    const auto status = PQresultStatus(r);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-        out = std::string("ERROR: ") + PQresultErrorMessage(r);
-    } else {
-        std::vector<std::string> rows;
-        for (int i = 0; i < PQntuples(r); ++i)
-            rows.push_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
-        out = SqliteBackend::join(rows);
-    }
-    PQclear(r);
-    return out;
+    const alias::postgres::ResultPtr r(PQexec(c, sql.c_str()));
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+        return std::string("ERROR: ") + PQresultErrorMessage(r.get());
+    std::vector<std::string> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        rows.push_back(PQgetisnull(r.get(), i, 0) ? "NULL" : PQgetvalue(r.get(), i, 0));
+    return SqliteBackend::join(rows);
 }
 
 class PostgresBackend final : public StoreBackend {

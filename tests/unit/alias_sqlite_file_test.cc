@@ -15,6 +15,7 @@
 
 #include "alias/party.h"
 #include "alias/sqlite_store.h"
+#include "tests/support/store_contract.h"
 #include "tests/support/test_support.h"
 
 namespace mm::alias {
@@ -23,23 +24,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-Party buyer(const std::string& id, const std::string& address = "bob@gmail.example") {
-    Party p;
-    p.id = id;
-    p.role = Role::buyer;
-    p.address = address;
-    p.display_name = "Bob";
-    return p;
-}
-
-Party seller(const std::string& id, const std::string& address = "support@acme.example") {
-    Party p;
-    p.id = id;
-    p.role = Role::seller;
-    p.address = address;
-    p.display_name = "Acme Store";
-    return p;
-}
+using store_testing::buyer;
+using store_testing::message_record;
+using store_testing::seller;
 
 // A raw SQLite connection of the test's own, to inspect the file or to hold
 // A raw SQLite connection of the test's own, to inspect the file or to hold
@@ -94,17 +81,6 @@ protected:
     mm::testing::TempDir dir_;
     std::unique_ptr<Store> store_;
 };
-
-MessageIdRecord message_record(std::int64_t pair_id, Role sender, const std::string& mid,
-                               const std::string& original, std::int64_t created = 1700000000) {
-    MessageIdRecord r;
-    r.marketplace_id = mid;
-    r.original_id = original;
-    r.pair_id = pair_id;
-    r.sender_role = sender;
-    r.created = created;
-    return r;
-}
 
 // Commits never checkpoint (wal_autocheckpoint = 0: no writer waits for a
 // checkpoint's fsync); the store's own thread copies the WAL into the

@@ -1,14 +1,12 @@
-// Unit tests for alias/: parties, alias generation, the store contract on
-// both backends (SQLite and PostgreSQL, tests/support/store_backends.h) and
-// the store factory.  What only the SQLite file has is in
+// The store contract for parties and pairs on both backends (SQLite and
+// PostgreSQL, tests/support/store_backends.h), and the store factory.  The
+// Message-ID mapping: alias_store_message_ids_test.cc; parties' rules and
+// alias generation: alias_party_test.cc; what only the SQLite file has:
 // alias_sqlite_file_test.cc.  Each test works on a fresh database (removed
 // afterwards).
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <ostream>
 #include <set>
@@ -21,106 +19,19 @@
 #include "alias/party.h"
 #include "alias/sqlite_store.h"
 #include "alias/store_factory.h"
-#include "tests/support/store_backends.h"
+#include "tests/support/store_contract.h"
 #include "tests/support/test_support.h"
 
 namespace mm::alias {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-
-Party buyer(const std::string& id, const std::string& address = "bob@gmail.example") {
-    Party p;
-    p.id = id;
-    p.role = Role::buyer;
-    p.address = address;
-    p.display_name = "Bob";
-    return p;
-}
-
-Party seller(const std::string& id, const std::string& address = "support@acme.example") {
-    Party p;
-    p.id = id;
-    p.role = Role::seller;
-    p.address = address;
-    p.display_name = "Acme Store";
-    return p;
-}
-
-// The contract on one backend: a fresh database per test.
-class BackendTest : public ::testing::Test {
-protected:
-    void open_backend(const std::string& kind) {
-        backend_ = mm::testing::make_backend(kind);
-        if (!backend_) GTEST_SKIP() << "no PostgreSQL test server (MM_TEST_PG_DIR)";
-        store_ = open();
-    }
-    std::unique_ptr<Store> open(int timeout_ms = 5000) { return backend_->open(timeout_ms); }
-    bool postgres() const { return backend_->is_postgres(); }
-
-    // Adds buyer "b1" and seller "s1".
-    void add_both() {
-        ASSERT_TRUE(store_->add_party(buyer("b1")).ok());
-        ASSERT_TRUE(store_->add_party(seller("s1")).ok());
-    }
-
-    std::unique_ptr<mm::testing::StoreBackend> backend_;
-    std::unique_ptr<Store> store_;  // after backend_: closed before its database goes
-};
-
-class StoreTest : public BackendTest, public ::testing::WithParamInterface<const char*> {
-protected:
-    void SetUp() override { open_backend(GetParam()); }
-};
+using store_testing::BackendTest;
+using store_testing::buyer;
+using store_testing::seller;
+using store_testing::StoreTest;
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(mm::testing::kStoreBackends),
                          [](const auto& info) { return std::string(info.param); });
-
-// --- Party -----------------------------------------------------------------------------------
-
-TEST(PartyTest, RoleNamesRoundTrip) {
-    EXPECT_STREQ(to_string(Role::buyer), "buyer");
-    EXPECT_STREQ(to_string(Role::seller), "seller");
-    EXPECT_EQ(parse_role("buyer"), Role::buyer);
-    EXPECT_EQ(parse_role("Seller"), Role::seller);
-    EXPECT_EQ(parse_role(""), std::nullopt);
-    EXPECT_EQ(parse_role("admin"), std::nullopt);
-}
-
-TEST(PartyTest, MaySendFromDeliveryAddressAndApprovedSendersOnly) {
-    Party p = seller("s1");
-    p.address = "support@acme.example";
-    p.senders = {"orders@acme.example"};
-    EXPECT_TRUE(p.may_send_from("support@acme.example"));
-    EXPECT_TRUE(p.may_send_from("orders@acme.example"));
-    EXPECT_FALSE(p.may_send_from("evil@acme.example"));
-    EXPECT_FALSE(p.may_send_from(""));  // the null sender
-}
-
-// --- Alias generation ------------------------------------------------------------------------
-
-TEST(AliasGeneratorTest, SixteenLowercaseHexAndUniqueOverTenThousand) {
-    std::set<std::string> seen;
-    for (int i = 0; i < 10000; ++i) {
-        std::string a = generate_alias();
-        ASSERT_EQ(a.size(), 16u) << a;
-        ASSERT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
-        ASSERT_TRUE(looks_like_alias(a)) << a;
-        seen.insert(a);
-    }
-    EXPECT_EQ(seen.size(), 10000u);
-}
-
-TEST(AliasGeneratorTest, LooksLikeAliasIsStrict) {
-    EXPECT_TRUE(looks_like_alias("3f9a0c6e1d2b4a77"));
-    EXPECT_FALSE(looks_like_alias("3F9A0C6E1D2B4A77"));   // upper case
-    EXPECT_FALSE(looks_like_alias("3f9a0c6e1d2b4a7"));    // 15
-    EXPECT_FALSE(looks_like_alias("3f9a0c6e1d2b4a770"));  // 17
-    EXPECT_FALSE(looks_like_alias("3f9a0c6e1d2b4a7g"));   // not hex
-    EXPECT_FALSE(looks_like_alias(""));
-    EXPECT_FALSE(looks_like_alias("postmaster"));
-}
 
 // --- Parties in the store --------------------------------------------------------------------
 
@@ -533,134 +444,6 @@ TEST(StoreFactoryTest, SqliteWithoutPathIsInvalid) {
     auto store = make_store(config);
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.error().code, Errc::invalid);
-}
-
-// --- Message-ID mapping ----------------------------------------------------------------------
-
-MessageIdRecord message_record(std::int64_t pair_id, Role sender, const std::string& mid,
-                               const std::string& original, std::int64_t created = 1700000000) {
-    MessageIdRecord r;
-    r.marketplace_id = mid;
-    r.original_id = original;
-    r.pair_id = pair_id;
-    r.sender_role = sender;
-    r.created = created;
-    return r;
-}
-
-TEST_P(StoreTest, MessageIdRecordRoundTrips) {
-    add_both();
-    auto pair = store_->add_pair("b1", "s1");
-    ASSERT_TRUE(pair.ok());
-    auto none = store_->find_message_id("0123@marketplace.example");
-    ASSERT_TRUE(none.ok());
-    EXPECT_FALSE(none->has_value());
-
-    ASSERT_TRUE(store_
-                    ->record_message_id(message_record(
-                        pair->id, Role::seller, "aa11@marketplace.example", "orig-s@acme.example"))
-                    .ok());
-    auto found = store_->find_message_id("aa11@marketplace.example");
-    ASSERT_TRUE(found.ok() && found->has_value());
-    EXPECT_EQ((*found)->marketplace_id, "aa11@marketplace.example");
-    EXPECT_EQ((*found)->original_id, "orig-s@acme.example");
-    EXPECT_EQ((*found)->pair_id, pair->id);
-    EXPECT_EQ((*found)->sender_role, Role::seller);
-    EXPECT_EQ((*found)->created, 1700000000);
-
-    // A message without a Message-ID of its own is recorded with an empty original.
-    ASSERT_TRUE(store_
-                    ->record_message_id(
-                        message_record(pair->id, Role::buyer, "bb22@marketplace.example", ""))
-                    .ok());
-    auto empty = store_->find_message_id("bb22@marketplace.example");
-    ASSERT_TRUE(empty.ok() && empty->has_value());
-    EXPECT_EQ((*empty)->original_id, "");
-    EXPECT_EQ((*empty)->sender_role, Role::buyer);
-}
-
-TEST_P(StoreTest, MessageIdCreatedDefaultsToNow) {
-    add_both();
-    auto pair = store_->add_pair("b1", "s1");
-    ASSERT_TRUE(pair.ok());
-    const auto before = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    ASSERT_TRUE(store_
-                    ->record_message_id(message_record(pair->id, Role::seller,
-                                                       "cc33@marketplace.example", "x@y", 0))
-                    .ok());
-    auto found = store_->find_message_id("cc33@marketplace.example");
-    ASSERT_TRUE(found.ok() && found->has_value());
-    EXPECT_GE((*found)->created, before);
-}
-
-TEST_P(StoreTest, MessageIdDuplicateIsConflictAndUnknownPairNotFound) {
-    add_both();
-    auto pair = store_->add_pair("b1", "s1");
-    ASSERT_TRUE(pair.ok());
-    auto rec = message_record(pair->id, Role::seller, "dd44@marketplace.example", "o@acme.example");
-    ASSERT_TRUE(store_->record_message_id(rec).ok());
-    auto again = store_->record_message_id(rec);
-    ASSERT_FALSE(again.ok());
-    EXPECT_EQ(again.error().code, Errc::conflict);
-
-    auto orphan = store_->record_message_id(
-        message_record(pair->id + 100, Role::seller, "ee55@marketplace.example", "o@acme.example"));
-    ASSERT_FALSE(orphan.ok());
-    EXPECT_EQ(orphan.error().code, Errc::not_found);
-}
-
-TEST_P(StoreTest, MalformedMessageIdsAreInvalid) {
-    add_both();
-    auto pair = store_->add_pair("b1", "s1");
-    ASSERT_TRUE(pair.ok());
-    const std::pair<std::string, std::string> cases[] = {
-        {"", "o@acme.example"},
-        {"<ff@marketplace.example>", "o@acme.example"},
-        {"ff@marketplace.example", "o @acme.example"},
-        {"ff@marketplace.example", "o@acme.example\r\nBcc: x@y"},
-        {"ff@marketplace.example", std::string(999, 'a')},
-    };
-    for (const auto& [mid, original] : cases) {
-        auto r = store_->record_message_id(message_record(pair->id, Role::buyer, mid, original));
-        ASSERT_FALSE(r.ok()) << mid << " / " << original;
-        EXPECT_EQ(r.error().code, Errc::invalid) << mid << " / " << original;
-    }
-}
-
-TEST_P(StoreTest, FindByOriginalIsPerPairAndRoleAndReturnsTheNewest) {
-    add_both();
-    ASSERT_TRUE(store_->add_party(buyer("b2", "carol@gmail.example")).ok());
-    auto pair = store_->add_pair("b1", "s1");
-    auto other = store_->add_pair("b2", "s1");
-    ASSERT_TRUE(pair.ok() && other.ok());
-    const std::string orig = "orig-s@acme.example";
-    ASSERT_TRUE(
-        store_
-            ->record_message_id(message_record(pair->id, Role::seller, "0001@m.example", orig, 100))
-            .ok());
-    ASSERT_TRUE(
-        store_
-            ->record_message_id(message_record(pair->id, Role::seller, "0002@m.example", orig, 200))
-            .ok());
-    ASSERT_TRUE(store_
-                    ->record_message_id(
-                        message_record(other->id, Role::seller, "0003@m.example", orig, 300))
-                    .ok());
-
-    auto newest = store_->find_by_original(pair->id, Role::seller, orig);
-    ASSERT_TRUE(newest.ok() && newest->has_value());
-    EXPECT_EQ((*newest)->marketplace_id, "0002@m.example");
-    auto in_other = store_->find_by_original(other->id, Role::seller, orig);
-    ASSERT_TRUE(in_other.ok() && in_other->has_value());
-    EXPECT_EQ((*in_other)->marketplace_id, "0003@m.example");
-    auto wrong_role = store_->find_by_original(pair->id, Role::buyer, orig);
-    ASSERT_TRUE(wrong_role.ok());
-    EXPECT_FALSE(wrong_role->has_value());
-    auto unknown = store_->find_by_original(pair->id, Role::seller, "nope@acme.example");
-    ASSERT_TRUE(unknown.ok());
-    EXPECT_FALSE(unknown->has_value());
 }
 
 }  // namespace

@@ -1,158 +1,22 @@
-// evaluate(), authorize_recipient(), the From: builder and message parsing,
-// against a real SQLite store in a temp dir.
+// evaluate() on a message between a pair (the rewriting, the headers that
+// reach the recipient, authentication, redaction, documents) and message
+// parsing, against a real SQLite store in a temp dir.  Recipients:
+// authorize_test.cc; null senders: null_sender_test.cc; the From: builder:
+// from_header_test.cc.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <optional>
 
-#include "alias/alias_directory.h"
-#include "alias/sqlite_store.h"
-#include "policy/authorize.h"
 #include "policy/evaluate.h"
-#include "policy/mime/gmime_ptr.h"
-#include "policy/rewrite/from_header.h"
 #include "tests/support/document_samples.h"
+#include "tests/support/evaluate_fixture.h"
 #include "tests/support/synthetic_files.h"
-#include "tests/support/test_support.h"
 
 namespace mm::policy {
 namespace {
 
-constexpr const char* kDomain = "marketplace.example";
-
-class PolicyTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        auto store = alias::open_sqlite_store(dir_.file("store.db"));
-        ASSERT_TRUE(store) << store.error().message;
-        store_ = std::shared_ptr<alias::Store>(std::move(store.value()));
-        alias::Party bob{"bob", alias::Role::buyer, "bob@gmail.example", "Bob Buyer", {}, {}};
-        alias::Party acme{"acme",       alias::Role::seller,     "support@acme.example",
-                          "Acme Store", {"orders@acme.example"}, {}};
-        alias::Party carol{"carol", alias::Role::buyer, "carol@mail.example", "Carol", {}, {}};
-        ASSERT_TRUE(store_->add_party(bob));
-        ASSERT_TRUE(store_->add_party(acme));
-        ASSERT_TRUE(store_->add_party(carol));
-        auto p = store_->add_pair("bob", "acme");
-        ASSERT_TRUE(p);
-        pair_ = *p;
-        auto q = store_->add_pair("carol", "acme");
-        ASSERT_TRUE(q);
-        other_ = *q;
-        directory_ = std::make_unique<alias::AliasDirectory>(store_, std::chrono::seconds(30));
-    }
-
-    std::string addr(const std::string& local) { return local + "@" + kDomain; }
-    std::string to_upper_alias() {
-        std::string s = pair_.buyer_alias;
-        for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        return s;
-    }
-
-    RcptOutcome rcpt(const std::string& sender, const std::string& to,
-                     std::optional<std::int64_t> pair = std::nullopt) {
-        return authorize_recipient(*directory_, kDomain, sender, "<" + to + ">", pair);
-    }
-
-    Envelope envelope_for(const std::string& sender, const std::string& to) {
-        Envelope e;
-        e.sender_raw = "<" + sender + ">";
-        e.sender = sender;
-        auto out = rcpt(sender, to);
-        EXPECT_EQ(out.kind, RcptOutcome::Kind::accepted);
-        e.recipients.push_back({"<" + to + ">", to, out.alias});
-        return e;
-    }
-
-    EvalContext ctx() { return {policy_, kDomain, *classifier_}; }
-
-    std::shared_ptr<const AttachmentClassifier> classifier_ =
-        AttachmentClassifier::create().value();
-    mm::testing::TempDir dir_;
-    std::shared_ptr<alias::Store> store_;
-    std::unique_ptr<alias::AliasDirectory> directory_;
-    alias::Pair pair_, other_;
-    Policy policy_ = default_policy();
-};
-
-TEST_F(PolicyTest, RecipientOutsideDomainIsNotOurs) {
-    EXPECT_EQ(rcpt("support@acme.example", "someone@elsewhere.example").kind,
-              RcptOutcome::Kind::not_ours);
-}
-
-TEST_F(PolicyTest, UnknownAliasIs550_511) {
-    auto out = rcpt("support@acme.example", addr("0123456789abcdef"));
-    EXPECT_EQ(out.kind, RcptOutcome::Kind::unknown_alias);
-    EXPECT_EQ(out.smtp_code, "550");
-    EXPECT_EQ(out.enhanced_code, "5.1.1");
-    EXPECT_EQ(out.rule.id, "rcpt.unknown_alias");
-    EXPECT_EQ(rcpt("support@acme.example", addr("postmaster")).kind,
-              RcptOutcome::Kind::unknown_alias);
-}
-
-TEST_F(PolicyTest, CounterpartMayWriteFromAnyApprovedAddressCaseInsensitively) {
-    EXPECT_EQ(rcpt("support@acme.example", addr(pair_.buyer_alias)).kind,
-              RcptOutcome::Kind::accepted);
-    EXPECT_EQ(rcpt("orders@acme.example", addr(pair_.buyer_alias)).kind,
-              RcptOutcome::Kind::accepted);
-    auto upper = authorize_recipient(*directory_, kDomain, "support@acme.example",
-                                     "<" + to_upper_alias() + "@MARKETPLACE.EXAMPLE>", {});
-    EXPECT_EQ(upper.kind, RcptOutcome::Kind::accepted);
-    EXPECT_EQ(rcpt("bob@gmail.example", addr(pair_.seller_alias)).kind,
-              RcptOutcome::Kind::accepted);
-}
-
-TEST_F(PolicyTest, WrongSenderIs550_571) {
-    // Bob may not write to his own alias, and a stranger may not write at all.
-    for (const auto& sender : {"bob@gmail.example", "mallory@evil.example"}) {
-        auto out = rcpt(sender, addr(pair_.buyer_alias));
-        EXPECT_EQ(out.kind, RcptOutcome::Kind::wrong_sender) << sender;
-        EXPECT_EQ(out.smtp_code, "550");
-        EXPECT_EQ(out.enhanced_code, "5.7.1");
-    }
-}
-
-TEST_F(PolicyTest, SecondPairInOneTransactionIs452_453) {
-    auto out = rcpt("support@acme.example", addr(other_.buyer_alias), pair_.id);
-    EXPECT_EQ(out.kind, RcptOutcome::Kind::other_pair);
-    EXPECT_EQ(out.smtp_code, "452");
-    EXPECT_EQ(out.enhanced_code, "4.5.3");
-    // The same pair again is fine.
-    EXPECT_EQ(rcpt("support@acme.example", addr(pair_.buyer_alias), pair_.id).kind,
-              RcptOutcome::Kind::accepted);
-}
-
-TEST_F(PolicyTest, MixedTransactionDefersTheLaterRecipient) {
-    for (bool alias_first : {true, false}) {
-        RcptStage stage(*directory_, kDomain, MixedRecipients::separate);
-        Envelope env;
-        env.sender = "support@acme.example";
-        const std::string alias = "<" + addr(pair_.buyer_alias) + ">";
-        const std::string outside = "<crm@acme-tools.example>";
-        auto first = stage.add(env, alias_first ? alias : outside);
-        auto second = stage.add(env, alias_first ? outside : alias);
-        EXPECT_NE(first.kind, RcptOutcome::Kind::mixed);
-        EXPECT_EQ(second.kind, RcptOutcome::Kind::mixed);
-        EXPECT_EQ(second.smtp_code, "452");
-        EXPECT_EQ(second.enhanced_code, "4.5.3");
-        EXPECT_EQ(second.rule.id, "rcpt.mixed");
-        ASSERT_EQ(env.recipients.size(), 1u);  // the refused one is not in the envelope
-        EXPECT_EQ(env.recipients[0].raw, alias_first ? alias : outside);
-    }
-}
-
-TEST_F(PolicyTest, MixedTransactionCanBeRefusedAndOutsideOnlyIsFine) {
-    RcptStage stage(*directory_, kDomain, MixedRecipients::refuse);
-    Envelope env;
-    env.sender = "support@acme.example";
-    EXPECT_EQ(stage.add(env, "<a@elsewhere.example>").kind, RcptOutcome::Kind::not_ours);
-    EXPECT_EQ(stage.add(env, "<b@elsewhere.example>").kind, RcptOutcome::Kind::not_ours);
-    auto out = stage.add(env, "<" + addr(pair_.buyer_alias) + ">");
-    EXPECT_EQ(out.kind, RcptOutcome::Kind::mixed);
-    EXPECT_EQ(out.smtp_code, "550");
-    EXPECT_EQ(out.enhanced_code, "5.7.1");
-    EXPECT_EQ(env.recipients.size(), 2u);
-}
+using evaluate_testing::PolicyTest;
 
 TEST_F(PolicyTest, SellerToBuyerIsRewrittenBothWays) {
     auto env = envelope_for("support@acme.example", addr(pair_.buyer_alias));
@@ -587,40 +451,6 @@ TEST_F(PolicyTest, HundredThousandHeadersAreJudged) {
     EXPECT_EQ(out.body.str().find("evil.example"), std::string::npos);
 }
 
-struct NameCase {
-    std::string input;
-    std::string expected;
-};
-class FromHeaderTest : public ::testing::TestWithParam<NameCase> {};
-
-TEST_P(FromHeaderTest, DisplayNameIsNeutralisedAndEncoded) {
-    EXPECT_EQ(make_from_header(GetParam().input, "3f9a0c6e1d2b4a77@marketplace.example"),
-              GetParam().expected);
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Names, FromHeaderTest,
-    ::testing::Values(NameCase{"Acme Store", "Acme Store <3f9a0c6e1d2b4a77@marketplace.example>"},
-                      NameCase{"", "<3f9a0c6e1d2b4a77@marketplace.example>"},
-                      NameCase{"Evil\r\nBcc: x@y.example",
-                               "\"Evil Bcc xy.example\" <3f9a0c6e1d2b4a77@marketplace.example>"},
-                      NameCase{
-                          "\"Quoted\" <real@acme.example>",
-                          "\"Quoted realacme.example\" <3f9a0c6e1d2b4a77@marketplace.example>"},
-                      NameCase{"O'Brien & Sons (UK)",
-                               "\"O'Brien & Sons (UK)\" <3f9a0c6e1d2b4a77@marketplace.example>"}));
-
-TEST(FromHeader, NonAsciiNameIsRfc2047EncodedAndDecodesBack) {
-    std::string from = make_from_header("Café Müller", "3f9a0c6e1d2b4a77@marketplace.example");
-    ASSERT_TRUE(from.starts_with("=?")) << from;
-    EXPECT_TRUE(from.ends_with("?= <3f9a0c6e1d2b4a77@marketplace.example>")) << from;
-    GPtr<InternetAddressList> list(internet_address_list_parse(nullptr, from.c_str()));
-    ASSERT_TRUE(list);
-    ASSERT_EQ(internet_address_list_length(list.get()), 1);
-    EXPECT_STREQ(internet_address_get_name(internet_address_list_get_address(list.get(), 0)),
-                 "Café Müller");
-}
-
 TEST(MessageTest, ParseKeepsBodyBytesAndFoldedHeaders) {
     std::string raw =
         "Subject: a\r\n long subject\r\nFrom: x@y.example\r\n\r\nline1\r\n\r\nline3 =C3=A9\r\n";
@@ -630,132 +460,6 @@ TEST(MessageTest, ParseKeepsBodyBytesAndFoldedHeaders) {
     EXPECT_EQ(m->headers[0].name, "Subject");
     EXPECT_NE(m->headers[0].value.find("long subject"), std::string::npos);
     EXPECT_EQ(m->body.str(), "line1\r\n\r\nline3 =C3=A9\r\n");
-}
-
-// ---- forged bounces and auto-replies ----------------------------------------
-
-class NullSenderTest : public PolicyTest {
-protected:
-    EvalContext store_ctx() {
-        EvalContext c = ctx();
-        c.store = store_.get();
-        c.now = 1796000000;
-        return c;
-    }
-    Envelope to_seller() {
-        Envelope env;
-        env.sender_raw = "<>";
-        auto out = rcpt("", addr(pair_.seller_alias));
-        EXPECT_EQ(out.kind, RcptOutcome::Kind::accepted);
-        env.recipients.push_back({"<" + addr(pair_.seller_alias) + ">", "", out.alias});
-        return env;
-    }
-    // A message the marketplace delivered to the buyer for this pair.
-    std::string delivered() {
-        const std::string id = "0123456789abcdef01234567@marketplace.example";
-        EXPECT_TRUE(store_->record_message_id(
-            {id, "orig@acme.example", pair_.id, alias::Role::seller, 1796000000}));
-        return id;
-    }
-    static std::string report(const std::string& returned_headers, const std::string& extra) {
-        return "From: Mail Delivery System <MAILER-DAEMON@mx.gmail.example>\r\n"
-               "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
-               "Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\r\n"
-               "\r\n--r\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered."
-               " Leave us a 5-star review and get a $20 gift card! "
-               "https://shop-elsewhere.example/deal\r\n"
-               "--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; "
-               "mx.gmail.example\r\n\r\nFinal-Recipient: rfc822; bob@gmail.example\r\n"
-               "Action: failed\r\nStatus: 5.1.1\r\n\r\n" +
-               returned_headers + extra + "--r--\r\n";
-    }
-    static std::string exe_part() {
-        return "--r\r\nContent-Type: application/octet-stream; name=\"setup.exe\"\r\n"
-               "Content-Disposition: attachment; filename=\"setup.exe\"\r\n"
-               "Content-Transfer-Encoding: base64\r\n\r\n"
-               "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-               "gAAAAA4fug4AtAnNIbgBTM0hVGhpcyBwcm9ncmFtIGNhbm5vdCBiZSBydW4gaW4gRE9TIG1vZGUuDQ0K"
-               "JAAAAAAAAABQRQAATAEDAA==\r\n";
-    }
-    static bool has_rule(const Verdict& v, const std::string& id) {
-        return std::any_of(v.rules.begin(), v.rules.end(),
-                           [&](const RuleHit& r) { return r.id == id; });
-    }
-};
-
-TEST_F(NullSenderTest, BounceThatLooksRealButReturnsNothingIsRefused) {
-    auto msg = parse_message(report("", exe_part()));
-    ASSERT_TRUE(msg);
-    Verdict v = evaluate(to_seller(), *msg, store_ctx());
-    EXPECT_EQ(v.decision, Decision::reject);
-    EXPECT_TRUE(has_rule(v, "bounce.backscatter"));
-}
-
-TEST_F(NullSenderTest, BounceForAStrangersMessageIsRefused) {
-    auto msg = parse_message(report(
-        "--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <x@elsewhere.example>\r\n\r\n",
-        ""));
-    ASSERT_TRUE(msg);
-    Verdict v = evaluate(to_seller(), *msg, store_ctx());
-    EXPECT_EQ(v.decision, Decision::reject);
-    EXPECT_TRUE(has_rule(v, "bounce.backscatter"));
-}
-
-// A genuine bounce is delivered, but what it carries meets the content
-// policy: the review bribe refuses it; without the bribe the executable and
-// the link are stripped.
-TEST_F(NullSenderTest, GenuineBounceMeetsTheContentPolicy) {
-    const std::string returned = "--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" +
-                                 delivered() + ">\r\nSubject: Your order\r\n\r\n";
-    // The shipped content rules refuse the bribe in the report's text.
-    auto shipped = load_policy(std::string(MM_SOURCE_DIR) + "/etc/policy.yaml");
-    ASSERT_TRUE(shipped) << shipped.error().message;
-    auto bribe = parse_message(report(returned, exe_part()));
-    ASSERT_TRUE(bribe);
-    EvalContext c{**shipped, kDomain, *classifier_, store_.get(), nullptr, 1796000000};
-    Verdict v = evaluate(to_seller(), *bribe, c);
-    EXPECT_EQ(v.decision, Decision::reject) << "a review bribe in a bounce was not refused";
-
-    std::string plain = report(returned, exe_part());
-    plain.replace(plain.find(" Leave us"),
-                  plain.find("\r\n--r\r\nContent-Type: message/") - plain.find(" Leave us"),
-                  " See https://shop-elsewhere.example/deal");
-    auto msg = parse_message(plain);
-    ASSERT_TRUE(msg);
-    v = evaluate(to_seller(), *msg, store_ctx());
-    ASSERT_EQ(v.decision, Decision::modify);
-    EXPECT_TRUE(has_rule(v, "bounce.rewritten"));
-    EXPECT_TRUE(has_rule(v, "links.removed"));
-    ASSERT_TRUE(v.edits.body);
-    const std::string body = v.edits.body->str();
-    EXPECT_EQ(body.find("TVqQAAMAAAAE"), std::string::npos) << body;
-    EXPECT_EQ(body.find("shop-elsewhere.example"), std::string::npos) << body;
-    EXPECT_NE(body.find("Status: 5.1.1"), std::string::npos) << body;
-}
-
-TEST_F(NullSenderTest, AutoReplyFromAStrangerIsRefused) {
-    auto msg = parse_message(
-        "From: Acme Store <stranger@evil.example>\r\nAuto-Submitted: auto-replied\r\n"
-        "Subject: Out of office\r\n\r\nI am away. Buy at https://evil.example\r\n");
-    ASSERT_TRUE(msg);
-    Verdict v = evaluate(to_seller(), *msg, store_ctx());
-    EXPECT_EQ(v.decision, Decision::reject);
-    EXPECT_TRUE(has_rule(v, "autoreply.unsolicited"));
-}
-
-TEST_F(NullSenderTest, AutoReplyAnsweringOurMessageOrFromTheCounterpartPasses) {
-    const std::string id = delivered();
-    for (const std::string& headers :
-         {"From: someone@gmail.example\r\nIn-Reply-To: <" + id + ">\r\n",
-          std::string("From: Bob <bob@gmail.example>\r\n")}) {
-        auto msg = parse_message(headers +
-                                 "Auto-Submitted: auto-replied\r\nSubject: Out of office\r\n\r\n"
-                                 "I am away until Monday.\r\n");
-        ASSERT_TRUE(msg);
-        Verdict v = evaluate(to_seller(), *msg, store_ctx());
-        EXPECT_EQ(v.decision, Decision::modify) << headers;
-        EXPECT_TRUE(v.auto_reply);
-    }
 }
 
 }  // namespace
