@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <unordered_map>
 
 #include "policy/classify/lexicon.h"
 #include "policy/classify/stemmer.h"
@@ -23,13 +22,9 @@ public:
 
     void run(std::vector<ConceptMatch>& out) {
         const auto n = static_cast<std::uint32_t>(doc_.tokens.size());
-        spelling_.resize(n);
-        memo_.reserve(std::min<std::size_t>(n, 1024));
-        for (std::uint32_t t = 0; t < n; ++t) {
-            auto [it, fresh] = memo_.try_emplace(doc_.folded_of(doc_.tokens[t]));
-            if (fresh) it->second.text = it->first;
-            spelling_[t] = &it->second;
-        }
+        spellings_.resize(doc_.spellings.size());
+        for (std::size_t k = 0; k < spellings_.size(); ++k)
+            spellings_[k].text = doc_.folded_of(doc_.tokens[doc_.spellings[k]]);
         for (std::uint32_t t = 0; t < n; ++t) at(t, out);
     }
 
@@ -56,6 +51,8 @@ private:
         std::vector<Step> steps;
         std::vector<PairSeen> pairs;
     };
+
+    Spelling& spelling(std::uint32_t t) { return spellings_[doc_.tokens[t].spelling]; }
 
     const std::string& stem(Lang l, Spelling& s) {
         if (!((s.stemmed >> l) & 1u)) {
@@ -92,7 +89,7 @@ private:
             bool found = false;
             for (std::uint32_t j = pos + 1; j <= pos + 1 + w.gap && j < doc_.tokens.size(); ++j) {
                 if (doc_.tokens[j].sentence != sentence) break;
-                if (word_matches(w, e.lang, *spelling_[j])) {
+                if (word_matches(w, e.lang, spelling(j))) {
                     pos = j;
                     found = true;
                     break;
@@ -199,7 +196,7 @@ private:
     }
 
     void at(std::uint32_t t, std::vector<ConceptMatch>& out) {
-        Spelling& s = *spelling_[t];
+        Spelling& s = spelling(t);
         if (!s.built) build(s);
         for (const Step& step : s.steps) {
             switch (step.kind) {
@@ -214,7 +211,7 @@ private:
                         doc_.tokens[t + 1].sentence != doc_.tokens[t].sentence)
                         break;
                     const auto l = static_cast<Lang>(step.id);
-                    if (const auto* ids = pair_entries(s, l, *spelling_[t + 1]))
+                    if (const auto* ids = pair_entries(s, l, spelling(t + 1)))
                         for (std::uint32_t id : *ids)
                             if ((langs_ >> lx_.entries_[id].lang) & 1u) try_entry(id, t, true, out);
                     break;
@@ -227,8 +224,7 @@ private:
     const Document& doc_;
     LangMask langs_;
     Stemmers stemmers_;
-    std::unordered_map<std::string_view, Spelling> memo_;
-    std::vector<Spelling*> spelling_;  // per token, into memo_ (nodes do not move)
+    std::vector<Spelling> spellings_;  // as Document::spellings
     std::string key_;
 };
 

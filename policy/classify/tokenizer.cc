@@ -50,8 +50,55 @@ struct Counters {
     bool started = false;
 };
 
+// The distinct folded forms: an open-addressed table of (hash, spelling
+// index + 1), so that the lexicon and the language detection look each word
+// up once per document, not once per token.
+class Spellings {
+public:
+    // FNV-1a: words are short.
+    static std::uint32_t hash(std::string_view s) {
+        std::uint32_t h = 2166136261u;
+        for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+        return h;
+    }
+
+    std::uint32_t intern(Document& doc, std::string_view folded, std::uint32_t token) {
+        if ((doc.spellings.size() + 1) * 2 > slots_.size()) grow();
+        const std::size_t mask = slots_.size() - 1;
+        const std::uint32_t h = hash(folded);
+        for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+            Slot& slot = slots_[i];
+            if (slot.id == 0) {
+                const auto id = static_cast<std::uint32_t>(doc.spellings.size());
+                doc.spellings.push_back(token);
+                slot = {h, id + 1};
+                return id;
+            }
+            if (slot.hash == h && doc.folded_of(doc.tokens[doc.spellings[slot.id - 1]]) == folded)
+                return slot.id - 1;
+        }
+    }
+
+private:
+    struct Slot {
+        std::uint32_t hash = 0, id = 0;
+    };
+    void grow() {
+        std::vector<Slot> old = std::move(slots_);
+        slots_.assign(old.empty() ? 256 : old.size() * 2, Slot{});
+        const std::size_t mask = slots_.size() - 1;
+        for (const Slot& s : old) {
+            if (s.id == 0) continue;
+            std::size_t i = s.hash & mask;
+            while (slots_[i].id != 0) i = (i + 1) & mask;
+            slots_[i] = s;
+        }
+    }
+    std::vector<Slot> slots_;
+};
+
 void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counters& n,
-                  bool join_message) {
+                  Spellings& spellings, bool join_message) {
     if (n.started) {
         ++n.sentence;
         ++n.paragraph;
@@ -90,6 +137,11 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         t.sentence = n.sentence;
         t.paragraph = n.paragraph;
         t.message = n.message;
+        const std::string_view folded =
+            t.in_text
+                ? s.substr(t.begin, t.end - t.begin)
+                : std::string_view(doc.folded).substr(t.fold_begin, t.fold_end - t.fold_begin);
+        t.spelling = spellings.intern(doc, folded, static_cast<std::uint32_t>(doc.tokens.size()));
         doc.tokens.push_back(t);
         start = std::string_view::npos;
     };
@@ -147,9 +199,11 @@ Document tokenize(std::span<const TextInput> texts) {
     // About one word in six bytes of prose.
     doc.tokens.reserve(bytes / 6 + 8);
     Counters n;
+    Spellings spellings;
     bool after_subject = false;
     for (std::size_t k = 0; k < texts.size(); ++k) {
-        tokenize_one(texts[k].text, static_cast<std::uint32_t>(k), doc, n, after_subject);
+        tokenize_one(texts[k].text, static_cast<std::uint32_t>(k), doc, n, spellings,
+                     after_subject);
         after_subject = texts[k].subject;
     }
     return doc;
