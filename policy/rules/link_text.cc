@@ -10,7 +10,6 @@
 #include "util/strings.h"
 
 namespace mm::policy::link {
-namespace {
 
 using html::find_any;
 using html::is_ascii_alnum;
@@ -23,6 +22,8 @@ const RE2& text_url_re() {
         std::string(kBareDomainRe));
     return re;
 }
+
+namespace {
 
 // Whether text_url_re can match: each of its alternatives holds "//"
 // (//host, scheme://), "www.", "mailto:" (any case) or a dotted host before
@@ -61,6 +62,35 @@ std::size_t www_label(std::string_view host) {
 }
 
 }  // namespace
+
+// Where text_url_re's next match at or after `pos` may start at the
+// earliest (npos: there is none), so that RE2 does not scan the prose
+// between links.  Past its first character (any one), each alternative
+// reaches a '/', '.' or ':' before any other of / . : ? # and with no white
+// space before it ("//", "https:", "www.", "mailto:", "host."), and that
+// byte is followed by one that is no white space.  So a match that starts
+// before the first such byte holds it, and no white space stands between
+// the match's first character and it.
+std::size_t earliest_text_link(std::string_view text, std::size_t pos) {
+    std::size_t lo = pos;  // no match starts before
+    for (std::size_t from = pos; from < text.size();) {
+        std::size_t i = find_any<'/', '.', ':', '?', '#'>(text.substr(from));
+        if (i == std::string_view::npos) return i;
+        i += from;
+        const char c = text[i];
+        if (c == '?' || c == '#' || i + 1 >= text.size() || is_space(text[i + 1])) {
+            // Not where a match's first such byte can be; one may still
+            // start on it (the first character of "//host" or a bare host).
+            lo = i;
+            from = i + 1;
+            continue;
+        }
+        std::size_t q = i;
+        while (q > lo && !is_space(text[q - 1])) --q;
+        return q > lo ? q - 1 : lo;
+    }
+    return std::string_view::npos;
+}
 
 std::size_t trim_url_end(std::string_view url) {
     // Bracket counts of url[0, n), taken once when the first closing bracket
@@ -167,7 +197,11 @@ std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     re2::StringPiece input(text.data(), text.size());
     re2::StringPiece whole;
     std::size_t pos = 0;
-    while (pos < text.size() && re.Match(input, pos, text.size(), RE2::UNANCHORED, &whole, 1)) {
+    while (pos < text.size()) {
+        const std::size_t from = earliest_text_link(text, pos);
+        if (from == std::string_view::npos ||
+            !re.Match(input, from, text.size(), RE2::UNANCHORED, &whole, 1))
+            break;
         const auto at = static_cast<std::size_t>(whole.data() - text.data());
         const TextMatch m = text_match(text, at, whole.size());
         std::string judged;

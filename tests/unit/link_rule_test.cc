@@ -3,13 +3,17 @@
 #include "policy/rules/link_rule.h"
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <string>
+
+#include "policy/rules/link_text.h"
 
 namespace mm::policy {
 namespace {
@@ -604,3 +608,67 @@ TEST(LinksSection, LoadedDomainsAreUsed) {
 
 }  // namespace
 }  // namespace mm::policy
+
+// RE2 is asked for the next text link from earliest_text_link(pos) on, not
+// from pos: no match of the pattern may start in between, on any text.
+TEST(TextLinks, EarliestStartNeverPassesAMatch) {
+    const std::vector<std::string> pieces = {"see ",
+                                             "https://",
+                                             "http:",
+                                             "ftp://",
+                                             "www.",
+                                             "WWW.",
+                                             "mailto:",
+                                             "a@b.example",
+                                             "//",
+                                             "shop.example.co.uk",
+                                             "/deal",
+                                             "?q=1",
+                                             "#top",
+                                             ".",
+                                             ". ",
+                                             ":",
+                                             ": ",
+                                             "?",
+                                             "#",
+                                             " ",
+                                             "\n",
+                                             "\t",
+                                             "\r\n",
+                                             "e.g.",
+                                             "3.5",
+                                             "é",
+                                             "→",
+                                             "\xc2\xa0",
+                                             "<",
+                                             ">",
+                                             "\"",
+                                             "x",
+                                             "ab-c",
+                                             "_",
+                                             "%",
+                                             "=",
+                                             "~",
+                                             "+",
+                                             "\\",
+                                             "-",
+                                             "host.example:8080/"};
+    std::mt19937 rng(15);
+    const re2::RE2& re = mm::policy::link::text_url_re();
+    for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        const int n = 1 + static_cast<int>(rng() % 12);
+        for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
+        for (std::size_t pos = 0; pos < text.size(); ++pos) {
+            re2::StringPiece whole;
+            const bool found = re.Match(re2::StringPiece(text.data(), text.size()), pos,
+                                        text.size(), RE2::UNANCHORED, &whole, 1);
+            const std::size_t bound = mm::policy::link::earliest_text_link(text, pos);
+            if (!found) continue;
+            const auto at = static_cast<std::size_t>(whole.data() - text.data());
+            ASSERT_NE(bound, std::string_view::npos) << "'" << text << "' from " << pos;
+            ASSERT_LE(bound, at) << "'" << text << "' from " << pos;
+            ASSERT_GE(bound, pos);
+        }
+    }
+}
