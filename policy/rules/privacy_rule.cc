@@ -61,21 +61,33 @@ bool is_joiner(char c) {
     return c == '-' || c == '.' || c == '/' || c == ':' || c == ',';
 }
 
-// A phone number stands on its own: not glued to letters or digits ("1Z999AA10123456784"),
-// not inside an address or a URL path, and not one group of a longer
-// punctuated number ("123-1234567-1234567").
-bool stands_alone(std::string_view text, std::size_t begin, std::size_t end) {
+// Whether what stands before `begin` lets a phone number start there (the
+// first half of stands_alone).
+bool may_start_alone(std::string_view text, std::size_t begin) {
     if (begin > 0) {
         char p = text[begin - 1];
         if (is_alnum(p) || p == '@' || p == '_' || p == '+') return false;
         if (is_joiner(p) && begin > 1 && is_alnum(text[begin - 2])) return false;
     }
+    return true;
+}
+
+// A phone number stands on its own: not glued to letters or digits ("1Z999AA10123456784"),
+// not inside an address or a URL path, and not one group of a longer
+// punctuated number ("123-1234567-1234567").
+bool stands_alone(std::string_view text, std::size_t begin, std::size_t end) {
+    if (!may_start_alone(text, begin)) return false;
     if (end < text.size()) {
         char n = text[end];
         if (is_alnum(n) || n == '@' || n == '_') return false;
         if (is_joiner(n) && end + 1 < text.size() && is_alnum(text[end + 1])) return false;
     }
     return true;
+}
+
+// The first byte of every phone_re match.
+bool may_start_phone(char c) {
+    return (c >= '0' && c <= '9') || c == '+' || c == '(';
 }
 
 enum class Shape { international, north_american, national };
@@ -156,8 +168,20 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
         // left need the groups, which cost RE2 a second, slower engine.  The
         // groups of the same span anchored at both ends are those of the
         // unanchored match (the pattern has no assertions on its context).
-        while (pos < text.size() &&
-               phone_re().Match(input, pos, text.size(), RE2::UNANCHORED, m, 1)) {
+        while (pos < text.size()) {
+            // The match RE2 would find from pos at the earliest start that
+            // stands_alone() can take: each start is tried anchored, for
+            // the leftmost-first match at a start does not depend on where
+            // the search began (no assertions in the pattern).  A start it
+            // refuses would only have sent the search on from the next byte.
+            std::size_t at = pos;
+            while (at < text.size() && !(may_start_phone(text[at]) && may_start_alone(text, at)))
+                ++at;
+            if (at == text.size()) break;
+            if (!phone_re().Match(input, at, text.size(), RE2::ANCHOR_START, m, 1)) {
+                pos = at + 1;
+                continue;
+            }
             auto begin = static_cast<std::size_t>(m[0].data() - text.data());
             auto end = begin + m[0].size();
             bool in_email = std::any_of(spans.begin(), spans.end(), [&](const Span& s) {
