@@ -148,7 +148,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         }
         pending_sentence = pending_paragraph = false;
         any = true;
-        Token t{};
+        Token& t = doc.tokens.emplace_back();
         t.text = index;
         t.begin = static_cast<std::uint32_t>(start);
         t.end = static_cast<std::uint32_t>(end);
@@ -171,8 +171,8 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
             t.in_text
                 ? s.substr(t.begin, t.end - t.begin)
                 : std::string_view(doc.folded).substr(t.fold_begin, t.fold_end - t.fold_begin);
-        t.spelling = spellings.intern(doc, folded, static_cast<std::uint32_t>(doc.tokens.size()));
-        doc.tokens.push_back(t);
+        t.spelling =
+            spellings.intern(doc, folded, static_cast<std::uint32_t>(doc.tokens.size() - 1));
         start = std::string_view::npos;
     };
     for (std::size_t i = 0; i < s.size();) {
@@ -204,7 +204,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
             i += len;
             continue;
         }
-        close(i);
+        if (start != std::string_view::npos) close(i);
         if (ends_sentence(s[i])) {
             std::size_t next_len = 1;
             bool word_next = i + 1 < s.size() && word_at(s, i + 1, next_len);
