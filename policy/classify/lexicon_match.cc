@@ -54,15 +54,20 @@ private:
 
     Spelling& spelling(std::uint32_t t) { return spellings_[doc_.tokens[t].spelling]; }
 
+    // Asked for every later word of every phrase tried: the stem made once,
+    // out of line, and read inline after.
     const std::string& stem(Lang l, Spelling& s) {
-        if (!((s.stemmed >> l) & 1u)) {
-            s.stem[l] = std::string(stemmers_.stem(l, s.text));
-            s.stemmed |= static_cast<LangMask>(1u << l);
-        }
+        if (!((s.stemmed >> l) & 1u)) [[unlikely]]
+            make_stem(l, s);
         return s.stem[l];
     }
 
-    bool word_matches(const Word& w, Lang l, Spelling& s) {
+    [[gnu::noinline]] void make_stem(Lang l, Spelling& s) {
+        s.stem[l] = std::string(stemmers_.stem(l, s.text));
+        s.stemmed |= static_cast<LangMask>(1u << l);
+    }
+
+    [[gnu::always_inline]] bool word_matches(const Word& w, Lang l, Spelling& s) {
         std::string_view f = s.text;
         switch (w.kind) {
             case Kind::stem:
