@@ -186,8 +186,11 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
             // the same matches are judged, with fewer calls and less text
             // scanned (tracking numbers, prose).
             std::size_t at = pos;
-            while (at < text.size() && !(may_start_phone(text, at) && may_start_alone(text, at)))
-                ++at;
+            for (; at < text.size(); ++at) {
+                const auto c = static_cast<unsigned char>(text[at]);
+                if (c > '9' || (c < '0' && c != '+' && c != '(')) continue;
+                if (may_start_phone(text, at) && may_start_alone(text, at)) break;
+            }
             if (at == text.size() ||
                 !phone_re().Match(input, at, text.size(), RE2::UNANCHORED, m, 1))
                 break;
