@@ -92,6 +92,29 @@ std::size_t earliest_text_link(std::string_view text, std::size_t pos) {
     return std::string_view::npos;
 }
 
+std::size_t scheme_link_end(std::string_view text, std::size_t from) {
+    constexpr auto npos = std::string_view::npos;
+    if (from >= text.size() || !is_space(text[from])) return npos;
+    std::size_t b = from + 1;
+    std::string_view rest = text.substr(b);
+    std::size_t scheme = 0;
+    if (istarts_with(rest, "https://"))
+        scheme = 8;
+    else if (istarts_with(rest, "http://"))
+        scheme = 7;
+    else if (istarts_with(rest, "ftp://"))
+        scheme = 6;
+    else
+        return npos;
+    std::size_t e = b + scheme;
+    for (; e < text.size(); ++e) {
+        const auto c = static_cast<unsigned char>(text[e]);
+        if (c >= 0x80) return npos;  // RE2 decides what a UTF-8 sequence is
+        if (is_space(static_cast<char>(c)) || c == '<' || c == '>' || c == '"') break;
+    }
+    return e == b + scheme ? npos : e;
+}
+
 std::size_t trim_url_end(std::string_view url) {
     // Bracket counts of url[0, n), taken once when the first closing bracket
     // is met and kept as n shrinks: counting again per byte made a URL
@@ -199,11 +222,16 @@ std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     std::size_t pos = 0;
     while (pos < text.size()) {
         const std::size_t from = earliest_text_link(text, pos);
-        if (from == std::string_view::npos ||
-            !re.Match(input, from, text.size(), RE2::UNANCHORED, &whole, 1))
-            break;
-        const auto at = static_cast<std::size_t>(whole.data() - text.data());
-        const TextMatch m = text_match(text, at, whole.size());
+        if (from == std::string_view::npos) break;
+        std::size_t at = from + 1, len = 0;
+        if (const std::size_t e = scheme_link_end(text, from); e != std::string_view::npos) {
+            len = e - at;
+        } else {
+            if (!re.Match(input, from, text.size(), RE2::UNANCHORED, &whole, 1)) break;
+            at = static_cast<std::size_t>(whole.data() - text.data());
+            len = whole.size();
+        }
+        const TextMatch m = text_match(text, at, len);
         std::string judged;
         std::size_t begin = m.b;
         std::string_view url;

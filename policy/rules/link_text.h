@@ -38,6 +38,13 @@ const re2::RE2& text_url_re();
 // prose between links.
 std::size_t earliest_text_link(std::string_view text, std::size_t pos);
 
+// Where text_url_re's match from `from` ends when the text there is white
+// space, then http://, https:// or ftp:// (any case) and printable ASCII up
+// to white space, '<', '>', '"' or the end: that match is the scheme
+// alternative from the byte after `from`, found without RE2.  npos when
+// the text is not of that form.
+std::size_t scheme_link_end(std::string_view text, std::size_t from);
+
 // A URL found in text that may not stay: its bytes [begin, end) in the text.
 struct TextHit {
     std::size_t begin, end;

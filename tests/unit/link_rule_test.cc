@@ -672,3 +672,33 @@ TEST(TextLinks, EarliestStartNeverPassesAMatch) {
         }
     }
 }
+
+// Where scheme_link_end answers, its match is RE2's from the same position.
+TEST(TextLinks, SchemeLinksWithoutRe2AreRe2sMatches) {
+    const std::vector<std::string> pieces = {
+        " ",           "\t",     "\n",     "\r",     "\f",   "\v", "https://",
+        "HTTP://",     "ftp://", "http:/", "https:", "www.", "a",  "Z",
+        "0",           ".",      "/",      "?q=1",   "#",    "<",  ">",
+        "\"",          "'",      "é",      "\xff",   ")",    "(",  "shop.example.co.uk/",
+        "x@y.example", "mailto:"};
+    std::mt19937 rng(16);
+    const re2::RE2& re = mm::policy::link::text_url_re();
+    int answered = 0;
+    for (int round = 0; round < 60000; ++round) {
+        std::string text;
+        const int n = 1 + static_cast<int>(rng() % 10);
+        for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
+        for (std::size_t from = 0; from < text.size(); ++from) {
+            const std::size_t e = mm::policy::link::scheme_link_end(text, from);
+            if (e == std::string_view::npos) continue;
+            ++answered;
+            re2::StringPiece whole;
+            ASSERT_TRUE(re.Match(re2::StringPiece(text.data(), text.size()), from, text.size(),
+                                 RE2::UNANCHORED, &whole, 1))
+                << "'" << text << "' from " << from;
+            EXPECT_EQ(static_cast<std::size_t>(whole.data() - text.data()), from + 1) << text;
+            EXPECT_EQ(whole.size(), e - from - 1) << "'" << text << "' from " << from;
+        }
+    }
+    EXPECT_GT(answered, 1000);
+}
