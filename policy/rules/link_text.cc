@@ -219,6 +219,9 @@ std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     const RE2& re = text_url_re();
     re2::StringPiece input(text.data(), text.size());
     re2::StringPiece whole;
+    std::string last_judged;
+    Judgement last;
+    bool have_last = false;
     std::size_t pos = 0;
     while (pos < text.size()) {
         const std::size_t from = earliest_text_link(text, pos);
@@ -247,8 +250,14 @@ std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
             judged = url;
             if (istarts_with(url, "www.")) judged = "http://" + judged;
         }
-        Judgement j = judge(cx, judged, Use::link);
-        if (!j.keep) hits.push_back({begin, begin + url.size(), std::string(url), std::move(j)});
+        // A text repeats its link (a tracking link per paragraph): the
+        // judgement of the same URL as the one before is that one's.
+        if (judged != last_judged || !have_last) {
+            last = judge(cx, judged, Use::link);
+            last_judged = judged;
+            have_last = true;
+        }
+        if (!last.keep) hits.push_back({begin, begin + url.size(), std::string(url), last});
     }
     return hits;
 }
