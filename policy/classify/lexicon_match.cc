@@ -3,62 +3,75 @@
 #include <re2/set.h>
 
 #include <algorithm>
-#include <unordered_map>
+#include <array>
 
 #include "policy/classify/lexicon.h"
 #include "policy/classify/stemmer.h"
 
 namespace mm::classify {
 
-// One call's state: the stems computed so far, per language, shared by the
-// tokens that spell the same word.
+// One call's state.  What the lexicon says of a spelling does not depend on
+// where it stands: its stems and the entries whose first word it is are
+// worked out once per call for each distinct spelling (the words of a
+// message repeat), and a token only runs the phrases' later words and the
+// pairs its next word completes.
 class Lexicon::Matcher {
 public:
     Matcher(const Lexicon& lx, const Document& doc, LangMask langs)
         : lx_(lx), doc_(doc), langs_(langs & lx.languages_) {}
 
     void run(std::vector<ConceptMatch>& out) {
-        for (std::uint32_t t = 0; t < doc_.tokens.size(); ++t) at(t, out);
+        const auto n = static_cast<std::uint32_t>(doc_.tokens.size());
+        spellings_.resize(doc_.spellings.size());
+        for (std::size_t k = 0; k < spellings_.size(); ++k)
+            spellings_[k].text = doc_.folded_of(doc_.tokens[doc_.spellings[k]]);
+        for (std::uint32_t t = 0; t < n; ++t) at(t, out);
     }
 
 private:
-    std::string_view folded(std::uint32_t t) const { return doc_.folded_of(doc_.tokens[t]); }
-
-    // A word's stem in one language and the entries whose first word it is,
-    // computed once per call for every token that spells the word.
-    struct Stemmed {
-        std::string stem;
-        const std::vector<std::uint32_t>* entries = nullptr;  // in stems_
-        bool pair_head = false;                               // first word of phrases in pairs_
+    // A first-word candidate in the order the token tries them: an entry
+    // (its language and first word already checked), or a language whose
+    // pairs the next token may complete.
+    struct Step {
+        enum class Kind : std::uint8_t { entry, contains, pair };
+        std::uint32_t id;  // entry, or the language of a pair step
+        Kind kind;
+    };
+    struct Spelling;
+    struct PairSeen {
+        Lang lang;
+        const Spelling* next;
+        const std::vector<std::uint32_t>* entries;
+    };
+    struct Spelling {
+        std::string_view text;
+        std::array<std::string, kLangCount> stem;
+        LangMask stemmed = 0;
+        bool built = false;
+        std::vector<Step> steps;
+        std::vector<PairSeen> pairs;
     };
 
-    const Stemmed& stemmed(Lang l, std::uint32_t t) {
-        // A phrase's later words ask for the stem of the same token once per
-        // entry tried ("your" begins dozens): after the first, no hashing.
-        std::vector<const Stemmed*>& known = by_token_[l];
-        if (known.empty()) known.assign(doc_.tokens.size(), nullptr);
-        if (const Stemmed* s = known[t]) return *s;
-        std::string_view word = folded(t);
-        auto& memo = memo_[l];
-        auto it = memo.find(word);
-        if (it == memo.end()) {
-            Stemmed out{std::string(stemmers_.stem(l, word)), nullptr};
-            lang_key(l, out.stem);
-            if (auto e = lx_.stems_.find(key_); e != lx_.stems_.end()) out.entries = &e->second;
-            out.pair_head = lx_.pair_heads_.find(key_) != lx_.pair_heads_.end();
-            it = memo.emplace(word, std::move(out)).first;
-        }
-        known[t] = &it->second;
-        return it->second;
+    Spelling& spelling(std::uint32_t t) { return spellings_[doc_.tokens[t].spelling]; }
+
+    // Asked for every later word of every phrase tried: the stem made once,
+    // out of line, and read inline after.
+    const std::string& stem(Lang l, Spelling& s) {
+        if (!((s.stemmed >> l) & 1u)) [[unlikely]]
+            make_stem(l, s);
+        return s.stem[l];
     }
 
-    std::string_view stem(Lang l, std::uint32_t t) { return stemmed(l, t).stem; }
+    [[gnu::noinline]] void make_stem(Lang l, Spelling& s) {
+        s.stem[l] = std::string(stemmers_.stem(l, s.text));
+        s.stemmed |= static_cast<LangMask>(1u << l);
+    }
 
-    bool word_matches(const Word& w, Lang l, std::uint32_t t) {
-        std::string_view f = folded(t);
+    [[gnu::always_inline]] bool word_matches(const Word& w, Lang l, Spelling& s) {
+        std::string_view f = s.text;
         switch (w.kind) {
             case Kind::stem:
-                return stem(l, t) == w.key;
+                return stem(l, s) == w.key;
             case Kind::exact:
                 return f == w.key;
             case Kind::prefix:
@@ -81,7 +94,7 @@ private:
             bool found = false;
             for (std::uint32_t j = pos + 1; j <= pos + 1 + w.gap && j < doc_.tokens.size(); ++j) {
                 if (doc_.tokens[j].sentence != sentence) break;
-                if (word_matches(w, e.lang, j)) {
+                if (word_matches(w, e.lang, spelling(j))) {
                     pos = j;
                     found = true;
                     break;
@@ -93,25 +106,86 @@ private:
         return true;
     }
 
-    void try_entries(const Index& index, std::string_view key, std::uint32_t t, bool check_first,
-                     std::vector<ConceptMatch>& out) {
-        auto it = index.find(key);
-        if (it != index.end()) try_entries(it->second, t, check_first, out);
-    }
-
-    void try_entries(const std::vector<std::uint32_t>& ids, std::uint32_t t, bool check_first,
-                     std::vector<ConceptMatch>& out) {
-        for (std::uint32_t id : ids) {
+    // The steps of `ids` for spelling s: those of the call's languages and,
+    // with check_first, whose first word s matches.
+    void add_entries(Spelling& s, const std::vector<std::uint32_t>* ids, bool check_first,
+                     Step::Kind kind = Step::Kind::entry) {
+        if (ids == nullptr) return;
+        for (std::uint32_t id : *ids) {
             const Entry& e = lx_.entries_[id];
             if (!((langs_ >> e.lang) & 1u)) continue;
-            if (check_first && !word_matches(e.words.front(), e.lang, t)) continue;
-            std::uint32_t last = t;
-            if (!rest_matches(e, t, last)) continue;
-            // One match per concept and token is enough for the rules.
-            if (matched_here(out, t, e.concept_id)) continue;
-            out.push_back(
-                {e.concept_id, e.lang, t, last, id, doc_.tokens[t].begin, doc_.tokens[last].end});
+            if (check_first && !word_matches(e.words.front(), e.lang, s)) continue;
+            s.steps.push_back({id, kind});
         }
+    }
+
+    const std::vector<std::uint32_t>* find(const Index& index, std::string_view key) const {
+        auto it = index.find(key);
+        return it == index.end() ? nullptr : &it->second;
+    }
+
+    // The entries whose first word is s's stem in language l: those of
+    // stems_, then those of pairs_ (a step: the next token decides).
+    void add_stem_steps(Spelling& s, Lang l) {
+        lang_key(l, stem(l, s));
+        add_entries(s, find(lx_.stems_, key_), false);
+        if (lx_.pair_heads_.find(key_) != lx_.pair_heads_.end())
+            s.steps.push_back({l, Step::Kind::pair});
+    }
+
+    void build(Spelling& s) {
+        s.built = true;
+        const std::string_view f = s.text;
+        if (f.size() < 3) {
+            if (!lx_.short_keys_) return;
+            for (Lang l = 0; l < kLangCount; ++l) {
+                if (!((langs_ >> l) & 1u)) continue;
+                lang_key(l, f);
+                add_entries(s, find(lx_.exact_, key_), false);
+                add_stem_steps(s, l);
+            }
+            return;
+        }
+        const std::uint8_t head = lx_.head_filter_[filter_slot(f)];
+        if (head & (1u << 5)) {
+            for (Lang l = 0; l < kLangCount; ++l) {
+                if (!((langs_ >> l) & 1u)) continue;
+                lang_key(l, f);
+                add_entries(s, find(lx_.exact_, key_), false);
+            }
+        }
+        if ((head & (1u << 6)) && f.size() >= 4)
+            add_entries(s, find(lx_.prefixes_, f.substr(0, 4)), true);
+        const LangMask stem_langs = head & langs_;
+        for (Lang l = 0; stem_langs != 0 && l < kLangCount; ++l)
+            if ((stem_langs >> l) & 1u) add_stem_steps(s, l);
+        if (f.size() >= 4 && (lx_.tail_filter_[filter_slot(f.substr(f.size() - 3))] & 1u))
+            add_entries(s, find(lx_.suffixes_, f.substr(f.size() - 4)), true);
+        add_entries(s, &lx_.contains_, true, Step::Kind::contains);
+    }
+
+    // The phrases of pairs_ that begin with s's stem in l and whose second
+    // word is next's stem.
+    const std::vector<std::uint32_t>* pair_entries(Spelling& s, Lang l, Spelling& next) {
+        for (const PairSeen& p : s.pairs)
+            if (p.lang == l && p.next == &next) return p.entries;
+        lang_key(l, stem(l, s));
+        key_.push_back('\x1f');
+        key_.append(stem(l, next));
+        const std::vector<std::uint32_t>* ids = find(lx_.pairs_, key_);
+        s.pairs.push_back({l, &next, ids});
+        return ids;
+    }
+
+    void try_entry(std::uint32_t id, std::uint32_t t, bool once_per_concept,
+                   std::vector<ConceptMatch>& out) {
+        const Entry& e = lx_.entries_[id];
+        std::uint32_t last = t;
+        if (!rest_matches(e, t, last)) return;
+        // One match per concept and token is enough for the rules.
+        if (once_per_concept && matched_here(out, t, e.concept_id)) return;
+        out.push_back(
+            {e.concept_id, e.lang, t, last, id, doc_.tokens[t].begin, doc_.tokens[last].end});
     }
 
     static bool matched_here(const std::vector<ConceptMatch>& out, std::uint32_t t,
@@ -121,62 +195,33 @@ private:
         return false;
     }
 
-    // The entries whose first word is token t's stem in language l: those
-    // of stems_, and those of pairs_ the next token completes.
-    void try_stem_entries(Lang l, std::uint32_t t, std::vector<ConceptMatch>& out) {
-        const Stemmed& s = stemmed(l, t);
-        if (s.entries != nullptr) try_entries(*s.entries, t, false, out);
-        if (!s.pair_head || t + 1 >= doc_.tokens.size() ||
-            doc_.tokens[t + 1].sentence != doc_.tokens[t].sentence)
-            return;
-        const Stemmed& next = stemmed(l, t + 1);
-        lang_key(l, s.stem);
-        key_.push_back('\x1f');
-        key_.append(next.stem);
-        try_entries(lx_.pairs_, key_, t, false, out);
-    }
-
     void lang_key(Lang l, std::string_view key) {
         key_.assign(1, static_cast<char>(l));
         key_.append(key);
     }
 
     void at(std::uint32_t t, std::vector<ConceptMatch>& out) {
-        std::string_view f = folded(t);
-        if (f.size() < 3) {
-            if (!lx_.short_keys_) return;
-            for (Lang l = 0; l < kLangCount; ++l) {
-                if (!((langs_ >> l) & 1u)) continue;
-                lang_key(l, f);
-                try_entries(lx_.exact_, key_, t, false, out);
-                try_stem_entries(l, t, out);
+        Spelling& s = spelling(t);
+        if (!s.built) build(s);
+        for (const Step& step : s.steps) {
+            switch (step.kind) {
+                case Step::Kind::entry:
+                    try_entry(step.id, t, true, out);
+                    break;
+                case Step::Kind::contains:
+                    try_entry(step.id, t, false, out);
+                    break;
+                case Step::Kind::pair: {
+                    if (t + 1 >= doc_.tokens.size() ||
+                        doc_.tokens[t + 1].sentence != doc_.tokens[t].sentence)
+                        break;
+                    const auto l = static_cast<Lang>(step.id);
+                    if (const auto* ids = pair_entries(s, l, spelling(t + 1)))
+                        for (std::uint32_t id : *ids)
+                            if ((langs_ >> lx_.entries_[id].lang) & 1u) try_entry(id, t, true, out);
+                    break;
+                }
             }
-            return;
-        }
-        const std::uint8_t head = lx_.head_filter_[filter_slot(f)];
-        if (head & (1u << 5)) {
-            for (Lang l = 0; l < kLangCount; ++l) {
-                if (!((langs_ >> l) & 1u)) continue;
-                lang_key(l, f);
-                try_entries(lx_.exact_, key_, t, false, out);
-            }
-        }
-        if ((head & (1u << 6)) && f.size() >= 4)
-            try_entries(lx_.prefixes_, f.substr(0, 4), t, true, out);
-        const LangMask stem_langs = head & langs_;
-        for (Lang l = 0; stem_langs != 0 && l < kLangCount; ++l) {
-            if (!((stem_langs >> l) & 1u)) continue;
-            try_stem_entries(l, t, out);
-        }
-        if (f.size() >= 4 && (lx_.tail_filter_[filter_slot(f.substr(f.size() - 3))] & 1u))
-            try_entries(lx_.suffixes_, f.substr(f.size() - 4), t, true, out);
-        for (std::uint32_t id : lx_.contains_) {
-            const Entry& e = lx_.entries_[id];
-            if (!((langs_ >> e.lang) & 1u) || !word_matches(e.words.front(), e.lang, t)) continue;
-            std::uint32_t last = t;
-            if (rest_matches(e, t, last))
-                out.push_back({e.concept_id, e.lang, t, last, id, doc_.tokens[t].begin,
-                               doc_.tokens[last].end});
         }
     }
 
@@ -184,8 +229,7 @@ private:
     const Document& doc_;
     LangMask langs_;
     Stemmers stemmers_;
-    std::unordered_map<std::string_view, Stemmed> memo_[kLangCount];
-    std::vector<const Stemmed*> by_token_[kLangCount];  // into memo_ (nodes do not move)
+    std::vector<Spelling> spellings_;  // as Document::spellings
     std::string key_;
 };
 

@@ -52,11 +52,15 @@ LangMask detect_languages(const Document& doc, LangMask available) {
     std::array<int, kLangCount> count{};
     int total = 0;
     const std::size_t n = std::min(doc.tokens.size(), kDetectTokens);
+    // Per spelling: 0xFF not looked up yet.
+    std::vector<std::uint8_t> langs_of(doc.spellings.size(), 0xFF);
     for (std::size_t i = 0; i < n; ++i) {
         const Token& t = doc.tokens[i];
-        const std::string_view folded = doc.folded_of(t);
-        if (folded.size() > kStopwordMaxBytes) continue;
-        LangMask m = stopword_langs(folded);
+        std::uint8_t& m = langs_of[t.spelling];
+        if (m == 0xFF) {
+            const std::string_view folded = doc.folded_of(t);
+            m = folded.size() > kStopwordMaxBytes ? 0 : stopword_langs(folded);
+        }
         if (m == 0) continue;
         ++total;
         for (Lang l = 0; l < kLangCount; ++l) count[l] += (m >> l) & 1;

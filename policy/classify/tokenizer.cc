@@ -1,6 +1,7 @@
 #include "policy/classify/tokenizer.h"
 
 #include <array>
+#include <cstring>
 
 #include "policy/classify/text_fold.h"
 
@@ -50,8 +51,84 @@ struct Counters {
     bool started = false;
 };
 
+// The distinct folded forms: an open-addressed table of (key, spelling
+// index + 1, length), so that the lexicon and the language detection look each word
+// up once per document, not once per token.
+class Spellings {
+public:
+    std::uint32_t intern(Document& doc, std::string_view folded, std::uint32_t token) {
+        if ((doc.spellings.size() + 1) * 2 > slots_.size()) grow();
+        const std::size_t mask = slots_.size() - 1;
+        const std::uint64_t k = key(folded);
+        const auto len = static_cast<std::uint32_t>(folded.size());
+        for (std::size_t i = slot_of(k) & mask;; i = (i + 1) & mask) {
+            Slot& slot = slots_[i];
+            if (slot.id == 0) {
+                const auto id = static_cast<std::uint32_t>(doc.spellings.size());
+                doc.spellings.push_back(token);
+                slot = {k, id + 1, len};
+                return id;
+            }
+            if (slot.key == k && slot.len == len &&
+                (len <= kExactKey ||
+                 doc.folded_of(doc.tokens[doc.spellings[slot.id - 1]]) == folded))
+                return slot.id - 1;
+        }
+    }
+
+private:
+    // Up to this many bytes, key() holds every byte: equal keys and lengths
+    // are equal words, with no comparison of the bytes.
+    static constexpr std::size_t kExactKey = 8;
+
+    // The bytes of a word in 64 bits: all of them up to 8 (two overlapping
+    // 4-byte loads, or the bytes one by one below 4), else its first and
+    // last 8 mixed.
+    static std::uint64_t key(std::string_view s) {
+        const char* p = s.data();
+        const std::size_t n = s.size();
+        auto load32 = [](const char* q) {
+            std::uint32_t v;
+            std::memcpy(&v, q, 4);
+            return std::uint64_t{v};
+        };
+        if (n >= 8) {
+            std::uint64_t a, b;
+            std::memcpy(&a, p, 8);
+            std::memcpy(&b, p + n - 8, 8);
+            return n == 8 ? a : a ^ (b * 0x9E3779B97F4A7C15ull + n);
+        }
+        if (n >= 4) return load32(p) << 32 | load32(p + n - 4);
+        if (n == 0) return 0;
+        const auto byte = [&](std::size_t k) {
+            return std::uint64_t{static_cast<unsigned char>(p[k])};
+        };
+        return byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16;
+    }
+    static std::size_t slot_of(std::uint64_t k) {
+        return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ull) >> 40);
+    }
+
+    struct Slot {
+        std::uint64_t key = 0;
+        std::uint32_t id = 0, len = 0;
+    };
+    void grow() {
+        std::vector<Slot> old = std::move(slots_);
+        slots_.assign(old.empty() ? 256 : old.size() * 2, Slot{});
+        const std::size_t mask = slots_.size() - 1;
+        for (const Slot& s : old) {
+            if (s.id == 0) continue;
+            std::size_t i = slot_of(s.key) & mask;
+            while (slots_[i].id != 0) i = (i + 1) & mask;
+            slots_[i] = s;
+        }
+    }
+    std::vector<Slot> slots_;
+};
+
 void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counters& n,
-                  bool join_message) {
+                  Spellings& spellings, bool join_message) {
     if (n.started) {
         ++n.sentence;
         ++n.paragraph;
@@ -71,7 +148,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         }
         pending_sentence = pending_paragraph = false;
         any = true;
-        Token t{};
+        Token& t = doc.tokens.emplace_back();
         t.text = index;
         t.begin = static_cast<std::uint32_t>(start);
         t.end = static_cast<std::uint32_t>(end);
@@ -90,7 +167,12 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         t.sentence = n.sentence;
         t.paragraph = n.paragraph;
         t.message = n.message;
-        doc.tokens.push_back(t);
+        const std::string_view folded =
+            t.in_text
+                ? s.substr(t.begin, t.end - t.begin)
+                : std::string_view(doc.folded).substr(t.fold_begin, t.fold_end - t.fold_begin);
+        t.spelling =
+            spellings.intern(doc, folded, static_cast<std::uint32_t>(doc.tokens.size() - 1));
         start = std::string_view::npos;
     };
     for (std::size_t i = 0; i < s.size();) {
@@ -122,7 +204,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
             i += len;
             continue;
         }
-        close(i);
+        if (start != std::string_view::npos) close(i);
         if (ends_sentence(s[i])) {
             std::size_t next_len = 1;
             bool word_next = i + 1 < s.size() && word_at(s, i + 1, next_len);
@@ -147,9 +229,11 @@ Document tokenize(std::span<const TextInput> texts) {
     // About one word in six bytes of prose.
     doc.tokens.reserve(bytes / 6 + 8);
     Counters n;
+    Spellings spellings;
     bool after_subject = false;
     for (std::size_t k = 0; k < texts.size(); ++k) {
-        tokenize_one(texts[k].text, static_cast<std::uint32_t>(k), doc, n, after_subject);
+        tokenize_one(texts[k].text, static_cast<std::uint32_t>(k), doc, n, spellings,
+                     after_subject);
         after_subject = texts[k].subject;
     }
     return doc;

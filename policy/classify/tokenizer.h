@@ -30,6 +30,7 @@ struct Token {
     std::uint32_t begin, end;            // bytes of that text
     std::uint32_t fold_begin, fold_end;  // bytes of Document::folded (unless in_text)
     std::uint32_t sentence, paragraph, message;
+    std::uint32_t spelling;  // index into Document::spellings: equal folded forms, equal index
     // The folded form is the word as written (lower-case ASCII, what the
     // normalised texts mostly are): [begin, end) of the text, not copied.
     bool in_text = false;
@@ -37,8 +38,9 @@ struct Token {
 
 struct Document {
     std::vector<Token> tokens;
-    std::vector<std::string_view> texts;  // the inputs' texts
-    std::string folded;                   // the other tokens' folded forms, one after the other
+    std::vector<std::string_view> texts;   // the inputs' texts
+    std::string folded;                    // the other tokens' folded forms, one after the other
+    std::vector<std::uint32_t> spellings;  // per distinct folded form, its first token
     std::string_view folded_of(const Token& t) const {
         if (t.in_text) return texts[t.text].substr(t.begin, t.end - t.begin);
         return std::string_view(folded).substr(t.fold_begin, t.fold_end - t.fold_begin);

@@ -10,7 +10,6 @@
 #include "util/strings.h"
 
 namespace mm::policy::link {
-namespace {
 
 using html::find_any;
 using html::is_ascii_alnum;
@@ -23,6 +22,8 @@ const RE2& text_url_re() {
         std::string(kBareDomainRe));
     return re;
 }
+
+namespace {
 
 // Whether text_url_re can match: each of its alternatives holds "//"
 // (//host, scheme://), "www.", "mailto:" (any case) or a dotted host before
@@ -61,6 +62,58 @@ std::size_t www_label(std::string_view host) {
 }
 
 }  // namespace
+
+// Where text_url_re's next match at or after `pos` may start at the
+// earliest (npos: there is none), so that RE2 does not scan the prose
+// between links.  Past its first character (any one), each alternative
+// reaches a '/', '.' or ':' before any other of / . : ? # and with no white
+// space before it ("//", "https:", "www.", "mailto:", "host."), and that
+// byte is followed by one that is no white space.  So a match that starts
+// before the first such byte holds it, and no white space stands between
+// the match's first character and it.
+std::size_t earliest_text_link(std::string_view text, std::size_t pos) {
+    std::size_t lo = pos;  // no match starts before
+    for (std::size_t from = pos; from < text.size();) {
+        std::size_t i = find_any<'/', '.', ':', '?', '#'>(text.substr(from));
+        if (i == std::string_view::npos) return i;
+        i += from;
+        const char c = text[i];
+        if (c == '?' || c == '#' || i + 1 >= text.size() || is_space(text[i + 1])) {
+            // Not where a match's first such byte can be; one may still
+            // start on it (the first character of "//host" or a bare host).
+            lo = i;
+            from = i + 1;
+            continue;
+        }
+        std::size_t q = i;
+        while (q > lo && !is_space(text[q - 1])) --q;
+        return q > lo ? q - 1 : lo;
+    }
+    return std::string_view::npos;
+}
+
+std::size_t scheme_link_end(std::string_view text, std::size_t from) {
+    constexpr auto npos = std::string_view::npos;
+    if (from >= text.size() || !is_space(text[from])) return npos;
+    std::size_t b = from + 1;
+    std::string_view rest = text.substr(b);
+    std::size_t scheme = 0;
+    if (istarts_with(rest, "https://"))
+        scheme = 8;
+    else if (istarts_with(rest, "http://"))
+        scheme = 7;
+    else if (istarts_with(rest, "ftp://"))
+        scheme = 6;
+    else
+        return npos;
+    std::size_t e = b + scheme;
+    for (; e < text.size(); ++e) {
+        const auto c = static_cast<unsigned char>(text[e]);
+        if (c >= 0x80) return npos;  // RE2 decides what a UTF-8 sequence is
+        if (is_space(static_cast<char>(c)) || c == '<' || c == '>' || c == '"') break;
+    }
+    return e == b + scheme ? npos : e;
+}
 
 std::size_t trim_url_end(std::string_view url) {
     // Bracket counts of url[0, n), taken once when the first closing bracket
@@ -166,10 +219,22 @@ std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
     const RE2& re = text_url_re();
     re2::StringPiece input(text.data(), text.size());
     re2::StringPiece whole;
+    std::string last_judged;
+    Judgement last;
+    bool have_last = false;
     std::size_t pos = 0;
-    while (pos < text.size() && re.Match(input, pos, text.size(), RE2::UNANCHORED, &whole, 1)) {
-        const auto at = static_cast<std::size_t>(whole.data() - text.data());
-        const TextMatch m = text_match(text, at, whole.size());
+    while (pos < text.size()) {
+        const std::size_t from = earliest_text_link(text, pos);
+        if (from == std::string_view::npos) break;
+        std::size_t at = from + 1, len = 0;
+        if (const std::size_t e = scheme_link_end(text, from); e != std::string_view::npos) {
+            len = e - at;
+        } else {
+            if (!re.Match(input, from, text.size(), RE2::UNANCHORED, &whole, 1)) break;
+            at = static_cast<std::size_t>(whole.data() - text.data());
+            len = whole.size();
+        }
+        const TextMatch m = text_match(text, at, len);
         std::string judged;
         std::size_t begin = m.b;
         std::string_view url;
@@ -185,8 +250,14 @@ std::vector<TextHit> find_text_links(const Context& cx, std::string_view text) {
             judged = url;
             if (istarts_with(url, "www.")) judged = "http://" + judged;
         }
-        Judgement j = judge(cx, judged, Use::link);
-        if (!j.keep) hits.push_back({begin, begin + url.size(), std::string(url), std::move(j)});
+        // A text repeats its link (a tracking link per paragraph): the
+        // judgement of the same URL as the one before is that one's.
+        if (judged != last_judged || !have_last) {
+            last = judge(cx, judged, Use::link);
+            last_judged = judged;
+            have_last = true;
+        }
+        if (!last.keep) hits.push_back({begin, begin + url.size(), std::string(url), last});
     }
     return hits;
 }

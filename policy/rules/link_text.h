@@ -22,7 +22,28 @@
 #include "policy/rules/link_rule.h"
 #include "policy/rules/link_url.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace mm::policy::link {
+
+// The text finder's pattern: group 1 //host after a non-URL character,
+// group 2 scheme://, www., mailto:, group 3 a bare domain's host
+// (kBareDomainRe).
+const re2::RE2& text_url_re();
+
+// The lowest index at or after `pos` where a match of text_url_re may
+// start, or npos when none can: RE2 is asked from there, not across the
+// prose between links.
+std::size_t earliest_text_link(std::string_view text, std::size_t pos);
+
+// Where text_url_re's match from `from` ends when the text there is white
+// space, then http://, https:// or ftp:// (any case) and printable ASCII up
+// to white space, '<', '>', '"' or the end: that match is the scheme
+// alternative from the byte after `from`, found without RE2.  npos when
+// the text is not of that form.
+std::size_t scheme_link_end(std::string_view text, std::size_t from);
 
 // A URL found in text that may not stay: its bytes [begin, end) in the text.
 struct TextHit {

@@ -61,21 +61,44 @@ bool is_joiner(char c) {
     return c == '-' || c == '.' || c == '/' || c == ':' || c == ',';
 }
 
-// A phone number stands on its own: not glued to letters or digits ("1Z999AA10123456784"),
-// not inside an address or a URL path, and not one group of a longer
-// punctuated number ("123-1234567-1234567").
-bool stands_alone(std::string_view text, std::size_t begin, std::size_t end) {
+// Whether what stands before `begin` lets a phone number start there (the
+// first half of stands_alone).
+bool may_start_alone(std::string_view text, std::size_t begin) {
     if (begin > 0) {
         char p = text[begin - 1];
         if (is_alnum(p) || p == '@' || p == '_' || p == '+') return false;
         if (is_joiner(p) && begin > 1 && is_alnum(text[begin - 2])) return false;
     }
+    return true;
+}
+
+// A phone number stands on its own: not glued to letters or digits ("1Z999AA10123456784"),
+// not inside an address or a URL path, and not one group of a longer
+// punctuated number ("123-1234567-1234567").
+bool stands_alone(std::string_view text, std::size_t begin, std::size_t end) {
+    if (!may_start_alone(text, begin)) return false;
     if (end < text.size()) {
         char n = text[end];
         if (is_alnum(n) || n == '@' || n == '_') return false;
         if (is_joiner(n) && end + 1 < text.size() && is_alnum(text[end + 1])) return false;
     }
     return true;
+}
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+// Whether a phone_re match can start at text[at], by its first two bytes:
+// "+" and 1-9; "(" and a digit; a digit and a digit, or "1" and one of
+// " .-" ("1-800-...").
+bool may_start_phone(std::string_view text, std::size_t at) {
+    if (at + 1 >= text.size()) return false;
+    const char c = text[at], n = text[at + 1];
+    if (c == '+') return n >= '1' && n <= '9';
+    if (c == '(') return is_digit(n);
+    if (!is_digit(c)) return false;
+    return is_digit(n) || (c == '1' && (n == ' ' || n == '.' || n == '-'));
 }
 
 enum class Shape { international, north_american, national };
@@ -156,8 +179,21 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
         // left need the groups, which cost RE2 a second, slower engine.  The
         // groups of the same span anchored at both ends are those of the
         // unanchored match (the pattern has no assertions on its context).
-        while (pos < text.size() &&
-               phone_re().Match(input, pos, text.size(), RE2::UNANCHORED, m, 1)) {
+        while (pos < text.size()) {
+            // RE2 searches from the first start that stands_alone() can
+            // take, not from pos: a match starting before it would be
+            // refused and only send the search on from its next byte.  So
+            // the same matches are judged, with fewer calls and less text
+            // scanned (tracking numbers, prose).
+            std::size_t at = pos;
+            for (; at < text.size(); ++at) {
+                const auto c = static_cast<unsigned char>(text[at]);
+                if (c > '9' || (c < '0' && c != '+' && c != '(')) continue;
+                if (may_start_phone(text, at) && may_start_alone(text, at)) break;
+            }
+            if (at == text.size() ||
+                !phone_re().Match(input, at, text.size(), RE2::UNANCHORED, m, 1))
+                break;
             auto begin = static_cast<std::size_t>(m[0].data() - text.data());
             auto end = begin + m[0].size();
             bool in_email = std::any_of(spans.begin(), spans.end(), [&](const Span& s) {

@@ -1,9 +1,14 @@
 // The classifier engine (policy/classify): tokens, folding, stems, the
 // lexicon's entry kinds and checks, `when:` expressions, windows and scopes.
 #include <gtest/gtest.h>
+
 #include <yaml-cpp/yaml.h>
+#include <map>
+#include <set>
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -89,6 +94,53 @@ TEST(ClassifyTokenizer, SpansPointIntoTheTextAndSubjectJoinsTheNextText) {
     EXPECT_NE(d.tokens[1].paragraph, d.tokens[2].paragraph);  // subject is its own paragraph
     EXPECT_EQ(d.tokens[1].message, d.tokens[2].message);
     EXPECT_NE(d.tokens[3].message, d.tokens[4].message);
+}
+
+// Every token names its folded form among the document's distinct ones:
+// equal forms one index (whatever the case, accents or text), different
+// forms another, also when they share their first and last eight bytes.
+TEST(ClassifyTokenizer, EqualFoldedFormsShareASpelling) {
+    std::vector<std::string> words = {"a",
+                                      "ab",
+                                      "ba",
+                                      "abc",
+                                      "acb",
+                                      "abcd",
+                                      "abdc",
+                                      "abcdefgh",
+                                      "abcdefgi",
+                                      "abcdefghXijklmnop",
+                                      "abcdefghYijklmnop",
+                                      "abcdefghijklmnop",
+                                      "Grüße",
+                                      "grusse",
+                                      "GRUSSE",
+                                      "Über",
+                                      "uber",
+                                      "ubER",
+                                      "0",
+                                      "00",
+                                      "000"};
+    for (int k = 0; k < 600; ++k) words.push_back("w" + std::to_string(k * 7919));
+    std::string text;
+    for (int round = 0; round < 3; ++round)
+        for (const std::string& w : words) text += w + " ";
+    const TextInput in[] = {{text, true}, {"ABCDEFGHXIJKLMNOP uber", false}};
+    Document d = tokenize(in);
+    std::map<std::string, std::uint32_t> seen;
+    std::set<std::uint32_t> ids;
+    for (const Token& t : d.tokens) {
+        const std::string f(d.folded_of(t));
+        auto [it, fresh] = seen.emplace(f, t.spelling);
+        EXPECT_EQ(it->second, t.spelling) << f;
+        if (fresh) {
+            EXPECT_TRUE(ids.insert(t.spelling).second) << f;
+        }
+        ASSERT_LT(t.spelling, d.spellings.size());
+        EXPECT_EQ(d.folded_of(d.tokens[d.spellings[t.spelling]]), f);
+    }
+    EXPECT_EQ(d.spellings.size(), seen.size());
+    EXPECT_EQ(seen.size(), words.size() - 4);  // grusse, GRUSSE, uber, ubER fold onto others
 }
 
 TEST(ClassifyTokenizer, ApostrophesAndHyphensSeparateWords) {
