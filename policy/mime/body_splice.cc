@@ -1,5 +1,7 @@
 #include "policy/mime/body_splice.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -125,12 +127,24 @@ bool ends_with_crlf(GMimeStream* raw) {
 }
 
 // A token the message cannot be expected to contain: a marker found more
-// often than placed means the write falls back, never a wrong body.
+// often than placed means the write falls back, never a wrong body, so a
+// clock and a counter do where the random device cannot be opened.
 std::string random_token() {
-    std::random_device device;
     static constexpr char kHex[] = "0123456789abcdef";
+    static std::atomic<std::uint64_t> calls{0};
+    std::uint64_t words[2];
+    try {
+        std::random_device device;
+        words[0] = static_cast<std::uint64_t>(device()) << 32 | device();
+        words[1] = static_cast<std::uint64_t>(device()) << 32 | device();
+    } catch (const std::exception&) {
+        words[0] =
+            static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        words[1] = ++calls;
+    }
     std::string token = "MMSPLICE";
-    for (int i = 0; i < 32; ++i) token += kHex[device() & 15];
+    for (std::uint64_t w : words)
+        for (int i = 0; i < 16; ++i, w >>= 4) token += kHex[w & 15];
     return token;
 }
 
