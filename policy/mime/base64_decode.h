@@ -29,6 +29,13 @@ public:
     // GMimeEncoding::state's meaning.
     int state() const { return n_; }
     bool ended() const { return n_ < 0; }
+    // The bits of the open group: with state(), all a decoder needs to go on
+    // later from where it stopped (set_state).
+    std::uint32_t saved() const { return saved_; }
+    void set_state(int state, std::uint32_t saved) {
+        n_ = state;
+        saved_ = saved;
+    }
 
 private:
     std::size_t slow(const unsigned char*& in, const unsigned char* end, unsigned char* out);

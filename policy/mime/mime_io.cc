@@ -244,6 +244,11 @@ bool gmime_counts_like_us() {
     return same;
 }
 
+DecodedPrefix::Resume resume_point(std::uint64_t raw_read, const Base64Decoder& decoder,
+                                   std::string_view past_head) {
+    return {std::string(past_head), raw_read, decoder.state(), decoder.saved()};
+}
+
 // Base64 (nearly every attachment): only the blocks that reach into the
 // prefix are decoded (base64_decode.h); the rest is counted, several times
 // cheaper than decoding it only to learn the size.
@@ -257,6 +262,7 @@ DecodedPrefix base64_prefix(GMimeDataWrapper* content, std::size_t keep) {
     std::optional<Base64Count> count;
     if (keep == 0) count.emplace(decoder.state());
     PaddingWatch padding;
+    std::uint64_t raw_read = 0;
     unsigned char buf[64 * 1024];
     for (;;) {
         // While decoding, read about what the rest of the prefix needs (four
@@ -268,20 +274,29 @@ DecodedPrefix base64_prefix(GMimeDataWrapper* content, std::size_t keep) {
         const ssize_t n = g_mime_stream_read(raw, reinterpret_cast<char*>(buf), want);
         if (n <= 0) break;
         const auto len = static_cast<std::size_t>(n);
+        raw_read += len;
         padding.feed(buf, len);
         if (count) {
             out.size += count->step(buf, len);
             continue;
         }
-        // Decoded straight into the head, then cut back to `keep`.
+        // Decoded straight into the head, then cut back to `keep`; what
+        // was decoded past it is kept for decode_to_body.
         const std::size_t had = out.head.size();
         out.head.resize(had + Base64Decoder::max_output(len));
         const std::size_t got =
             decoder.step(buf, len, reinterpret_cast<unsigned char*>(out.head.data() + had));
         out.size += got;
-        out.head.resize(std::min(had + got, keep));
-        if (out.head.size() == keep) count.emplace(decoder.state());
+        const std::size_t cut = std::min(had + got, keep);
+        if (cut == keep) {
+            count.emplace(decoder.state());
+            out.resume = resume_point(raw_read, decoder,
+                                      std::string_view(out.head).substr(cut, had + got - cut));
+        }
+        out.head.resize(cut);
     }
+    // Decoded to its end without reaching `keep`: the head is all of it.
+    if (!count) out.resume = resume_point(raw_read, decoder, {});
     out.base64_after_padding = padding.continues();
     // Leave the content where GMime's own writers expect it.
     g_mime_stream_reset(raw);
@@ -298,17 +313,36 @@ GMimeDataWrapper* fast_base64(GMimePart* part) {
     return content;
 }
 
-// The whole of a base64 part through base64_decode.h, in pieces to `sink`.
-Result<void> base64_whole(GMimeDataWrapper* content,
+// The whole of a base64 part through base64_decode.h, in pieces to `sink`,
+// going on after `prefix` when given.
+Result<void> base64_whole(GMimeDataWrapper* content, const DecodedPrefix* prefix,
                           const std::function<Result<void>(std::string_view)>& sink) {
     // transfer none in GMime 3.2: the wrapper keeps its reference.
     GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
     if (raw == nullptr || g_mime_stream_reset(raw) == -1) return {};
     Base64Decoder decoder;
+    Result<void> done;
     constexpr std::size_t kBlock = 64 * 1024;
     std::string in(kBlock, '\0');
+    if (prefix != nullptr && prefix->resume) {
+        // Past what the prefix decoded: read, not seeked (a substream of
+        // the parser's concatenated stream does not seek back reliably).
+        const DecodedPrefix::Resume& at = *prefix->resume;
+        for (std::uint64_t skipped = 0; skipped < at.raw_read;) {
+            const ssize_t n = g_mime_stream_read(
+                raw, in.data(),
+                static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, at.raw_read - skipped)));
+            if (n <= 0) {
+                g_mime_stream_reset(raw);
+                return fail(Errc::unavailable, "an attachment's content ended before its prefix");
+            }
+            skipped += static_cast<std::uint64_t>(n);
+        }
+        decoder.set_state(at.state, at.saved);
+        done = sink(prefix->head);
+        if (done.ok()) done = sink(at.past_head);
+    }
     std::string decoded(Base64Decoder::max_output(kBlock), '\0');
-    Result<void> done;
     while (done.ok() && !decoder.ended()) {
         const ssize_t n = g_mime_stream_read(raw, in.data(), kBlock);
         if (n <= 0) break;
@@ -361,11 +395,12 @@ DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep) {
     return out;
 }
 
-Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool) {
+Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool,
+                                   const DecodedPrefix* prefix) {
     MessageBody body(spool);
     if (GMimeDataWrapper* content = fast_base64(part)) {
-        Result<void> done =
-            base64_whole(content, [&](std::string_view piece) { return body.append(piece); });
+        Result<void> done = base64_whole(
+            content, prefix, [&](std::string_view piece) { return body.append(piece); });
         if (!done) return done.error();
         return body;
     }
