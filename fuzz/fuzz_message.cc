@@ -1,7 +1,9 @@
 // A whole message from a stranger: parsed, evaluated against the shipped
 // policy with a real SQLite store (Message-IDs, orders, marketplace rules),
 // and its edits applied to a copy.  The first byte picks the envelope: a
-// seller's message or a null-sender one (bounce, auto-reply).
+// seller's message or a null-sender one (bounce, auto-reply).  The same
+// bytes, read as base64, must decode to what GMime makes of them
+// (policy/mime/base64_decode.h decodes every attachment in evaluate()).
 #include <unistd.h>
 
 #include <cstdint>
@@ -12,6 +14,8 @@
 #include "fuzz_support.h"
 #include "policy/evaluate.h"
 #include "policy/message.h"
+#include "policy/mime/base64_decode.h"
+#include "policy/mime/gmime_ptr.h"
 
 namespace {
 
@@ -28,11 +32,31 @@ mm::alias::Store& store() {
     return *s;
 }
 
+// Both decoders over `in` in two steps cut at `cut`; aborts if they differ.
+void check_base64(std::string_view in, std::size_t cut) {
+    mm::policy::ensure_gmime();
+    if (!mm::policy::base64_decodes_like_gmime()) return;
+    GMimeEncoding gmime;
+    g_mime_encoding_init_decode(&gmime, GMIME_CONTENT_ENCODING_BASE64);
+    std::string want(g_mime_encoding_outlen(&gmime, in.size()) + 8, '\0');
+    std::size_t w = g_mime_encoding_step(&gmime, in.data(), cut, want.data());
+    w += g_mime_encoding_step(&gmime, in.data() + cut, in.size() - cut, want.data() + w);
+    mm::policy::Base64Decoder ours;
+    std::string got(2 * mm::policy::Base64Decoder::max_output(in.size()), '\0');
+    const auto* bytes = reinterpret_cast<const unsigned char*>(in.data());
+    auto* out = reinterpret_cast<unsigned char*>(got.data());
+    std::size_t g = ours.step(bytes, cut, out);
+    g += ours.step(bytes + cut, in.size() - cut, out + g);
+    if (g != w || got.compare(0, g, want, 0, w) != 0 || ours.state() != gmime.state) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     const bool null_sender = data[0] & 1;
+    const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+    check_base64(rest, rest.size() * (data[0] >> 1) / 127);
     auto message = mm::policy::parse_message(
         std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
     if (!message) return 0;

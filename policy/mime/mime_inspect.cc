@@ -309,9 +309,12 @@ private:
         rep.filename = printable(names.empty() ? "" : names.front());
         rep.declared_type = lower_mime_type(obj);
         // Decoded as a stream: the size counted, only the prefix libmagic
-        // reads kept.  A zip package is decoded again whole if the
-        // classifier needs it (AttachmentInput::whole).
-        const DecodedPrefix decoded = decode_prefix(leaf.part, AttachmentClassifier::kSniffBytes);
+        // reads kept.  If the classifier or the document reader needs the
+        // whole content (AttachmentInput::whole), decoding goes on after
+        // the prefix.
+        const auto prefix = std::make_shared<const DecodedPrefix>(
+            decode_prefix(leaf.part, AttachmentClassifier::kSniffBytes));
+        const DecodedPrefix& decoded = *prefix;
         // What follows base64 padding was neither sized nor sniffed.
         const bool cut_at_padding = decoded.base64_after_padding;
         if (cut_at_padding) out_.malformed.push_back(padding_finding(leaf));
@@ -320,16 +323,17 @@ private:
         rep.inline_image = cid != nullptr && cids_.count(to_lower(cid)) > 0;
 
         AttachmentInput input{rep.filename, rep.declared_type, decoded.head, decoded.size, {}};
-        input.whole = [this, part = leaf.part,
-                       decoded =
+        input.whole = [this, part = leaf.part, prefix,
+                       whole =
                            std::make_shared<std::optional<MessageBody>>()]() -> const MessageBody& {
-            if (!*decoded) {
-                auto whole = decode_to_body(part, spool_);
-                if (!whole)
-                    throw std::runtime_error("decoding an attachment: " + whole.error().message);
-                decoded->emplace(std::move(whole.value()));
+            if (!*whole) {
+                auto decoded_whole = decode_to_body(part, spool_, prefix.get());
+                if (!decoded_whole)
+                    throw std::runtime_error("decoding an attachment: " +
+                                             decoded_whole.error().message);
+                whole->emplace(std::move(decoded_whole.value()));
             }
-            return **decoded;
+            return **whole;
         };
         if (opt_.delivery_report && is_report_part(rep.declared_type)) input.declared_type.clear();
         AttachmentVerdict v = classify_every_name(input, names);

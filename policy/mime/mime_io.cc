@@ -8,6 +8,8 @@
 #include <string_view>
 
 #include "policy/limits.h"
+#include "policy/mime/base64_decode.h"
+#include "policy/mime/body_splice.h"
 #include "policy/mime/mime_limits.h"
 #include "util/address.h"
 
@@ -165,8 +167,9 @@ std::size_t count_base64_digits(const unsigned char* p, std::size_t n) {
 // input is cut into steps.
 class Base64Count {
 public:
-    // Goes on from where `decoder` stopped.
-    explicit Base64Count(const GMimeEncoding& decoder) : n_(decoder.state) {}
+    // Goes on from where a decoder stopped (its state: the digits of the
+    // open group, -1 after an '=').
+    explicit Base64Count(int state) : n_(state) {}
 
     std::uint64_t step(const unsigned char* in, std::size_t len) {
         if (n_ < 0) return 0;
@@ -229,7 +232,7 @@ bool gmime_counts_like_us() {
                 g_mime_encoding_init_decode(&decoder, GMIME_CONTENT_ENCODING_BASE64);
                 std::string out(g_mime_encoding_outlen(&decoder, in.size()), '\0');
                 std::size_t decoded = g_mime_encoding_step(&decoder, in.data(), cut, out.data());
-                Base64Count count(decoder);
+                Base64Count count(decoder.state);
                 const std::uint64_t counted = decoded + count.step(bytes + cut, in.size() - cut);
                 decoded +=
                     g_mime_encoding_step(&decoder, in.data() + cut, in.size() - cut, out.data());
@@ -241,48 +244,116 @@ bool gmime_counts_like_us() {
     return same;
 }
 
-// Base64 (nearly every attachment): GMime decodes only the blocks that reach
-// into the prefix; the rest is counted, several times cheaper than decoding
-// it only to learn the size.
+DecodedPrefix::Resume resume_point(std::uint64_t raw_read, const Base64Decoder& decoder,
+                                   std::string_view past_head) {
+    return {std::string(past_head), raw_read, decoder.state(), decoder.saved()};
+}
+
+// Base64 (nearly every attachment): only the blocks that reach into the
+// prefix are decoded (base64_decode.h); the rest is counted, several times
+// cheaper than decoding it only to learn the size.
 DecodedPrefix base64_prefix(GMimeDataWrapper* content, std::size_t keep) {
     DecodedPrefix out;
     // transfer none in GMime 3.2: the wrapper keeps its reference.
     GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
     if (raw == nullptr || g_mime_stream_reset(raw) == -1) return out;
-    GMimeEncoding decoder;
-    g_mime_encoding_init_decode(&decoder, GMIME_CONTENT_ENCODING_BASE64);
-    // Decoded in GMime's own block size (at most 3 KiB past the prefix),
-    // counted in large blocks (fewer reads).
-    constexpr std::size_t kDecodeBlock = 4096;
-    const std::size_t most = g_mime_encoding_outlen(&decoder, kDecodeBlock);
-    out.head.reserve(keep + most);
+    Base64Decoder decoder;
+    out.head.reserve(keep + Base64Decoder::max_output(4096));
     std::optional<Base64Count> count;
-    if (keep == 0) count.emplace(decoder);
+    if (keep == 0) count.emplace(decoder.state());
     PaddingWatch padding;
+    std::uint64_t raw_read = 0;
     unsigned char buf[64 * 1024];
     for (;;) {
-        const std::size_t want = count ? sizeof buf : kDecodeBlock;
+        // While decoding, read about what the rest of the prefix needs (four
+        // digits per three bytes, line breaks aside), so little is decoded
+        // past it.
+        const std::size_t want =
+            count ? sizeof buf
+                  : std::clamp<std::size_t>((keep - out.head.size()) / 3 * 4 + 8, 4096, sizeof buf);
         const ssize_t n = g_mime_stream_read(raw, reinterpret_cast<char*>(buf), want);
         if (n <= 0) break;
         const auto len = static_cast<std::size_t>(n);
+        raw_read += len;
         padding.feed(buf, len);
         if (count) {
             out.size += count->step(buf, len);
             continue;
         }
-        // Decoded straight into the head, then cut back to `keep`.
+        // Decoded straight into the head, then cut back to `keep`; what
+        // was decoded past it is kept for decode_to_body.
         const std::size_t had = out.head.size();
-        out.head.resize(had + most);
-        const std::size_t got = g_mime_encoding_step(&decoder, reinterpret_cast<char*>(buf), len,
-                                                     out.head.data() + had);
+        out.head.resize(had + Base64Decoder::max_output(len));
+        const std::size_t got =
+            decoder.step(buf, len, reinterpret_cast<unsigned char*>(out.head.data() + had));
         out.size += got;
-        out.head.resize(std::min(had + got, keep));
-        if (out.head.size() == keep) count.emplace(decoder);
+        const std::size_t cut = std::min(had + got, keep);
+        if (cut == keep) {
+            count.emplace(decoder.state());
+            out.resume = resume_point(raw_read, decoder,
+                                      std::string_view(out.head).substr(cut, had + got - cut));
+        }
+        out.head.resize(cut);
     }
+    // Decoded to its end without reaching `keep`: the head is all of it.
+    if (!count) out.resume = resume_point(raw_read, decoder, {});
     out.base64_after_padding = padding.continues();
     // Leave the content where GMime's own writers expect it.
     g_mime_stream_reset(raw);
     return out;
+}
+
+// Whether `part` is base64 and base64_decode.h decodes it as GMime would.
+GMimeDataWrapper* fast_base64(GMimePart* part) {
+    GMimeDataWrapper* content = g_mime_part_get_content(part);
+    if (content == nullptr ||
+        g_mime_data_wrapper_get_encoding(content) != GMIME_CONTENT_ENCODING_BASE64 ||
+        !gmime_counts_like_us() || !base64_decodes_like_gmime())
+        return nullptr;
+    return content;
+}
+
+// The whole of a base64 part through base64_decode.h, in pieces to `sink`,
+// going on after `prefix` when given.
+Result<void> base64_whole(GMimeDataWrapper* content, const DecodedPrefix* prefix,
+                          const std::function<Result<void>(std::string_view)>& sink) {
+    // transfer none in GMime 3.2: the wrapper keeps its reference.
+    GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
+    if (raw == nullptr || g_mime_stream_reset(raw) == -1) return {};
+    Base64Decoder decoder;
+    Result<void> done;
+    constexpr std::size_t kBlock = 64 * 1024;
+    std::string in(kBlock, '\0');
+    if (prefix != nullptr && prefix->resume) {
+        // Past what the prefix decoded: read, not seeked (a substream of
+        // the parser's concatenated stream does not seek back reliably).
+        const DecodedPrefix::Resume& at = *prefix->resume;
+        for (std::uint64_t skipped = 0; skipped < at.raw_read;) {
+            const ssize_t n = g_mime_stream_read(
+                raw, in.data(),
+                static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, at.raw_read - skipped)));
+            if (n <= 0) {
+                g_mime_stream_reset(raw);
+                return fail(Errc::unavailable, "an attachment's content ended before its prefix");
+            }
+            skipped += static_cast<std::uint64_t>(n);
+        }
+        decoder.set_state(at.state, at.saved);
+        done = sink(prefix->head);
+        if (done.ok()) done = sink(at.past_head);
+    }
+    std::string decoded(Base64Decoder::max_output(kBlock), '\0');
+    while (done.ok() && !decoder.ended()) {
+        const ssize_t n = g_mime_stream_read(raw, in.data(), kBlock);
+        if (n <= 0) break;
+        const std::size_t got = decoder.step(reinterpret_cast<const unsigned char*>(in.data()),
+                                             static_cast<std::size_t>(n),
+                                             reinterpret_cast<unsigned char*>(decoded.data()));
+        if (got > 0) done = sink(std::string_view(decoded.data(), got));
+    }
+    // Leave the content where GMime's own writers expect it.
+    g_mime_stream_reset(raw);
+    return done;
 }
 
 }  // namespace
@@ -312,11 +383,7 @@ bool base64_sized_by_counting() {
 }
 
 DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep) {
-    GMimeDataWrapper* content = g_mime_part_get_content(part);
-    if (content != nullptr &&
-        g_mime_data_wrapper_get_encoding(content) == GMIME_CONTENT_ENCODING_BASE64 &&
-        gmime_counts_like_us())
-        return base64_prefix(content, keep);
+    if (GMimeDataWrapper* content = fast_base64(part)) return base64_prefix(content, keep);
     DecodedPrefix out;
     out.base64_after_padding = base64_continues_after_padding(part);
     out.head.reserve(keep);
@@ -328,8 +395,15 @@ DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep) {
     return out;
 }
 
-Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool) {
+Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool,
+                                   const DecodedPrefix* prefix) {
     MessageBody body(spool);
+    if (GMimeDataWrapper* content = fast_base64(part)) {
+        Result<void> done = base64_whole(
+            content, prefix, [&](std::string_view piece) { return body.append(piece); });
+        if (!done) return done.error();
+        return body;
+    }
     Result<void> failed;
     read_decoded(part, [&](std::string_view piece) {
         failed = body.append(piece);
@@ -340,6 +414,13 @@ Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool) {
 }
 
 MessageBody write_body(GMimeObject* top, const SpoolOptions& spool, std::size_t expected) {
+    // Kept base64 attachments copied, not passed through GMime's newline
+    // filter (body_splice.h); below this size the saving is not worth the
+    // stand-in content.
+    constexpr std::size_t kCopyFrom = 2048;
+    if (splice_writes_like_gmime())
+        if (auto spliced = write_body_spliced(top, spool, expected, kCopyFrom))
+            return std::move(*spliced);
     std::unique_ptr<GMimeFormatOptions, FormatOptionsFree> fopt(g_mime_format_options_new());
     g_mime_format_options_set_newline_format(fopt.get(), GMIME_NEWLINE_FORMAT_DOS);
     auto body = MessageBody::write_with(spool, expected, [&](GMimeStream* out) -> gint64 {

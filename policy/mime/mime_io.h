@@ -7,12 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "policy/mime/gmime_ptr.h"
 #include "policy/message.h"
+#include "policy/mime/gmime_ptr.h"
 #include "policy/verdict.h"
 
 namespace mm::policy {
@@ -43,6 +44,17 @@ struct DecodedPrefix {
     std::uint64_t size = 0;
     // base64_continues_after_padding(part), found in the same read.
     bool base64_after_padding = false;
+    // Where decoding a base64 part stopped, so decode_to_body goes on from
+    // there instead of decoding the prefix again: the bytes decoded past
+    // `head` in its last block, the number of raw bytes read up to the end
+    // of that block and the decoder's state.  Not set for other parts.
+    struct Resume {
+        std::string past_head;
+        std::uint64_t raw_read = 0;
+        int state = 0;
+        std::uint32_t saved = 0;
+    };
+    std::optional<Resume> resume;
 };
 DecodedPrefix decode_prefix(GMimePart* part, std::size_t keep);
 
@@ -59,7 +71,10 @@ bool base64_continues_after_padding(GMimePart* part);
 
 // The whole decoded content of a leaf part in a MessageBody (a spool file
 // once over the threshold): for the checks that need all of it (libzip).
-Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool);
+// `prefix`, when given, is decode_prefix's result for the same part: its
+// bytes are taken as they are and decoding goes on after them.
+Result<MessageBody> decode_to_body(GMimePart* part, const SpoolOptions& spool,
+                                   const DecodedPrefix* prefix = nullptr);
 
 // The content of `top` (what follows the message header) with CRLF line
 // ends, in a spool file when `expected` (the size it replaces) is over the

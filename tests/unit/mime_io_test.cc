@@ -65,10 +65,13 @@ std::string gmime_decoded(GMimePart* part) {
 }
 
 // decode_prefix for several `keep` values around the decoded size and the
-// read block must give the first bytes and the exact size GMime gives.
+// read block must give the first bytes and the exact size GMime gives, and
+// decode_to_body going on after each prefix the whole content.
 // Returns the number of mismatches (each reported with `what`).
 int compare_with_gmime(GMimePart* part, const std::string& what) {
     const std::string want = gmime_decoded(part);
+    if (auto whole = decode_to_body(part, SpoolOptions{}); !whole || whole->str() != want)
+        ADD_FAILURE() << what << ": decode_to_body differs from GMime";
     std::vector<std::size_t> keeps = {0, 1, 2, 3, 1000, 3071, 3072, 3073, 65536};
     for (std::size_t k : {want.size(), want.size() + 1, want.size() * 2}) keeps.push_back(k);
     if (!want.empty()) keeps.push_back(want.size() - 1);
@@ -83,6 +86,15 @@ int compare_with_gmime(GMimePart* part, const std::string& what) {
             ADD_FAILURE() << what << " keep " << keep << ": size " << got.size << " (GMime "
                           << want.size() << "), head " << got.head.size() << " bytes"
                           << (got.head.size() == head ? " (content differs)" : "");
+        }
+        // The whole content, decoding on from where the prefix stopped.
+        auto whole = decode_to_body(part, SpoolOptions{}, &got);
+        if (!whole || whole->str() != want) {
+            ++mismatches;
+            ADD_FAILURE() << what << " keep " << keep << ": decode_to_body after the prefix "
+                          << (whole ? std::to_string(whole->size()) + " bytes"
+                                    : whole.error().message)
+                          << " (GMime " << want.size() << ")";
         }
     }
     return mismatches;
