@@ -17,15 +17,6 @@ namespace {
 // four lookups' union finds any of them.
 constexpr std::uint32_t kNotDigit = 0x80000000u;
 
-constexpr int rank_of(int c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
 // One table per position in the group, each digit's six bits already in
 // place: a group is the union of four lookups.
 struct Tables {
@@ -36,7 +27,7 @@ constexpr Tables make_tables() {
     Tables t{};
     for (int c = 0; c < 256; ++c)
         for (int k = 0; k < 4; ++k) {
-            const int r = rank_of(c);
+            const int r = base64_rank(c);
             t.at[k][c] = r < 0 ? kNotDigit : static_cast<std::uint32_t>(r) << (18 - 6 * k);
         }
     return t;
@@ -86,7 +77,7 @@ std::size_t Base64Decoder::slow(const unsigned char*& in, const unsigned char* e
             n_ = -1;
             break;
         }
-        const int r = rank_of(c);
+        const int r = base64_rank(c);
         if (r < 0) continue;
         saved_ = saved_ << 6 | static_cast<std::uint32_t>(r);
         if (++n_ == 4) {

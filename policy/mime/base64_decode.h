@@ -15,6 +15,16 @@
 
 namespace mm::policy {
 
+// A base64 digit's value (A-Z a-z 0-9 + /), or -1 for any other byte.
+constexpr int base64_rank(int c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
 class Base64Decoder {
 public:
     // The most `step` writes for `len` input bytes (four digits give three

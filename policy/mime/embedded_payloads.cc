@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "policy/html/html_text.h"
+#include "policy/mime/base64_decode.h"
 #include "policy/rules/link_text.h"
 
 namespace mm::policy {
@@ -105,12 +106,7 @@ void uu_decode_line(std::string_view line, EmbeddedPayload& p, std::size_t keep)
 }
 
 int base64_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+    return base64_rank(static_cast<unsigned char>(c));
 }
 
 bool is_base64_data(std::string_view line) {

@@ -13,38 +13,15 @@
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/message_body.h"
 #include "policy/mime/mime_io.h"
+#include "tests/support/base64_samples.h"
 #include "tests/support/test_support.h"
 
 namespace mm::policy {
 namespace {
 
-constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string random_bytes(std::size_t n, std::mt19937& rng) {
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng() & 0xff);
-    return s;
-}
-
-// RFC 2045 base64 with `line` characters per line (0: one line, no break),
-// `eol` after every line, the last one included.
-std::string base64(const std::string& data, std::size_t line, const std::string& eol) {
-    std::string flat;
-    for (std::size_t i = 0; i < data.size(); i += 3) {
-        const std::size_t left = std::min<std::size_t>(3, data.size() - i);
-        std::uint32_t v = 0;
-        for (std::size_t k = 0; k < 3; ++k)
-            v = v << 8 | (k < left ? static_cast<unsigned char>(data[i + k]) : 0u);
-        flat += kDigits[v >> 18 & 63];
-        flat += kDigits[v >> 12 & 63];
-        flat += left > 1 ? kDigits[v >> 6 & 63] : '=';
-        flat += left > 2 ? kDigits[v & 63] : '=';
-    }
-    if (line == 0) return flat.empty() ? flat : flat + eol;
-    std::string out;
-    for (std::size_t i = 0; i < flat.size(); i += line) out += flat.substr(i, line) + eol;
-    return out;
-}
+using base64_testing::base64;
+using base64_testing::kDigits;
+using base64_testing::random_bytes;
 
 GPtr<GMimePart> part_with(const std::string& raw, GMimeContentEncoding encoding) {
     ensure_gmime();
