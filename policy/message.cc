@@ -15,7 +15,40 @@ namespace mm::policy {
 
 void ensure_gmime() {
     static std::once_flag once;
-    std::call_once(once, [] { g_mime_init(); });
+    std::call_once(once, [] {
+        g_mime_init();
+        // GObject creates a type's class at its first instance, under
+        // GLib's own locks, which ThreadSanitizer does not see (GLib is not
+        // built with it).  Created here, before libmilter starts its
+        // threads, the classes every session uses are ordered before every
+        // session.  The references are kept for the life of the process.
+        for (GType type : {internet_address_mailbox_get_type(),
+                           internet_address_group_get_type(),
+                           internet_address_list_get_type(),
+                           g_mime_message_get_type(),
+                           g_mime_part_get_type(),
+                           g_mime_text_part_get_type(),
+                           g_mime_multipart_get_type(),
+                           g_mime_message_part_get_type(),
+                           g_mime_parser_get_type(),
+                           g_mime_data_wrapper_get_type(),
+                           g_mime_content_type_get_type(),
+                           g_mime_content_disposition_get_type(),
+                           g_mime_param_list_get_type(),
+                           g_mime_param_get_type(),
+                           g_mime_header_list_get_type(),
+                           g_mime_header_get_type(),
+                           g_mime_stream_mem_get_type(),
+                           g_mime_stream_fs_get_type(),
+                           g_mime_stream_filter_get_type(),
+                           g_mime_stream_cat_get_type(),
+                           g_mime_filter_basic_get_type(),
+                           g_mime_filter_dos2unix_get_type(),
+                           g_mime_filter_unix2dos_get_type(),
+                           g_mime_filter_charset_get_type(),
+                           g_mime_filter_best_get_type()})
+            g_type_class_ref(type);
+    });
 }
 
 int Message::count(std::string_view name) const {
