@@ -14,11 +14,12 @@
 
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
+#include "tests/support/base64_samples.h"
 
 namespace mm::policy {
 namespace {
 
-constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+using base64_testing::kDigits;
 
 struct FormatOptionsFree {
     void operator()(GMimeFormatOptions* p) const { g_mime_format_options_free(p); }

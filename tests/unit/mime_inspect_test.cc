@@ -3,6 +3,7 @@
 
 #include "policy/html/html_text.h"
 #include "policy/mime/mime_inspect.h"
+#include "tests/support/base64_samples.h"
 #include "tests/support/mime_inspect_fixture.h"
 #include "tests/support/synthetic_files.h"
 
@@ -17,19 +18,7 @@ const std::string kPdfB64 =
     "aWxlcgo8PC9Sb290IDEgMCBSPj4KJSVFT0YK";
 // "MZ" + padding + "PE\0\0": enough for libmagic to call it an executable.
 std::string exe_b64() {
-    const std::string pe = mm::bench::synthetic_exe(256);
-    static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    for (size_t i = 0; i < pe.size(); i += 3) {
-        unsigned v = static_cast<unsigned char>(pe[i]) << 16;
-        if (i + 1 < pe.size()) v |= static_cast<unsigned char>(pe[i + 1]) << 8;
-        if (i + 2 < pe.size()) v |= static_cast<unsigned char>(pe[i + 2]);
-        out += tbl[(v >> 18) & 63];
-        out += tbl[(v >> 12) & 63];
-        out += i + 1 < pe.size() ? tbl[(v >> 6) & 63] : '=';
-        out += i + 2 < pe.size() ? tbl[v & 63] : '=';
-    }
-    return out;
+    return base64_testing::base64(mm::bench::synthetic_exe(256), 0, "");
 }
 
 class MimeInspectTest : public inspect_testing::InspectTest {
