@@ -1,6 +1,10 @@
 #include "policy/classify/tokenizer.h"
 
+#include <sys/random.h>
+
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 
 #include "policy/classify/text_fold.h"
@@ -82,8 +86,11 @@ private:
     static constexpr std::size_t kExactKey = 8;
 
     // The bytes of a word in 64 bits: all of them up to 8 (two overlapping
-    // 4-byte loads, or the bytes one by one below 4), else its first and
-    // last 8 mixed.
+    // 4-byte loads, or the bytes one by one below 4), else every 8 bytes
+    // mixed in under a key drawn once per process.  Every byte counts, and
+    // the key keeps a sender from choosing long words that share a slot:
+    // with only some bytes in it (or a key known in advance), many distinct
+    // words in one probe chain made a text quadratic.
     static std::uint64_t key(std::string_view s) {
         const char* p = s.data();
         const std::size_t n = s.size();
@@ -92,18 +99,42 @@ private:
             std::memcpy(&v, q, 4);
             return std::uint64_t{v};
         };
-        if (n >= 8) {
-            std::uint64_t a, b;
-            std::memcpy(&a, p, 8);
-            std::memcpy(&b, p + n - 8, 8);
-            return n == 8 ? a : a ^ (b * 0x9E3779B97F4A7C15ull + n);
+        auto load64 = [](const char* q) {
+            std::uint64_t v;
+            std::memcpy(&v, q, 8);
+            return v;
+        };
+        if (n > 8) {
+            std::uint64_t h = process_key() ^ n;
+            for (std::size_t i = 0;; i += 8) {
+                // The last load overlaps the one before: the word's last 8.
+                h = mix(h ^ load64(p + std::min(i, n - 8)));
+                if (i + 8 >= n) return h;
+            }
         }
+        if (n == 8) return load64(p);
         if (n >= 4) return load32(p) << 32 | load32(p + n - 4);
         if (n == 0) return 0;
         const auto byte = [&](std::size_t k) {
             return std::uint64_t{static_cast<unsigned char>(p[k])};
         };
         return byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16;
+    }
+    static std::uint64_t mix(std::uint64_t h) {
+        h *= 0x9E3779B97F4A7C15ull;
+        h ^= h >> 32;
+        h *= 0xD6E8FEB86659FD93ull;
+        return h ^ (h >> 32);
+    }
+    static std::uint64_t process_key() {
+        static const std::uint64_t key = [] {
+            std::uint64_t k = 0;
+            if (getrandom(&k, sizeof k, 0) != static_cast<ssize_t>(sizeof k))
+                k = static_cast<std::uint64_t>(
+                    std::chrono::steady_clock::now().time_since_epoch().count());
+            return k;
+        }();
+        return key;
     }
     static std::size_t slot_of(std::uint64_t k) {
         return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ull) >> 40);
