@@ -84,6 +84,25 @@ def within_html(sender: str, to: str) -> str:
     return head(sender, to, "text/html") + "\r\n<html><body>" + links + "</body></html>\r\n"
 
 
+# The classifier reads every text a reader sees: words it must intern,
+# amounts its shapes match, and concept words in every window.
+def within_text_distinct_words(sender: str, to: str) -> str:
+    words = " ".join(f"aaaaaaaa{i:07d}bbbbbbbb" for i in range(400_000))
+    return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + words + "\r\n"
+
+
+def within_text_shapes(sender: str, to: str) -> str:
+    words = " ".join(f"{i % 97},99 EUR 15% CODE{i:06d}" for i in range(330_000))
+    return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + words + "\r\n"
+
+
+def within_text_concepts(sender: str, to: str) -> str:
+    sentence = ("Leave us a review and get a gift card, a voucher or cashback on your next "
+                "order from our new collection at a discount. ")
+    return (head(sender, to, "text/plain; charset=utf-8") + "\r\n" +
+            sentence * ((LIMIT - 1000) // len(sentence)) + "\r\n")
+
+
 CASES = {
     "headers_100k": many_headers,
     "parts_100k": many_parts,
@@ -95,6 +114,9 @@ CASES = {
     "within_part_headers": within_part_headers,
     "within_parts_text_links": within_text_links,
     "within_html_9MB": within_html,
+    "within_text_distinct_words": within_text_distinct_words,
+    "within_text_shapes": within_text_shapes,
+    "within_text_concepts": within_text_concepts,
 }
 
 

@@ -264,6 +264,16 @@ constexpr Key kLimitsKeys[] = {
      {"integer (1-1000)", "32",
       "How deep multiparts and forwarded messages nest, counted by the same pass. The policy's "
       "attachments.max_depth still applies on top of it."}},
+    {"max_text_words",
+     false,
+     [](const Entry& e, Build& b) {
+         b.config.limits.max_text_words = static_cast<std::size_t>(get_int(e, 1, 100000000));
+     },
+     {"integer (1-100000000)", "500000",
+      "Words the content classifier reads in one message, counted as it reads them: the subject "
+      "and text parts, each attachment's and document's text, and the text the contact reasons "
+      "read. Each word costs it more memory than its bytes, so past it the message is refused "
+      "rather than read in part."}},
     {"cpu_budget_ms",
      false,
      [](const Entry& e, Build& b) {

@@ -8,7 +8,7 @@ namespace mm::policy {
 namespace {
 
 // The innermost LimitScope of this thread (limits.h says why per thread).
-thread_local const LimitScope* t_scope = nullptr;
+thread_local LimitScope* t_scope = nullptr;
 
 std::chrono::nanoseconds thread_cpu_now() {
     timespec ts{};
@@ -60,6 +60,13 @@ LimitRefusal mime_depth_refusal(std::size_t limit) {
         "limits.max_mime_depth", "MIME nesting deeper than " + n + " levels");
 }
 
+LimitRefusal text_words_refusal(std::size_t limit) {
+    const std::string n = std::to_string(limit);
+    return refusal(
+        "Message text has more than " + n + " words to check (limit limits.max_text_words)",
+        "limits.max_text_words", "more than " + n + " words of text");
+}
+
 LimitRefusal cpu_budget_refusal(std::chrono::milliseconds budget) {
     return refusal(
         "Message too complex to check within the time limit (limit limits.cpu_budget_ms)",
@@ -96,6 +103,17 @@ LimitScope::~LimitScope() {
 
 const MessageLimits* active_limits() {
     return t_scope != nullptr ? &t_scope->limits_ : nullptr;
+}
+
+std::size_t text_words_left() {
+    const LimitScope* scope = t_scope;
+    if (scope == nullptr) return MessageLimits::kUnlimited;
+    const std::size_t max = scope->limits_.max_text_words;
+    return max > scope->text_words_ ? max - scope->text_words_ : 0;
+}
+
+void charge_text_words(std::size_t words) {
+    if (LimitScope* scope = t_scope) scope->text_words_ += words;
 }
 
 void check_cpu_budget() {

@@ -42,6 +42,11 @@ struct MessageLimits {
     // deep multiparts and forwarded messages nest (a plain message: 0).
     std::size_t max_mime_parts = kUnlimited;
     std::size_t max_mime_depth = kUnlimited;
+    // Words the content classifier reads in one evaluation, summed over its
+    // readings (the message's texts, each attachment's, the contact
+    // reasons'): each costs it tens of bytes (its token, its spelling), more
+    // than the text itself, and a reading may be kept to the end.
+    std::size_t max_text_words = kUnlimited;
     // CPU time of one evaluation on its thread; zero: none.
     std::chrono::milliseconds cpu_budget{0};
 
@@ -64,6 +69,7 @@ LimitRefusal header_count_refusal(std::size_t limit, std::string_view where = {}
 LimitRefusal header_bytes_refusal(std::size_t limit, std::string_view where = {});
 LimitRefusal mime_parts_refusal(std::size_t limit);
 LimitRefusal mime_depth_refusal(std::size_t limit);
+LimitRefusal text_words_refusal(std::size_t limit);
 LimitRefusal cpu_budget_refusal(std::chrono::milliseconds budget);
 
 // Thrown from inside an evaluation that met a bound: the message is refused
@@ -126,14 +132,23 @@ public:
 private:
     friend const MessageLimits* active_limits();
     friend void check_cpu_budget();
+    friend std::size_t text_words_left();
+    friend void charge_text_words(std::size_t words);
     friend class CpuAllowance;
     const MessageLimits limits_;
     std::chrono::nanoseconds deadline_{0};  // on the thread's CPU clock; 0: none
-    const LimitScope* outer_;
+    std::size_t text_words_ = 0;            // read so far
+    LimitScope* outer_;
 };
 
 // The limits of the innermost LimitScope of this thread; null outside one.
 const MessageLimits* active_limits();
+
+// The words the content classifier may still read in this thread's scope
+// (limits.max_text_words less what it has read; unlimited outside a
+// scope), and what it has read: `words` more.
+std::size_t text_words_left();
+void charge_text_words(std::size_t words);
 
 // Throws BudgetExceeded once this thread has used its scope's CPU budget.
 // One clock read (a system call): for loop points that do real work each.

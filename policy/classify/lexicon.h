@@ -100,7 +100,7 @@ public:
     // Every concept match in `doc` for the languages in `langs`, sorted by
     // first token.  `texts` are the document's texts (for the shapes).
     std::vector<ConceptMatch> match(const Document& doc, std::span<const TextInput> texts,
-                                    LangMask langs) const;
+                                    LangMask langs, BudgetCheck check = nullptr) const;
 
 private:
     struct ViewHash {

@@ -17,8 +17,8 @@ namespace mm::classify {
 // pairs its next word completes.
 class Lexicon::Matcher {
 public:
-    Matcher(const Lexicon& lx, const Document& doc, LangMask langs)
-        : lx_(lx), doc_(doc), langs_(langs & lx.languages_) {}
+    Matcher(const Lexicon& lx, const Document& doc, LangMask langs, BudgetStride& budget)
+        : lx_(lx), doc_(doc), langs_(langs & lx.languages_), budget_(budget) {}
 
     void run(std::vector<ConceptMatch>& out) {
         const auto n = static_cast<std::uint32_t>(doc_.tokens.size());
@@ -166,6 +166,11 @@ private:
 
     // The phrases of pairs_ that begin with s's stem in l and whose second
     // word is next's stem.
+    // The memo holds a word's first few successors only: a word before
+    // thousands of different ones ("link 1", "link 2", ...) would make a
+    // linear search of it quadratic; past them the pair costs one look-up.
+    static constexpr std::size_t kPairMemo = 8;
+
     const std::vector<std::uint32_t>* pair_entries(Spelling& s, Lang l, Spelling& next) {
         for (const PairSeen& p : s.pairs)
             if (p.lang == l && p.next == &next) return p.entries;
@@ -173,7 +178,7 @@ private:
         key_.push_back('\x1f');
         key_.append(stem(l, next));
         const std::vector<std::uint32_t>* ids = find(lx_.pairs_, key_);
-        s.pairs.push_back({l, &next, ids});
+        if (s.pairs.size() < kPairMemo) s.pairs.push_back({l, &next, ids});
         return ids;
     }
 
@@ -203,6 +208,7 @@ private:
     void at(std::uint32_t t, std::vector<ConceptMatch>& out) {
         Spelling& s = spelling(t);
         if (!s.built) build(s);
+        budget_.tick(1 + s.steps.size());
         for (const Step& step : s.steps) {
             switch (step.kind) {
                 case Step::Kind::entry:
@@ -228,6 +234,7 @@ private:
     const Lexicon& lx_;
     const Document& doc_;
     LangMask langs_;
+    BudgetStride& budget_;
     Stemmers stemmers_;
     std::vector<Spelling> spellings_;  // as Document::spellings
     std::string key_;
@@ -262,15 +269,17 @@ bool span_tokens(const Document& doc, std::uint32_t text, std::size_t b, std::si
 }  // namespace
 
 std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const TextInput> texts,
-                                         LangMask langs) const {
+                                         LangMask langs, BudgetCheck check) const {
     std::vector<ConceptMatch> out;
     out.reserve(64);
-    Matcher(*this, doc, langs).run(out);
+    BudgetStride budget(check);
+    Matcher(*this, doc, langs, budget).run(out);
     if (!shape_set_) return out;
     const std::size_t words = out.size();
     std::vector<int> which;
     for (std::uint32_t k = 0; k < texts.size(); ++k) {
         const std::string_view text = texts[k].text;
+        budget.now();
         which.clear();
         if (!shape_set_->Match(text, &which)) continue;
         for (int s : which) {
@@ -279,6 +288,7 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
             int found = 0;
             while (!input.empty() && found++ < kMaxShapeMatches &&
                    re.Match(input, 0, input.size(), RE2::UNANCHORED, &m, 1)) {
+                budget.tick();
                 auto b = static_cast<std::size_t>(m.data() - text.data());
                 std::uint32_t first = 0, last = 0;
                 if (span_tokens(doc, k, b, b + m.size(), first, last))

@@ -100,11 +100,11 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Le
 }
 
 Analysis analyse(std::shared_ptr<const Lexicon> lexicon, std::span<const TextInput> texts,
-                 LangMask langs) {
+                 LangMask langs, const WorkBounds& bounds) {
     Analysis a;
-    a.doc = tokenize(texts);
+    a.doc = tokenize(texts, bounds);
     a.langs = langs != 0 ? langs : detect_languages(a.doc, lexicon->languages());
-    a.matches = lexicon->match(a.doc, texts, a.langs);
+    a.matches = lexicon->match(a.doc, texts, a.langs, bounds.check);
     a.lexicon = std::move(lexicon);
     if (a.matches.empty()) return a;
     // Each rule walks only its own concepts' matches.
@@ -117,14 +117,18 @@ Analysis analyse(std::shared_ptr<const Lexicon> lexicon, std::span<const TextInp
 std::vector<ConceptHit> RuleSet::match(std::span<const TextInput> texts,
                                        const MatchOptions& o) const {
     if (rules_.empty()) return {};
-    return match(analyse(lexicon_, texts, o.langs), o.sender);
+    return match(analyse(lexicon_, texts, o.langs, o.bounds), o.sender, o.bounds.check);
 }
 
-std::vector<ConceptHit> RuleSet::match(const Analysis& a, std::uint8_t sender) const {
+std::vector<ConceptHit> RuleSet::match(const Analysis& a, std::uint8_t sender,
+                                       BudgetCheck check) const {
     std::vector<ConceptHit> hits;
     if (a.matches.empty() || a.lexicon != lexicon_) return hits;
+    // A rule's walk is linear in the matches.
+    BudgetStride budget(check);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
         if ((rules_[r].senders & sender) == 0) continue;
+        budget.tick(a.matches.size());
         if (auto hit = fire(r, a)) hits.push_back(std::move(*hit));
     }
     return hits;

@@ -42,6 +42,7 @@ struct ConceptRule {
 struct MatchOptions {
     LangMask langs = 0;  // 0: chosen per message (detect_languages)
     std::uint8_t sender = kAnySender;
+    WorkBounds bounds;
 };
 
 // One concept of a fired rule and the words that expressed it.
@@ -74,9 +75,10 @@ struct Analysis {
     std::vector<std::vector<std::uint32_t>> by_concept;  // concept id -> indexes of matches
 };
 
-// `langs` 0: chosen per message (detect_languages).
+// `langs` 0: chosen per message (detect_languages).  Throws TooManyWords
+// past bounds.max_tokens, and whatever bounds.check throws.
 Analysis analyse(std::shared_ptr<const Lexicon> lexicon, std::span<const TextInput> texts,
-                 LangMask langs);
+                 LangMask langs, const WorkBounds& bounds = {});
 
 // Languages whose lexicons a message is scanned with: the ones its
 // stopwords point to (any with at least a third of the best one's count),
@@ -98,7 +100,8 @@ public:
     std::vector<ConceptHit> match(std::span<const TextInput> texts, const MatchOptions& o) const;
     // The same over an analysis made with this rule set's lexicon (of
     // another lexicon: no hits).
-    std::vector<ConceptHit> match(const Analysis& a, std::uint8_t sender) const;
+    std::vector<ConceptHit> match(const Analysis& a, std::uint8_t sender,
+                                  BudgetCheck check = nullptr) const;
 
 private:
     struct Bound {

@@ -159,7 +159,8 @@ private:
 };
 
 void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counters& n,
-                  Spellings& spellings, bool join_message) {
+                  Spellings& spellings, bool join_message, BudgetStride& budget,
+                  std::size_t max_tokens) {
     if (n.started) {
         ++n.sentence;
         ++n.paragraph;
@@ -205,6 +206,8 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         t.spelling =
             spellings.intern(doc, folded, static_cast<std::uint32_t>(doc.tokens.size() - 1));
         start = std::string_view::npos;
+        if (doc.tokens.size() > max_tokens) throw TooManyWords(max_tokens);
+        budget.tick();
     };
     for (std::size_t i = 0; i < s.size();) {
         // A run of ASCII letters and digits (most of any text) in one go.
@@ -250,7 +253,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
 
 }  // namespace
 
-Document tokenize(std::span<const TextInput> texts) {
+Document tokenize(std::span<const TextInput> texts, const WorkBounds& bounds) {
     Document doc;
     std::size_t bytes = 0;
     for (const TextInput& t : texts) {
@@ -258,13 +261,15 @@ Document tokenize(std::span<const TextInput> texts) {
         doc.texts.push_back(t.text);
     }
     // About one word in six bytes of prose.
-    doc.tokens.reserve(bytes / 6 + 8);
+    doc.tokens.reserve(std::min(bytes / 6, bounds.max_tokens) + 8);
     Counters n;
     Spellings spellings;
     bool after_subject = false;
+    BudgetStride budget(bounds.check);
     for (std::size_t k = 0; k < texts.size(); ++k) {
-        tokenize_one(texts[k].text, static_cast<std::uint32_t>(k), doc, n, spellings,
-                     after_subject);
+        budget.now();
+        tokenize_one(texts[k].text, static_cast<std::uint32_t>(k), doc, n, spellings, after_subject,
+                     budget, bounds.max_tokens);
         after_subject = texts[k].subject;
     }
     return doc;

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/classify/budget.h"
+
 namespace mm::classify {
 
 struct TextInput {
@@ -47,7 +49,8 @@ struct Document {
     }
 };
 
-Document tokenize(std::span<const TextInput> texts);
+// Throws TooManyWords past `bounds.max_tokens` words.
+Document tokenize(std::span<const TextInput> texts, const WorkBounds& bounds = {});
 // One text alone (the lexicon tokenizes its entries the same way).
 std::vector<std::string> fold_words(std::string_view text);
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <deque>
 
+#include "policy/limits.h"
 #include "policy/rules/content_rule.h"
 #include "policy/rules/excerpt.h"
 #include "policy/rules/text_normalize.h"
@@ -152,7 +153,7 @@ std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::strin
     std::vector<const NormalizedText*> reading;
     for (const NormalizedText& n : normalized) reading.push_back(&n);
     std::vector<ContentHit> hits =
-        concept_hits(texts, reading, concepts_->match(analysis, context.sender));
+        concept_hits(texts, reading, concepts_->match(analysis, context.sender, &check_cpu_budget));
     // Where normalisation had to guess ("a r e v i e w": "areview" or "a
     // review"), each other reading is matched too; a rule hit by one counts.
     std::vector<Reading> others;
@@ -170,12 +171,15 @@ std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::strin
             bool applies = std::any_of(theirs.begin(), theirs.end(), [&](const Reading& o) {
                 return o.one == r.one && o.article_apart == r.article_apart;
             });
+            check_cpu_budget();
             reading[k] =
                 applies ? &alternatives.emplace_back(normalize_text(texts[k], Normalize::words, r))
                         : &normalized[k];
             inputs.push_back({reading[k]->text, k < context.subjects});
         }
-        const auto found = concepts_->match(inputs, {context.langs, context.sender});
+        const auto found = concepts_->match(
+            analyse_within_limits(concepts_->shared_lexicon(), inputs, context.langs),
+            context.sender, &check_cpu_budget);
         for (ContentHit& h : concept_hits(texts, reading, found))
             if (std::none_of(hits.begin(), hits.end(),
                              [&](const ContentHit& o) { return o.rule_id == h.rule_id; }))

@@ -488,19 +488,29 @@ bool join_runs(std::string_view t, const RunFinder& finder, const std::vector<Ru
         const Run& run = runs[r];
         const bool apart = run.size() >= 4 && is_article(t, run[0]) && finder.spaced_word(run, 1);
         article = article || apart;
-        const std::size_t keep = apart && article_apart ? 1 : 0;
         copy(from, run[0]);
-        for (std::size_t k = 0; k < run.size(); ++k) {
-            const std::size_t end = finder.end_of(run[k]);
-            copy(run[k], end);
-            if (k + 1 == run.size()) {
-                from = end;
-            } else if (k < keep) {
-                copy(end, run[k + 1]);
-            } else {
-                map.add(run[k + 1] - end, 0, false);
-            }
+        std::size_t k = 0;
+        if (apart) {  // the one-letter word keeps its own place, read apart or not
+            const std::size_t end = finder.end_of(run[0]);
+            copy(run[0], end);
+            if (article_apart)
+                copy(end, run[1]);
+            else
+                map.add(run[1] - end, 0, false);
+            k = 1;
         }
+        // The joined letters are one piece of the map, not two a letter: a
+        // word inside them maps to all of them, and ten megabytes of "a a a"
+        // cost the map one entry.
+        const std::size_t joined_from = run[k];
+        std::size_t joined = 0;
+        for (; k < run.size(); ++k) {
+            const std::size_t end = finder.end_of(run[k]);
+            out.append(t.data() + run[k], end - run[k]);
+            joined += end - run[k];
+            from = end;
+        }
+        map.add(from - joined_from, joined, false);
         if (r + 1 < runs.size()) {
             const std::size_t next = runs[r + 1][0];
             const std::string_view gap = t.substr(from, next - from);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policy/limits.h"
+
 namespace mm::policy {
 namespace {
 
@@ -14,16 +16,33 @@ std::shared_ptr<const classify::Analysis> analysis_of(
     const std::shared_ptr<const classify::Lexicon>& lexicon) {
     if (!lexicon) return nullptr;
     return std::make_shared<const classify::Analysis>(
-        classify::analyse(lexicon, texts.inputs, langs));
+        analyse_within_limits(lexicon, texts.inputs, langs));
 }
 
 }  // namespace
+
+classify::Analysis analyse_within_limits(std::shared_ptr<const classify::Lexicon> lexicon,
+                                         std::span<const classify::TextInput> texts,
+                                         classify::LangMask langs) {
+    const classify::WorkBounds bounds{&check_cpu_budget, text_words_left()};
+    try {
+        classify::Analysis a = classify::analyse(std::move(lexicon), texts, langs, bounds);
+        charge_text_words(a.doc.tokens.size());
+        return a;
+    } catch (const classify::TooManyWords&) {
+        const MessageLimits* limits = active_limits();
+        throw LimitExceeded(text_words_refusal(limits != nullptr ? limits->max_text_words : 0));
+    }
+}
 
 std::shared_ptr<const ScannedTexts> scan_texts(const std::vector<std::string_view>& texts,
                                                std::size_t subjects) {
     auto out = std::make_shared<ScannedTexts>();
     out->normalized.reserve(texts.size());
-    for (std::string_view t : texts) out->normalized.push_back(normalize_text(t, Normalize::words));
+    for (std::string_view t : texts) {
+        check_cpu_budget();
+        out->normalized.push_back(normalize_text(t, Normalize::words));
+    }
     out->inputs.reserve(texts.size());
     for (std::size_t k = 0; k < texts.size(); ++k)
         out->inputs.push_back({out->normalized[k].text, k < subjects});

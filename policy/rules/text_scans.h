@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,13 @@ private:
     std::mutex mutex_;
     std::vector<Entry> entries_;
 };
+
+// classify::analyse under the evaluation's limits (LimitScope): the CPU
+// budget checked as it goes, and its words charged to limits.max_text_words
+// (past it: LimitExceeded).
+classify::Analysis analyse_within_limits(std::shared_ptr<const classify::Lexicon> lexicon,
+                                         std::span<const classify::TextInput> texts,
+                                         classify::LangMask langs);
 
 // A scan made alone: scan_texts and, with a lexicon, its analysis.
 TextScans::Found scan_once(const std::vector<std::string_view>& texts, std::size_t subjects,

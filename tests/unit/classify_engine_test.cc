@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <yaml-cpp/yaml.h>
-#include <map>
-#include <set>
 
 #include <algorithm>
 #include <map>
@@ -339,6 +337,74 @@ TEST(ClassifyRuleSet, LanguageDetectionKeepsEnglishWordsInOtherLanguages) {
     EXPECT_TRUE(fires(*rules,
                       "Wir würden uns über ein review freuen und senden Ihnen dann einen "
                       "Gutschein für die nächste Bestellung, das ist doch schön"));
+}
+
+// The caller's CPU budget (budget.h): the loops over a message's words
+// report their work as they go, and a spent budget stops them.
+int g_budget_calls = 0;
+void count_budget_call() {
+    ++g_budget_calls;
+}
+struct BudgetSpent {};
+void spend_budget() {
+    throw BudgetSpent{};
+}
+
+std::string review_and_reward_words(int n) {
+    std::string text;
+    for (int i = 0; i < n; ++i) text += i % 2 ? "review " : "gift card " + std::to_string(i) + " ";
+    return text;
+}
+
+TEST(ClassifyBudget, TheLoopsReportTheirWorkAsTheyGo) {
+    const int words = 100'000;
+    const std::string text = review_and_reward_words(words);
+    const TextInput in{text, false};
+    g_budget_calls = 0;
+    const Analysis a = analyse(unit_lexicon(), std::span<const TextInput>(&in, 1), kAllLangs,
+                               {&count_budget_call});
+    const auto calls_in_analysis = g_budget_calls;
+    // The tokenizer and the matcher, each at least once per stride of tokens.
+    EXPECT_GE(calls_in_analysis, 2 * (words / static_cast<int>(BudgetStride::kDefaultStride)));
+    EXPECT_FALSE(a.matches.empty());
+    auto rules = one_rule("REVIEW & REWARD");
+    EXPECT_EQ(rules->match(a, kAnySender, &count_budget_call).size(), 1u);
+    EXPECT_GT(g_budget_calls, calls_in_analysis);  // the rules' walk over the matches
+}
+
+TEST(ClassifyBudget, ASpentBudgetStopsTheAnalysisAndTheRules) {
+    const std::string text = review_and_reward_words(10);
+    const TextInput in{text, false};
+    const std::span<const TextInput> texts(&in, 1);
+    EXPECT_THROW(analyse(unit_lexicon(), texts, kAllLangs, {&spend_budget}), BudgetSpent);
+    auto rules = one_rule("REVIEW & REWARD");
+    EXPECT_EQ(rules->match(texts, {}).size(), 1u);
+    EXPECT_THROW(rules->match(texts, {kAllLangs, kAnySender, {&spend_budget}}), BudgetSpent);
+}
+
+// A word before many different successors: the pairs it starts are still
+// found after the matcher's memo of its successors is full.
+TEST(ClassifyLexicon, PairsMatchAfterManyDifferentSuccessors) {
+    std::string text;
+    for (int i = 0; i < 100; ++i) text += "gift " + std::to_string(i) + " ";
+    text += "gift card";
+    const auto found = concepts_in(text, kAllLangs);
+    EXPECT_EQ(std::count(found.begin(), found.end(), "REWARD"), 1);
+}
+
+TEST(ClassifyBudget, MoreWordsThanTheBoundAreRefusedNotCut) {
+    const std::string text = "one two three four five";
+    const TextInput in{text, false};
+    const std::span<const TextInput> texts(&in, 1);
+    EXPECT_EQ(tokenize(texts, {nullptr, 5}).tokens.size(), 5u);
+    try {
+        tokenize(texts, {nullptr, 4});
+        FAIL() << "no TooManyWords";
+    } catch (const TooManyWords& e) {
+        EXPECT_EQ(e.limit(), 4u);
+        EXPECT_STREQ(e.what(), "more than 4 words");
+    }
+    EXPECT_THROW(analyse(unit_lexicon(), texts, kAllLangs, {nullptr, 4}), TooManyWords);
 }
 
 }  // namespace

@@ -95,6 +95,7 @@ std::map<std::string, std::string> settings(const Config& c) {
         {"limits.max_header_bytes", std::to_string(c.limits.max_header_bytes)},
         {"limits.max_mime_parts", std::to_string(c.limits.max_mime_parts)},
         {"limits.max_mime_depth", std::to_string(c.limits.max_mime_depth)},
+        {"limits.max_text_words", std::to_string(c.limits.max_text_words)},
         {"limits.cpu_budget_ms", std::to_string(c.limits.cpu_budget.count())},
         {"over_budget_tempfail", flag(c.over_budget_tempfail)},
         {"metrics.listen", c.metrics.listen},
@@ -153,6 +154,7 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
                             {"limits.max_header_bytes", "1048576"},
                             {"limits.max_mime_parts", "1000"},
                             {"limits.max_mime_depth", "32"},
+                            {"limits.max_text_words", "500000"},
                             {"limits.cpu_budget_ms", "2000"},
                             {"over_budget_tempfail", "false"},
                         });
@@ -190,6 +192,7 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "  max_header_bytes: 65536\n"
         "  max_mime_parts: 200\n"
         "  max_mime_depth: 10\n"
+        "  max_text_words: 20000\n"
         "  cpu_budget_ms: 0\n"
         "  over_budget_action: tempfail\n"
         "metrics:\n"
@@ -221,6 +224,7 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
                             {"limits.max_header_bytes", "65536"},
                             {"limits.max_mime_parts", "200"},
                             {"limits.max_mime_depth", "10"},
+                            {"limits.max_text_words", "20000"},
                             {"limits.cpu_budget_ms", "0"},
                             {"over_budget_tempfail", "true"},
                             {"metrics.listen", "[::1]:9464"},

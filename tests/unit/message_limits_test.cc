@@ -25,10 +25,12 @@
 #include "milter/message_flow.h"
 #include "milter/service.h"
 #include "policy/authorize.h"
+#include "policy/classify/lexicon_yaml.h"
 #include "policy/limits.h"
 #include "policy/message.h"
 #include "policy/policy.h"
 #include "policy/rules/active_content.h"
+#include "policy/rules/text_scans.h"
 #include "tests/support/message_flow_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -213,6 +215,25 @@ TEST(CpuBudget, ScopesNestAndEnd) {
     EXPECT_NO_THROW(policy::check_cpu_budget());
 }
 
+// The classifier's loops run over the whole text of a message: they check
+// the budget too (classify/budget.h), not only the steps around them.
+TEST(CpuBudget, TheConceptAnalysisStopsAtTheBudget) {
+    const auto lexicon =
+        classify::load_lexicon_file(std::string(MM_TEST_DATA) + "/classify_unit/concepts.yaml")
+            .value();
+    std::string text;
+    for (int i = 0; i < 20'000; ++i) text += "review gift card " + std::to_string(i) + ". ";
+    const std::vector<std::string_view> texts{text};
+    policy::TextScans scans;
+    // Normalised outside the scope: inside it only the analysis runs.
+    ASSERT_NE(scans.get(texts, 0, classify::kAllLangs, nullptr).texts, nullptr);
+    MessageLimits tight;
+    tight.cpu_budget = std::chrono::milliseconds(1);
+    const policy::LimitScope scope(tight);
+    burn_cpu(std::chrono::milliseconds(20));
+    EXPECT_THROW(scans.get(texts, 0, classify::kAllLangs, lexicon), policy::BudgetExceeded);
+}
+
 // qpdf's repair of a damaged PDF is quadratic in its size and cannot be
 // interrupted but from inside its reads: the budget reaches it there.
 // qpdf's repair of this file takes ~25 s: damaged PDFs get the linear scan
@@ -326,6 +347,24 @@ TEST_F(LimitsFlowTest, NestingTooDeepIsRefused) {
         out, "552 5.3.4",
         "Message MIME structure nests deeper than 3 levels (limit limits.max_mime_depth)",
         "limits.max_mime_depth");
+}
+
+TEST_F(LimitsFlowTest, TooManyWordsToReadIsRefused) {
+    config_.limits.max_text_words = 1000;
+    std::string words;
+    for (int i = 0; i < 600; ++i) words += "word" + std::to_string(i) + " ";
+    // 600 words in the body and 600 in an attached text: the limit is the message's.
+    FlowOutcome out = run(message(head("multipart/mixed; boundary=b") +
+                                  "\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + words +
+                                  "\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: "
+                                  "attachment; filename=notes.txt\r\n\r\n" +
+                                  words + "\r\n--b--\r\n"));
+    expect_refused(out, "552 5.3.4",
+                   "Message text has more than 1000 words to check (limit limits.max_text_words)",
+                   "limits.max_text_words");
+    config_.limits.max_text_words = 2000;
+    EXPECT_NE(run(message(head("text/plain") + "\r\n" + words + "\r\n")).decision,
+              Decision::reject);
 }
 
 TEST_F(LimitsFlowTest, OverTheCpuBudgetIsRefusedAndTheSlotGivenBack) {

@@ -235,13 +235,22 @@ def deep_markup_bomb(depth=200_000) -> bytes:
                                + "<a href=\"https://evil-hostile.example/\">x</a>")])
 
 
+def word_flood(words=600_000) -> bytes:
+    """More words than limits.max_text_words (500,000 by default) before a
+    bribe: each word costs the classifier memory, so the message is refused
+    rather than read in part."""
+    return mixed("Notes", [(TEXT, "word " * words + "\nLeave us a 5-star review and we will send "
+                            "you a 20 EUR gift card.")])
+
+
 # Just under limits.max_mime_parts (1000 in etc/policy.yaml), every part
 # stripped; thousands, refused by that limit before any is judged; and 4,800
 # encoded files in 80 parts (the audit header counts them per rule).
 GENERATED = {"stripped_parts_under_the_limit": lambda: stripped_parts(990),
              "thousands_of_parts": lambda: stripped_parts(3000),
              "encoded_files_in_many_parts": lambda: encoded_files(80, 60),
-             "deep_markup_bomb": deep_markup_bomb}
+             "deep_markup_bomb": deep_markup_bomb,
+             "word_flood": word_flood}
 
 
 def main():
