@@ -73,7 +73,8 @@ def within_part_headers(sender: str, to: str) -> str:
 
 
 def within_text_links(sender: str, to: str) -> str:
-    text = " ".join(f"see https://s{i}.example.net/x and word" for i in range(250))
+    # 999 parts of 30 links: inside limits.max_text_words (each link is 8 words).
+    text = " ".join(f"see https://s{i}.example.net/x and word" for i in range(30))
     part = "--b\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n"
     return head(sender, to, 'multipart/mixed; boundary="b"') + "\r\n" + part * 999 + "--b--\r\n"
 
@@ -85,22 +86,34 @@ def within_html(sender: str, to: str) -> str:
 
 
 # The classifier reads every text a reader sees: words it must intern,
-# amounts its shapes match, and concept words in every window.
+# amounts its shapes match, and concept words in every window.  A seller's
+# text is read twice (content rules, contact reasons), and
+# limits.max_text_words (500,000) bounds the sum: 240,000 words fit.
+def distinct_words(n: int) -> str:
+    return " ".join(f"aaaaaaaa{i:07d}bbbbbbbb" for i in range(n))
+
+
+def text_words_over_limit(sender: str, to: str) -> str:
+    return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + distinct_words(400_000) + "\r\n"
+
+
 def within_text_distinct_words(sender: str, to: str) -> str:
-    words = " ".join(f"aaaaaaaa{i:07d}bbbbbbbb" for i in range(400_000))
-    return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + words + "\r\n"
+    return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + distinct_words(240_000) + "\r\n"
 
 
 def within_text_shapes(sender: str, to: str) -> str:
-    words = " ".join(f"{i % 97},99 EUR 15% CODE{i:06d}" for i in range(330_000))
+    words = " ".join(f"{i % 97},99 EUR 15% CODE{i:06d}" for i in range(48_000))
     return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + words + "\r\n"
 
 
 def within_text_concepts(sender: str, to: str) -> str:
     sentence = ("Leave us a review and get a gift card, a voucher or cashback on your next "
                 "order from our new collection at a discount. ")
-    return (head(sender, to, "text/plain; charset=utf-8") + "\r\n" +
-            sentence * ((LIMIT - 1000) // len(sentence)) + "\r\n")
+    return (head(sender, to, "text/plain; charset=utf-8") + "\r\n" + sentence * 10_500 + "\r\n")
+
+
+def within_letter_spacing(sender: str, to: str) -> str:
+    return head(sender, to, "text/plain") + "\r\n" + "a " * ((LIMIT - 1000) // 2) + "\r\n"
 
 
 CASES = {
@@ -110,6 +123,7 @@ CASES = {
     "deep_rfc822": deep_rfc822,
     "forwarded_headers_300k": forwarded_headers,
     "part_headers_1.6M": part_headers,
+    "text_words_over_limit": text_words_over_limit,
     "within_headers_1MiB": within_headers,
     "within_part_headers": within_part_headers,
     "within_parts_text_links": within_text_links,
@@ -117,6 +131,7 @@ CASES = {
     "within_text_distinct_words": within_text_distinct_words,
     "within_text_shapes": within_text_shapes,
     "within_text_concepts": within_text_concepts,
+    "within_letter_spacing_10MB": within_letter_spacing,
 }
 
 
