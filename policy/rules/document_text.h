@@ -69,6 +69,8 @@ private:
 };
 
 DocumentText read_pdf_text(std::string_view bytes, const TextBounds& bounds);
+// Whether poppler's global tables stay built between PDFs (pdf_text.cc).
+bool poppler_tables_kept();
 DocumentText read_office_text(DocumentKind kind, const MessageBody& content,
                               const TextBounds& bounds);
 

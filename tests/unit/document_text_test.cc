@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "policy/limits.h"
 #include "policy/mime/mime_inspect.h"
@@ -42,6 +45,21 @@ TEST(DocumentTextTest, PdfPagesAreReadInOrder) {
     EXPECT_LT(t.text.find("ABC123"), t.text.find("Second page")) << t.text;
     EXPECT_EQ(static_cast<glong>(t.chars),
               g_utf8_strlen(t.text.data(), static_cast<gssize>(t.text.size())));
+}
+
+// The document that keeps poppler's tables built opens, and PDFs read
+// after it read as before, whichever thread reads them.
+TEST(DocumentTextTest, PopplerTablesStayBuiltBetweenPdfs) {
+    EXPECT_TRUE(document_text_detail::poppler_tables_kept());
+    std::vector<std::thread> readers;
+    std::vector<std::string> texts(4);
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        readers.emplace_back([&texts, i] {
+            texts[i] = read(DocumentKind::pdf, text_pdf({"Reader " + std::to_string(i)})).text;
+        });
+    for (auto& t : readers) t.join();
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        EXPECT_NE(texts[i].find("Reader " + std::to_string(i)), std::string::npos) << texts[i];
 }
 
 TEST(DocumentTextTest, DocxShowsTheTextOfItsRunsOnly) {
