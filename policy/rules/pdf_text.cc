@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "policy/limits.h"
@@ -20,10 +21,6 @@ namespace {
 // that would be an attacker's log spam.  What it could not read shows as
 // pages without text or a document it cannot open.
 void quiet(const std::string&, void*) {}
-
-// What the extractor may interpret of one PDF, inflated: a text PDF of 50
-// full pages holds about 1 MiB, and the extractor's time grows with it.
-constexpr std::size_t kMaxInflatedStreams = 8u << 20;
 
 // The smallest PDF poppler opens without repairs: one empty page, with a
 // cross-reference table whose offsets are counted here.
@@ -82,8 +79,11 @@ DocumentText read_pdf_text(std::string_view bytes, const TextBounds& bounds) {
     prepare_poppler();
     if (bytes.size() > static_cast<std::size_t>(INT_MAX))
         return {{}, false, "text not read: the file is too large for the PDF reader"};
-    if (auto why = pdf_text_hazard(bytes, kMaxInflatedStreams))
-        return {{}, false, "text not read: " + *why};
+    const std::optional<std::string> hazard =
+        bounds.pdf_checked != nullptr && bounds.pdf_checked->known
+            ? bounds.pdf_checked->hazard
+            : pdf_text_hazard(bytes, kMaxPdfTextInflated);
+    if (const auto& why = hazard) return {{}, false, "text not read: " + *why};
     // poppler reads the bytes in place: they outlive the document.
     std::unique_ptr<poppler::document> doc(
         poppler::document::load_from_raw_data(bytes.data(), static_cast<int>(bytes.size())));
