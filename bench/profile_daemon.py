@@ -39,10 +39,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def proc_times(pid: int) -> tuple:
-    """(utime, stime) of a process in seconds, its threads included."""
+    """(utime, stime) of a process in seconds, its threads included, and
+    its minor page faults."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK, int(fields[7])
 
 
 def wrapper(binary: str, tool: str, outdir: str) -> str:
@@ -120,7 +121,7 @@ def main() -> int:
                      "-p", str(pid)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
-            u0, s0 = proc_times(pid)
+            u0, s0, f0 = proc_times(pid)
             base = h.sink_count()
             t0 = time.monotonic()
             src = bench.start_source("marketplace", path, args.messages, args.sessions)
@@ -128,7 +129,7 @@ def main() -> int:
             wait_for(lambda: h.sink_count() - base >= args.messages, bench_args.timeout,
                      f"{wl} at the sink", on_timeout=h.diagnostics)
             secs = time.monotonic() - t0
-            u1, s1 = proc_times(pid)
+            u1, s1, f1 = proc_times(pid)
             if args.tool == "callgrind":
                 subprocess.run(["callgrind_control", "-d", wl, str(pid)], check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -138,7 +139,8 @@ def main() -> int:
                 recorder = None
             n = args.messages
             print(f"{wl}: {size} B, {n} messages in {secs:.1f} s; milter user "
-                  f"{(u1 - u0) * 1000 / n:.3f} + sys {(s1 - s0) * 1000 / n:.3f} ms/msg",
+                  f"{(u1 - u0) * 1000 / n:.3f} + sys {(s1 - s0) * 1000 / n:.3f} ms/msg, "
+                  f"{(f1 - f0) / n:.0f} page faults/msg",
                   flush=True)
         return 0
     except e2e_bench.Interrupted:
