@@ -13,6 +13,8 @@ watched while a fixed number of messages goes through it after a warm-up:
     --tool perf       perf record -g on the milter during each workload
     --tool strace     strace -c -f: the system calls of each workload
 
+--floor watches the floor filter (bench/null_milter --edits) the same way.
+
 Run as root from the repository root, e.g.
     nice -n 15 python3 bench/profile_daemon.py --tool callgrind -n 40
 Nothing stays running: the harness stops what it started.  Stdlib only.
@@ -31,6 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import e2e_bench  # noqa: E402
+import peers  # noqa: E402
 from e2e_bench import BUYER, SELLER, BenchHarness, Bench  # noqa: E402
 import workloads  # noqa: E402
 from mmharness import default_binary, wait_for  # noqa: E402
@@ -46,14 +49,16 @@ def proc_times(pid: int) -> tuple:
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK, int(fields[7])
 
 
-def wrapper(binary: str, tool: str, outdir: str) -> str:
-    """A stand-in for the binary that runs only `run` under valgrind."""
+def wrapper(binary: str, tool: str, outdir: str, only_run: bool = True) -> str:
+    """A stand-in for the binary that runs it under valgrind: only its
+    `run` subcommand (the CLI provisions the store), or always."""
     if tool != "callgrind":
         return binary
-    path = os.path.join(outdir, "milter-under-callgrind")
+    path = os.path.join(outdir, os.path.basename(binary) + "-under-callgrind")
+    test = '[ "$1" = run ]' if only_run else "true"
     with open(path, "w") as f:
         f.write("#!/bin/sh\n"
-                'if [ "$1" = run ]; then\n'
+                f"if {test}; then\n"
                 f"  exec valgrind --tool=callgrind --callgrind-out-file={outdir}/callgrind.out.%p"
                 f" {binary} \"$@\"\n"
                 "fi\n"
@@ -69,6 +74,10 @@ def main() -> int:
     ap.add_argument("-n", "--messages", type=int, default=100, help="messages per workload")
     ap.add_argument("-s", "--sessions", type=int, default=20)
     ap.add_argument("--binary", default=os.environ.get("MM_BINARY") or default_binary())
+    ap.add_argument("--floor", action="store_true",
+                    help="profile the floor filter (bench/null_milter --edits) instead")
+    ap.add_argument("--null-binary", default=os.environ.get("MM_NULL_BINARY") or os.path.join(
+        e2e_bench.REPO, "build", "bench", "null_milter"))
     ap.add_argument("--out", default="", help="where the profiles go (default: a new temp dir)")
     ap.add_argument("--perf-args", default="-g",
                     help="perf record options (default -g; e.g. '--call-graph dwarf')")
@@ -90,22 +99,30 @@ def main() -> int:
     bench_args = argparse.Namespace(timeout=3600 if slow else 600)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, e2e_bench.on_signal)
+    floor = None
+    if args.floor:
+        floor = peers.FloorMilter(out, wrapper(os.path.abspath(args.null_binary), args.tool, out,
+                                               only_run=False))
     h = BenchHarness("profile", binary=wrapper(os.path.abspath(args.binary), args.tool, out),
-                     workdir=os.path.join(out, "run"), keep=True, mode_milters={},
+                     workdir=os.path.join(out, "run"), keep=True,
+                     mode_milters={"floor": floor.milter} if floor else {},
                      milter_socket="unix",
                      config={**({"milter_timeout": 3600} if slow else {}), **settings})
+    mode = "floor" if floor else "marketplace"
     recorder = None
     try:
+        if floor:
+            floor.start()
         h.start()
         pair = h.provision(BUYER, SELLER)
         bench = Bench(h, bench_args, None, {}, BUYER.address, pair["seller_alias"])
-        pid = h._milter.pid
+        pid = floor.procs[0].pid if floor else h._milter.pid
         print(f"milter pid {pid} ({args.tool}); output in {out}", flush=True)
         for wl in wls:
             path = h.p(f"{wl}.eml")
             size = workloads.write(path, workloads.WORKLOADS[wl](BUYER.address,
                                                                  pair["seller_alias"]))
-            bench.warm_up("marketplace", path, args.sessions)
+            bench.warm_up(mode, path, args.sessions)
             if args.tool == "callgrind":
                 subprocess.run(["callgrind_control", "-z", str(pid)], check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -124,7 +141,7 @@ def main() -> int:
             u0, s0, f0 = proc_times(pid)
             base = h.sink_count()
             t0 = time.monotonic()
-            src = bench.start_source("marketplace", path, args.messages, args.sessions)
+            src = bench.start_source(mode, path, args.messages, args.sessions)
             src.communicate(timeout=bench_args.timeout)
             wait_for(lambda: h.sink_count() - base >= args.messages, bench_args.timeout,
                      f"{wl} at the sink", on_timeout=h.diagnostics)
@@ -150,6 +167,8 @@ def main() -> int:
             recorder.send_signal(signal.SIGINT)
             recorder.wait()
         h.stop()
+        if floor:
+            floor.stop()
         if args.tool == "callgrind":
             print("dumps: " + " ".join(sorted(f for f in os.listdir(out)
                                               if f.startswith("callgrind.out"))))
