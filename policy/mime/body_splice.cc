@@ -5,11 +5,12 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "util/hex.h"
 
 namespace mm::policy {
 namespace {
@@ -128,24 +129,23 @@ bool ends_with_crlf(GMimeStream* raw) {
 
 // A token the message cannot be expected to contain: a marker found more
 // often than placed means the write falls back, never a wrong body, so a
-// clock and a counter do where the random device cannot be opened.
+// clock and a counter do where the kernel's CSPRNG cannot be read.  Not
+// std::random_device: constructing one runs CPUID, a trap to the hypervisor
+// on a virtual machine, at every rewritten body.
 std::string random_token() {
-    static constexpr char kHex[] = "0123456789abcdef";
     static std::atomic<std::uint64_t> calls{0};
-    std::uint64_t words[2];
     try {
-        std::random_device device;
-        words[0] = static_cast<std::uint64_t>(device()) << 32 | device();
-        words[1] = static_cast<std::uint64_t>(device()) << 32 | device();
+        return "MMSPLICE" + random_hex(16);
     } catch (const std::exception&) {
-        words[0] =
-            static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-        words[1] = ++calls;
+        static constexpr char kHex[] = "0123456789abcdef";
+        std::uint64_t words[2] = {
+            static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()),
+            ++calls};
+        std::string token = "MMSPLICE";
+        for (std::uint64_t w : words)
+            for (int i = 0; i < 16; ++i, w >>= 4) token += kHex[w & 15];
+        return token;
     }
-    std::string token = "MMSPLICE";
-    for (std::uint64_t w : words)
-        for (int i = 0; i < 16; ++i, w >>= 4) token += kHex[w & 15];
-    return token;
 }
 
 // The raw bytes of `part`'s content appended to `body`; false (nothing to

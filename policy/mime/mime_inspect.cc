@@ -106,7 +106,8 @@ private:
     // The text of a kept document attachment, within attachments.text's
     // bounds and a share of the CPU budget (what is not read is noted on
     // the report, and the attachment judged without it).
-    void read_document(AttachmentReport& rep, const std::function<const MessageBody&()>& whole) {
+    void read_document(AttachmentReport& rep, const std::function<const MessageBody&()>& whole,
+                       const PdfTextCheck& pdf_text) {
         const AttachmentPolicy::TextReading& bounds = opt_.policy.attachments.text;
         const DocumentKind kind = document_kind(rep.detected_type);
         if (!bounds.read || kind == DocumentKind::none) return;
@@ -120,7 +121,7 @@ private:
         if (!document_time_) document_time_.emplace(kDocumentTimeShare);
         const TextBounds limits{
             std::min(bounds.max_chars, bounds.max_message_chars - document_chars_),
-            bounds.max_pdf_pages, [this] { return document_time_->spent(); }};
+            bounds.max_pdf_pages, [this] { return document_time_->spent(); }, &pdf_text};
         DocumentText read = read_document_text(kind, whole(), limits);
         rep.text_note = std::move(read.note);
         document_chars_ += read.chars;
@@ -336,7 +337,8 @@ private:
             return **whole;
         };
         if (opt_.delivery_report && is_report_part(rep.declared_type)) input.declared_type.clear();
-        AttachmentVerdict v = classify_every_name(input, names);
+        PdfTextCheck pdf_text;
+        AttachmentVerdict v = classify_every_name(input, names, pdf_text);
         if (!v.allowed && opt_.delivery_report && is_report_part(rep.declared_type) &&
             names.empty() &&
             (v.detected_type == "text/plain" || v.detected_type.starts_with("message/")))
@@ -352,7 +354,7 @@ private:
             else if (v.detected_type == "text/plain" || v.detected_type == "text/html")
                 process_text(leaf, v.detected_type == "text/html", count, attachment_label(rep));
             else
-                read_document(rep, input.whole);
+                read_document(rep, input.whole, pdf_text);
         }
         if (!rep.kept && opt_.policy.attachments.action == AttachmentPolicy::Action::strip)
             remove_attachment(leaf, rep);
@@ -363,8 +365,10 @@ private:
     // judged, and the first refusal wins, so a harmless name in one header
     // cannot hide an executable's in the other.
     AttachmentVerdict classify_every_name(AttachmentInput& input,
-                                          const std::vector<std::string>& names) const {
-        AttachmentVerdict first = opt_.classifier.classify(input, opt_.policy.attachments);
+                                          const std::vector<std::string>& names,
+                                          PdfTextCheck& pdf_text) const {
+        AttachmentVerdict first =
+            opt_.classifier.classify(input, opt_.policy.attachments, &pdf_text);
         for (std::size_t i = 1; i < names.size() && first.allowed; ++i) {
             input.filename = printable(names[i]);
             AttachmentVerdict other = opt_.classifier.classify(input, opt_.policy.attachments);

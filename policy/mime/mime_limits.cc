@@ -127,6 +127,8 @@ public:
             chunk.remove_prefix(n);
             if (nl == nullptr) {
                 carry(piece);
+            } else if (carry_bytes_ == 0 && inert(piece)) {
+                // Nothing to do: on_line would change nothing.
             } else if (carry_bytes_ == 0) {
                 on_line({strip_eol(piece), piece.size()});
             } else {
@@ -148,6 +150,15 @@ private:
     static MessageLimits bytes_only(MessageLimits limits) {
         limits.max_header_count = MessageLimits::kUnlimited;
         return limits;
+    }
+
+    // A whole line of content (no header block, no Content-Type being
+    // read) that can be neither a boundary line ("--") nor the start of a
+    // Content-Type field: on_line leaves everything as it was.  Most lines
+    // of a base64 attachment, so tested before the call.
+    bool inert(std::string_view piece) const {
+        const char c = piece.front();
+        return !in_block_ && !capturing_ && c != '-' && c != 'c' && c != 'C';
     }
 
     static std::string_view strip_eol(std::string_view s) {

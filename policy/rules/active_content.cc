@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "policy/limits.h"
@@ -221,7 +222,8 @@ namespace {
 // scan_damaged_pdf).  The CPU budget spent inside qpdf ends the call; any
 // other failure is `unreadable(encrypted)`.
 template <class Read, class Unreadable>
-std::optional<std::string> with_qpdf(std::string_view bytes, Read read, Unreadable unreadable) {
+auto with_qpdf(std::string_view bytes, Read read, Unreadable unreadable)
+    -> decltype(read(std::declval<QPDF&>())) {
     try {
         QPDF pdf;
         pdf.setSuppressWarnings(true);
@@ -238,44 +240,51 @@ std::optional<std::string> with_qpdf(std::string_view bytes, Read read, Unreadab
 
 }  // namespace
 
-std::optional<std::string> pdf_active_content(std::string_view bytes) {
-    return with_qpdf(
-        bytes,
-        [](QPDF& pdf) -> std::optional<std::string> {
-            if (pdf.getObjectCount() > static_cast<size_t>(kMaxPdfObjects))
-                return std::string("a PDF with too many objects");
-            // Every indirect object, and the dictionaries and arrays written
-            // inside it (an annotation's /A action is usually direct), walked
-            // with a stack: a crafted file may nest them deeply.
-            std::size_t visited = 0;
-            std::vector<QPDFObjectHandle> pending;
-            for (QPDFObjectHandle obj : pdf.getAllObjects()) {
-                pending.push_back(obj);
-                while (!pending.empty()) {
-                    QPDFObjectHandle o = pending.back();
-                    pending.pop_back();
-                    if (++visited > kMaxPdfNodes) return std::string("a PDF with too many objects");
-                    if (o.isStream()) o = o.getDict();
-                    if (o.isDictionary()) {
-                        if (auto why = active_key(o)) return "a PDF with " + *why;
-                        for (auto& [key, value] : o.ditems())
-                            if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
-                                pending.push_back(value);
-                    } else if (o.isArray()) {
-                        for (auto& value : o.aitems())
-                            if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
-                                pending.push_back(value);
-                    }
-                }
+namespace {
+
+// Active content anywhere in the PDF qpdf opened (pdf_active_content).
+std::optional<std::string> active_in(QPDF& pdf) {
+    if (pdf.getObjectCount() > static_cast<size_t>(kMaxPdfObjects))
+        return std::string("a PDF with too many objects");
+    // Every indirect object, and the dictionaries and arrays written
+    // inside it (an annotation's /A action is usually direct), walked
+    // with a stack: a crafted file may nest them deeply.
+    std::size_t visited = 0;
+    std::vector<QPDFObjectHandle> pending;
+    for (QPDFObjectHandle obj : pdf.getAllObjects()) {
+        pending.push_back(obj);
+        while (!pending.empty()) {
+            QPDFObjectHandle o = pending.back();
+            pending.pop_back();
+            if (++visited > kMaxPdfNodes) return std::string("a PDF with too many objects");
+            if (o.isStream()) o = o.getDict();
+            if (o.isDictionary()) {
+                if (auto why = active_key(o)) return "a PDF with " + *why;
+                for (auto& [key, value] : o.ditems())
+                    if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
+                        pending.push_back(value);
+            } else if (o.isArray()) {
+                for (auto& value : o.aitems())
+                    if (!value.isIndirect() && (value.isDictionary() || value.isArray()))
+                        pending.push_back(value);
             }
-            check_cpu_budget();  // in case qpdf swallowed it
-            return std::nullopt;
-        },
-        [&](bool encrypted) -> std::optional<std::string> {
-            // Encrypted with a password, or damaged: see scan_damaged_pdf.
-            if (encrypted) return std::string("an encrypted PDF, which cannot be checked");
-            return scan_damaged_pdf(bytes);
-        });
+        }
+    }
+    check_cpu_budget();  // in case qpdf swallowed it
+    return std::nullopt;
+}
+
+// Encrypted with a password, or damaged: see scan_damaged_pdf.
+std::optional<std::string> active_in_unreadable(std::string_view bytes, bool encrypted) {
+    if (encrypted) return std::string("an encrypted PDF, which cannot be checked");
+    return scan_damaged_pdf(bytes);
+}
+
+}  // namespace
+
+std::optional<std::string> pdf_active_content(std::string_view bytes) {
+    return with_qpdf(bytes, active_in,
+                     [&](bool encrypted) { return active_in_unreadable(bytes, encrypted); });
 }
 
 namespace {
@@ -302,36 +311,72 @@ private:
 
 }  // namespace
 
+namespace {
+
+// What a text extractor would inflate of the PDF qpdf opened (pdf_text_hazard).
+std::optional<std::string> hazard_in(QPDF& pdf, std::size_t max_inflated) {
+    std::size_t left = max_inflated;
+    for (QPDFObjectHandle obj : pdf.getAllObjects()) {
+        if (!obj.isStream()) continue;
+        QPDFObjectHandle subtype = obj.getDict().getKey("/Subtype");
+        // Images are not decoded for text; every other stream may be
+        // interpreted (pages, forms, glyph procedures, patterns, fonts).
+        if (subtype.isName() && subtype.getName() == "/Image") continue;
+        InflatedBytes counter(left);
+        try {
+            obj.pipeStreamData(&counter, 0, qpdf_dl_generalized, true);
+        } catch (const LimitExceeded&) {
+            throw;
+        } catch (const std::exception&) {
+            // Undecodable data is no text to read; only the bound counts.
+        }
+        check_cpu_budget();
+        if (counter.over())
+            return "its streams inflate to more than " + std::to_string(max_inflated >> 20) +
+                   " MiB";
+        left = counter.left();
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> hazard_in_unreadable(bool encrypted) {
+    return std::string(encrypted ? "the PDF is password-protected" : "the PDF is damaged");
+}
+
+}  // namespace
+
 std::optional<std::string> pdf_text_hazard(std::string_view bytes, std::size_t max_inflated) {
+    return with_qpdf(
+        bytes, [&](QPDF& pdf) { return hazard_in(pdf, max_inflated); }, hazard_in_unreadable);
+}
+
+// One parse for both questions.  The text's answer is taken only where it
+// cannot differ from a parse of its own: the active-content walk went
+// through (it resolved every object the hazard walk reads) and found
+// nothing; a failure inside the hazard walk is what with_qpdf would have
+// made of it on its own.  Anything else leaves `text` unknown, and the
+// reader asks pdf_text_hazard itself, as it did.
+std::optional<std::string> pdf_active_content(std::string_view bytes, std::size_t max_inflated,
+                                              PdfTextCheck& text) {
+    text = {};
     return with_qpdf(
         bytes,
         [&](QPDF& pdf) -> std::optional<std::string> {
-            std::size_t left = max_inflated;
-            for (QPDFObjectHandle obj : pdf.getAllObjects()) {
-                if (!obj.isStream()) continue;
-                QPDFObjectHandle subtype = obj.getDict().getKey("/Subtype");
-                // Images are not decoded for text; every other stream may be
-                // interpreted (pages, forms, glyph procedures, patterns, fonts).
-                if (subtype.isName() && subtype.getName() == "/Image") continue;
-                InflatedBytes counter(left);
-                try {
-                    obj.pipeStreamData(&counter, 0, qpdf_dl_generalized, true);
-                } catch (const LimitExceeded&) {
-                    throw;
-                } catch (const std::exception&) {
-                    // Undecodable data is no text to read; only the bound counts.
-                }
+            std::optional<std::string> active = active_in(pdf);
+            if (active) return active;
+            try {
+                text.hazard = hazard_in(pdf, max_inflated);
+            } catch (const LimitExceeded&) {
+                throw;
+            } catch (const std::exception&) {
                 check_cpu_budget();
-                if (counter.over())
-                    return "its streams inflate to more than " +
-                           std::to_string(max_inflated >> 20) + " MiB";
-                left = counter.left();
+                text.hazard =
+                    hazard_in_unreadable(bytes.find("/Encrypt") != std::string_view::npos);
             }
+            text.known = true;
             return std::nullopt;
         },
-        [](bool encrypted) -> std::optional<std::string> {
-            return std::string(encrypted ? "the PDF is password-protected" : "the PDF is damaged");
-        });
+        [&](bool encrypted) { return active_in_unreadable(bytes, encrypted); });
 }
 
 }  // namespace mm::policy

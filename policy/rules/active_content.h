@@ -38,4 +38,22 @@ std::optional<std::string> pdf_active_content(std::string_view bytes);
 // to a page that costs it many seconds (bench/RESULTS.md).
 std::optional<std::string> pdf_text_hazard(std::string_view bytes, std::size_t max_inflated);
 
+// What the text extractor may inflate of one PDF (pdf_text_hazard's bound):
+// a text PDF of 50 full pages holds about 1 MiB, and the extractor's time
+// grows with it.
+constexpr std::size_t kMaxPdfTextInflated = 8u << 20;
+
+// pdf_text_hazard's answer for a PDF, when pdf_active_content found it too.
+struct PdfTextCheck {
+    bool known = false;
+    std::optional<std::string> hazard;
+};
+
+// pdf_active_content(bytes), and, when the PDF has none, what
+// pdf_text_hazard(bytes, max_inflated) answers, from the same parse: qpdf's
+// parse is most of the cost of either.  `text.known` is false where the
+// answer could differ from that call's (then ask it).
+std::optional<std::string> pdf_active_content(std::string_view bytes, std::size_t max_inflated,
+                                              PdfTextCheck& text);
+
 }  // namespace mm::policy

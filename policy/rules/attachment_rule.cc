@@ -276,7 +276,8 @@ std::string AttachmentClassifier::detect(std::string_view bytes) const {
 }
 
 AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
-                                                 const AttachmentPolicy& policy) const {
+                                                 const AttachmentPolicy& policy,
+                                                 PdfTextCheck* pdf_text) const {
     std::string detected = detect(input.bytes);
     const std::string ext = extension_of(input.filename);
     const std::string declared = to_lower(input.declared_type);
@@ -336,8 +337,14 @@ AttachmentVerdict AttachmentClassifier::classify(const AttachmentInput& input,
             whole = input.whole().str();
             all = whole;
         }
-        if (auto why = is_ole2(all) ? ole2_active_content(all) : pdf_active_content(all))
-            return refuse(detected, "attachment.active_content", *why);
+        std::optional<std::string> why;
+        if (is_ole2(all))
+            why = ole2_active_content(all);
+        else if (pdf_text != nullptr && policy.text.read)
+            why = pdf_active_content(all, kMaxPdfTextInflated, *pdf_text);
+        else
+            why = pdf_active_content(all);
+        if (why) return refuse(detected, "attachment.active_content", *why);
     }
 
     if (!ext.empty()) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "policy/mime/message_body.h"
+#include "policy/rules/active_content.h"
 #include "policy/rules/type_detect.h"
 #include "policy/yaml_schema.h"
 #include "util/result.h"
@@ -89,7 +90,10 @@ public:
     // The detected MIME type of `bytes` (libmagic on a bounded prefix).
     std::string detect(std::string_view bytes) const;
     // Type, mismatch and OOXML checks (not size/count: the caller sums those).
-    AttachmentVerdict classify(const AttachmentInput& input, const AttachmentPolicy& policy) const;
+    // With `pdf_text`, a PDF's text hazard is found in the same parse as its
+    // active content, when policy.text.read says its text will be read.
+    AttachmentVerdict classify(const AttachmentInput& input, const AttachmentPolicy& policy,
+                               PdfTextCheck* pdf_text = nullptr) const;
 
 private:
     AttachmentClassifier();

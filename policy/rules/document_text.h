@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "policy/mime/message_body.h"
+#include "policy/rules/active_content.h"
 
 namespace mm::policy {
 
@@ -33,6 +34,9 @@ struct TextBounds {
     std::size_t max_chars = 100000;     // Unicode characters kept
     int max_pdf_pages = 50;             // pages read
     std::function<bool()> out_of_time;  // true: stop at the next check; may be empty
+    // What the attachment check found of the same PDF's text hazard, if it
+    // did (active_content.h); the PDF reader asks qpdf itself otherwise.
+    const PdfTextCheck* pdf_checked = nullptr;
 };
 
 struct DocumentText {
@@ -69,6 +73,8 @@ private:
 };
 
 DocumentText read_pdf_text(std::string_view bytes, const TextBounds& bounds);
+// Whether poppler's global tables stay built between PDFs (pdf_text.cc).
+bool poppler_tables_kept();
 DocumentText read_office_text(DocumentKind kind, const MessageBody& content,
                               const TextBounds& bounds);
 

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "policy/limits.h"
 #include "policy/mime/mime_inspect.h"
@@ -42,6 +45,21 @@ TEST(DocumentTextTest, PdfPagesAreReadInOrder) {
     EXPECT_LT(t.text.find("ABC123"), t.text.find("Second page")) << t.text;
     EXPECT_EQ(static_cast<glong>(t.chars),
               g_utf8_strlen(t.text.data(), static_cast<gssize>(t.text.size())));
+}
+
+// The document that keeps poppler's tables built opens, and PDFs read
+// after it read as before, whichever thread reads them.
+TEST(DocumentTextTest, PopplerTablesStayBuiltBetweenPdfs) {
+    EXPECT_TRUE(document_text_detail::poppler_tables_kept());
+    std::vector<std::thread> readers;
+    std::vector<std::string> texts(4);
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        readers.emplace_back([&texts, i] {
+            texts[i] = read(DocumentKind::pdf, text_pdf({"Reader " + std::to_string(i)})).text;
+        });
+    for (auto& t : readers) t.join();
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        EXPECT_NE(texts[i].find("Reader " + std::to_string(i)), std::string::npos) << texts[i];
 }
 
 TEST(DocumentTextTest, DocxShowsTheTextOfItsRunsOnly) {
@@ -104,6 +122,49 @@ TEST(DocumentTextTest, PdfWhoseStreamsInflatePastTheBoundIsNotRead) {
     const DocumentText t = read(DocumentKind::pdf, text_pdf({page}));
     EXPECT_TRUE(t.text.empty());
     EXPECT_EQ(t.note, "text not read: its streams inflate to more than 8 MiB");
+}
+
+// The attachment check's single parse answers both questions as the two
+// calls of their own do, or leaves the text's answer unknown.
+TEST(DocumentTextTest, OneParseAnswersAsTheTwoChecksDo) {
+    const std::string page(3000, 'x');
+    const std::vector<std::string> samples = {
+        text_pdf({kFlyer, "Second page"}),
+        text_pdf({page, page}),  // over the small bound below
+        text_pdf({kFlyer}, "/OpenAction << /S /JavaScript /JS (app.alert(1)) >>"),
+        text_pdf({kFlyer}, {}, "<< /Type /EmbeddedFile /Length 0 >>\nstream\n\nendstream"),
+        password_protected_pdf({kFlyer}),
+        mm::bench::synthetic_pdf(4096),
+        std::string("%PDF-1.4\n"),
+        std::string(),
+    };
+    int known = 0;
+    for (std::size_t bound : {std::size_t{4096}, kMaxPdfTextInflated}) {
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+            PdfTextCheck text;
+            EXPECT_EQ(pdf_active_content(samples[i], bound, text), pdf_active_content(samples[i]))
+                << "sample " << i;
+            if (!text.known) continue;
+            ++known;
+            EXPECT_EQ(text.hazard, pdf_text_hazard(samples[i], bound)) << "sample " << i;
+        }
+    }
+    EXPECT_GE(known, 4);  // the clean PDFs at both bounds
+}
+
+// A kept PDF is read with the text check of its attachment check: the
+// bound still stops one whose streams inflate too far.
+TEST(DocumentTextTest, TextCheckOfTheAttachmentCheckIsUsed) {
+    PdfTextCheck refused{true, "its streams inflate to more than 8 MiB"};
+    TextBounds bounds;
+    bounds.pdf_checked = &refused;
+    const DocumentText t = read(DocumentKind::pdf, text_pdf({kFlyer}), bounds);
+    EXPECT_TRUE(t.text.empty());
+    EXPECT_EQ(t.note, "text not read: its streams inflate to more than 8 MiB");
+    PdfTextCheck clean{true, std::nullopt};
+    bounds.pdf_checked = &clean;
+    EXPECT_NE(read(DocumentKind::pdf, text_pdf({kFlyer}), bounds).text.find("ABC123"),
+              std::string::npos);
 }
 
 TEST(DocumentTextTest, TimeAllowanceStopsBetweenPages) {
