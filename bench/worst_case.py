@@ -116,6 +116,20 @@ def within_letter_spacing(sender: str, to: str) -> str:
     return head(sender, to, "text/plain") + "\r\n" + "a " * ((LIMIT - 1000) // 2) + "\r\n"
 
 
+# Normalisation: a letter and five million combining marks (ICU reorders a
+# segment's marks in quadratic time), and a text whose other readings ("1"
+# as "i" or "l", a letter-spaced word after an article) each copy it with an
+# offset map of two pieces every three bytes.
+def within_combining_marks(sender: str, to: str) -> str:
+    marks = "\u0301\u0316" * ((LIMIT - 1000) // 8)
+    return head(sender, to, "text/plain; charset=utf-8") + "\r\na" + marks + "\r\n"
+
+
+def within_other_readings(sender: str, to: str) -> str:
+    text = "h1gh a r e v i e w\r\n" + "b\u0430" * ((LIMIT - 1000) // 3)
+    return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + text + "\r\n"
+
+
 CASES = {
     "headers_100k": many_headers,
     "parts_100k": many_parts,
@@ -132,6 +146,8 @@ CASES = {
     "within_text_shapes": within_text_shapes,
     "within_text_concepts": within_text_concepts,
     "within_letter_spacing_10MB": within_letter_spacing,
+    "within_combining_marks": within_combining_marks,
+    "within_other_readings": within_other_readings,
 }
 
 

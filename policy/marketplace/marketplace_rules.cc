@@ -6,6 +6,7 @@
 #include <array>
 #include <utility>
 
+#include "policy/limits.h"
 #include "policy/marketplace/fingerprints.h"
 #include "policy/marketplace/marketplace_common.h"
 #include "util/address.h"
@@ -432,9 +433,11 @@ MarketplaceDecision decide_impl(const MarketplaceFacts& f, const alias::ThreadSt
 }  // namespace
 
 MarketplaceDecision decide(const MarketplaceFacts& facts, const alias::ThreadState& state,
-                           const MarketplacePolicy& policy) noexcept {
+                           const MarketplacePolicy& policy) {
     try {
         return decide_impl(facts, state, policy);
+    } catch (const LimitExceeded&) {
+        throw;  // the message is refused for it, not tempfailed
     } catch (...) {
         MarketplaceDecision d;
         d.update.allowed = false;

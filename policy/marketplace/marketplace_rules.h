@@ -6,7 +6,7 @@
 // decide() inside the write transaction of Store::apply_thread_event with the
 // thread's current ThreadState, and writes the ThreadUpdate it returns, so
 // decide() is fast (one RE2::Set pass per contact reason, one SHA-256 per text
-// part) and never throws.  The policy is immutable once loaded and may be
+// part) and throws nothing but a limit (below).  The policy is immutable once loaded and may be
 // shared by any number of threads.
 //
 // decide() walks one ordered table of rules (marketplace_rules.cc); the
@@ -83,8 +83,11 @@ struct MarketplaceDecision {
     std::vector<std::string> contact_reasons;
 };
 
-// Never throws; an internal failure (out of memory) gives tempfail 451 4.3.0.
+// An internal failure (out of memory) gives tempfail 451 4.3.0.  Throws only
+// LimitExceeded (BudgetExceeded too): reading the contact reasons is
+// bounded by the evaluation's limits (policy/limits.h) when it runs inside
+// one, as the read-only run inside evaluate() does.
 MarketplaceDecision decide(const MarketplaceFacts& facts, const alias::ThreadState& state,
-                           const MarketplacePolicy& policy) noexcept;
+                           const MarketplacePolicy& policy);
 
 }  // namespace mm::policy

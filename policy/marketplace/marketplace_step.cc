@@ -1,5 +1,8 @@
 #include "policy/marketplace/marketplace_step.h"
 
+#include <exception>
+
+#include "policy/limits.h"
 #include "policy/marketplace/retry.h"
 #include "policy/mime/mime_inspect.h"
 
@@ -79,11 +82,20 @@ Result<MarketplaceDecision> run_marketplace(alias::ThreadStore& store,
         .message_id = message_id,
         .delivery = commit ? delivery : nullptr,
     };
+    // A limit met while reading the contact reasons leaves the store's
+    // transaction as a refusal (nothing written), then refuses the message.
+    std::exception_ptr over_limit;
     auto update = store.apply_thread_event(event, [&](const alias::ThreadState& state) {
-        decision = decide(facts, state, policy);
+        try {
+            decision = decide(facts, state, policy);
+        } catch (const LimitExceeded&) {
+            over_limit = std::current_exception();
+            return alias::ThreadUpdate{};
+        }
         if (event.delivery != nullptr) event.delivery->outcome = encode_outcome(decision);
         return decision.update;
     });
+    if (over_limit) std::rethrow_exception(over_limit);
     if (!update) return update.error();
     return decision;
 }

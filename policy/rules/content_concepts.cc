@@ -163,8 +163,9 @@ std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::strin
                     return o.one == r.one && o.article_apart == r.article_apart;
                 }))
                 others.push_back(r);
-    std::deque<NormalizedText> alternatives;
     for (const Reading& r : others) {
+        // One reading at a time: each is a copy of the texts with its maps.
+        std::deque<NormalizedText> alternatives;
         std::vector<classify::TextInput> inputs;
         for (std::size_t k = 0; k < texts.size(); ++k) {
             const auto theirs = other_readings(normalized[k]);

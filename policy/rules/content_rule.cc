@@ -12,6 +12,7 @@
 #include <span>
 #include <utility>
 
+#include "policy/limits.h"
 #include "policy/rules/excerpt.h"
 #include "policy/rules/text_normalize.h"
 #include "policy/rules/text_scans.h"
@@ -176,21 +177,27 @@ std::vector<ContentHit> ContentRules::scan_patterns(
     };
     std::vector<Candidate> candidates;
     candidates.reserve(texts.size());
+    if (std::none_of(compiled_.begin(), compiled_.end(),
+                     [](const auto& c) { return c != nullptr && c->set != nullptr; }))
+        return hits;
     std::deque<NormalizedText> other_texts;  // the other readings (stable addresses)
     auto consider = [&](std::size_t source, const NormalizedText& text) {
         if (any_) {
             // Out of memory on this text is not "no match": the rules decide.
             RE2::Set::ErrorInfo info{RE2::Set::kNoError};
             if (!any_->set->Match(text.text, nullptr, &info) && info.kind == RE2::Set::kNoError)
-                return;
+                return false;
         }
         candidates.push_back({source, text});
+        return true;
     };
     for (std::size_t k = 0; k < texts.size(); ++k) {
         consider(k, normalized[k]);
-        for (Reading reading : other_readings(normalized[k]))
-            consider(k,
-                     other_texts.emplace_back(normalize_text(texts[k], Normalize::words, reading)));
+        for (Reading reading : other_readings(normalized[k])) {
+            check_cpu_budget();
+            other_texts.push_back(normalize_text(texts[k], Normalize::words, reading));
+            if (!consider(k, other_texts.back())) other_texts.pop_back();  // not kept
+        }
     }
     std::vector<int> which;
     for (size_t r = 0; r < rules_.size() && !candidates.empty(); ++r) {

@@ -23,8 +23,8 @@ void OffsetMap::add(std::size_t src, std::size_t out, bool copied) {
     if (src == 0 && out == 0) return;
     copied = copied && src == out;
     if (!(copied && !pieces_.empty() && pieces_.back().copied))
-        pieces_.push_back(
-            {static_cast<std::uint32_t>(out_size_), static_cast<std::uint32_t>(src_size_), copied});
+        pieces_.push_back({static_cast<std::uint32_t>(out_size_),
+                           static_cast<std::uint32_t>(src_size_) & 0x7FFFFFFFu, copied ? 1u : 0u});
     out_size_ += out;
     src_size_ += src;
 }
@@ -256,6 +256,8 @@ private:
 
 class CharactersPass {
 public:
+    static constexpr std::size_t kMaxSegment = 32;
+
     CharactersPass(std::string_view s, bool words, std::string& out, OffsetMap& map)
         : s_(s), words_(words), icu_(icu_data()), out_(out), map_(map) {}
 
@@ -314,7 +316,10 @@ private:
             return i;
         }
         bool single = true;
-        while (i < s_.size()) {
+        // At most kMaxSegment characters (UAX #15's stream-safe bound is 30
+        // non-starters): ICU's canonical reordering of a segment is
+        // quadratic in its marks, and "a" and 5 M marks would take hours.
+        for (std::size_t count = 1; i < s_.size() && count < kMaxSegment; ++count) {
             CodePoint next = decode_at(s_, i);
             if (next.c < 0 || icu_.nfkc->hasBoundaryBefore(next.c)) break;
             i += next.len;

@@ -47,10 +47,14 @@ public:
     bool identity() const { return pieces_.empty() || (pieces_.size() == 1 && pieces_[0].copied); }
 
 private:
+    // Eight bytes: a hostile text can make a piece of every other
+    // character (normalize_text refuses texts of 2 GiB and more).
     struct Piece {
-        std::uint32_t out, src;  // where it starts
-        bool copied;
+        std::uint32_t out;  // where it starts
+        std::uint32_t src : 31;
+        std::uint32_t copied : 1;
     };
+    static_assert(sizeof(Piece) == 8);
     std::size_t begin_of(std::size_t p) const;
     std::size_t end_of(std::size_t p) const;
     std::vector<Piece> pieces_;

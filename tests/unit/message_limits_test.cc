@@ -367,6 +367,21 @@ TEST_F(LimitsFlowTest, TooManyWordsToReadIsRefused) {
               Decision::reject);
 }
 
+// The contact reasons an [Important] subject asks for are read inside the
+// marketplace rules, within the store's transaction: a limit met there
+// refuses the message as everywhere else (it was a 451 "out of memory").
+TEST_F(LimitsFlowTest, TooManyWordsForTheContactReasonsIsRefusedNotTempfailed) {
+    config_.limits.max_text_words = 1000;
+    std::string words;  // '1' between letters: each text is read twice ("i", "l")
+    for (int i = 0; i < 400; ++i) words += "wo1rd ";
+    std::string raw = head("text/plain") + "\r\n" + words + "\r\n";
+    const std::string subject = "Subject: About your order";
+    raw.replace(raw.find(subject), subject.size(), "Subject: [Important] About your order");
+    expect_refused(run(message(raw)), "552 5.3.4",
+                   "Message text has more than 1000 words to check (limit limits.max_text_words)",
+                   "limits.max_text_words");
+}
+
 TEST_F(LimitsFlowTest, OverTheCpuBudgetIsRefusedAndTheSlotGivenBack) {
     EXPECT_EQ(over_cpu_budget("552 5.3.4").decision, Decision::reject);
     // Every slot of the gate is free: the evaluation gave its back.

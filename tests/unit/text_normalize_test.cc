@@ -85,6 +85,24 @@ TEST(NormalizeCharacters, SpansMapBackOverRemovedCharacters) {
     EXPECT_EQ(source_of("\uFF14\uFF19 x", Normalize::characters, "9"), "\uFF19");
 }
 
+// A letter and thousands of combining marks is normalised in segments of a
+// bounded length (ICU's reordering is quadratic in one): every mark is kept,
+// and a letter and its marks still compose.
+TEST(NormalizeCharacters, LongMarkRunsAreCutIntoSegmentsAndKept) {
+    EXPECT_EQ(characters("e\u0301"), "\u00E9");
+    std::string zalgo = "a";
+    for (int i = 0; i < 5000; ++i) zalgo += "\u0301\u0316";
+    const std::string out = characters(zalgo);
+    auto count = [&](std::string_view mark) {
+        std::size_t n = 0;
+        for (std::size_t p = out.find(mark); p != std::string::npos; p = out.find(mark, p + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(count("\u0316"), 5000u);
+    EXPECT_GE(count("\u0301"), 4999u);
+    EXPECT_LE(out.size(), zalgo.size());
+}
+
 // ---- words ----------------------------------------------------------------------
 
 TEST(NormalizeWords, CaseIsFolded) {
