@@ -235,7 +235,14 @@ public:
         if (k == len) return;
         const auto cls = [p](std::size_t i) { return kAscii[static_cast<unsigned char>(p[i])]; };
         bool in_swap = false;
-        for (; k < len; ++k) {
+        for (std::size_t looked = k; k < len; ++k) {
+            if (k >= looked && k + 8 <= len) {
+                looked = k + 8;
+                if (!may_matter(p + k)) {
+                    k += 7;
+                    continue;
+                }
+            }
             const std::uint8_t bits = cls(k);
             if (bits == kSpace) {
                 // non-word, member, space, member, space
@@ -256,6 +263,23 @@ public:
         last_ = static_cast<std::uint16_t>(cls(len - 4) << 12 | cls(len - 3) << 8 |
                                            cls(len - 2) << 4 | cls(len - 1));
         in_swap_ = in_swap;
+    }
+
+    // Whether one of the eight bytes from p (p[-2] readable) may change what
+    // the scout says: a space two after a space, a digit or '@'.
+    static bool may_matter(const char* p) {
+        constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+        std::uint64_t w, before;
+        std::memcpy(&w, p, 8);
+        std::memcpy(&before, p - 2, 8);
+        const auto has = [](std::uint64_t v, char c) {
+            const std::uint64_t x = v ^ (ones * static_cast<unsigned char>(c));
+            return (x - ones) & ~x & high;
+        };
+        // The bytes are ASCII: the sums cannot carry into the next byte.
+        const std::uint64_t digit =
+            (w + ones * (0x80 - '0')) & ~(w + ones * (0x80 - '9' - 1)) & high;
+        return ((has(w, ' ') & has(before, ' ')) | digit | has(w, '@')) != 0;
     }
 
     bool maybe_run() const { return maybe_run_; }
