@@ -25,7 +25,13 @@ public:
         spellings_.resize(doc_.spellings.size());
         for (std::size_t k = 0; k < spellings_.size(); ++k)
             spellings_[k].text = doc_.folded_of(doc_.tokens[doc_.spellings[k]]);
-        for (std::uint32_t t = 0; t < n; ++t) at(t, out);
+        // Most tokens begin no entry: they cost a look at their spelling.
+        for (std::uint32_t t = 0; t < n; ++t) {
+            Spelling& s = spelling(t);
+            if (!s.built) build(s);
+            budget_.tick(1 + s.steps.size());
+            if (!s.steps.empty()) at(t, s, out);
+        }
     }
 
 private:
@@ -205,10 +211,7 @@ private:
         key_.append(key);
     }
 
-    void at(std::uint32_t t, std::vector<ConceptMatch>& out) {
-        Spelling& s = spelling(t);
-        if (!s.built) build(s);
-        budget_.tick(1 + s.steps.size());
+    void at(std::uint32_t t, Spelling& s, std::vector<ConceptMatch>& out) {
         for (const Step& step : s.steps) {
             switch (step.kind) {
                 case Step::Kind::entry:
