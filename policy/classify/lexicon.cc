@@ -26,6 +26,54 @@ bool upper_snake(std::string_view s) {
     });
 }
 
+// A shape `\bLIT...`, a word boundary then (at the top level, no '|'
+// outside parentheses) at least two literal letters or digits: the pattern
+// without its `\b`, which RE2 can search for its literal prefix instead of
+// stepping through every byte; the boundary is checked at each match
+// (Lexicon::match).  Empty for other shapes.
+std::string after_boundary(const std::string& re) {
+    if (re.size() < 4 || re.compare(0, 2, "\\b") != 0) return {};
+    const auto alnum = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    const auto quantifier = [](char c) { return c == '*' || c == '+' || c == '?' || c == '{'; };
+    if (!alnum(re[2]) || !alnum(re[3]) || (re.size() > 4 && quantifier(re[4])) || quantifier(re[3]))
+        return {};
+    int depth = 0;
+    for (std::size_t i = 2; i < re.size(); ++i) {
+        const char c = re[i];
+        if (c == '\\') {
+            // \Q...\E quotes a span: not worth reading here.
+            if (i + 1 < re.size() && re[i + 1] == 'Q') return {};
+            ++i;
+        } else if (c == '[') {
+            // To the class's end: a ']' first (after an optional '^') is a
+            // member, escapes and [:name:] are read whole.
+            std::size_t k = i + 1;
+            if (k < re.size() && re[k] == '^') ++k;
+            if (k < re.size() && re[k] == ']') ++k;
+            for (; k < re.size() && re[k] != ']'; ++k) {
+                if (re[k] == '\\') {
+                    ++k;
+                } else if (re[k] == '[' && k + 1 < re.size() && re[k + 1] == ':') {
+                    const std::size_t e = re.find(":]", k + 2);
+                    if (e == std::string::npos) return {};
+                    k = e + 1;
+                }
+            }
+            if (k >= re.size()) return {};
+            i = k;
+        } else if (c == '(') {
+            ++depth;
+        } else if (c == ')') {
+            --depth;
+        } else if (c == '|' && depth == 0) {
+            return {};
+        }
+    }
+    return re.substr(2);
+}
+
 RE2::Options shape_options() {
     RE2::Options o;
     o.set_encoding(RE2::Options::EncodingUTF8);
@@ -214,6 +262,12 @@ private:
                  " shape: " + re->error());
         lx_.concepts_[concept_id].shapes.push_back(s.regex);
         lx_.shapes_.push_back(std::move(re));
+        std::unique_ptr<RE2> tail;
+        if (const std::string rest = after_boundary(s.regex); !rest.empty()) {
+            tail = std::make_unique<RE2>(rest, shape_options());
+            if (!tail->ok()) tail.reset();
+        }
+        lx_.shape_tails_.push_back(std::move(tail));
         lx_.shape_concept_.push_back(concept_id);
         shape_regexes_.push_back(s.regex);
     }

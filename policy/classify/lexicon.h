@@ -140,6 +140,9 @@ private:
     // one for their spans.  shape_concept_[i] is the concept of shape i.
     std::unique_ptr<re2::RE2::Set> shape_set_;
     std::vector<std::unique_ptr<re2::RE2>> shapes_;
+    // For a shape `\bLITERAL...`, the pattern without its `\b` (else null):
+    // its matches where a word boundary stands are the shape's.
+    std::vector<std::unique_ptr<re2::RE2>> shape_tails_;
     std::vector<std::uint16_t> shape_concept_;
 };
 

@@ -25,7 +25,13 @@ public:
         spellings_.resize(doc_.spellings.size());
         for (std::size_t k = 0; k < spellings_.size(); ++k)
             spellings_[k].text = doc_.folded_of(doc_.tokens[doc_.spellings[k]]);
-        for (std::uint32_t t = 0; t < n; ++t) at(t, out);
+        // Most tokens begin no entry: they cost a look at their spelling.
+        for (std::uint32_t t = 0; t < n; ++t) {
+            Spelling& s = spelling(t);
+            if (!s.built) build(s);
+            budget_.tick(1 + s.steps.size());
+            if (!s.steps.empty()) at(t, s, out);
+        }
     }
 
 private:
@@ -205,10 +211,7 @@ private:
         key_.append(key);
     }
 
-    void at(std::uint32_t t, std::vector<ConceptMatch>& out) {
-        Spelling& s = spelling(t);
-        if (!s.built) build(s);
-        budget_.tick(1 + s.steps.size());
+    void at(std::uint32_t t, Spelling& s, std::vector<ConceptMatch>& out) {
         for (const Step& step : s.steps) {
             switch (step.kind) {
                 case Step::Kind::entry:
@@ -266,6 +269,37 @@ bool span_tokens(const Document& doc, std::uint32_t text, std::size_t b, std::si
     return true;
 }
 
+bool re2_word(re2::StringPiece s, std::size_t i) {
+    if (i >= s.size()) return false;
+    const char c = s[i];
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// The first match of `re` in `input`, RE2's leftmost-first one.  With
+// `tail` (re without its leading `\b`): the first of tail's matches that
+// starts at a word boundary of `input`, which is the same match, found by a
+// search RE2 speeds up with the literal prefix.  A tail match refused
+// costs a scan of its bytes that the whole pattern would not have made
+// ("awww.awww.awww..." is one match of the tail after another, each as long
+// as the rest): past `wasted_max` such bytes, for the shape and text, the
+// whole pattern searches on from where the tail stopped.
+bool next_shape_match(const RE2& re, const RE2* tail, re2::StringPiece input, re2::StringPiece& m,
+                      std::size_t& wasted, std::size_t wasted_max) {
+    std::size_t pos = 0;
+    if (tail != nullptr) {
+        while (wasted <= wasted_max && pos <= input.size()) {
+            if (!tail->Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1)) return false;
+            const auto p = static_cast<std::size_t>(m.data() - input.data());
+            if (re2_word(input, p) != (p > 0 && re2_word(input, p - 1))) return true;
+            wasted += p + m.size() - pos;
+            pos = p + 1;
+        }
+        // No match of re starts before pos: none of tail's does at a boundary.
+        if (pos > input.size()) return false;
+    }
+    return re.Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1);
+}
+
 }  // namespace
 
 std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const TextInput> texts,
@@ -284,10 +318,12 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
         if (!shape_set_->Match(text, &which)) continue;
         for (int s : which) {
             const RE2& re = *shapes_[static_cast<std::size_t>(s)];
+            const RE2* tail = shape_tails_[static_cast<std::size_t>(s)].get();
             re2::StringPiece input(text), m;
             int found = 0;
+            std::size_t wasted = 0;
             while (!input.empty() && found++ < kMaxShapeMatches &&
-                   re.Match(input, 0, input.size(), RE2::UNANCHORED, &m, 1)) {
+                   next_shape_match(re, tail, input, m, wasted, text.size())) {
                 budget.tick();
                 auto b = static_cast<std::size_t>(m.data() - text.data());
                 std::uint32_t first = 0, last = 0;

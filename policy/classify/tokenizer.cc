@@ -158,6 +158,132 @@ private:
     std::vector<Slot> slots_;
 };
 
+// Where the ASCII word that starts at s[i] ends; sets `upper` if it holds an
+// upper-case letter.  Bytes of 0x80 and more end it (the caller decides
+// whether the word goes on).
+std::size_t ascii_word_end(std::string_view s, std::size_t i, bool& upper) {
+    unsigned bits = 0;
+    std::size_t e = i;
+    for (; e < s.size(); ++e) {
+        const unsigned b = kAscii[static_cast<unsigned char>(s[e])];
+        if (b == 0) break;
+        bits |= b;
+    }
+    upper = (bits & 2u) != 0;
+    return e;
+}
+
+// One text's tokens, appended to the document.
+class TextTokenizer {
+public:
+    TextTokenizer(std::string_view s, std::uint32_t index, Document& doc, Counters& n,
+                  Spellings& spellings, BudgetStride& budget, std::size_t max_tokens)
+        : s_(s),
+          index_(index),
+          doc_(doc),
+          n_(n),
+          spellings_(spellings),
+          budget_(budget),
+          max_tokens_(max_tokens) {}
+
+    void run() {
+        const std::string_view s = s_;
+        const std::size_t size = s.size();
+        for (std::size_t i = 0; i < size;) {
+            const auto c = static_cast<unsigned char>(s[i]);
+            std::size_t len = 1;
+            if (c < 0x80 ? ascii_word(c) : is_word_char(decode_utf8(s, i, len))) {
+                // Most words are ASCII, followed by an ASCII byte.
+                if (c < 0x80) {
+                    bool upper = false;
+                    const std::size_t e = ascii_word_end(s, i, upper);
+                    if (e == size || static_cast<unsigned char>(s[e]) < 0x80) {
+                        emit(i, e, upper ? Fold::lower : Fold::none);
+                        i = e;
+                        continue;
+                    }
+                }
+                i = any_word(i);
+                continue;
+            }
+            if (ends_sentence(s[i])) {
+                std::size_t next_len = 1;
+                if (!(i + 1 < size && word_at(s, i + 1, next_len))) pending_sentence_ = true;
+            } else if (s[i] == '\n' && empty_line_follows(s, i)) {
+                pending_paragraph_ = true;
+            }
+            i += len;
+        }
+    }
+
+private:
+    // How a token's folded form is made: it is the text itself (lower-case
+    // ASCII), the text lower-cased (ASCII), or fold_word's.
+    enum class Fold : std::uint8_t { none, lower, word };
+
+    // A word with non-ASCII characters (or going on past ASCII) from s[i];
+    // returns where it ends.
+    std::size_t any_word(std::size_t i) {
+        const std::size_t start = i;
+        bool ascii = true;
+        std::size_t len = 1;
+        while (i < s_.size() && word_at(s_, i, len)) {
+            ascii = ascii && len == 1;
+            i += len;
+        }
+        emit(start, i, ascii ? Fold::lower : Fold::word);
+        return i;
+    }
+
+    void emit(std::size_t begin, std::size_t end, Fold fold) {
+        if (any_) {
+            if (pending_paragraph_) {
+                ++n_.paragraph;
+                ++n_.sentence;
+            } else if (pending_sentence_) {
+                ++n_.sentence;
+            }
+        }
+        pending_sentence_ = pending_paragraph_ = false;
+        any_ = true;
+        std::string& folded = doc_.folded;
+        Token t;
+        t.text = index_;
+        t.begin = static_cast<std::uint32_t>(begin);
+        t.end = static_cast<std::uint32_t>(end);
+        t.fold_begin = static_cast<std::uint32_t>(folded.size());
+        const std::string_view word = s_.substr(begin, end - begin);
+        std::string_view form = word;
+        if (fold == Fold::none) {
+            t.in_text = true;
+        } else {
+            if (fold == Fold::lower) {
+                for (char c : word) folded.push_back(c >= 'A' && c <= 'Z' ? char(c + 32) : c);
+            } else {
+                fold_word(word, folded);
+            }
+            form = std::string_view(folded).substr(t.fold_begin);
+        }
+        t.fold_end = static_cast<std::uint32_t>(folded.size());
+        t.sentence = n_.sentence;
+        t.paragraph = n_.paragraph;
+        t.message = n_.message;
+        t.spelling = spellings_.intern(doc_, form, static_cast<std::uint32_t>(doc_.tokens.size()));
+        doc_.tokens.push_back(t);
+        if (doc_.tokens.size() > max_tokens_) throw TooManyWords(max_tokens_);
+        budget_.tick();
+    }
+
+    std::string_view s_;
+    std::uint32_t index_;
+    Document& doc_;
+    Counters& n_;
+    Spellings& spellings_;
+    BudgetStride& budget_;
+    std::size_t max_tokens_;
+    bool pending_sentence_ = false, pending_paragraph_ = false, any_ = false;
+};
+
 void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counters& n,
                   Spellings& spellings, bool join_message, BudgetStride& budget,
                   std::size_t max_tokens) {
@@ -167,88 +293,7 @@ void tokenize_one(std::string_view s, std::uint32_t index, Document& doc, Counte
         if (!join_message) ++n.message;
     }
     n.started = true;
-    bool pending_sentence = false, pending_paragraph = false, any = false, ascii = true;
-    bool upper = true;  // whether an ASCII token may hold upper case
-    std::size_t start = std::string_view::npos;
-    auto close = [&](std::size_t end) {
-        if (start == std::string_view::npos) return;
-        if (any && pending_paragraph) {
-            ++n.paragraph;
-            ++n.sentence;
-        } else if (any && pending_sentence) {
-            ++n.sentence;
-        }
-        pending_sentence = pending_paragraph = false;
-        any = true;
-        Token& t = doc.tokens.emplace_back();
-        t.text = index;
-        t.begin = static_cast<std::uint32_t>(start);
-        t.end = static_cast<std::uint32_t>(end);
-        t.fold_begin = static_cast<std::uint32_t>(doc.folded.size());
-        if (ascii && !upper) {
-            t.in_text = true;
-        } else if (ascii) {
-            for (std::size_t k = start; k < end; ++k) {
-                auto c = static_cast<unsigned char>(s[k]);
-                doc.folded.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-            }
-        } else {
-            fold_word(s.substr(start, end - start), doc.folded);
-        }
-        t.fold_end = static_cast<std::uint32_t>(doc.folded.size());
-        t.sentence = n.sentence;
-        t.paragraph = n.paragraph;
-        t.message = n.message;
-        const std::string_view folded =
-            t.in_text
-                ? s.substr(t.begin, t.end - t.begin)
-                : std::string_view(doc.folded).substr(t.fold_begin, t.fold_end - t.fold_begin);
-        t.spelling =
-            spellings.intern(doc, folded, static_cast<std::uint32_t>(doc.tokens.size() - 1));
-        start = std::string_view::npos;
-        if (doc.tokens.size() > max_tokens) throw TooManyWords(max_tokens);
-        budget.tick();
-    };
-    for (std::size_t i = 0; i < s.size();) {
-        // A run of ASCII letters and digits (most of any text) in one go.
-        if (start == std::string_view::npos && ascii_word(static_cast<unsigned char>(s[i]))) {
-            std::size_t e = i;
-            unsigned bits = 0;
-            for (; e < s.size(); ++e) {
-                const unsigned b = kAscii[static_cast<unsigned char>(s[e])];
-                if (b == 0) break;
-                bits |= b;
-            }
-            if (e == s.size() || static_cast<unsigned char>(s[e]) < 0x80) {
-                start = i;
-                ascii = true;
-                upper = (bits & 2u) != 0;
-                close(e);
-                i = e;
-                continue;
-            }
-        }
-        std::size_t len = 1;
-        if (word_at(s, i, len)) {
-            if (start == std::string_view::npos) {
-                start = i;
-                ascii = upper = true;
-            }
-            ascii = ascii && len == 1;
-            i += len;
-            continue;
-        }
-        if (start != std::string_view::npos) close(i);
-        if (ends_sentence(s[i])) {
-            std::size_t next_len = 1;
-            bool word_next = i + 1 < s.size() && word_at(s, i + 1, next_len);
-            if (!word_next) pending_sentence = true;
-        } else if (s[i] == '\n' && empty_line_follows(s, i)) {
-            pending_paragraph = true;
-        }
-        i += len;
-    }
-    close(s.size());
+    TextTokenizer(s, index, doc, n, spellings, budget, max_tokens).run();
 }
 
 }  // namespace

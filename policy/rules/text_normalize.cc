@@ -198,11 +198,22 @@ constexpr bool is_member(std::uint8_t bits) {
     return (bits & (kLetter | kSwappable)) != 0;
 }
 
-constexpr std::array<char, 128> kLower = [] {
-    std::array<char, 128> t{};
-    for (int c = 0; c < 128; ++c) t[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    return t;
-}();
+// ASCII upper case to lower case, eight bytes at a time: no byte is 0x80 or
+// more, so the sums that mark 'A'-'Z' cannot carry into the next byte.
+void lower_ascii(char* p, std::size_t len) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    std::size_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p + k, 8);
+        const std::uint64_t upper = (w + ones * (0x80 - 'A')) & ~(w + ones * (0x7F - 'Z')) & high;
+        if (upper == 0) continue;
+        w |= upper >> 2;
+        std::memcpy(p + k, &w, 8);
+    }
+    for (; k < len; ++k)
+        if (p[k] >= 'A' && p[k] <= 'Z') p[k] = static_cast<char>(p[k] + 32);
+}
 
 // What the words pass would find to do, noted as the characters pass writes
 // each character: two single characters a space apart (where a spaced word
@@ -213,19 +224,62 @@ public:
     // A character written, by its classes.
     void see(std::uint8_t bits) { step(bits, last_, in_swap_, maybe_run_, maybe_swap_); }
 
-    // Lower-cases an ASCII run in place, seeing each character.
+    // Lower-cases an ASCII run in place and sees it.  Only a space (a run
+    // may end there) and a digit or '@' after a letter can change what the
+    // scout says, so past the first four characters, where see() is exact,
+    // the others are skipped and the pattern checked on the bytes themselves.
     void lower_and_see(char* p, std::size_t len) {
-        std::uint16_t last = last_;
-        bool in_swap = in_swap_, run = maybe_run_, swap = maybe_swap_;
-        for (std::size_t k = 0; k < len; ++k) {
-            const auto c = static_cast<unsigned char>(p[k]);
-            p[k] = kLower[c];
-            step(kAscii[c], last, in_swap, run, swap);
+        lower_ascii(p, len);
+        std::size_t k = 0;
+        for (; k < len && (k < 4 || in_swap_); ++k) see(kAscii[static_cast<unsigned char>(p[k])]);
+        if (k == len) return;
+        const auto cls = [p](std::size_t i) { return kAscii[static_cast<unsigned char>(p[i])]; };
+        bool in_swap = false;
+        for (std::size_t looked = k; k < len; ++k) {
+            if (k >= looked && k + 8 <= len) {
+                looked = k + 8;
+                if (!may_matter(p + k)) {
+                    k += 7;
+                    continue;
+                }
+            }
+            const std::uint8_t bits = cls(k);
+            if (bits == kSpace) {
+                // non-word, member, space, member, space
+                maybe_run_ = maybe_run_ || (is_member(cls(k - 1)) && cls(k - 2) == kSpace &&
+                                            is_member(cls(k - 3)) && !is_word(cls(k - 4)));
+            } else if ((bits & kSwappable) && (cls(k - 1) & kLetter)) {
+                std::size_t e = k + 1;
+                while (e < len && (cls(e) & kSwappable)) ++e;
+                if (e == len) {
+                    in_swap = true;
+                    k = e;
+                    break;
+                }
+                maybe_swap_ = maybe_swap_ || (cls(e) & kLetter) != 0;
+                k = e - 1;
+            }
         }
-        last_ = last;
+        last_ = static_cast<std::uint16_t>(cls(len - 4) << 12 | cls(len - 3) << 8 |
+                                           cls(len - 2) << 4 | cls(len - 1));
         in_swap_ = in_swap;
-        maybe_run_ = run;
-        maybe_swap_ = swap;
+    }
+
+    // Whether one of the eight bytes from p (p[-2] readable) may change what
+    // the scout says: a space two after a space, a digit or '@'.
+    static bool may_matter(const char* p) {
+        constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+        std::uint64_t w, before;
+        std::memcpy(&w, p, 8);
+        std::memcpy(&before, p - 2, 8);
+        const auto has = [](std::uint64_t v, char c) {
+            const std::uint64_t x = v ^ (ones * static_cast<unsigned char>(c));
+            return (x - ones) & ~x & high;
+        };
+        // The bytes are ASCII: the sums cannot carry into the next byte.
+        const std::uint64_t digit =
+            (w + ones * (0x80 - '0')) & ~(w + ones * (0x80 - '9' - 1)) & high;
+        return ((has(w, ' ') & has(before, ' ')) | digit | has(w, '@')) != 0;
     }
 
     bool maybe_run() const { return maybe_run_; }

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/html/html_tokenizer.h"
 #include "policy/rules/link_text.h"
 
 namespace {
@@ -105,6 +106,24 @@ TEST(TextLinks, SchemeLinksWithoutRe2AreRe2sMatches) {
         }
     }
     EXPECT_GT(answered, 1000);
+}
+
+// find_any tests eight bytes at once: it must give the first of its bytes,
+// as find_first_of does, whatever stands around it (zero bytes, bytes one
+// above a target, bytes of 0x80 and more) and wherever it falls in a word.
+TEST(TextLinks, FindAnyGivesTheFirstOfItsBytes) {
+    const std::string bytes = {'/',    '.',     ':',     '?',    '#',   '\0',   '\1',
+                               '0',    '/' + 1, '.' - 1, ' ',    'a',   '\x80', '\xae',
+                               '\xff', ';',     '$',     '\xaf', '\x3a'};
+    std::mt19937 rng(1515);
+    for (int round = 0; round < 200000; ++round) {
+        std::string text(rng() % 40, ' ');
+        for (char& c : text) c = rng() % 3 == 0 ? bytes[rng() % bytes.size()] : 'x';
+        ASSERT_EQ((mm::policy::html::find_any<'/', '.', ':', '?', '#'>(text)),
+                  std::string_view(text).find_first_of("/.:?#"));
+        ASSERT_EQ((mm::policy::html::find_any<'\t', '\n', '\r'>(text)), std::string::npos);
+        ASSERT_EQ((mm::policy::html::has_any<'\0'>(text)), text.find('\0') != std::string::npos);
+    }
 }
 
 }  // namespace
