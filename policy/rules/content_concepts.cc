@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
+#include <tuple>
 
 #include "policy/limits.h"
 #include "policy/rules/content_rule.h"
@@ -143,6 +144,36 @@ std::string concept_excerpt(std::string_view source, const NormalizedText& n,
     return out + " …";
 }
 
+// Adds to `a` the concept matches of another reading of the same texts,
+// one that tokenises alike (its bytes differ only in letters read for
+// digits), so the rules see the concepts of both.
+void add_matches(classify::Analysis& a, const std::vector<classify::ConceptMatch>& more) {
+    if (more.empty()) return;
+    a.matches.insert(a.matches.end(), more.begin(), more.end());
+    auto key = [](const classify::ConceptMatch& m) {
+        return std::tuple(m.concept_id, m.first, m.last);
+    };
+    std::sort(a.matches.begin(), a.matches.end(),
+              [&](const auto& x, const auto& y) { return key(x) < key(y); });
+    a.matches.erase(std::unique(a.matches.begin(), a.matches.end(),
+                                [&](const auto& x, const auto& y) { return key(x) == key(y); }),
+                    a.matches.end());
+    a.by_concept.assign(a.lexicon->concepts().size(), {});
+    for (std::uint32_t i = 0; i < a.matches.size(); ++i)
+        a.by_concept[a.matches[i].concept_id].push_back(i);
+}
+
+// Text k under reading r: each part of the reading applied where it gives
+// the text another text, so that readings that differ only in `one`
+// tokenise alike.
+Reading reading_for(const NormalizedText& n, Reading r) {
+    return {n.one_as_letter ? r.one : 'i', n.run_after_article && r.article_apart};
+}
+
+bool is_default(Reading r) {
+    return r.one == 'i' && !r.article_apart;
+}
+
 }  // namespace
 
 std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::string_view>& texts,
@@ -155,33 +186,39 @@ std::vector<ContentHit> ContentRules::scan_concepts(const std::vector<std::strin
     std::vector<ContentHit> hits =
         concept_hits(texts, reading, concepts_->match(analysis, context.sender, &check_cpu_budget));
     // Where normalisation had to guess ("a r e v i e w": "areview" or "a
-    // review"), each other reading is matched too; a rule hit by one counts.
-    std::vector<Reading> others;
-    for (const NormalizedText& n : normalized)
-        for (Reading r : other_readings(n))
-            if (std::none_of(others.begin(), others.end(), [&](const Reading& o) {
-                    return o.one == r.one && o.article_apart == r.article_apart;
-                }))
-                others.push_back(r);
+    // review"; "1" as "i" or "l"), each other reading is matched too; a rule
+    // hit by one counts.  A '1' may stand for "l" in one word and "i" in the
+    // next ("eva1uation ... g1ft"): a reading with "l" also counts the
+    // concepts of its twin with "i", found at the same words.
+    bool ones = false, apart = false;
+    for (const NormalizedText& n : normalized) {
+        ones = ones || n.one_as_letter;
+        apart = apart || n.run_after_article;
+    }
+    std::vector<Reading> others;  // each after its twin with 'i'
+    if (apart) others.push_back({'i', true});
+    if (ones) others.push_back({'l', false});
+    if (ones && apart) others.push_back({'l', true});
+    std::vector<classify::ConceptMatch> apart_with_i;  // the matches of {'i', true}
     for (const Reading& r : others) {
         // One reading at a time: each is a copy of the texts with its maps.
         std::deque<NormalizedText> alternatives;
         std::vector<classify::TextInput> inputs;
         for (std::size_t k = 0; k < texts.size(); ++k) {
-            const auto theirs = other_readings(normalized[k]);
-            bool applies = std::any_of(theirs.begin(), theirs.end(), [&](const Reading& o) {
-                return o.one == r.one && o.article_apart == r.article_apart;
-            });
+            const Reading mine = reading_for(normalized[k], r);
             check_cpu_budget();
             reading[k] =
-                applies ? &alternatives.emplace_back(normalize_text(texts[k], Normalize::words, r))
-                        : &normalized[k];
+                is_default(mine)
+                    ? &normalized[k]
+                    : &alternatives.emplace_back(normalize_text(texts[k], Normalize::words, mine));
             inputs.push_back({reading[k]->text, k < context.subjects});
         }
-        const auto found = concepts_->match(
-            analyse_within_limits(concepts_->shared_lexicon(), inputs, context.langs),
-            context.sender, &check_cpu_budget);
-        for (ContentHit& h : concept_hits(texts, reading, found))
+        classify::Analysis a =
+            analyse_within_limits(concepts_->shared_lexicon(), inputs, context.langs);
+        if (r.one == 'l') add_matches(a, r.article_apart ? apart_with_i : analysis.matches);
+        if (r.one == 'i') apart_with_i = a.matches;
+        for (ContentHit& h :
+             concept_hits(texts, reading, concepts_->match(a, context.sender, &check_cpu_budget)))
             if (std::none_of(hits.begin(), hits.end(),
                              [&](const ContentHit& o) { return o.rule_id == h.rule_id; }))
                 hits.push_back(std::move(h));

@@ -415,6 +415,20 @@ TEST(ContentScan, ObfuscatedReviewForRewardIsCaught) {
     }
 }
 
+// A '1' for "i" in one word and for "l" in another: neither reading of the
+// whole text has both concepts, the words read each their own way do.
+TEST(ContentScan, OnesReadAsDifferentLettersInDifferentWordsAreCaught) {
+    const auto& rules = *committed_policy().rules;
+    for (const std::string offer : {"Leave a rev1ew and receive a comp1imentary case.",
+                                    "Leave a rev1ew, then a comp1imentary case is yours.",
+                                    "Leave a r e v 1 e w and receive a comp1imentary case."}) {
+        auto hits = rules.scan({"Your order", offer});
+        ASSERT_EQ(hits.size(), 1u) << offer;
+        EXPECT_EQ(hits[0].rule_id, "review.compensation") << offer;
+    }
+    EXPECT_TRUE(rules.scan({"Your order", "Thanks for the rev1ew of the comp1ete set."}).empty());
+}
+
 TEST(ContentScan, ExcerptQuotesTheTextAsWritten) {
     auto rules = compile_ok({rule("r", {{"en", "gift\\s*card"}})});
     auto hits = rules->scan({"Here is a G I F T  C A R D for you"});
