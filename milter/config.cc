@@ -274,6 +274,15 @@ constexpr Key kLimitsKeys[] = {
       "and text parts, each attachment's and document's text, and the text the contact reasons "
       "read. Each word costs it more memory than its bytes, so past it the message is refused "
       "rather than read in part."}},
+    {"max_redactions",
+     false,
+     [](const Entry& e, Build& b) {
+         b.config.limits.max_redactions = static_cast<std::size_t>(get_int(e, 1, 10000000));
+     },
+     {"integer (1-10000000)", "1000",
+      "Email addresses and phone numbers the privacy rule replaces in one message, all parts "
+      "together. Real mail has a few; each replacement is kept in memory until its part is "
+      "rewritten, so past it the message is refused rather than redacted in part."}},
     {"cpu_budget_ms",
      false,
      [](const Entry& e, Build& b) {

@@ -71,6 +71,7 @@ struct Config {
         l.max_mime_parts = 1000;
         l.max_mime_depth = 32;
         l.max_text_words = 500000;
+        l.max_redactions = 1000;
         l.cpu_budget = std::chrono::milliseconds(2000);
         return l;
     }

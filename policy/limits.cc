@@ -67,6 +67,13 @@ LimitRefusal text_words_refusal(std::size_t limit) {
         "limits.max_text_words", "more than " + n + " words of text");
 }
 
+LimitRefusal redactions_refusal(std::size_t limit) {
+    const std::string n = std::to_string(limit);
+    return refusal("Message text has more than " + n +
+                       " email addresses and phone numbers to redact (limit limits.max_redactions)",
+                   "limits.max_redactions", "more than " + n + " contact details to redact");
+}
+
 LimitRefusal cpu_budget_refusal(std::chrono::milliseconds budget) {
     return refusal(
         "Message too complex to check within the time limit (limit limits.cpu_budget_ms)",
@@ -114,6 +121,17 @@ std::size_t text_words_left() {
 
 void charge_text_words(std::size_t words) {
     if (LimitScope* scope = t_scope) scope->text_words_ += words;
+}
+
+void check_redactions(std::size_t found) {
+    const LimitScope* scope = t_scope;
+    if (scope == nullptr) return;
+    const std::size_t max = scope->limits_.max_redactions;
+    if (found > max || scope->redactions_ > max - found) throw LimitExceeded(redactions_refusal(max));
+}
+
+void charge_redactions(std::size_t made) {
+    if (LimitScope* scope = t_scope) scope->redactions_ += made;
 }
 
 void check_cpu_budget() {

@@ -47,6 +47,9 @@ struct MessageLimits {
     // reasons'): each costs it tens of bytes (its token, its spelling), more
     // than the text itself, and a reading may be kept to the end.
     std::size_t max_text_words = kUnlimited;
+    // Contact details the privacy rule replaces in one evaluation: each is
+    // kept (what it found, where) until its part is rewritten.
+    std::size_t max_redactions = kUnlimited;
     // CPU time of one evaluation on its thread; zero: none.
     std::chrono::milliseconds cpu_budget{0};
 
@@ -70,6 +73,7 @@ LimitRefusal header_bytes_refusal(std::size_t limit, std::string_view where = {}
 LimitRefusal mime_parts_refusal(std::size_t limit);
 LimitRefusal mime_depth_refusal(std::size_t limit);
 LimitRefusal text_words_refusal(std::size_t limit);
+LimitRefusal redactions_refusal(std::size_t limit);
 LimitRefusal cpu_budget_refusal(std::chrono::milliseconds budget);
 
 // Thrown from inside an evaluation that met a bound: the message is refused
@@ -134,10 +138,13 @@ private:
     friend void check_cpu_budget();
     friend std::size_t text_words_left();
     friend void charge_text_words(std::size_t words);
+    friend void check_redactions(std::size_t found);
+    friend void charge_redactions(std::size_t made);
     friend class CpuAllowance;
     const MessageLimits limits_;
     std::chrono::nanoseconds deadline_{0};  // on the thread's CPU clock; 0: none
     std::size_t text_words_ = 0;            // read so far
+    std::size_t redactions_ = 0;            // made so far
     LimitScope* outer_;
 };
 
@@ -149,6 +156,12 @@ const MessageLimits* active_limits();
 // scope), and what it has read: `words` more.
 std::size_t text_words_left();
 void charge_text_words(std::size_t words);
+
+// Throws LimitExceeded when `found` more replacements than have been made
+// would pass limits.max_redactions (nothing outside a scope), and charges
+// the ones made.
+void check_redactions(std::size_t found);
+void charge_redactions(std::size_t made);
 
 // Throws BudgetExceeded once this thread has used its scope's CPU budget.
 // One clock read (a system call): for loop points that do real work each.

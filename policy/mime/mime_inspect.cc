@@ -233,6 +233,7 @@ private:
             RedactResult r = html ? redact_html(text, opt_.policy.redact, opt_.domain,
                                                 links_cut ? nullptr : &out_.texts.back())
                                   : redact_text(text, opt_.policy.redact, opt_.domain);
+            charge_redactions(r.redactions.size());
             if (!r.redactions.empty()) {
                 out_.redactions.insert(out_.redactions.end(), r.redactions.begin(),
                                        r.redactions.end());

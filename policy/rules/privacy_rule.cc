@@ -6,7 +6,11 @@
 #include <cctype>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
+#include "policy/limits.h"
+#include "policy/rules/public_suffixes.h"
+#include "policy/rules/spaced_contacts.h"
 #include "policy/rules/text_normalize.h"
 #include "util/address.h"
 #include "util/strings.h"
@@ -36,10 +40,18 @@ const RE2& email_re() {
 // by the characters around a match and by its digit count: RE2 has no
 // look-around, and one readable pattern per shape beats a clever one.
 const RE2& phone_re() {
-    static const RE2 re(
-        R"(((?:\+|00)[1-9]\d{0,3}(?:[ .\-/]?\(0\))?(?:[ .\-/]?\(?\d{1,5}\)?){1,7}))"
-        R"(|(\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|(?:1[ .\-])?\d{3}[.\-]\d{3}[.\-]\d{4}|\d{3} \d{3} \d{4}))"
-        R"(|(\(0[1-9]\d{0,4}\)[ ]?\d{2,8}(?:[ .\-/]?\d{2,8}){0,4}|0[1-9]\d{0,4}(?:[ .\-/]?\d{2,8}){1,5}))");
+    static const RE2 re([] {
+        // Between groups: a space, a dot, a slash or any dash, with up to
+        // three blanks around it, or up to three blanks; a group may stand
+        // in parentheses ("0176 (1234) 5678").
+        const std::string sep =
+            R"((?:[ \t]{0,3}[.\-/\x{2010}-\x{2015}\x{2212}][ \t]{0,3}|[ \t]{1,3})?)";
+        return R"(((?:\+|00)[1-9]\d{0,3}(?:)" + sep + R"(\(0\))?(?:)" + sep +
+               R"(\(?\d{1,5}\)?){1,7}))"
+               R"(|(\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|(?:1[ .\-])?\d{3}[.\-]\d{3}[.\-]\d{4}|\d{3} \d{3} \d{4}))"
+               R"(|(\(0[1-9]\d{0,4}\)[ ]?\d{2,8}(?:)" +
+               sep + R"(\(?\d{2,8}\)?){0,4}|0[1-9]\d{0,4}(?:)" + sep + R"(\(?\d{2,8}\)?){1,5}))";
+    }());
     return re;
 }
 
@@ -63,15 +75,32 @@ bool is_joiner(char c) {
     return c == '-' || c == '.' || c == '/' || c == ':' || c == ',';
 }
 
+bool is_letter(char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) != 0;
+}
+
 // Whether what stands before `begin` lets a phone number start there (the
-// first half of stands_alone).
+// first half of stands_alone).  A label may be glued to it ("Tel:0176…",
+// "Number,0176…", "_0176…_"); a word or a number joined by other
+// punctuation is part of something longer ("AB-0301234567").
 bool may_start_alone(std::string_view text, std::size_t begin) {
-    if (begin > 0) {
-        char p = text[begin - 1];
-        if (is_alnum(p) || p == '@' || p == '_' || p == '+') return false;
-        if (is_joiner(p) && begin > 1 && is_alnum(text[begin - 2])) return false;
-    }
-    return true;
+    if (begin == 0) return true;
+    const char p = text[begin - 1];
+    if (is_alnum(p) || p == '@' || p == '+') return false;
+    if (begin == 1 || !is_alnum(text[begin - 2])) return true;
+    if (p == '_') return false;
+    if (p == ':' || p == ',') return is_letter(text[begin - 2]);
+    return !is_joiner(p);
+}
+
+// Whether the word at `i` goes on as a name (a domain, a path, an
+// address: "0301234567.example.com") rather than a sentence
+// ("…5678.Thanks").
+bool goes_on_as_name(std::string_view text, std::size_t i) {
+    while (i < text.size() && is_alnum(text[i])) ++i;
+    if (i + 1 >= text.size()) return false;
+    const char c = text[i];
+    return c == '/' || c == '@' || ((c == '.' || c == '-' || c == '_') && is_alnum(text[i + 1]));
 }
 
 // A phone number stands on its own: not glued to letters or digits ("1Z999AA10123456784"),
@@ -79,12 +108,14 @@ bool may_start_alone(std::string_view text, std::size_t begin) {
 // punctuated number ("123-1234567-1234567").
 bool stands_alone(std::string_view text, std::size_t begin, std::size_t end) {
     if (!may_start_alone(text, begin)) return false;
-    if (end < text.size()) {
-        char n = text[end];
-        if (is_alnum(n) || n == '@' || n == '_') return false;
-        if (is_joiner(n) && end + 1 < text.size() && is_alnum(text[end + 1])) return false;
-    }
-    return true;
+    if (end + 1 >= text.size()) return end == text.size() || !is_alnum(text[end]);
+    const char n = text[end], after = text[end + 1];
+    if (is_alnum(n) || n == '@') return false;
+    if (n == '_') return !is_alnum(after);
+    if (!is_joiner(n) || !is_alnum(after)) return true;
+    if (n == ',' || n == ':') return is_letter(after);
+    if (n == '.') return is_letter(after) && !goes_on_as_name(text, end + 1);
+    return false;
 }
 
 bool is_digit(char c) {
@@ -144,6 +175,7 @@ struct Span {
     std::size_t begin, end;
     const char* kind;
     bool replace;
+    std::size_t domain = 0;  // an address's domain begins there
 };
 
 // Whether the address-shaped id at `begin` is an image's cid: source
@@ -160,13 +192,24 @@ bool names_inline_image(std::string_view text, std::size_t begin) {
     return false;
 }
 
-}  // namespace
+// A text of addresses is refused at limits.max_redactions, before it is
+// all kept, and a search over it checks the CPU budget as it goes.
+class MatchBound {
+public:
+    void found(bool replace) {
+        if (replace) check_redactions(++replaced_);
+        if ((++matches_ & 255u) == 0) check_cpu_budget();
+    }
 
-std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
-                                        const std::string& marketplace_domain,
-                                        RedactSource source) {
-    const std::string alias_domain = to_lower(marketplace_domain);
+private:
+    std::size_t replaced_ = 0, matches_ = 0;
+};
+
+// Every address (aliases too, not to be replaced) and phone number in `text`.
+std::vector<Span> find_contacts(std::string_view text, const RedactPolicy& policy,
+                                const std::string& alias_domain, RedactSource source) {
     const re2::StringPiece input(text.data(), text.size());
+    MatchBound bound;
 
     // Every address, aliases included, is found first: digits inside an
     // address ("order-0301234567@...") are never a phone number.
@@ -182,8 +225,10 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
             std::string domain = to_lower(std::string_view(m[1].data(), m[1].size()));
             bool alias = !alias_domain.empty() && domain == alias_domain;
             const bool image = source == RedactSource::markup && names_inline_image(text, begin);
-            spans.push_back({begin, end, "email", policy.emails && !alias && !image});
+            spans.push_back({begin, end, "email", policy.emails && !alias && !image,
+                             static_cast<std::size_t>(m[1].data() - text.data())});
             pos = end;
+            bound.found(spans.back().replace);
         }
     }
     if (policy.phones) {
@@ -234,12 +279,48 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
                 plausible_phone(text.substr(begin, end - begin), shape())) {
                 phones.push_back({begin, end, "phone", true});
                 pos = end;
+                bound.found(true);
             } else {
                 // A rejected match may still hide a number that starts later.
                 pos = begin + 1;
+                bound.found(false);
             }
         }
         spans.insert(spans.end(), phones.begin(), phones.end());
+    }
+    return spans;
+}
+
+// Whether an address's domain ends in a suffix of the public list, its
+// explicit entries only: an address read across closed blanks must look
+// like one ("me @ home . Thanks" is not).
+bool known_suffix(std::string_view domain) {
+    const std::size_t dot = domain.rfind('.');
+    const std::string last = to_lower(domain.substr(dot == std::string_view::npos ? 0 : dot + 1));
+    return psl_is_public_suffix2(public_suffixes(), last.c_str(),
+                                 PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+}
+
+}  // namespace
+
+std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
+                                        const std::string& marketplace_domain,
+                                        RedactSource source) {
+    const std::string alias_domain = to_lower(marketplace_domain);
+    std::vector<Span> spans = find_contacts(text, policy, alias_domain, source);
+    // Spread over blanks ("j o h n @ …", "0 1 7 6 …"), found in the text
+    // with those closed and replaced where they stand.
+    if (auto closed = close_spaced_contacts(text)) {
+        for (const Span& c : find_contacts(closed->text, policy, alias_domain, source)) {
+            if (!c.replace) continue;
+            if (c.domain != 0 &&
+                !known_suffix(std::string_view(closed->text).substr(c.domain, c.end - c.domain)))
+                continue;
+            auto [b, e] = closed->map.source(c.begin, c.end);
+            if (std::none_of(spans.begin(), spans.end(),
+                             [&](const Span& s) { return b < s.end && s.begin < e; }))
+                spans.push_back({b, e, c.kind, true});
+        }
     }
 
     std::vector<RedactSpan> out;

@@ -96,6 +96,7 @@ std::map<std::string, std::string> settings(const Config& c) {
         {"limits.max_mime_parts", std::to_string(c.limits.max_mime_parts)},
         {"limits.max_mime_depth", std::to_string(c.limits.max_mime_depth)},
         {"limits.max_text_words", std::to_string(c.limits.max_text_words)},
+        {"limits.max_redactions", std::to_string(c.limits.max_redactions)},
         {"limits.cpu_budget_ms", std::to_string(c.limits.cpu_budget.count())},
         {"over_budget_tempfail", flag(c.over_budget_tempfail)},
         {"metrics.listen", c.metrics.listen},
@@ -155,6 +156,7 @@ TEST_F(ConfigTest, MinimalConfigResolvesRelativePathsAndKeepsDefaults) {
                             {"limits.max_mime_parts", "1000"},
                             {"limits.max_mime_depth", "32"},
                             {"limits.max_text_words", "500000"},
+                            {"limits.max_redactions", "1000"},
                             {"limits.cpu_budget_ms", "2000"},
                             {"over_budget_tempfail", "false"},
                         });
@@ -193,6 +195,7 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
         "  max_mime_parts: 200\n"
         "  max_mime_depth: 10\n"
         "  max_text_words: 20000\n"
+        "  max_redactions: 50\n"
         "  cpu_budget_ms: 0\n"
         "  over_budget_action: tempfail\n"
         "metrics:\n"
@@ -225,6 +228,7 @@ TEST_F(ConfigTest, FullConfigWithEveryKey) {
                             {"limits.max_mime_parts", "200"},
                             {"limits.max_mime_depth", "10"},
                             {"limits.max_text_words", "20000"},
+                            {"limits.max_redactions", "50"},
                             {"limits.cpu_budget_ms", "0"},
                             {"over_budget_tempfail", "true"},
                             {"metrics.listen", "[::1]:9464"},

@@ -382,6 +382,22 @@ TEST_F(LimitsFlowTest, TooManyWordsForTheContactReasonsIsRefusedNotTempfailed) {
                    "limits.max_text_words");
 }
 
+// Every replacement is kept until its part is rewritten: a text of
+// addresses is refused at the bound, summed over the parts, not redacted in
+// part.
+TEST_F(LimitsFlowTest, TooManyContactDetailsToRedactIsRefused) {
+    config_.limits.max_redactions = 5;
+    std::string body;
+    for (int i = 0; i < 6; ++i) body += "write to person" + std::to_string(i) + "@mail.example\r\n";
+    expect_refused(run(message(head("text/plain") + "\r\n" + body)), "552 5.3.4",
+                   "Message text has more than 5 email addresses and phone numbers to redact "
+                   "(limit limits.max_redactions)",
+                   "limits.max_redactions");
+    body.clear();
+    for (int i = 0; i < 5; ++i) body += "write to person" + std::to_string(i) + "@mail.example\r\n";
+    EXPECT_NE(run(message(head("text/plain") + "\r\n" + body)).decision, Decision::reject);
+}
+
 TEST_F(LimitsFlowTest, OverTheCpuBudgetIsRefusedAndTheSlotGivenBack) {
     EXPECT_EQ(over_cpu_budget("552 5.3.4").decision, Decision::reject);
     // Every slot of the gate is free: the evaluation gave its back.
