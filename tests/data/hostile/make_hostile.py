@@ -217,8 +217,8 @@ def messages() -> dict:
     m["flowed_delsp_email.eml"] = mixed("Contact", [
         (flowed, "Write to me: john.smith@gm \nail.example if the parcel is late.")])
     m["flowed_quoted_link.eml"] = mixed("Re: spare parts", [
-        (flowed, "See below.\n\n> Our shop: https://acme-hostile-sh \n> op.example/deal has "
-                 "the \n> parts.")])
+        (flowed, "See below.\n\n> The manual at https://acme-hostile-sh \n> op.example/manual "
+                 "explains the  \n> fitting.")])
     return m
 
 
