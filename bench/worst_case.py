@@ -130,6 +130,14 @@ def within_other_readings(sender: str, to: str) -> str:
     return head(sender, to, "text/plain; charset=utf-8") + "\r\n" + text + "\r\n"
 
 
+# format=flowed (RFC 3676): millions of one-letter soft-broken lines joined
+# into one, after a split address that makes the part rewritten unflowed.
+def within_flowed(sender: str, to: str) -> str:
+    text = "Write to john.smith@gm \r\nail.example\r\n" + "a \r\n" * ((LIMIT - 1000) // 4)
+    return (head(sender, to, "text/plain; charset=utf-8; format=flowed; delsp=yes") + "\r\n" +
+            text + "end.\r\n")
+
+
 CASES = {
     "headers_100k": many_headers,
     "parts_100k": many_parts,
@@ -148,6 +156,7 @@ CASES = {
     "within_letter_spacing_10MB": within_letter_spacing,
     "within_combining_marks": within_combining_marks,
     "within_other_readings": within_other_readings,
+    "within_flowed_10MB": within_flowed,
 }
 
 

@@ -14,6 +14,7 @@
 #include "policy/limits.h"
 #include "policy/mime/content_ids.h"
 #include "policy/mime/embedded_payloads.h"
+#include "policy/mime/flowed_text.h"
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/mime_io.h"
 #include "policy/mime/mime_parts.h"
@@ -218,6 +219,12 @@ private:
         std::string seen = html ? html_to_text(text) : std::string();
         bool part_changed = judge_embedded_files(leaf, html ? seen : text, html, text, count);
         if (part_changed && html) seen = html_to_text(text);
+        // A format=flowed text is read from here on as its reader joins it
+        // (flowed_text.h); encoded files were looked for in its lines as
+        // sent, where clients extract them.  Should the part be rewritten,
+        // it becomes that joined text.
+        const std::optional<FlowedFormat> flowed = html ? std::nullopt : flowed_format(leaf.part);
+        if (flowed) text = unflow(text, flowed->delsp);
         out_.texts.push_back(html ? std::move(seen) : text);
         sources_.push_back(source);
         // Content-IDs matter only to a part that names one (inline images).
@@ -246,6 +253,7 @@ private:
         if (html && renamer_ && rewrite_cid_urls(text, *renamer_) > 0) part_changed = true;
         if (part_changed) {
             replace_text(leaf, text);
+            if (flowed) mark_unflowed(leaf.part);
         } else if (reencode) {
             mark_changed(leaf);
         }

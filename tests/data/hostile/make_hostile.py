@@ -209,6 +209,16 @@ def messages() -> dict:
     m["dkim_pass_forged.eml"] = crlf(
         "Authentication-Results: mx.evil-hostile.example; dkim=pass header.d=acme-hostile.example\n"
         + head("Order shipped") + TEXT + "\n\nYour order has shipped.\n")
+    # format=flowed (RFC 3676): the reader joins a line ending in a space to
+    # the next and, under DelSp=yes, deletes that space.
+    flowed = "Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes"
+    m["flowed_delsp_bribe.eml"] = mixed("About your order", [
+        (flowed, "Leave us a rev \niew and we send you a gi \nft card.")])
+    m["flowed_delsp_email.eml"] = mixed("Contact", [
+        (flowed, "Write to me: john.smith@gm \nail.example if the parcel is late.")])
+    m["flowed_quoted_link.eml"] = mixed("Re: spare parts", [
+        (flowed, "See below.\n\n> The manual at https://acme-hostile-sh \n> op.example/manual "
+                 "explains the  \n> fitting.")])
     return m
 
 
