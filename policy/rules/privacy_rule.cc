@@ -9,7 +9,6 @@
 #include <string>
 
 #include "policy/limits.h"
-#include "policy/rules/public_suffixes.h"
 #include "policy/rules/spaced_contacts.h"
 #include "policy/rules/text_normalize.h"
 #include "util/address.h"
@@ -291,16 +290,6 @@ std::vector<Span> find_contacts(std::string_view text, const RedactPolicy& polic
     return spans;
 }
 
-// Whether an address's domain ends in a suffix of the public list, its
-// explicit entries only: an address read across closed blanks must look
-// like one ("me @ home . Thanks" is not).
-bool known_suffix(std::string_view domain) {
-    const std::size_t dot = domain.rfind('.');
-    const std::string last = to_lower(domain.substr(dot == std::string_view::npos ? 0 : dot + 1));
-    return psl_is_public_suffix2(public_suffixes(), last.c_str(),
-                                 PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
-}
-
 }  // namespace
 
 std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolicy& policy,
@@ -314,13 +303,25 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
         for (const Span& c : find_contacts(closed->text, policy, alias_domain, source)) {
             if (!c.replace) continue;
             if (c.domain != 0 &&
-                !known_suffix(std::string_view(closed->text).substr(c.domain, c.end - c.domain)))
+                !ends_in_public_suffix(
+                    std::string_view(closed->text).substr(c.domain, c.end - c.domain)))
                 continue;
             auto [b, e] = closed->map.source(c.begin, c.end);
             if (std::none_of(spans.begin(), spans.end(),
                              [&](const Span& s) { return b < s.end && s.begin < e; }))
                 spans.push_back({b, e, c.kind, true});
         }
+    }
+
+    if (policy.emails) {
+        MatchBound bound;
+        for (const SpelledAddress& a : spelled_out_addresses(text))
+            if (a.domain != alias_domain &&
+                std::none_of(spans.begin(), spans.end(),
+                             [&](const Span& s) { return a.begin < s.end && s.begin < a.end; })) {
+                spans.push_back({a.begin, a.end, "email", true});
+                bound.found(true);
+            }
     }
 
     std::vector<RedactSpan> out;

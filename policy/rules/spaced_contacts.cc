@@ -1,7 +1,13 @@
 #include "policy/rules/spaced_contacts.h"
 
+#include <libpsl.h>
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <cstddef>
+
+#include "policy/rules/public_suffixes.h"
+#include "util/strings.h"
 
 namespace mm::policy {
 namespace {
@@ -85,6 +91,66 @@ std::optional<ClosedText> close_spaced_contacts(std::string_view t) {
     end_chain();
     out->text.append(t.substr(copied));
     out->map.add(t.size() - copied, t.size() - copied, true);
+    return out;
+}
+
+bool ends_in_public_suffix(std::string_view domain) {
+    const std::size_t dot = domain.rfind('.');
+    const std::string last = to_lower(domain.substr(dot == std::string_view::npos ? 0 : dot + 1));
+    return psl_is_public_suffix2(public_suffixes(), last.c_str(),
+                                 PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+}
+
+namespace {
+
+// The words for "at" and "dot", bracketed, or standing alone between blanks.
+constexpr std::string_view kAt = "at|@|arobase|arroba|chiocciola|klammeraffe";
+constexpr std::string_view kDot = "dot|punkt|point|punto";
+
+// Most texts have no bracketed "at" or "dot" and no spelled-out dot word.
+const RE2& spelled_hint_re() {
+    static const RE2 re("(?i)[\\[({<]\\s*(?:" + std::string(kAt) + "|" + std::string(kDot) +
+                        "|\\.)\\s*[\\])}>]|\\s(?:" + std::string(kDot) + ")\\s");
+    return re;
+}
+
+const RE2& spelled_address_re() {
+    static const RE2 re([] {
+        const std::string at = "(\\s*[\\[({<]\\s*(?:" + std::string(kAt) +
+                               ")\\s*[\\])}>]\\s*|\\s*@\\s*|\\s+(?:" + std::string(kAt) + ")\\s+)";
+        const std::string dot = "(?:\\s*[\\[({<]\\s*(?:" + std::string(kDot) +
+                                "|\\.)\\s*[\\])}>]\\s*|\\s+(?:" + std::string(kDot) + ")\\s+|\\.)";
+        const std::string label = "[\\p{L}\\p{N}\\-]+";
+        return "(?i)[\\p{L}\\p{N}._%+\\-]+" + at + "(" + label + "(?:" + dot + label + ")+)";
+    }());
+    return re;
+}
+
+const RE2& dot_re() {
+    static const RE2 re("(?i)\\s*[\\[({<]\\s*(?:" + std::string(kDot) +
+                        "|\\.)\\s*[\\])}>]\\s*|\\s+(?:" + std::string(kDot) + ")\\s+");
+    return re;
+}
+
+}  // namespace
+
+std::vector<SpelledAddress> spelled_out_addresses(std::string_view t) {
+    std::vector<SpelledAddress> out;
+    const re2::StringPiece input(t.data(), t.size());
+    if (!RE2::PartialMatch(input, spelled_hint_re())) return out;
+    re2::StringPiece m[3];
+    for (std::size_t pos = 0; pos < t.size() && spelled_address_re().Match(
+                                                    input, pos, t.size(), RE2::UNANCHORED, m, 3);) {
+        const auto begin = static_cast<std::size_t>(m[0].data() - t.data());
+        const std::size_t end = begin + m[0].size();
+        pos = end;
+        std::string domain(m[2].data(), m[2].size());
+        const bool spelled_dot = RE2::GlobalReplace(&domain, dot_re(), ".") > 0;
+        const std::string_view at(m[1].data(), m[1].size());
+        const bool bare_at = at.find_first_of("[({<@") == std::string_view::npos;
+        if ((bare_at && !spelled_dot) || !ends_in_public_suffix(domain)) continue;
+        out.push_back({begin, end, to_lower(domain)});
+    }
     return out;
 }
 

@@ -5,9 +5,11 @@
 // closed too, and replaces what it finds where it stands.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/rules/offset_map.h"
 
@@ -26,5 +28,21 @@ struct ClosedText {
 // nullopt when there is nothing to close, the common case, found without
 // copying.
 std::optional<ClosedText> close_spaced_contacts(std::string_view t);
+
+// Addresses spelled out: "john(at)mail(dot)com", "john [at] mail [.] com",
+// "john at mail dot com", with the words of our five languages ("arroba",
+// "punkt", ...).  A bare "at" counts only with a spelled-out dot, and the
+// last label must be a listed public suffix, so that "we are at
+// shop.example" is not one.  Each with the domain as written plainly.
+struct SpelledAddress {
+    std::size_t begin, end;
+    std::string domain;
+};
+std::vector<SpelledAddress> spelled_out_addresses(std::string_view t);
+
+// Whether `domain` ends in a suffix of the public list, its explicit
+// entries only (an address read from a text's looser forms must look like
+// one: "me @ home . Thanks" does not).
+bool ends_in_public_suffix(std::string_view domain);
 
 }  // namespace mm::policy

@@ -137,6 +137,21 @@ const RedactCase kCases[] = {
     {"domain_kept", "see 0301234567.example.com", "see 0301234567.example.com", {}},
     {"path_kept", "see shop/0301234567.html", "see shop/0301234567.html", {}},
     {"id_underscore_kept", "ref id_0301234567", "ref id_0301234567", {}},
+    // Spelled out (spaced_contacts.h).
+    {"spelled_parens", "mail john(at)gmail(dot)com now", "mail [redacted] now", {"email"}},
+    {"spelled_brackets", "john [at] gmail [.] com", "[redacted]", {"email"}},
+    {"spelled_words", "write john at gmail dot com", "write [redacted]", {"email"}},
+    {"spelled_spanish", "juan arroba gmail punto com", "[redacted]", {"email"}},
+    {"spelled_dot_only", "john@gmail[.]com", "[redacted]", {"email"}},
+    {"at_a_shop_kept", "we are at amazon.de today", "we are at amazon.de today", {}},
+    {"at_a_time_kept",
+     "meet at 5 point 30 or at the point",
+     "meet at 5 point 30 or at the point",
+     {}},
+    {"spelled_alias_kept",
+     "reply to b-7f3a9c(at)marketplace(dot)example",
+     "reply to b-7f3a9c(at)marketplace(dot)example",
+     {}},
     {"empty", "", "", {}},
 };
 
