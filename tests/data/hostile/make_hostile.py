@@ -208,12 +208,12 @@ def messages() -> dict:
          + "</div>" * 1500)])
     # Hidden text (CSS or the hidden attribute) between the pieces: a client
     # that applies CSS shows them joined.
-    m["html_hidden_split_phone.eml"] = mixed("Contact", [
+    m["html_hidden_split_phone.eml"] = mixed("Your order", [
         (HTML, '<p>Call me: 0176<span style="display:none">-x-</span>12345678 or '
-               'WhatsApp 0151<span style="font-size:0px">.</span>98765432</p>')])
-    m["html_hidden_split_email.eml"] = mixed("Contact", [
+               '0151<span style="font-size:0px">.</span>98765432</p>')])
+    m["html_hidden_split_email.eml"] = mixed("Your order", [
         (HTML, '<p>Write to john.smith<span style="DISPLAY: none !important"> </span>'
-               '@gmail.example or jane<span hidden>@</span>@mail.example</p>')])
+               '@acme-mail.example or jane<span hidden>@</span>@acme-mail.example</p>')])
     m["html_hidden_split_bribe.eml"] = mixed("Thanks", [
         (HTML, '<p>Leave us a 5-star re<span style="display:none">x</span>view and we send you '
                'a gi<span style="opacity:0">x</span>ft card.</p>')])
