@@ -378,16 +378,19 @@ void Nesting::close_nearest(std::initializer_list<std::uint64_t> names, Scope s)
     if (i != 0 && i > scope_top(s)) pop_to(i - 1);
 }
 
-void Nesting::start_tag(std::string_view src, const Token& t, bool foreign) {
+bool Nesting::start_tag(std::string_view src, const Token& t, bool foreign) {
     const std::uint64_t name = name_hash(src.substr(t.inner_b, t.inner_e - t.inner_b));
     if (foreign) {
         // svg/math: what is not self-closing stays open until its end tag.
-        if (!t.self_closing) push(name, 0);
-        return;
+        if (t.self_closing) return false;
+        push(name, 0);
+        return true;
     }
-    if (t.self_closing && (t.tag == Tag::svg || t.tag == Tag::math)) return;
+    if (t.self_closing && (t.tag == Tag::svg || t.tag == Tag::math)) return false;
     const std::uint32_t flags = flags_of(name);
-    if (html_start(name, flags)) push(name, flags);
+    if (!html_start(name, flags)) return false;
+    push(name, flags);
+    return true;
 }
 
 void Nesting::end_tag(std::string_view src, const Token& t) {

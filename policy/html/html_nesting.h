@@ -30,8 +30,10 @@ namespace mm::policy::html {
 class Nesting {
 public:
     // A start tag `t` of `src`, as the tokenizer gave it; `foreign`: the tag
-    // is in svg/math content (the tokenizer's in_foreign() after it).
-    void start_tag(std::string_view src, const Token& t, bool foreign);
+    // is in svg/math content (the tokenizer's in_foreign() after it).  True
+    // when it opened an element (now the innermost one; whatever it closed
+    // first was closed before).
+    bool start_tag(std::string_view src, const Token& t, bool foreign);
     void end_tag(std::string_view src, const Token& t);
 
     // The elements open now, and the most that were open at once.

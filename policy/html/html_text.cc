@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/html/html_css.h"
+#include "policy/html/html_nesting.h"
 #include "policy/html/html_tokenizer.h"
 
 namespace mm::policy {
@@ -98,9 +100,11 @@ public:
     // `base`: where `html` starts in the part (for the map).  `nested`: the
     // content of a conditional comment (whose own conditional comments are
     // not read again: the recursion is one level deep, whatever the input).
-    TextRenderer(std::string_view html, const LinkNote& note, std::size_t base = 0,
+    // `visible`: without what CSS hides (html_css.h), which needs the open
+    // elements (html_nesting.h) to know where a hidden element ends.
+    TextRenderer(std::string_view html, const LinkNote& note, bool visible, std::size_t base = 0,
                  bool nested = false)
-        : html_(html), tok_(html), note_(note), base_(base), nested_(nested) {
+        : html_(html), tok_(html), note_(note), base_(base), nested_(nested), visible_(visible) {
         out_.reserve(html.size() / 2);
     }
 
@@ -117,11 +121,20 @@ public:
                 case html::TokKind::text:
                     if (skip_depth_ > 0 && tok_.in_foreign()) break;
                     skip_depth_ = 0;
+                    if (hiding()) {
+                        hide(t.b, t.e);
+                        raw_b_ = std::string_view::npos;
+                        break;
+                    }
                     text(t);
                     break;
                 case html::TokKind::cdata:
                     if (skip_depth_ > 0 && tok_.in_foreign()) break;
                     skip_depth_ = 0;
+                    if (hiding()) {
+                        hide(t.b, t.e);
+                        break;
+                    }
                     decode(t.inner_b, t.inner_e, false, pre_depth_ > 0);
                     break;
                 case html::TokKind::comment:
@@ -136,7 +149,9 @@ public:
     }
 
     std::string take_text() { return std::move(out_); }
-    MappedText take_mapped() { return {std::move(out_), std::move(pieces_)}; }
+    MappedText take_mapped() { return {std::move(out_), std::move(pieces_), std::move(hidden_)}; }
+    // Whether the visible rendering left something out.
+    bool hid_something() const { return hid_; }
 
 private:
     // The tag's name in lower case; "" when longer than any name we look for.
@@ -170,8 +185,36 @@ private:
         }
         if (note_ && t.tag == html::Tag::a && !tok_.in_foreign()) start_link(t);
         std::string_view name = lower_name(t);
+        const bool boxless = visible_ && open_element(t, name);
         if (name == "pre" || name == "listing") ++pre_depth_;
-        if (is_block(name)) line_break();
+        if (is_block(name) && !boxless) line_break();
+    }
+
+    // The visible rendering's view of start tag `t`: the open elements and
+    // the state each one's content is in.  True when the element has no box
+    // (its line breaks are not shown either).
+    bool open_element(const html::Token& t, std::string_view name) {
+        const bool pushed = nesting_.start_tag(html_, t, tok_.in_foreign());
+        shown_.resize(nesting_.depth() - (pushed ? 1 : 0));
+        const html::Shown s = html::child_state(current(), html::own_style(html_, t));
+        if (s.hides()) hid_ = true;
+        if (pushed) {
+            shown_.push_back(s);
+        } else if (name == "body" || name == "html") {
+            root_ = s;  // never open on the stack, yet their style is inherited
+        }
+        return s.none;
+    }
+
+    const html::Shown& current() const { return shown_.empty() ? root_ : shown_.back(); }
+
+    // Whether text here is left out of the rendering.
+    bool hiding() const { return visible_ && current().hides(); }
+
+    // Text source [b, e) left out.
+    void hide(std::size_t b, std::size_t e) {
+        hid_ = true;
+        if constexpr (Mapped) hidden_.push_back({base_ + b, base_ + e});
     }
 
     // An <a> ends at its end tag, at the next <a> (the tree builder closes
@@ -199,9 +242,18 @@ private:
     void end_tag(const html::Token& t) {
         if (t.tag == html::Tag::a && link_open_ && !tok_.in_foreign()) end_link();
         if (skip_depth_ > 0 && t.tag == skip_tag_) --skip_depth_;
+        bool boxless = false;
+        if (visible_) {
+            // The outermost element the tag closes is the one that ends
+            // (the tree builder closes those inside it with it).
+            nesting_.end_tag(html_, t);
+            const std::size_t depth = nesting_.depth();
+            boxless = depth < shown_.size() ? shown_[depth].none : current().none;
+            shown_.resize(std::min(shown_.size(), depth));
+        }
         std::string_view name = lower_name(t);
         if ((name == "pre" || name == "listing") && pre_depth_ > 0) --pre_depth_;
-        if (is_block(name)) line_break();
+        if (is_block(name) && !boxless) line_break();
     }
 
     // Outlook renders the markup inside <!--[if mso]> ... <![endif]-->, so
@@ -210,14 +262,20 @@ private:
     void conditional_comment(const html::Token& t) {
         if (nested_) return;
         std::string_view c = html_.substr(t.b, t.e - t.b);
+        if (hiding()) {
+            hide(t.b, t.e);
+            return;
+        }
         if (!html::istarts_with(c, "<!--[if")) return;
         std::size_t open = c.find("]>");
         if (open == std::string_view::npos) return;
         std::size_t close = c.rfind("<![endif]");
         if (close == std::string_view::npos || close < open + 2) close = c.size();
-        TextRenderer inner(c.substr(open + 2, close - open - 2), note_, base_ + t.b + open + 2,
-                           true);
+        TextRenderer inner(c.substr(open + 2, close - open - 2), note_, visible_,
+                           base_ + t.b + open + 2, true);
         inner.run();
+        hid_ = hid_ || inner.hid_;
+        hidden_.insert(hidden_.end(), inner.hidden_.begin(), inner.hidden_.end());
         if (inner.out_.empty()) return;
         if (!out_.empty() && out_.back() != ' ' && out_.back() != '\n') out_.push_back(' ');
         if constexpr (Mapped) {
@@ -390,7 +448,13 @@ private:
     const LinkNote& note_;
     std::size_t base_ = 0;  // where html_ starts in the part
     bool nested_ = false;
-    bool link_open_ = false;  // an <a> is open (only tracked with a note)
+    bool visible_ = false;
+    bool hid_ = false;
+    html::Nesting nesting_;           // only when visible_
+    std::vector<html::Shown> shown_;  // per open element of nesting_
+    html::Shown root_;
+    std::vector<SourceRange> hidden_;  // only when Mapped and visible_
+    bool link_open_ = false;           // an <a> is open (only tracked with a note)
     bool has_href_ = false;
     std::string_view href_;
     std::string out_;
@@ -408,14 +472,22 @@ private:
 
 std::string html_to_text(std::string_view html, const LinkNote& note) {
     if (html.empty()) return {};
-    TextRenderer<false> r(html, note);
+    TextRenderer<false> r(html, note, false);
     r.run();
     return r.take_text();
 }
 
-MappedText html_to_mapped_text(std::string_view html) {
+std::optional<std::string> html_to_visible_text(std::string_view html) {
     static const LinkNote kNoNote;
-    TextRenderer<true> r(html, kNoNote);
+    TextRenderer<false> r(html, kNoNote, true);
+    r.run();
+    if (!r.hid_something()) return std::nullopt;
+    return r.take_text();
+}
+
+MappedText html_to_mapped_text(std::string_view html, Rendering reading) {
+    static const LinkNote kNoNote;
+    TextRenderer<true> r(html, kNoNote, reading == Rendering::visible);
     r.run();
     return r.take_mapped();
 }

@@ -23,10 +23,19 @@
 // source map: every rendered byte mapped back to the source bytes of the
 // text node that shows it, so that redaction (rules/privacy_html.cc) can
 // replace in the HTML what it finds in the reader's text.
+//
+// Readers differ: a client without CSS shows every text node, one with CSS
+// leaves out what the inline styles and the hidden attribute hide
+// (html_css.h), joining the words around it.  html_to_text is the first
+// reading, html_to_visible_text the second; the content rules and the
+// redaction judge both.  The visible rendering follows the open elements as
+// html_nesting.h models the tree builder (linear, no recursion), so that a
+// hidden element ends where a browser ends it.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +49,12 @@ using LinkNote = std::function<std::string(std::string_view raw_href)>;
 
 std::string html_to_text(std::string_view html, const LinkNote& note = {});
 
+// The rendering without the text (and the line breaks of elements without a
+// box) that CSS hides; nullopt when nothing in `html` is hidden.
+std::optional<std::string> html_to_visible_text(std::string_view html);
+
+enum class Rendering { full, visible };
+
 // Rendered bytes [out_b, out_e) came from HTML bytes [src_b, src_e) of the
 // text node starting at `node`; one to one when `copied`, else as a whole
 // (a character reference, a CRLF, a collapsed space).
@@ -50,16 +65,19 @@ struct TextPiece {
     bool copied;
 };
 
-struct MappedText {
-    std::string text;  // equal to html_to_text(html)
-    std::vector<TextPiece> pieces;
-};
-
-MappedText html_to_mapped_text(std::string_view html);
-
 struct SourceRange {
     std::size_t b, e;
 };
+
+struct MappedText {
+    std::string text;  // equal to html_to_text(html), or to the visible rendering
+    std::vector<TextPiece> pieces;
+    // The visible rendering only: the source of the text nodes it left out,
+    // in source order.
+    std::vector<SourceRange> hidden;
+};
+
+MappedText html_to_mapped_text(std::string_view html, Rendering reading = Rendering::full);
 
 // The HTML bytes that show rendered [b, e), one range per text node, in
 // source order; empty when none do.

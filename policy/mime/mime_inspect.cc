@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "policy/html/html_css.h"
 #include "policy/html/html_text.h"
 #include "policy/limits.h"
 #include "policy/mime/content_ids.h"
@@ -214,10 +215,14 @@ private:
             return;
         }
         std::string text = std::move(*decoded);
+        // Words made by CSS alone are not delivered: no rule could tell
+        // where among the others a reader would see them.
+        const bool css_cut = html && strip_css_words(text);
         // An HTML part is read as its reader sees it: files encoded in a
         // <pre> or in lines ended by <br> are extracted by clients too.
         std::string seen = html ? html_to_text(text) : std::string();
         bool part_changed = judge_embedded_files(leaf, html ? seen : text, html, text, count);
+        part_changed = part_changed || css_cut;
         if (part_changed && html) seen = html_to_text(text);
         // A format=flowed text is read from here on as its reader joins it
         // (flowed_text.h); encoded files were looked for in its lines as
@@ -227,6 +232,16 @@ private:
         if (flowed) text = unflow(text, flowed->delsp);
         out_.texts.push_back(html ? std::move(seen) : text);
         sources_.push_back(source);
+        const std::size_t full_reading = out_.texts.size() - 1;
+        // A client that applies CSS leaves hidden text out, joining the words
+        // around it: that reading is judged too.
+        if (html) {
+            std::optional<std::string> visible = html_to_visible_text(text);
+            if (visible && *visible != out_.texts.back()) {
+                out_.texts.push_back(std::move(*visible));
+                sources_.push_back(source);
+            }
+        }
         // Content-IDs matter only to a part that names one (inline images).
         if (html && some_part_has_cid_) collect_cids(text);
         check_cpu_budget();
@@ -238,7 +253,7 @@ private:
             // An HTML part is redacted in what its reader sees; the rendering
             // made above still is that unless links were cut.
             RedactResult r = html ? redact_html(text, opt_.policy.redact, opt_.domain,
-                                                links_cut ? nullptr : &out_.texts.back())
+                                                links_cut ? nullptr : &out_.texts[full_reading])
                                   : redact_text(text, opt_.policy.redact, opt_.domain);
             charge_redactions(r.redactions.size());
             if (!r.redactions.empty()) {
@@ -257,6 +272,15 @@ private:
         } else if (reencode) {
             mark_changed(leaf);
         }
+    }
+
+    bool strip_css_words(std::string& text) {
+        std::size_t removed = 0;
+        std::string kept = html::strip_css_text(text, removed);
+        if (removed == 0) return false;
+        text = std::move(kept);
+        out_.css_words_removed += removed;
+        return true;
     }
 
     // The links of the part's `text` found and reported; true when `text`

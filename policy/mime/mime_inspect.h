@@ -61,7 +61,9 @@ struct ContentFindings {
     std::vector<Redaction> redactions;
     std::vector<std::string> malformed;  // why the structure cannot be trusted
     std::string subject;                 // decoded
-    std::vector<std::string> texts;      // every body text part, UTF-8 (HTML as text)
+    // Every body text part, UTF-8; an HTML part as text, twice when CSS
+    // hides some of it (html_text.h: the full and the visible reading).
+    std::vector<std::string> texts;
     // The text of every kept PDF, .docx and .odt attachment (UTF-8), read
     // by the content rules and contact reasons, not by the repeat rule.
     std::vector<std::string> document_texts;
@@ -71,8 +73,10 @@ struct ContentFindings {
     std::uint64_t attachment_bytes = 0;  // decoded total, inline images included
     int forwarded_headers_removed = 0;   // from forwarded messages' own headers
     int content_ids_rewritten = 0;       // Content-IDs that named the sender's host
-    bool attachment_violation = false;   // some attachment is not allowed
-    bool size_violation = false;         // total over max_total_bytes
+    // CSS declarations that made words (content:"...") removed (html_css.h).
+    std::size_t css_words_removed = 0;
+    bool attachment_violation = false;  // some attachment is not allowed
+    bool size_violation = false;        // total over max_total_bytes
     // Set only when the body changed: the new body and the top-level header
     // changes (Content-Type, Content-Transfer-Encoding, ...) that go with it.
     std::optional<MessageBody> new_body;  // moved into Verdict::edits by evaluate

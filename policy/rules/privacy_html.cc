@@ -1,8 +1,13 @@
 // redact_html (privacy_rule.h) on the mapped rendering
 // (html_to_mapped_text): a match in what the reader sees is replaced in the
 // HTML however the sender spread it over tags and character references.
+// Both readings are redacted (html_text.h): the full one a client without
+// CSS shows, and the visible one, where a number or address may be joined
+// across text that CSS hides; such a match takes the hidden text between
+// its pieces with it.
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,16 +24,31 @@ bool shows_something(std::string_view text, const RedactPolicy& policy, const st
                 .empty();
 }
 
+// Whether the visible rendering (when CSS hides anything) shows something.
+bool shows_visible(std::string_view html, const RedactPolicy& policy, const std::string& domain) {
+    const std::optional<std::string> visible = html_to_visible_text(html);
+    return visible && shows_something(*visible, policy, domain);
+}
+
 struct Edit {
     SourceRange at;
     bool marker;
 };
 
-// Redactions in the text nodes; `unmapped` is set when a match has no
-// source bytes to replace.
-std::string redact_text_nodes(std::string_view html, const RedactPolicy& policy,
+// The hidden text nodes within source [b, e): removed with the match whose
+// pieces they lie between.
+void take_hidden(const std::vector<SourceRange>& hidden, std::size_t b, std::size_t e,
+                 std::vector<Edit>& edits) {
+    auto it = std::lower_bound(hidden.begin(), hidden.end(), b,
+                               [](const SourceRange& r, std::size_t v) { return r.b < v; });
+    for (; it != hidden.end() && it->e <= e; ++it) edits.push_back({*it, false});
+}
+
+// Redactions in the text nodes of `reading`; `unmapped` is set when a
+// match has no source bytes to replace.
+std::string redact_text_nodes(std::string_view html, Rendering reading, const RedactPolicy& policy,
                               const std::string& domain, RedactResult& out, bool& unmapped) {
-    const MappedText r = html_to_mapped_text(html);
+    const MappedText r = html_to_mapped_text(html, reading);
     const NormalizedText n = normalize_text(r.text, Normalize::characters);
     std::vector<Edit> edits;
     for (const RedactSpan& s : find_redactions(n.text, policy, domain)) {
@@ -39,6 +59,7 @@ std::string redact_text_nodes(std::string_view html, const RedactPolicy& policy,
             continue;
         }
         for (std::size_t k = 0; k < ranges.size(); ++k) edits.push_back({ranges[k], k == 0});
+        if (!r.hidden.empty()) take_hidden(r.hidden, ranges.front().b, ranges.back().e, edits);
         out.redactions.push_back({s.kind, n.text.substr(s.begin, s.end - s.begin)});
     }
     if (edits.empty()) return std::string(html);
@@ -64,14 +85,22 @@ RedactResult redact_html(std::string_view html, const RedactPolicy& policy,
                          const std::string& marketplace_domain, const std::string* rendered) {
     RedactResult out;
     bool unmapped = false;
+    // A number or address joined across hidden text is whole only in the
+    // visible reading: that one first, so that the full reading does not
+    // redact a piece of it and leave the rest.
+    std::string edited(html);
+    if (shows_visible(html, policy, marketplace_domain))
+        edited =
+            redact_text_nodes(html, Rendering::visible, policy, marketplace_domain, out, unmapped);
     // Most parts show nothing to redact: the plain rendering (cheaper than
     // the mapped one, and the same text) says so, and only a part that does
     // show something is rendered again with its source map.
-    const bool nothing_shown = !shows_something(
-        rendered != nullptr ? *rendered : html_to_text(html), policy, marketplace_domain);
-    std::string edited = nothing_shown
-                             ? std::string(html)
-                             : redact_text_nodes(html, policy, marketplace_domain, out, unmapped);
+    std::string own;
+    const std::string* full =
+        out.redactions.empty() && rendered != nullptr ? rendered : &(own = html_to_text(edited));
+    if (shows_something(*full, policy, marketplace_domain))
+        edited =
+            redact_text_nodes(edited, Rendering::full, policy, marketplace_domain, out, unmapped);
     // Attribute values (mailto:, title), comments and hidden text, read as
     // they are in the source.
     RedactResult raw = redact_text(edited, policy, marketplace_domain, RedactSource::markup);
@@ -80,7 +109,8 @@ RedactResult redact_html(std::string_view html, const RedactPolicy& policy,
         out.text = std::string(html);
         return out;
     }
-    if (!unmapped && !shows_something(html_to_text(raw.text), policy, marketplace_domain)) {
+    if (!unmapped && !shows_something(html_to_text(raw.text), policy, marketplace_domain) &&
+        !shows_visible(raw.text, policy, marketplace_domain)) {
         out.text = std::move(raw.text);
         return out;
     }

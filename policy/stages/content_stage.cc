@@ -60,6 +60,9 @@ void report(const ContentFindings& f, const EvalContext& ctx, std::vector<RuleHi
     if (f.content_ids_rewritten != 0)
         rules.push_back({"headers.content_id", std::to_string(f.content_ids_rewritten) +
                                                    " Content-ID(s) under the marketplace domain"});
+    if (f.css_words_removed != 0)
+        rules.push_back({"html.css_text", std::to_string(f.css_words_removed) +
+                                              " CSS declaration(s) that showed words removed"});
     if (!f.redactions.empty()) {
         int emails = 0, phones = 0;
         for (const auto& r : f.redactions) (r.kind == "email" ? emails : phones)++;

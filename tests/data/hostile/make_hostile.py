@@ -206,6 +206,22 @@ def messages() -> dict:
     m["nested_markup.eml"] = mixed("Catalogue", [
         (HTML, "<div>" * 1500 + "<a href=\"https://evil-hostile.example/\">catalogue</a>"
          + "</div>" * 1500)])
+    # Hidden text (CSS or the hidden attribute) between the pieces: a client
+    # that applies CSS shows them joined.
+    m["html_hidden_split_phone.eml"] = mixed("Your order", [
+        (HTML, '<p>Call me: 0176<span style="display:none">-x-</span>12345678 or '
+               '0151<span style="font-size:0px">.</span>98765432</p>')])
+    m["html_hidden_split_email.eml"] = mixed("Your order", [
+        (HTML, '<p>Write to john.smith<span style="DISPLAY: none !important"> </span>'
+               '@acme-mail.example or jane<span hidden>@</span>@acme-mail.example</p>')])
+    m["html_hidden_split_bribe.eml"] = mixed("Thanks", [
+        (HTML, '<p>Leave us a 5-star re<span style="display:none">x</span>view and we send you '
+               'a gi<span style="opacity:0">x</span>ft card.</p>')])
+    # Words that only CSS puts on the page.
+    m["html_css_content_bribe.eml"] = mixed("Thanks", [
+        (HTML, '<html><head><style>.r::after{content:"review"} .g::after{content:"gift"}</style>'
+               '</head><body><p>Leave us a <span class="r"></span> and we send you a '
+               '<span class="g"></span> card.</p></body></html>')])
     m["dkim_pass_forged.eml"] = crlf(
         "Authentication-Results: mx.evil-hostile.example; dkim=pass header.d=acme-hostile.example\n"
         + head("Order shipped") + TEXT + "\n\nYour order has shipped.\n")
