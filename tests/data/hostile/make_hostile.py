@@ -235,6 +235,11 @@ def messages() -> dict:
     m["flowed_quoted_link.eml"] = mixed("Re: spare parts", [
         (flowed, "See below.\n\n> The manual at https://acme-hostile-sh \n> op.example/manual "
                  "explains the  \n> fitting.")])
+    # Contact details a reader puts together: spread over blanks, spelled
+    # out, a label glued to the number (review 14).
+    m["spread_contacts.eml"] = mixed("About your parcel", [
+        (TEXT, "If the parcel is late, write to j o h n . s m i t h @ p o s t . d e or "
+               "anna(at)post(dot)de, or call 0 1 7 6 9 8 7 6 5 4 3 2 or Tel:0176 2468 1357.")])
     return m
 
 
@@ -269,6 +274,13 @@ def word_flood(words=600_000) -> bytes:
                             "you a 20 EUR gift card.")])
 
 
+def redaction_flood(addresses=2_000) -> bytes:
+    """More contact details than limits.max_redactions (1,000): each
+    replacement is kept until the part is rewritten, so the message is
+    refused rather than redacted in part."""
+    return mixed("Addresses", [(TEXT, " ".join(f"p{i}@post.example" for i in range(addresses)))])
+
+
 # Just under limits.max_mime_parts (1000 in etc/policy.yaml), every part
 # stripped; thousands, refused by that limit before any is judged; and 4,800
 # encoded files in 80 parts (the audit header counts them per rule).
@@ -276,7 +288,8 @@ GENERATED = {"stripped_parts_under_the_limit": lambda: stripped_parts(990),
              "thousands_of_parts": lambda: stripped_parts(3000),
              "encoded_files_in_many_parts": lambda: encoded_files(80, 60),
              "deep_markup_bomb": deep_markup_bomb,
-             "word_flood": word_flood}
+             "word_flood": word_flood,
+             "redaction_flood": redaction_flood}
 
 
 def main():
