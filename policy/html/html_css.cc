@@ -1,5 +1,7 @@
 #include "policy/html/html_css.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -418,8 +420,22 @@ Shown child_state(const Shown& parent, const OwnStyle& own) {
     return s;
 }
 
+namespace {
+
+// Whether `html` may declare words in CSS: the property names that make
+// text ("content", "quotes", "list-style", "symbols" of @counter-style)
+// appear in it as written, or it has the escapes and numeric references
+// that could spell them.  Most parts have none and are not tokenized here.
+bool may_make_css_text(std::string_view html) {
+    static const RE2 re(R"((?i)content|quotes|list-style|symbols|\\|&#)");
+    return RE2::PartialMatch(re2::StringPiece(html.data(), html.size()), re);
+}
+
+}  // namespace
+
 std::string strip_css_text(std::string_view html, std::size_t& removed) {
     removed = 0;
+    if (!may_make_css_text(html)) return std::string(html);
     std::string out;
     std::size_t at = 0;
     // Replaces html[b, e) by `with`.

@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 
 #include "policy/rules/public_suffixes.h"
@@ -12,8 +13,14 @@
 namespace mm::policy {
 namespace {
 
+constexpr std::array<bool, 256> kSpace = [] {
+    std::array<bool, 256> t{};
+    for (unsigned char c : {' ', '\t', '\n', '\r', '\f', '\v'}) t[c] = true;
+    return t;
+}();
+
 bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return kSpace[static_cast<unsigned char>(c)];
 }
 
 // Bytes of the UTF-8 character at t[i]; a stray byte counts as one.
@@ -39,6 +46,18 @@ bool splits_an_address(std::string_view t, Word prev, Word cur) {
     return p.back() == '@' || c.front() == '@' || p == "." || c == ".";
 }
 
+// A chain worth reading again: it holds an '@' or four digits standing
+// alone (an address or a number spread out); "a I", "S M L" and a URL
+// before a lone "." are left as they are.
+bool may_hold_a_contact(std::string_view chain) {
+    if (chain.find('@') != std::string_view::npos) return true;
+    int digits = 0;
+    for (std::size_t i = 0; i < chain.size(); ++i)
+        digits += chain[i] >= '0' && chain[i] <= '9' && (i == 0 || is_space(chain[i - 1])) &&
+                  (i + 1 == chain.size() || is_space(chain[i + 1]));
+    return digits >= 4;
+}
+
 bool closable(std::string_view t, std::size_t b, std::size_t e) {
     if (e - b > 3) return false;
     for (std::size_t k = b; k < e; ++k)
@@ -54,15 +73,22 @@ std::optional<ClosedText> close_spaced_contacts(std::string_view t) {
     std::size_t chain = std::string_view::npos;  // where the chain being joined began
     Word prev{0, 0};
     bool have_prev = false;
+    // The chain's words without their blanks, one replaced piece.
     auto end_chain = [&] {
-        if (chain == std::string_view::npos) return;
-        // The chain's words without their blanks, one replaced piece.
-        const std::size_t before = out->text.size();
-        for (std::size_t k = chain; k < prev.e; ++k)
-            if (t[k] != ' ' && t[k] != '\t') out->text.push_back(t[k]);
-        out->map.add(prev.e - chain, out->text.size() - before, false);
-        copied = prev.e;
+        const std::size_t b = chain;
         chain = std::string_view::npos;
+        if (b == std::string_view::npos || !may_hold_a_contact(t.substr(b, prev.e - b))) return;
+        if (!out) {
+            out.emplace();
+            out->text.reserve(t.size());
+        }
+        out->text.append(t.substr(copied, b - copied));
+        out->map.add(b - copied, b - copied, true);
+        const std::size_t before = out->text.size();
+        for (std::size_t k = b; k < prev.e; ++k)
+            if (t[k] != ' ' && t[k] != '\t') out->text.push_back(t[k]);
+        out->map.add(prev.e - b, out->text.size() - before, false);
+        copied = prev.e;
     };
     for (std::size_t i = 0; i < t.size();) {
         const std::size_t gap = i;
@@ -73,22 +99,15 @@ std::optional<ClosedText> close_spaced_contacts(std::string_view t) {
         const Word cur{b, i};
         const bool join = have_prev && closable(t, gap, cur.b) &&
                           ((single(t, prev) && single(t, cur)) || splits_an_address(t, prev, cur));
-        if (join && chain == std::string_view::npos) {
-            if (!out) {
-                out.emplace();
-                out->text.reserve(t.size());
-            }
-            out->text.append(t.substr(copied, prev.b - copied));
-            out->map.add(prev.b - copied, prev.b - copied, true);
+        if (join && chain == std::string_view::npos)
             chain = prev.b;
-        } else if (!join) {
+        else if (!join)
             end_chain();
-        }
         prev = cur;
         have_prev = true;
     }
-    if (!out) return out;
     end_chain();
+    if (!out) return out;
     out->text.append(t.substr(copied));
     out->map.add(t.size() - copied, t.size() - copied, true);
     return out;
@@ -107,11 +126,47 @@ namespace {
 constexpr std::string_view kAt = "at|@|arobase|arroba|chiocciola|klammeraffe";
 constexpr std::string_view kDot = "dot|punkt|point|punto";
 
-// Most texts have no bracketed "at" or "dot" and no spelled-out dot word.
-const RE2& spelled_hint_re() {
-    static const RE2 re("(?i)[\\[({<]\\s*(?:" + std::string(kAt) + "|" + std::string(kDot) +
-                        "|\\.)\\s*[\\])}>]|\\s(?:" + std::string(kDot) + ")\\s");
-    return re;
+// kAt's and kDot's words, for the scan that decides whether to search.
+constexpr std::array<std::string_view, 10> kWords = {
+    "at", "@", "arobase", "arroba", "chiocciola", "klammeraffe", "dot", "punkt", "point", "punto"};
+constexpr std::size_t kFirstDot = 6;  // kWords[kFirstDot...]: the words for "dot"
+
+// Whether one of kWords[from...] starts at t[i].
+bool starts_with_word(std::string_view t, std::size_t i, std::size_t from) {
+    const char c = t[i] >= 'A' && t[i] <= 'Z' ? static_cast<char>(t[i] | 0x20) : t[i];
+    for (std::size_t w = from; w < kWords.size(); ++w)
+        if (kWords[w][0] == c && t.size() - i >= kWords[w].size() &&
+            iequals(t.substr(i, kWords[w].size()), kWords[w]))
+            return true;
+    return false;
+}
+
+// Whether `t` may spell out an address: a bracket before a word for "at"
+// or "dot" (or "@", "."), or a word for "dot" after a blank.  Most texts
+// have neither, and are passed over without the full pattern.
+bool may_spell_an_address(std::string_view t) {
+    for (std::size_t i = 0; i + 1 < t.size(); ++i) {
+        switch (t[i]) {
+            case '(':
+            case '[':
+            case '{':
+            case '<': {
+                std::size_t k = i + 1;
+                while (k < t.size() && k < i + 3 && (t[k] == ' ' || t[k] == '\t')) ++k;
+                if (k < t.size() && (t[k] == '.' || starts_with_word(t, k, 0))) return true;
+                break;
+            }
+            case 'd':
+            case 'D':
+            case 'p':
+            case 'P':
+                if (i > 0 && is_space(t[i - 1]) && starts_with_word(t, i, kFirstDot)) return true;
+                break;
+            default:
+                break;
+        }
+    }
+    return false;
 }
 
 const RE2& spelled_address_re() {
@@ -137,7 +192,7 @@ const RE2& dot_re() {
 std::vector<SpelledAddress> spelled_out_addresses(std::string_view t) {
     std::vector<SpelledAddress> out;
     const re2::StringPiece input(t.data(), t.size());
-    if (!RE2::PartialMatch(input, spelled_hint_re())) return out;
+    if (!may_spell_an_address(t)) return out;
     re2::StringPiece m[3];
     for (std::size_t pos = 0; pos < t.size() && spelled_address_re().Match(
                                                     input, pos, t.size(), RE2::UNANCHORED, m, 3);) {
