@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "util/json_text.h"
+
 namespace mm::policy {
 namespace {
 
@@ -61,62 +63,14 @@ std::string library_encoding(const MarketplaceDecision& d) {
     return j.dump();
 }
 
-bool ascii(std::string_view s) {
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
 bool all_ascii(const MarketplaceDecision& d) {
-    if (!ascii(d.smtp_code) || !ascii(d.enhanced_code) || !ascii(d.reply_text) ||
-        !ascii(d.update.fingerprint))
+    if (!json_ascii(d.smtp_code) || !json_ascii(d.enhanced_code) || !json_ascii(d.reply_text) ||
+        !json_ascii(d.update.fingerprint))
         return false;
     for (const auto& r : d.rules)
-        if (!ascii(r.id) || !ascii(r.detail)) return false;
+        if (!json_ascii(r.id) || !json_ascii(r.detail)) return false;
     return std::all_of(d.contact_reasons.begin(), d.contact_reasons.end(),
-                       [](const std::string& s) { return ascii(s); });
-}
-
-// A string as dump() escapes it: the quote, the backslash and the control
-// characters (short forms where JSON has them, else \u00xx); the rest as is.
-void put_string(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    std::size_t from = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s, from, i - from);
-        from = i + 1;
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                out += "\\u00";
-                out += kHex[c >> 4];
-                out += kHex[c & 0x0f];
-        }
-    }
-    out.append(s, from, s.size() - from);
-    out += '"';
+                       [](const std::string& s) { return json_ascii(s); });
 }
 
 void put_bool(std::string& out, bool b) {
@@ -140,24 +94,24 @@ std::string encode_outcome(const MarketplaceDecision& d) {
     out += "{\"contact_reasons\":[";
     for (std::size_t i = 0; i < d.contact_reasons.size(); ++i) {
         if (i > 0) out += ',';
-        put_string(out, d.contact_reasons[i]);
+        json_put_string(out, d.contact_reasons[i]);
     }
     out += "],\"decision\":";
-    put_string(out, to_string(d.decision));
+    json_put_string(out, to_string(d.decision));
     out += ",\"enhanced_code\":";
-    put_string(out, d.enhanced_code);
+    json_put_string(out, d.enhanced_code);
     out += ",\"reply_text\":";
-    put_string(out, d.reply_text);
+    json_put_string(out, d.reply_text);
     out += ",\"rules\":[";
     for (std::size_t i = 0; i < d.rules.size(); ++i) {
         out += i > 0 ? ",{\"detail\":" : "{\"detail\":";
-        put_string(out, d.rules[i].detail);
+        json_put_string(out, d.rules[i].detail);
         out += ",\"id\":";
-        put_string(out, d.rules[i].id);
+        json_put_string(out, d.rules[i].id);
         out += '}';
     }
     out += "],\"smtp_code\":";
-    put_string(out, d.smtp_code);
+    json_put_string(out, d.smtp_code);
     const alias::ThreadUpdate& u = d.update;
     out += ",\"update\":{\"allowed\":";
     put_bool(out, u.allowed);
@@ -166,13 +120,13 @@ std::string encode_outcome(const MarketplaceDecision& d) {
     out += ",\"counts_as_reply\":";
     put_bool(out, u.counts_as_reply);
     out += ",\"fingerprint\":";
-    put_string(out, u.fingerprint);
+    json_put_string(out, u.fingerprint);
     out += ",\"important_used\":";
     put_bool(out, u.important_used);
     out += ",\"unsolicited\":";
     put_bool(out, u.unsolicited);
     out += ",\"writer\":";
-    put_string(out, alias::to_string(u.writer));
+    json_put_string(out, alias::to_string(u.writer));
     out += "}}";
     return out;
 }
