@@ -4,8 +4,9 @@
 // SECURITY: the header is added to mail that leaves us, so every field is
 // reduced to printable ASCII without ';' (and without ',' in rule ids) before
 // it is signed: no header injection, and the signed text parses back the same
-// way.  The JSON line is built by nlohmann::json; bytes from the outside
-// (queue id, client, reply) that are not UTF-8 are replaced, never thrown on.
+// way.  The JSON line is nlohmann::json's (written by hand for ASCII text,
+// the same bytes); bytes from the outside (queue id, client, reply) that are
+// not UTF-8 are replaced, never thrown on.
 #include "audit/audit.h"
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <utility>
 
 #include "util/hex.h"
+#include "util/json_text.h"
 #include "util/utc_time.h"
 
 namespace mm::milter {
@@ -136,6 +138,39 @@ std::string rfc3339_now() {
     char frac[8];
     std::snprintf(frac, sizeof frac, ".%03dZ", ms < 0 ? 0 : ms);
     return format_utc(system_clock::to_time_t(now), "%Y-%m-%dT%H:%M:%S") + frac;
+}
+
+// The line as nlohmann::json writes it: compact (one line: control
+// characters are escaped), invalid UTF-8 replaced by U+FFFD.  The writer
+// below writes the same bytes for ASCII text; the rest is the library's.
+std::string library_line(const AuditRecord& record, const std::string& time) {
+    nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+    for (const auto& r : record.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
+    nlohmann::ordered_json j;
+    j["time"] = time;
+    j["audit_id"] = record.audit_id;
+    j["queue_id"] = record.queue_id;
+    j["client"] = record.client_addr;
+    j["decision"] = policy::to_string(record.decision);
+    j["reply"] = record.smtp_reply;
+    j["rules"] = std::move(rules);
+    j["sender_party"] = record.sender_party;
+    j["recipient_party"] = record.recipient_party;
+    j["policy"] = record.policy_version;
+    j["size"] = record.size;
+    j["elapsed_us"] = record.elapsed_us;
+    j["milter_us"] = record.milter_us;
+    j["milter_cpu_us"] = record.milter_cpu_us;
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+bool ascii_record(const AuditRecord& r, const std::string& time) {
+    for (const std::string* s : {&time, &r.audit_id, &r.queue_id, &r.client_addr, &r.smtp_reply,
+                                 &r.sender_party, &r.recipient_party, &r.policy_version})
+        if (!json_ascii(*s)) return false;
+    return std::all_of(r.rules.begin(), r.rules.end(), [](const policy::RuleHit& h) {
+        return json_ascii(h.id) && json_ascii(h.detail);
+    });
 }
 
 // Opens `path` for appending, creating it with mode 0640 (before umask).
@@ -261,25 +296,50 @@ AuditCheck check_audit_header(const std::string& value, const std::string& key,
 }
 
 std::string audit_json_line(const AuditRecord& record) {
-    nlohmann::ordered_json rules = nlohmann::ordered_json::array();
-    for (const auto& r : record.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
-    nlohmann::ordered_json j;
-    j["time"] = rfc3339_now();
-    j["audit_id"] = record.audit_id;
-    j["queue_id"] = record.queue_id;
-    j["client"] = record.client_addr;
-    j["decision"] = policy::to_string(record.decision);
-    j["reply"] = record.smtp_reply;
-    j["rules"] = std::move(rules);
-    j["sender_party"] = record.sender_party;
-    j["recipient_party"] = record.recipient_party;
-    j["policy"] = record.policy_version;
-    j["size"] = record.size;
-    j["elapsed_us"] = record.elapsed_us;
-    j["milter_us"] = record.milter_us;
-    j["milter_cpu_us"] = record.milter_cpu_us;
-    // Compact (one line: control characters are escaped), invalid UTF-8 replaced by U+FFFD.
-    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return audit_json_line(record, rfc3339_now());
+}
+
+std::string audit_json_line(const AuditRecord& record, const std::string& time) {
+    if (!ascii_record(record, time)) return library_line(record, time);
+    std::string out;
+    out.reserve(320 + record.smtp_reply.size() + 48 * record.rules.size());
+    const auto field = [&out](std::string_view name, std::string_view value) {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        json_put_string(out, value);
+    };
+    const auto number = [&out](std::string_view name, std::uint64_t value) {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        out += std::to_string(value);
+    };
+    out += "{\"time\":";
+    json_put_string(out, time);
+    field("audit_id", record.audit_id);
+    field("queue_id", record.queue_id);
+    field("client", record.client_addr);
+    field("decision", policy::to_string(record.decision));
+    field("reply", record.smtp_reply);
+    out += ",\"rules\":[";
+    for (std::size_t i = 0; i < record.rules.size(); ++i) {
+        out += i > 0 ? ",{\"id\":" : "{\"id\":";
+        json_put_string(out, record.rules[i].id);
+        out += ",\"detail\":";
+        json_put_string(out, record.rules[i].detail);
+        out += '}';
+    }
+    out += ']';
+    field("sender_party", record.sender_party);
+    field("recipient_party", record.recipient_party);
+    field("policy", record.policy_version);
+    number("size", record.size);
+    number("elapsed_us", record.elapsed_us);
+    number("milter_us", record.milter_us);
+    number("milter_cpu_us", record.milter_cpu_us);
+    out += '}';
+    return out;
 }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path, Reporter reporter) {

@@ -78,6 +78,8 @@ AuditCheck check_audit_header(const std::string& value, const std::string& key,
 // decision, reply, rules [{id, detail}], sender_party, recipient_party,
 // policy, size, elapsed_us, milter_us, milter_cpu_us.
 std::string audit_json_line(const AuditRecord& record);
+// The same with `time` for the time.
+std::string audit_json_line(const AuditRecord& record, const std::string& time);
 
 class AuditLog {
 public:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include "util/address.h"
 #include "util/hex.h"
@@ -109,8 +110,13 @@ std::string body_sha256(const policy::MessageBody& body) {
 BoundFields bound_fields(const std::vector<policy::Header>& headers,
                          const std::vector<std::string>& recipients,
                          const policy::MessageBody& body) {
+    return bound_fields(headers, recipients, body_sha256(body));
+}
+
+BoundFields bound_fields(const std::vector<policy::Header>& headers,
+                         const std::vector<std::string>& recipients, std::string body_digest) {
     return {first_field(headers, "Message-ID"), canonical_recipients(recipients),
-            first_field(headers, "Date"), body_sha256(body)};
+            first_field(headers, "Date"), std::move(body_digest)};
 }
 
 const std::string& bound_value(const BoundFields& fields, std::string_view name) {

@@ -52,6 +52,9 @@ std::string body_sha256(const policy::MessageBody& body);
 BoundFields bound_fields(const std::vector<policy::Header>& headers,
                          const std::vector<std::string>& recipients,
                          const policy::MessageBody& body);
+// The same with the body's digest computed already (body_sha256 of it).
+BoundFields bound_fields(const std::vector<policy::Header>& headers,
+                         const std::vector<std::string>& recipients, std::string body_digest);
 
 // The canonical value of field `name` (one of kBoundFieldNames).
 const std::string& bound_value(const BoundFields& fields, std::string_view name);

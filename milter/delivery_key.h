@@ -18,8 +18,10 @@
 
 namespace mm::milter {
 
-// 64 lowercase hex characters.
+// 64 lowercase hex characters.  `body_digest`, when given, gets the body's
+// digest (audit/audit_binding.h), which the audit header binds again when
+// the body is delivered unchanged.
 std::string delivery_key(const policy::Envelope& envelope, const policy::Message& message,
-                         const std::string& key);
+                         const std::string& key, std::string* body_digest = nullptr);
 
 }  // namespace mm::milter

@@ -85,12 +85,14 @@ void send_edits(EditSink& sink, const policy::Edits& edits, const std::string& a
 }
 
 BoundFields delivered_fields(const policy::Message& received, const policy::Envelope& envelope,
-                             const policy::Edits& edits) {
+                             const policy::Edits& edits, const std::string& received_digest) {
     MemorySink view(policy::Message{received.headers, {}, {}}, envelope);
     send_header_edits(view, edits);
     send_envelope_edits(view, edits);
     std::vector<std::string> recipients;
     for (const auto& r : view.envelope().recipients) recipients.push_back(r.address);
+    if (!edits.body && !received_digest.empty())
+        return bound_fields(view.message().headers, recipients, received_digest);
     return bound_fields(view.message().headers, recipients,
                         edits.body ? *edits.body : received.body);
 }

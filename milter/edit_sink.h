@@ -70,8 +70,10 @@ void send_envelope_edits(EditSink& sink, const policy::Edits& edits);
 // a MemorySink on a copy without the body, the body the edits' or the
 // received one.  Throws what MemorySink throws for an edit libmilter would
 // refuse, and std::runtime_error if a spooled body cannot be read.
+// `received_digest`, when not empty, is body_sha256 of the received body: a
+// body the edits leave alone is not read again.
 BoundFields delivered_fields(const policy::Message& received, const policy::Envelope& envelope,
-                             const policy::Edits& edits);
+                             const policy::Edits& edits, const std::string& received_digest = {});
 
 // Applies the edits to a message and envelope of its own, as Postfix applies
 // them: a change of a field that is not there adds it, a change to an empty

@@ -58,6 +58,8 @@ private:
     // The marketplace state of this message is in the store: a retry would
     // be judged against it.
     bool state_committed_ = false;
+    // body_sha256 of the received body, computed for the delivery key.
+    std::string received_digest_;
 };
 
 FlowOutcome Flow::run() {
@@ -107,13 +109,14 @@ bool Flow::evaluate() {
         tempfail({"evaluation.busy", "no evaluation slot came free"}, kFilterBusy);
         return false;
     }
-    policy::EvalContext ctx{*rt_.policy,
-                            rt_.config.domain,
-                            s_.classifier,
-                            &s_.directory.store(),
-                            &s_.directory,
-                            o_.now,
-                            delivery_key(m_.envelope, m_.message, rt_.config.hmac_key)};
+    policy::EvalContext ctx{
+        *rt_.policy,
+        rt_.config.domain,
+        s_.classifier,
+        &s_.directory.store(),
+        &s_.directory,
+        o_.now,
+        delivery_key(m_.envelope, m_.message, rt_.config.hmac_key, &received_digest_)};
     try {
         const policy::LimitScope limits(rt_.config.limits);
         out_.verdict = policy::evaluate(m_.envelope, m_.message, ctx);
@@ -151,11 +154,11 @@ bool Flow::send() {
         switch (v.decision) {
             case Decision::accept:
             case Decision::modify:
-                bound_ = delivered_fields(m_.message, m_.envelope, v.edits);
+                bound_ = delivered_fields(m_.message, m_.envelope, v.edits, received_digest_);
                 send_edits(sink_, v.edits, audit_header());
                 break;
             case Decision::quarantine:
-                bound_ = delivered_fields(m_.message, m_.envelope, v.edits);
+                bound_ = delivered_fields(m_.message, m_.envelope, v.edits, received_digest_);
                 send_edits(sink_, v.edits, audit_header());
                 sink_.quarantine(v.reply_text);
                 break;

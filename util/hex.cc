@@ -1,8 +1,9 @@
 #include "util/hex.h"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
+// The SHA256_* functions, deprecated since OpenSSL 3.0 (see HmacPads).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <sys/random.h>
 
 #include <cerrno>
@@ -44,63 +45,74 @@ std::string random_hex(size_t bytes) {
 
 namespace {
 
-struct MacCtxFree {
-    void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
+// HMAC-SHA256 on OpenSSL's SHA-256 functions: the key's two padded blocks
+// are hashed once (again when the key changes, at a reload) and each call
+// goes on from copies of those two states, plain structs.  EVP_MAC did the
+// same with digest contexts allocated, duplicated and freed per call, which
+// cost as much as the hashing itself (six HMACs a message).  The SHA256_*
+// functions are deprecated since OpenSSL 3.0 in favour of EVP; they run the
+// same block code (SHA extensions included) without the provider layer.
+struct HmacPads {
+    SHA256_CTX inner;
+    SHA256_CTX outer;
 };
-using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxFree>;
 
-// HMAC() fetches the HMAC and SHA-256 implementations from OpenSSL's
-// provider store on every call, under its global locks: with one audit
-// header per message on 20 connection threads that was ~3% of the filter's
-// CPU.  One context is keyed once (again when the key changes, at a reload)
-// and each call works on a copy of it.
-class KeyedHmac {
+HmacPads make_pads(std::string_view key) {
+    constexpr std::size_t kBlock = SHA256_CBLOCK;
+    unsigned char k[kBlock] = {};
+    const auto* key_bytes = reinterpret_cast<const unsigned char*>(key.data());
+    if (key.size() > kBlock)
+        SHA256(key_bytes, key.size(), k);  // a longer key is its digest
+    else
+        std::memcpy(k, key_bytes, key.size());
+    unsigned char ipad[kBlock], opad[kBlock];
+    for (std::size_t i = 0; i < kBlock; ++i) {
+        ipad[i] = static_cast<unsigned char>(k[i] ^ 0x36);
+        opad[i] = static_cast<unsigned char>(k[i] ^ 0x5c);
+    }
+    HmacPads pads;
+    if (SHA256_Init(&pads.inner) != 1 || SHA256_Update(&pads.inner, ipad, kBlock) != 1 ||
+        SHA256_Init(&pads.outer) != 1 || SHA256_Update(&pads.outer, opad, kBlock) != 1)
+        throw std::runtime_error("HMAC-SHA256: cannot key the digest");
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    OPENSSL_cleanse(opad, sizeof opad);
+    return pads;
+}
+
+class KeyedPads {
 public:
-    MacCtxPtr copy_for(std::string_view key) {
+    HmacPads copy_for(std::string_view key) {
         std::lock_guard lock(mu_);
         if (!keyed_ || key != key_) {
-            keyed_ = make(key);
+            pads_ = make_pads(key);
             key_.assign(key);
+            keyed_ = true;
         }
-        MacCtxPtr copy(EVP_MAC_CTX_dup(keyed_.get()));
-        if (!copy) throw std::runtime_error("HMAC-SHA256: cannot copy the keyed context");
-        return copy;
+        return pads_;
     }
 
 private:
-    static MacCtxPtr make(std::string_view key) {
-        struct MacFree {
-            void operator()(EVP_MAC* p) const { EVP_MAC_free(p); }
-        };
-        std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-        if (!mac) throw std::runtime_error("HMAC-SHA256: no HMAC implementation");
-        MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));  // holds its own reference to mac
-        char digest[] = "SHA256";
-        const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
-                                     OSSL_PARAM_construct_end()};
-        if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()),
-                                 key.size(), params) != 1)
-            throw std::runtime_error("HMAC-SHA256: cannot key the context");
-        return ctx;
-    }
-
     std::mutex mu_;
-    MacCtxPtr keyed_;  // guarded by mu_
-    std::string key_;  // guarded by mu_
+    bool keyed_ = false;  // guarded by mu_
+    HmacPads pads_{};     // guarded by mu_
+    std::string key_;     // guarded by mu_
 };
 
 }  // namespace
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
-    static KeyedHmac keyed;
-    MacCtxPtr ctx = keyed.copy_for(key);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    size_t md_len = 0;
-    if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()),
-                       data.size()) != 1 ||
-        EVP_MAC_final(ctx.get(), md, &md_len, sizeof md) != 1)
-        throw std::runtime_error("HMAC-SHA256 failed");
-    return to_hex(md, md_len);
+    static KeyedPads keyed;
+    HmacPads pads = keyed.copy_for(key);
+    unsigned char inner[SHA256_DIGEST_LENGTH];
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    const bool ok = SHA256_Update(&pads.inner, data.data(), data.size()) == 1 &&
+                    SHA256_Final(inner, &pads.inner) == 1 &&
+                    SHA256_Update(&pads.outer, inner, sizeof inner) == 1 &&
+                    SHA256_Final(md, &pads.outer) == 1;
+    OPENSSL_cleanse(&pads, sizeof pads);
+    if (!ok) throw std::runtime_error("HMAC-SHA256 failed");
+    return to_hex(md, sizeof md);
 }
 
 }  // namespace mm

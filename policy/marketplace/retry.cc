@@ -1,8 +1,11 @@
 #include "policy/marketplace/retry.h"
 
+#include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 #include <utility>
+
+#include "util/json_text.h"
 
 namespace mm::policy {
 namespace {
@@ -44,15 +47,10 @@ std::optional<alias::ThreadUpdate> update_of(const json& j) {
     return u;
 }
 
-}  // namespace
-
-std::int64_t retry_window_s(const MarketplacePolicy& policy) {
-    return policy.repeat_window_hours > 0
-               ? static_cast<std::int64_t>(policy.repeat_window_hours) * 3600
-               : kDefaultRetryWindowS;
-}
-
-std::string encode_outcome(const MarketplaceDecision& d) {
+// What nlohmann::json's dump() writes for the outcome: the keys of each
+// object sorted (its std::map), no white space.  Written here for ASCII
+// text, the library's own writer costing as much as the store's commit.
+std::string library_encoding(const MarketplaceDecision& d) {
     json rules = json::array();
     for (const auto& r : d.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
     const json j{{"update", update_json(d.update)},
@@ -63,6 +61,74 @@ std::string encode_outcome(const MarketplaceDecision& d) {
                  {"rules", std::move(rules)},
                  {"contact_reasons", d.contact_reasons}};
     return j.dump();
+}
+
+bool all_ascii(const MarketplaceDecision& d) {
+    if (!json_ascii(d.smtp_code) || !json_ascii(d.enhanced_code) || !json_ascii(d.reply_text) ||
+        !json_ascii(d.update.fingerprint))
+        return false;
+    for (const auto& r : d.rules)
+        if (!json_ascii(r.id) || !json_ascii(r.detail)) return false;
+    return std::all_of(d.contact_reasons.begin(), d.contact_reasons.end(),
+                       [](const std::string& s) { return json_ascii(s); });
+}
+
+void put_bool(std::string& out, bool b) {
+    out += b ? "true" : "false";
+}
+
+}  // namespace
+
+std::int64_t retry_window_s(const MarketplacePolicy& policy) {
+    return policy.repeat_window_hours > 0
+               ? static_cast<std::int64_t>(policy.repeat_window_hours) * 3600
+               : kDefaultRetryWindowS;
+}
+
+std::string encode_outcome(const MarketplaceDecision& d) {
+    // nlohmann's writer rejects invalid UTF-8 with its own exception: text
+    // that is not ASCII goes through it, so its verdict on that text stays.
+    if (!all_ascii(d)) return library_encoding(d);
+    std::string out;
+    out.reserve(256 + d.reply_text.size());
+    out += "{\"contact_reasons\":[";
+    for (std::size_t i = 0; i < d.contact_reasons.size(); ++i) {
+        if (i > 0) out += ',';
+        json_put_string(out, d.contact_reasons[i]);
+    }
+    out += "],\"decision\":";
+    json_put_string(out, to_string(d.decision));
+    out += ",\"enhanced_code\":";
+    json_put_string(out, d.enhanced_code);
+    out += ",\"reply_text\":";
+    json_put_string(out, d.reply_text);
+    out += ",\"rules\":[";
+    for (std::size_t i = 0; i < d.rules.size(); ++i) {
+        out += i > 0 ? ",{\"detail\":" : "{\"detail\":";
+        json_put_string(out, d.rules[i].detail);
+        out += ",\"id\":";
+        json_put_string(out, d.rules[i].id);
+        out += '}';
+    }
+    out += "],\"smtp_code\":";
+    json_put_string(out, d.smtp_code);
+    const alias::ThreadUpdate& u = d.update;
+    out += ",\"update\":{\"allowed\":";
+    put_bool(out, u.allowed);
+    out += ",\"counts_as_buyer_message\":";
+    put_bool(out, u.counts_as_buyer_message);
+    out += ",\"counts_as_reply\":";
+    put_bool(out, u.counts_as_reply);
+    out += ",\"fingerprint\":";
+    json_put_string(out, u.fingerprint);
+    out += ",\"important_used\":";
+    put_bool(out, u.important_used);
+    out += ",\"unsolicited\":";
+    put_bool(out, u.unsolicited);
+    out += ",\"writer\":";
+    json_put_string(out, alias::to_string(u.writer));
+    out += "}}";
+    return out;
 }
 
 std::optional<MarketplaceDecision> decode_outcome(std::string_view text) {

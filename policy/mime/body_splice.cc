@@ -154,13 +154,15 @@ bool copy_raw(GMimeDataWrapper* content, MessageBody& body) {
     GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
     if (raw == nullptr || g_mime_stream_reset(raw) == -1) return false;
     CrlfCheck check;
-    std::string buf(64 * 1024, '\0');
+    // Not zeroed first: every byte read is written by the read.
+    constexpr std::size_t kBlock = 64 * 1024;
+    const auto buf = std::make_unique_for_overwrite<char[]>(kBlock);
     bool ok = true;
     for (;;) {
-        const ssize_t n = g_mime_stream_read(raw, buf.data(), buf.size());
+        const ssize_t n = g_mime_stream_read(raw, buf.get(), kBlock);
         if (n < 0) ok = false;
         if (n <= 0) break;
-        const std::string_view piece(buf.data(), static_cast<std::size_t>(n));
+        const std::string_view piece(buf.get(), static_cast<std::size_t>(n));
         if (!check.feed(reinterpret_cast<const unsigned char*>(piece.data()), piece.size())) {
             ok = false;
             break;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -323,14 +324,16 @@ Result<void> base64_whole(GMimeDataWrapper* content, const DecodedPrefix* prefix
     Base64Decoder decoder;
     Result<void> done;
     constexpr std::size_t kBlock = 64 * 1024;
-    std::string in(kBlock, '\0');
+    // Not zeroed first (each message paid for it): what is read or decoded
+    // is written before it is read.
+    const auto in = std::make_unique_for_overwrite<char[]>(kBlock);
     if (prefix != nullptr && prefix->resume) {
         // Past what the prefix decoded: read, not seeked (a substream of
         // the parser's concatenated stream does not seek back reliably).
         const DecodedPrefix::Resume& at = *prefix->resume;
         for (std::uint64_t skipped = 0; skipped < at.raw_read;) {
             const ssize_t n = g_mime_stream_read(
-                raw, in.data(),
+                raw, in.get(),
                 static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, at.raw_read - skipped)));
             if (n <= 0) {
                 g_mime_stream_reset(raw);
@@ -342,14 +345,14 @@ Result<void> base64_whole(GMimeDataWrapper* content, const DecodedPrefix* prefix
         done = sink(prefix->head);
         if (done.ok()) done = sink(at.past_head);
     }
-    std::string decoded(Base64Decoder::max_output(kBlock), '\0');
+    const auto decoded = std::make_unique_for_overwrite<char[]>(Base64Decoder::max_output(kBlock));
     while (done.ok() && !decoder.ended()) {
-        const ssize_t n = g_mime_stream_read(raw, in.data(), kBlock);
+        const ssize_t n = g_mime_stream_read(raw, in.get(), kBlock);
         if (n <= 0) break;
-        const std::size_t got = decoder.step(reinterpret_cast<const unsigned char*>(in.data()),
+        const std::size_t got = decoder.step(reinterpret_cast<const unsigned char*>(in.get()),
                                              static_cast<std::size_t>(n),
-                                             reinterpret_cast<unsigned char*>(decoded.data()));
-        if (got > 0) done = sink(std::string_view(decoded.data(), got));
+                                             reinterpret_cast<unsigned char*>(decoded.get()));
+        if (got > 0) done = sink(std::string_view(decoded.get(), got));
     }
     // Leave the content where GMime's own writers expect it.
     g_mime_stream_reset(raw);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -276,13 +277,22 @@ std::optional<std::string> idna_a_label(const std::string& host) {
 std::optional<std::string> to_a_label(const std::string& host) {
     // Messages name the same few hosts again and again (the marketplace's
     // own, carriers, shops), and libidn2 costs more than the rest of a
-    // link's judgement: each thread remembers the answers.
+    // link's judgement: the process remembers the answers.  Not each
+    // thread: libmilter runs every SMTP connection on a new thread, and a
+    // connection mostly carries one message, so a thread's memory was
+    // empty for nearly every message.  Never freed: a connection thread
+    // may still judge a link while the process exits.
     if (host.size() > kCachedHostMaxBytes) return idna_a_label(host);
-    thread_local std::unordered_map<std::string, std::optional<std::string>> known;
-    if (auto it = known.find(host); it != known.end()) return it->second;
+    static std::mutex mu;
+    static auto* const known = new std::unordered_map<std::string, std::optional<std::string>>;
+    {
+        std::lock_guard lock(mu);
+        if (auto it = known->find(host); it != known->end()) return it->second;
+    }
     std::optional<std::string> a = idna_a_label(host);
-    if (known.size() >= kCachedHosts) known.clear();
-    known.emplace(host, a);
+    std::lock_guard lock(mu);
+    if (known->size() >= kCachedHosts) known->clear();
+    known->emplace(host, a);
     return a;
 }
 

@@ -2,8 +2,11 @@
 // what tampering it detects, and its binding to the delivered message's
 // fields (audit_binding.h).
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <functional>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -47,6 +50,31 @@ TEST(HmacSha256, KnownAnswersAcrossKeyChanges) {
     for (int i = 0; i < 3; ++i) {
         EXPECT_EQ(hmac_sha256_hex(key1, "Hi There"), mac1);
         EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"), mac2);
+    }
+}
+
+// Against OpenSSL's own HMAC() for keys and data of every length around the
+// block size (a key over 64 bytes is hashed first), the key changing between
+// calls.
+TEST(HmacSha256, SameAsOpenSslForEveryLength) {
+    std::mt19937 rng(18);
+    for (std::size_t key_len = 0; key_len <= 140; ++key_len) {
+        std::string key(key_len, '\0');
+        for (char& c : key) c = static_cast<char>(rng());
+        for (std::size_t len : {std::size_t{0}, std::size_t{1}, std::size_t{55}, std::size_t{56},
+                                std::size_t{63}, std::size_t{64}, std::size_t{65}, std::size_t{119},
+                                std::size_t{120}, std::size_t{300}}) {
+            std::string data(len, '\0');
+            for (char& c : data) c = static_cast<char>(rng());
+            unsigned char md[EVP_MAX_MD_SIZE];
+            unsigned int md_len = 0;
+            ASSERT_NE(
+                HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &md_len),
+                nullptr);
+            ASSERT_EQ(hmac_sha256_hex(key, data), to_hex(md, md_len))
+                << "key " << key_len << " data " << len;
+        }
     }
 }
 

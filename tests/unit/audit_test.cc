@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -105,6 +106,72 @@ TEST(AuditJson, HostileInputStaysOneParsableLine) {
 }
 
 // ---- the line read back (audit_line.h) -----------------------------------
+
+// The line as nlohmann::ordered_json wrote it before it was written by hand.
+std::string library_line(const AuditRecord& record, const std::string& time) {
+    nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+    for (const auto& r : record.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
+    nlohmann::ordered_json j;
+    j["time"] = time;
+    j["audit_id"] = record.audit_id;
+    j["queue_id"] = record.queue_id;
+    j["client"] = record.client_addr;
+    j["decision"] = policy::to_string(record.decision);
+    j["reply"] = record.smtp_reply;
+    j["rules"] = std::move(rules);
+    j["sender_party"] = record.sender_party;
+    j["recipient_party"] = record.recipient_party;
+    j["policy"] = record.policy_version;
+    j["size"] = record.size;
+    j["elapsed_us"] = record.elapsed_us;
+    j["milter_us"] = record.milter_us;
+    j["milter_cpu_us"] = record.milter_cpu_us;
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string random_text(std::mt19937& rng, bool ascii_only) {
+    std::string s(rng() % 14, ' ');
+    for (char& c : s) {
+        const unsigned pick = rng() % 10;
+        if (pick < 6)
+            c = static_cast<char>(0x20 + rng() % 0x60);  // printable and DEL
+        else if (pick < 8)
+            c = static_cast<char>(rng() % 0x20);  // control characters, NUL included
+        else if (pick < 9)
+            c = "\"\\/"[rng() % 3];
+        else
+            c = static_cast<char>(ascii_only ? 'x' : 0x80 + rng() % 0x80);
+    }
+    return s;
+}
+
+// Byte for byte, ASCII or not (the rest is the library's: U+FFFD for
+// invalid UTF-8), numbers at their extremes.
+TEST(AuditJson, WritesWhatTheLibraryWrites) {
+    std::mt19937 rng(18);
+    const std::uint64_t numbers[] = {0, 1, 9, 10, 12345, UINT64_MAX};
+    for (int i = 0; i < 20000; ++i) {
+        const bool ascii_only = i % 4 != 0;
+        AuditRecord r;
+        r.audit_id = random_text(rng, ascii_only);
+        r.queue_id = random_text(rng, ascii_only);
+        r.client_addr = random_text(rng, ascii_only);
+        r.decision = static_cast<Decision>(rng() % 5);
+        r.smtp_reply = random_text(rng, ascii_only);
+        for (unsigned n = rng() % 4; n > 0; --n)
+            r.rules.push_back({random_text(rng, ascii_only), random_text(rng, ascii_only)});
+        r.sender_party = random_text(rng, ascii_only);
+        r.recipient_party = random_text(rng, ascii_only);
+        r.policy_version = random_text(rng, ascii_only);
+        r.size = numbers[rng() % 6];
+        r.elapsed_us = rng();
+        r.milter_us = numbers[rng() % 6];
+        r.milter_cpu_us = rng() % 1000;
+        const std::string time =
+            i % 7 == 0 ? random_text(rng, ascii_only) : "2026-12-07T11:20:05.123Z";
+        ASSERT_EQ(audit_json_line(r, time), library_line(r, time)) << "case " << i;
+    }
+}
 
 TEST(AuditLine, ReadsBackWhatTheWriterWrote) {
     const AuditRecord r = sample_record();

@@ -278,6 +278,26 @@ TEST_F(MessageFlowTest, DryRunEditsTheCopyAndCommitsNothing) {
     EXPECT_EQ(sink->envelope().recipients[0].address, "bob@gmail.example");
 }
 
+// The received body's digest (computed for the delivery key) stands in for
+// a body the edits leave alone, and only for that one.
+TEST(DeliveredFields, TheReceivedDigestStandsInForAnUnchangedBody) {
+    const policy::Message m =
+        policy::parse_message("Message-ID: <a@b>\r\nDate: d\r\n\r\nbody\n").value();
+    policy::Envelope env;
+    env.recipients.push_back({"<r@x.example>", "r@x.example"});
+    policy::Edits edits;
+    const std::string digest = body_sha256(m.body);
+    const BoundFields plain = delivered_fields(m, env, edits);
+    const BoundFields given = delivered_fields(m, env, edits, digest);
+    EXPECT_EQ(given.body_sha256, plain.body_sha256);
+    EXPECT_EQ(given.message_id, plain.message_id);
+    EXPECT_EQ(given.recipients, plain.recipients);
+    EXPECT_EQ(given.date, plain.date);
+    edits.body.emplace("other\r\n");
+    EXPECT_EQ(delivered_fields(m, env, edits, digest).body_sha256, body_sha256(*edits.body));
+    EXPECT_NE(body_sha256(*edits.body), digest);
+}
+
 // ---- MemorySink: what libmilter refuses ------------------------------------
 
 class MemorySinkTest : public ::testing::Test {
