@@ -24,6 +24,8 @@ enum : std::uint8_t {
     kSep = 16,
     // A swappable that is punctuation, never a letter of a spaced word.
     kSymbol = 32,
+    // '9', a "g" only alone between letters ("1Z999AA" is a code).
+    kNine = 64,
 };
 
 constexpr std::array<std::uint8_t, 128> kAscii = [] {
@@ -32,6 +34,7 @@ constexpr std::array<std::uint8_t, 128> kAscii = [] {
     for (int c = 'A'; c <= 'Z'; ++c) t[c] = kLetter;
     for (int c = '0'; c <= '9'; ++c) t[c] = kDigit;
     for (char c : std::string_view("0134579@!|")) t[static_cast<unsigned char>(c)] |= kSwappable;
+    t['9'] |= kNine;
     t['!'] |= kSymbol;
     t['|'] |= kSymbol;
     t[' '] = t['\t'] = kSpace | kSep;

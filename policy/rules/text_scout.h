@@ -51,9 +51,16 @@ public:
         armed_prev_ = armed_;
         armed_ = armed;
         if (bits & kSwappable) {
-            in_swap_ = in_swap_ || (prev & kLetter) != 0;
+            if (in_swap_) {
+                swap_long_ = true;
+                swap_nine_ = swap_nine_ || (bits & kNine) != 0;
+            } else if (prev & kLetter) {
+                in_swap_ = true;
+                swap_long_ = false;
+                swap_nine_ = (bits & kNine) != 0;
+            }
         } else {
-            maybe_swap_ = maybe_swap_ || (in_swap_ && (bits & kLetter) != 0);
+            maybe_swap_ = maybe_swap_ || (in_swap_ && (bits & kLetter) != 0 && !nines());
             in_swap_ = false;
         }
     }
@@ -73,10 +80,28 @@ public:
         if (k == len) return;
         const auto cls = [p](std::size_t i) { return kAscii[static_cast<unsigned char>(p[i])]; };
         bool in_swap = false;
-        for (std::size_t looked = k; k < len; ++k) {
+        // Eight bytes at a time, skipped unless one may be a separator two
+        // after one, or a swappable; the separators of the eight before are
+        // kept for the next eight.
+        // The rarer of them are looked for once in a long run (memchr), and
+        // in each eight bytes only if there.
+        const bool rare = len < 64 || has_rare(p, len);
+        std::uint64_t seps = 0;
+        for (std::size_t looked = k, seps_end = 0; k < len; ++k) {
             if (k >= looked && k + 8 <= len) {
                 looked = k + 8;
-                if (!may_matter(p + k)) {
+                std::uint64_t w, before = 0;
+                std::memcpy(&w, p + k, 8);
+                const std::uint64_t here = separators(w, rare);
+                if (k == seps_end) {
+                    before = here << 16 | seps >> 48;
+                } else {
+                    std::memcpy(&before, p + k - 2, 8);
+                    before = separators(before, rare);
+                }
+                seps = here;
+                seps_end = k + 8;
+                if (((here & before) | swappables(w, rare)) == 0) {
                     k += 7;
                     continue;
                 }
@@ -86,13 +111,16 @@ public:
                 if (!maybe_run_ && is_member(cls(k - 1)) && armed_at(p, k - 2)) maybe_run_ = true;
             } else if ((bits & kSwappable) && (cls(k - 1) & kLetter)) {
                 std::size_t e = k + 1;
-                while (e < len && (cls(e) & kSwappable)) ++e;
+                std::uint8_t all = bits;
+                for (; e < len && (cls(e) & kSwappable); ++e) all |= cls(e);
+                swap_long_ = e - k > 1;
+                swap_nine_ = (all & kNine) != 0;
                 if (e == len) {
                     in_swap = true;
                     k = e;
                     break;
                 }
-                maybe_swap_ = maybe_swap_ || (cls(e) & kLetter) != 0;
+                maybe_swap_ = maybe_swap_ || ((cls(e) & kLetter) != 0 && !nines());
                 k = e - 1;
             }
         }
@@ -103,33 +131,33 @@ public:
         in_swap_ = in_swap;
     }
 
-    // Whether one of the eight bytes from p (p[-2] readable) may change what
-    // the scout says: a separator two after a separator, or a swappable.
-    static bool may_matter(const char* p) {
-        constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-        std::uint64_t w, before;
-        std::memcpy(&w, p, 8);
-        std::memcpy(&before, p - 2, 8);
-        const auto has = [](std::uint64_t v, char c) {
-            const std::uint64_t x = v ^ (ones * static_cast<unsigned char>(c));
-            return (x - ones) & ~x & high;
-        };
-        // The bytes are ASCII: the sums cannot carry into the next byte.
-        const auto in = [](std::uint64_t v, char lo, char hi) {
-            return (v + ones * (0x80 - lo)) & ~(v + ones * (0x80 - hi - 1)) & high;
-        };
-        // '*' to '/' takes in ',' and '+' too: a look more, never one less.
-        const auto sep = [&](std::uint64_t v) {
-            return has(v, ' ') | has(v, '\t') | has(v, '_') | in(v, '*', '/');
-        };
-        return ((sep(w) & sep(before)) | in(w, '0', '9') | has(w, '@') | has(w, '!') |
-                has(w, '|')) != 0;
+    // Per byte of the eight in v, the high bit set where it may be a
+    // separator (a space, a tab, '_' or one of ' ' to '/'), or a swappable (a
+    // digit, '@', '!' or '|').  The bytes are ASCII: the sums cannot carry
+    // into the next byte; has() may mark the byte after a match too.  A mark
+    // more, never one less.  `rare`: whether to look for a tab, '_', '@',
+    // '!' and '|' too.
+    static std::uint64_t separators(std::uint64_t v, bool rare) {
+        const std::uint64_t common = in(v, ' ', '/');
+        return rare ? common | has(v, '\t') | has(v, '_') : common;
+    }
+    static std::uint64_t swappables(std::uint64_t v, bool rare) {
+        const std::uint64_t digits = in(v, '0', '9');
+        return rare ? digits | has(v, '@') | has(v, '!') | has(v, '|') : digits;
+    }
+    static bool has_rare(const char* p, std::size_t len) {
+        for (char c : {'\t', '_', '@', '!', '|'})
+            if (std::memchr(p, c, len) != nullptr) return true;
+        return false;
     }
 
     bool maybe_run() const { return maybe_run_; }
     bool maybe_swap() const { return maybe_swap_; }
 
 private:
+    // Whether the swappables read are no letters: nines with others.
+    bool nines() const { return swap_nine_ && swap_long_; }
+
     // Whether, after p[q], only separators follow a single character (what
     // see() keeps in armed_), from the bytes; the first four are see()'s.
     bool armed_at(const char* p, std::size_t q) const {
@@ -142,12 +170,22 @@ private:
         }
     }
 
+    static constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    static std::uint64_t has(std::uint64_t v, char c) {
+        const std::uint64_t x = v ^ (kOnes * static_cast<unsigned char>(c));
+        return (x - kOnes) & ~x & kHigh;
+    }
+    static std::uint64_t in(std::uint64_t v, char lo, char hi) {
+        return (v + kOnes * (0x80 - lo)) & ~(v + kOnes * (0x80 - hi - 1)) & kHigh;
+    }
+
     std::uint32_t last_ = 0;  // the last four characters' classes, a byte each
     // Whether only separators, at least one, follow a single character, as
     // of the last character and the one before it.
     bool armed_ = false, armed_prev_ = false;
     std::array<bool, 4> armed_after_{};  // armed_ after each of a run's first four
-    bool in_swap_ = false;               // in swappables that follow a letter
+    // In swappables that follow a letter; more than one; a '9' among them.
+    bool in_swap_ = false, swap_long_ = false, swap_nine_ = false;
     bool maybe_run_ = false, maybe_swap_ = false;
 };
 

@@ -186,14 +186,11 @@ std::size_t next_candidate(std::string_view t, std::size_t i, std::size_t e) {
 }
 
 // Whether `t` has an edit at all.  Most texts have none: the look is
-// memchr's, for the line breaks, the backslashes and the "vv"s.
+// memchr's, for the hyphens, the backslashes and the "vv"s.
 bool has_edits(std::string_view t) {
-    for (std::size_t i = t.find('\n'); i != std::string_view::npos; i = t.find('\n', i + 1)) {
-        const std::size_t h = i >= 2 && t[i - 1] == '\r' ? i - 2 : i - 1;
-        if (i >= 1 && h < i && t[h] == '-' && edit_at(t, h).len != 0) return true;
-    }
-    for (std::size_t i = t.find('\\'); i != std::string_view::npos; i = t.find('\\', i + 1))
-        if (edit_at(t, i).len != 0) return true;
+    for (char c : {'-', '\\'})
+        for (std::size_t i = t.find(c); i != std::string_view::npos; i = t.find(c, i + 1))
+            if (edit_at(t, i).len != 0) return true;
     for (std::size_t i = t.find("vv"); i != std::string_view::npos; i = t.find("vv", i + 1))
         if (edit_at(t, i).len != 0) return true;
     return false;
