@@ -15,6 +15,8 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "policy/rules/text_classes.h"
 #include "policy/rules/text_scout.h"
@@ -178,8 +180,16 @@ class CharactersPass {
 public:
     static constexpr std::size_t kMaxSegment = 32;
 
-    CharactersPass(std::string_view s, bool words, std::string& out, OffsetMap& map)
-        : s_(s), words_(words), icu_(icu_data()), out_(out), map_(map) {}
+    // `overrides`: whether text inside a right-to-left override is read as
+    // it is shown, reversed (words only; not inside one).
+    CharactersPass(std::string_view s, bool words, std::string& out, OffsetMap& map,
+                   bool overrides = true)
+        : s_(s),
+          words_(words),
+          overrides_(words && overrides),
+          icu_(icu_data()),
+          out_(out),
+          map_(map) {}
 
     void run() {
         const std::size_t n = s_.size();
@@ -229,6 +239,7 @@ private:
     std::size_t segment(std::size_t i) {
         const std::size_t b = i;
         CodePoint first = decode_at(s_, i);
+        if (first.c == kRightToLeftOverride && overrides_) return reversed_override(b);
         i += first.len;
         if (first.c < 0) {
             out_.append(s_.data() + b, first.len);
@@ -309,8 +320,59 @@ private:
         return it != t.end() && it->first == c ? it->second : 0;
     }
 
+    static constexpr UChar32 kRightToLeftOverride = 0x202E;
+
+    // Where the override from b ends: after its PDF (U+202C) or the PDI
+    // (U+2069) of an isolate around it, else at the end of the line.
+    // Returns where its text ends and where the override does.
+    std::pair<std::size_t, std::size_t> override_end(std::size_t b) const {
+        for (std::size_t k = b + 3; k < s_.size(); ++k) {
+            const char c = s_[k];
+            if (c == '\n' || c == '\r') return {k, k};
+            if (c == '\xE2' && k + 2 < s_.size()) {
+                const std::string_view three = s_.substr(k, 3);
+                if (three == "\u202C" || three == "\u2069") return {k, k + 3};
+            }
+        }
+        return {s_.size(), s_.size()};
+    }
+
+    // Text inside a right-to-left override is shown reversed ("weiver"
+    // reads "review"): it is normalised, then written reversed by
+    // characters (a letter keeps its marks), as one piece of the map.  An
+    // override inside it is only removed, so each byte is read once.
+    std::size_t reversed_override(std::size_t b) {
+        const auto [text_end, end] = override_end(b);
+        std::string inner;
+        OffsetMap inner_map;
+        CharactersPass(s_.substr(b + 3, text_end - b - 3), true, inner, inner_map, false).run();
+        std::vector<std::pair<std::size_t, std::size_t>> clusters;  // [begin, end) in inner
+        for (std::size_t k = 0; k < inner.size();) {
+            const CodePoint cp = decode_at(inner, k);
+            const auto type = cp.c < 0 ? 0 : u_charType(cp.c);
+            if (!clusters.empty() && (type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
+                                      type == U_COMBINING_SPACING_MARK))
+                clusters.back().second = k + cp.len;
+            else
+                clusters.emplace_back(k, k + cp.len);
+            k += cp.len;
+        }
+        const std::size_t before = out_.size();
+        for (auto it = clusters.rbegin(); it != clusters.rend(); ++it)
+            for (std::size_t k = it->first; k < it->second;) {
+                const CodePoint cp = decode_at(inner, k);
+                out_.append(inner, k, cp.len);
+                scout_.see(class_of(cp.c));
+                k += cp.len;
+            }
+        map_.add(end - b, out_.size() - before, false);
+        after_latin_ = false;
+        return end;
+    }
+
     std::string_view s_;
     bool words_;
+    bool overrides_;
     const IcuData& icu_;
     std::string& out_;
     OffsetMap& map_;

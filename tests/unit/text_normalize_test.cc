@@ -270,6 +270,23 @@ TEST(NormalizeWords, HyphensAtLineBreaksAndSymbolsForLetters) {
     EXPECT_EQ(source_of("a re\\/iew.", Normalize::words, "review"), "re\\/iew");
 }
 
+// Text inside a right-to-left override is shown reversed, and read so.
+TEST(NormalizeWords, OverriddenTextReadsAsShown) {
+    expect_normalized(Normalize::words,
+                      {
+                          {"a \u202Eweiver\u202C and", "a review and"},
+                          {"a \u202Etf\u0456g\u202C card", "a gift card"},
+                          {"call \u202E87654321 6710\u202C now", "call 0176 12345678 now"},
+                          {"\u2067\u202Eweiver\u2069 x", "review x"},
+                          // To the end of the line without a PDF; a letter keeps its marks.
+                          {"x\u202Eb\u0915\u093Fc\ny", "xc\u0915\u093Fb\ny"},
+                          {"\u202E\u202E\u202Eabc", "cba"},
+                      });
+    EXPECT_EQ(source_of("a \u202Eweiver\u202C.", Normalize::words, "review"), "\u202Eweiver\u202C");
+    // Redaction's characters are as written.
+    EXPECT_EQ(characters("\u202Eweiver\u202C"), "weiver");
+}
+
 TEST(NormalizeWords, OrdinaryTextKeepsItsMeaning) {
     expect_normalized(Normalize::words,
                       {
@@ -330,7 +347,7 @@ TEST(NormalizeWords, ScoutingSkipsNothing) {
         "  ",   ".",      "\u00E9", "\u0435",  "\u200B",  "\u00AD",  "-",      "x.y",
         "word", "\uFF13", "\u00A0", "g i f t", " a b c ", "e\u0301", "\t",     "_",
         "*",    "/",      "!",      "|",       "9",       "\u00B7",  "\u2022", "\\/",
-        "vv",   "-\n",    "\u0280", "\u0331",  "r.e.v"};
+        "vv",   "-\n",    "\u0280", "\u0331",  "r.e.v",   "\u202E",  "\u202C"};
     std::mt19937 rng(4242);
     for (int round = 0; round < 30000; ++round) {
         std::string text;
