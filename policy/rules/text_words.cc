@@ -171,8 +171,13 @@ Edit edit_at(std::string_view t, std::size_t i) {
     if (c == '\\' && i + 2 < t.size() && t[i + 1] == '/' && letter_or_digit_before(t, i) &&
         (letter_at(t, i + 2) || swappable(t[i + 2])))
         return {2, 'v'};
-    if (c == 'v' && i + 1 < t.size() && t[i + 1] == 'v' && letter_or_digit_before(t, i))
-        return {2, 'w'};
+    // Inside a word "vv" is Italian ("davvero", "avviso"): only at a word's
+    // end or start.
+    if (c == 'v' && i + 1 < t.size() && t[i + 1] == 'v') {
+        const bool before = letter_or_digit_before(t, i);
+        const bool after = letter_at(t, i + 2) || (i + 2 < t.size() && swappable(t[i + 2]));
+        if (before != after) return {2, 'w'};
+    }
     return {};
 }
 

@@ -255,6 +255,9 @@ TEST(NormalizeWords, HyphensAtLineBreaksAndSymbolsForLetters) {
                           {"unsub-\r\n   scribe", "unsubscribe"},
                           {"rev!ew g!ft rev|ew", "review gift review"},
                           {"re\\/iew revi3vv", "review review"},
+                          {"vvhatsapp", "whatsapp"},
+                          // Italian doubles its v inside words.
+                          {"davvero, avviso, savvy, vv", "davvero, avviso, savvy, vv"},
                           {"a 9ift, a g9ft", "a 9ift, a ggft"},
                           // Not between letters, or not at a line break: as written.
                           {"well-known, -\nx, a -\nb, 3-\n4", "well-known, -\nx, a -\nb, 3-\n4"},
