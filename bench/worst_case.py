@@ -138,6 +138,13 @@ def within_flowed(sender: str, to: str) -> str:
             text + "end.\r\n")
 
 
+# Letter spacing: a chain of single characters that is no spaced word
+# ("1 1 1 …"), once scanned again from each of its members; as many as
+# limits.max_text_words lets through.
+def within_digit_chain(sender: str, to: str) -> str:
+    return head(sender, to, "text/plain") + "\r\n" + "1 " * 200_000 + "\r\n"
+
+
 CASES = {
     "headers_100k": many_headers,
     "parts_100k": many_parts,
@@ -157,6 +164,7 @@ CASES = {
     "within_combining_marks": within_combining_marks,
     "within_other_readings": within_other_readings,
     "within_flowed_10MB": within_flowed,
+    "within_digit_chain": within_digit_chain,
 }
 
 

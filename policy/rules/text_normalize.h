@@ -26,18 +26,25 @@ enum class Normalize {
     // space): what redaction matches on.  ASCII text comes back unchanged.
     characters,
     // The same, and: simple case folding; letters of any script that look
-    // like a Latin letter (Unicode's confusables) as that letter; runs of at
-    // least three single letters separated by single spaces joined ("g i f t"
-    // -> "gift"); the digits 0 1 3 4 5 7 and '@' between two letters read as
-    // the letters they stand for ("r3v1ew" -> "review").  What the content
-    // rules match on.  An NFKC mapping that would add a sentence end (the
+    // like a Latin letter (Unicode's confusables) as that letter; Latin
+    // letters past U+024F (with marks, small capitals, with hooks) as their
+    // letter, and marks NFKC leaves on a Latin letter dropped; text inside a
+    // right-to-left override reversed, as it is shown; single letters
+    // separated alike joined: at least three by the same run of spaces or
+    // tabs ("g i f t", "g  i  f  t" -> "gift"), at least four by the same
+    // one of . - _ * / · • ("r.e.v.i.e.w"; "e.g." and "U.S.A." stay); a
+    // word hyphenated at a line break joined; the digits 0 1 3 4 5 7, a lone
+    // 9, '@', '!' and '|' between two letters, "\/" between letters and
+    // "vv" ending or starting a word read as the letters they stand for
+    // ("r3v13w", "rev!ew", "re\/iew", "revi3vv" -> "review").  What the
+    // content rules match on.  An NFKC mapping that would add a sentence end (the
     // one-character ellipsis, a full-width full stop) is not made: patterns
     // keep to one sentence, and a message must not escape them that way.
     words,
 };
 
-// Where `words` must guess, the guess it makes.  A '1' between letters is an
-// "i" or an "l"; a single letter before a letter-spaced word ("for a r e v i
+// Where `words` must guess, the guess it makes.  A '1', '!' or '|' between
+// letters is an "i" or an "l"; a single letter before a letter-spaced word ("for a r e v i
 // e w") is part of it or a word of its own ("a", "y", "à").  normalize_text
 // says when a text had such a choice; a rule then matches each reading.
 struct Reading {

@@ -415,6 +415,47 @@ TEST(ContentScan, ObfuscatedReviewForRewardIsCaught) {
     }
 }
 
+// Review 14's spellings: other separators between spaced letters, Latin
+// letters with marks, small capitals, a hyphen at a line break, symbols for
+// letters.
+TEST(ContentScan, OffersSpelledWithCharactersAreCaught) {
+    const auto& rules = *committed_policy().rules;
+    const std::vector<std::pair<std::string, std::string>> offers = {
+        {"review.compensation", "Leave us a r.e.v.i.e.w and we send you a g-i-f-t card."},
+        {"review.compensation", "Leave us a r  e  v  i  e  w and we send you a gift card."},
+        {"review.compensation", "Leave us a r\te\tv\ti\te\tw and we send you a gift card."},
+        {"review.compensation",
+         "Leave us a \u1E5B\u1EB9\u1E7F\u1ECB\u1EB9\u1E89 and we send you a "
+         "g\u0331i\u0331f\u0331\u1E6F card."},
+        {"review.compensation",
+         "Leave us a \u0280\u1D07\u1D20\u026A\u1D07\u1D21 and we send you a "
+         "\u0262\u026A\uA730\u1D1B card."},
+        {"review.compensation", "Leave us a re-\nview and we send you a gi-\r\nft card."},
+        {"review.compensation", "Leave us a rev!ew and we send you a g!ft card."},
+        {"review.compensation", "Leave us a re\\/iew and we send you a gift card."},
+        {"review.compensation", "Leave us a revi3vv and we send you a gift card."},
+        {"referral.third_party", "Write to us on W-h-a-t-s-A-p-p and pay by P-a-y-P-a-l."},
+        {"referral.third_party", "Pay by \u1E56\u1EA1\u1E8F\u1E56\u1EA1\u1E37 directly."},
+        {"optout.link", "Click here to u-n-s-u-b-s-c-r-i-b-e."},
+        {"optout.link", "Click here to unsub-\nscribe."},
+    };
+    for (const auto& [rule, offer] : offers) {
+        auto hits = rules.scan({"Your order", offer});
+        ASSERT_EQ(hits.size(), 1u) << offer;
+        EXPECT_EQ(hits[0].rule_id, rule) << offer;
+    }
+}
+
+// What the new readings must leave alone.
+TEST(ContentScan, AbbreviationsDatesAndPricesStayClean) {
+    const auto& rules = *committed_policy().rules;
+    for (const std::string text :
+         {"Your parcel, e.g. the U.S.A. order of 05.11.2026, left today.",
+          "Well-known brands at EUR 12.50 - 3 x 4 sizes: a) b) c).",
+          "Thanks! You will get it on Fri-\nday, tracking 1Z999AA10123456784."})
+        EXPECT_TRUE(rules.scan({"Your order", text}).empty()) << text;
+}
+
 // A '1' for "i" in one word and for "l" in another: neither reading of the
 // whole text has both concepts, the words read each their own way do.
 TEST(ContentScan, OnesReadAsDifferentLettersInDifferentWordsAreCaught) {

@@ -141,6 +141,61 @@ TEST(NormalizeWords, LetterSpacedWordsAreJoined) {
                       });
 }
 
+// Letters spaced by any one separator, repeated alike: a run of spaces or
+// tabs, or one of . - _ * / · •.  Punctuation needs four members, so
+// abbreviations stay.
+TEST(NormalizeWords, LettersSpacedByOtherSeparatorsAreJoined) {
+    expect_normalized(
+        Normalize::words,
+        {
+            {"a r.e.v.i.e.w here", "a review here"},
+            {"a g-i-f-t card", "a gift card"},
+            {"a r  e  v  i  e  w and", "a review and"},
+            {"r\te\tv\ti\te\tw", "review"},
+            {"on W-h-a-t-s-A-p-p", "on whatsapp"},
+            {"to u-n-s-u-b-s-c-r-i-b-e.", "to unsubscribe."},
+            {"r_e_v_i_e_w r*e*v*i*e*w r/e/v/i/e/w", "review review review"},
+            {"r\u00B7e\u00B7v\u00B7i\u00B7e\u00B7w g\u2022i\u2022f\u2022t", "review gift"},
+            {"I.n.s.t.a.g.r.a.m.", "instagram."},
+            {"Big S.A.L.E: now", "big sale: now"},
+            {"web-s-h-o-p", "web-shop"},
+            {"g i f t  c a r d", "gift card"},
+            {"r  e  v  i  e  w  g  i  f  t", "reviewgift"},
+            // Separators that differ make no word.
+            {"r.e-v.i-e", "r.e-v.i-e"},
+            {"a. b. c. d.", "a. b. c. d."},
+        });
+}
+
+TEST(NormalizeWords, AbbreviationsDatesAndListsStay) {
+    expect_normalized(Normalize::words,
+                      {
+                          {"e.g. this, i.e. that", "e.g. this, i.e. that"},
+                          {"the U.S. and the U.S.A.", "the u.s. and the u.s.a."},
+                          {"on 05.11.2026 at 10.30", "on 05.11.2026 at 10.30"},
+                          {"EUR 12.50 - 3 x 4", "eur 12.50 - 3 x 4"},
+                          {"well-known a-b x-ray T-shirt", "well-known a-b x-ray t-shirt"},
+                          {"a) b) c)", "a) b) c)"},
+                          {"1.2.3.4 and 1-2-3-4 and a.1.2.3", "1.2.3.4 and 1-2-3-4 and a.1.2.3"},
+                          {"Hello.  I  am  here", "hello.  i  am  here"},
+                          {"x - y - z", "x - y - z"},
+                      });
+}
+
+// A chain of single characters that is no spaced word is passed once, not
+// once from each of its members.
+TEST(NormalizeWords, ChainsThatAreNoWordCostOnePass) {
+    std::string digits;
+    for (int i = 0; i < 200000; ++i) digits += "1 ";
+    const std::string long_chain = words(digits + "and r e v i e w");
+    EXPECT_EQ(long_chain.size(), digits.size() + 10);
+    EXPECT_TRUE(long_chain.ends_with(" and review"));
+    // The earliest members that are a spaced word are joined.
+    EXPECT_EQ(words("1 1 1 1 1 a b c"), "1 1 1 11abc");
+    EXPECT_EQ(words("1 1 a b c d"), "11abcd");
+    EXPECT_EQ(words("a.b c d e"), "a.bcde");
+}
+
 TEST(NormalizeWords, ASingleLetterBeforeASpacedWordIsReadBothWays) {
     NormalizedText n = normalize_text("for a r e v i e w", Normalize::words);
     EXPECT_EQ(n.text, "for areview");
@@ -169,6 +224,70 @@ TEST(NormalizeWords, DigitsInsideWordsReadAsLetters) {
     ASSERT_EQ(other_readings(n).size(), 1u);
     EXPECT_EQ(normalize_text("fo11ow g1ft", Normalize::words, other_readings(n)[0]).text,
               "follow glft");
+}
+
+// Latin letters with marks past U+024F, and marks NFKC leaves on a Latin
+// letter, read as the letter; small capitals as their letter.
+TEST(NormalizeWords, OtherLatinLettersReadAsTheirLetter) {
+    expect_normalized(Normalize::words,
+                      {
+                          {"\u1E5B\u1EB9\u1E7F\u1ECB\u1EB9\u1E89", "review"},
+                          {"g\u0331i\u0331f\u0331\u1E6F", "gift"},
+                          {"\u1E56\u1EA1\u1E8F\u1E56\u1EA1\u1E37", "paypal"},
+                          {"\u0280\u1D07\u1D20\u026A\u1D07\u1D21", "review"},
+                          {"\u0262\u026A\uA730\u1D1B", "gift"},
+                          {"\u026A\u0274\uA731\u1D1B\u1D00\u0262\u0280\u1D00\u1D0D", "instagram"},
+                          {"\uA731\u1D00\u029F\u1D07", "sale"},
+                          {"\u0435\u0323", "e"},
+                          {"\u00E9\u0331t\u00E9", "\u00E9t\u00E9"},
+                      });
+    // Marks on letters of other scripts stay.
+    EXPECT_EQ(words("\u0915\u093F"), "\u0915\u093F");
+    EXPECT_EQ(words("\u05E9\u05C1"), "\u05E9\u05C1");
+}
+
+// A word hyphenated at a line break is one word; "\/" and "vv" after a
+// letter and '!', '|', '9' between letters are read as letters.
+TEST(NormalizeWords, HyphensAtLineBreaksAndSymbolsForLetters) {
+    expect_normalized(Normalize::words,
+                      {
+                          {"a re-\nview and a gi-\nft", "a review and a gift"},
+                          {"unsub-\r\n   scribe", "unsubscribe"},
+                          {"rev!ew g!ft rev|ew", "review gift review"},
+                          {"re\\/iew revi3vv", "review review"},
+                          {"vvhatsapp", "whatsapp"},
+                          // Italian doubles its v inside words.
+                          {"davvero, avviso, savvy, vv", "davvero, avviso, savvy, vv"},
+                          {"a 9ift, a g9ft", "a 9ift, a ggft"},
+                          // Not between letters, or not at a line break: as written.
+                          {"well-known, -\nx, a -\nb, 3-\n4", "well-known, -\nx, a -\nb, 3-\n4"},
+                          {"Hi! You? No!", "hi! you? no!"},
+                          {"a | b, \\/ x", "a | b, \\/ x"},
+                          {"1Z999AA10", "1z999aa10"},
+                      });
+    NormalizedText n = normalize_text("rev!ew", Normalize::words);
+    ASSERT_TRUE(n.one_as_letter);
+    EXPECT_EQ(normalize_text("rev!ew", Normalize::words, other_readings(n)[0]).text, "revlew");
+    EXPECT_EQ(source_of("a re-\nview.", Normalize::words, "review"), "re-\nview");
+    EXPECT_EQ(source_of("a revi3vv.", Normalize::words, "review"), "revi3vv");
+    EXPECT_EQ(source_of("a re\\/iew.", Normalize::words, "review"), "re\\/iew");
+}
+
+// Text inside a right-to-left override is shown reversed, and read so.
+TEST(NormalizeWords, OverriddenTextReadsAsShown) {
+    expect_normalized(Normalize::words,
+                      {
+                          {"a \u202Eweiver\u202C and", "a review and"},
+                          {"a \u202Etf\u0456g\u202C card", "a gift card"},
+                          {"call \u202E87654321 6710\u202C now", "call 0176 12345678 now"},
+                          {"\u2067\u202Eweiver\u2069 x", "review x"},
+                          // To the end of the line without a PDF; a letter keeps its marks.
+                          {"x\u202Eb\u0915\u093Fc\ny", "xc\u0915\u093Fb\ny"},
+                          {"\u202E\u202E\u202Eabc", "cba"},
+                      });
+    EXPECT_EQ(source_of("a \u202Eweiver\u202C.", Normalize::words, "review"), "\u202Eweiver\u202C");
+    // Redaction's characters are as written.
+    EXPECT_EQ(characters("\u202Eweiver\u202C"), "weiver");
 }
 
 TEST(NormalizeWords, OrdinaryTextKeepsItsMeaning) {
@@ -227,9 +346,11 @@ TEST(NormalizeWords, ScoutingSkipsNothing) {
     const std::string alone = words(prefix);
     ASSERT_EQ(alone, "xyz aib . ");
     const std::vector<std::string> bits = {
-        "a",    "b",      "i",      "1",       "3",       "0",      "@", " ",
-        "  ",   ".",      "\u00E9", "\u0435",  "\u200B",  "\u00AD", "-", "x.y",
-        "word", "\uFF13", "\u00A0", "g i f t", " a b c ", "e\u0301"};
+        "a",    "b",      "i",      "1",       "3",       "0",       "@",      " ",
+        "  ",   ".",      "\u00E9", "\u0435",  "\u200B",  "\u00AD",  "-",      "x.y",
+        "word", "\uFF13", "\u00A0", "g i f t", " a b c ", "e\u0301", "\t",     "_",
+        "*",    "/",      "!",      "|",       "9",       "\u00B7",  "\u2022", "\\/",
+        "vv",   "-\n",    "\u0280", "\u0331",  "r.e.v",   "\u202E",  "\u202C"};
     std::mt19937 rng(4242);
     for (int round = 0; round < 30000; ++round) {
         std::string text;
