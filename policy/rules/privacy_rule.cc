@@ -306,9 +306,9 @@ std::vector<RedactSpan> find_redactions(std::string_view text, const RedactPolic
                 !ends_in_public_suffix(
                     std::string_view(closed->text).substr(c.domain, c.end - c.domain)))
                 continue;
-            auto [b, e] = closed->map.source(c.begin, c.end);
-            if (std::none_of(spans.begin(), spans.end(),
-                             [&](const Span& s) { return b < s.end && s.begin < e; }))
+            const auto [b, e] = closed->map.source(c.begin, c.end);
+            auto overlaps = [b = b, e = e](const Span& s) { return b < s.end && s.begin < e; };
+            if (std::none_of(spans.begin(), spans.end(), overlaps))
                 spans.push_back({b, e, c.kind, true});
         }
     }
