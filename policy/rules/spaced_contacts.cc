@@ -65,10 +65,23 @@ bool closable(std::string_view t, std::size_t b, std::size_t e) {
     return true;
 }
 
+// Whether `t` may hold a contact spread out at all: an '@', or four digits
+// standing alone.  Prose has neither and is not split into words here.
+bool may_spread_a_contact(std::string_view t) {
+    if (t.find('@') != std::string_view::npos) return true;
+    int lone = 0;
+    for (std::size_t i = 0; i < t.size(); ++i)
+        if (t[i] >= '0' && t[i] <= '9' && (i == 0 || is_space(t[i - 1])) &&
+            (i + 1 == t.size() || is_space(t[i + 1])) && ++lone == 4)
+            return true;
+    return false;
+}
+
 }  // namespace
 
 std::optional<ClosedText> close_spaced_contacts(std::string_view t) {
     std::optional<ClosedText> out;
+    if (!may_spread_a_contact(t)) return out;
     std::size_t copied = 0;                      // t[0, copied) is in `out`
     std::size_t chain = std::string_view::npos;  // where the chain being joined began
     Word prev{0, 0};
@@ -145,7 +158,13 @@ bool starts_with_word(std::string_view t, std::size_t i, std::size_t from) {
 // or "dot" (or "@", "."), or a word for "dot" after a blank.  Most texts
 // have neither, and are passed over without the full pattern.
 bool may_spell_an_address(std::string_view t) {
+    static constexpr std::array<bool, 256> kStarts = [] {
+        std::array<bool, 256> a{};
+        for (unsigned char c : {'(', '[', '{', '<', 'd', 'D', 'p', 'P'}) a[c] = true;
+        return a;
+    }();
     for (std::size_t i = 0; i + 1 < t.size(); ++i) {
+        if (!kStarts[static_cast<unsigned char>(t[i])]) continue;
         switch (t[i]) {
             case '(':
             case '[':
