@@ -140,30 +140,6 @@ std::string rfc3339_now() {
     return format_utc(system_clock::to_time_t(now), "%Y-%m-%dT%H:%M:%S") + frac;
 }
 
-// The line as nlohmann::json writes it: compact (one line: control
-// characters are escaped), invalid UTF-8 replaced by U+FFFD.  The writer
-// below writes the same bytes for ASCII text; the rest is the library's.
-std::string library_line(const AuditRecord& record, const std::string& time) {
-    nlohmann::ordered_json rules = nlohmann::ordered_json::array();
-    for (const auto& r : record.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
-    nlohmann::ordered_json j;
-    j["time"] = time;
-    j["audit_id"] = record.audit_id;
-    j["queue_id"] = record.queue_id;
-    j["client"] = record.client_addr;
-    j["decision"] = policy::to_string(record.decision);
-    j["reply"] = record.smtp_reply;
-    j["rules"] = std::move(rules);
-    j["sender_party"] = record.sender_party;
-    j["recipient_party"] = record.recipient_party;
-    j["policy"] = record.policy_version;
-    j["size"] = record.size;
-    j["elapsed_us"] = record.elapsed_us;
-    j["milter_us"] = record.milter_us;
-    j["milter_cpu_us"] = record.milter_cpu_us;
-    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
 bool ascii_record(const AuditRecord& r, const std::string& time) {
     for (const std::string* s : {&time, &r.audit_id, &r.queue_id, &r.client_addr, &r.smtp_reply,
                                  &r.sender_party, &r.recipient_party, &r.policy_version})
@@ -300,7 +276,7 @@ std::string audit_json_line(const AuditRecord& record) {
 }
 
 std::string audit_json_line(const AuditRecord& record, const std::string& time) {
-    if (!ascii_record(record, time)) return library_line(record, time);
+    if (!ascii_record(record, time)) return audit_json_line_by_library(record, time);
     std::string out;
     out.reserve(320 + record.smtp_reply.size() + 48 * record.rules.size());
     const auto field = [&out](std::string_view name, std::string_view value) {
@@ -408,6 +384,27 @@ Result<void> AuditLog::reopen() {
     }
     if (old >= 0 && old != STDOUT_FILENO) ::close(old);
     return {};
+}
+
+std::string audit_json_line_by_library(const AuditRecord& record, const std::string& time) {
+    nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+    for (const auto& r : record.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
+    nlohmann::ordered_json j;
+    j["time"] = time;
+    j["audit_id"] = record.audit_id;
+    j["queue_id"] = record.queue_id;
+    j["client"] = record.client_addr;
+    j["decision"] = policy::to_string(record.decision);
+    j["reply"] = record.smtp_reply;
+    j["rules"] = std::move(rules);
+    j["sender_party"] = record.sender_party;
+    j["recipient_party"] = record.recipient_party;
+    j["policy"] = record.policy_version;
+    j["size"] = record.size;
+    j["elapsed_us"] = record.elapsed_us;
+    j["milter_us"] = record.milter_us;
+    j["milter_cpu_us"] = record.milter_cpu_us;
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace mm::milter
