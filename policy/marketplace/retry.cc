@@ -47,22 +47,6 @@ std::optional<alias::ThreadUpdate> update_of(const json& j) {
     return u;
 }
 
-// What nlohmann::json's dump() writes for the outcome: the keys of each
-// object sorted (its std::map), no white space.  Written here for ASCII
-// text, the library's own writer costing as much as the store's commit.
-std::string library_encoding(const MarketplaceDecision& d) {
-    json rules = json::array();
-    for (const auto& r : d.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
-    const json j{{"update", update_json(d.update)},
-                 {"decision", to_string(d.decision)},
-                 {"smtp_code", d.smtp_code},
-                 {"enhanced_code", d.enhanced_code},
-                 {"reply_text", d.reply_text},
-                 {"rules", std::move(rules)},
-                 {"contact_reasons", d.contact_reasons}};
-    return j.dump();
-}
-
 bool all_ascii(const MarketplaceDecision& d) {
     if (!json_ascii(d.smtp_code) || !json_ascii(d.enhanced_code) || !json_ascii(d.reply_text) ||
         !json_ascii(d.update.fingerprint))
@@ -79,6 +63,19 @@ void put_bool(std::string& out, bool b) {
 
 }  // namespace
 
+std::string encode_outcome_by_library(const MarketplaceDecision& d) {
+    json rules = json::array();
+    for (const auto& r : d.rules) rules.push_back({{"id", r.id}, {"detail", r.detail}});
+    const json j{{"update", update_json(d.update)},
+                 {"decision", to_string(d.decision)},
+                 {"smtp_code", d.smtp_code},
+                 {"enhanced_code", d.enhanced_code},
+                 {"reply_text", d.reply_text},
+                 {"rules", std::move(rules)},
+                 {"contact_reasons", d.contact_reasons}};
+    return j.dump();
+}
+
 std::int64_t retry_window_s(const MarketplacePolicy& policy) {
     return policy.repeat_window_hours > 0
                ? static_cast<std::int64_t>(policy.repeat_window_hours) * 3600
@@ -88,7 +85,7 @@ std::int64_t retry_window_s(const MarketplacePolicy& policy) {
 std::string encode_outcome(const MarketplaceDecision& d) {
     // nlohmann's writer rejects invalid UTF-8 with its own exception: text
     // that is not ASCII goes through it, so its verdict on that text stays.
-    if (!all_ascii(d)) return library_encoding(d);
+    if (!all_ascii(d)) return encode_outcome_by_library(d);
     std::string out;
     out.reserve(256 + d.reply_text.size());
     out += "{\"contact_reasons\":[";

@@ -25,5 +25,9 @@ std::int64_t retry_window_s(const MarketplacePolicy& policy);
 // The decision as JSON, and back; nullopt for a text that is not one.
 std::string encode_outcome(const MarketplaceDecision& decision);
 std::optional<MarketplaceDecision> decode_outcome(std::string_view text);
+// What nlohmann::json's dump() writes for it (keys sorted, no white space):
+// encode_outcome writes text that is not ASCII through it, and writes the
+// same bytes by hand for the rest, which the tests hold it to.
+std::string encode_outcome_by_library(const MarketplaceDecision& decision);
 
 }  // namespace mm::policy
