@@ -46,7 +46,7 @@ bool splits_an_address(std::string_view t, Word prev, Word cur) {
     return p.back() == '@' || c.front() == '@' || p == "." || c == ".";
 }
 
-// A chain worth reading again: it holds an '@' or four digits standing
+// A chain worth reading again: it holds an '@' or two digits standing
 // alone (an address or a number spread out); "a I", "S M L" and a URL
 // before a lone "." are left as they are.
 bool may_hold_a_contact(std::string_view chain) {
@@ -55,7 +55,7 @@ bool may_hold_a_contact(std::string_view chain) {
     for (std::size_t i = 0; i < chain.size(); ++i)
         digits += chain[i] >= '0' && chain[i] <= '9' && (i == 0 || is_space(chain[i - 1])) &&
                   (i + 1 == chain.size() || is_space(chain[i + 1]));
-    return digits >= 4;
+    return digits >= 2;
 }
 
 bool closable(std::string_view t, std::size_t b, std::size_t e) {
@@ -65,14 +65,14 @@ bool closable(std::string_view t, std::size_t b, std::size_t e) {
     return true;
 }
 
-// Whether `t` may hold a contact spread out at all: an '@', or four digits
+// Whether `t` may hold a contact spread out at all: an '@', or two digits
 // standing alone.  Prose has neither and is not split into words here.
 bool may_spread_a_contact(std::string_view t) {
     if (t.find('@') != std::string_view::npos) return true;
     int lone = 0;
     for (std::size_t i = 0; i < t.size(); ++i)
         if (t[i] >= '0' && t[i] <= '9' && (i == 0 || is_space(t[i - 1])) &&
-            (i + 1 == t.size() || is_space(t[i + 1])) && ++lone == 4)
+            (i + 1 == t.size() || is_space(t[i + 1])) && ++lone == 2)
             return true;
     return false;
 }

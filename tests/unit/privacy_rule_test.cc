@@ -116,6 +116,7 @@ const RedactCase kCases[] = {
     {"email_blank_before_at", "john @gmail.com", "[redacted]", {"email"}},
     {"phone_digit_spaced", "call 0 1 7 6 1 2 3 4 5 6 7 now", "call [redacted] now", {"phone"}},
     {"phone_half_spaced", "call 0176 1 2 3 4 5 6 7", "call [redacted]", {"phone"}},
+    {"phone_few_spaced", "call 0176 1 2 3 45678", "call [redacted]", {"phone"}},
     {"alias_spaced_kept",
      "reply to b-7f3a9c @ marketplace.example",
      "reply to b-7f3a9c @ marketplace.example",
