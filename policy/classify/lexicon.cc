@@ -105,6 +105,9 @@ public:
     }
 
     void finish() {
+        for (Lexicon::Index* i : {&lx_.stems_, &lx_.exact_, &lx_.prefixes_, &lx_.suffixes_,
+                                  &lx_.pairs_, &lx_.pair_heads_})
+            i->freeze();
         if (shape_regexes_.empty()) return;
         auto set = std::make_unique<RE2::Set>(shape_options(), RE2::UNANCHORED);
         for (const std::string& r : shape_regexes_)
@@ -229,7 +232,7 @@ private:
                 if (stem && e.words.size() > 1 && e.words[1].kind == Lexicon::Kind::stem &&
                     e.words[1].gap == 0) {
                     lx_.pairs_[pair_key(lang_key, e.words[1].key)].push_back(id);
-                    lx_.pair_heads_.insert(lang_key);
+                    lx_.pair_heads_[lang_key];
                 } else {
                     (stem ? lx_.stems_ : lx_.exact_)[lang_key].push_back(id);
                 }

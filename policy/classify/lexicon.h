@@ -27,10 +27,9 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "policy/classify/key_index.h"
 #include "policy/classify/language.h"
 #include "policy/classify/tokenizer.h"
 #include "util/result.h"
@@ -103,14 +102,7 @@ public:
                                     LangMask langs, BudgetCheck check = nullptr) const;
 
 private:
-    struct ViewHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    using Index =
-        std::unordered_map<std::string, std::vector<std::uint32_t>, ViewHash, std::equal_to<>>;
+    using Index = KeyIndex;
     class Matcher;
     friend class Matcher;
     friend class LexiconBuilder;
@@ -127,7 +119,7 @@ private:
     // stems instead (pair_key), so a token tries only the phrases its next
     // word can complete; pair_heads_ holds their first words' keys.
     Index stems_, exact_, prefixes_, suffixes_, pairs_;
-    std::unordered_set<std::string, ViewHash, std::equal_to<>> pair_heads_;
+    Index pair_heads_;  // keys only
     std::vector<std::uint32_t> contains_;
     // Bits per hash of a token's first 3 bytes (last 3 for suffixes): the
     // languages with a stem starting so (bits 0-4), exact words (bit 5),

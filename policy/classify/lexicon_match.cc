@@ -47,7 +47,7 @@ private:
     struct PairSeen {
         Lang lang;
         const Spelling* next;
-        const std::vector<std::uint32_t>* entries;
+        std::span<const std::uint32_t> entries;
     };
     struct Spelling {
         std::string_view text;
@@ -114,10 +114,9 @@ private:
 
     // The steps of `ids` for spelling s: those of the call's languages and,
     // with check_first, whose first word s matches.
-    void add_entries(Spelling& s, const std::vector<std::uint32_t>* ids, bool check_first,
+    void add_entries(Spelling& s, std::span<const std::uint32_t> ids, bool check_first,
                      Step::Kind kind = Step::Kind::entry) {
-        if (ids == nullptr) return;
-        for (std::uint32_t id : *ids) {
+        for (std::uint32_t id : ids) {
             const Entry& e = lx_.entries_[id];
             if (!((langs_ >> e.lang) & 1u)) continue;
             if (check_first && !word_matches(e.words.front(), e.lang, s)) continue;
@@ -125,18 +124,12 @@ private:
         }
     }
 
-    const std::vector<std::uint32_t>* find(const Index& index, std::string_view key) const {
-        auto it = index.find(key);
-        return it == index.end() ? nullptr : &it->second;
-    }
-
     // The entries whose first word is s's stem in language l: those of
     // stems_, then those of pairs_ (a step: the next token decides).
     void add_stem_steps(Spelling& s, Lang l) {
         lang_key(l, stem(l, s));
-        add_entries(s, find(lx_.stems_, key_), false);
-        if (lx_.pair_heads_.find(key_) != lx_.pair_heads_.end())
-            s.steps.push_back({l, Step::Kind::pair});
+        add_entries(s, lx_.stems_.find(key_), false);
+        if (lx_.pair_heads_.contains(key_)) s.steps.push_back({l, Step::Kind::pair});
     }
 
     void build(Spelling& s) {
@@ -147,7 +140,7 @@ private:
             for (Lang l = 0; l < kLangCount; ++l) {
                 if (!((langs_ >> l) & 1u)) continue;
                 lang_key(l, f);
-                add_entries(s, find(lx_.exact_, key_), false);
+                add_entries(s, lx_.exact_.find(key_), false);
                 add_stem_steps(s, l);
             }
             return;
@@ -157,17 +150,17 @@ private:
             for (Lang l = 0; l < kLangCount; ++l) {
                 if (!((langs_ >> l) & 1u)) continue;
                 lang_key(l, f);
-                add_entries(s, find(lx_.exact_, key_), false);
+                add_entries(s, lx_.exact_.find(key_), false);
             }
         }
         if ((head & (1u << 6)) && f.size() >= 4)
-            add_entries(s, find(lx_.prefixes_, f.substr(0, 4)), true);
+            add_entries(s, lx_.prefixes_.find(f.substr(0, 4)), true);
         const LangMask stem_langs = head & langs_;
         for (Lang l = 0; stem_langs != 0 && l < kLangCount; ++l)
             if ((stem_langs >> l) & 1u) add_stem_steps(s, l);
         if (f.size() >= 4 && (lx_.tail_filter_[filter_slot(f.substr(f.size() - 3))] & 1u))
-            add_entries(s, find(lx_.suffixes_, f.substr(f.size() - 4)), true);
-        add_entries(s, &lx_.contains_, true, Step::Kind::contains);
+            add_entries(s, lx_.suffixes_.find(f.substr(f.size() - 4)), true);
+        add_entries(s, lx_.contains_, true, Step::Kind::contains);
     }
 
     // The phrases of pairs_ that begin with s's stem in l and whose second
@@ -177,13 +170,13 @@ private:
     // linear search of it quadratic; past them the pair costs one look-up.
     static constexpr std::size_t kPairMemo = 8;
 
-    const std::vector<std::uint32_t>* pair_entries(Spelling& s, Lang l, Spelling& next) {
+    std::span<const std::uint32_t> pair_entries(Spelling& s, Lang l, Spelling& next) {
         for (const PairSeen& p : s.pairs)
             if (p.lang == l && p.next == &next) return p.entries;
         lang_key(l, stem(l, s));
         key_.push_back('\x1f');
         key_.append(stem(l, next));
-        const std::vector<std::uint32_t>* ids = find(lx_.pairs_, key_);
+        const std::span<const std::uint32_t> ids = lx_.pairs_.find(key_);
         if (s.pairs.size() < kPairMemo) s.pairs.push_back({l, &next, ids});
         return ids;
     }
@@ -225,9 +218,8 @@ private:
                         doc_.tokens[t + 1].sentence != doc_.tokens[t].sentence)
                         break;
                     const auto l = static_cast<Lang>(step.id);
-                    if (const auto* ids = pair_entries(s, l, spelling(t + 1)))
-                        for (std::uint32_t id : *ids)
-                            if ((langs_ >> lx_.entries_[id].lang) & 1u) try_entry(id, t, true, out);
+                    for (std::uint32_t id : pair_entries(s, l, spelling(t + 1)))
+                        if ((langs_ >> lx_.entries_[id].lang) & 1u) try_entry(id, t, true, out);
                     break;
                 }
             }
