@@ -36,6 +36,11 @@ json hit_json(const policy::ContentHit& h, bool explain) {
     json concepts = json::object();
     for (const auto& c : h.concepts) concepts[c.name] = c.words;
     j["concepts"] = concepts;
+    if (h.by_score) {
+        json weights = json::object();
+        for (const auto& c : h.concepts) weights[c.name] = c.weight;
+        j["score"] = json{{"sum", h.score}, {"threshold", h.threshold}, {"weights", weights}};
+    }
     j["excerpt"] = h.excerpt;
     j["explanation"] = policy::describe_hit(h);
     return j;
@@ -54,6 +59,7 @@ Result<Classification> classify_input(const policy::Policy& policy,
     policy::InspectOptions inspect{policy, classifier, "marketplace.example", c.direction};
     policy::ContentFindings f = policy::inspect_content(message, inspect);
     c.subject = f.subject;
+    c.texts = f.texts;
     // inspect_content chose the languages itself; --lang scans again.
     std::vector<std::string_view> texts{f.subject};
     texts.insert(texts.end(), f.texts.begin(), f.texts.end());

@@ -22,6 +22,7 @@ struct ClassifyOptions {
 struct Classification {
     policy::Direction direction = policy::Direction::seller_to_buyer;
     std::string subject;
+    std::vector<std::string> texts;           // the text parts as the rules read them
     std::vector<policy::ContentHit> content;  // content rules that hit
     std::vector<policy::ContentHit> reasons;  // contact reasons recognised
     bool important_tag = false;               // the subject carries it

@@ -421,8 +421,15 @@ void bind_concepts(Policy& p) {
     auto bind = [&](std::shared_ptr<const ContentRules>& rules) {
         if (!rules) return;
         std::size_t bad = 0;
-        auto bound = ContentRules::with_concepts(*rules, p.concepts, &bad);
-        if (!bound) error_at(rules->rules()[bad].when_mark, bound.error().message);
+        int weight = -1;
+        auto bound = ContentRules::with_concepts(*rules, p.concepts, &bad, &weight);
+        if (!bound) {
+            const ContentRule& rule = rules->rules()[bad];
+            error_at(weight >= 0 ? rule.weight_marks[static_cast<std::size_t>(weight)]
+                     : rule.when.empty() && rule.score.ok() ? rule.score_mark
+                                                            : rule.when_mark,
+                     bound.error().message);
+        }
         rules = std::move(bound.value());
     };
     bind(p.content.rules);

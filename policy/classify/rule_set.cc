@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace mm::classify {
 namespace {
@@ -75,22 +76,39 @@ LangMask detect_languages(const Document& doc, LangMask available) {
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Lexicon> lexicon,
                                                         std::vector<ConceptRule> rules,
-                                                        std::size_t* bad_rule) {
+                                                        std::size_t* bad_rule, int* bad_weight) {
     std::shared_ptr<RuleSet> out(new RuleSet());
+    if (bad_weight != nullptr) *bad_weight = -1;
     for (std::size_t r = 0; r < rules.size(); ++r) {
         const ConceptRule& rule = rules[r];
         auto failed = [&](const std::string& why) {
             if (bad_rule != nullptr) *bad_rule = r;
             return fail(Errc::invalid, "rule " + rule.id + ": " + why);
         };
-        if (!rule.when.ok()) return failed("no expression");
+        const ConceptScore& score = rule.score;
+        if (!rule.when.ok() && !score.ok()) return failed("no expression and no score");
         if (!lexicon) return failed("'when' needs concepts (policy.yaml `concepts:`)");
         if (rule.window < 1) return failed("window must be at least 1");
+        if (score.ok() && !(std::isfinite(score.threshold) && score.threshold > 0))
+            return failed("score threshold must be a number above 0");
         Bound b;
-        for (const std::string& name : rule.when.names()) {
+        if (rule.when.ok())
+            for (const std::string& name : rule.when.names()) {
+                int id = lexicon->find(name);
+                if (id < 0) return failed("unknown concept '" + name + "'");
+                b.concepts.push_back(static_cast<std::uint16_t>(id));
+            }
+        for (std::size_t w = 0; w < score.weights.size(); ++w) {
+            const auto& [name, weight] = score.weights[w];
             int id = lexicon->find(name);
-            if (id < 0) return failed("unknown concept '" + name + "'");
-            b.concepts.push_back(static_cast<std::uint16_t>(id));
+            const char* why = id < 0                   ? "unknown concept '"
+                              : !std::isfinite(weight) ? "weight is not a finite number for '"
+                                                       : nullptr;
+            if (why != nullptr) {
+                if (bad_weight != nullptr) *bad_weight = static_cast<int>(w);
+                return failed("score: " + std::string(why) + name + "'");
+            }
+            b.scored.push_back(static_cast<std::uint16_t>(id));
         }
         out->bound_.push_back(std::move(b));
     }
@@ -135,6 +153,13 @@ std::vector<ConceptHit> RuleSet::match(const Analysis& a, std::uint8_t sender,
 }
 
 std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Analysis& a) const {
+    if (rules_[r].when.ok())
+        if (auto hit = fire_when(r, a)) return hit;
+    if (rules_[r].score.ok()) return fire_score(r, a);
+    return std::nullopt;
+}
+
+std::optional<ConceptHit> RuleSet::fire_when(std::size_t r, const Analysis& a) const {
     const Document& doc = a.doc;
     const std::vector<ConceptMatch>& matches = a.matches;
     const std::vector<std::vector<std::uint32_t>>& by_concept = a.by_concept;
@@ -214,6 +239,76 @@ std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Analysis& a) const 
         return hit;
     }
     return std::nullopt;
+}
+
+std::optional<ConceptHit> RuleSet::fire_score(std::size_t r, const Analysis& a) const {
+    const Document& doc = a.doc;
+    const ConceptRule& rule = rules_[r];
+    const std::vector<std::uint16_t>& scored = bound_[r].scored;
+    using Item = ScoreItem;
+    std::vector<Item> items;
+    for (std::size_t w = 0; w < scored.size(); ++w)
+        for (std::uint32_t i : a.by_concept[scored[w]]) {
+            const ConceptMatch& m = a.matches[i];
+            items.push_back({unit_of(doc.tokens[m.first], rule.score.scope),
+                             static_cast<std::uint16_t>(w), &m});
+        }
+    if (items.empty()) return std::nullopt;
+    std::sort(items.begin(), items.end(), [](const Item& x, const Item& y) {
+        if (x.unit != y.unit) return x.unit < y.unit;
+        if (x.weight != y.weight) return x.weight < y.weight;
+        return x.m->first < y.m->first;
+    });
+    // Weights are multiples of a half in practice; a sum that misses the
+    // threshold by rounding alone still reaches it.
+    constexpr double kSlack = 1e-9;
+    for (std::size_t lo = 0; lo < items.size();) {
+        std::size_t hi = lo;
+        double sum = 0;
+        for (; hi < items.size() && items[hi].unit == items[lo].unit; ++hi)
+            if (hi == lo || items[hi].weight != items[hi - 1].weight)
+                sum += rule.score.weights[items[hi].weight].second;
+        if (sum + kSlack >= rule.score.threshold)
+            return score_hit(r, a, std::span<const Item>(items).subspan(lo, hi - lo), sum);
+        lo = hi;
+    }
+    return std::nullopt;
+}
+
+ConceptHit RuleSet::score_hit(std::size_t r, const Analysis& a, std::span<const ScoreItem> unit,
+                              double sum) const {
+    const ConceptRule& rule = rules_[r];
+    ConceptHit hit;
+    hit.rule = r;
+    hit.by_score = true;
+    hit.score = sum;
+    hit.threshold = rule.score.threshold;
+    // The unit's items are sorted by weight index, then position: the first
+    // of each run is that concept's first match.
+    const ScoreItem* strongest = nullptr;
+    for (std::size_t k = 0; k < unit.size(); ++k) {
+        const ScoreItem& it = unit[k];
+        const auto& [name, weight] = rule.score.weights[it.weight];
+        if (k == 0 || it.weight != unit[k - 1].weight) {
+            hit.concepts.push_back({name, {}, weight});
+            if (strongest == nullptr || weight > rule.score.weights[strongest->weight].second)
+                strongest = &it;
+        }
+        if (hit.language.empty() && it.m->lang != ConceptMatch::kShape)
+            hit.language = std::string(lang_code(it.m->lang));
+        FiredConcept& fc = hit.concepts.back();
+        if (fc.words.size() < kWordsPerConcept)
+            fc.words.push_back({a.doc.tokens[it.m->first].text, it.m->begin, it.m->end});
+    }
+    std::stable_sort(
+        hit.concepts.begin(), hit.concepts.end(),
+        [](const FiredConcept& x, const FiredConcept& y) { return x.weight > y.weight; });
+    hit.text = a.doc.tokens[strongest->m->first].text;
+    hit.begin = strongest->m->begin;
+    hit.end = strongest->m->end;
+    if (strongest->m->lang != ConceptMatch::kShape)
+        hit.language = std::string(lang_code(strongest->m->lang));
+    return hit;
 }
 
 }  // namespace mm::classify

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "policy/classify/expression.h"
@@ -31,12 +32,23 @@ std::optional<Scope> scope_from_string(std::string_view s);
 // Who wrote the message; a rule lists the senders it applies to.
 enum Sender : std::uint8_t { kSeller = 1, kBuyer = 2, kAnySender = 3 };
 
+// `score:` beside or instead of `when`: weak evidence that adds up.  Each
+// concept present in a scope unit adds its weight once; the rule fires in
+// the unit where the sum reaches the threshold.  No weights: no score.
+struct ConceptScore {
+    double threshold = 0;
+    std::vector<std::pair<std::string, double>> weights;  // concept name -> weight
+    Scope scope = Scope::message;
+    bool ok() const { return !weights.empty(); }
+};
+
 struct ConceptRule {
     std::string id;
-    Expression when;
+    Expression when;  // may be empty when `score` is given
     Scope scope = Scope::paragraph;
     int window = 30;
     std::uint8_t senders = kAnySender;
+    ConceptScore score;
 };
 
 struct MatchOptions {
@@ -52,6 +64,7 @@ struct FiredConcept {
         std::uint32_t text, begin, end;  // bytes of that text
     };
     std::vector<Words> words;
+    double weight = 0;  // its weight in a score hit
 };
 
 struct ConceptHit {
@@ -60,6 +73,10 @@ struct ConceptHit {
     std::vector<FiredConcept> concepts;
     std::uint32_t text = 0;            // the text the excerpt is cut from
     std::uint32_t begin = 0, end = 0;  // from the first to the last word that fired
+    // A hit of the score (not of `when`): the sum reached and the threshold;
+    // `concepts` then lists the unit's scored concepts, strongest first.
+    bool by_score = false;
+    double score = 0, threshold = 0;
 };
 
 // What every rule set bound to one lexicon reads of a document: its
@@ -89,10 +106,12 @@ LangMask detect_languages(const Document& doc, LangMask available);
 class RuleSet {
 public:
     // Errors name the rule ("rule review.compensation: unknown concept
-    // 'REWARDS'"); `bad_rule` is set to its index.
+    // 'REWARDS'"); `bad_rule` is set to its index, and `bad_weight` to the
+    // index of the score weight to blame (else to -1).
     static Result<std::shared_ptr<const RuleSet>> compile(std::shared_ptr<const Lexicon> lexicon,
                                                           std::vector<ConceptRule> rules,
-                                                          std::size_t* bad_rule = nullptr);
+                                                          std::size_t* bad_rule = nullptr,
+                                                          int* bad_weight = nullptr);
     const std::vector<ConceptRule>& rules() const { return rules_; }
     const Lexicon& lexicon() const { return *lexicon_; }
     const std::shared_ptr<const Lexicon>& shared_lexicon() const { return lexicon_; }
@@ -106,9 +125,20 @@ public:
 private:
     struct Bound {
         std::vector<std::uint16_t> concepts;  // expression bit i -> concept id
+        std::vector<std::uint16_t> scored;    // score weight i -> concept id
     };
     RuleSet() = default;
     std::optional<ConceptHit> fire(std::size_t r, const Analysis& a) const;
+    std::optional<ConceptHit> fire_when(std::size_t r, const Analysis& a) const;
+    std::optional<ConceptHit> fire_score(std::size_t r, const Analysis& a) const;
+    // A match of a scored concept in its scope unit.
+    struct ScoreItem {
+        std::uint32_t unit;
+        std::uint16_t weight;  // index into the rule's score weights
+        const ConceptMatch* m;
+    };
+    ConceptHit score_hit(std::size_t r, const Analysis& a, std::span<const ScoreItem> unit,
+                         double sum) const;
 
     std::shared_ptr<const Lexicon> lexicon_;
     std::vector<ConceptRule> rules_;

@@ -2,6 +2,10 @@
 // expressions to the policy's concepts, and the scan over them.
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <tuple>
 
@@ -61,9 +65,84 @@ void load_rule_senders(const Entry& e, ContentRule& rule) {
     rule.senders = senders;
 }
 
+namespace {
+
+double get_number(const Entry& e) {
+    if (e.value.IsNull()) error_at(e.key.Mark(), e.name + ": missing value");
+    if (!e.value.IsScalar())
+        error_at(e.value.Mark(), e.name + ": expected a number, got " + yaml::type_name(e.value));
+    const std::string& s = e.value.Scalar();
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v))
+        error_at(e.value.Mark(), e.name + ": expected a finite number, got '" + s + "'");
+    return v;
+}
+
+void load_score_threshold(const Entry& e, ContentRule& rule) {
+    const double v = get_number(e);
+    if (v <= 0) error_at(e.value.Mark(), e.name + ": must be above 0, got " + e.value.Scalar());
+    rule.score.threshold = v;
+}
+
+void load_score_weights(const Entry& e, ContentRule& rule) {
+    yaml::expect_map(e);
+    if (e.value.size() == 0) error_at(e.value.Mark(), e.name + ": empty");
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+        const YAML::Node k = it->first;
+        const YAML::Node v = it->second;
+        if (!k.IsScalar() || k.Scalar().empty())
+            error_at(k.Mark(), e.name + ": expected a concept name");
+        for (const auto& [name, weight] : rule.score.weights)
+            if (name == k.Scalar())
+                error_at(k.Mark(), e.name + ": duplicate concept '" + name + "'");
+        rule.score.weights.emplace_back(k.Scalar(), get_number({e.name + "." + k.Scalar(), k, v}));
+        rule.weight_marks.push_back(k.Mark());
+    }
+}
+
+void load_score_scope(const Entry& e, ContentRule& rule) {
+    ContentRule scoped;
+    load_rule_scope(e, scoped);
+    rule.score.scope = scoped.scope;
+}
+
+constexpr yaml::Key<ContentRule> kScoreKeys[] = {
+    {"threshold",
+     true,
+     load_score_threshold,
+     {"number above 0", "",
+      "The rule fires where the weights present in one unit add up to this."}},
+    {"weights",
+     true,
+     load_score_weights,
+     {"mapping of concept to number", "",
+      "Each concept present in the unit adds its weight once, however often it matches; a "
+      "negative weight is evidence against (an apology, the buyer's own item)."}},
+    {"scope",
+     false,
+     load_score_scope,
+     {"sentence | paragraph | message", "message",
+      "The unit over which the weights add up (the rule's own `scope` is for `when`)."}},
+};
+
+}  // namespace
+
+void load_rule_score(const Entry& e, ContentRule& rule) {
+    rule.score = {};
+    rule.weight_marks.clear();
+    yaml::load_section<ContentRule>(e, kScoreKeys, rule);
+    rule.score_mark = e.value.Mark();
+}
+
+std::vector<yaml::KeyInfo> rule_score_schema() {
+    return yaml::describe<ContentRule>(kScoreKeys);
+}
+
 Result<std::shared_ptr<const ContentRules>> ContentRules::with_concepts(
     const ContentRules& base, std::shared_ptr<const classify::Lexicon> lexicon,
-    std::size_t* bad_rule) {
+    std::size_t* bad_rule, int* bad_weight) {
     std::shared_ptr<ContentRules> out(new ContentRules());
     out->rules_ = base.rules_;
     out->compiled_ = base.compiled_;
@@ -71,19 +150,19 @@ Result<std::shared_ptr<const ContentRules>> ContentRules::with_concepts(
     std::vector<classify::ConceptRule> rules;
     for (std::size_t r = 0; r < base.rules_.size(); ++r) {
         const ContentRule& rule = base.rules_[r];
-        if (rule.when.empty()) continue;
+        if (rule.when.empty() && !rule.score.ok()) continue;
         if (!lexicon) {
             if (bad_rule != nullptr) *bad_rule = r;
             return fail(Errc::invalid,
                         "rule " + rule.id + ": 'when' needs concepts (top-level `concepts:`)");
         }
         rules.push_back({rule.id, classify::Expression::parse(rule.when, nullptr), rule.scope,
-                         rule.window, rule.senders});
+                         rule.window, rule.senders, rule.score});
         out->concept_rule_.push_back(r);
     }
     if (rules.empty()) return std::shared_ptr<const ContentRules>(std::move(out));
     std::size_t bad = 0;
-    auto set = classify::RuleSet::compile(std::move(lexicon), std::move(rules), &bad);
+    auto set = classify::RuleSet::compile(std::move(lexicon), std::move(rules), &bad, bad_weight);
     if (!set) {
         if (bad_rule != nullptr) *bad_rule = out->concept_rule_[bad];
         return set.error();
@@ -234,9 +313,12 @@ std::vector<ContentHit> ContentRules::concept_hits(
     for (const classify::ConceptHit& h : found) {
         const ContentRule& rule = rules_[concept_rule_[h.rule]];
         ContentHit hit{rule.id, rule.action, h.language, {}, {}};
+        hit.by_score = h.by_score;
+        hit.score = h.score;
+        hit.threshold = h.threshold;
         hit.excerpt = concept_excerpt(texts[h.text], *normalized[h.text], h);
         for (const classify::FiredConcept& c : h.concepts) {
-            ContentHit::Concept out{c.name, {}};
+            ContentHit::Concept out{c.name, {}, c.weight};
             for (const auto& w : c.words) {
                 auto [b, e] = normalized[w.text]->source_span(w.begin, w.end);
                 out.words.push_back(quote_words(texts[w.text], b, e));
@@ -249,11 +331,22 @@ std::vector<ContentHit> ContentRules::concept_hits(
 }
 
 std::string explain_concepts(const ContentHit& hit) {
+    auto number = [](double v, const char* format) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, format, v);
+        return std::string(buf);
+    };
     std::string out;
+    if (hit.by_score)
+        out = "score " + number(hit.score, "%g") + " ≥ " + number(hit.threshold, "%g") + ": ";
+    bool first = true;
     for (const ContentHit::Concept& c : hit.concepts) {
-        out += (out.empty() ? "" : " & ") + c.name + "=";
+        out += first ? "" : hit.by_score ? ", " : " & ";
+        first = false;
+        out += c.name + "=";
         for (std::size_t i = 0; i < c.words.size(); ++i)
             out += (i == 0 ? "\"" : ",\"") + c.words[i] + "\"";
+        if (hit.by_score) out += " " + number(c.weight, "%+g");
     }
     return out;
 }

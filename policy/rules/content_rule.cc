@@ -66,7 +66,8 @@ std::optional<BuildError> build_rule(size_t index, const ContentRule& rule,
     patterns.clear();
     set.reset();
     if (rule.patterns.empty()) {
-        if (rule.when.empty()) return BuildError{name + ": no patterns and no when", {}};
+        if (rule.when.empty() && !rule.score.ok())
+            return BuildError{name + ": no patterns, no when and no score", {}};
         return std::nullopt;
     }
     set = std::make_unique<RE2::Set>(pattern_options(kSetMaxMem), RE2::UNANCHORED);
@@ -405,6 +406,13 @@ constexpr yaml::Key<RuleDraft> kRuleKeys[] = {
      false,
      [](const Entry& e, RuleDraft& d) { load_rule_senders(e, d.rule); },
      {"list of seller | buyer", "[seller, buyer]", "Whose messages the rule judges."}},
+    {"score",
+     false,
+     [](const Entry& e, RuleDraft& d) { load_rule_score(e, d.rule); },
+     {"mapping: threshold, weights, scope", "",
+      "Beside or instead of `when`: weights of concepts that add up per unit; the rule fires "
+      "where the sum reaches the threshold (or `when`, or a pattern, fires).",
+      rule_score_schema}},
 };
 
 void load_rules(const Entry& e, SectionDraft& s) {
@@ -415,8 +423,8 @@ void load_rules(const Entry& e, SectionDraft& s) {
         RuleDraft d;
         d.index = i;
         yaml::load_section<RuleDraft>(ie, kRuleKeys, d);
-        if (d.patterns.empty() && d.rule.when.empty())
-            error_at(item.Mark(), ie.name + ": needs patterns, when, or both");
+        if (d.patterns.empty() && d.rule.when.empty() && !d.rule.score.ok())
+            error_at(item.Mark(), ie.name + ": needs patterns, when or score");
         for (const RuleDraft& prev : s.rules)
             if (prev.rule.id == d.rule.id)
                 error_at(d.id_mark, ie.name + ": duplicate rule id '" + d.rule.id + "' (also " +

@@ -55,14 +55,21 @@ struct ContentRule {
     classify::Scope scope = classify::Scope::paragraph;
     int window = 30;
     std::uint8_t senders = classify::kAnySender;
+    // `score:` (no weights: none); the marks point `check` at a weight.
+    classify::ConceptScore score;
+    YAML::Mark score_mark;
+    std::vector<YAML::Mark> weight_marks;  // one per score.weights
 };
 
 // The keys a rule with concepts adds (content.rules[] and
-// marketplace.contact_reasons[] share them): when, scope, window, senders.
+// marketplace.contact_reasons[] share them): when, scope, window, senders;
+// content rules also take score.
 void load_rule_when(const yaml::Entry& e, ContentRule& rule);
 void load_rule_scope(const yaml::Entry& e, ContentRule& rule);
 void load_rule_window(const yaml::Entry& e, ContentRule& rule);
 void load_rule_senders(const yaml::Entry& e, ContentRule& rule);
+void load_rule_score(const yaml::Entry& e, ContentRule& rule);
+std::vector<yaml::KeyInfo> rule_score_schema();
 
 // "reject", "quarantine" or "flag", as written in policy.yaml.
 const char* to_string(ContentRule::Action a);
@@ -77,11 +84,16 @@ struct ContentHit {
     struct Concept {
         std::string name;
         std::vector<std::string> words;
+        double weight = 0;  // in a score hit
     };
     std::vector<Concept> concepts;
+    // A hit of the rule's score: the sum reached and the threshold.
+    bool by_score = false;
+    double score = 0, threshold = 0;
 };
 
-// `REVIEW="Bewertung" & REWARD="Gutschein"`, "" for a pattern hit.
+// `REVIEW="Bewertung" & REWARD="Gutschein"`, "" for a pattern hit; for a
+// score hit `score 4.5 ≥ 4: SHOP_RANGE="our range" +2, SEASON="winter" +1.5`.
 std::string explain_concepts(const ContentHit& hit);
 // The audit and `test` detail of a hit: `reject de: "excerpt"` for a pattern,
 // `reject de: REVIEW="Bewertung" & REWARD="Gutschein" — "… excerpt …"` for
@@ -110,9 +122,10 @@ public:
     // The same rules with their `when:` expressions bound to `lexicon`;
     // errors name the rule, and `bad_rule` its index.  Rules without `when`
     // are unchanged; no rule with `when` needs no lexicon.
+    // `bad_weight` is set to the index of a score weight to blame, else -1.
     static Result<std::shared_ptr<const ContentRules>> with_concepts(
         const ContentRules& base, std::shared_ptr<const classify::Lexicon> lexicon,
-        std::size_t* bad_rule);
+        std::size_t* bad_rule, int* bad_weight = nullptr);
     ~ContentRules();
     const std::vector<ContentRule>& rules() const { return rules_; }
     // At most one hit per rule (the first text that matches).  With

@@ -9,9 +9,13 @@
 //
 //   classify_eval --policy etc/policy.yaml --corpus tests/data/classify/tune
 //                 [--min-recall 0.95] [--max-false-refusal 0.01] [--min-misuse 0.95]
+//                 [--concepts OUT.jsonl]
 //
 // Prints a table per class and language, every wrong message with its
 // explanation, and exits 1 when a threshold given is missed (2 on bad input).
+// --concepts writes, per message, the rules that fired (by `when` or
+// pattern, or by score) and the concepts present in each sentence,
+// paragraph and message unit: what tools/fit_concept_scores.py fits on.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -26,6 +30,7 @@
 
 #include "cli/classify_message.h"
 #include "policy/mime/gmime_ptr.h"
+#include "policy/rules/text_scans.h"
 
 namespace fs = std::filesystem;
 using namespace mm;
@@ -41,6 +46,7 @@ const std::set<std::string> kCritical = {"delivery_scheduling", "shipping_addres
 struct Args {
     std::string policy, corpus;
     std::optional<double> min_recall, max_false_refusal, min_misuse;
+    std::string concepts;  // --concepts: the JSON lines file to write
 };
 
 struct Tally {
@@ -72,6 +78,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
             a.max_false_refusal = std::stod(v);
         else if (k == "--min-misuse")
             a.min_misuse = std::stod(v);
+        else if (k == "--concepts")
+            a.concepts = v;
         else
             return std::nullopt;
     }
@@ -84,6 +92,49 @@ std::string rate(const Tally& t) {
     std::snprintf(buf, sizeof buf, "%3d/%-3d %5.3f", t.correct, t.total,
                   t.total ? static_cast<double>(t.correct) / t.total : 1.0);
     return buf;
+}
+
+// One line of --concepts for a message.
+nlohmann::ordered_json concepts_line(const policy::Policy& policy, const std::string& file,
+                                     const std::string& cls, const std::string& lang,
+                                     const milter::Classification& c) {
+    nlohmann::ordered_json rules = nlohmann::ordered_json::object();
+    bool refused_when = false;
+    for (const policy::ContentHit& h : c.content) {
+        rules[h.rule_id] = h.by_score ? "score" : "when";
+        refused_when =
+            refused_when || (!h.by_score && h.action != policy::ContentRule::Action::flag);
+    }
+    nlohmann::ordered_json units = nlohmann::ordered_json::object();
+    if (policy.concepts) {
+        std::vector<std::string_view> texts{c.subject};
+        texts.insert(texts.end(), c.texts.begin(), c.texts.end());
+        const auto found = policy::scan_once(texts, 1, 0, policy.concepts);
+        const classify::Analysis& a = *found.analysis;
+        for (classify::Scope scope :
+             {classify::Scope::sentence, classify::Scope::paragraph, classify::Scope::message}) {
+            std::map<std::uint32_t, std::set<std::string>> by_unit;
+            for (const classify::ConceptMatch& m : a.matches) {
+                const classify::Token& t = a.doc.tokens[m.first];
+                const std::uint32_t unit = scope == classify::Scope::sentence    ? t.sentence
+                                           : scope == classify::Scope::paragraph ? t.paragraph
+                                                                                 : t.message;
+                by_unit[unit].insert(a.lexicon->concepts()[m.concept_id].name);
+            }
+            nlohmann::ordered_json list = nlohmann::ordered_json::array();
+            for (const auto& [unit, names] : by_unit) list.push_back(names);
+            units[classify::to_string(scope)] = list;
+        }
+    }
+    return {{"file", file},
+            {"class", cls},
+            {"lang", lang},
+            {"from", c.direction == policy::Direction::seller_to_buyer ? "seller" : "buyer"},
+            {"refused", c.refused},
+            {"refused_when", refused_when},
+            {"critical", c.critical_reason},
+            {"rules", rules},
+            {"units", units}};
 }
 
 }  // namespace
@@ -109,6 +160,14 @@ int main(int argc, char** argv) {
     for (const auto& e : fs::recursive_directory_iterator(args->corpus))
         if (e.is_regular_file() && e.path().extension() == ".eml") files.push_back(e.path());
     std::sort(files.begin(), files.end());
+    std::ofstream concepts_out;
+    if (!args->concepts.empty()) {
+        concepts_out.open(args->concepts, std::ios::binary | std::ios::trunc);
+        if (!concepts_out) {
+            std::cerr << "classify_eval: " << args->concepts << ": cannot write\n";
+            return 2;
+        }
+    }
     for (const fs::path& file : files) {
         const std::string cls = file.parent_path().filename();
         const std::string lang = file.parent_path().parent_path().filename();
@@ -120,6 +179,12 @@ int main(int argc, char** argv) {
             std::cerr << file.string() << ": " << c.error().message << "\n";
             return 2;
         }
+        if (concepts_out.is_open())
+            concepts_out << concepts_line(*loaded.value(),
+                                          fs::relative(file, args->corpus).string(), cls, lang,
+                                          c.value())
+                                .dump()
+                         << "\n";
         bool own = false;
         const bool ok = judge(cls, c.value(), own);
         Tally& t = by_class[cls][lang];
