@@ -1,10 +1,10 @@
 #include "policy/html/html_css.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <array>
 #include <optional>
+
+#include "policy/html/folded_words.h"
 
 namespace mm::policy::html {
 namespace {
@@ -420,18 +420,19 @@ Shown child_state(const Shown& parent, const OwnStyle& own) {
     return s;
 }
 
-namespace {
-
-// Whether `html` may declare words in CSS: the property names that make
-// text ("content", "quotes", "list-style", "symbols" of @counter-style)
-// appear in it as written, or it has the escapes and numeric references
-// that could spell them.  Most parts have none and are not tokenized here.
 bool may_make_css_text(std::string_view html) {
-    static const RE2 re(R"((?i)content|quotes|list-style|symbols|\\|&#)");
-    return RE2::PartialMatch(re2::StringPiece(html.data(), html.size()), re);
+    return html.find('\\') != npos || has_folded_word(html, "&#", 0) ||
+           has_folded_word(html, "quotes", 0) || has_folded_word(html, "symbols", 1) ||
+           has_folded_word(html, "list-style", 6) || has_folded_word(html, "content", 0);
 }
 
-}  // namespace
+bool may_hide_text(std::string_view html) {
+    auto then_equals = [html](std::size_t e) {
+        while (e < html.size() && is_css_space(html[e])) ++e;
+        return e < html.size() && html[e] == '=';
+    };
+    return has_folded_word(html, "hidden", 2) || has_folded_word(html, "style", 2, then_equals);
+}
 
 std::string strip_css_text(std::string_view html, std::size_t& removed) {
     removed = 0;

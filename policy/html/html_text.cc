@@ -1,7 +1,5 @@
 #include "policy/html/html_text.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -479,21 +477,8 @@ std::string html_to_text(std::string_view html, const LinkNote& note) {
     return r.take_text();
 }
 
-namespace {
-
-// Whether any element of `html` may be hidden: only a `style` attribute
-// (a name, then '=') or a `hidden` one can hide an element here, and
-// attribute names are never encoded.  Most parts have neither and are not
-// rendered twice.
-bool may_hide_text(std::string_view html) {
-    static const RE2 re(R"((?i)hidden|style[ \t\n\r\f]*=)");
-    return RE2::PartialMatch(re2::StringPiece(html.data(), html.size()), re);
-}
-
-}  // namespace
-
 std::optional<std::string> html_to_visible_text(std::string_view html) {
-    if (!may_hide_text(html)) return std::nullopt;
+    if (!html::may_hide_text(html)) return std::nullopt;
     static const LinkNote kNoNote;
     TextRenderer<false> r(html, kNoNote, true);
     r.run();
