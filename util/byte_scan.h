@@ -8,6 +8,7 @@
 // each target turns into its own instructions (SSE2, NEON) or plain code.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -29,16 +30,25 @@ inline Block in_range(Block b, unsigned char lo, unsigned char hi) {
                                    static_cast<unsigned char>(hi - lo));
 }
 
-// `b` with ASCII letters (and some other bytes) in lower case: b | 0x20.
+// `b` with ASCII letters in lower case, and other bytes changed too (b |
+// 0x20: '[' reads as '{', '\t' as ')', 0 as ' '): a mask made from it may
+// mark more than asked for, never less.
 inline Block folded(Block b) {
     return b | 0x20;
 }
 
-// Calls hit(i) in order for each i at which match(block) marks s[i], until
-// one returns true (then true).  `match` maps a Block of s's bytes to a
+// The bytes around a block of 16 at `at`: prev[k] = s[at + k - 1],
+// cur[k] = s[at + k], next[k] = s[at + k + 1], 0 outside `s`.  A match
+// that asks for a pair of bytes marks far fewer candidates than one that
+// asks for either.
+struct Window {
+    Block prev, cur, next;
+};
+
+// Calls hit(i) in order for each i at which match(window) marks s[i], until
+// one returns true (then true).  `match` maps a Window of s's bytes to a
 // mask of candidates: it may mark more than the caller looks for (hit then
-// says no) but must mark every byte that is.  Past the end of `s` the last
-// block is padded; its padding is never reported.
+// says no) but must mark every byte that is.
 template <class Match, class Hit>
 bool scan_bytes(std::string_view s, Match match, Hit hit) {
     auto report = [&](Block mask, std::size_t at, std::size_t n) {
@@ -62,16 +72,35 @@ bool scan_bytes(std::string_view s, Match match, Hit hit) {
         }
         return false;
     };
-    std::size_t at = 0;
-    for (; at + 16 <= s.size(); at += 16) {
-        Block b;
-        std::memcpy(&b, s.data() + at, sizeof b);
-        if (report(match(b), at, 16)) return true;
+    // The first and the last blocks, from a copy padded with zeros.
+    auto padded = [&](std::size_t at) {
+        unsigned char buf[18] = {};
+        for (std::size_t j = 0; j < 18; ++j)
+            if (at + j >= 1 && at + j - 1 < s.size())
+                buf[j] = static_cast<unsigned char>(s[at + j - 1]);
+        Window w;
+        std::memcpy(&w.prev, buf, 16);
+        std::memcpy(&w.cur, buf + 1, 16);
+        std::memcpy(&w.next, buf + 2, 16);
+        return report(match(w), at, std::min<std::size_t>(16, s.size() - at));
+    };
+    if (s.empty()) return false;
+    if (padded(0)) return true;
+    std::size_t at = 16;
+    for (; at + 17 <= s.size(); at += 16) {
+        Window w;
+        std::memcpy(&w.prev, s.data() + at - 1, 16);
+        std::memcpy(&w.cur, s.data() + at, 16);
+        std::memcpy(&w.next, s.data() + at + 1, 16);
+        // Most blocks have no candidate: told here, not in report().
+        const Block mask = match(w);
+        std::uint64_t half[2];
+        std::memcpy(half, &mask, sizeof half);
+        if ((half[0] | half[1]) != 0 && report(mask, at, 16)) return true;
     }
-    if (at == s.size()) return false;
-    Block b{};
-    std::memcpy(&b, s.data() + at, s.size() - at);
-    return report(match(b), at, s.size() - at);
+    for (; at < s.size(); at += 16)
+        if (padded(at)) return true;
+    return false;
 }
 
 }  // namespace mm::bytes

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "policy/html/folded_words.h"
+#include "util/byte_scan.h"
 
 namespace mm::policy::html {
 namespace {
@@ -421,9 +422,18 @@ Shown child_state(const Shown& parent, const OwnStyle& own) {
 }
 
 bool may_make_css_text(std::string_view html) {
-    return html.find('\\') != npos || has_folded_word(html, "&#", 0) ||
-           has_folded_word(html, "quotes", 0) || has_folded_word(html, "symbols", 1) ||
-           has_folded_word(html, "list-style", 6) || has_folded_word(html, "content", 0);
+    // Candidates: '\\', "&#", "co", 'q' and 'y' (symbols, list-style).
+    auto candidates = [](const bytes::Window& w) {
+        const bytes::Block f = bytes::folded(w.cur);
+        return bytes::eq(w.cur, '\\') | (bytes::eq(w.cur, '&') & bytes::eq(w.next, '#')) |
+               (bytes::eq(f, 'c') & bytes::eq(bytes::folded(w.next), 'o')) | bytes::eq(f, 'q') |
+               bytes::eq(f, 'y');
+    };
+    return bytes::scan_bytes(html, candidates, [html](std::size_t i) {
+        return html[i] == '\\' || folded_word_at(html, i, "&#", 0) ||
+               folded_word_at(html, i, "content", 0) || folded_word_at(html, i, "quotes", 0) ||
+               folded_word_at(html, i, "symbols", 1) || folded_word_at(html, i, "list-style", 7);
+    });
 }
 
 bool may_hide_text(std::string_view html) {
@@ -431,7 +441,15 @@ bool may_hide_text(std::string_view html) {
         while (e < html.size() && is_css_space(html[e])) ++e;
         return e < html.size() && html[e] == '=';
     };
-    return has_folded_word(html, "hidden", 2) || has_folded_word(html, "style", 2, then_equals);
+    // Candidates: "dd" (hidden) and "ty" (style), at their second byte.
+    auto candidates = [](const bytes::Window& w) {
+        const bytes::Block f = bytes::folded(w.cur), p = bytes::folded(w.prev);
+        return (bytes::eq(f, 'd') & bytes::eq(p, 'd')) | (bytes::eq(f, 'y') & bytes::eq(p, 't'));
+    };
+    return bytes::scan_bytes(html, candidates, [&](std::size_t i) {
+        return folded_word_at(html, i, "hidden", 3) ||
+               folded_word_at(html, i, "style", 2, then_equals);
+    });
 }
 
 std::string strip_css_text(std::string_view html, std::size_t& removed) {

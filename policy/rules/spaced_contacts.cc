@@ -71,12 +71,15 @@ bool closable(std::string_view t, std::size_t b, std::size_t e) {
 bool may_spread_a_contact(std::string_view t) {
     if (t.find('@') != std::string_view::npos) return true;
     int lone = 0;
-    return bytes::scan_bytes(
-        t, [](bytes::Block b) { return bytes::in_range(b, '0', '9'); },
-        [&](std::size_t i) {
-            return (i == 0 || is_space(t[i - 1])) && (i + 1 == t.size() || is_space(t[i + 1])) &&
-                   ++lone == 2;
-        });
+    // Candidates: a digit after a blank, or at the start (read as after 0).
+    auto candidates = [](const bytes::Window& w) {
+        return bytes::in_range(w.cur, '0', '9') & (bytes::in_range(w.prev, '\t', '\r') |
+                                                   bytes::eq(w.prev, ' ') | bytes::eq(w.prev, 0));
+    };
+    return bytes::scan_bytes(t, candidates, [&](std::size_t i) {
+        return (i == 0 || is_space(t[i - 1])) && (i + 1 == t.size() || is_space(t[i + 1])) &&
+               ++lone == 2;
+    });
 }
 
 }  // namespace
@@ -149,8 +152,13 @@ constexpr std::size_t kFirstDot = 6;  // kWords[kFirstDot...]: the words for "do
 // Whether one of kWords[from...] starts at t[i].
 bool starts_with_word(std::string_view t, std::size_t i, std::size_t from) {
     const char c = t[i] >= 'A' && t[i] <= 'Z' ? static_cast<char>(t[i] | 0x20) : t[i];
-    // Most bytes start none of them (a tag's name after '<', above all).
+    // Most bytes start none of them, or go on unlike them (a tag's name
+    // after '<', above all): their first two letters tell.
     if (c != 'a' && c != '@' && c != 'c' && c != 'k' && c != 'd' && c != 'p') return false;
+    if (c != '@') {
+        const char n = i + 1 < t.size() ? lower_char(t[i + 1]) : '\0';
+        if (n != 't' && n != 'r' && n != 'h' && n != 'l' && n != 'o' && n != 'u') return false;
+    }
     for (std::size_t w = from; w < kWords.size(); ++w)
         if (kWords[w][0] == c && t.size() - i >= kWords[w].size() &&
             iequals(t.substr(i, kWords[w].size()), kWords[w]))
@@ -162,12 +170,18 @@ bool starts_with_word(std::string_view t, std::size_t i, std::size_t from) {
 // or "dot" (or "@", "."), or a word for "dot" after a blank.  Most texts
 // have neither, and are passed over without the full pattern.
 bool may_spell_an_address(std::string_view t) {
-    // The blocks' candidates: the brackets and d, p in either case (folded,
-    // '[' reads as '{'; the switch below tells them apart).
-    auto candidates = [](bytes::Block b) {
-        const bytes::Block f = bytes::folded(b);
-        return bytes::eq(f, '(') | bytes::eq(f, '{') | bytes::eq(f, '<') | bytes::eq(f, 'd') |
-               bytes::eq(f, 'p');
+    // Candidates: a bracket before a blank, '.' or a byte a word starts
+    // with, and d or p after a blank (folded: the switch below tells them
+    // apart from the other bytes that fold alike).
+    auto candidates = [](const bytes::Window& w) {
+        const bytes::Block f = bytes::folded(w.cur), n = bytes::folded(w.next);
+        const bytes::Block bracket = bytes::eq(f, '(') | bytes::eq(f, '{') | bytes::eq(f, '<');
+        const bytes::Block starts = bytes::eq(n, ' ') | bytes::eq(n, ')') | bytes::eq(n, '.') |
+                                    bytes::eq(n, '`') | bytes::eq(n, 'a') | bytes::eq(n, 'c') |
+                                    bytes::eq(n, 'k') | bytes::eq(n, 'd') | bytes::eq(n, 'p');
+        const bytes::Block blank_before =
+            bytes::in_range(w.prev, '\t', '\r') | bytes::eq(w.prev, ' ');
+        return (bracket & starts) | ((bytes::eq(f, 'd') | bytes::eq(f, 'p')) & blank_before);
     };
     return bytes::scan_bytes(t, candidates, [t](std::size_t i) {
         if (i + 1 >= t.size()) return false;
