@@ -26,16 +26,12 @@ constexpr std::string_view kBlocks[] = {
     "td",       "tfoot",      "th",      "thead",      "tr",      "ul",      "xmp"};
 
 bool is_block(std::string_view lower) {
-    static const auto keys = [] {
-        std::array<html::NameKey, std::size(kBlocks)> k;
-        for (std::size_t i = 0; i < k.size(); ++i) k[i] = html::name_key(kBlocks[i]);
-        std::sort(k.begin(), k.end());
-        return k;
+    static const html::NameTable<bool> blocks = [] {
+        html::NameTable<bool>::Entry e[std::size(kBlocks)];
+        for (std::size_t i = 0; i < std::size(kBlocks); ++i) e[i] = {kBlocks[i], true};
+        return html::NameTable<bool>(e, false);
     }();
-    if (lower.empty() || lower.size() > 16) return false;
-    const html::NameKey key = html::name_key(lower);
-    auto it = std::lower_bound(keys.begin(), keys.end(), key);
-    return it != keys.end() && *it == key;
+    return blocks.find(lower);
 }
 
 // Where decoded text comes from: [src_b, src_e) of the text node starting
