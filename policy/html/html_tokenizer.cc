@@ -128,8 +128,11 @@ void decode_refs(std::string_view raw, bool attr, std::string& out) {
             continue;
         }
         if (c != '&') {
-            out.push_back(c);
-            ++i;
+            // The run up to the next reference or CR, copied whole.
+            const std::size_t next = find_any<'&', '\r'>(raw.substr(i));
+            const std::size_t len = next == std::string_view::npos ? n - i : next;
+            out.append(raw.substr(i, len));
+            i += len;
             continue;
         }
         std::size_t j = i + 1;
