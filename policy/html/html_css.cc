@@ -1,10 +1,11 @@
 #include "policy/html/html_css.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <array>
 #include <optional>
+
+#include "policy/html/folded_words.h"
+#include "util/byte_scan.h"
 
 namespace mm::policy::html {
 namespace {
@@ -420,18 +421,36 @@ Shown child_state(const Shown& parent, const OwnStyle& own) {
     return s;
 }
 
-namespace {
-
-// Whether `html` may declare words in CSS: the property names that make
-// text ("content", "quotes", "list-style", "symbols" of @counter-style)
-// appear in it as written, or it has the escapes and numeric references
-// that could spell them.  Most parts have none and are not tokenized here.
 bool may_make_css_text(std::string_view html) {
-    static const RE2 re(R"((?i)content|quotes|list-style|symbols|\\|&#)");
-    return RE2::PartialMatch(re2::StringPiece(html.data(), html.size()), re);
+    // Candidates: '\\', "&#", "co", 'q' and 'y' (symbols, list-style).
+    auto candidates = [](const bytes::Window& w) {
+        const bytes::Block f = bytes::folded(w.cur);
+        return bytes::eq(w.cur, '\\') | (bytes::eq(w.cur, '&') & bytes::eq(w.next, '#')) |
+               (bytes::eq(f, 'c') & bytes::eq(bytes::folded(w.next), 'o')) | bytes::eq(f, 'q') |
+               bytes::eq(f, 'y');
+    };
+    return bytes::scan_bytes(html, candidates, [html](std::size_t i) {
+        return html[i] == '\\' || folded_word_at(html, i, "&#", 0) ||
+               folded_word_at(html, i, "content", 0) || folded_word_at(html, i, "quotes", 0) ||
+               folded_word_at(html, i, "symbols", 1) || folded_word_at(html, i, "list-style", 7);
+    });
 }
 
-}  // namespace
+bool may_hide_text(std::string_view html) {
+    auto then_equals = [html](std::size_t e) {
+        while (e < html.size() && is_css_space(html[e])) ++e;
+        return e < html.size() && html[e] == '=';
+    };
+    // Candidates: "dd" (hidden) and "ty" (style), at their second byte.
+    auto candidates = [](const bytes::Window& w) {
+        const bytes::Block f = bytes::folded(w.cur), p = bytes::folded(w.prev);
+        return (bytes::eq(f, 'd') & bytes::eq(p, 'd')) | (bytes::eq(f, 'y') & bytes::eq(p, 't'));
+    };
+    return bytes::scan_bytes(html, candidates, [&](std::size_t i) {
+        return folded_word_at(html, i, "hidden", 3) ||
+               folded_word_at(html, i, "style", 2, then_equals);
+    });
+}
 
 std::string strip_css_text(std::string_view html, std::size_t& removed) {
     removed = 0;

@@ -76,4 +76,16 @@ Shown child_state(const Shown& parent, const OwnStyle& own);
 // attributes; `removed` counts them.  `html` itself when there are none.
 std::string strip_css_text(std::string_view html, std::size_t& removed);
 
+// The prefilters that spare most parts the passes above, each a superset
+// of the inputs that need its pass, read as RE2 reads these patterns
+// (folded_words.h) without a pass of a DFA over every byte.
+// may_make_css_text, (?i)content|quotes|list-style|symbols|\\|&#: the
+// property names that make text, as written, or the escapes and numeric
+// references that could spell them.
+bool may_make_css_text(std::string_view html);
+// may_hide_text, (?i)hidden|style[ \t\n\r\f]*=: only a `style` attribute
+// (a name, then '=') or a `hidden` one can hide an element, and attribute
+// names are never encoded.
+bool may_hide_text(std::string_view html);
+
 }  // namespace mm::policy::html

@@ -1,7 +1,5 @@
 #include "policy/html/html_text.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -28,16 +26,12 @@ constexpr std::string_view kBlocks[] = {
     "td",       "tfoot",      "th",      "thead",      "tr",      "ul",      "xmp"};
 
 bool is_block(std::string_view lower) {
-    static const auto keys = [] {
-        std::array<html::NameKey, std::size(kBlocks)> k;
-        for (std::size_t i = 0; i < k.size(); ++i) k[i] = html::name_key(kBlocks[i]);
-        std::sort(k.begin(), k.end());
-        return k;
+    static const html::NameTable<bool> blocks = [] {
+        html::NameTable<bool>::Entry e[std::size(kBlocks)];
+        for (std::size_t i = 0; i < std::size(kBlocks); ++i) e[i] = {kBlocks[i], true};
+        return html::NameTable<bool>(e, false);
     }();
-    if (lower.empty() || lower.size() > 16) return false;
-    const html::NameKey key = html::name_key(lower);
-    auto it = std::lower_bound(keys.begin(), keys.end(), key);
-    return it != keys.end() && *it == key;
+    return blocks.find(lower);
 }
 
 // Where decoded text comes from: [src_b, src_e) of the text node starting
@@ -479,21 +473,8 @@ std::string html_to_text(std::string_view html, const LinkNote& note) {
     return r.take_text();
 }
 
-namespace {
-
-// Whether any element of `html` may be hidden: only a `style` attribute
-// (a name, then '=') or a `hidden` one can hide an element here, and
-// attribute names are never encoded.  Most parts have neither and are not
-// rendered twice.
-bool may_hide_text(std::string_view html) {
-    static const RE2 re(R"((?i)hidden|style[ \t\n\r\f]*=)");
-    return RE2::PartialMatch(re2::StringPiece(html.data(), html.size()), re);
-}
-
-}  // namespace
-
 std::optional<std::string> html_to_visible_text(std::string_view html) {
-    if (!may_hide_text(html)) return std::nullopt;
+    if (!html::may_hide_text(html)) return std::nullopt;
     static const LinkNote kNoNote;
     TextRenderer<false> r(html, kNoNote, true);
     r.run();

@@ -128,8 +128,11 @@ void decode_refs(std::string_view raw, bool attr, std::string& out) {
             continue;
         }
         if (c != '&') {
-            out.push_back(c);
-            ++i;
+            // The run up to the next reference or CR, copied whole.
+            const std::size_t next = find_any<'&', '\r'>(raw.substr(i));
+            const std::size_t len = next == std::string_view::npos ? n - i : next;
+            out.append(raw.substr(i, len));
+            i += len;
             continue;
         }
         std::size_t j = i + 1;
@@ -201,10 +204,7 @@ void normalize_newlines(std::string_view s, std::string& out) {
 }
 
 Tag tag_of(std::string_view lower) {
-    struct Entry {
-        std::string_view name;
-        Tag tag;
-    };
+    using Entry = NameTable<Tag>::Entry;
     static constexpr Entry kTags[] = {
         {"a", Tag::a},
         {"img", Tag::img},
@@ -290,23 +290,11 @@ Tag tag_of(std::string_view lower) {
         {"ul", Tag::breakout},
         {"var", Tag::breakout},
     };
-    // Sorted once by key, then a binary search: every tag of every message
-    // is looked up (twice when the text rendering runs too).
-    struct Keyed {
-        NameKey key;
-        Tag tag;
-    };
-    static const auto sorted = [] {
-        std::array<Keyed, std::size(kTags)> t;
-        for (std::size_t i = 0; i < t.size(); ++i) t[i] = {name_key(kTags[i].name), kTags[i].tag};
-        std::sort(t.begin(), t.end(), [](const Keyed& x, const Keyed& y) { return x.key < y.key; });
-        return t;
-    }();
-    if (lower.empty() || lower.size() > 14) return Tag::other;
-    const NameKey key = name_key(lower);
-    auto it = std::lower_bound(sorted.begin(), sorted.end(), key,
-                               [](const Keyed& e, const NameKey& k) { return e.key < k; });
-    return it != sorted.end() && it->key == key ? it->tag : Tag::other;
+    // Every tag of every message is looked up (twice when the text
+    // rendering runs too).
+    static const NameTable<Tag> table(kTags, Tag::other);
+    if (lower.size() > 14) return Tag::other;
+    return table.find(lower);
 }
 
 }  // namespace mm::policy::html

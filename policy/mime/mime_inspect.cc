@@ -235,10 +235,11 @@ private:
         const std::size_t full_reading = out_.texts.size() - 1;
         // A client that applies CSS leaves hidden text out, joining the words
         // around it: that reading is judged too.
+        std::optional<std::string> visible;
         if (html) {
-            std::optional<std::string> visible = html_to_visible_text(text);
+            visible = html_to_visible_text(text);
             if (visible && *visible != out_.texts.back()) {
-                out_.texts.push_back(std::move(*visible));
+                out_.texts.push_back(*visible);
                 sources_.push_back(source);
             }
         }
@@ -250,10 +251,11 @@ private:
         if (links_cut) part_changed = true;
         check_cpu_budget();
         if (redact_enabled()) {
-            // An HTML part is redacted in what its reader sees; the rendering
-            // made above still is that unless links were cut.
-            RedactResult r = html ? redact_html(text, opt_.policy.redact, opt_.domain,
-                                                links_cut ? nullptr : &out_.texts[full_reading])
+            // An HTML part is redacted in what its readers see; the renderings
+            // made above still are that unless links were cut.
+            HtmlReadings readings;
+            if (!links_cut) readings = {&out_.texts[full_reading], &visible};
+            RedactResult r = html ? redact_html(text, opt_.policy.redact, opt_.domain, readings)
                                   : redact_text(text, opt_.policy.redact, opt_.domain);
             charge_redactions(r.redactions.size());
             if (!r.redactions.empty()) {

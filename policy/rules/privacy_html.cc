@@ -24,9 +24,13 @@ bool shows_something(std::string_view text, const RedactPolicy& policy, const st
                 .empty();
 }
 
-// Whether the visible rendering (when CSS hides anything) shows something.
-bool shows_visible(std::string_view html, const RedactPolicy& policy, const std::string& domain) {
-    const std::optional<std::string> visible = html_to_visible_text(html);
+// Whether the visible rendering (when CSS hides anything) shows something;
+// `given` is that rendering when the caller has made it.
+bool shows_visible(std::string_view html, const RedactPolicy& policy, const std::string& domain,
+                   const std::optional<std::string>* given = nullptr) {
+    std::optional<std::string> own;
+    const std::optional<std::string>& visible =
+        given != nullptr ? *given : (own = html_to_visible_text(html));
     return visible && shows_something(*visible, policy, domain);
 }
 
@@ -82,22 +86,23 @@ std::string redact_text_nodes(std::string_view html, Rendering reading, const Re
 }  // namespace
 
 RedactResult redact_html(std::string_view html, const RedactPolicy& policy,
-                         const std::string& marketplace_domain, const std::string* rendered) {
+                         const std::string& marketplace_domain, const HtmlReadings& readings) {
     RedactResult out;
     bool unmapped = false;
     // A number or address joined across hidden text is whole only in the
     // visible reading: that one first, so that the full reading does not
     // redact a piece of it and leave the rest.
     std::string edited(html);
-    if (shows_visible(html, policy, marketplace_domain))
+    if (shows_visible(html, policy, marketplace_domain, readings.visible))
         edited =
             redact_text_nodes(html, Rendering::visible, policy, marketplace_domain, out, unmapped);
     // Most parts show nothing to redact: the plain rendering (cheaper than
     // the mapped one, and the same text) says so, and only a part that does
     // show something is rendered again with its source map.
     std::string own;
-    const std::string* full =
-        out.redactions.empty() && rendered != nullptr ? rendered : &(own = html_to_text(edited));
+    const std::string* full = out.redactions.empty() && readings.full != nullptr
+                                  ? readings.full
+                                  : &(own = html_to_text(edited));
     if (shows_something(*full, policy, marketplace_domain))
         edited =
             redact_text_nodes(edited, Rendering::full, policy, marketplace_domain, out, unmapped);

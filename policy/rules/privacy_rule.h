@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,11 +57,17 @@ RedactResult redact_text(std::string_view text, const RedactPolicy& policy,
 // redact_text does.  Should a rendering of the result still show something
 // to redact (the markup read differently than the tokenizer reads it), the
 // part becomes its redacted text rendering in a <pre>.  Nothing to redact:
-// `text` is `html` unchanged.  `rendered`, when given, is html_to_text(html)
-// (it spares the mapped rendering when it shows nothing to redact).
+// `text` is `html` unchanged.  `readings` are the renderings of `html` the
+// caller has made already (html_text.h); those not given are made here.
+struct HtmlReadings {
+    // html_to_text(html): it spares the mapped rendering when it shows
+    // nothing to redact.
+    const std::string* full = nullptr;
+    // html_to_visible_text(html), nullopt included (nothing hidden).
+    const std::optional<std::string>* visible = nullptr;
+};
 RedactResult redact_html(std::string_view html, const RedactPolicy& policy,
-                         const std::string& marketplace_domain,
-                         const std::string* rendered = nullptr);
+                         const std::string& marketplace_domain, const HtmlReadings& readings = {});
 
 // Where redact_text replaces in `text`, read as it is (no normalisation):
 // sorted, apart.

@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "policy/rules/public_suffixes.h"
+#include "util/byte_scan.h"
 #include "util/strings.h"
 
 namespace mm::policy {
@@ -70,11 +71,15 @@ bool closable(std::string_view t, std::size_t b, std::size_t e) {
 bool may_spread_a_contact(std::string_view t) {
     if (t.find('@') != std::string_view::npos) return true;
     int lone = 0;
-    for (std::size_t i = 0; i < t.size(); ++i)
-        if (t[i] >= '0' && t[i] <= '9' && (i == 0 || is_space(t[i - 1])) &&
-            (i + 1 == t.size() || is_space(t[i + 1])) && ++lone == 2)
-            return true;
-    return false;
+    // Candidates: a digit after a blank, or at the start (read as after 0).
+    auto candidates = [](const bytes::Window& w) {
+        return bytes::in_range(w.cur, '0', '9') & (bytes::in_range(w.prev, '\t', '\r') |
+                                                   bytes::eq(w.prev, ' ') | bytes::eq(w.prev, 0));
+    };
+    return bytes::scan_bytes(t, candidates, [&](std::size_t i) {
+        return (i == 0 || is_space(t[i - 1])) && (i + 1 == t.size() || is_space(t[i + 1])) &&
+               ++lone == 2;
+    });
 }
 
 }  // namespace
@@ -147,6 +152,13 @@ constexpr std::size_t kFirstDot = 6;  // kWords[kFirstDot...]: the words for "do
 // Whether one of kWords[from...] starts at t[i].
 bool starts_with_word(std::string_view t, std::size_t i, std::size_t from) {
     const char c = t[i] >= 'A' && t[i] <= 'Z' ? static_cast<char>(t[i] | 0x20) : t[i];
+    // Most bytes start none of them, or go on unlike them (a tag's name
+    // after '<', above all): their first two letters tell.
+    if (c != 'a' && c != '@' && c != 'c' && c != 'k' && c != 'd' && c != 'p') return false;
+    if (c != '@') {
+        const char n = i + 1 < t.size() ? lower_char(t[i + 1]) : '\0';
+        if (n != 't' && n != 'r' && n != 'h' && n != 'l' && n != 'o' && n != 'u') return false;
+    }
     for (std::size_t w = from; w < kWords.size(); ++w)
         if (kWords[w][0] == c && t.size() - i >= kWords[w].size() &&
             iequals(t.substr(i, kWords[w].size()), kWords[w]))
@@ -158,13 +170,21 @@ bool starts_with_word(std::string_view t, std::size_t i, std::size_t from) {
 // or "dot" (or "@", "."), or a word for "dot" after a blank.  Most texts
 // have neither, and are passed over without the full pattern.
 bool may_spell_an_address(std::string_view t) {
-    static constexpr std::array<bool, 256> kStarts = [] {
-        std::array<bool, 256> a{};
-        for (unsigned char c : {'(', '[', '{', '<', 'd', 'D', 'p', 'P'}) a[c] = true;
-        return a;
-    }();
-    for (std::size_t i = 0; i + 1 < t.size(); ++i) {
-        if (!kStarts[static_cast<unsigned char>(t[i])]) continue;
+    // Candidates: a bracket before a blank, '.' or a byte a word starts
+    // with, and d or p after a blank (folded: the switch below tells them
+    // apart from the other bytes that fold alike).
+    auto candidates = [](const bytes::Window& w) {
+        const bytes::Block f = bytes::folded(w.cur), n = bytes::folded(w.next);
+        const bytes::Block bracket = bytes::eq(f, '(') | bytes::eq(f, '{') | bytes::eq(f, '<');
+        const bytes::Block starts = bytes::eq(n, ' ') | bytes::eq(n, ')') | bytes::eq(n, '.') |
+                                    bytes::eq(n, '`') | bytes::eq(n, 'a') | bytes::eq(n, 'c') |
+                                    bytes::eq(n, 'k') | bytes::eq(n, 'd') | bytes::eq(n, 'p');
+        const bytes::Block blank_before =
+            bytes::in_range(w.prev, '\t', '\r') | bytes::eq(w.prev, ' ');
+        return (bracket & starts) | ((bytes::eq(f, 'd') | bytes::eq(f, 'p')) & blank_before);
+    };
+    return bytes::scan_bytes(t, candidates, [t](std::size_t i) {
+        if (i + 1 >= t.size()) return false;
         switch (t[i]) {
             case '(':
             case '[':
@@ -172,20 +192,17 @@ bool may_spell_an_address(std::string_view t) {
             case '<': {
                 std::size_t k = i + 1;
                 while (k < t.size() && k < i + 3 && (t[k] == ' ' || t[k] == '\t')) ++k;
-                if (k < t.size() && (t[k] == '.' || starts_with_word(t, k, 0))) return true;
-                break;
+                return k < t.size() && (t[k] == '.' || starts_with_word(t, k, 0));
             }
             case 'd':
             case 'D':
             case 'p':
             case 'P':
-                if (i > 0 && is_space(t[i - 1]) && starts_with_word(t, i, kFirstDot)) return true;
-                break;
+                return i > 0 && is_space(t[i - 1]) && starts_with_word(t, i, kFirstDot);
             default:
-                break;
+                return false;
         }
-    }
-    return false;
+    });
 }
 
 const RE2& spelled_address_re() {

@@ -183,6 +183,13 @@ TEST_P(RedactJoined, BothReadingsRedacted) {
         EXPECT_EQ(visible.find(g), std::string::npos) << visible;
     }
     EXPECT_NE(visible.find("write to [redacted] today."), std::string::npos) << visible;
+    // The readings given by a caller that made them are the ones made here.
+    const std::string given_full = html_to_text(html);
+    const std::optional<std::string> given_visible = html_to_visible_text(html);
+    const RedactResult g =
+        redact_html(html, RedactPolicy{}, kDomain, {&given_full, &given_visible});
+    EXPECT_EQ(g.text, r.text);
+    EXPECT_EQ(g.redactions.size(), r.redactions.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(

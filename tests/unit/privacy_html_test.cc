@@ -221,7 +221,7 @@ TEST_P(RedactHtml, WhatTheReaderSeesIsRedacted) {
     EXPECT_EQ(r.redactions[0].kind, t.kind);
     // The same with the caller's rendering.
     const std::string rendered = html_to_text(html);
-    EXPECT_EQ(redact_html(html, RedactPolicy{}, kDomain, &rendered).text, r.text);
+    EXPECT_EQ(redact_html(html, RedactPolicy{}, kDomain, {&rendered}).text, r.text);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -252,7 +252,7 @@ TEST(RedactHtmlParts, NothingToRedactLeavesTheBytesAlone) {
     EXPECT_EQ(r.text, html);
     EXPECT_TRUE(r.redactions.empty());
     const std::string rendered = html_to_text(html);
-    EXPECT_EQ(redact_html(html, RedactPolicy{}, kDomain, &rendered).text, html);
+    EXPECT_EQ(redact_html(html, RedactPolicy{}, kDomain, {&rendered}).text, html);
 }
 
 TEST(RedactHtmlParts, AttributesAreRedactedAsBefore) {
