@@ -36,10 +36,11 @@ json hit_json(const policy::ContentHit& h, bool explain) {
     json concepts = json::object();
     for (const auto& c : h.concepts) concepts[c.name] = c.words;
     j["concepts"] = concepts;
-    if (h.by_score) {
+    if (h.by_score || h.by_model) {
         json weights = json::object();
         for (const auto& c : h.concepts) weights[c.name] = c.weight;
-        j["score"] = json{{"sum", h.score}, {"threshold", h.threshold}, {"weights", weights}};
+        j[h.by_model ? "model" : "score"] =
+            json{{"sum", h.score}, {"threshold", h.threshold}, {"weights", weights}};
     }
     j["excerpt"] = h.excerpt;
     j["explanation"] = policy::describe_hit(h);
