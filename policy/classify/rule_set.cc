@@ -146,9 +146,11 @@ std::vector<ConceptHit> RuleSet::match(const Analysis& a, std::uint8_t sender,
 }
 
 std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Analysis& a) const {
-    if (rules_[r].when.ok() && !a.matches.empty())
+    // With no concept matched only a model can fire (by_concept may be empty).
+    const bool matched = !a.matches.empty();
+    if (rules_[r].when.ok() && matched)
         if (auto hit = fire_when(r, a)) return hit;
-    if (rules_[r].score.ok())
+    if (rules_[r].score.ok() && matched)
         if (auto hit = fire_score(r, a)) return hit;
     if (rules_[r].model.ok()) return fire_model(r, a);
     return std::nullopt;
