@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include "util/address.h"
 
@@ -36,10 +37,13 @@ json hit_json(const policy::ContentHit& h, bool explain) {
     json concepts = json::object();
     for (const auto& c : h.concepts) concepts[c.name] = c.words;
     j["concepts"] = concepts;
-    if (h.by_score) {
+    if (h.by_score || h.by_model) {
+        // A model's weights are floats: four decimals say all they mean.
+        auto shown = [](double v) { return std::round(v * 1e4) / 1e4; };
         json weights = json::object();
-        for (const auto& c : h.concepts) weights[c.name] = c.weight;
-        j["score"] = json{{"sum", h.score}, {"threshold", h.threshold}, {"weights", weights}};
+        for (const auto& c : h.concepts) weights[c.name] = shown(c.weight);
+        j[h.by_model ? "model" : "score"] =
+            json{{"sum", shown(h.score)}, {"threshold", h.threshold}, {"weights", weights}};
     }
     j["excerpt"] = h.excerpt;
     j["explanation"] = policy::describe_hit(h);

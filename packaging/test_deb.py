@@ -78,6 +78,7 @@ class Layout:
             f'{prefix}/share/doc/{NAME}/examples/postfix/main.cf.snippet',
         ]
         self.conffiles = [self.config, f'{self.confdir}/policy.yaml', f'{self.confdir}/concepts.yaml',
+                          f'{self.confdir}/models/promo.marketing.tsv',
                           f'{sysconf}/logrotate.d/{NAME}']
 
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <span>
 #include <stdexcept>
 #include <string_view>
@@ -415,14 +416,40 @@ Result<std::shared_ptr<const classify::Lexicon>> load_concepts(const YAML::Node&
     return classify::load_lexicon_file(file);
 }
 
+using Models = std::vector<std::shared_ptr<const classify::WordModel>>;
+
+// The `model:` files of the content rules, per rule (relative to the policy
+// file, like `concepts:`).  A file that cannot be read is reported at its
+// `file:`, a bad line of it at that line of the model file.
+Result<Models> load_models(const ContentRules* rules, const std::string& policy_path) {
+    Models out;
+    if (rules == nullptr) return out;
+    for (const ContentRule& rule : rules->rules()) {
+        out.emplace_back();
+        if (rule.model_file.empty()) continue;
+        std::string file = rule.model_file;
+        const auto slash = policy_path.rfind('/');
+        if (file.front() != '/' && slash != std::string::npos)
+            file = policy_path.substr(0, slash + 1) + file;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(file, ec))
+            return fail(Errc::invalid, yaml::where(policy_path, rule.model_file_mark) + "rule " +
+                                           rule.id + ": model.file: cannot read '" + file + "'");
+        auto model = classify::WordModel::load_file(file);
+        if (!model) return model.error();
+        out.back() = std::move(model.value());
+    }
+    return out;
+}
+
 // Binds every `when:` of content rules and contact reasons to the concepts;
 // an unknown concept is reported at its rule's `when`.
-void bind_concepts(Policy& p) {
-    auto bind = [&](std::shared_ptr<const ContentRules>& rules) {
+void bind_concepts(Policy& p, const Models& models) {
+    auto bind = [&](std::shared_ptr<const ContentRules>& rules, const Models& loaded) {
         if (!rules) return;
         std::size_t bad = 0;
         int weight = -1;
-        auto bound = ContentRules::with_concepts(*rules, p.concepts, &bad, &weight);
+        auto bound = ContentRules::with_concepts(*rules, p.concepts, &bad, &weight, loaded);
         if (!bound) {
             const ContentRule& rule = rules->rules()[bad];
             error_at(weight >= 0 ? rule.weight_marks[static_cast<std::size_t>(weight)]
@@ -432,8 +459,8 @@ void bind_concepts(Policy& p) {
         }
         rules = std::move(bound.value());
     };
-    bind(p.content.rules);
-    bind(p.marketplace.contact_reasons);
+    bind(p.content.rules, models);
+    bind(p.marketplace.contact_reasons, {});
 }
 
 }  // namespace
@@ -470,7 +497,9 @@ Result<std::shared_ptr<const Policy>> load_policy(const std::string& path) {
                 policy->concepts = std::move(lexicon.value());
             }
             yaml::load_mapping<Policy>(root, "", kSections, *policy);
-            bind_concepts(*policy);
+            auto models = load_models(policy->content.rules.get(), path);
+            if (!models) return models.error();
+            bind_concepts(*policy, models.value());
         } catch (const yaml::SchemaError& e) {
             return fail(Errc::invalid, yaml::where(path, e.mark) + e.what());
         }

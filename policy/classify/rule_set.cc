@@ -16,18 +16,6 @@ constexpr int kDetectMinStopwords = 4;
 // Words quoted per concept in an explanation.
 constexpr std::size_t kWordsPerConcept = 3;
 
-std::uint32_t unit_of(const Token& t, Scope s) {
-    switch (s) {
-        case Scope::sentence:
-            return t.sentence;
-        case Scope::paragraph:
-            return t.paragraph;
-        case Scope::message:
-            return t.message;
-    }
-    return t.paragraph;
-}
-
 }  // namespace
 
 const char* to_string(Scope s) {
@@ -86,7 +74,10 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Le
             return fail(Errc::invalid, "rule " + rule.id + ": " + why);
         };
         const ConceptScore& score = rule.score;
-        if (!rule.when.ok() && !score.ok()) return failed("no expression and no score");
+        if (!rule.when.ok() && !score.ok() && !rule.model.ok())
+            return failed("no expression, no score and no model");
+        if (rule.model.ok() && !std::isfinite(rule.model.threshold))
+            return failed("model threshold must be a finite number");
         if (!lexicon) return failed("'when' needs concepts (policy.yaml `concepts:`)");
         if (rule.window < 1) return failed("window must be at least 1");
         if (score.ok() && !(std::isfinite(score.threshold) && score.threshold > 0))
@@ -141,21 +132,27 @@ std::vector<ConceptHit> RuleSet::match(std::span<const TextInput> texts,
 std::vector<ConceptHit> RuleSet::match(const Analysis& a, std::uint8_t sender,
                                        BudgetCheck check) const {
     std::vector<ConceptHit> hits;
-    if (a.matches.empty() || a.lexicon != lexicon_) return hits;
-    // A rule's walk is linear in the matches.
+    if (a.lexicon != lexicon_) return hits;
+    // A rule's walk is linear in the matches, a model's in the tokens; a
+    // model needs no concept to have matched.
     BudgetStride budget(check);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
         if ((rules_[r].senders & sender) == 0) continue;
-        budget.tick(a.matches.size());
+        if (a.matches.empty() && !rules_[r].model.ok()) continue;
+        budget.tick(a.matches.size() + (rules_[r].model.ok() ? a.doc.tokens.size() : 0));
         if (auto hit = fire(r, a)) hits.push_back(std::move(*hit));
     }
     return hits;
 }
 
 std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Analysis& a) const {
-    if (rules_[r].when.ok())
+    // With no concept matched only a model can fire (by_concept may be empty).
+    const bool matched = !a.matches.empty();
+    if (rules_[r].when.ok() && matched)
         if (auto hit = fire_when(r, a)) return hit;
-    if (rules_[r].score.ok()) return fire_score(r, a);
+    if (rules_[r].score.ok() && matched)
+        if (auto hit = fire_score(r, a)) return hit;
+    if (rules_[r].model.ok()) return fire_model(r, a);
     return std::nullopt;
 }
 

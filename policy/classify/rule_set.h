@@ -21,6 +21,7 @@
 
 #include "policy/classify/expression.h"
 #include "policy/classify/lexicon.h"
+#include "policy/classify/word_model.h"
 #include "util/result.h"
 
 namespace mm::classify {
@@ -28,6 +29,10 @@ namespace mm::classify {
 enum class Scope : std::uint8_t { sentence, paragraph, message };
 const char* to_string(Scope s);
 std::optional<Scope> scope_from_string(std::string_view s);
+// The index of the token's sentence, paragraph or message.
+inline std::uint32_t unit_of(const Token& t, Scope s) {
+    return s == Scope::sentence ? t.sentence : s == Scope::paragraph ? t.paragraph : t.message;
+}
 
 // Who wrote the message; a rule lists the senders it applies to.
 enum Sender : std::uint8_t { kSeller = 1, kBuyer = 2, kAnySender = 3 };
@@ -42,6 +47,15 @@ struct ConceptScore {
     bool ok() const { return !weights.empty(); }
 };
 
+// `model:` beside `when` and `score`: a word model (word_model.h) whose
+// score over a scope unit reaches `threshold` (log-odds) fires the rule.
+struct ConceptModel {
+    std::shared_ptr<const WordModel> model;
+    double threshold = 0;
+    Scope scope = Scope::message;
+    bool ok() const { return model != nullptr; }
+};
+
 struct ConceptRule {
     std::string id;
     Expression when;  // may be empty when `score` is given
@@ -49,6 +63,7 @@ struct ConceptRule {
     int window = 30;
     std::uint8_t senders = kAnySender;
     ConceptScore score;
+    ConceptModel model;
 };
 
 struct MatchOptions {
@@ -77,6 +92,9 @@ struct ConceptHit {
     // `concepts` then lists the unit's scored concepts, strongest first.
     bool by_score = false;
     double score = 0, threshold = 0;
+    // A hit of the word model: `score` and `threshold` are its log-odds;
+    // `concepts` lists its strongest features ("club", "member*").
+    bool by_model = false;
 };
 
 // What every rule set bound to one lexicon reads of a document: its
@@ -131,6 +149,7 @@ private:
     std::optional<ConceptHit> fire(std::size_t r, const Analysis& a) const;
     std::optional<ConceptHit> fire_when(std::size_t r, const Analysis& a) const;
     std::optional<ConceptHit> fire_score(std::size_t r, const Analysis& a) const;
+    std::optional<ConceptHit> fire_model(std::size_t r, const Analysis& a) const;
     // A match of a scored concept in its scope unit.
     struct ScoreItem {
         std::uint32_t unit;

@@ -127,7 +127,50 @@ constexpr yaml::Key<ContentRule> kScoreKeys[] = {
       "The unit over which the weights add up (the rule's own `scope` is for `when`)."}},
 };
 
+void load_model_file(const Entry& e, ContentRule& rule) {
+    rule.model_file = yaml::get_nonempty_string(e);
+    rule.model_file_mark = e.value.Mark();
+}
+
+void load_model_threshold(const Entry& e, ContentRule& rule) {
+    rule.model.threshold = get_number(e);
+}
+
+void load_model_scope(const Entry& e, ContentRule& rule) {
+    ContentRule scoped;
+    load_rule_scope(e, scoped);
+    rule.model.scope = scoped.scope;
+}
+
+constexpr yaml::Key<ContentRule> kModelKeys[] = {
+    {"file",
+     true,
+     load_model_file,
+     {"path", "",
+      "The model (tools/fit_word_model.py writes it), relative to this file: bias<TAB>W, "
+      "w:WORD<TAB>W, p:PREFIX<TAB>W lines over the folded words."}},
+    {"threshold",
+     false,
+     load_model_threshold,
+     {"number (log-odds)", "0", "The rule fires where a unit's score reaches this."}},
+    {"scope",
+     false,
+     load_model_scope,
+     {"sentence | paragraph | message", "message",
+      "The unit whose distinct words and prefixes add up, each once."}},
+};
+
 }  // namespace
+
+void load_rule_model(const Entry& e, ContentRule& rule) {
+    rule.model = {};
+    rule.model_file.clear();
+    yaml::load_section<ContentRule>(e, kModelKeys, rule);
+}
+
+std::vector<yaml::KeyInfo> rule_model_schema() {
+    return yaml::describe<ContentRule>(kModelKeys);
+}
 
 void load_rule_score(const Entry& e, ContentRule& rule) {
     rule.score = {};
@@ -142,22 +185,24 @@ std::vector<yaml::KeyInfo> rule_score_schema() {
 
 Result<std::shared_ptr<const ContentRules>> ContentRules::with_concepts(
     const ContentRules& base, std::shared_ptr<const classify::Lexicon> lexicon,
-    std::size_t* bad_rule, int* bad_weight) {
+    std::size_t* bad_rule, int* bad_weight,
+    const std::vector<std::shared_ptr<const classify::WordModel>>& models) {
     std::shared_ptr<ContentRules> out(new ContentRules());
     out->rules_ = base.rules_;
     out->compiled_ = base.compiled_;
     out->any_ = base.any_;
     std::vector<classify::ConceptRule> rules;
     for (std::size_t r = 0; r < base.rules_.size(); ++r) {
-        const ContentRule& rule = base.rules_[r];
-        if (rule.when.empty() && !rule.score.ok()) continue;
+        ContentRule& rule = out->rules_[r];
+        if (r < models.size() && models[r]) rule.model.model = models[r];
+        if (rule.when.empty() && !rule.score.ok() && !rule.model.ok()) continue;
         if (!lexicon) {
             if (bad_rule != nullptr) *bad_rule = r;
             return fail(Errc::invalid,
                         "rule " + rule.id + ": 'when' needs concepts (top-level `concepts:`)");
         }
         rules.push_back({rule.id, classify::Expression::parse(rule.when, nullptr), rule.scope,
-                         rule.window, rule.senders, rule.score});
+                         rule.window, rule.senders, rule.score, rule.model});
         out->concept_rule_.push_back(r);
     }
     if (rules.empty()) return std::shared_ptr<const ContentRules>(std::move(out));
@@ -314,6 +359,7 @@ std::vector<ContentHit> ContentRules::concept_hits(
         const ContentRule& rule = rules_[concept_rule_[h.rule]];
         ContentHit hit{rule.id, rule.action, h.language, {}, {}};
         hit.by_score = h.by_score;
+        hit.by_model = h.by_model;
         hit.score = h.score;
         hit.threshold = h.threshold;
         hit.excerpt = concept_excerpt(texts[h.text], *normalized[h.text], h);
@@ -337,6 +383,13 @@ std::string explain_concepts(const ContentHit& hit) {
         return std::string(buf);
     };
     std::string out;
+    if (hit.by_model) {
+        out = "model " + number(hit.score, "%.1f") + " ≥ " + number(hit.threshold, "%g") + ":";
+        for (std::size_t i = 0; i < hit.concepts.size(); ++i)
+            out += (i == 0 ? " \"" : ", \"") + hit.concepts[i].name + "\" " +
+                   number(hit.concepts[i].weight, "%+.1f");
+        return out;
+    }
     if (hit.by_score)
         out = "score " + number(hit.score, "%g") + " ≥ " + number(hit.threshold, "%g") + ": ";
     bool first = true;

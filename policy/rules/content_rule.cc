@@ -66,8 +66,8 @@ std::optional<BuildError> build_rule(size_t index, const ContentRule& rule,
     patterns.clear();
     set.reset();
     if (rule.patterns.empty()) {
-        if (rule.when.empty() && !rule.score.ok())
-            return BuildError{name + ": no patterns, no when and no score", {}};
+        if (rule.when.empty() && !rule.score.ok() && rule.model_file.empty())
+            return BuildError{name + ": no patterns, no when, no score and no model", {}};
         return std::nullopt;
     }
     set = std::make_unique<RE2::Set>(pattern_options(kSetMaxMem), RE2::UNANCHORED);
@@ -413,6 +413,14 @@ constexpr yaml::Key<RuleDraft> kRuleKeys[] = {
       "Beside or instead of `when`: weights of concepts that add up per unit; the rule fires "
       "where the sum reaches the threshold (or `when`, or a pattern, fires).",
       rule_score_schema}},
+    {"model",
+     false,
+     [](const Entry& e, RuleDraft& d) { load_rule_model(e, d.rule); },
+     {"mapping: file, threshold, scope", "",
+      "Beside `when` and `score`: a word model (log-odds over the folded words and their first "
+      "five letters) that fires the rule where a unit's score reaches the threshold; worked out "
+      "only when `when` and `score` did not fire.",
+      rule_model_schema}},
 };
 
 void load_rules(const Entry& e, SectionDraft& s) {
@@ -423,8 +431,9 @@ void load_rules(const Entry& e, SectionDraft& s) {
         RuleDraft d;
         d.index = i;
         yaml::load_section<RuleDraft>(ie, kRuleKeys, d);
-        if (d.patterns.empty() && d.rule.when.empty() && !d.rule.score.ok())
-            error_at(item.Mark(), ie.name + ": needs patterns, when or score");
+        if (d.patterns.empty() && d.rule.when.empty() && !d.rule.score.ok() &&
+            d.rule.model_file.empty())
+            error_at(item.Mark(), ie.name + ": needs patterns, when, score or model");
         for (const RuleDraft& prev : s.rules)
             if (prev.rule.id == d.rule.id)
                 error_at(d.id_mark, ie.name + ": duplicate rule id '" + d.rule.id + "' (also " +

@@ -59,6 +59,11 @@ struct ContentRule {
     classify::ConceptScore score;
     YAML::Mark score_mark;
     std::vector<YAML::Mark> weight_marks;  // one per score.weights
+    // `model:`: the file as written (relative to policy.yaml) and where it
+    // is named; the model itself is loaded with the whole policy.
+    classify::ConceptModel model;
+    std::string model_file;
+    YAML::Mark model_file_mark;
 };
 
 // The keys a rule with concepts adds (content.rules[] and
@@ -70,6 +75,8 @@ void load_rule_window(const yaml::Entry& e, ContentRule& rule);
 void load_rule_senders(const yaml::Entry& e, ContentRule& rule);
 void load_rule_score(const yaml::Entry& e, ContentRule& rule);
 std::vector<yaml::KeyInfo> rule_score_schema();
+void load_rule_model(const yaml::Entry& e, ContentRule& rule);
+std::vector<yaml::KeyInfo> rule_model_schema();
 
 // "reject", "quarantine" or "flag", as written in policy.yaml.
 const char* to_string(ContentRule::Action a);
@@ -87,13 +94,16 @@ struct ContentHit {
         double weight = 0;  // in a score hit
     };
     std::vector<Concept> concepts;
-    // A hit of the rule's score: the sum reached and the threshold.
-    bool by_score = false;
+    // A hit of the rule's score: the sum reached and the threshold.  A hit
+    // of its word model: the log-odds and threshold, and as `concepts` the
+    // strongest features ("member*"), their weights and first words.
+    bool by_score = false, by_model = false;
     double score = 0, threshold = 0;
 };
 
 // `REVIEW="Bewertung" & REWARD="Gutschein"`, "" for a pattern hit; for a
-// score hit `score 4.5 ≥ 4: SHOP_RANGE="our range" +2, SEASON="winter" +1.5`.
+// score hit `score 4.5 ≥ 4: SHOP_RANGE="our range" +2, SEASON="winter" +1.5`;
+// for a model hit `model 1.8 ≥ 0: "club" +1.3, "member*" +0.9`.
 std::string explain_concepts(const ContentHit& hit);
 // The audit and `test` detail of a hit: `reject de: "excerpt"` for a pattern,
 // `reject de: REVIEW="Bewertung" & REWARD="Gutschein" — "… excerpt …"` for
@@ -123,9 +133,11 @@ public:
     // errors name the rule, and `bad_rule` its index.  Rules without `when`
     // are unchanged; no rule with `when` needs no lexicon.
     // `bad_weight` is set to the index of a score weight to blame, else -1.
+    // `models[i]`, when given, is rule i's loaded `model:` file.
     static Result<std::shared_ptr<const ContentRules>> with_concepts(
         const ContentRules& base, std::shared_ptr<const classify::Lexicon> lexicon,
-        std::size_t* bad_rule, int* bad_weight = nullptr);
+        std::size_t* bad_rule, int* bad_weight = nullptr,
+        const std::vector<std::shared_ptr<const classify::WordModel>>& models = {});
     ~ContentRules();
     const std::vector<ContentRule>& rules() const { return rules_; }
     // At most one hit per rule (the first text that matches).  With

@@ -85,6 +85,8 @@ def write_log(path):
 def make_fixture(binary, repo, work):
     for name in ("policy.yaml", "concepts.yaml"):  # policy.yaml names concepts.yaml beside it
         shutil.copy(os.path.join(repo, "etc", name), os.path.join(work, name))
+    # and its rules' word models under models/ (model.file)
+    shutil.copytree(os.path.join(repo, "etc", "models"), os.path.join(work, "models"))
     key = os.path.join(work, "hmac.key")
     with open(key, "w") as f:
         f.write("ab" * 32 + "\n")

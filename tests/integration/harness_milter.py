@@ -30,6 +30,9 @@ class MilterMixin:
         # policy.yaml names its concepts file beside it (concepts: concepts.yaml).
         shutil.copy(os.path.join(self.repo_root, "etc", "concepts.yaml"),
                     os.path.join(mdir, "concepts.yaml"))
+        # and its rules' word models under models/ (model.file: models/...).
+        shutil.copytree(os.path.join(self.repo_root, "etc", "models"),
+                        os.path.join(mdir, "models"), dirs_exist_ok=True)
         if self.policy_overrides:
             self.set_policy_values(self.policy_overrides)
         key = os.path.join(mdir, "hmac.key")

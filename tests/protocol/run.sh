@@ -95,6 +95,7 @@ run_one() {
   port=$(free_port) || return 1
   cp "$repo/etc/policy.yaml" "$tmp/policy.yaml"
   cp "$repo/etc/concepts.yaml" "$tmp/concepts.yaml"
+  cp -r "$repo/etc/models" "$tmp/models"
   python3 -c 'import secrets; print(secrets.token_hex(32))' > "$tmp/hmac.key"
   chmod 600 "$tmp/hmac.key"
   cfg=$tmp/marketplace-milter.yaml

@@ -9,13 +9,15 @@
 //
 //   classify_eval --policy etc/policy.yaml --corpus tests/data/classify/tune
 //                 [--min-recall 0.95] [--max-false-refusal 0.01] [--min-misuse 0.95]
-//                 [--concepts OUT.jsonl]
+//                 [--concepts OUT.jsonl [--features 1]]
 //
 // Prints a table per class and language, every wrong message with its
 // explanation, and exits 1 when a threshold given is missed (2 on bad input).
 // --concepts writes, per message, the rules that fired (by `when` or
 // pattern, or by score) and the concepts present in each sentence,
 // paragraph and message unit: what tools/fit_concept_scores.py fits on.
+// --features adds to each line the distinct word-model features (word_model.h)
+// of each unit: what tools/fit_word_model.py fits on.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "cli/classify_message.h"
+#include "policy/classify/word_model.h"
 #include "policy/mime/gmime_ptr.h"
 #include "policy/rules/text_scans.h"
 
@@ -46,7 +49,8 @@ const std::set<std::string> kCritical = {"delivery_scheduling", "shipping_addres
 struct Args {
     std::string policy, corpus;
     std::optional<double> min_recall, max_false_refusal, min_misuse;
-    std::string concepts;  // --concepts: the JSON lines file to write
+    std::string concepts;   // --concepts: the JSON lines file to write
+    bool features = false;  // --features: word-model features in those lines
 };
 
 struct Tally {
@@ -80,6 +84,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
             a.min_misuse = std::stod(v);
         else if (k == "--concepts")
             a.concepts = v;
+        else if (k == "--features")
+            a.features = v == "1" || v == "yes";
         else
             return std::nullopt;
     }
@@ -97,15 +103,16 @@ std::string rate(const Tally& t) {
 // One line of --concepts for a message.
 nlohmann::ordered_json concepts_line(const policy::Policy& policy, const std::string& file,
                                      const std::string& cls, const std::string& lang,
-                                     const milter::Classification& c) {
+                                     const milter::Classification& c, bool features) {
     nlohmann::ordered_json rules = nlohmann::ordered_json::object();
     bool refused_when = false;
     for (const policy::ContentHit& h : c.content) {
-        rules[h.rule_id] = h.by_score ? "score" : "when";
-        refused_when =
-            refused_when || (!h.by_score && h.action != policy::ContentRule::Action::flag);
+        rules[h.rule_id] = h.by_model ? "model" : h.by_score ? "score" : "when";
+        refused_when = refused_when || (!h.by_score && !h.by_model &&
+                                        h.action != policy::ContentRule::Action::flag);
     }
     nlohmann::ordered_json units = nlohmann::ordered_json::object();
+    nlohmann::ordered_json words = nlohmann::ordered_json::object();
     if (policy.concepts) {
         std::vector<std::string_view> texts{c.subject};
         texts.insert(texts.end(), c.texts.begin(), c.texts.end());
@@ -124,17 +131,21 @@ nlohmann::ordered_json concepts_line(const policy::Policy& policy, const std::st
             nlohmann::ordered_json list = nlohmann::ordered_json::array();
             for (const auto& [unit, names] : by_unit) list.push_back(names);
             units[classify::to_string(scope)] = list;
+            if (features) words[classify::to_string(scope)] = classify::unit_features(a.doc, scope);
         }
     }
-    return {{"file", file},
-            {"class", cls},
-            {"lang", lang},
-            {"from", c.direction == policy::Direction::seller_to_buyer ? "seller" : "buyer"},
-            {"refused", c.refused},
-            {"refused_when", refused_when},
-            {"critical", c.critical_reason},
-            {"rules", rules},
-            {"units", units}};
+    nlohmann::ordered_json line = {
+        {"file", file},
+        {"class", cls},
+        {"lang", lang},
+        {"from", c.direction == policy::Direction::seller_to_buyer ? "seller" : "buyer"},
+        {"refused", c.refused},
+        {"refused_when", refused_when},
+        {"critical", c.critical_reason},
+        {"rules", rules},
+        {"units", units}};
+    if (features) line["features"] = words;
+    return line;
 }
 
 }  // namespace
@@ -142,8 +153,9 @@ nlohmann::ordered_json concepts_line(const policy::Policy& policy, const std::st
 int main(int argc, char** argv) {
     auto args = parse_args(argc, argv);
     if (!args) {
-        std::cerr << "usage: classify_eval --policy FILE --corpus DIR [--min-recall R] "
-                     "[--max-false-refusal F] [--min-misuse M]\n";
+        std::cerr
+            << "usage: classify_eval --policy FILE --corpus DIR [--min-recall R] "
+               "[--max-false-refusal F] [--min-misuse M] [--concepts OUT.jsonl [--features 1]]\n";
         return 2;
     }
     policy::ensure_gmime();
@@ -182,7 +194,7 @@ int main(int argc, char** argv) {
         if (concepts_out.is_open())
             concepts_out << concepts_line(*loaded.value(),
                                           fs::relative(file, args->corpus).string(), cls, lang,
-                                          c.value())
+                                          c.value(), args->features)
                                 .dump()
                          << "\n";
         bool own = false;

@@ -203,8 +203,9 @@ TEST_F(ClassifyPolicy, ConceptFileErrorsNameThatFile) {
 }
 
 TEST_F(ClassifyPolicy, RuleNeedsPatternsOrWhen) {
-    EXPECT_EQ(load_error("version: t1\ncontent:\n  rules:\n    - id: x\n      action: reject\n"),
-              dir_.file("policy.yaml") + ":4:7: content.rules[0]: needs patterns, when or score");
+    EXPECT_EQ(
+        load_error("version: t1\ncontent:\n  rules:\n    - id: x\n      action: reject\n"),
+        dir_.file("policy.yaml") + ":4:7: content.rules[0]: needs patterns, when, score or model");
 }
 
 TEST_F(ClassifyPolicy, ScopeWindowSendersValidated) {

@@ -212,7 +212,8 @@ TEST(ContentRulesCompile, UnknownLanguageAndNoPatternsAreRefused) {
     EXPECT_EQ(r.error().message, "content.rules[0] (x) nl pattern 0: unknown language");
     auto e = ContentRules::compile({rule("y", {})});
     ASSERT_FALSE(e);
-    EXPECT_EQ(e.error().message, "content.rules[0] (y): no patterns, no when and no score");
+    EXPECT_EQ(e.error().message,
+              "content.rules[0] (y): no patterns, no when, no score and no model");
 }
 
 TEST(ContentRulesCompile, EmptyPolicyScansToNothing) {
@@ -286,7 +287,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "content:\n"
                       "  rules:\n"
                       "    - {id: x, action: reject}\n",
-                      "3:7: content.rules[0]: needs patterns, when or score"},
+                      "3:7: content.rules[0]: needs patterns, when, score or model"},
         YamlErrorCase{"BadId",
                       "content:\n"
                       "  rules:\n"

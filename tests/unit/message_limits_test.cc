@@ -421,6 +421,8 @@ protected:
                                    dir_.file("policy.yaml"));
         std::filesystem::copy_file(std::string(MM_SOURCE_DIR) + "/etc/concepts.yaml",
                                    dir_.file("concepts.yaml"));
+        // and the word models it names under models/.
+        std::filesystem::copy(std::string(MM_SOURCE_DIR) + "/etc/models", dir_.file("models"));
         write_file(dir_.file("hmac.key"), kKey + "\n");
         ::chmod(dir_.file("hmac.key").c_str(), 0600);
         auto store = alias::open_sqlite_store(dir_.file("store.db"), 1000);
