@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "policy/html/counted_stack.h"
+#include "policy/html/html_name_table.h"
 #include "util/strings.h"
 
 namespace mm::policy::html {
@@ -77,74 +78,6 @@ template <char... Cs>
 bool has_any(std::string_view s) {
     return find_any<Cs...>(s) != std::string_view::npos;
 }
-
-// A name of at most 16 bytes as two integers: tag names are looked up for
-// every tag, and comparing integers avoids a memcmp call per probe.
-struct NameKey {
-    std::uint64_t hi = 0, lo = 0;
-    friend constexpr bool operator<(const NameKey& a, const NameKey& b) {
-        return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo;
-    }
-    friend constexpr bool operator==(const NameKey&, const NameKey&) = default;
-};
-
-// Callers check size() <= 16 first.  The keys order names consistently
-// (not alphabetically); tables are sorted by key.
-inline NameKey name_key(std::string_view s) {
-    char buf[16] = {};
-    std::memcpy(buf, s.data(), std::min<std::size_t>(s.size(), 16));
-    NameKey k;
-    std::memcpy(&k.hi, buf, 8);
-    std::memcpy(&k.lo, buf + 8, 8);
-    return k;
-}
-
-// A fixed set of names (at most 16 bytes, at most 128 of them), each with a
-// value, looked up by NameKey in an open-addressed table: one or two
-// probes where a binary search takes seven, for every tag of every part.
-template <class Value>
-class NameTable {
-public:
-    struct Entry {
-        std::string_view name;
-        Value value;
-    };
-
-    template <std::size_t N>
-    explicit NameTable(const Entry (&entries)[N], Value none) : none_(none) {
-        static_assert(N <= kSlots / 2, "a table at most half full");
-        for (const Entry& e : entries) {
-            const NameKey key = name_key(e.name);
-            std::size_t h = slot(key);
-            while (slots_[h].used) h = (h + 1) % kSlots;
-            slots_[h] = {key, e.value, true};
-        }
-    }
-
-    // `lower`'s value; `none` for a name not in the table (or longer than
-    // 16 bytes).
-    Value find(std::string_view lower) const {
-        if (lower.empty() || lower.size() > 16) return none_;
-        const NameKey key = name_key(lower);
-        for (std::size_t h = slot(key); slots_[h].used; h = (h + 1) % kSlots)
-            if (slots_[h].key == key) return slots_[h].value;
-        return none_;
-    }
-
-private:
-    static constexpr std::size_t kSlots = 256;
-    struct Slot {
-        NameKey key;
-        Value value{};
-        bool used = false;
-    };
-    static std::size_t slot(const NameKey& k) {
-        return static_cast<std::size_t>(
-            ((k.hi ^ (k.lo * 0xC2B2AE3D27D4EB4Full)) * 0x9E3779B97F4A7C15ull) >> 56);
-    }
-    Slot slots_[kSlots];
-    Value none_;
-};
 
 inline bool is_ascii_alnum(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
