@@ -66,9 +66,22 @@ std::size_t char_count(std::string_view s) {
 
 }  // namespace
 
+void WordModel::grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    const std::size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+        if (!s.used) continue;
+        std::size_t i = static_cast<std::size_t>(s.hash) & mask;
+        while (slots_[i].used) i = (i + 1) & mask;
+        slots_[i] = s;
+    }
+}
+
 bool WordModel::insert(std::string_view key, bool prefix, float weight) {
     const std::uint64_t k = hash_key(key, prefix);
     if (find(k, key, prefix) != nullptr) return false;
+    if ((entries_ + 1) * 2 > slots_.size()) grow();
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = static_cast<std::size_t>(k) & mask;; i = (i + 1) & mask)
         if (!slots_[i].used) {
@@ -109,12 +122,9 @@ float WordModel::weight(std::string_view feature) const {
 Result<std::shared_ptr<const WordModel>> WordModel::parse(std::string_view text,
                                                           const std::string& where) {
     std::shared_ptr<WordModel> m(new WordModel());
-    // Lines that may hold an entry size the table: at most half full.
-    std::size_t lines = 1;
-    for (char c : text) lines += c == '\n';
-    std::size_t size = 16;
-    while (size < lines * 2) size *= 2;
-    m->slots_.resize(size);
+    // The table grows with the entries read, at most half full, so a large
+    // file of anything else costs no memory.
+    m->slots_.resize(16);
     bool have_bias = false;
     std::size_t number = 0;
     for (std::size_t pos = 0; pos <= text.size();) {

@@ -65,6 +65,7 @@ private:
     };
     WordModel() = default;
     bool insert(std::string_view key, bool prefix, float weight);
+    void grow();  // doubles the table
     const Slot* find(std::uint64_t hash, std::string_view key, bool prefix) const;
 
     double bias_ = 0;

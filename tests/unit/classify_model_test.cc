@@ -69,6 +69,25 @@ TEST(ClassifyModel, Loads) {
     EXPECT_EQ(m->weight("w:nothing"), 0.0f);
 }
 
+// The table grows as entries are read (it is no longer sized from the
+// file's line count): thousands of entries are all found after it grew, and
+// a file that is mostly blank lines loads its few entries.
+TEST(ClassifyModel, EveryEntryIsFoundAfterTheTableGrew) {
+    std::string text = "bias\t0\n";
+    for (int i = 0; i < 5000; ++i)
+        text += "w:word" + std::to_string(i) + "\t" + std::to_string(i) + "\n";
+    auto m = model(text);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->size(), 5000u);
+    for (int i = 0; i < 5000; ++i)
+        ASSERT_EQ(m->weight("w:word" + std::to_string(i)), static_cast<float>(i)) << i;
+    EXPECT_EQ(m->weight("w:word5000"), 0.0f);
+    auto comments = model(std::string(1 << 20, '\n') + "# x\nbias\t1\nw:club\t2\n");
+    ASSERT_TRUE(comments);
+    EXPECT_EQ(comments->size(), 1u);
+    EXPECT_EQ(comments->weight("w:club"), 2.0f);
+}
+
 TEST(ClassifyModel, FeaturesAreTheFoldedWordAndItsFirstFiveCharacters) {
     EXPECT_EQ(classify::word_features("members"),
               (std::vector<std::string>{"w:members", "p:membe"}));
