@@ -795,9 +795,10 @@ def parse_args():
     ap.add_argument("--rounds", type=int, help="rounds per mode and workload (default 5)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help="comma-separated subset of small,mime,strip")
-    ap.add_argument("--modes", default=",".join(MODES),
-                    help=f"comma-separated subset of {','.join(MODES)}")
-    ap.add_argument("--no-peers", action="store_true", help="modes none,marketplace only")
+    ap.add_argument("--modes", default=None,
+                    help=f"comma-separated subset of {','.join(MODES)} (default: all)")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="without MIMEDefang and rspamd: of --modes if given, else none,marketplace")
     ap.add_argument("-n", "--messages", type=int,
                     help="messages per run (default 2000 small, 1000 mime/strip)")
     ap.add_argument("-s", "--sessions", type=int, default=20, help="smtp-source -s (20)")
@@ -833,9 +834,14 @@ def parse_args():
             ap.error(f"--set {item!r}: expected KEY=VALUE")
         args.milter_settings[key] = int(value) if value.lstrip("-").isdigit() else value
     args.workloads = [w for w in args.workloads.split(",") if w]
-    args.modes = [m for m in args.modes.split(",") if m]
+    # --no-peers alone keeps its old meaning (none and marketplace); with
+    # --modes it only drops the peers, so "--modes none,floor,marketplace
+    # --no-peers" keeps the floor.
+    modes_given = args.modes is not None
+    args.modes = [m for m in (args.modes or ",".join(MODES)).split(",") if m]
     if args.no_peers:
-        args.modes = [m for m in args.modes if m in ("none", "marketplace")]
+        args.modes = ([m for m in args.modes if m not in ("mimedefang", "rspamd")]
+                      if modes_given else ["none", "marketplace"])
     if not os.access(args.null_binary or "/nonexistent", os.X_OK):
         for m in ("null", "floor"):
             if m in args.modes:
