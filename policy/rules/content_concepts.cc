@@ -37,13 +37,17 @@ void load_rule_when(const Entry& e, ContentRule& rule) {
     rule.when_mark = e.value.Mark();
 }
 
-void load_rule_scope(const Entry& e, ContentRule& rule) {
+classify::Scope scope_of(const Entry& e) {
     const std::string s = yaml::get_string(e);
     auto scope = classify::scope_from_string(s);
     if (!scope)
         error_at(e.value.Mark(),
                  e.name + ": unknown scope '" + s + "' (expected sentence, paragraph or message)");
-    rule.scope = *scope;
+    return *scope;
+}
+
+void load_rule_scope(const Entry& e, ContentRule& rule) {
+    rule.scope = scope_of(e);
 }
 
 void load_rule_window(const Entry& e, ContentRule& rule) {
@@ -103,9 +107,7 @@ void load_score_weights(const Entry& e, ContentRule& rule) {
 }
 
 void load_score_scope(const Entry& e, ContentRule& rule) {
-    ContentRule scoped;
-    load_rule_scope(e, scoped);
-    rule.score.scope = scoped.scope;
+    rule.score.scope = scope_of(e);
 }
 
 constexpr yaml::Key<ContentRule> kScoreKeys[] = {
@@ -137,9 +139,7 @@ void load_model_threshold(const Entry& e, ContentRule& rule) {
 }
 
 void load_model_scope(const Entry& e, ContentRule& rule) {
-    ContentRule scoped;
-    load_rule_scope(e, scoped);
-    rule.model.scope = scoped.scope;
+    rule.model.scope = scope_of(e);
 }
 
 constexpr yaml::Key<ContentRule> kModelKeys[] = {
