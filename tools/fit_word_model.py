@@ -35,9 +35,9 @@ from collections import Counter, defaultdict
 
 
 def round_of(path):
-    """'5xx' for en/promo.marketing/503.eml."""
+    """'5xx' for en/promo.marketing/503.eml, '12xx' for 1203.eml."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    return stem[0] + "xx" if stem.isdigit() and len(stem) == 3 else "?"
+    return stem[:-2] + "xx" if stem.isdigit() and len(stem) >= 3 else "?"
 
 
 def load(path, senders):
