@@ -51,11 +51,18 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
     c.name = key.Scalar();
     c.where = where(file, key.Mark());
     if (!value.IsMap()) throw Placed(value.Mark(), "concept " + c.name + ": expected a mapping");
+    // YAML keeps a repeated key; one would silently drop or merge the other.
+    bool have_description = false, have_shape = false;
     for (auto it = value.begin(); it != value.end(); ++it) {
         const YAML::Node k = it->first;
         const YAML::Node v = it->second;
         const std::string name = k.Scalar();
         const std::string what = "concept " + c.name + " " + name;
+        bool& seen = name == "description" ? have_description : have_shape;
+        if (name == "description" || name == "shape") {
+            if (seen) throw Placed(k.Mark(), what + ": listed twice");
+            seen = true;
+        }
         if (name == "description") {
             if (!v.IsScalar()) throw Placed(v.Mark(), what + ": expected a string");
             c.description = v.Scalar();

@@ -254,6 +254,18 @@ TEST(ClassifyLexiconErrors, UnknownKeysAndLanguagesAndBadShapes) {
               "c.yaml:3:3: concept 'lower': names are UPPER_SNAKE_CASE");
 }
 
+TEST(ClassifyLexiconErrors, KeysListedTwice) {
+    const std::string head = "languages: [en]\nconcepts:\n  X:\n    en: [review]\n";
+    EXPECT_EQ(lexicon_error(head + "    shape: ['a1']\n    shape: ['b2']\n"),
+              "c.yaml:6:5: concept X shape: listed twice");
+    EXPECT_EQ(lexicon_error(head + "    description: a\n    description: b\n"),
+              "c.yaml:6:5: concept X description: listed twice");
+    EXPECT_EQ(lexicon_error(head + "    en: [rating]\n"), "c.yaml:5:5: concept X en: listed twice");
+    EXPECT_NE(lexicon_error("languages: [en]\nconcepts:\n  X:\n    en: [review]\n"
+                            "  X:\n    en: [rating]\n"),
+              "");
+}
+
 // ---- expressions -----------------------------------------------------------------
 
 TEST(ClassifyExpression, PrecedenceNotThenAndThenOr) {
