@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <optional>
 
 #include "policy/classify/lexicon.h"
 #include "policy/classify/stemmer.h"
@@ -267,30 +269,101 @@ bool re2_word(re2::StringPiece s, std::size_t i) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-// The first match of `re` in `input`, RE2's leftmost-first one.  With
-// `tail` (re without its leading `\b`): the first of tail's matches that
-// starts at a word boundary of `input`, which is the same match, found by a
-// search RE2 speeds up with the literal prefix.  A tail match refused
-// costs a scan of its bytes that the whole pattern would not have made
-// ("awww.awww.awww..." is one match of the tail after another, each as long
-// as the rest): past `wasted_max` such bytes, for the shape and text, the
-// whole pattern searches on from where the tail stopped.
-bool next_shape_match(const RE2& re, const RE2* tail, re2::StringPiece input, re2::StringPiece& m,
-                      std::size_t& wasted, std::size_t wasted_max) {
-    std::size_t pos = 0;
-    if (tail != nullptr) {
-        while (wasted <= wasted_max && pos <= input.size()) {
-            if (!tail->Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1)) return false;
-            const auto p = static_cast<std::size_t>(m.data() - input.data());
-            if (re2_word(input, p) != (p > 0 && re2_word(input, p - 1))) return true;
-            wasted += p + m.size() - pos;
+// Where a tail's leading literal (lower-case ASCII letters and digits, see
+// Lexicon::shape_literals_) starts in a text, in any ASCII case: memchr for
+// its first byte in each case, each place kept until the search passes it.
+class LiteralFinder {
+public:
+    static constexpr std::size_t npos = std::string_view::npos;
+
+    LiteralFinder(std::string_view text, std::string_view lit) : text_(text), lit_(lit) {
+        lower_ = lit[0];
+        upper_ = lower_ >= 'a' && lower_ <= 'z' ? static_cast<char>(lower_ - 32) : lower_;
+        at_lower_ = find(lower_, 0);
+        at_upper_ = upper_ == lower_ ? npos : find(upper_, 0);
+    }
+
+    // The first place at or after `pos`, or npos.
+    std::size_t next(std::size_t pos) {
+        for (;;) {
+            if (at_lower_ < pos) at_lower_ = find(lower_, pos);
+            if (at_upper_ < pos) at_upper_ = find(upper_, pos);
+            const std::size_t p = std::min(at_lower_, at_upper_);
+            if (p == npos || rest_equal(p)) return p;
             pos = p + 1;
         }
-        // No match of re starts before pos: none of tail's does at a boundary.
-        if (pos > input.size()) return false;
     }
-    return re.Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1);
-}
+
+private:
+    std::size_t find(char c, std::size_t pos) const {
+        if (pos >= text_.size()) return npos;
+        const void* q = std::memchr(text_.data() + pos, c, text_.size() - pos);
+        return q == nullptr ? npos
+                            : static_cast<std::size_t>(static_cast<const char*>(q) - text_.data());
+    }
+    bool rest_equal(std::size_t p) const {
+        if (lit_.size() > text_.size() - p) return false;
+        for (std::size_t k = 1; k < lit_.size(); ++k) {
+            char c = text_[p + k];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+            if (c != lit_[k]) return false;
+        }
+        return true;
+    }
+
+    std::string_view text_, lit_;
+    char lower_, upper_;
+    std::size_t at_lower_, at_upper_;
+};
+
+// One shape's search of one text.  With `tail` (the shape without its
+// leading `\b`), its first match is the first of tail's matches that
+// starts at a word boundary of the input, which is the same match; with
+// `literal` too, tail is tried anchored at each place the literal starts
+// after a boundary, and else searched for (RE2 speeds that up with the
+// literal prefix).  A tail match refused costs a scan of its bytes that
+// the whole pattern would not have made ("awww.awww.awww..." is one match
+// of the tail after another, each as long as the rest): past `wasted_max`
+// such bytes the whole pattern searches on from where the tail stopped.
+// Likewise past kMaxMisses anchored tries that failed ("www www ..."), the
+// search goes on unanchored.
+struct ShapeSearch {
+    static constexpr int kMaxMisses = 8;
+
+    const RE2& re;
+    const RE2* tail;
+    std::optional<LiteralFinder> literal;
+    std::size_t wasted = 0, wasted_max = 0;
+    int misses = 0;
+
+    // The first match in `input`, which starts `offset` bytes into the text.
+    bool next(re2::StringPiece input, std::size_t offset, re2::StringPiece& m) {
+        std::size_t pos = 0;
+        if (literal && misses <= kMaxMisses) {
+            for (;;) {
+                const std::size_t at = literal->next(offset + pos);
+                if (at == LiteralFinder::npos) return false;
+                const std::size_t p = at - offset;
+                pos = p + 1;
+                if (p > 0 && re2_word(input, p - 1)) continue;
+                if (tail->Match(input, p, input.size(), RE2::ANCHOR_START, &m, 1)) return true;
+                if (++misses > kMaxMisses) break;
+            }
+        }
+        if (tail != nullptr) {
+            while (wasted <= wasted_max && pos <= input.size()) {
+                if (!tail->Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1)) return false;
+                const auto p = static_cast<std::size_t>(m.data() - input.data());
+                if (re2_word(input, p) != (p > 0 && re2_word(input, p - 1))) return true;
+                wasted += p + m.size() - pos;
+                pos = p + 1;
+            }
+            // No match of re starts before pos: none of tail's does at a boundary.
+            if (pos > input.size()) return false;
+        }
+        return re.Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1);
+    }
+};
 
 }  // namespace
 
@@ -309,13 +382,15 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
         which.clear();
         if (!shape_set_->Match(text, &which)) continue;
         for (int s : which) {
-            const RE2& re = *shapes_[static_cast<std::size_t>(s)];
-            const RE2* tail = shape_tails_[static_cast<std::size_t>(s)].get();
+            const auto si = static_cast<std::size_t>(s);
+            ShapeSearch search{*shapes_[si], shape_tails_[si].get()};
+            search.wasted_max = text.size();
+            if (search.tail != nullptr && !shape_literals_[si].empty())
+                search.literal.emplace(text, shape_literals_[si]);
             re2::StringPiece input(text), m;
             int found = 0;
-            std::size_t wasted = 0;
             while (!input.empty() && found++ < kMaxShapeMatches &&
-                   next_shape_match(re, tail, input, m, wasted, text.size())) {
+                   search.next(input, static_cast<std::size_t>(input.data() - text.data()), m)) {
                 budget.tick();
                 auto b = static_cast<std::size_t>(m.data() - text.data());
                 std::uint32_t first = 0, last = 0;
