@@ -31,8 +31,8 @@ public:
         for (std::uint32_t t = 0; t < n; ++t) {
             Spelling& s = spelling(t);
             if (!s.built) build(s);
-            budget_.tick(1 + s.steps.size());
-            if (!s.steps.empty()) at(t, s, out);
+            budget_.tick(1 + s.steps_end - s.steps_begin);
+            if (s.steps_end != s.steps_begin) at(t, s, out);
         }
     }
 
@@ -45,33 +45,44 @@ private:
         std::uint32_t id;  // entry, or the language of a pair step
         Kind kind;
     };
-    struct Spelling;
+    // What pairs_ gave a spelling and the one after it: a list per first
+    // spelling, in pairs_seen_.
     struct PairSeen {
         Lang lang;
-        const Spelling* next;
+        const void* next;  // the second spelling
         std::span<const std::uint32_t> entries;
+        std::uint32_t older;  // the list's next item, or kNone
     };
+    static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+    // A distinct spelling's memo.  Its stems lie in stem_bytes_, its steps in
+    // steps_ (a spelling's steps are made at once, by build), so that a
+    // message's few hundred spellings cost no allocation each.
     struct Spelling {
         std::string_view text;
-        std::array<std::string, kLangCount> stem;
+        std::array<std::uint32_t, kLangCount> stem_at{}, stem_size{};
         LangMask stemmed = 0;
         bool built = false;
-        std::vector<Step> steps;
-        std::vector<PairSeen> pairs;
+        std::uint32_t steps_begin = 0, steps_end = 0;
+        std::uint32_t pairs = kNone;  // the newest of its PairSeen
+        std::uint32_t pairs_seen = 0;
     };
 
     Spelling& spelling(std::uint32_t t) { return spellings_[doc_.tokens[t].spelling]; }
 
     // Asked for every later word of every phrase tried: the stem made once,
     // out of line, and read inline after.
-    const std::string& stem(Lang l, Spelling& s) {
+    // The view lives until the next stem made.
+    std::string_view stem(Lang l, Spelling& s) {
         if (!((s.stemmed >> l) & 1u)) [[unlikely]]
             make_stem(l, s);
-        return s.stem[l];
+        return std::string_view(stem_bytes_).substr(s.stem_at[l], s.stem_size[l]);
     }
 
     [[gnu::noinline]] void make_stem(Lang l, Spelling& s) {
-        s.stem[l] = std::string(stemmers_.stem(l, s.text));
+        const std::string_view made = stemmers_.stem(l, s.text);
+        s.stem_at[l] = static_cast<std::uint32_t>(stem_bytes_.size());
+        s.stem_size[l] = static_cast<std::uint32_t>(made.size());
+        stem_bytes_.append(made);
         s.stemmed |= static_cast<LangMask>(1u << l);
     }
 
@@ -122,7 +133,7 @@ private:
             const Entry& e = lx_.entries_[id];
             if (!((langs_ >> e.lang) & 1u)) continue;
             if (check_first && !word_matches(e.words.front(), e.lang, s)) continue;
-            s.steps.push_back({id, kind});
+            steps_.push_back({id, kind});
         }
     }
 
@@ -130,12 +141,19 @@ private:
     // stems_, then those of pairs_ (a step: the next token decides).
     void add_stem_steps(Spelling& s, Lang l) {
         lang_key(l, stem(l, s));
-        add_entries(s, lx_.stems_.find(key_), false);
-        if (lx_.pair_heads_.contains(key_)) s.steps.push_back({l, Step::Kind::pair});
+        const std::uint64_t h = KeyIndex::hash(key_);
+        add_entries(s, lx_.stems_.find(key_, h), false);
+        if (lx_.pair_heads_.contains(key_, h)) steps_.push_back({l, Step::Kind::pair});
     }
 
     void build(Spelling& s) {
         s.built = true;
+        s.steps_begin = static_cast<std::uint32_t>(steps_.size());
+        add_steps(s);
+        s.steps_end = static_cast<std::uint32_t>(steps_.size());
+    }
+
+    void add_steps(Spelling& s) {
         const std::string_view f = s.text;
         if (f.size() < 3) {
             if (!lx_.short_keys_) return;
@@ -173,13 +191,18 @@ private:
     static constexpr std::size_t kPairMemo = 8;
 
     std::span<const std::uint32_t> pair_entries(Spelling& s, Lang l, Spelling& next) {
-        for (const PairSeen& p : s.pairs)
-            if (p.lang == l && p.next == &next) return p.entries;
+        for (std::uint32_t k = s.pairs; k != kNone; k = pairs_seen_[k].older)
+            if (pairs_seen_[k].lang == l && pairs_seen_[k].next == &next)
+                return pairs_seen_[k].entries;
         lang_key(l, stem(l, s));
         key_.push_back('\x1f');
         key_.append(stem(l, next));
         const std::span<const std::uint32_t> ids = lx_.pairs_.find(key_);
-        if (s.pairs.size() < kPairMemo) s.pairs.push_back({l, &next, ids});
+        if (s.pairs_seen < kPairMemo) {
+            pairs_seen_.push_back({l, &next, ids, s.pairs});
+            s.pairs = static_cast<std::uint32_t>(pairs_seen_.size() - 1);
+            ++s.pairs_seen;
+        }
         return ids;
     }
 
@@ -207,7 +230,8 @@ private:
     }
 
     void at(std::uint32_t t, Spelling& s, std::vector<ConceptMatch>& out) {
-        for (const Step& step : s.steps) {
+        for (std::uint32_t k = s.steps_begin; k < s.steps_end; ++k) {
+            const Step step = steps_[k];
             switch (step.kind) {
                 case Step::Kind::entry:
                     try_entry(step.id, t, true, out);
@@ -234,6 +258,9 @@ private:
     BudgetStride& budget_;
     Stemmers stemmers_;
     std::vector<Spelling> spellings_;  // as Document::spellings
+    std::vector<Step> steps_;
+    std::vector<PairSeen> pairs_seen_;
+    std::string stem_bytes_;
     std::string key_;
 };
 
