@@ -75,7 +75,7 @@ private:
     std::string_view stem(Lang l, Spelling& s) {
         if (!((s.stemmed >> l) & 1u)) [[unlikely]]
             make_stem(l, s);
-        return std::string_view(stem_bytes_).substr(s.stem_at[l], s.stem_size[l]);
+        return {stem_bytes_.data() + s.stem_at[l], s.stem_size[l]};
     }
 
     [[gnu::noinline]] void make_stem(Lang l, Spelling& s) {
@@ -106,13 +106,16 @@ private:
     // The words after the first, each within its gap, inside the sentence of
     // the first.  Sets `last` to the token of the last word.
     bool rest_matches(const Entry& e, std::uint32_t first, std::uint32_t& last) {
-        const std::uint32_t sentence = doc_.tokens[first].sentence;
+        const Token* tokens = doc_.tokens.data();
+        const auto n = static_cast<std::uint32_t>(doc_.tokens.size());
+        const std::uint32_t sentence = tokens[first].sentence;
         std::uint32_t pos = first;
         for (std::size_t k = 1; k < e.words.size(); ++k) {
             const Word& w = e.words[k];
             bool found = false;
-            for (std::uint32_t j = pos + 1; j <= pos + 1 + w.gap && j < doc_.tokens.size(); ++j) {
-                if (doc_.tokens[j].sentence != sentence) break;
+            const std::uint32_t end = std::min(pos + 2 + std::uint32_t{w.gap}, n);
+            for (std::uint32_t j = pos + 1; j < end; ++j) {
+                if (tokens[j].sentence != sentence) break;
                 if (word_matches(w, e.lang, spelling(j))) {
                     pos = j;
                     found = true;
