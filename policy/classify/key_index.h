@@ -27,9 +27,16 @@ public:
     // Lays the keys out for look-up; the index is read-only afterwards.
     void freeze();
 
-    // The ids of `key` (empty when absent).
-    std::span<const std::uint32_t> find(std::string_view key) const;
-    bool contains(std::string_view key) const { return slot_of(key) != nullptr; }
+    // The hash every look-up starts from: a caller asking two indexes for
+    // one key works it out once.
+    static std::uint64_t hash(std::string_view key);
+    // The ids of `key` (empty when absent); `h` is hash(key).
+    std::span<const std::uint32_t> find(std::string_view key, std::uint64_t h) const;
+    std::span<const std::uint32_t> find(std::string_view key) const { return find(key, hash(key)); }
+    bool contains(std::string_view key, std::uint64_t h) const {
+        return slot_of(key, h) != nullptr;
+    }
+    bool contains(std::string_view key) const { return contains(key, hash(key)); }
     std::size_t size() const { return keys_; }
 
 private:
@@ -41,7 +48,7 @@ private:
         std::uint32_t ids_size = 0;
         bool used = false;
     };
-    const Slot* slot_of(std::string_view key) const;
+    const Slot* slot_of(std::string_view key, std::uint64_t h) const;
 
     std::unordered_map<std::string, std::vector<std::uint32_t>> building_;
     std::vector<Slot> slots_;  // a power of two, at most half full

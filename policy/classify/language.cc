@@ -1,9 +1,11 @@
 #include "policy/classify/language.h"
 
 #include <algorithm>
-#include <functional>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
 #include <string>
-#include <unordered_map>
 
 namespace mm::classify {
 namespace {
@@ -31,24 +33,60 @@ constexpr std::string_view kStopwords[kLangCount] = {
     "usted ustedes su sus nos nuestro nuestra le les se ha hemos han",
 };
 
-struct ViewHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
+// Every stopword with the languages it belongs to: the words are at most
+// seven bytes, so each is its bytes and length packed in 64 bits, in an
+// open-addressed table (detection asks it for each distinct word of a
+// message's first 200).
+class Table {
+public:
+    static constexpr std::size_t kMaxBytes = 7;
 
-// Every stopword with the languages it belongs to.
-struct Table {
-    std::unordered_map<std::string, LangMask, ViewHash, std::equal_to<>> words;
     Table() {
         for (Lang l = 0; l < kLangCount; ++l) {
             std::string_view all = kStopwords[l];
             while (!all.empty()) {
-                size_t sp = all.find(' ');
-                words[std::string(all.substr(0, sp))] |= static_cast<LangMask>(1u << l);
+                const std::size_t sp = all.find(' ');
+                const std::string_view w = all.substr(0, sp);
+                if (w.size() > kMaxBytes) throw std::logic_error("stopword longer than 7 bytes");
+                slot(pack(w)).langs |= static_cast<LangMask>(1u << l);
                 all = sp == std::string_view::npos ? std::string_view{} : all.substr(sp + 1);
             }
         }
     }
+
+    LangMask find(std::string_view w) const {
+        if (w.empty() || w.size() > kMaxBytes) return 0;
+        const std::uint64_t k = pack(w);
+        for (std::size_t i = start(k);; i = (i + 1) % kSlots) {
+            if (slots_[i].key == k) return slots_[i].langs;
+            if (slots_[i].key == 0) return 0;
+        }
+    }
+
+private:
+    // Comfortably more than twice the words.
+    static constexpr std::size_t kSlots = 1024;
+    struct Slot {
+        std::uint64_t key = 0;  // 0: empty
+        LangMask langs = 0;
+    };
+
+    static std::uint64_t pack(std::string_view w) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, w.data(), w.size());
+        return v | std::uint64_t{w.size()} << 56;
+    }
+    static std::size_t start(std::uint64_t k) {
+        return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ull) >> 54) % kSlots;
+    }
+    Slot& slot(std::uint64_t k) {
+        std::size_t i = start(k);
+        while (slots_[i].key != 0 && slots_[i].key != k) i = (i + 1) % kSlots;
+        slots_[i].key = k;
+        return slots_[i];
+    }
+
+    std::array<Slot, kSlots> slots_{};
 };
 
 const Table& table() {
@@ -71,9 +109,7 @@ const char* snowball_name(Lang l) {
 }
 
 LangMask stopword_langs(std::string_view folded) {
-    const auto& words = table().words;
-    auto it = words.find(folded);
-    return it == words.end() ? 0 : it->second;
+    return table().find(folded);
 }
 
 bool is_stopword(Lang l, std::string_view folded) {

@@ -74,6 +74,24 @@ std::string after_boundary(const std::string& re) {
     return re.substr(2);
 }
 
+// The letters and digits a tail (after_boundary's) starts with, lower case,
+// that no quantifier follows, up to the first 'k' or 's' (RE2's case folding
+// also matches those to U+212A and U+017F, which a byte search would miss):
+// where the tail can start, found by memchr (Lexicon::match).  Empty when
+// shorter than three, which would start too many places of a text.
+std::string leading_literal(const std::string& tail) {
+    const auto quantifier = [](char c) { return c == '*' || c == '+' || c == '?' || c == '{'; };
+    std::string lit;
+    for (std::size_t i = 0; i < tail.size(); ++i) {
+        char c = tail[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) || c == 'k' || c == 's') break;
+        if (i + 1 < tail.size() && quantifier(tail[i + 1])) break;
+        lit.push_back(c);
+    }
+    return lit.size() >= 3 ? lit : std::string();
+}
+
 RE2::Options shape_options() {
     RE2::Options o;
     o.set_encoding(RE2::Options::EncodingUTF8);
@@ -266,11 +284,16 @@ private:
         lx_.concepts_[concept_id].shapes.push_back(s.regex);
         lx_.shapes_.push_back(std::move(re));
         std::unique_ptr<RE2> tail;
+        std::string literal;
         if (const std::string rest = after_boundary(s.regex); !rest.empty()) {
             tail = std::make_unique<RE2>(rest, shape_options());
-            if (!tail->ok()) tail.reset();
+            if (tail->ok())
+                literal = leading_literal(rest);
+            else
+                tail.reset();
         }
         lx_.shape_tails_.push_back(std::move(tail));
+        lx_.shape_literals_.push_back(std::move(literal));
         lx_.shape_concept_.push_back(concept_id);
         shape_regexes_.push_back(s.regex);
     }

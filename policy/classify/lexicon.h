@@ -135,6 +135,9 @@ private:
     // For a shape `\bLITERAL...`, the pattern without its `\b` (else null):
     // its matches where a word boundary stands are the shape's.
     std::vector<std::unique_ptr<re2::RE2>> shape_tails_;
+    // For such a tail, the lower-case letters or digits it starts with (at
+    // least three, else empty): the places to try it anchored.
+    std::vector<std::string> shape_literals_;
     std::vector<std::uint16_t> shape_concept_;
 };
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <optional>
 
 #include "policy/classify/lexicon.h"
 #include "policy/classify/stemmer.h"
@@ -29,8 +31,8 @@ public:
         for (std::uint32_t t = 0; t < n; ++t) {
             Spelling& s = spelling(t);
             if (!s.built) build(s);
-            budget_.tick(1 + s.steps.size());
-            if (!s.steps.empty()) at(t, s, out);
+            budget_.tick(1 + s.steps_end - s.steps_begin);
+            if (s.steps_end != s.steps_begin) at(t, s, out);
         }
     }
 
@@ -43,33 +45,44 @@ private:
         std::uint32_t id;  // entry, or the language of a pair step
         Kind kind;
     };
-    struct Spelling;
+    // What pairs_ gave a spelling and the one after it: a list per first
+    // spelling, in pairs_seen_.
     struct PairSeen {
         Lang lang;
-        const Spelling* next;
+        const void* next;  // the second spelling
         std::span<const std::uint32_t> entries;
+        std::uint32_t older;  // the list's next item, or kNone
     };
+    static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+    // A distinct spelling's memo.  Its stems lie in stem_bytes_, its steps in
+    // steps_ (a spelling's steps are made at once, by build), so that a
+    // message's few hundred spellings cost no allocation each.
     struct Spelling {
         std::string_view text;
-        std::array<std::string, kLangCount> stem;
+        std::array<std::uint32_t, kLangCount> stem_at{}, stem_size{};
         LangMask stemmed = 0;
         bool built = false;
-        std::vector<Step> steps;
-        std::vector<PairSeen> pairs;
+        std::uint32_t steps_begin = 0, steps_end = 0;
+        std::uint32_t pairs = kNone;  // the newest of its PairSeen
+        std::uint32_t pairs_seen = 0;
     };
 
     Spelling& spelling(std::uint32_t t) { return spellings_[doc_.tokens[t].spelling]; }
 
     // Asked for every later word of every phrase tried: the stem made once,
     // out of line, and read inline after.
-    const std::string& stem(Lang l, Spelling& s) {
+    // The view lives until the next stem made.
+    std::string_view stem(Lang l, Spelling& s) {
         if (!((s.stemmed >> l) & 1u)) [[unlikely]]
             make_stem(l, s);
-        return s.stem[l];
+        return {stem_bytes_.data() + s.stem_at[l], s.stem_size[l]};
     }
 
     [[gnu::noinline]] void make_stem(Lang l, Spelling& s) {
-        s.stem[l] = std::string(stemmers_.stem(l, s.text));
+        const std::string_view made = stemmers_.stem(l, s.text);
+        s.stem_at[l] = static_cast<std::uint32_t>(stem_bytes_.size());
+        s.stem_size[l] = static_cast<std::uint32_t>(made.size());
+        stem_bytes_.append(made);
         s.stemmed |= static_cast<LangMask>(1u << l);
     }
 
@@ -93,13 +106,16 @@ private:
     // The words after the first, each within its gap, inside the sentence of
     // the first.  Sets `last` to the token of the last word.
     bool rest_matches(const Entry& e, std::uint32_t first, std::uint32_t& last) {
-        const std::uint32_t sentence = doc_.tokens[first].sentence;
+        const Token* tokens = doc_.tokens.data();
+        const auto n = static_cast<std::uint32_t>(doc_.tokens.size());
+        const std::uint32_t sentence = tokens[first].sentence;
         std::uint32_t pos = first;
         for (std::size_t k = 1; k < e.words.size(); ++k) {
             const Word& w = e.words[k];
             bool found = false;
-            for (std::uint32_t j = pos + 1; j <= pos + 1 + w.gap && j < doc_.tokens.size(); ++j) {
-                if (doc_.tokens[j].sentence != sentence) break;
+            const std::uint32_t end = std::min(pos + 2 + std::uint32_t{w.gap}, n);
+            for (std::uint32_t j = pos + 1; j < end; ++j) {
+                if (tokens[j].sentence != sentence) break;
                 if (word_matches(w, e.lang, spelling(j))) {
                     pos = j;
                     found = true;
@@ -120,7 +136,7 @@ private:
             const Entry& e = lx_.entries_[id];
             if (!((langs_ >> e.lang) & 1u)) continue;
             if (check_first && !word_matches(e.words.front(), e.lang, s)) continue;
-            s.steps.push_back({id, kind});
+            steps_.push_back({id, kind});
         }
     }
 
@@ -128,12 +144,19 @@ private:
     // stems_, then those of pairs_ (a step: the next token decides).
     void add_stem_steps(Spelling& s, Lang l) {
         lang_key(l, stem(l, s));
-        add_entries(s, lx_.stems_.find(key_), false);
-        if (lx_.pair_heads_.contains(key_)) s.steps.push_back({l, Step::Kind::pair});
+        const std::uint64_t h = KeyIndex::hash(key_);
+        add_entries(s, lx_.stems_.find(key_, h), false);
+        if (lx_.pair_heads_.contains(key_, h)) steps_.push_back({l, Step::Kind::pair});
     }
 
     void build(Spelling& s) {
         s.built = true;
+        s.steps_begin = static_cast<std::uint32_t>(steps_.size());
+        add_steps(s);
+        s.steps_end = static_cast<std::uint32_t>(steps_.size());
+    }
+
+    void add_steps(Spelling& s) {
         const std::string_view f = s.text;
         if (f.size() < 3) {
             if (!lx_.short_keys_) return;
@@ -171,13 +194,18 @@ private:
     static constexpr std::size_t kPairMemo = 8;
 
     std::span<const std::uint32_t> pair_entries(Spelling& s, Lang l, Spelling& next) {
-        for (const PairSeen& p : s.pairs)
-            if (p.lang == l && p.next == &next) return p.entries;
+        for (std::uint32_t k = s.pairs; k != kNone; k = pairs_seen_[k].older)
+            if (pairs_seen_[k].lang == l && pairs_seen_[k].next == &next)
+                return pairs_seen_[k].entries;
         lang_key(l, stem(l, s));
         key_.push_back('\x1f');
         key_.append(stem(l, next));
         const std::span<const std::uint32_t> ids = lx_.pairs_.find(key_);
-        if (s.pairs.size() < kPairMemo) s.pairs.push_back({l, &next, ids});
+        if (s.pairs_seen < kPairMemo) {
+            pairs_seen_.push_back({l, &next, ids, s.pairs});
+            s.pairs = static_cast<std::uint32_t>(pairs_seen_.size() - 1);
+            ++s.pairs_seen;
+        }
         return ids;
     }
 
@@ -205,7 +233,8 @@ private:
     }
 
     void at(std::uint32_t t, Spelling& s, std::vector<ConceptMatch>& out) {
-        for (const Step& step : s.steps) {
+        for (std::uint32_t k = s.steps_begin; k < s.steps_end; ++k) {
+            const Step step = steps_[k];
             switch (step.kind) {
                 case Step::Kind::entry:
                     try_entry(step.id, t, true, out);
@@ -232,6 +261,9 @@ private:
     BudgetStride& budget_;
     Stemmers stemmers_;
     std::vector<Spelling> spellings_;  // as Document::spellings
+    std::vector<Step> steps_;
+    std::vector<PairSeen> pairs_seen_;
+    std::string stem_bytes_;
     std::string key_;
 };
 
@@ -267,30 +299,101 @@ bool re2_word(re2::StringPiece s, std::size_t i) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-// The first match of `re` in `input`, RE2's leftmost-first one.  With
-// `tail` (re without its leading `\b`): the first of tail's matches that
-// starts at a word boundary of `input`, which is the same match, found by a
-// search RE2 speeds up with the literal prefix.  A tail match refused
-// costs a scan of its bytes that the whole pattern would not have made
-// ("awww.awww.awww..." is one match of the tail after another, each as long
-// as the rest): past `wasted_max` such bytes, for the shape and text, the
-// whole pattern searches on from where the tail stopped.
-bool next_shape_match(const RE2& re, const RE2* tail, re2::StringPiece input, re2::StringPiece& m,
-                      std::size_t& wasted, std::size_t wasted_max) {
-    std::size_t pos = 0;
-    if (tail != nullptr) {
-        while (wasted <= wasted_max && pos <= input.size()) {
-            if (!tail->Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1)) return false;
-            const auto p = static_cast<std::size_t>(m.data() - input.data());
-            if (re2_word(input, p) != (p > 0 && re2_word(input, p - 1))) return true;
-            wasted += p + m.size() - pos;
+// Where a tail's leading literal (lower-case ASCII letters and digits, see
+// Lexicon::shape_literals_) starts in a text, in any ASCII case: memchr for
+// its first byte in each case, each place kept until the search passes it.
+class LiteralFinder {
+public:
+    static constexpr std::size_t npos = std::string_view::npos;
+
+    LiteralFinder(std::string_view text, std::string_view lit) : text_(text), lit_(lit) {
+        lower_ = lit[0];
+        upper_ = lower_ >= 'a' && lower_ <= 'z' ? static_cast<char>(lower_ - 32) : lower_;
+        at_lower_ = find(lower_, 0);
+        at_upper_ = upper_ == lower_ ? npos : find(upper_, 0);
+    }
+
+    // The first place at or after `pos`, or npos.
+    std::size_t next(std::size_t pos) {
+        for (;;) {
+            if (at_lower_ < pos) at_lower_ = find(lower_, pos);
+            if (at_upper_ < pos) at_upper_ = find(upper_, pos);
+            const std::size_t p = std::min(at_lower_, at_upper_);
+            if (p == npos || rest_equal(p)) return p;
             pos = p + 1;
         }
-        // No match of re starts before pos: none of tail's does at a boundary.
-        if (pos > input.size()) return false;
     }
-    return re.Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1);
-}
+
+private:
+    std::size_t find(char c, std::size_t pos) const {
+        if (pos >= text_.size()) return npos;
+        const void* q = std::memchr(text_.data() + pos, c, text_.size() - pos);
+        return q == nullptr ? npos
+                            : static_cast<std::size_t>(static_cast<const char*>(q) - text_.data());
+    }
+    bool rest_equal(std::size_t p) const {
+        if (lit_.size() > text_.size() - p) return false;
+        for (std::size_t k = 1; k < lit_.size(); ++k) {
+            char c = text_[p + k];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+            if (c != lit_[k]) return false;
+        }
+        return true;
+    }
+
+    std::string_view text_, lit_;
+    char lower_, upper_;
+    std::size_t at_lower_, at_upper_;
+};
+
+// One shape's search of one text.  With `tail` (the shape without its
+// leading `\b`), its first match is the first of tail's matches that
+// starts at a word boundary of the input, which is the same match; with
+// `literal` too, tail is tried anchored at each place the literal starts
+// after a boundary, and else searched for (RE2 speeds that up with the
+// literal prefix).  A tail match refused costs a scan of its bytes that
+// the whole pattern would not have made ("awww.awww.awww..." is one match
+// of the tail after another, each as long as the rest): past `wasted_max`
+// such bytes the whole pattern searches on from where the tail stopped.
+// Likewise past kMaxMisses anchored tries that failed ("www www ..."), the
+// search goes on unanchored.
+struct ShapeSearch {
+    static constexpr int kMaxMisses = 8;
+
+    const RE2& re;
+    const RE2* tail;
+    std::optional<LiteralFinder> literal;
+    std::size_t wasted = 0, wasted_max = 0;
+    int misses = 0;
+
+    // The first match in `input`, which starts `offset` bytes into the text.
+    bool next(re2::StringPiece input, std::size_t offset, re2::StringPiece& m) {
+        std::size_t pos = 0;
+        if (literal && misses <= kMaxMisses) {
+            for (;;) {
+                const std::size_t at = literal->next(offset + pos);
+                if (at == LiteralFinder::npos) return false;
+                const std::size_t p = at - offset;
+                pos = p + 1;
+                if (p > 0 && re2_word(input, p - 1)) continue;
+                if (tail->Match(input, p, input.size(), RE2::ANCHOR_START, &m, 1)) return true;
+                if (++misses > kMaxMisses) break;
+            }
+        }
+        if (tail != nullptr) {
+            while (wasted <= wasted_max && pos <= input.size()) {
+                if (!tail->Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1)) return false;
+                const auto p = static_cast<std::size_t>(m.data() - input.data());
+                if (re2_word(input, p) != (p > 0 && re2_word(input, p - 1))) return true;
+                wasted += p + m.size() - pos;
+                pos = p + 1;
+            }
+            // No match of re starts before pos: none of tail's does at a boundary.
+            if (pos > input.size()) return false;
+        }
+        return re.Match(input, pos, input.size(), RE2::UNANCHORED, &m, 1);
+    }
+};
 
 }  // namespace
 
@@ -309,13 +412,15 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
         which.clear();
         if (!shape_set_->Match(text, &which)) continue;
         for (int s : which) {
-            const RE2& re = *shapes_[static_cast<std::size_t>(s)];
-            const RE2* tail = shape_tails_[static_cast<std::size_t>(s)].get();
+            const auto si = static_cast<std::size_t>(s);
+            ShapeSearch search{*shapes_[si], shape_tails_[si].get()};
+            search.wasted_max = text.size();
+            if (search.tail != nullptr && !shape_literals_[si].empty())
+                search.literal.emplace(text, shape_literals_[si]);
             re2::StringPiece input(text), m;
             int found = 0;
-            std::size_t wasted = 0;
             while (!input.empty() && found++ < kMaxShapeMatches &&
-                   next_shape_match(re, tail, input, m, wasted, text.size())) {
+                   search.next(input, static_cast<std::size_t>(input.data() - text.data()), m)) {
                 budget.tick();
                 auto b = static_cast<std::size_t>(m.data() - text.data());
                 std::uint32_t first = 0, last = 0;

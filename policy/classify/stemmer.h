@@ -29,13 +29,17 @@ private:
 };
 
 // The stems of a call's words in each language, each stemmer made on first
-// use.  Not thread-safe; one per classification.
+// use.  Stems are also remembered for the whole process (a bounded table
+// behind a mutex), so a word the process has stemmed before is not stemmed
+// again.  Not thread-safe; one per classification.
 class Stemmers {
 public:
+    // The view lives until the next call.
     std::string_view stem(Lang lang, std::string_view folded);
 
 private:
     std::unique_ptr<Stemmer> by_lang_[kLangCount];
+    std::string found_;
 };
 
 }  // namespace mm::classify

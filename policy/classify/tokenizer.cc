@@ -12,10 +12,6 @@
 namespace mm::classify {
 namespace {
 
-bool ends_sentence(char c) {
-    return c == '.' || c == '!' || c == '?';
-}
-
 // After the '\n' at s[i]: whether only blanks stand before the next '\n'.
 bool empty_line_follows(std::string_view s, std::size_t i) {
     for (std::size_t k = i + 1; k < s.size(); ++k) {
@@ -26,26 +22,32 @@ bool empty_line_follows(std::string_view s, std::size_t i) {
     return false;
 }
 
-// ASCII bytes: a word character (bit 0), an upper-case letter (bit 1).
-constexpr std::array<std::uint8_t, 256> kAscii = [] {
+// ASCII bytes by what the tokenizer does with them: a word character
+// (kWord), an upper-case letter (kUpper), a byte that may end a sentence or
+// a paragraph (kStop: '.', '!', '?', '\n'); bytes of 0x80 and more are
+// kHigh (decoded).  Any other byte only separates words.
+constexpr std::uint8_t kWord = 1, kUpper = 2, kStop = 4, kHigh = 8;
+constexpr std::array<std::uint8_t, 256> kClass = [] {
     std::array<std::uint8_t, 256> t{};
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = 1;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = 3;
-    for (int c = '0'; c <= '9'; ++c) t[c] = 1;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = kWord;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = kWord | kUpper;
+    for (int c = '0'; c <= '9'; ++c) t[c] = kWord;
+    for (char c : {'.', '!', '?', '\n'}) t[static_cast<unsigned char>(c)] = kStop;
+    for (int c = 0x80; c < 0x100; ++c) t[c] = kHigh;
     return t;
 }();
 
-bool ascii_word(unsigned char c) {
-    return (kAscii[c] & 1u) != 0;
+std::uint8_t class_of(char c) {
+    return kClass[static_cast<unsigned char>(c)];
 }
 
 // Whether the character at s[i] is part of a word; `len` its length.
 // ASCII, nearly every byte of the texts, needs no decoding.
 bool word_at(std::string_view s, std::size_t i, std::size_t& len) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
+    const std::uint8_t c = class_of(s[i]);
+    if (!(c & kHigh)) {
         len = 1;
-        return ascii_word(c);
+        return (c & kWord) != 0;
     }
     return is_word_char(decode_utf8(s, i, len));
 }
@@ -158,21 +160,6 @@ private:
     std::vector<Slot> slots_;
 };
 
-// Where the ASCII word that starts at s[i] ends; sets `upper` if it holds an
-// upper-case letter.  Bytes of 0x80 and more end it (the caller decides
-// whether the word goes on).
-std::size_t ascii_word_end(std::string_view s, std::size_t i, bool& upper) {
-    unsigned bits = 0;
-    std::size_t e = i;
-    for (; e < s.size(); ++e) {
-        const unsigned b = kAscii[static_cast<unsigned char>(s[e])];
-        if (b == 0) break;
-        bits |= b;
-    }
-    upper = (bits & 2u) != 0;
-    return e;
-}
-
 // One text's tokens, appended to the document.
 class TextTokenizer {
 public:
@@ -190,29 +177,34 @@ public:
         const std::string_view s = s_;
         const std::size_t size = s.size();
         for (std::size_t i = 0; i < size;) {
-            const auto c = static_cast<unsigned char>(s[i]);
-            std::size_t len = 1;
-            if (c < 0x80 ? ascii_word(c) : is_word_char(decode_utf8(s, i, len))) {
-                // Most words are ASCII, followed by an ASCII byte.
-                if (c < 0x80) {
-                    bool upper = false;
-                    const std::size_t e = ascii_word_end(s, i, upper);
-                    if (e == size || static_cast<unsigned char>(s[e]) < 0x80) {
-                        emit(i, e, upper ? Fold::lower : Fold::none);
-                        i = e;
-                        continue;
-                    }
-                }
-                i = any_word(i);
+            const std::uint8_t c = class_of(s[i]);
+            if (c == 0) {
+                ++i;
                 continue;
             }
-            if (ends_sentence(s[i])) {
-                std::size_t next_len = 1;
-                if (!(i + 1 < size && word_at(s, i + 1, next_len))) pending_sentence_ = true;
-            } else if (s[i] == '\n' && empty_line_follows(s, i)) {
-                pending_paragraph_ = true;
+            if (c & kWord) {
+                // Most words are ASCII, followed by an ASCII byte.
+                std::uint8_t bits = c;
+                std::size_t e = i + 1;
+                for (std::uint8_t b; e < size && ((b = class_of(s[e])) & kWord); ++e) bits |= b;
+                if (e == size || !(class_of(s[e]) & kHigh)) {
+                    emit(i, e, (bits & kUpper) ? Fold::lower : Fold::none);
+                    i = e;
+                } else {
+                    i = any_word(i);
+                }
+                continue;
             }
-            i += len;
+            if (c & kStop) {
+                stop(i);
+                ++i;
+                continue;
+            }
+            std::size_t len = 1;
+            if (is_word_char(decode_utf8(s, i, len)))
+                i = any_word(i);
+            else
+                i += len;
         }
     }
 
@@ -220,6 +212,18 @@ private:
     // How a token's folded form is made: it is the text itself (lower-case
     // ASCII), the text lower-cased (ASCII), or fold_word's.
     enum class Fold : std::uint8_t { none, lower, word };
+
+    // A sentence ends at '.', '!' or '?' not followed by a word character, a
+    // paragraph at a '\n' that an empty line follows.
+    void stop(std::size_t i) {
+        const std::string_view s = s_;
+        if (s[i] != '\n') {
+            std::size_t next_len = 1;
+            if (!(i + 1 < s.size() && word_at(s, i + 1, next_len))) pending_sentence_ = true;
+        } else if (empty_line_follows(s, i)) {
+            pending_paragraph_ = true;
+        }
+    }
 
     // A word with non-ASCII characters (or going on past ASCII) from s[i];
     // returns where it ends.
@@ -247,29 +251,31 @@ private:
         pending_sentence_ = pending_paragraph_ = false;
         any_ = true;
         std::string& folded = doc_.folded;
-        Token t;
-        t.text = index_;
-        t.begin = static_cast<std::uint32_t>(begin);
-        t.end = static_cast<std::uint32_t>(end);
-        t.fold_begin = static_cast<std::uint32_t>(folded.size());
+        const auto fold_begin = static_cast<std::uint32_t>(folded.size());
         const std::string_view word = s_.substr(begin, end - begin);
         std::string_view form = word;
-        if (fold == Fold::none) {
-            t.in_text = true;
-        } else {
+        if (fold != Fold::none) {
             if (fold == Fold::lower) {
-                for (char c : word) folded.push_back(c >= 'A' && c <= 'Z' ? char(c + 32) : c);
+                folded.append(word);
+                for (std::size_t k = fold_begin; k < folded.size(); ++k)
+                    if (class_of(folded[k]) & kUpper) folded[k] = static_cast<char>(folded[k] + 32);
             } else {
                 fold_word(word, folded);
             }
-            form = std::string_view(folded).substr(t.fold_begin);
+            form = std::string_view(folded).substr(fold_begin);
         }
+        const auto id = static_cast<std::uint32_t>(doc_.tokens.size());
+        Token& t = doc_.tokens.emplace_back();
+        t.text = index_;
+        t.begin = static_cast<std::uint32_t>(begin);
+        t.end = static_cast<std::uint32_t>(end);
+        t.fold_begin = fold_begin;
         t.fold_end = static_cast<std::uint32_t>(folded.size());
         t.sentence = n_.sentence;
         t.paragraph = n_.paragraph;
         t.message = n_.message;
-        t.spelling = spellings_.intern(doc_, form, static_cast<std::uint32_t>(doc_.tokens.size()));
-        doc_.tokens.push_back(t);
+        t.in_text = fold == Fold::none;
+        t.spelling = spellings_.intern(doc_, form, id);
         if (doc_.tokens.size() > max_tokens_) throw TooManyWords(max_tokens_);
         budget_.tick();
     }
