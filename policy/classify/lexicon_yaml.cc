@@ -58,8 +58,8 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
         const YAML::Node v = it->second;
         const std::string name = k.Scalar();
         const std::string what = "concept " + c.name + " " + name;
-        bool& seen = name == "description" ? have_description : have_shape;
         if (name == "description" || name == "shape") {
+            bool& seen = name == "description" ? have_description : have_shape;
             if (seen) throw Placed(k.Mark(), what + ": listed twice");
             seen = true;
         }
