@@ -13,6 +13,7 @@
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/message_body.h"
 #include "policy/mime/mime_io.h"
+#include "policy/mime/mime_parts.h"
 #include "tests/support/base64_samples.h"
 #include "tests/support/test_support.h"
 
@@ -315,6 +316,29 @@ TEST(Base64AfterPadding, OnlyBase64PartsAndTheStreamIsLeftReset) {
     EXPECT_TRUE(base64_continues_after_padding(part.get()));
     GMimeStream* stream = g_mime_data_wrapper_get_stream(g_mime_part_get_content(part.get()));
     EXPECT_EQ(g_mime_stream_tell(stream), 0);
+}
+
+// part_text skips the ASCII it can see a word at a time before GMime's UTF-8
+// check: the answer must be GMime's for every place the first other byte
+// (a NUL, a stray continuation byte, a good or a cut sequence) can stand.
+TEST(PartText, AcceptsExactlyWhatGMimeCallsUtf8) {
+    ensure_gmime();
+    GPtr<GMimePart> part(g_mime_part_new_with_type("application", "octet-stream"));
+    const std::vector<std::string> odd = {
+        std::string(1, '\0'), "\x80",    "\xc3\xa9", "\xc3", "\xff", "\x7f", "\x01",
+        "\xe2\x82\xac",       "\xe2\x82"};
+    for (std::size_t before = 0; before < 20; ++before)
+        for (const std::string& o : odd)
+            for (std::size_t after : {0, 1, 7, 8, 9}) {
+                const std::string bytes = std::string(before, 'a') + o + std::string(after, 'b');
+                std::string want = bytes;
+                if (!g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr)) {
+                    GCharPtr valid(
+                        g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
+                    want = valid.get();
+                }
+                EXPECT_EQ(part_text(part.get(), bytes), want) << before << " " << after;
+            }
 }
 
 }  // namespace
