@@ -341,5 +341,28 @@ TEST(PartText, AcceptsExactlyWhatGMimeCallsUtf8) {
             }
 }
 
+// Content with no transfer encoding to undo is read without a filter stream:
+// the same bytes as GMime writes, from memory and from a substream, across
+// the read block.
+TEST(DecodedContent, UnencodedContentIsGMimesOwn) {
+    std::string raw = "line one\r\nwith a NUL " + std::string(1, '\0') + " and 8-bit \xc3\xa9\r\n";
+    while (raw.size() < 200000) raw += raw;
+    for (GMimeContentEncoding enc : {GMIME_CONTENT_ENCODING_DEFAULT, GMIME_CONTENT_ENCODING_7BIT,
+                                     GMIME_CONTENT_ENCODING_8BIT, GMIME_CONTENT_ENCODING_BINARY}) {
+        for (std::size_t len :
+             {std::size_t{0}, std::size_t{5}, std::size_t{65536}, std::size_t{65537}, raw.size()}) {
+            GPtr<GMimePart> part = part_with(raw.substr(0, len), enc);
+            EXPECT_EQ(decoded_content(part.get()), gmime_decoded(part.get())) << enc << " " << len;
+        }
+        GPtr<GMimeStream> whole(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
+        GPtr<GMimeStream> sub(g_mime_stream_substream(whole.get(), 7, 70007));
+        GPtr<GMimePart> part(g_mime_part_new_with_type("text", "plain"));
+        GPtr<GMimeDataWrapper> content(g_mime_data_wrapper_new_with_stream(sub.get(), enc));
+        g_mime_part_set_content(part.get(), content.get());
+        EXPECT_EQ(decoded_content(part.get()), raw.substr(7, 70000)) << enc;
+        EXPECT_EQ(gmime_decoded(part.get()), raw.substr(7, 70000)) << enc;
+    }
+}
+
 }  // namespace
 }  // namespace mm::policy
