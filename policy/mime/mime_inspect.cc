@@ -45,14 +45,19 @@ public:
         }
         collect(g_mime_message_get_mime_part(message), nullptr, 0, message, "1", 0);
         if (opt_.policy.headers.neutral_content_ids) rename_content_ids();
-        for (const MimeLeaf& leaf : leaves_)
-            if (!is_body_text(leaf) && g_mime_object_get_content_id(GMIME_OBJECT(leaf.part)))
+        // Asked once per leaf: nothing below changes a part's type,
+        // disposition or names, and each asking reads them from GMime again.
+        std::vector<bool> body_text(leaves_.size());
+        for (std::size_t i = 0; i < leaves_.size(); ++i) {
+            body_text[i] = is_body_text(leaves_[i]);
+            if (!body_text[i] && g_mime_object_get_content_id(GMIME_OBJECT(leaves_[i].part)))
                 some_part_has_cid_ = true;
+        }
         int count = 0;
-        for (const MimeLeaf& leaf : leaves_)
-            if (is_body_text(leaf)) process_text(leaf, is_html(leaf), count);
-        for (const MimeLeaf& leaf : leaves_)
-            if (!is_body_text(leaf)) process_attachment(leaf, count);
+        for (std::size_t i = 0; i < leaves_.size(); ++i)
+            if (body_text[i]) process_text(leaves_[i], is_html(leaves_[i]), count);
+        for (std::size_t i = 0; i < leaves_.size(); ++i)
+            if (!body_text[i]) process_attachment(leaves_[i], count);
         out_.size_violation = out_.attachment_bytes > opt_.policy.attachments.max_total_bytes;
 
         check_cpu_budget();

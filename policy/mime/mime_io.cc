@@ -75,17 +75,22 @@ bool read_decoded(GMimePart* part, const std::function<bool(std::string_view)>& 
     // transfer none in GMime 3.2: the wrapper keeps its reference.
     GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
     if (raw == nullptr || g_mime_stream_reset(raw) == -1) return false;
-    GPtr<GMimeStream> filtered(g_mime_stream_filter_new(raw));
+    // Content with no transfer encoding to undo is read as it is: a filter
+    // stream without a filter would only copy it through its own buffer.
+    GPtr<GMimeStream> filtered;
+    GMimeStream* source = raw;
     const GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(content);
     if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
         enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+        filtered.reset(g_mime_stream_filter_new(raw));
         GPtr<GMimeFilter> decoder(g_mime_filter_basic_new(enc, FALSE));
         g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
+        source = filtered.get();
     }
     char buf[64 * 1024];
     gint64 stalled_at = -1;
     for (;;) {
-        const ssize_t n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
+        const ssize_t n = g_mime_stream_read(source, buf, sizeof buf);
         if (n < 0) break;
         if (n == 0) {
             // The filter stream reads 0 bytes for a 4 KiB block that decodes
@@ -95,7 +100,7 @@ bool read_decoded(GMimePart* part, const std::function<bool(std::string_view)>& 
             // stops moving, so a stream that never reports its end cannot
             // spin).
             const gint64 at = g_mime_stream_tell(raw);
-            if (g_mime_stream_eos(filtered.get()) || at == stalled_at) break;
+            if (g_mime_stream_eos(source) || at == stalled_at) break;
             stalled_at = at;
             continue;
         }

@@ -13,6 +13,7 @@
 #include "policy/mime/gmime_ptr.h"
 #include "policy/mime/message_body.h"
 #include "policy/mime/mime_io.h"
+#include "policy/mime/mime_parts.h"
 #include "tests/support/base64_samples.h"
 #include "tests/support/test_support.h"
 
@@ -315,6 +316,52 @@ TEST(Base64AfterPadding, OnlyBase64PartsAndTheStreamIsLeftReset) {
     EXPECT_TRUE(base64_continues_after_padding(part.get()));
     GMimeStream* stream = g_mime_data_wrapper_get_stream(g_mime_part_get_content(part.get()));
     EXPECT_EQ(g_mime_stream_tell(stream), 0);
+}
+
+// part_text skips the ASCII it can see a word at a time before GMime's UTF-8
+// check: the answer must be GMime's for every place the first other byte
+// (a NUL, a stray continuation byte, a good or a cut sequence) can stand.
+TEST(PartText, AcceptsExactlyWhatGMimeCallsUtf8) {
+    ensure_gmime();
+    GPtr<GMimePart> part(g_mime_part_new_with_type("application", "octet-stream"));
+    const std::vector<std::string> odd = {
+        std::string(1, '\0'), "\x80",    "\xc3\xa9", "\xc3", "\xff", "\x7f", "\x01",
+        "\xe2\x82\xac",       "\xe2\x82"};
+    for (std::size_t before = 0; before < 20; ++before)
+        for (const std::string& o : odd)
+            for (std::size_t after : {0, 1, 7, 8, 9}) {
+                const std::string bytes = std::string(before, 'a') + o + std::string(after, 'b');
+                std::string want = bytes;
+                if (!g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr)) {
+                    GCharPtr valid(
+                        g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
+                    want = valid.get();
+                }
+                EXPECT_EQ(part_text(part.get(), bytes), want) << before << " " << after;
+            }
+}
+
+// Content with no transfer encoding to undo is read without a filter stream:
+// the same bytes as GMime writes, from memory and from a substream, across
+// the read block.
+TEST(DecodedContent, UnencodedContentIsGMimesOwn) {
+    std::string raw = "line one\r\nwith a NUL " + std::string(1, '\0') + " and 8-bit \xc3\xa9\r\n";
+    while (raw.size() < 200000) raw += raw;
+    for (GMimeContentEncoding enc : {GMIME_CONTENT_ENCODING_DEFAULT, GMIME_CONTENT_ENCODING_7BIT,
+                                     GMIME_CONTENT_ENCODING_8BIT, GMIME_CONTENT_ENCODING_BINARY}) {
+        for (std::size_t len :
+             {std::size_t{0}, std::size_t{5}, std::size_t{65536}, std::size_t{65537}, raw.size()}) {
+            GPtr<GMimePart> part = part_with(raw.substr(0, len), enc);
+            EXPECT_EQ(decoded_content(part.get()), gmime_decoded(part.get())) << enc << " " << len;
+        }
+        GPtr<GMimeStream> whole(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
+        GPtr<GMimeStream> sub(g_mime_stream_substream(whole.get(), 7, 70007));
+        GPtr<GMimePart> part(g_mime_part_new_with_type("text", "plain"));
+        GPtr<GMimeDataWrapper> content(g_mime_data_wrapper_new_with_stream(sub.get(), enc));
+        g_mime_part_set_content(part.get(), content.get());
+        EXPECT_EQ(decoded_content(part.get()), raw.substr(7, 70000)) << enc;
+        EXPECT_EQ(gmime_decoded(part.get()), raw.substr(7, 70000)) << enc;
+    }
 }
 
 }  // namespace
