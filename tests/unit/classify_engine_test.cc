@@ -2,17 +2,14 @@
 // lexicon's entry kinds and checks, `when:` expressions, windows and scopes.
 #include <gtest/gtest.h>
 
-#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <span>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "policy/classify/expression.h"
@@ -421,78 +418,6 @@ TEST(ClassifyBudget, MoreWordsThanTheBoundAreRefusedNotCut) {
         EXPECT_STREQ(e.what(), "more than 4 words");
     }
     EXPECT_THROW(analyse(unit_lexicon(), texts, kAllLangs, {nullptr, 4}), TooManyWords);
-}
-
-// A shape `\bLITERAL...` is searched without its `\b` and the boundary
-// checked at each match (RE2 then skips to the literal).  Every shape of the
-// shipped lexicon, over random texts of the pieces shapes are made of, gives
-// the matches of a plain search for the whole pattern, one after the other.
-TEST(ClassifyShapes, EveryShapeMatchesWhereItsPlainSearchDoes) {
-    const auto lx = load_lexicon_file(std::string(MM_SOURCE_DIR) + "/etc/concepts.yaml").value();
-    RE2::Options o;
-    o.set_encoding(RE2::Options::EncodingUTF8);
-    o.set_case_sensitive(false);
-    o.set_log_errors(false);
-    o.set_max_mem(8 << 20);
-    std::vector<std::unique_ptr<RE2>> shapes;
-    for (const Lexicon::Concept& c : lx->concepts())
-        for (const std::string& r : c.shapes) shapes.push_back(std::make_unique<RE2>(r, o));
-    ASSERT_GT(shapes.size(), 20u);
-    const std::vector<std::string> pieces = {
-        "x ",        "www.",       "www",    "wwww.",   "_www.",     "shop", "-",     ".",
-        ".com",      ".de ",       "5",      "12",      " ",         "  ",   "€",     "$",
-        "%",         "eur ",       "code",   ": ",      "ab12",      "a",    "é",     "_",
-        "paypal.me", "iban",       " de89",  "1234 ",   "mon",       "day ", "or ",   "oder ",
-        "fri",       "wa.me",      "t.me/",  "@shop",   "with ",     "-10",  "10:00", "h ",
-        "to ",       "statt ",     "remise", "remises", "WWW.",      "Www.", "our ",  "OUR ",
-        "the ",      "The first ", "zum ",   "letzte",  "PayPal.me", "IBAN "};
-    // The spans found, as (shape, begin, end): by the lexicon, and by a plain
-    // search of each whole pattern.
-    using Spans = std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>>;
-    const auto compare = [&](const std::string& text) {
-        const TextInput in{text, false};
-        const Document doc = tokenize(std::span<const TextInput>(&in, 1));
-        Spans got, want;
-        for (const ConceptMatch& m : lx->match(doc, std::span<const TextInput>(&in, 1), 0))
-            if (m.lang == ConceptMatch::kShape) got.insert({m.entry, m.begin, m.end});
-        for (std::uint32_t s = 0; s < shapes.size(); ++s) {
-            re2::StringPiece input(text), m;
-            int found = 0;
-            while (!input.empty() && found++ < 256 &&
-                   shapes[s]->Match(input, 0, input.size(), RE2::UNANCHORED, &m, 1)) {
-                const auto b = static_cast<std::uint32_t>(m.data() - text.data());
-                want.insert({s, b, b + static_cast<std::uint32_t>(m.size())});
-                const std::size_t next = b + std::max<std::size_t>(m.size(), 1);
-                if (next > text.size()) break;
-                input = re2::StringPiece(text).substr(next);
-            }
-        }
-        EXPECT_EQ(got, want) << text.substr(0, 200);
-        return !want.empty();
-    };
-    std::mt19937 rng(2611);
-    int matched = 0;
-    for (int round = 0; round < 6000; ++round) {
-        std::string text = "x ";
-        const int n = 1 + static_cast<int>(rng() % 14);
-        for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
-        matched += compare(text);
-        if (HasFailure()) return;
-    }
-    // Literals glued to a word, each the start of a long match of the
-    // pattern without its `\b`: the search gives up the literal for the whole
-    // pattern and still finds what it finds.
-    std::string glued, dashed;
-    for (int i = 0; i < 3000; ++i) glued += "awww.";
-    for (int i = 0; i < 3000; ++i) dashed += i % 500 == 0 ? " www.ab-" : "xwww.ab-";
-    EXPECT_TRUE(compare("x " + glued + " www.shop.de " + glued + "ab www.x.de"));
-    EXPECT_TRUE(compare("x " + dashed + ".de"));
-    // Many places where a literal starts after a boundary but its pattern
-    // does not match: the anchored tries give way to the search.
-    std::string misses;
-    for (int i = 0; i < 60; ++i) misses += i % 7 == 0 ? " WWW.x" : " www-";
-    EXPECT_TRUE(compare("x " + misses + " www.shop.de" + misses + " Www.ab.fr"));
-    EXPECT_GT(matched, 1000);
 }
 
 }  // namespace

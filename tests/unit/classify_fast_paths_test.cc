@@ -71,6 +71,51 @@ Spans lexicon_spans(const std::string& text) {
     return got;
 }
 
+// A shape `\bLITERAL...` is searched without its `\b` and the boundary
+// checked at each match (RE2 then skips to the literal).  Every shape of the
+// shipped lexicon, over random texts of the pieces shapes are made of, gives
+// the matches of a plain search for the whole pattern, one after the other.
+TEST(ClassifyFastShapes, EveryShapeMatchesWhereItsPlainSearchDoes) {
+    const Plain plain;
+    ASSERT_GT(plain.shapes.size(), 20u);
+    const std::vector<std::string> pieces = {
+        "x ",        "www.",       "www",    "wwww.",   "_www.",     "shop", "-",     ".",
+        ".com",      ".de ",       "5",      "12",      " ",         "  ",   "€",     "$",
+        "%",         "eur ",       "code",   ": ",      "ab12",      "a",    "é",     "_",
+        "paypal.me", "iban",       " de89",  "1234 ",   "mon",       "day ", "or ",   "oder ",
+        "fri",       "wa.me",      "t.me/",  "@shop",   "with ",     "-10",  "10:00", "h ",
+        "to ",       "statt ",     "remise", "remises", "WWW.",      "Www.", "our ",  "OUR ",
+        "the ",      "The first ", "zum ",   "letzte",  "PayPal.me", "IBAN "};
+    const auto compare = [&](const std::string& text) {
+        const Spans want = plain.spans(text);
+        EXPECT_EQ(lexicon_spans(text), want) << text.substr(0, 200);
+        return !want.empty();
+    };
+    std::mt19937 rng(2611);
+    int matched = 0;
+    for (int round = 0; round < 6000; ++round) {
+        std::string text = "x ";
+        const int n = 1 + static_cast<int>(rng() % 14);
+        for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
+        matched += compare(text);
+        if (HasFailure()) return;
+    }
+    // Literals glued to a word, each the start of a long match of the
+    // pattern without its `\b`: the search gives up the literal for the whole
+    // pattern and still finds what it finds.
+    std::string glued, dashed;
+    for (int i = 0; i < 3000; ++i) glued += "awww.";
+    for (int i = 0; i < 3000; ++i) dashed += i % 500 == 0 ? " www.ab-" : "xwww.ab-";
+    EXPECT_TRUE(compare("x " + glued + " www.shop.de " + glued + "ab www.x.de"));
+    EXPECT_TRUE(compare("x " + dashed + ".de"));
+    // Many places where a literal starts after a boundary but its pattern
+    // does not match: the anchored tries give way to the search.
+    std::string misses;
+    for (int i = 0; i < 60; ++i) misses += i % 7 == 0 ? " WWW.x" : " www-";
+    EXPECT_TRUE(compare("x " + misses + " www.shop.de" + misses + " Www.ab.fr"));
+    EXPECT_GT(matched, 1000);
+}
+
 TEST(ClassifyFastShapes, LiteralStartsAgreeWithThePlainSearch) {
     const Plain plain;
     // Every shape's literal start (those with one: www, remi, the, our, new,
