@@ -258,9 +258,9 @@ TEST(ClassifyLexiconErrors, KeysListedTwice) {
     EXPECT_EQ(lexicon_error(head + "    description: a\n    description: b\n"),
               "c.yaml:6:5: concept X description: listed twice");
     EXPECT_EQ(lexicon_error(head + "    en: [rating]\n"), "c.yaml:5:5: concept X en: listed twice");
-    EXPECT_NE(lexicon_error("languages: [en]\nconcepts:\n  X:\n    en: [review]\n"
+    EXPECT_EQ(lexicon_error("languages: [en]\nconcepts:\n  X:\n    en: [review]\n"
                             "  X:\n    en: [rating]\n"),
-              "");
+              "c.yaml:5:3: concept 'X' defined twice");
 }
 
 // ---- expressions -----------------------------------------------------------------
