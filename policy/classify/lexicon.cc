@@ -117,7 +117,7 @@ public:
         if (c.listed != 0 || !c.entries.empty()) check_languages(c, at);
         if (c.entries.empty() && c.shapes.empty())
             fail(at + "concept " + c.name + ": no words and no shapes");
-        lx_.concepts_.push_back({c.name, c.description, {}});
+        lx_.concepts_.push_back({c.name, c.description, {}, c.speaker});
         for (const ConceptSource::Written& w : c.entries) add_entry(id, w, c.name);
         for (const ConceptSource::Shape& s : c.shapes) add_shape(id, s, c.name);
     }

@@ -36,6 +36,12 @@
 
 namespace mm::classify {
 
+// Who alone writes a concept's words: a buyer's "I will leave a review" is no
+// evidence in a seller's mail, and a seller could write it to switch off a
+// rule that needs the buyer's words absent.  Rules read a concept whose
+// speaker is the other party of a message with a known sender as absent.
+enum class Speaker : std::uint8_t { anyone, buyer, seller };
+
 // What build() is given: the YAML loader's view of one concept.  `where`
 // strings ("concepts.yaml:12:9") prefix the errors about that item.
 struct ConceptSource {
@@ -54,6 +60,7 @@ struct ConceptSource {
     std::vector<Written> entries;
     LangMask listed = 0;  // languages with a key (a list, maybe empty)
     std::vector<Shape> shapes;
+    Speaker speaker = Speaker::anyone;
 };
 
 // A concept found in the text: tokens [first, last] of the document.
@@ -84,6 +91,7 @@ public:
         std::string name;
         std::string description;
         std::vector<std::string> shapes;
+        Speaker speaker = Speaker::anyone;
     };
 
     static Result<std::shared_ptr<const Lexicon>> build(LangMask languages,

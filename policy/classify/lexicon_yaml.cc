@@ -45,6 +45,12 @@ LangMask load_languages(const YAML::Node& n) {
     return mask;
 }
 
+Speaker load_speaker(const YAML::Node& v, const std::string& what) {
+    if (v.IsScalar() && v.Scalar() == "buyer") return Speaker::buyer;
+    if (v.IsScalar() && v.Scalar() == "seller") return Speaker::seller;
+    throw Placed(v.Mark(), what + ": expected buyer or seller");
+}
+
 ConceptSource load_concept(const std::string& file, const YAML::Node& key, const YAML::Node& value,
                            LangMask languages) {
     ConceptSource c;
@@ -52,20 +58,24 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
     c.where = where(file, key.Mark());
     if (!value.IsMap()) throw Placed(value.Mark(), "concept " + c.name + ": expected a mapping");
     // YAML keeps a repeated key; one would silently drop or merge the other.
-    bool have_description = false, have_shape = false;
+    bool have_description = false, have_shape = false, have_speaker = false;
     for (auto it = value.begin(); it != value.end(); ++it) {
         const YAML::Node k = it->first;
         const YAML::Node v = it->second;
         const std::string name = k.Scalar();
         const std::string what = "concept " + c.name + " " + name;
-        if (name == "description" || name == "shape") {
-            bool& seen = name == "description" ? have_description : have_shape;
+        if (name == "description" || name == "shape" || name == "speaker") {
+            bool& seen = name == "description" ? have_description
+                         : name == "shape"     ? have_shape
+                                               : have_speaker;
             if (seen) throw Placed(k.Mark(), what + ": listed twice");
             seen = true;
         }
         if (name == "description") {
             if (!v.IsScalar()) throw Placed(v.Mark(), what + ": expected a string");
             c.description = v.Scalar();
+        } else if (name == "speaker") {
+            c.speaker = load_speaker(v, what);
         } else if (name == "shape") {
             for (const auto& [regex, node] : string_list(v, what))
                 c.shapes.push_back({regex, where(file, node.Mark())});
@@ -78,8 +88,9 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
             for (const auto& [text, node] : string_list(v, what))
                 c.entries.push_back({*lang, text, where(file, node.Mark())});
         } else {
-            throw Placed(k.Mark(), "concept " + c.name + ": unknown key '" + name +
-                                       "' (expected description, shape or a language code)");
+            throw Placed(k.Mark(),
+                         "concept " + c.name + ": unknown key '" + name +
+                             "' (expected description, shape, speaker or a language code)");
         }
     }
     return c;

@@ -140,23 +140,38 @@ std::vector<ConceptHit> RuleSet::match(const Analysis& a, std::uint8_t sender,
         if ((rules_[r].senders & sender) == 0) continue;
         if (a.matches.empty() && !rules_[r].model.ok()) continue;
         budget.tick(a.matches.size() + (rules_[r].model.ok() ? a.doc.tokens.size() : 0));
-        if (auto hit = fire(r, a)) hits.push_back(std::move(*hit));
+        if (auto hit = fire(r, a, sender)) hits.push_back(std::move(*hit));
     }
     return hits;
 }
 
-std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Analysis& a) const {
+bool RuleSet::heard(std::uint16_t concept_id, std::uint8_t sender) const {
+    // Unknown sender (kAnySender): the words may be either party's.
+    switch (lexicon_->concepts()[concept_id].speaker) {
+        case Speaker::anyone:
+            return true;
+        case Speaker::buyer:
+            return (sender & kBuyer) != 0;
+        case Speaker::seller:
+            return (sender & kSeller) != 0;
+    }
+    return true;
+}
+
+std::optional<ConceptHit> RuleSet::fire(std::size_t r, const Analysis& a,
+                                        std::uint8_t sender) const {
     // With no concept matched only a model can fire (by_concept may be empty).
     const bool matched = !a.matches.empty();
     if (rules_[r].when.ok() && matched)
-        if (auto hit = fire_when(r, a)) return hit;
+        if (auto hit = fire_when(r, a, sender)) return hit;
     if (rules_[r].score.ok() && matched)
-        if (auto hit = fire_score(r, a)) return hit;
+        if (auto hit = fire_score(r, a, sender)) return hit;
     if (rules_[r].model.ok()) return fire_model(r, a);
     return std::nullopt;
 }
 
-std::optional<ConceptHit> RuleSet::fire_when(std::size_t r, const Analysis& a) const {
+std::optional<ConceptHit> RuleSet::fire_when(std::size_t r, const Analysis& a,
+                                             std::uint8_t sender) const {
     const Document& doc = a.doc;
     const std::vector<ConceptMatch>& matches = a.matches;
     const std::vector<std::vector<std::uint32_t>>& by_concept = a.by_concept;
@@ -170,12 +185,14 @@ std::optional<ConceptHit> RuleSet::fire_when(std::size_t r, const Analysis& a) c
         bool counted = false;  // inside the window now
     };
     std::vector<Local> local;
-    for (std::size_t bit = 0; bit < b.concepts.size(); ++bit)
+    for (std::size_t bit = 0; bit < b.concepts.size(); ++bit) {
+        if (!heard(b.concepts[bit], sender)) continue;
         for (std::uint32_t i : by_concept[b.concepts[bit]]) {
             const ConceptMatch& m = matches[i];
             local.push_back({&m, static_cast<std::uint8_t>(bit),
                              unit_of(doc.tokens[m.first], rule.scope), false});
         }
+    }
     if (local.empty()) return std::nullopt;
     std::sort(local.begin(), local.end(), [](const Local& x, const Local& y) {
         return x.m->first < y.m->first || (x.m->first == y.m->first && x.m < y.m);
@@ -238,18 +255,21 @@ std::optional<ConceptHit> RuleSet::fire_when(std::size_t r, const Analysis& a) c
     return std::nullopt;
 }
 
-std::optional<ConceptHit> RuleSet::fire_score(std::size_t r, const Analysis& a) const {
+std::optional<ConceptHit> RuleSet::fire_score(std::size_t r, const Analysis& a,
+                                              std::uint8_t sender) const {
     const Document& doc = a.doc;
     const ConceptRule& rule = rules_[r];
     const std::vector<std::uint16_t>& scored = bound_[r].scored;
     using Item = ScoreItem;
     std::vector<Item> items;
-    for (std::size_t w = 0; w < scored.size(); ++w)
+    for (std::size_t w = 0; w < scored.size(); ++w) {
+        if (!heard(scored[w], sender)) continue;
         for (std::uint32_t i : a.by_concept[scored[w]]) {
             const ConceptMatch& m = a.matches[i];
             items.push_back({unit_of(doc.tokens[m.first], rule.score.scope),
                              static_cast<std::uint16_t>(w), &m});
         }
+    }
     if (items.empty()) return std::nullopt;
     std::sort(items.begin(), items.end(), [](const Item& x, const Item& y) {
         if (x.unit != y.unit) return x.unit < y.unit;

@@ -146,9 +146,13 @@ private:
         std::vector<std::uint16_t> scored;    // score weight i -> concept id
     };
     RuleSet() = default;
-    std::optional<ConceptHit> fire(std::size_t r, const Analysis& a) const;
-    std::optional<ConceptHit> fire_when(std::size_t r, const Analysis& a) const;
-    std::optional<ConceptHit> fire_score(std::size_t r, const Analysis& a) const;
+    // `sender` silences the concepts only the other party writes (Speaker).
+    std::optional<ConceptHit> fire(std::size_t r, const Analysis& a, std::uint8_t sender) const;
+    std::optional<ConceptHit> fire_when(std::size_t r, const Analysis& a,
+                                        std::uint8_t sender) const;
+    std::optional<ConceptHit> fire_score(std::size_t r, const Analysis& a,
+                                         std::uint8_t sender) const;
+    bool heard(std::uint16_t concept_id, std::uint8_t sender) const;
     std::optional<ConceptHit> fire_model(std::size_t r, const Analysis& a) const;
     // A match of a scored concept in its scope unit.
     struct ScoreItem {
