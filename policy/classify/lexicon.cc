@@ -117,9 +117,32 @@ public:
         if (c.listed != 0 || !c.entries.empty()) check_languages(c, at);
         if (c.entries.empty() && c.shapes.empty())
             fail(at + "concept " + c.name + ": no words and no shapes");
-        lx_.concepts_.push_back({c.name, c.description, {}, c.speaker});
+        lx_.concepts_.push_back({c.name, c.description, {}, c.speaker, {}});
         for (const ConceptSource::Written& w : c.entries) add_entry(id, w, c.name);
         for (const ConceptSource::Shape& s : c.shapes) add_shape(id, s, c.name);
+    }
+
+    // After every concept is added: `masks` names resolved to ids.
+    void resolve_masks(const std::vector<ConceptSource>& sources) {
+        for (std::size_t id = 0; id < sources.size(); ++id) {
+            const ConceptSource& c = sources[id];
+            for (const ConceptSource::Mask& m : c.masks) {
+                const std::string at = m.where.empty() ? "" : m.where + ": ";
+                const int masked = lx_.find(m.concept_name);
+                if (masked < 0)
+                    fail(at + "concept " + c.name + " masks: unknown concept '" + m.concept_name +
+                         "'");
+                if (static_cast<std::size_t>(masked) == id)
+                    fail(at + "concept " + c.name + " masks itself");
+                auto& list = lx_.concepts_[id].masks;
+                const auto masked_id = static_cast<std::uint16_t>(masked);
+                if (std::find(list.begin(), list.end(), masked_id) != list.end())
+                    fail(at + "concept " + c.name + " masks " + m.concept_name + " twice");
+                list.push_back(masked_id);
+                lx_.masked_by_.resize(lx_.concepts_.size(), false);
+                lx_.masked_by_[masked_id] = true;
+            }
+        }
     }
 
     void finish() {
@@ -318,6 +341,7 @@ Result<std::shared_ptr<const Lexicon>> Lexicon::build(LangMask languages,
     try {
         LexiconBuilder b(*lx);
         for (ConceptSource& c : concepts) b.add(c);
+        b.resolve_masks(concepts);
         b.finish();
     } catch (const std::invalid_argument& e) {
         return fail(Errc::invalid, e.what());

@@ -61,6 +61,11 @@ struct ConceptSource {
     LangMask listed = 0;  // languages with a key (a list, maybe empty)
     std::vector<Shape> shapes;
     Speaker speaker = Speaker::anyone;
+    struct Mask {
+        std::string concept_name;
+        std::string where;
+    };
+    std::vector<Mask> masks;
 };
 
 // A concept found in the text: tokens [first, last] of the document.
@@ -92,6 +97,10 @@ public:
         std::string description;
         std::vector<std::string> shapes;
         Speaker speaker = Speaker::anyone;
+        // Concepts whose matches inside this concept's matches are dropped:
+        // a refusal that names the channel ("cannot accept bank transfers")
+        // neutralises the channel word it holds, and only that one.
+        std::vector<std::uint16_t> masks;
     };
 
     static Result<std::shared_ptr<const Lexicon>> build(LangMask languages,
@@ -105,7 +114,8 @@ public:
     int find(std::string_view name) const;
 
     // Every concept match in `doc` for the languages in `langs`, sorted by
-    // first token.  `texts` are the document's texts (for the shapes).
+    // first token, less the matches masked (Concept::masks).  `texts` are
+    // the document's texts (for the shapes).
     std::vector<ConceptMatch> match(const Document& doc, std::span<const TextInput> texts,
                                     LangMask langs, BudgetCheck check = nullptr) const;
 
@@ -116,9 +126,12 @@ private:
     friend class LexiconBuilder;
 
     Lexicon() = default;
+    void drop_masked(const Document& doc, std::vector<ConceptMatch>& matches) const;
 
     LangMask languages_ = 0;
     std::vector<Concept> concepts_;
+    // masked_by_[c]: some concept masks concept c (empty: none masks any).
+    std::vector<bool> masked_by_;
     std::vector<Entry> entries_;
     // First words by kind: stems and exact words keyed by language byte +
     // key; prefixes by their first 4 bytes; suffixes by their last 4.

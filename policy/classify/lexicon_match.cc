@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "policy/classify/lexicon.h"
 #include "policy/classify/stemmer.h"
@@ -403,7 +404,10 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
     out.reserve(64);
     BudgetStride budget(check);
     Matcher(*this, doc, langs, budget).run(out);
-    if (!shape_set_) return out;
+    if (!shape_set_) {
+        drop_masked(doc, out);
+        return out;
+    }
     const std::size_t words = out.size();
     std::vector<int> which;
     for (std::uint32_t k = 0; k < texts.size(); ++k) {
@@ -439,7 +443,81 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
         std::stable_sort(out.begin(), out.end(), [](const ConceptMatch& a, const ConceptMatch& b) {
             return a.first < b.first;
         });
+    drop_masked(doc, out);
     return out;
+}
+
+namespace {
+
+// Marks in `drop` the matches of the concepts `candidate` admits that
+// overlap, in the same text, a match in `spans` (sorted by first token) whose
+// concept masks theirs.  `longest`: the most tokens a span covers less one.
+template <class Candidate, class Masks>
+void mark_masked(const Document& doc, const std::vector<ConceptMatch>& matches,
+                 const std::vector<const ConceptMatch*>& spans, std::uint32_t longest,
+                 Candidate candidate, Masks masks, std::vector<bool>& drop) {
+    std::size_t lo = 0;
+    for (std::size_t i = 0; i < matches.size(); ++i) {
+        const ConceptMatch& m = matches[i];
+        if (drop[i] || !candidate(m.concept_id)) continue;
+        while (lo < spans.size() && spans[lo]->first + longest < m.first) ++lo;
+        for (std::size_t j = lo; j < spans.size() && spans[j]->first <= m.last; ++j) {
+            const ConceptMatch& by = *spans[j];
+            if (&by != &m && by.last >= m.first && masks(by, m.concept_id) &&
+                doc.tokens[by.first].text == doc.tokens[m.first].text) {
+                drop[i] = true;
+                break;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+// A masked concept's match is dropped where its tokens overlap a match of a
+// concept that masks it, in the same text.  Overlap rather than containment:
+// a masked phrase that shares a word with the refusal ("cannot accept bank
+// transfers to ...") reads that word as the refusal's, and an entry of the
+// masked concept running one word past the masking phrase's edge must not
+// bring the refused channel back.  A match elsewhere in the message counts.
+// A masking match that is itself masked ("thanks for the review" inside
+// "thanks for the review in advance") is dropped first and masks nothing.
+// `matches` is sorted by first token; masking spans are few and short, so a
+// candidate looks only at the spans starting within the longest span before
+// it.
+void Lexicon::drop_masked(const Document& doc, std::vector<ConceptMatch>& matches) const {
+    if (masked_by_.empty()) return;
+    std::vector<const ConceptMatch*> spans;  // matches of masking concepts, by first token
+    std::uint32_t longest = 0;
+    bool chained = false;  // a masking match that may be masked itself
+    for (const ConceptMatch& m : matches)
+        if (!concepts_[m.concept_id].masks.empty()) {
+            spans.push_back(&m);
+            longest = std::max(longest, m.last - m.first);
+            chained = chained || masked_by_[m.concept_id];
+        }
+    if (spans.empty()) return;
+    const auto masks = [this](const ConceptMatch& by, std::uint16_t id) {
+        const std::vector<std::uint16_t>& list = concepts_[by.concept_id].masks;
+        return std::find(list.begin(), list.end(), id) != list.end();
+    };
+    std::vector<bool> drop(matches.size(), false);
+    if (chained) {
+        mark_masked(
+            doc, matches, spans, longest,
+            [this](std::uint16_t id) { return masked_by_[id] && !concepts_[id].masks.empty(); },
+            masks, drop);
+        std::erase_if(spans, [&](const ConceptMatch* m) {
+            return drop[static_cast<std::size_t>(m - matches.data())];
+        });
+    }
+    mark_masked(
+        doc, matches, spans, longest, [this](std::uint16_t id) { return masked_by_[id]; }, masks,
+        drop);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < matches.size(); ++i)
+        if (!drop[i]) matches[kept++] = matches[i];
+    matches.resize(kept);
 }
 
 }  // namespace mm::classify

@@ -58,16 +58,17 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
     c.where = where(file, key.Mark());
     if (!value.IsMap()) throw Placed(value.Mark(), "concept " + c.name + ": expected a mapping");
     // YAML keeps a repeated key; one would silently drop or merge the other.
-    bool have_description = false, have_shape = false, have_speaker = false;
+    bool have_description = false, have_shape = false, have_speaker = false, have_masks = false;
     for (auto it = value.begin(); it != value.end(); ++it) {
         const YAML::Node k = it->first;
         const YAML::Node v = it->second;
         const std::string name = k.Scalar();
         const std::string what = "concept " + c.name + " " + name;
-        if (name == "description" || name == "shape" || name == "speaker") {
+        if (name == "description" || name == "shape" || name == "speaker" || name == "masks") {
             bool& seen = name == "description" ? have_description
                          : name == "shape"     ? have_shape
-                                               : have_speaker;
+                         : name == "speaker"   ? have_speaker
+                                               : have_masks;
             if (seen) throw Placed(k.Mark(), what + ": listed twice");
             seen = true;
         }
@@ -76,6 +77,10 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
             c.description = v.Scalar();
         } else if (name == "speaker") {
             c.speaker = load_speaker(v, what);
+        } else if (name == "masks") {
+            // Resolved by Lexicon::build, once every concept is known.
+            for (const auto& [masked, node] : string_list(v, what))
+                c.masks.push_back({masked, where(file, node.Mark())});
         } else if (name == "shape") {
             for (const auto& [regex, node] : string_list(v, what))
                 c.shapes.push_back({regex, where(file, node.Mark())});
@@ -90,7 +95,7 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
         } else {
             throw Placed(k.Mark(),
                          "concept " + c.name + ": unknown key '" + name +
-                             "' (expected description, shape, speaker or a language code)");
+                             "' (expected description, shape, speaker, masks or a language code)");
         }
     }
     return c;

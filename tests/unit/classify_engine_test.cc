@@ -243,8 +243,8 @@ TEST(ClassifyLexiconErrors, UnknownKeysAndLanguagesAndBadShapes) {
     EXPECT_EQ(lexicon_error("languages: [en, xx]\nconcepts: {}\n"),
               "c.yaml:1:17: languages: unknown language 'xx' (known: en, de, fr, it, es)");
     EXPECT_EQ(lexicon_error("languages: [en]\nconcepts:\n  X:\n    words: [a]\n"),
-              "c.yaml:4:5: concept X: unknown key 'words' (expected description, shape, speaker "
-              "or a language code)");
+              "c.yaml:4:5: concept X: unknown key 'words' (expected description, shape, speaker, "
+              "masks or a language code)");
     EXPECT_EQ(lexicon_error("languages: [en]\nconcepts:\n  X:\n    shape: ['(']\n"),
               "c.yaml:4:13: concept X shape: missing ): (");
     EXPECT_EQ(lexicon_error("languages: [en]\nconcepts:\n  lower:\n    en: [review]\n"),

@@ -81,8 +81,8 @@ TEST(ClassifySpeaker, AnythingButBuyerOrSellerIsRefusedAtItsPlace) {
     EXPECT_EQ(lexicon_error(head + "    speaker: buyer\n    speaker: seller\n"),
               "c.yaml:6:5: concept X speaker: listed twice");
     EXPECT_EQ(lexicon_error("languages: [en]\nconcepts:\n  X:\n    words: [a]\n"),
-              "c.yaml:4:5: concept X: unknown key 'words' (expected description, shape, speaker "
-              "or a language code)");
+              "c.yaml:4:5: concept X: unknown key 'words' (expected description, shape, speaker, "
+              "masks or a language code)");
 }
 
 TEST(ClassifySpeaker, ABuyersWordsDoNotSwitchOffARuleInASellersMail) {
