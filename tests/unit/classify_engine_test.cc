@@ -17,6 +17,7 @@
 #include "policy/classify/rule_set.h"
 #include "policy/classify/stemmer.h"
 #include "policy/classify/text_fold.h"
+#include "tests/support/lexicon_samples.h"
 
 namespace mm::classify {
 namespace {
@@ -28,22 +29,10 @@ std::shared_ptr<const Lexicon> unit_lexicon() {
     return lx;
 }
 
-// The error load_lexicon gives for an inline document ("" if it loads).
-std::string lexicon_error(const std::string& yaml) {
-    auto r = load_lexicon(YAML::Load(yaml), "c.yaml");
-    return r ? "" : r.error().message;
-}
-
-// The concepts matched in `text` (names, in order, repeated per match).
 std::vector<std::string> concepts_in(const std::string& text, LangMask langs = kAllLangs) {
-    const TextInput in{text, false};
-    std::span<const TextInput> texts(&in, 1);
-    const Document doc = tokenize(texts);
-    std::vector<std::string> out;
-    for (const ConceptMatch& m : unit_lexicon()->match(doc, texts, langs))
-        out.push_back(unit_lexicon()->concepts()[m.concept_id].name);
-    return out;
+    return lexicon_samples::concepts_in(*unit_lexicon(), text, langs);
 }
+using lexicon_samples::lexicon_error;
 
 bool has(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();

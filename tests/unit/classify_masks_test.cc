@@ -16,6 +16,7 @@
 #include "policy/classify/lexicon_yaml.h"
 #include "policy/classify/rule_set.h"
 #include "policy/classify/tokenizer.h"
+#include "tests/support/lexicon_samples.h"
 
 namespace mm::classify {
 namespace {
@@ -41,20 +42,13 @@ std::shared_ptr<const Lexicon> lexicon() {
     return lx;
 }
 
-std::string lexicon_error(const std::string& yaml) {
-    auto r = load_lexicon(YAML::Load(yaml), "c.yaml");
-    return r ? "" : r.error().message;
-}
-
 int id_of(const std::string& name) {
     return lexicon()->find(name);
 }
 
+using lexicon_samples::lexicon_error;
 ConceptRule when(const std::string& expression) {
-    Expression::ParseError error;
-    ConceptRule r;
-    r.id = "r";
-    r.when = Expression::parse(expression, &error);
+    ConceptRule r = lexicon_samples::when_rule(expression);
     r.scope = Scope::message;
     r.window = 30;
     return r;
@@ -67,15 +61,8 @@ bool fires(const std::vector<std::string>& texts) {
     return !set->match(std::span<const TextInput>(in), {}).empty();
 }
 
-// The concepts matched in `text` (names, in order).
 std::vector<std::string> concepts_in(const std::string& text) {
-    const TextInput in{text, false};
-    std::span<const TextInput> texts(&in, 1);
-    const Document doc = tokenize(texts);
-    std::vector<std::string> out;
-    for (const ConceptMatch& m : lexicon()->match(doc, texts, kAllLangs))
-        out.push_back(lexicon()->concepts()[m.concept_id].name);
-    return out;
+    return lexicon_samples::concepts_in(*lexicon(), text);
 }
 
 TEST(ClassifyMasks, ParsedFromTheLexicon) {

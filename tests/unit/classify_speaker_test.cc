@@ -14,6 +14,7 @@
 #include "policy/classify/expression.h"
 #include "policy/classify/lexicon_yaml.h"
 #include "policy/classify/rule_set.h"
+#include "tests/support/lexicon_samples.h"
 
 namespace mm::classify {
 namespace {
@@ -36,23 +37,15 @@ std::shared_ptr<const Lexicon> lexicon() {
     return lx;
 }
 
-std::string lexicon_error(const std::string& yaml) {
-    auto r = load_lexicon(YAML::Load(yaml), "c.yaml");
-    return r ? "" : r.error().message;
-}
-
 bool fires(const ConceptRule& rule, const std::string& text, std::uint8_t sender) {
     auto set = RuleSet::compile(lexicon(), {rule}).value();
     const TextInput in{text, false};
     return !set->match(std::span<const TextInput>(&in, 1), {0, sender}).empty();
 }
 
+using lexicon_samples::lexicon_error;
 ConceptRule when(const std::string& expression) {
-    Expression::ParseError error;
-    ConceptRule r;
-    r.id = "r";
-    r.when = Expression::parse(expression, &error);
-    return r;
+    return lexicon_samples::when_rule(expression);
 }
 
 ConceptRule scored(double threshold, std::vector<std::pair<std::string, double>> weights) {
