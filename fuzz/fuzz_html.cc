@@ -7,6 +7,11 @@
 #include "policy/html/html_text.h"
 #include "policy/rules/link_rule.h"
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    mm::fuzz::load_shipped_policy();
+    return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view html(reinterpret_cast<const char*>(data), size);
     const auto& links = mm::fuzz::shipped_policy().links;

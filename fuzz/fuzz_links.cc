@@ -6,6 +6,11 @@
 #include "fuzz_support.h"
 #include "policy/rules/link_rule.h"
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    mm::fuzz::load_shipped_policy();
+    return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     mm::policy::scan_text_links(text, mm::fuzz::shipped_policy().links, mm::fuzz::kDomain,

@@ -52,6 +52,13 @@ void check_base64(std::string_view in, std::size_t cut) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    mm::fuzz::load_shipped_policy();
+    mm::policy::ensure_gmime();
+    store();
+    return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     const bool null_sender = data[0] & 1;
