@@ -215,17 +215,29 @@ private:
         const Entry& e = lx_.entries_[id];
         std::uint32_t last = t;
         if (!rest_matches(e, t, last)) return;
-        // One match per concept and token is enough for the rules.
-        if (once_per_concept && matched_here(out, t, e.concept_id)) return;
-        out.push_back(
-            {e.concept_id, e.lang, t, last, id, doc_.tokens[t].begin, doc_.tokens[last].end});
+        // One match per concept and token is enough for the rules, but masks
+        // cover its span and explanations show its words: keep the longest,
+        // whatever order the entries were listed (and so tried) in.
+        if (once_per_concept) {
+            if (ConceptMatch* m = matched_here(out, t, e.concept_id)) {
+                if (last > m->last) *m = match_of(e, id, t, last);
+                return;
+            }
+        }
+        out.push_back(match_of(e, id, t, last));
     }
 
-    static bool matched_here(const std::vector<ConceptMatch>& out, std::uint32_t t,
-                             std::uint16_t concept_id) {
+    ConceptMatch match_of(const Entry& e, std::uint32_t id, std::uint32_t first,
+                          std::uint32_t last) const {
+        const std::uint32_t begin = doc_.tokens[first].begin, end = doc_.tokens[last].end;
+        return {e.concept_id, e.lang, first, last, id, begin, end};
+    }
+
+    static ConceptMatch* matched_here(std::vector<ConceptMatch>& out, std::uint32_t t,
+                                      std::uint16_t concept_id) {
         for (auto m = out.rbegin(); m != out.rend() && m->first == t; ++m)
-            if (m->concept_id == concept_id) return true;
-        return false;
+            if (m->concept_id == concept_id) return &*m;
+        return nullptr;
     }
 
     void lang_key(Lang l, std::string_view key) {
