@@ -36,7 +36,7 @@ constexpr std::string_view kStopwords[kLangCount] = {
 // Every stopword with the languages it belongs to: the words are at most
 // seven bytes, so each is its bytes and length packed in 64 bits, in an
 // open-addressed table (detection asks it for each distinct word of a
-// message's first 200).
+// message).
 class Table {
 public:
     static constexpr std::size_t kMaxBytes = 7;

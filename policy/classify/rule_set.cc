@@ -7,14 +7,67 @@
 namespace mm::classify {
 namespace {
 
-// Enough words to tell the languages apart; the rest of a long text would
-// only cost time.
+// The message's languages: enough words to tell them apart at the top.
 constexpr std::size_t kDetectTokens = 200;
 // No stopword is longer; longer tokens are not looked up.
 constexpr std::size_t kStopwordMaxBytes = 7;
 constexpr int kDetectMinStopwords = 4;
+// A paragraph's language needs this many of its stopwords there: one
+// ordinary sentence has them, a stray "la" or "die" in a name does not.
+constexpr int kParagraphMinStopwords = 3;
 // Words quoted per concept in an explanation.
 constexpr std::size_t kWordsPerConcept = 3;
+
+using LangCounts = std::array<int, kLangCount>;
+
+// Stopword counts as one word, a lane of bits per language, so that a
+// token adds all its languages in one addition (detection reads every
+// token of a message).
+class PackedCounts {
+public:
+    void add(LangMask m) {
+        packed_ += kSpread[m];
+        if (++pending_ == kLaneMax) flush();
+    }
+    // The counts so far; emptied.
+    LangCounts take() {
+        flush();
+        LangCounts out = counts_;
+        counts_ = {};
+        return out;
+    }
+
+private:
+    static constexpr int kLaneBits = 12;
+    static constexpr int kLaneMax = (1 << kLaneBits) - 1;
+    static constexpr std::array<std::uint64_t, 1u << kLangCount> kSpread = [] {
+        std::array<std::uint64_t, 1u << kLangCount> out{};
+        for (unsigned m = 0; m < out.size(); ++m)
+            for (Lang l = 0; l < kLangCount; ++l)
+                if ((m >> l) & 1u) out[m] |= std::uint64_t{1} << (kLaneBits * l);
+        return out;
+    }();
+    void flush() {
+        for (Lang l = 0; l < kLangCount; ++l)
+            counts_[l] += static_cast<int>((packed_ >> (kLaneBits * l)) & kLaneMax);
+        packed_ = 0;
+        pending_ = 0;
+    }
+
+    std::uint64_t packed_ = 0;
+    int pending_ = 0;
+    LangCounts counts_{};
+};
+
+// The languages with at least a third of the best one's count and at least
+// `min_count` stopwords.
+LangMask strong_langs(const LangCounts& count, int min_count) {
+    const int best = *std::max_element(count.begin(), count.end());
+    LangMask out = 0;
+    for (Lang l = 0; l < kLangCount; ++l)
+        if (count[l] >= min_count && count[l] * 3 >= best) out |= static_cast<LangMask>(1u << l);
+    return out;
+}
 
 }  // namespace
 
@@ -37,29 +90,41 @@ std::optional<Scope> scope_from_string(std::string_view s) {
     return std::nullopt;
 }
 
+// The message's languages from the top of it, as before, and also every
+// language strong in any one paragraph, however far down: a seller writes
+// a long note in one language and the prohibited sentence as a short
+// paragraph in another ("Pour nos clients romands : ..."), which the top of
+// the message never shows.  One pass over all tokens; the stopword look-up
+// is memoised per spelling.
 LangMask detect_languages(const Document& doc, LangMask available) {
-    std::array<int, kLangCount> count{};
-    int total = 0;
-    const std::size_t n = std::min(doc.tokens.size(), kDetectTokens);
+    PackedCounts head, para;
+    int head_total = 0;
+    LangMask out = 1u << 0;  // English, always
+    std::uint32_t paragraph = doc.tokens.empty() ? 0 : doc.tokens.front().paragraph;
     // Per spelling: 0xFF not looked up yet.
     std::vector<std::uint8_t> langs_of(doc.spellings.size(), 0xFF);
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < doc.tokens.size(); ++i) {
         const Token& t = doc.tokens[i];
+        if (t.paragraph != paragraph) {
+            out |= strong_langs(para.take(), kParagraphMinStopwords);
+            paragraph = t.paragraph;
+        }
         std::uint8_t& m = langs_of[t.spelling];
         if (m == 0xFF) {
             const std::string_view folded = doc.folded_of(t);
             m = folded.size() > kStopwordMaxBytes ? 0 : stopword_langs(folded);
         }
         if (m == 0) continue;
-        ++total;
-        for (Lang l = 0; l < kLangCount; ++l) count[l] += (m >> l) & 1;
+        para.add(m);
+        if (i < kDetectTokens) {
+            head.add(m);
+            ++head_total;
+        }
     }
-    if (total < kDetectMinStopwords) return available;
-    const int best = *std::max_element(count.begin(), count.end());
-    LangMask out = 1u << 0;  // English
-    for (Lang l = 0; l < kLangCount; ++l)
-        if (count[l] > 0 && count[l] * 3 >= best) out |= static_cast<LangMask>(1u << l);
-    return out & available;
+    out |= strong_langs(para.take(), kParagraphMinStopwords);
+    // Too few stopwords to tell: every language.
+    if (head_total < kDetectMinStopwords) return available;
+    return (out | strong_langs(head.take(), 1)) & available;
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Lexicon> lexicon,
