@@ -2,9 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace mm::classify {
 namespace {
@@ -28,6 +31,52 @@ std::vector<std::pair<std::string, YAML::Node>> string_list(const YAML::Node& n,
         if (!item.IsScalar() || item.Scalar().empty())
             throw Placed(item.Mark(), what + ": expected a non-empty string");
         out.emplace_back(item.Scalar(), item);
+    }
+    return out;
+}
+
+// An entry with alternatives, "{can t|cannot} accept ... {transfer*|paypal}",
+// stands for every combination ("can t accept ... transfer*", ...): one line
+// for a negation beside any of a dozen channels instead of a hundred.  An
+// alternative may be empty ("sondern {|direkt} per").  Groups do not nest;
+// the combinations are bounded so that a typo cannot blow up the lexicon.
+constexpr std::size_t kMaxAlternatives = 4096;
+
+std::vector<std::string> expand_alternatives(const std::string& text, const YAML::Node& node,
+                                             const std::string& what) {
+    std::vector<std::string> out{""};
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const std::size_t open = text.find_first_of("{}", i);
+        const std::string plain = text.substr(i, open == std::string::npos ? open : open - i);
+        for (std::string& o : out) o += plain;
+        if (open == std::string::npos) break;
+        const std::size_t close = text.find_first_of("{}", open + 1);
+        if (text[open] == '}' || close == std::string::npos || text[close] == '{')
+            throw Placed(node.Mark(), what + " '" + text + "': unbalanced or nested { }");
+        std::vector<std::string> choices;
+        for (std::size_t a = open + 1;;) {
+            const std::size_t bar = std::min(text.find('|', a), close);
+            choices.push_back(text.substr(a, bar - a));
+            if (bar == close) break;
+            a = bar + 1;
+        }
+        if (out.size() * choices.size() > kMaxAlternatives)
+            throw Placed(node.Mark(), what + " '" + text + "': more than " +
+                                          std::to_string(kMaxAlternatives) + " combinations");
+        std::vector<std::string> next;
+        for (const std::string& o : out)
+            for (const std::string& c : choices) next.push_back(o + c);
+        out = std::move(next);
+        i = close + 1;
+    }
+    // An empty alternative leaves two spaces or one at an end.
+    for (std::string& o : out) {
+        std::string squeezed;
+        for (char ch : o)
+            if (ch != ' ' || (!squeezed.empty() && squeezed.back() != ' ')) squeezed += ch;
+        while (!squeezed.empty() && squeezed.back() == ' ') squeezed.pop_back();
+        o = std::move(squeezed);
     }
     return out;
 }
@@ -91,7 +140,8 @@ ConceptSource load_concept(const std::string& file, const YAML::Node& key, const
             c.listed |= static_cast<LangMask>(1u << *lang);
             if (v.IsNull()) continue;  // an empty language: build() says so
             for (const auto& [text, node] : string_list(v, what))
-                c.entries.push_back({*lang, text, where(file, node.Mark())});
+                for (std::string& one : expand_alternatives(text, node, what))
+                    c.entries.push_back({*lang, std::move(one), where(file, node.Mark())});
         } else {
             throw Placed(k.Mark(),
                          "concept " + c.name + ": unknown key '" + name +
