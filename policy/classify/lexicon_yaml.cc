@@ -41,6 +41,8 @@ std::vector<std::pair<std::string, YAML::Node>> string_list(const YAML::Node& n,
 // alternative may be empty ("sondern {|direkt} per").  Groups do not nest;
 // the combinations are bounded so that a typo cannot blow up the lexicon.
 constexpr std::size_t kMaxAlternatives = 4096;
+// And a whole lexicon at most this many entries, so that its load and memory stay bounded.
+constexpr std::size_t kMaxEntries = 500000;
 
 std::vector<std::string> expand_alternatives(const std::string& text, const YAML::Node& node,
                                              const std::string& what) {
@@ -165,8 +167,14 @@ std::shared_ptr<const Lexicon> load(const YAML::Node& root, const std::string& f
     const YAML::Node concepts = root["concepts"];
     if (!concepts.IsMap()) throw Placed(concepts.Mark(), "concepts: expected a mapping");
     std::vector<ConceptSource> sources;
-    for (auto it = concepts.begin(); it != concepts.end(); ++it)
+    std::size_t entries = 0;
+    for (auto it = concepts.begin(); it != concepts.end(); ++it) {
         sources.push_back(load_concept(file, it->first, it->second, languages));
+        entries += sources.back().entries.size();
+        if (entries > kMaxEntries)
+            throw Placed(it->first.Mark(), "concepts: more than " + std::to_string(kMaxEntries) +
+                                               " entries once alternatives are expanded");
+    }
     auto built = Lexicon::build(languages, std::move(sources));
     if (!built) throw std::invalid_argument(built.error().message);
     return built.value();
