@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 
 namespace mm::classify {
@@ -69,6 +70,56 @@ LangMask strong_langs(const LangCounts& count, int min_count) {
     return out;
 }
 
+// A paragraph's stopwords counted per language mask, so that once its best
+// language is known a rival's words can be told from the shared ones.
+class MaskCounts {
+public:
+    void add(LangMask m) {
+        ++count_[m];
+        seen_ |= std::uint32_t{1} << m;
+    }
+    // The paragraph's languages; emptied.  Every language at the best count
+    // is best (a tie gives no reason to prefer one); any other needs, besides
+    // min_count stopwords and a third of the best count, kMinDistinctive
+    // stopwords that no best language shares: French, Italian and Spanish
+    // share "la", "de", "se", "que", which alone do not make a paragraph
+    // Italian when it is French.
+    LangMask take(int min_count) {
+        LangCounts lang{};
+        for (std::uint32_t s = seen_; s != 0; s &= s - 1) {
+            const unsigned m = static_cast<unsigned>(std::countr_zero(s));
+            for (Lang l = 0; l < kLangCount; ++l)
+                if ((m >> l) & 1u) lang[l] += count_[m];
+        }
+        const int best = *std::max_element(lang.begin(), lang.end());
+        LangMask bests = 0;
+        for (Lang l = 0; l < kLangCount; ++l)
+            if (lang[l] == best) bests |= static_cast<LangMask>(1u << l);
+        LangCounts distinctive{};
+        for (std::uint32_t s = seen_; s != 0; s &= s - 1) {
+            const unsigned m = static_cast<unsigned>(std::countr_zero(s));
+            if ((m & bests) == 0)
+                for (Lang l = 0; l < kLangCount; ++l)
+                    if ((m >> l) & 1u) distinctive[l] += count_[m];
+            count_[m] = 0;
+        }
+        seen_ = 0;
+        LangMask out = 0;
+        for (Lang l = 0; l < kLangCount; ++l) {
+            const bool rival = ((bests >> l) & 1u) != 0 || distinctive[l] >= kMinDistinctive;
+            if (lang[l] >= min_count && lang[l] * 3 >= best && rival)
+                out |= static_cast<LangMask>(1u << l);
+        }
+        return out;
+    }
+
+private:
+    static constexpr int kMinDistinctive = 2;
+    static_assert(kLangCount <= 5, "a mask indexes 32 bits");
+    std::array<int, 1u << kLangCount> count_{};
+    std::uint32_t seen_ = 0;
+};
+
 }  // namespace
 
 const char* to_string(Scope s) {
@@ -97,7 +148,8 @@ std::optional<Scope> scope_from_string(std::string_view s) {
 // the message never shows.  One pass over all tokens; the stopword look-up
 // is memoised per spelling.
 LangMask detect_languages(const Document& doc, LangMask available) {
-    PackedCounts head, para;
+    PackedCounts head;
+    MaskCounts para;
     int head_total = 0;
     LangMask out = 1u << 0;  // English, always
     std::uint32_t paragraph = doc.tokens.empty() ? 0 : doc.tokens.front().paragraph;
@@ -106,7 +158,7 @@ LangMask detect_languages(const Document& doc, LangMask available) {
     for (std::size_t i = 0; i < doc.tokens.size(); ++i) {
         const Token& t = doc.tokens[i];
         if (t.paragraph != paragraph) {
-            out |= strong_langs(para.take(), kParagraphMinStopwords);
+            out |= para.take(kParagraphMinStopwords);
             paragraph = t.paragraph;
         }
         std::uint8_t& m = langs_of[t.spelling];
@@ -121,7 +173,7 @@ LangMask detect_languages(const Document& doc, LangMask available) {
             ++head_total;
         }
     }
-    out |= strong_langs(para.take(), kParagraphMinStopwords);
+    out |= para.take(kParagraphMinStopwords);
     // Too few stopwords to tell: every language.
     if (head_total < kDetectMinStopwords) return available;
     return (out | strong_langs(head.take(), 1)) & available;

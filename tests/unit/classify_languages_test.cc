@@ -81,9 +81,32 @@ TEST(ClassifyLanguages, SpanishParagraphAfterThreeHundredTokens) {
                              "Best wishes,\nThe workshop";
     const LangMask langs = langs_of(text);
     EXPECT_EQ(langs & (bit("en") | bit("es")), bit("en") | bit("es"));
-    // The Romance languages share many stopwords ("la", "de", "una"): one
-    // short paragraph may switch on its neighbours too, never German.
     EXPECT_EQ(langs & bit("de"), 0);
+}
+
+TEST(ClassifyLanguages, FrenchParagraphDoesNotSwitchOnItsNeighbours) {
+    // "la", "de", "se", "que" are Italian and Spanish too; the paragraph has
+    // no word of theirs that French lacks.
+    const std::string text = english_note() +
+                             "Pour nos clients romands : si vous laissez un avis sur la page de "
+                             "la boutique, nous vous remboursons les frais de port que vous avez "
+                             "payés.\n\nBest wishes,\nThe workshop";
+    const LangMask langs = langs_of(text);
+    EXPECT_EQ(langs & bit("fr"), bit("fr"));
+    EXPECT_EQ(langs & (bit("it") | bit("es")), 0);
+}
+
+TEST(ClassifyLanguages, ItalianPostscriptInFrenchMessage) {
+    std::string french = "Bonjour Madame,\n\n";
+    for (int i = 0; i < 6; ++i)
+        french +=
+            "Votre commande est partie ce matin et vous la recevrez dans deux jours. Nous "
+            "vous remercions de votre confiance et restons à votre disposition. ";
+    const std::string text = french +
+                             "\n\nP.S. Se lascia una recensione a cinque stelle, le rimborsiamo "
+                             "subito il prezzo.";
+    EXPECT_EQ(langs_of(french) & bit("it"), 0);
+    EXPECT_EQ(langs_of(text) & bit("it"), bit("it"));
 }
 
 TEST(ClassifyLanguages, AStrayStopwordTurnsNoLanguageOn) {
