@@ -429,7 +429,7 @@ std::vector<ConceptMatch> Lexicon::match(const Document& doc, std::span<const Te
         if (!shape_set_->Match(text, &which)) continue;
         for (int s : which) {
             const auto si = static_cast<std::size_t>(s);
-            ShapeSearch search{*shapes_[si], shape_tails_[si].get()};
+            ShapeSearch search{*shapes_[si], shape_tails_[si].get(), std::nullopt};
             search.wasted_max = text.size();
             if (search.tail != nullptr && !shape_literals_[si].empty())
                 search.literal.emplace(text, shape_literals_[si]);
