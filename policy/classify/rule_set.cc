@@ -21,45 +21,6 @@ constexpr std::size_t kWordsPerConcept = 3;
 
 using LangCounts = std::array<int, kLangCount>;
 
-// Stopword counts as one word, a lane of bits per language, so that a
-// token adds all its languages in one addition (detection reads every
-// token of a message).
-class PackedCounts {
-public:
-    void add(LangMask m) {
-        packed_ += kSpread[m];
-        if (++pending_ == kLaneMax) flush();
-    }
-    // The counts so far; emptied.
-    LangCounts take() {
-        flush();
-        LangCounts out = counts_;
-        counts_ = {};
-        return out;
-    }
-
-private:
-    static constexpr int kLaneBits = 12;
-    static constexpr int kLaneMax = (1 << kLaneBits) - 1;
-    static constexpr std::array<std::uint64_t, 1u << kLangCount> kSpread = [] {
-        std::array<std::uint64_t, 1u << kLangCount> out{};
-        for (unsigned m = 0; m < out.size(); ++m)
-            for (Lang l = 0; l < kLangCount; ++l)
-                if ((m >> l) & 1u) out[m] |= std::uint64_t{1} << (kLaneBits * l);
-        return out;
-    }();
-    void flush() {
-        for (Lang l = 0; l < kLangCount; ++l)
-            counts_[l] += static_cast<int>((packed_ >> (kLaneBits * l)) & kLaneMax);
-        packed_ = 0;
-        pending_ = 0;
-    }
-
-    std::uint64_t packed_ = 0;
-    int pending_ = 0;
-    LangCounts counts_{};
-};
-
 // The languages with at least a third of the best one's count and at least
 // `min_count` stopwords.
 LangMask strong_langs(const LangCounts& count, int min_count) {
@@ -70,13 +31,24 @@ LangMask strong_langs(const LangCounts& count, int min_count) {
     return out;
 }
 
-// A paragraph's stopwords counted per language mask, so that once its best
-// language is known a rival's words can be told from the shared ones.
+// Stopwords counted per language mask: one increment a token (detection
+// reads every token of a message), and once a paragraph's best language is
+// known a rival's words can be told from the shared ones.
 class MaskCounts {
 public:
     void add(LangMask m) {
         ++count_[m];
         seen_ |= std::uint32_t{1} << m;
+    }
+    // Stopwords per language: a word of several languages counts for each.
+    LangCounts per_language() const {
+        LangCounts lang{};
+        for (std::uint32_t s = seen_; s != 0; s &= s - 1) {
+            const unsigned m = static_cast<unsigned>(std::countr_zero(s));
+            for (Lang l = 0; l < kLangCount; ++l)
+                if ((m >> l) & 1u) lang[l] += count_[m];
+        }
+        return lang;
     }
     // The paragraph's languages; emptied.  Every language at the best count
     // is best (a tie gives no reason to prefer one); any other needs, besides
@@ -85,12 +57,7 @@ public:
     // share "la", "de", "se", "que", which alone do not make a paragraph
     // Italian when it is French.
     LangMask take(int min_count) {
-        LangCounts lang{};
-        for (std::uint32_t s = seen_; s != 0; s &= s - 1) {
-            const unsigned m = static_cast<unsigned>(std::countr_zero(s));
-            for (Lang l = 0; l < kLangCount; ++l)
-                if ((m >> l) & 1u) lang[l] += count_[m];
-        }
+        const LangCounts lang = per_language();
         const int best = *std::max_element(lang.begin(), lang.end());
         LangMask bests = 0;
         for (Lang l = 0; l < kLangCount; ++l)
@@ -148,8 +115,7 @@ std::optional<Scope> scope_from_string(std::string_view s) {
 // the message never shows.  One pass over all tokens; the stopword look-up
 // is memoised per spelling.
 LangMask detect_languages(const Document& doc, LangMask available) {
-    PackedCounts head;
-    MaskCounts para;
+    MaskCounts head, para;
     int head_total = 0;
     LangMask out = 1u << 0;  // English, always
     std::uint32_t paragraph = doc.tokens.empty() ? 0 : doc.tokens.front().paragraph;
@@ -176,7 +142,7 @@ LangMask detect_languages(const Document& doc, LangMask available) {
     out |= para.take(kParagraphMinStopwords);
     // Too few stopwords to tell: every language.
     if (head_total < kDetectMinStopwords) return available;
-    return (out | strong_langs(head.take(), 1)) & available;
+    return (out | strong_langs(head.per_language(), 1)) & available;
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::shared_ptr<const Lexicon> lexicon,
